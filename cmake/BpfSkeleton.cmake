@@ -1,0 +1,28 @@
+# bpf_skeleton(NAME SOURCE): X.bpf.c -> X.bpf.o (clang -target bpf) -> X.skel.h (bpftool gen
+# skeleton) -> INTERFACE library NAME_skel that the agent links.
+find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)
+find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
+
+function(bpf_skeleton name source)
+  set(obj ${CMAKE_CURRENT_BINARY_DIR}/${name}.bpf.o)
+  set(skel ${CMAKE_CURRENT_BINARY_DIR}/${name}.skel.h)
+  add_custom_command(
+    OUTPUT ${obj}
+    COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror
+            -I${CMAKE_CURRENT_SOURCE_DIR} -I${CMAKE_SOURCE_DIR}/include
+            -c ${source} -o ${obj}
+    DEPENDS ${source} ${ARGN} ${CMAKE_SOURCE_DIR}/include/dwcp_observer/events.h
+    COMMENT "BPF ${name}.bpf.o"
+    VERBATIM)
+  add_custom_command(
+    OUTPUT ${skel}
+    COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name} > ${skel}
+    DEPENDS ${obj}
+    COMMENT "skeleton ${name}.skel.h"
+    VERBATIM)
+  add_custom_target(${name}_skel_gen DEPENDS ${skel})
+  add_library(${name}_skel INTERFACE)
+  add_dependencies(${name}_skel ${name}_skel_gen)
+  target_include_directories(${name}_skel INTERFACE ${CMAKE_CURRENT_BINARY_DIR})
+  target_link_libraries(${name}_skel INTERFACE PkgConfig::LIBBPF PkgConfig::LIBELF ZLIB::ZLIB dwcp_contract)
+endfunction()

@@ -1,0 +1,85 @@
+// A small HTTP server for /metrics and the health endpoints, on civetweb. Our own because
+// prometheus-cpp's Exposer has no API for extra handlers (/-/healthy, /-/ready, landing page).
+//
+//   /metrics              Prometheus text format 0.0.4 of every collectable (optional basic auth)
+//   /-/healthy, /health   200 "OK" while the process serves
+//   /-/ready, /ready      200 "Ready" once set_ready(true), else 503 with the reason
+//   /                     small HTML landing page with links
+//
+// IPv4 only: Debian's civetweb is built without IPv6.
+#pragma once
+
+#include <prometheus/collectable.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+// civetweb's handles, declared at global scope as civetweb.h does (not included here).
+struct mg_connection;
+struct mg_context;
+
+namespace dwcp {
+
+struct HttpOptions {
+  // "host:port" with an IPv4 host, or ":port" / "port" for every interface. Port 0 picks a
+  // free port (see HttpServer::port()).
+  std::string listen_address = "127.0.0.1:9090";
+  int threads = 4;  // concurrent requests (several Prometheus servers may scrape at once)
+  // Basic auth for /metrics when both are non-empty. The health endpoints stay open (probes).
+  std::string basic_auth_user;
+  std::string basic_auth_password;
+  std::string title = "dwcp-observer";  // landing page title
+};
+
+class HttpServer;
+
+// Errors as values: either a running server or a message saying what is wrong and what to do.
+struct HttpStartResult {
+  std::unique_ptr<HttpServer> server;
+  std::string error;
+  explicit operator bool() const { return server != nullptr; }
+};
+
+class HttpServer {
+ public:
+  // Starts listening at once. Collectables are held weakly (a gone one is skipped).
+  static HttpStartResult start(const HttpOptions& options,
+                               std::vector<std::weak_ptr<prometheus::Collectable>> collectables);
+  ~HttpServer();  // stops the server; in-flight requests finish first
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }           // the bound port (real one when asked for 0)
+  std::string address() const;                 // "host:port" actually bound
+  void add_collectable(std::weak_ptr<prometheus::Collectable> collectable);
+  // /-/ready answers 503 with `reason_if_not_ready` until set_ready(true).
+  void set_ready(bool ready, std::string reason_if_not_ready = "starting");
+  bool ready() const { return ready_.load(); }
+  std::string render_metrics() const;  // the /metrics body
+
+  // civetweb's C callback (public so the trampoline can reach it; not for callers).
+  int handle(mg_connection* connection);
+
+ private:
+  HttpServer() = default;
+
+  mg_context* context_ = nullptr;
+  std::string host_;
+  int port_ = 0;
+  std::string title_;
+  std::string expected_authorization_;  // "Basic base64(user:password)", empty = no auth
+  std::atomic<bool> ready_{false};
+  mutable std::mutex mutex_;  // guards collectables_ and not_ready_reason_
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables_;
+  std::string not_ready_reason_ = "starting";
+};
+
+// Splits "host:port" (host may be empty = every interface). False with `error` set when the
+// text is not an IPv4 address with a port in 0..65535.
+bool parse_listen_address(const std::string& text, std::string* host, int* port,
+                          std::string* error);
+
+}  // namespace dwcp

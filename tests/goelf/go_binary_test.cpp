@@ -1,0 +1,365 @@
+// GoBinary against real Go binaries built by CMake (plain, stripped, PIE, stripped PIE with
+// -trimpath), patched copies of them, and non-Go files.
+#include <gtest/gtest.h>
+
+#include <elf.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "goelf/go_binary.h"
+#include "goelf/pclntab.h"
+
+using dwcp::goelf::ElfImage;
+using dwcp::goelf::Function;
+using dwcp::goelf::GoBinary;
+using dwcp::goelf::SymbolSource;
+
+namespace {
+
+const std::string kDir = GOELF_TEST_BINARIES;
+const std::string kSendChunk = "example.com/goelftest/transport.(*MultiStreamTCP).sendChunk";
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(file), {});
+}
+
+GoBinary open_or_die(const std::string& name) {
+  auto binary = GoBinary::open(kDir + "/" + name);
+  if (!binary) throw std::runtime_error(binary.error());
+  return std::move(binary).value();
+}
+
+// The symtab entry of a function, read independently of GoBinary (straight from ElfImage).
+std::optional<dwcp::goelf::ElfSymbol> raw_symbol(const std::string& path, const std::string& name) {
+  auto elf = ElfImage::parse(read_file(path));
+  if (!elf) return std::nullopt;
+  for (const auto& symbol : elf->function_symbols()) {
+    if (symbol.name == name) return symbol;
+  }
+  return std::nullopt;
+}
+
+TEST(GoBinary, DescribesTheFourBuilds) {
+  struct Expect {
+    const char* file;
+    bool pie, symtab;
+  };
+  for (const Expect& e : {Expect{"plain", false, true}, Expect{"stripped", false, false}, Expect{"pie", true, true},
+                          Expect{"stripped_pie", true, false}}) {
+    SCOPED_TRACE(e.file);
+    GoBinary binary = open_or_die(e.file);
+    EXPECT_TRUE(binary.is_go());
+    EXPECT_EQ(binary.is_pie(), e.pie);
+    EXPECT_EQ(binary.has_symtab(), e.symtab);
+    EXPECT_TRUE(binary.has_pclntab()) << binary.pclntab_error();
+    EXPECT_EQ(binary.pclntab_version(), "1.18");  // the Go 1.19 toolchain writes the 1.18 format
+    EXPECT_EQ(binary.text_start_source(), "pclntab header");
+    EXPECT_EQ(binary.build_info().go_version.rfind("go1.19", 0), 0u) << binary.build_info().go_version;
+    EXPECT_EQ(binary.build_info().main_path, "example.com/goelftest");
+    EXPECT_EQ(binary.build_info().main_version, "(devel)");
+    EXPECT_FALSE(binary.go_build_id().empty());
+    EXPECT_EQ(binary.build_id(), binary.go_build_id());  // Go's internal linker writes no GNU build id
+  }
+}
+
+TEST(GoBinary, StrippedResolvesToTheSameAddressesAsTheSymtab) {
+  for (const auto& [with_symtab, without] :
+       {std::pair<std::string, std::string>{"plain", "stripped"}, {"pie", "stripped_pie"}}) {
+    SCOPED_TRACE(with_symtab);
+    auto symbol = raw_symbol(kDir + "/" + with_symtab, kSendChunk);
+    ASSERT_TRUE(symbol);
+    GoBinary full = open_or_die(with_symtab);
+    GoBinary stripped = open_or_die(without);
+
+    auto from_full = full.find_function(kSendChunk);
+    ASSERT_TRUE(from_full) << from_full.error();
+    EXPECT_EQ(from_full->source, SymbolSource::symtab_and_pclntab);
+    EXPECT_EQ(from_full->vaddr, symbol->value);
+    EXPECT_EQ(from_full->size, symbol->size);
+
+    auto from_stripped = stripped.find_function(kSendChunk);
+    ASSERT_TRUE(from_stripped) << from_stripped.error();
+    EXPECT_EQ(from_stripped->source, SymbolSource::pclntab);
+    EXPECT_EQ(from_stripped->vaddr, symbol->value);
+    EXPECT_EQ(from_stripped->file_offset, from_full->file_offset);
+    EXPECT_GE(from_stripped->size, symbol->size);  // the pclntab size includes alignment padding
+  }
+}
+
+TEST(GoBinary, EveryFunctionOfTheStrippedBuildMatchesTheSymtab) {
+  // Not one function: all ~1400 of them, runtime included.
+  for (const auto& [with_symtab, without] :
+       {std::pair<std::string, std::string>{"plain", "stripped"}, {"pie", "stripped_pie"}}) {
+    SCOPED_TRACE(without);
+    GoBinary full = open_or_die(with_symtab);
+    GoBinary stripped = open_or_die(without);
+    const auto names = stripped.function_names();
+    ASSERT_GT(names.size(), 1000u);
+    size_t compared = 0;
+    for (const std::string& name : names) {
+      auto a = stripped.find_function(name);
+      auto b = full.find_function(name);
+      if (!a) {
+        ADD_FAILURE() << name << ": " << a.error();
+        continue;
+      }
+      ASSERT_TRUE(b) << name << ": " << b.error();
+      EXPECT_EQ(a->vaddr, b->vaddr) << name;
+      EXPECT_EQ(a->file_offset, b->file_offset) << name;
+      ++compared;
+    }
+    EXPECT_EQ(compared, names.size());
+  }
+}
+
+TEST(GoBinary, FileOffsetPointsAtTheFunctionCode) {
+  // The bytes at file_offset must be the function's code: compare the plain file at the symtab
+  // address (through PT_LOAD) with the stripped PIE file at its own resolved offset.
+  GoBinary plain = open_or_die("plain");
+  auto fn = plain.find_function(kSendChunk);
+  ASSERT_TRUE(fn) << fn.error();
+  const auto bytes = read_file(kDir + "/plain");
+  auto elf = ElfImage::parse(bytes);
+  ASSERT_TRUE(elf);
+  auto direct = elf->bytes_at_vaddr(fn->vaddr, fn->size);
+  ASSERT_TRUE(direct);
+  EXPECT_EQ(0, std::memcmp(direct->data(), bytes.data() + fn->file_offset, fn->size));
+  // Go functions on amd64 begin with the stack-bound check or a frame setup, never padding.
+  EXPECT_NE(bytes[fn->file_offset], 0xcc);
+}
+
+TEST(GoBinary, RetOffsetsPointAtRetBytesInEveryBuild) {
+  for (const char* file : {"plain", "stripped", "pie", "stripped_pie"}) {
+    SCOPED_TRACE(file);
+    GoBinary binary = open_or_die(file);
+    const auto bytes = read_file(kDir + "/" + file);
+    auto fn = binary.find_function(kSendChunk);
+    ASSERT_TRUE(fn) << fn.error();
+    auto rets = binary.ret_offsets(*fn);
+    ASSERT_TRUE(rets) << rets.error();
+    EXPECT_EQ(rets->size(), 2u);  // the early error return and the normal one
+    for (uint64_t offset : *rets) {
+      ASSERT_LT(offset, bytes.size());
+      EXPECT_EQ(bytes[offset], 0xc3) << "offset " << offset;
+      EXPECT_GE(offset, fn->file_offset);
+      EXPECT_LT(offset, fn->file_offset + fn->size);
+    }
+  }
+}
+
+TEST(GoBinary, RetOffsetsOfAllFunctionsAreRetInstructions) {
+  // Across the whole runtime: every offset reported is a C3 or C2 byte (Go emits no prefixed
+  // RETs), and the stripped build (pclntab sizes, with padding) agrees with the symtab build.
+  GoBinary plain = open_or_die("plain");
+  GoBinary stripped = open_or_die("stripped");
+  const auto bytes = read_file(kDir + "/plain");
+  size_t with_rets = 0;
+  for (const std::string& name : stripped.function_names()) {
+    auto fn = plain.find_function(name);
+    auto fn_stripped = stripped.find_function(name);
+    ASSERT_TRUE(fn && fn_stripped) << name;
+    auto rets = plain.ret_offsets(*fn);
+    auto rets_stripped = stripped.ret_offsets(*fn_stripped);
+    ASSERT_EQ(rets.ok(), rets_stripped.ok()) << name << ": " << (rets ? rets_stripped.error() : rets.error());
+    if (!rets) {
+      // Functions that never return (e.g. runtime.goexit-like tail calls) have no RET; that
+      // must be the reason, never a decode failure.
+      EXPECT_NE(rets.error().find("no RET"), std::string::npos) << name << ": " << rets.error();
+      continue;
+    }
+    EXPECT_EQ(*rets, *rets_stripped) << name;
+    for (uint64_t offset : *rets) EXPECT_TRUE(bytes[offset] == 0xc3 || bytes[offset] == 0xc2) << name;
+    ++with_rets;
+  }
+  EXPECT_GT(with_rets, 1000u);
+}
+
+TEST(GoBinary, UnknownFunctionSaysWhatWasSearchedAndSuggests) {
+  GoBinary stripped = open_or_die("stripped");
+  auto fn = stripped.find_function("transport.MultiStreamTCP.sendChunk");
+  ASSERT_FALSE(fn);
+  EXPECT_NE(fn.error().find("not found"), std::string::npos) << fn.error();
+  EXPECT_NE(fn.error().find("pclntab"), std::string::npos) << fn.error();
+  EXPECT_NE(fn.error().find(kSendChunk), std::string::npos) << fn.error();  // did you mean
+}
+
+// ---- patched copies of the real binaries -------------------------------------------------
+
+struct Patched {
+  std::vector<uint8_t> bytes;
+  uint64_t pclntab_offset = 0;
+  size_t text_section_header = 0;  // file offset of the .text section header
+};
+
+Patched load_for_patching(const std::string& file) {
+  Patched patched{read_file(kDir + "/" + file)};
+  Elf64_Ehdr header;
+  std::memcpy(&header, patched.bytes.data(), sizeof header);
+  auto elf = ElfImage::parse(patched.bytes);
+  if (!elf) throw std::runtime_error(elf.error());
+  for (size_t i = 0; i < elf->sections().size(); ++i) {
+    const auto& section = elf->sections()[i];
+    if (section.name == ".gopclntab" || section.name == ".data.rel.ro.gopclntab") patched.pclntab_offset = section.offset;
+    if (section.name == ".text") patched.text_section_header = header.e_shoff + i * sizeof(Elf64_Shdr);
+  }
+  return patched;
+}
+
+TEST(GoBinary, Go126HeaderWithoutTextStartUsesModuledata) {
+  // Emulate Go 1.26 on a stripped 1.19 binary: zero the header's textStart. The text start must
+  // then come from the moduledata and give exactly the same functions.
+  Patched patched = load_for_patching("stripped");
+  ASSERT_NE(patched.pclntab_offset, 0u);
+  std::memset(&patched.bytes[patched.pclntab_offset + 24], 0, 8);
+  auto binary = GoBinary::from_bytes(patched.bytes, "patched-1.26");
+  ASSERT_TRUE(binary) << binary.error();
+  ASSERT_TRUE(binary->has_pclntab()) << binary->pclntab_error();
+  EXPECT_EQ(binary->pclntab_version(), "1.26");
+  EXPECT_EQ(binary->text_start_source(), "moduledata");
+  GoBinary original = open_or_die("stripped");
+  auto a = binary->find_function(kSendChunk);
+  auto b = original.find_function(kSendChunk);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->file_offset, b->file_offset);
+}
+
+TEST(GoBinary, Go126HeaderFallsBackToAVerifiedTextSection) {
+  Patched patched = load_for_patching("stripped");
+  std::memset(&patched.bytes[patched.pclntab_offset + 24], 0, 8);
+  // Also hide the moduledata (rename .noptrdata's pointer to the table): only .text is left.
+  auto elf = ElfImage::parse(patched.bytes);
+  ASSERT_TRUE(elf);
+  const auto* pclntab = elf->section(".gopclntab");
+  const auto* noptrdata = elf->section(".noptrdata");
+  const auto* data = elf->section(".data");
+  ASSERT_TRUE(pclntab && noptrdata && data);
+  for (const auto* section : {noptrdata, data}) {
+    for (uint64_t at = section->offset; at + 8 <= section->offset + section->size; at += 8) {
+      uint64_t word;
+      std::memcpy(&word, &patched.bytes[at], 8);
+      if (word == pclntab->addr) std::memset(&patched.bytes[at], 0, 8);
+    }
+  }
+  auto binary = GoBinary::from_bytes(patched.bytes, "patched-1.26-no-moduledata");
+  ASSERT_TRUE(binary) << binary.error();
+  ASSERT_TRUE(binary->has_pclntab()) << binary->pclntab_error();
+  EXPECT_EQ(binary->text_start_source(), ".text section");
+  auto fn = binary->find_function(kSendChunk);
+  ASSERT_TRUE(fn) << fn.error();
+  EXPECT_EQ(fn->file_offset, open_or_die("stripped").find_function(kSendChunk)->file_offset);
+
+  // If .text does not end where the table ends (as with external linking, where C code shares
+  // .text), the .text start cannot be trusted: refuse.
+  Elf64_Shdr text;
+  std::memcpy(&text, &patched.bytes[patched.text_section_header], sizeof text);
+  text.sh_size += 0x40;
+  std::memcpy(&patched.bytes[patched.text_section_header], &text, sizeof text);
+  auto unsure = GoBinary::from_bytes(patched.bytes, "patched-1.26-text-mismatch");
+  ASSERT_TRUE(unsure) << unsure.error();
+  EXPECT_FALSE(unsure->has_pclntab());
+  EXPECT_NE(unsure->pclntab_error().find(".text"), std::string::npos) << unsure->pclntab_error();
+  auto refused = unsure->find_function(kSendChunk);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("pclntab unusable"), std::string::npos) << refused.error();
+}
+
+TEST(GoBinary, CorruptPclntabInAStrippedBinaryIsRefused) {
+  Patched patched = load_for_patching("stripped");
+  // Swap the entries of functions 10 and 11 in the functab (1.18 layout: uint32 pairs).
+  uint64_t functab;
+  std::memcpy(&functab, &patched.bytes[patched.pclntab_offset + 8 + 7 * 8], 8);
+  uint8_t* entries = &patched.bytes[patched.pclntab_offset + functab];
+  uint32_t e10, e11;
+  std::memcpy(&e10, entries + 10 * 8, 4);
+  std::memcpy(&e11, entries + 11 * 8, 4);
+  std::memcpy(entries + 10 * 8, &e11, 4);
+  std::memcpy(entries + 11 * 8, &e10, 4);
+  auto binary = GoBinary::from_bytes(patched.bytes, "patched-unsorted");
+  ASSERT_TRUE(binary) << binary.error();
+  EXPECT_TRUE(binary->is_go());
+  EXPECT_FALSE(binary->has_pclntab());
+  EXPECT_NE(binary->pclntab_error().find("not sorted"), std::string::npos) << binary->pclntab_error();
+  EXPECT_FALSE(binary->find_function(kSendChunk));
+
+  // An unknown magic: refuse rather than guess the layout.
+  Patched magic = load_for_patching("stripped");
+  const uint32_t future = 0xfffffff9;
+  std::memcpy(&magic.bytes[magic.pclntab_offset], &future, 4);
+  auto unknown = GoBinary::from_bytes(magic.bytes, "patched-magic");
+  ASSERT_TRUE(unknown);
+  auto fn = unknown->find_function(kSendChunk);
+  ASSERT_FALSE(fn);
+  EXPECT_NE(fn.error().find("unknown pclntab magic"), std::string::npos) << fn.error();
+}
+
+TEST(GoBinary, SymtabAndPclntabDisagreeingIsRefused) {
+  Patched patched = load_for_patching("plain");
+  // Move sendChunk's functab entry by 16 bytes (still sorted): symtab and pclntab now disagree.
+  GoBinary plain = open_or_die("plain");
+  auto fn = plain.find_function(kSendChunk);
+  ASSERT_TRUE(fn);
+  uint64_t functab, text_start;
+  std::memcpy(&functab, &patched.bytes[patched.pclntab_offset + 8 + 7 * 8], 8);
+  std::memcpy(&text_start, &patched.bytes[patched.pclntab_offset + 24], 8);
+  uint64_t nfunc;
+  std::memcpy(&nfunc, &patched.bytes[patched.pclntab_offset + 8], 8);
+  bool moved = false;
+  for (uint64_t i = 0; i < nfunc; ++i) {
+    uint8_t* pair = &patched.bytes[patched.pclntab_offset + functab + i * 8];
+    uint32_t entry, func_offset;
+    std::memcpy(&entry, pair, 4);
+    std::memcpy(&func_offset, pair + 4, 4);
+    if (text_start + entry != fn->vaddr) continue;
+    entry += 16;
+    std::memcpy(pair, &entry, 4);
+    std::memcpy(&patched.bytes[patched.pclntab_offset + functab + func_offset], &entry, 4);  // _func.entryoff
+    moved = true;
+  }
+  ASSERT_TRUE(moved);
+  auto binary = GoBinary::from_bytes(patched.bytes, "patched-disagree");
+  ASSERT_TRUE(binary && binary->has_pclntab()) << (binary ? binary->pclntab_error() : binary.error());
+  auto refused = binary->find_function(kSendChunk);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("disagree"), std::string::npos) << refused.error();
+}
+
+// ---- not Go, not ELF, broken ELF ------------------------------------------------------------
+
+TEST(GoBinary, NonGoElfIsNotGoAndCannotResolve) {
+  auto binary = GoBinary::open("/bin/true");
+  ASSERT_TRUE(binary) << binary.error();
+  EXPECT_FALSE(binary->is_go());
+  EXPECT_FALSE(binary->has_pclntab());
+  auto fn = binary->find_function("main.main");
+  ASSERT_FALSE(fn);
+  EXPECT_NE(fn.error().find("not a Go binary"), std::string::npos) << fn.error();
+}
+
+TEST(GoBinary, NotElfMissingAndTruncatedFilesAreClearErrors) {
+  auto text = GoBinary::open(std::string(GOELF_TEST_BINARIES) + "/../CTestTestfile.cmake");
+  ASSERT_FALSE(text);
+  EXPECT_NE(text.error().find("not an ELF file"), std::string::npos) << text.error();
+
+  auto missing = GoBinary::open(kDir + "/does-not-exist");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("cannot open"), std::string::npos) << missing.error();
+
+  auto directory = GoBinary::open(kDir);
+  ASSERT_FALSE(directory);
+
+  auto bytes = read_file(kDir + "/plain");
+  for (size_t length : {size_t{0}, size_t{4}, size_t{63}, size_t{64}, size_t{200}, bytes.size() / 2}) {
+    auto truncated = GoBinary::from_bytes(std::vector<uint8_t>(bytes.begin(), bytes.begin() + length), "truncated");
+    EXPECT_FALSE(truncated) << "accepted a file truncated to " << length;
+  }
+
+  auto wrong_machine = bytes;
+  wrong_machine[18] = EM_AARCH64;
+  auto arm = GoBinary::from_bytes(wrong_machine, "arm64");
+  ASSERT_FALSE(arm);
+  EXPECT_NE(arm.error().find("not x86-64"), std::string::npos) << arm.error();
+}
+
+}  // namespace

@@ -1,0 +1,63 @@
+// RET finder on hand-written x86-64 machine code.
+#include <gtest/gtest.h>
+
+#include "goelf/ret_finder.h"
+
+using dwcp::goelf::ByteView;
+using dwcp::goelf::find_ret_offsets;
+
+namespace {
+
+std::vector<uint64_t> rets_of(const std::vector<uint8_t>& code) {
+  auto rets = find_ret_offsets(ByteView(code.data(), code.size()), 0x401000);
+  EXPECT_TRUE(rets) << rets.error();
+  return rets ? *rets : std::vector<uint64_t>{};
+}
+
+TEST(RetFinder, FindsEveryRetAndSkipsC3InsideImmediates) {
+  const std::vector<uint8_t> code = {
+      0x48, 0x85, 0xc0,                    // 0: test rax, rax
+      0x74, 0x06,                          // 3: je +6 (to 11)
+      0xb8, 0xc3, 0x00, 0x00, 0x00,        // 5: mov eax, 0xc3   <- C3 in an immediate
+      0xc3,                                // 10: ret
+      0x48, 0xc7, 0xc1, 0xc3, 0xc3, 0xc3, 0x00,  // 11: mov rcx, 0xc3c3c3
+      0xc2, 0x08, 0x00,                    // 18: ret 8
+      0xcc, 0xcc,                          // 21: int3 padding, as Go emits
+  };
+  EXPECT_EQ(rets_of(code), (std::vector<uint64_t>{10, 18}));
+}
+
+TEST(RetFinder, PrefixedRetIsReportedAtItsFirstByte) {
+  const std::vector<uint8_t> code = {
+      0x90,        // 0: nop
+      0xf3, 0xc3,  // 1: rep ret
+      0x90,        // 3: nop
+      0xf2, 0xc3,  // 4: bnd ret
+  };
+  EXPECT_EQ(rets_of(code), (std::vector<uint64_t>{1, 4}));
+}
+
+TEST(RetFinder, FarReturnsAndIretAreNotNearRets) {
+  const std::vector<uint8_t> code = {0xcb, 0x48, 0xcf, 0xc3};  // retf; iretq; ret
+  EXPECT_EQ(rets_of(code), (std::vector<uint64_t>{3}));
+}
+
+TEST(RetFinder, RefusesUndecodableCode) {
+  const std::vector<uint8_t> invalid = {0x90, 0x06, 0xc3};  // 0x06 (push es) is invalid in 64-bit mode
+  auto rets = find_ret_offsets(ByteView(invalid.data(), invalid.size()), 0x401000);
+  ASSERT_FALSE(rets);
+  EXPECT_NE(rets.error().find("0x401001"), std::string::npos) << rets.error();
+
+  const std::vector<uint8_t> cut = {0xc3, 0xb8, 0xc3, 0x00};  // ret; then a mov cut short
+  EXPECT_FALSE(find_ret_offsets(ByteView(cut.data(), cut.size()), 0x401000));
+}
+
+TEST(RetFinder, RefusesCodeWithoutRet) {
+  const std::vector<uint8_t> code = {0x48, 0x89, 0xc8, 0xe9, 0x00, 0x00, 0x00, 0x00};  // mov; jmp (tail call)
+  auto rets = find_ret_offsets(ByteView(code.data(), code.size()), 0x401000);
+  ASSERT_FALSE(rets);
+  EXPECT_NE(rets.error().find("no RET"), std::string::npos) << rets.error();
+  EXPECT_FALSE(find_ret_offsets(ByteView(), 0x401000));
+}
+
+}  // namespace

@@ -1,0 +1,3 @@
+module example.com/goelftest
+
+go 1.19

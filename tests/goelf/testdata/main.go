@@ -1,0 +1,15 @@
+// A tiny Go program for the goelf tests: built plain, stripped, PIE and stripped PIE by CMake.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"example.com/goelftest/transport"
+)
+
+func main() {
+	var t transport.MultiStreamTCP
+	n, err := t.Send([][]byte{[]byte(os.Args[0]), nil})
+	fmt.Println(n, err)
+}

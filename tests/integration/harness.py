@@ -1,0 +1,244 @@
+"""Test harness: start the DWCP fixture and the agent as real processes, scrape /metrics over
+HTTP, and clean up every process and probe afterwards. Loopback only, free ports only."""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+AGENT = os.environ.get("DWCP_OBSERVER_BIN", "")
+FIXTURE_DIR = os.environ.get("DWCP_FIXTURE_DIR", "")
+SOURCE_DIR = os.environ.get("DWCP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def bpf_unavailable_reason():
+    """Why BPF tests cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "not root (BPF programs and uprobes need root or CAP_BPF+CAP_PERFMON)"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "kernel without BTF (/sys/kernel/btf/vmlinux missing)"
+    if not AGENT or not os.path.exists(AGENT):
+        return "agent binary not built (DWCP_OBSERVER_BIN)"
+    return None
+
+
+def require_bpf(test):
+    """Skip with a printed reason where BPF is truly unavailable; in CI, fail instead."""
+    reason = bpf_unavailable_reason()
+    if reason:
+        if IN_CI:
+            test.fail("BPF test cannot run in CI: " + reason)
+        print("SKIP: " + reason)
+        test.skipTest(reason)
+
+
+def fixture_path(variant="dwcp-fixture"):
+    return os.path.join(FIXTURE_DIR, variant)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bpf_links():
+    """IDs of the BPF links on the machine (to prove none of ours outlives the agent)."""
+    out = subprocess.run(["bpftool", "-j", "link", "list"], capture_output=True, text=True)
+    if out.returncode != 0 or not out.stdout.strip():
+        return set()
+    return {link["id"] for link in json.loads(out.stdout)}
+
+
+def parse_exposition(text):
+    """{(name, frozenset(labels.items())): value} for every sample line."""
+    samples = {}
+    line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)')
+    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = line_re.match(line)
+        if not m:
+            continue
+        labels = frozenset(label_re.findall(m.group(3) or ""))
+        samples[(m.group(1), labels)] = float(m.group(4))
+    return samples
+
+
+def value(samples, name, **labels):
+    """Sum of the samples of `name` whose labels include `labels`."""
+    want = set(labels.items())
+    total, found = 0.0, False
+    for (n, ls), v in samples.items():
+        if n == name and want <= set(ls):
+            total += v
+            found = True
+    return total if found else None
+
+
+def label_values(samples, name, label):
+    return {dict(ls).get(label) for (n, ls) in samples if n == name and label in dict(ls)}
+
+
+class Fixture:
+    """The Go DWCP fixture as a process; ground truth read from its JSON."""
+
+    def __init__(self, variant="dwcp-fixture", args=(), wait_signal=True, linger=True):
+        self.dir = tempfile.mkdtemp(prefix="dwcp-fixture-")
+        self.truth_path = os.path.join(self.dir, "truth.json")
+        cmd = [fixture_path(variant), "--truth", self.truth_path, "--listen", "127.0.0.1:0"]
+        if wait_signal:
+            cmd.append("--wait-signal")
+        if linger:
+            cmd.append("--linger")
+        cmd += list(args)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY"):
+            err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+            self.stop()
+            raise RuntimeError("fixture did not start: %r %s" % (line, err))
+        self.pid = self.proc.pid
+
+    def go(self):
+        os.kill(self.pid, signal.SIGUSR1)
+
+    def wait_done(self, timeout=120):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith("DONE"):
+                return self.truth()
+            if not line and self.proc.poll() is not None:
+                raise RuntimeError("fixture exited early: " + self.proc.stderr.read())
+        raise TimeoutError("fixture did not finish")
+
+    def truth(self):
+        with open(self.truth_path) as f:
+            return json.load(f)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class AgentProcess:
+    """dwcp-observer as a process on a free loopback port."""
+
+    def __init__(self, args, expect_start=True, env=None, prefix=()):
+        self.stderr_path = tempfile.mktemp(prefix="dwcp-agent-", suffix=".log")
+        self.stderr_file = open(self.stderr_path, "w+")
+        has_listen = "--listen" in args
+        cmd = list(prefix) + [AGENT] + list(args) + ([] if has_listen else ["--listen", "127.0.0.1:0"])
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_file, env=env)
+        self.address = None
+        if expect_start:
+            self.address = self._wait_serving()
+
+    def _wait_serving(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = re.search(r"serving http://([0-9.]+:\d+)/metrics", self.log())
+            if m:
+                return m.group(1)
+            if self.proc.poll() is not None:
+                raise RuntimeError("agent exited with %d: %s" % (self.proc.returncode, self.log()))
+            time.sleep(0.05)
+        raise TimeoutError("agent did not start serving: " + self.log())
+
+    def log(self):
+        self.stderr_file.flush()
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def get(self, path, timeout=10, headers=None):
+        req = urllib.request.Request("http://%s%s" % (self.address, path), headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metrics(self):
+        status, body = self.get("/metrics")
+        if status != 200:
+            raise RuntimeError("scrape failed: %d %s" % (status, body))
+        return body
+
+    def samples(self):
+        return parse_exposition(self.metrics())
+
+    def wait_ready(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.get("/-/ready")[0] == 200:
+                return
+            time.sleep(0.05)
+        raise TimeoutError("agent not ready: " + self.log())
+
+    def wait_exit(self, timeout=30):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr_file.close()
+        return self.proc.returncode
+
+
+def wait_for(predicate, timeout=15, interval=0.1):
+    """Polls until predicate() is truthy; returns its last value. The agent drains its ring
+    buffer every 50 ms, so counts settle shortly after the fixture's work ends."""
+    deadline = time.time() + timeout
+    result = predicate()
+    while not result and time.time() < deadline:
+        time.sleep(interval)
+        result = predicate()
+    return result
+
+
+class AgentTestCase(unittest.TestCase):
+    """Base: remembers the BPF links present before each test and checks none is left after."""
+
+    def setUp(self):
+        self._links_before = bpf_links() if os.geteuid() == 0 else set()
+        self._cleanups_procs = []
+
+    def track(self, proc):
+        self._cleanups_procs.append(proc)
+        return proc
+
+    def tearDown(self):
+        for proc in reversed(self._cleanups_procs):
+            proc.stop()
+        if os.geteuid() == 0:
+            leftover = bpf_links() - self._links_before
+            self.assertEqual(leftover, set(), "BPF links left behind after the agent exited")

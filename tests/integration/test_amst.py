@@ -1,0 +1,80 @@
+"""Issue: attach to a running DWCP process by PID and serve its AMST stream metrics.
+The fixture does real multi-stream transfers over loopback; the agent, attached by PID, must
+report exactly the fixture's own ground truth."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+from harness import (AgentProcess, AgentTestCase, Fixture, require_bpf, value, wait_for, label_values)
+
+
+class AmstGroundTruth(AgentTestCase):
+    def run_transfer(self, variant="dwcp-fixture", streams=4, transfers=12, extra=()):
+        fixture = self.track(Fixture(variant, ["--streams", str(streams), "--transfers", str(transfers),
+                                               "--transfer-size", str(3 * 65536 + 1234)] + list(extra)))
+        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--cluster", "test", "--node", "n1"]))
+        agent.wait_ready()
+        fixture.go()
+        truth = fixture.wait_done()
+
+        def settled():
+            s = agent.samples()
+            sent = value(s, "dwcp_observer_tcp_bytes_sent_total", pid=str(fixture.pid))
+            amst = value(s, "dwcp_amst_bytes_sent_total")
+            want = sum(truth["bytes_sent_per_stream"].values())
+            return s if sent == truth["socket_bytes_written"] and amst == want else None
+        samples = wait_for(settled) or agent.samples()
+        return fixture, agent, truth, samples
+
+    def test_bytes_per_stream_streams_and_socket_bytes_are_exact(self):
+        require_bpf(self)
+        fixture, agent, truth, s = self.run_transfer()
+        self.assertGreaterEqual(len(truth["bytes_sent_per_stream"]), 4)
+        for stream_id, sent in truth["bytes_sent_per_stream"].items():
+            self.assertEqual(value(s, "dwcp_amst_bytes_sent_total", stream_id=stream_id, cluster="test", node="n1"),
+                             sent, "bytes sent on stream " + stream_id)
+        for stream_id, received in truth["bytes_received_per_stream"].items():
+            self.assertEqual(value(s, "dwcp_amst_bytes_received_total", stream_id=stream_id), received,
+                             "bytes received on stream " + stream_id)
+        self.assertEqual(value(s, "dwcp_amst_streams_total", result="success"), truth["streams_opened"])
+        self.assertEqual(value(s, "dwcp_amst_streams_active"),
+                         truth["streams_opened"] - truth["streams_closed"])
+        pid = str(fixture.pid)
+        self.assertEqual(value(s, "dwcp_observer_tcp_bytes_sent_total", pid=pid), truth["socket_bytes_written"])
+        self.assertEqual(value(s, "dwcp_observer_tcp_bytes_received_total", pid=pid), truth["socket_bytes_read"])
+        self.assertEqual(value(s, "dwcp_observer_target_up", pid=pid), 1)
+        self.assertGreater(value(s, "dwcp_observer_probes_attached", pid=pid), 0)
+        self.assertEqual(value(s, "dwcp_observer_events_lost_total"), 0)
+        self.assertEqual(value(s, "dwcp_amst_latency_seconds_count", operation="send"), truth["sends"])
+
+    def test_exposition_passes_promtool(self):
+        require_bpf(self)
+        fixture, agent, truth, s = self.run_transfer(transfers=4)
+        text = agent.metrics()
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        for path in ("/-/healthy", "/-/ready", "/health", "/"):
+            self.assertEqual(agent.get(path)[0], 200, path)
+
+    def test_target_exit_sets_target_up_zero_and_keeps_serving(self):
+        require_bpf(self)
+        fixture, agent, truth, s = self.run_transfer(transfers=2)
+        pid = str(fixture.pid)
+        fixture.stop()
+        gone = wait_for(lambda: value(agent.samples(), "dwcp_observer_target_up", pid=pid) == 0)
+        self.assertTrue(gone, "target_up did not drop to 0 after the target exited")
+        s = agent.samples()
+        self.assertEqual(value(s, "dwcp_observer_probes_attached", pid=pid), 0)
+        self.assertEqual(value(s, "dwcp_amst_streams_active"), 0)
+        # Counters keep their values after the process is gone.
+        self.assertEqual(value(s, "dwcp_observer_tcp_bytes_sent_total", pid=pid), truth["socket_bytes_written"])
+
+    def test_sigterm_detaches_and_exits_zero(self):
+        require_bpf(self)
+        fixture, agent, truth, s = self.run_transfer(transfers=1)
+        self.assertEqual(agent.stop(), 0, agent.log())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,277 @@
+#include "agent/agent.h"
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "agent/privilege.h"
+#include "dwcp_observer/http_server.h"
+#include "goelf/go_binary.h"
+
+namespace dwcp::agent {
+namespace {
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+// Components of DWCP as the system families name them, and which probe feeds which.
+const char* const kComponents[] = {"amst", "hde", "migration", "federation"};
+
+std::string component_of_feature(const std::string& feature) {
+  if (feature == "delta_encoding") return "hde";
+  return feature;
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
+
+Agent::~Agent() {
+  // Links first (detach the probes), then the BPF object, then stop serving.
+  for (auto& target : targets_) target->links.clear();
+  http_.reset();
+  bpf_.reset();
+}
+
+void Agent::log(const std::string& message) const { std::fprintf(stderr, "dwcp-observer: %s\n", message.c_str()); }
+
+std::string Agent::listen_address() const { return http_ ? http_->address() : ""; }
+
+int Agent::start(std::string* error) {
+  if (auto missing = missing_capabilities(); !missing.empty()) {
+    *error = "missing capabilities: " + join(missing, ", ") +
+             " — run as root (sudo), or grant them: `setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep "
+             "$(command -v dwcp-observer)`";
+    return kExitPrivilege;
+  }
+
+  auto loaded = profile::load_profile(options_.profile_path);
+  if (!loaded) {
+    *error = "cannot use the probe profile: " + loaded.error();
+    return kExitSymbols;
+  }
+  profile_ = std::move(loaded.value());
+
+  // Resolve every target before touching the kernel: a typo in a PID must not leave probes.
+  std::vector<std::pair<std::unique_ptr<Target>, std::optional<ProcessInfo>>> resolved;
+  for (const auto& spec : options_.targets) {
+    auto target = std::make_unique<Target>();
+    target->spec = spec;
+    std::optional<ProcessInfo> process;
+    if (spec.pid != 0) {
+      std::string why;
+      process = inspect_process(spec.pid, &why);
+      if (!process) {
+        *error = why;
+        return kExitTarget;
+      }
+      if (target->spec.comm.empty() && options_.follow) target->spec.comm = process->comm;
+    } else if (auto pid = find_process(spec.comm, spec.exe)) {
+      std::string why;
+      process = inspect_process(*pid, &why);
+    }
+    resolved.emplace_back(std::move(target), std::move(process));
+  }
+
+  // Listen before attaching: a port in use fails fast, with nothing attached.
+  models_ = std::make_shared<ModelRegistry>();
+  HttpOptions http_options;
+  http_options.listen_address = options_.listen;
+  http_options.basic_auth_user = options_.basic_auth_user;
+  http_options.basic_auth_password = options_.basic_auth_password;
+  auto started = HttpServer::start(http_options, {models_});
+  if (!started) {
+    *error = started.error;
+    return kExitListen;
+  }
+  http_ = std::move(started.server);
+  http_->set_ready(false, "attaching probes");
+
+  BpfOptions bpf_options;
+  bpf_options.ringbuf_bytes = options_.ringbuf_bytes;
+  bpf_options.wakeup_bytes = options_.wakeup_bytes;
+  bpf_options.verbose = options_.verbose;
+  bpf_ = BpfSession::open(bpf_options, error);
+  if (!bpf_) return kExitBpf;
+  if (!bpf_->attach_socket_tracepoints(error)) return kExitBpf;
+
+  std::vector<std::string> probe_names(DWCP_MAX_PROBES);
+  for (const auto& probe : profile_.probes) {
+    probe_names[probe.probe_id] = probe.event;
+    if (!bpf_->set_spec(2u * probe.probe_id, probe.entry, error)) return kExitBpf;
+    if (probe.has_exit && !bpf_->set_spec(2u * probe.probe_id + 1, probe.exit, error)) return kExitBpf;
+  }
+  observer_ = std::make_shared<ObserverMetrics>(bpf_.get(), std::move(probe_names));
+  http_->add_collectable(observer_);
+
+  const bool labelled = options_.targets.size() > 1;
+  for (auto& [target, process] : resolved) {
+    ModelOptions model_options;
+    model_options.cluster = options_.cluster;
+    model_options.node = options_.node;
+    model_options.max_label_values = options_.max_label_values;
+    if (labelled) model_options.target_labels = {{"target", target->spec.label}};
+    target->model = std::make_unique<MetricsModel>(models_, model_options);
+    if (process) {
+      int code = attach(*target, *process, error);
+      if (code != kExitOk) return code;
+    } else {
+      log("waiting for a process matching " + target->spec.label + " to start");
+    }
+    targets_.push_back(std::move(target));
+  }
+  http_->set_ready(true, "");
+  return kExitOk;
+}
+
+int Agent::attach(Target& target, const ProcessInfo& process, std::string* error) {
+  auto binary = goelf::GoBinary::open(process.binary_path);
+  std::vector<std::string> refused;
+  std::vector<std::string> missing;
+  std::vector<Link> links;
+  std::set<std::string> live_features;
+  if (binary) {
+    for (const auto& probe : profile_.probes) {
+      auto fn = binary->find_function(probe.symbol);
+      if (!fn) {
+        (probe.optional ? refused : missing).push_back(probe.symbol + " (" + fn.error() + ")");
+        continue;
+      }
+      std::vector<std::uint64_t> rets;
+      if (probe.has_exit) {
+        auto found = binary->ret_offsets(*fn);
+        if (!found) {
+          refused.push_back(probe.symbol + " (no return sites: " + found.error() + ")");
+          continue;
+        }
+        rets = std::move(found.value());
+      }
+      std::string why;
+      std::vector<Link> probe_links;
+      probe_links.push_back(bpf_->attach_uprobe(process.pid, process.binary_path, fn->file_offset,
+                                                2u * probe.probe_id, &why));
+      for (auto ret : rets) {
+        if (!probe_links.back()) break;
+        probe_links.push_back(bpf_->attach_uprobe(process.pid, process.binary_path, ret,
+                                                  2u * probe.probe_id + 1, &why));
+      }
+      if (!probe_links.back()) {
+        refused.push_back(probe.symbol + " (" + why + ")");
+        continue;
+      }
+      for (auto& link : probe_links) links.push_back(std::move(link));
+      live_features.insert(probe.feature);
+    }
+  }
+
+  const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
+  if (links.empty() && !options_.sockets_only) {
+    if (!binary)
+      *error = "cannot read the binary of " + who + ": " + binary.error();
+    else
+      *error = who + " has none of the symbols of profile '" + profile_.name + "': missing " +
+               join(missing, ", ") + " — is this a DWCP process built from package " +
+               profile_.package +
+               "? Use --profile for another build, or --sockets-only to serve kernel-side socket "
+               "metrics only";
+    return kExitSymbols;
+  }
+  if (!missing.empty()) log(who + ": probes refused, symbols missing: " + join(missing, "; "));
+  if (!refused.empty()) log(who + ": probes refused: " + join(refused, "; "));
+
+  if (!bpf_->add_target(static_cast<std::uint32_t>(process.pid), error)) return kExitBpf;
+  target.links = std::move(links);
+  target.process = process;
+  target.decoder = EventDecoder();
+
+  ObservedProcess observed;
+  observed.pid = static_cast<std::uint32_t>(process.pid);
+  observed.target = target.spec.label;
+  observed.alive = true;
+  observer_->set_target(observed, static_cast<int>(target.links.size()));
+
+  for (const auto& probe : profile_.probes)
+    target.model->apply(FeatureToggle{probe.feature, live_features.count(probe.feature) > 0});
+  for (const char* component : kComponents) {
+    bool live = false;
+    for (const auto& feature : live_features) live |= component_of_feature(feature) == component;
+    target.model->apply(ComponentHealth{component, live ? 2 : 0});
+  }
+  if (binary) {
+    const auto& info = binary->build_info();
+    VersionInfo version;
+    version.version = info.main_version.empty() || info.main_version == "(devel)" ? info.go_version : info.main_version;
+    version.git_commit = info.vcs_revision.empty() ? "unknown" : info.vcs_revision;
+    version.build_date = info.vcs_time.empty() ? "unknown" : info.vcs_time;
+    target.model->apply(version);
+  }
+  log("attached " + std::to_string(target.links.size()) + " uprobes to " + who);
+  return kExitOk;
+}
+
+void Agent::detach(Target& target) {
+  if (!target.process) return;
+  const auto pid = static_cast<std::uint32_t>(target.process->pid);
+  // Events already in the ring buffer belong to this process: count them before letting go.
+  bpf_->poll(0, [this](const dwcp_event& e) { handle_event(e); });
+  target.links.clear();
+  dwcp_sock_stats last{};
+  bpf_->sock_stats(pid, &last);
+  observer_->mark_target_gone(pid, last);
+  bpf_->remove_target(pid);
+  target.model->apply(AllStreamsClosed{});
+  for (const char* component : kComponents) target.model->apply(ComponentHealth{component, 0});
+  log("process " + std::to_string(pid) + " exited; probes detached");
+  target.process.reset();
+}
+
+void Agent::check_lifecycle() {
+  for (auto& target : targets_) {
+    if (target->process && !same_process_alive(*target->process)) detach(*target);
+    const bool follow = options_.follow || !target->spec.comm.empty() || !target->spec.exe.empty();
+    if (target->process || !follow) continue;
+    auto pid = find_process(target->spec.comm, target->spec.exe);
+    if (!pid) continue;
+    std::string why;
+    auto process = inspect_process(*pid, &why);
+    if (!process) continue;
+    if (attach(*target, *process, &why) != kExitOk) log("cannot re-attach: " + why);
+  }
+}
+
+void Agent::handle_event(const dwcp_event& event) {
+  for (auto& target : targets_) {
+    if (!target->process || static_cast<std::uint32_t>(target->process->pid) != event.tgid) continue;
+    observer_->count_event(event_kind_name(event.kind));
+    scratch_events_.clear();
+    target->decoder.decode(event, &scratch_events_);
+    for (const auto& e : scratch_events_) target->model->apply(e);
+    return;
+  }
+}
+
+void Agent::run(const std::atomic<bool>& stop) {
+  using clock = std::chrono::steady_clock;
+  auto next_check = clock::now();
+  const auto handler = [this](const dwcp_event& e) { handle_event(e); };
+  while (!stop.load()) {
+    // Records arrive without wake-ups below the threshold: a short poll is the drain timer.
+    int n = bpf_->poll(50, handler);
+    if (n < 0 && n != -EINTR) log("ring buffer poll failed: " + std::to_string(n));
+    if (clock::now() >= next_check) {
+      check_lifecycle();
+      next_check = clock::now() + std::chrono::milliseconds(200);
+    }
+  }
+  bpf_->poll(0, handler);
+}
+
+}  // namespace dwcp::agent

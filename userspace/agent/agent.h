@@ -1,0 +1,98 @@
+// The node agent: resolves target processes, attaches the profile's probes, turns ring-buffer
+// events into the metrics model, follows restarts, serves /metrics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/bpf_session.h"
+#include "agent/decoder.h"
+#include "agent/observer_metrics.h"
+#include "agent/process.h"
+#include "dwcp_observer/model.h"
+#include "profile/profile.h"
+
+namespace dwcp {
+class HttpServer;
+}
+
+namespace dwcp::agent {
+
+// Exit codes, documented in docs/troubleshooting.md.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitRuntime = 1,
+  kExitUsage = 2,      // bad flags
+  kExitTarget = 3,     // no such process, zombie, kernel thread, ...
+  kExitSymbols = 4,    // profile invalid, or the binary lacks the profile's symbols
+  kExitPrivilege = 5,  // missing capabilities
+  kExitListen = 6,     // cannot listen on the address
+  kExitBpf = 7,        // BPF load or attach failed
+};
+
+struct TargetSpec {
+  int pid = 0;           // --pid
+  std::string comm;      // --comm
+  std::string exe;       // --exe
+  std::string label;     // value of the `target` label
+};
+
+struct AgentOptions {
+  std::vector<TargetSpec> targets;
+  bool follow = false;  // re-attach when the target restarts (always on for --comm/--exe)
+  std::string listen = "127.0.0.1:9090";
+  std::string cluster = "default";
+  std::string node;
+  std::string profile_path;
+  bool sockets_only = false;  // keep serving socket metrics when the binary lacks the symbols
+  std::uint32_t ringbuf_bytes = 1u << 22;
+  std::uint64_t wakeup_bytes = 256 * 1024;
+  std::size_t max_label_values = 64;
+  std::string basic_auth_user;
+  std::string basic_auth_password;
+  bool verbose = false;
+};
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options);
+  ~Agent();
+
+  // Everything up to "probes attached and serving"; on failure returns the exit code and the
+  // message in *error, having attached nothing that outlives the call.
+  int start(std::string* error);
+  // Runs the consumer/lifecycle loop until `stop` becomes true.
+  void run(const std::atomic<bool>& stop);
+  std::string listen_address() const;  // host:port actually bound
+
+ private:
+  struct Target {
+    TargetSpec spec;
+    std::unique_ptr<MetricsModel> model;
+    EventDecoder decoder;
+    std::optional<ProcessInfo> process;
+    std::vector<Link> links;
+  };
+
+  int attach(Target& target, const ProcessInfo& process, std::string* error);
+  void detach(Target& target);
+  void check_lifecycle();
+  void handle_event(const dwcp_event& event);
+  void log(const std::string& message) const;
+
+  AgentOptions options_;
+  profile::Profile profile_;
+  std::unique_ptr<BpfSession> bpf_;
+  std::shared_ptr<ModelRegistry> models_;
+  std::shared_ptr<ObserverMetrics> observer_;
+  std::unique_ptr<HttpServer> http_;
+  std::vector<std::unique_ptr<Target>> targets_;
+  std::vector<Event> scratch_events_;
+};
+
+}  // namespace dwcp::agent

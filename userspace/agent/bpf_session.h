@@ -1,0 +1,79 @@
+// RAII owner of the kernel side: the loaded BPF object (skeleton), every link, the ring buffer.
+// libbpf's NULL+errno / -errno conventions are turned into error strings here, once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dwcp_observer/events.h"
+
+struct observer;
+struct bpf_link;
+struct ring_buffer;
+
+namespace dwcp::agent {
+
+struct LinkDeleter {
+  void operator()(bpf_link* link) const;
+};
+// One attached program (a uprobe on one address of one process, or a tracepoint). Detached when
+// destroyed.
+using Link = std::unique_ptr<bpf_link, LinkDeleter>;
+
+struct BpfOptions {
+  std::uint32_t ringbuf_bytes = 1u << 22;  // power of two, >= page size
+  std::uint64_t wakeup_bytes = 256 * 1024;
+  bool verbose = false;  // libbpf's own log to stderr
+};
+
+// Per-probe loss and hit counts summed over CPUs.
+struct BpfCounters {
+  std::uint64_t drops[DWCP_MAX_PROBES][DWCP_DROP_COUNT] = {};
+  std::uint64_t spec_hits[DWCP_MAX_SPECS] = {};
+};
+
+class BpfSession {
+ public:
+  using EventHandler = std::function<void(const dwcp_event&)>;
+
+  // Opens and loads the BPF object. Error text says what to do (privilege, BTF, memlock).
+  static std::unique_ptr<BpfSession> open(const BpfOptions& options, std::string* error);
+  ~BpfSession();
+  BpfSession(const BpfSession&) = delete;
+  BpfSession& operator=(const BpfSession&) = delete;
+
+  // The six socket/TCP tracepoints; kept for the session's life.
+  bool attach_socket_tracepoints(std::string* error);
+  // Starts counting socket traffic of `tgid` (creates its zeroed entry: the tgid filter).
+  bool add_target(std::uint32_t tgid, std::string* error);
+  void remove_target(std::uint32_t tgid);
+
+  bool set_spec(std::uint32_t index, const dwcp_probe_spec& spec, std::string* error);
+  // A uprobe on `binary` at file offset `offset`, in process `pid` only, running the generic
+  // program with spec `spec_index`.
+  Link attach_uprobe(int pid, const std::string& binary, std::uint64_t offset,
+                     std::uint32_t spec_index, std::string* error);
+
+  // Drains the ring buffer, waiting at most timeout_ms for data. Returns events handled or -errno.
+  int poll(int timeout_ms, const EventHandler& handler);
+
+  bool sock_stats(std::uint32_t tgid, dwcp_sock_stats* out) const;
+  void counters(BpfCounters* out) const;
+  // Sum of run_time_ns / run_cnt of the uprobe program (needs kernel.bpf_stats_enabled=1).
+  bool program_stats(std::uint64_t* run_time_ns, std::uint64_t* run_count) const;
+
+ private:
+  BpfSession() = default;
+  static int on_ring_record(void* ctx, void* data, std::size_t size);
+
+  observer* skel_ = nullptr;
+  ring_buffer* ring_ = nullptr;
+  std::vector<Link> tracepoint_links_;
+  const EventHandler* current_handler_ = nullptr;
+  int ncpus_ = 1;
+};
+
+}  // namespace dwcp::agent

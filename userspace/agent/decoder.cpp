@@ -1,0 +1,157 @@
+#include "agent/decoder.h"
+
+#include <cstring>
+#include <string>
+
+namespace dwcp::agent {
+namespace {
+
+std::string str_slot(const dwcp_event& e, int slot) {
+  return std::string(e.str[slot], strnlen(e.str[slot], DWCP_STR_LEN));
+}
+
+std::uint64_t non_negative(std::int64_t v) { return v > 0 ? static_cast<std::uint64_t>(v) : 0; }
+
+}  // namespace
+
+const char* event_kind_name(std::uint16_t kind) {
+  switch (kind) {
+    case DWCP_EV_SESSION_START: return "session_start";
+    case DWCP_EV_STREAM_OPEN: return "stream_open";
+    case DWCP_EV_SEND: return "send";
+    case DWCP_EV_SEND_CHUNK: return "send_chunk";
+    case DWCP_EV_RECEIVE: return "receive";
+    case DWCP_EV_RECEIVE_CHUNK: return "receive_chunk";
+    case DWCP_EV_SESSION_CLOSE: return "session_close";
+    case DWCP_EV_RECONNECT: return "reconnect";
+    case DWCP_EV_ENCODE: return "encode";
+    case DWCP_EV_DECODE: return "decode";
+    case DWCP_EV_PRUNE: return "prune";
+    case DWCP_EV_COMPRESS_MEMORY: return "compress_memory";
+    case DWCP_EV_COMPRESS_DISK: return "compress_disk";
+    case DWCP_EV_DECOMPRESS: return "decompress";
+    case DWCP_EV_MIGRATE_MEMORY: return "migrate_memory";
+    case DWCP_EV_MIGRATE_DISK: return "migrate_disk";
+    case DWCP_EV_FED_SYNC: return "fed_sync";
+    case DWCP_EV_FED_BASELINE: return "fed_baseline";
+  }
+  return "unknown";
+}
+
+void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
+  // Without an exit (entry-only probe) there is no error result and no duration: the call is
+  // taken as successful and no latency is recorded.
+  const bool paired = e.flags & DWCP_EVF_PAIRED;
+  const bool failed = paired && e.val[DWCP_SLOT_ERR] != 0;
+  const double seconds = static_cast<double>(e.duration_ns) / 1e9;
+  const std::string id = std::to_string(e.val[DWCP_SLOT_ID]);
+
+  switch (e.kind) {
+    case DWCP_EV_STREAM_OPEN:
+      out->push_back(StreamOpened{id, !failed});
+      break;
+    case DWCP_EV_SESSION_CLOSE:
+      out->push_back(AllStreamsClosed{});
+      break;
+    case DWCP_EV_SEND:
+      if (paired) out->push_back(Latency{"send", seconds});
+      if (failed) out->push_back(StreamError{"", "send"});
+      break;
+    case DWCP_EV_SEND_CHUNK:
+      // The profile adds the 8-byte chunk header: bytes on the wire, as the catalogue counts them.
+      if (failed)
+        out->push_back(StreamError{id, "send_chunk"});
+      else
+        out->push_back(StreamBytes{id, non_negative(e.val[DWCP_SLOT_BYTES]), 0});
+      break;
+    case DWCP_EV_RECEIVE:
+      if (paired) out->push_back(Latency{"receive", seconds});
+      if (failed) out->push_back(StreamError{"", "receive"});
+      break;
+    case DWCP_EV_RECEIVE_CHUNK:
+      if (!paired) break;  // the size is a result: nothing to count from the entry alone
+      if (failed)
+        out->push_back(StreamError{id, "receive_chunk"});
+      else
+        out->push_back(StreamBytes{id, 0, non_negative(e.val[DWCP_SLOT_RESULT_BYTES])});
+      break;
+    case DWCP_EV_RECONNECT:
+      out->push_back(StreamError{id, "reconnect"});
+      break;
+    case DWCP_EV_COMPRESS_MEMORY:
+    case DWCP_EV_COMPRESS_DISK: {
+      if (!paired) break;
+      CompressionDone done;
+      done.data_type = e.kind == DWCP_EV_COMPRESS_MEMORY ? "vm_memory" : "vm_disk";
+      done.success = !failed;
+      if (!failed) {
+        done.original_bytes = non_negative(e.val[DWCP_SLOT_BYTES]);
+        done.compressed_bytes = non_negative(e.val[DWCP_SLOT_RESULT_BYTES]);
+      }
+      out->push_back(done);
+      break;
+    }
+    case DWCP_EV_ENCODE: {
+      if (!paired) break;
+      CompressionDone done;
+      done.data_type = "delta";
+      done.operation = "encode";
+      done.success = !failed;
+      if (!failed) {
+        done.original_bytes = non_negative(e.val[DWCP_SLOT_RESULT_AUX]);
+        done.compressed_bytes = non_negative(e.val[DWCP_SLOT_RESULT_BYTES]);
+        done.delta_hit = e.val[DWCP_SLOT_RESULT_FLAG] != 0;
+      }
+      out->push_back(done);
+      // A non-delta encode stores a new baseline for its state key.
+      if (!failed && !done.delta_hit) out->push_back(BaselineCount{"delta", ++baselines_});
+      break;
+    }
+    case DWCP_EV_DECODE:
+      if (paired) out->push_back(DecompressionDone{!failed, "decode"});
+      break;
+    case DWCP_EV_DECOMPRESS:
+      if (paired) out->push_back(DecompressionDone{!failed, "decompress"});
+      break;
+    case DWCP_EV_PRUNE:
+      if (!paired) break;
+      baselines_ -= static_cast<std::int64_t>(non_negative(e.val[DWCP_SLOT_RESULT_AUX]));
+      if (baselines_ < 0) baselines_ = 0;
+      out->push_back(BaselineCount{"delta", baselines_});
+      break;
+    case DWCP_EV_MIGRATE_MEMORY:
+    case DWCP_EV_MIGRATE_DISK: {
+      if (!paired) break;
+      if (failed) {
+        out->push_back(StreamError{"", e.kind == DWCP_EV_MIGRATE_MEMORY ? "migration_memory" : "migration_disk"});
+        break;
+      }
+      MigrationCompleted done;
+      done.migration_id = str_slot(e, DWCP_STR_NAME);
+      done.dest_node = str_slot(e, DWCP_STR_PEER);
+      done.dwcp_enabled = true;  // the call went through DWCP's adapter
+      done.seconds = seconds;
+      out->push_back(done);
+      break;
+    }
+    case DWCP_EV_FED_SYNC:
+    case DWCP_EV_FED_BASELINE: {
+      if (!paired) break;
+      const bool state = e.kind == DWCP_EV_FED_SYNC;
+      if (failed) {
+        out->push_back(StreamError{"", state ? "federation_sync" : "federation_baseline"});
+        break;
+      }
+      FederationSync sync;
+      sync.remote_cluster = state ? str_slot(e, DWCP_STR_PEER) : "all";
+      sync.sync_type = state ? "state" : "baseline";
+      sync.seconds = seconds;
+      out->push_back(sync);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+}  // namespace dwcp::agent

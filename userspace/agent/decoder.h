@@ -1,0 +1,26 @@
+// Turns the BPF program's raw events (include/dwcp_observer/events.h) into the metrics model's
+// typed events (include/dwcp_observer/model.h). What each value slot means is fixed by the
+// contract; what each event kind means for DWCP's metrics is decided here, once.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "dwcp_observer/events.h"
+#include "dwcp_observer/model.h"
+
+namespace dwcp::agent {
+
+const char* event_kind_name(std::uint16_t kind);
+
+// One decoder per target process: it keeps the little state that spans calls (live baselines).
+class EventDecoder {
+ public:
+  // Appends the model events `raw` stands for to `out`.
+  void decode(const dwcp_event& raw, std::vector<Event>* out);
+
+ private:
+  std::int64_t baselines_ = 0;
+};
+
+}  // namespace dwcp::agent

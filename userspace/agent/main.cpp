@@ -1,0 +1,120 @@
+// dwcp-observer: attach to a running DWCP process by PID and serve its metrics.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "agent/agent.h"
+#include "dwcp_observer/version.h"
+#include "profile/profile.h"
+
+namespace {
+
+std::string hostname() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+// "user:password" from a file (so the password is not visible in `ps`).
+bool read_basic_auth(const std::string& path, std::string* user, std::string* password, std::string* error) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    *error = "cannot read --basic-auth-file " + path + ": expected one line `user:password`";
+    return false;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == line.size()) {
+    *error = "--basic-auth-file " + path + " must hold one line `user:password`";
+    return false;
+  }
+  *user = line.substr(0, colon);
+  *password = line.substr(colon + 1);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace dwcp::agent;
+  AgentOptions options;
+  options.node = hostname();
+  options.profile_path = dwcp::profile::default_profile_path();
+
+  CLI::App app{"dwcp-observer: DWCP metrics from an unmodified DWCP process, through eBPF"};
+  app.set_version_flag("--version", std::string(DWCP_OBSERVER_VERSION) + " (" + DWCP_OBSERVER_REVISION + ")");
+  std::vector<int> pids;
+  std::vector<std::string> comms, exes;
+  std::string auth_file;
+  app.add_option("--pid", pids, "PID of a DWCP process (repeat for several)")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--comm", comms, "observe the newest process with this command name; follows restarts");
+  app.add_option("--exe", exes, "observe the newest process running this executable path; follows restarts");
+  app.add_flag("--follow", options.follow, "when a --pid target exits, attach to its successor (same command name)");
+  app.add_option("--listen", options.listen, "address:port to serve /metrics on (127.0.0.1 by default; other addresses must be given explicitly)")
+      ->capture_default_str();
+  app.add_option("--cluster", options.cluster, "value of the cluster label")->capture_default_str();
+  app.add_option("--node", options.node, "value of the node label (default: host name)");
+  app.add_option("--profile", options.profile_path, "probe profile (JSON)")->capture_default_str();
+  app.add_flag("--sockets-only", options.sockets_only,
+               "serve kernel-side socket metrics even when the binary lacks the profile's symbols");
+  app.add_option("--ringbuf-size", options.ringbuf_bytes, "BPF ring buffer bytes (power of two)")->capture_default_str();
+  app.add_option("--max-label-values", options.max_label_values, "distinct values kept per free-form label (rest -> \"other\")")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--basic-auth-file", auth_file, "file with one line user:password; protects /metrics");
+  app.add_flag("--verbose", options.verbose, "libbpf's log and per-probe details");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  for (int pid : pids) options.targets.push_back({pid, "", "", "pid-" + std::to_string(pid)});
+  for (const auto& comm : comms) options.targets.push_back({0, comm, "", comm});
+  for (const auto& exe : exes) options.targets.push_back({0, "", exe, exe});
+  if (options.targets.empty()) {
+    std::fprintf(stderr, "dwcp-observer: no target: give --pid PID (or --comm NAME / --exe PATH)\n");
+    return kExitUsage;
+  }
+  if (!auth_file.empty()) {
+    std::string error;
+    if (!read_basic_auth(auth_file, &options.basic_auth_user, &options.basic_auth_password, &error)) {
+      std::fprintf(stderr, "dwcp-observer: %s\n", error.c_str());
+      return kExitUsage;
+    }
+  }
+
+  // SIGINT/SIGTERM are taken by a dedicated wait below; every thread started from here on
+  // inherits the blocked mask, so none of them is interrupted mid-syscall.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Agent agent(options);
+  std::string error;
+  int code = agent.start(&error);
+  if (code != kExitOk) {
+    std::fprintf(stderr, "dwcp-observer: %s\n", error.c_str());
+    return code;
+  }
+  // Tests and scripts read the bound port from this line (--listen 127.0.0.1:0 picks one).
+  std::fprintf(stderr, "dwcp-observer: serving http://%s/metrics\n", agent.listen_address().c_str());
+
+  std::atomic<bool> stop{false};
+  std::thread consumer([&] { agent.run(stop); });
+  int received = 0;
+  sigwait(&signals, &received);
+  stop = true;
+  consumer.join();
+  std::fprintf(stderr, "dwcp-observer: %s received, detaching\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+  return kExitOk;
+}

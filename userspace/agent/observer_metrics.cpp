@@ -1,0 +1,165 @@
+#include "agent/observer_metrics.h"
+
+#include "agent/decoder.h"
+#include "dwcp_observer/version.h"
+
+namespace dwcp::agent {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+const char* drop_reason_name(int reason) {
+  switch (reason) {
+    case DWCP_DROP_RINGBUF_FULL: return "ringbuf_full";
+    case DWCP_DROP_MAP_FULL: return "map_full";
+    case DWCP_DROP_READ_FAILED: return "read_failed";
+    case DWCP_DROP_UNMATCHED_EXIT: return "unmatched_exit";
+  }
+  return "unknown";
+}
+
+ClientMetric metric(std::vector<ClientMetric::Label> labels, double value, MetricType type) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (type == MetricType::Counter)
+    m.counter.value = value;
+  else
+    m.gauge.value = value;
+  return m;
+}
+
+}  // namespace
+
+ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string> probe_names)
+    : bpf_(bpf), probe_names_(std::move(probe_names)), registry_(std::make_shared<prometheus::Registry>()) {
+  probe_names_.resize(DWCP_MAX_PROBES);
+  probe_names_[DWCP_PROBE_ID_SOCKET] = "socket";
+  prometheus::BuildGauge()
+      .Name("dwcp_observer_build_info")
+      .Help("dwcp-observer build; value 1")
+      .Register(*registry_)
+      .Add({{"version", DWCP_OBSERVER_VERSION}, {"revision", DWCP_OBSERVER_REVISION}})
+      .Set(1);
+  events_total_ = &prometheus::BuildCounter()
+                       .Name("dwcp_observer_events_total")
+                       .Help("Events decoded from the BPF ring buffer, by kind")
+                       .Register(*registry_);
+  target_up_ = &prometheus::BuildGauge()
+                    .Name("dwcp_observer_target_up")
+                    .Help("1 while the observed DWCP process is alive and probed, else 0")
+                    .Register(*registry_);
+  probes_attached_ = &prometheus::BuildGauge()
+                          .Name("dwcp_observer_probes_attached")
+                          .Help("Uprobes currently attached to the target (entry and RET sites)")
+                          .Register(*registry_);
+  // Every kind at zero from the first scrape, so rate() works at once.
+  for (std::uint16_t kind = DWCP_EV_NONE + 1; kind < DWCP_EV_KIND_COUNT; ++kind)
+    event_counters_[event_kind_name(kind)] = &events_total_->Add({{"kind", event_kind_name(kind)}});
+}
+
+void ObserverMetrics::count_event(const char* kind) {
+  auto it = event_counters_.find(kind);
+  if (it == event_counters_.end())
+    it = event_counters_.emplace(kind, &events_total_->Add({{"kind", kind}})).first;
+  it->second->Increment();
+}
+
+void ObserverMetrics::set_target(const ObservedProcess& process, int probes_attached) {
+  const std::string pid = std::to_string(process.pid);
+  std::lock_guard<std::mutex> lock(processes_mutex_);
+  // A restarted target replaces its predecessor: a stale target_up == 0 series would keep the
+  // target-down alert firing for a process that is back.
+  for (auto it = processes_.begin(); it != processes_.end();) {
+    if (it->first != process.pid && it->second.target == process.target) {
+      const std::string old_pid = std::to_string(it->first);
+      target_up_->Remove(&target_up_->Add({{"pid", old_pid}, {"target", process.target}}));
+      probes_attached_->Remove(&probes_attached_->Add({{"pid", old_pid}}));
+      it = processes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  target_up_->Add({{"pid", pid}, {"target", process.target}}).Set(process.alive ? 1 : 0);
+  probes_attached_->Add({{"pid", pid}}).Set(probes_attached);
+  auto& known = processes_[process.pid];
+  dwcp_sock_stats kept = known.last_stats;
+  known = process;
+  known.last_stats = kept;
+}
+
+void ObserverMetrics::mark_target_gone(std::uint32_t pid, const dwcp_sock_stats& last) {
+  std::lock_guard<std::mutex> lock(processes_mutex_);
+  auto it = processes_.find(pid);
+  if (it == processes_.end()) return;
+  it->second.alive = false;
+  it->second.last_stats = last;
+  target_up_->Add({{"pid", std::to_string(pid)}, {"target", it->second.target}}).Set(0);
+  probes_attached_->Add({{"pid", std::to_string(pid)}}).Set(0);
+}
+
+std::vector<MetricFamily> ObserverMetrics::Collect() const {
+  std::vector<MetricFamily> families = registry_->Collect();
+
+  struct SockFamily {
+    const char* name;
+    const char* help;
+    __u64 dwcp_sock_stats::*field;
+  };
+  static const SockFamily kSock[] = {
+      {"dwcp_observer_tcp_bytes_sent_total", "Bytes the target's TCP sockets accepted for sending (sock:sock_send_length)", &dwcp_sock_stats::bytes_sent},
+      {"dwcp_observer_tcp_bytes_received_total", "Bytes the target read from its TCP sockets (sock:sock_recv_length)", &dwcp_sock_stats::bytes_received},
+      {"dwcp_observer_tcp_retransmits_total", "TCP segments retransmitted on the target's sockets (tcp:tcp_retransmit_skb)", &dwcp_sock_stats::retransmits},
+      {"dwcp_observer_tcp_connections_opened_total", "TCP connections the target established (inet_sock_set_state -> ESTABLISHED)", &dwcp_sock_stats::connections_opened},
+      {"dwcp_observer_tcp_connections_closed_total", "TCP connections of the target that reached CLOSE", &dwcp_sock_stats::connections_closed},
+  };
+
+  std::map<std::uint32_t, ObservedProcess> processes;
+  {
+    std::lock_guard<std::mutex> lock(processes_mutex_);
+    for (auto& [pid, process] : processes_) {
+      dwcp_sock_stats now{};
+      if (process.alive && bpf_ && bpf_->sock_stats(pid, &now)) process.last_stats = now;
+    }
+    processes = processes_;
+  }
+
+  for (const auto& sock : kSock) {
+    MetricFamily family{sock.name, sock.help, MetricType::Counter, {}};
+    for (const auto& [pid, process] : processes)
+      family.metric.push_back(metric({{"pid", std::to_string(pid)}},
+                                     static_cast<double>(process.last_stats.*sock.field), MetricType::Counter));
+    families.push_back(std::move(family));
+  }
+  MetricFamily resets{"dwcp_observer_tcp_resets_total", "TCP resets on the target's sockets (tcp:tcp_send_reset, tcp:tcp_receive_reset)", MetricType::Counter, {}};
+  MetricFamily srtt{"dwcp_observer_tcp_srtt_seconds", "Mean smoothed RTT of the target's TCP sockets over tcp:tcp_probe samples", MetricType::Gauge, {}};
+  for (const auto& [pid, process] : processes) {
+    const std::string p = std::to_string(pid);
+    resets.metric.push_back(metric({{"pid", p}, {"direction", "sent"}}, process.last_stats.resets_sent, MetricType::Counter));
+    resets.metric.push_back(metric({{"pid", p}, {"direction", "received"}}, process.last_stats.resets_received, MetricType::Counter));
+    const auto& s = process.last_stats;
+    srtt.metric.push_back(metric({{"pid", p}}, s.srtt_samples ? s.srtt_us_sum / 1e6 / s.srtt_samples : 0, MetricType::Gauge));
+  }
+  families.push_back(std::move(resets));
+  families.push_back(std::move(srtt));
+
+  BpfCounters counters;
+  if (bpf_) bpf_->counters(&counters);
+  MetricFamily lost{"dwcp_observer_events_lost_total", "Events or counts lost in BPF, by probe and reason (counted in the kernel)", MetricType::Counter, {}};
+  MetricFamily hits{"dwcp_observer_probe_hits_total", "Uprobe hits (traps taken in the target), by probe", MetricType::Counter, {}};
+  for (std::size_t probe = 0; probe < probe_names_.size(); ++probe) {
+    if (probe_names_[probe].empty()) continue;
+    for (int reason = 0; reason < DWCP_DROP_COUNT; ++reason)
+      lost.metric.push_back(metric({{"probe", probe_names_[probe]}, {"reason", drop_reason_name(reason)}},
+                                   static_cast<double>(counters.drops[probe][reason]), MetricType::Counter));
+    if (probe == DWCP_PROBE_ID_SOCKET) continue;
+    double h = static_cast<double>(counters.spec_hits[2 * probe] + counters.spec_hits[2 * probe + 1]);
+    hits.metric.push_back(metric({{"probe", probe_names_[probe]}}, h, MetricType::Counter));
+  }
+  families.push_back(std::move(lost));
+  families.push_back(std::move(hits));
+  return families;
+}
+
+}  // namespace dwcp::agent

@@ -1,0 +1,55 @@
+// The agent's own dwcp_observer_* families. Counters that the BPF side keeps (socket bytes,
+// losses, probe hits) are read from its maps at scrape time, never copied on the event path.
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agent/bpf_session.h"
+
+namespace dwcp::agent {
+
+// What the scrape-time collector needs to know about one observed process.
+struct ObservedProcess {
+  std::uint32_t pid = 0;
+  std::string target;               // target label: the name the operator gave it
+  bool alive = false;
+  dwcp_sock_stats last_stats{};     // kept after the process exits: counters never go back
+};
+
+class ObserverMetrics : public prometheus::Collectable {
+ public:
+  ObserverMetrics(const BpfSession* bpf, std::vector<std::string> probe_names);
+
+  // Registry-backed families updated by the agent.
+  prometheus::Registry& registry() { return *registry_; }
+  void count_event(const char* kind);
+  void set_target(const ObservedProcess& process, int probes_attached);
+  // The process exited: its last socket counters stay exported (counters never go back).
+  void mark_target_gone(std::uint32_t pid, const dwcp_sock_stats& last);
+
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  const BpfSession* bpf_;
+  std::vector<std::string> probe_names_;  // by probe id
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* events_total_;
+  prometheus::Family<prometheus::Gauge>* target_up_;
+  prometheus::Family<prometheus::Gauge>* probes_attached_;
+  std::map<std::string, prometheus::Counter*> event_counters_;  // consumer thread only
+  mutable std::mutex processes_mutex_;
+  mutable std::map<std::uint32_t, ObservedProcess> processes_;
+};
+
+}  // namespace dwcp::agent

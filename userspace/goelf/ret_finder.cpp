@@ -1,0 +1,62 @@
+#include "goelf/ret_finder.h"
+
+#include <capstone/capstone.h>
+
+#include <cstdio>
+#include <memory>
+
+namespace dwcp::goelf {
+
+namespace {
+
+struct CapstoneHandle {
+  csh handle = 0;
+  bool open = false;
+  CapstoneHandle() { open = cs_open(CS_ARCH_X86, CS_MODE_64, &handle) == CS_ERR_OK; }
+  ~CapstoneHandle() {
+    if (open) cs_close(&handle);
+  }
+  CapstoneHandle(const CapstoneHandle&) = delete;
+  CapstoneHandle& operator=(const CapstoneHandle&) = delete;
+};
+
+struct InsnDeleter {
+  void operator()(cs_insn* insn) const { cs_free(insn, 1); }
+};
+
+std::string hex(uint64_t value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
+  return buffer;
+}
+
+}  // namespace
+
+Result<std::vector<uint64_t>> find_ret_offsets(ByteView code, uint64_t code_address) {
+  if (code.empty()) return Error{"function at " + hex(code_address) + " has no code bytes"};
+  CapstoneHandle capstone;
+  if (!capstone.open) return Error{"capstone could not open an x86-64 disassembler"};
+  // Details off: the instruction id is all we need, and it keeps decoding fast.
+  std::unique_ptr<cs_insn, InsnDeleter> insn(cs_malloc(capstone.handle));
+  if (!insn) return Error{"capstone could not allocate an instruction"};
+
+  const uint8_t* cursor = code.data();
+  size_t remaining = code.size();
+  uint64_t address = code_address;
+  std::vector<uint64_t> rets;
+  while (remaining > 0) {
+    if (!cs_disasm_iter(capstone.handle, &cursor, &remaining, &address, insn.get())) {
+      return Error{"cannot decode the instruction at " + hex(address) + " (offset " +
+                   hex(address - code_address) + " in the function): refusing to place probes in code "
+                   "we cannot decode"};
+    }
+    if (insn->id == X86_INS_RET) rets.push_back(insn->address - code_address);
+  }
+  if (rets.empty()) {
+    return Error{"function at " + hex(code_address) + " contains no RET instruction (it may only tail-call "
+                 "or never return): its return cannot be probed"};
+  }
+  return rets;
+}
+
+}  // namespace dwcp::goelf

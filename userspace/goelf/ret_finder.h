@@ -1,0 +1,22 @@
+// Finds the RET instructions of a function by decoding its x86-64 machine code with capstone.
+// Why: uretprobes corrupt Go stacks (Go moves goroutine stacks under the return trampoline),
+// so return values are read by uprobes placed on each RET instead. A probe placed anywhere but
+// on an instruction boundary corrupts the target's code, so we decode linearly from the entry
+// (Go emits no data inside .text) and refuse the function if any byte range fails to decode.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "goelf/bytes.h"
+#include "goelf/result.h"
+
+namespace dwcp::goelf {
+
+// Offsets, relative to the start of code, of every near RET (C3, C2 iw, with any prefixes:
+// the offset is that of the first prefix byte, i.e. the instruction boundary). code_address is
+// the virtual address of code[0], used in error messages. Fails when a byte sequence does not
+// decode as an instruction, or when the code holds no RET.
+Result<std::vector<uint64_t>> find_ret_offsets(ByteView code, uint64_t code_address);
+
+}  // namespace dwcp::goelf

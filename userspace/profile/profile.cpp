@@ -1,0 +1,549 @@
+#include "profile/profile.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "profile/field_expr.h"
+#include "profile/go_abi.h"
+#include "profile/go_types.h"
+
+#ifndef DWCP_DEFAULT_PROFILE
+#define DWCP_DEFAULT_PROFILE "/usr/share/dwcp-observer/probes/novacron-dwcp.json"
+#endif
+
+namespace dwcp::profile {
+namespace {
+
+// Insertion order kept, so fields compile in the order the profile lists them.
+using Json = nlohmann::ordered_json;
+
+constexpr const char* kEventNames[DWCP_EV_KIND_COUNT] = {
+    "",                                        // DWCP_EV_NONE
+    "session_start", "stream_open", "send", "send_chunk", "receive", "receive_chunk",
+    "session_close", "reconnect", "encode", "decode", "prune", "compress_memory",
+    "compress_disk", "decompress", "migrate_memory", "migrate_disk", "fed_sync", "fed_baseline",
+};
+
+// The dwcp_system_config_enabled{feature} each event belongs to, unless the probe says otherwise.
+std::string default_feature(dwcp_event_kind kind) {
+  switch (kind) {
+    case DWCP_EV_ENCODE:
+    case DWCP_EV_DECODE:
+    case DWCP_EV_PRUNE:
+      return "delta_encoding";
+    case DWCP_EV_COMPRESS_MEMORY:
+    case DWCP_EV_COMPRESS_DISK:
+    case DWCP_EV_DECOMPRESS:
+      return "hde";
+    case DWCP_EV_MIGRATE_MEMORY:
+    case DWCP_EV_MIGRATE_DISK:
+      return "migration";
+    case DWCP_EV_FED_SYNC:
+    case DWCP_EV_FED_BASELINE:
+      return "federation";
+    default:
+      return "amst";
+  }
+}
+
+struct SlotInfo {
+  const char* name;
+  SlotKind kind;
+  uint8_t slot;
+};
+constexpr SlotInfo kEntrySlots[] = {
+    {"id", SlotKind::Int, DWCP_SLOT_ID},          {"bytes", SlotKind::Int, DWCP_SLOT_BYTES},
+    {"count", SlotKind::Int, DWCP_SLOT_COUNT},    {"aux", SlotKind::Int, DWCP_SLOT_ENTRY_AUX},
+    {"name", SlotKind::String, DWCP_STR_NAME},    {"peer", SlotKind::String, DWCP_STR_PEER},
+};
+constexpr SlotInfo kExitSlots[] = {
+    {"err", SlotKind::Int, DWCP_SLOT_ERR},
+    {"result_bytes", SlotKind::Int, DWCP_SLOT_RESULT_BYTES},
+    {"result_aux", SlotKind::Int, DWCP_SLOT_RESULT_AUX},
+    {"result_flag", SlotKind::Int, DWCP_SLOT_RESULT_FLAG},
+    {"name", SlotKind::String, DWCP_STR_NAME},
+    {"peer", SlotKind::String, DWCP_STR_PEER},
+};
+
+template <size_t N>
+const SlotInfo* find_slot(const SlotInfo (&slots)[N], std::string_view name) {
+  for (const auto& slot : slots) {
+    if (name == slot.name) return &slot;
+  }
+  return nullptr;
+}
+
+template <size_t N>
+std::vector<std::string> slot_names(const SlotInfo (&slots)[N]) {
+  std::vector<std::string> names;
+  for (const auto& slot : slots) names.emplace_back(slot.name);
+  return names;
+}
+
+std::string slot_name(const dwcp_field& field, bool exit) {
+  const SlotInfo* begin = exit ? kExitSlots : kEntrySlots;
+  const size_t count = exit ? std::size(kExitSlots) : std::size(kEntrySlots);
+  for (size_t i = 0; i < count; ++i) {
+    const bool is_string = begin[i].kind == SlotKind::String;
+    if (is_string == (field.type == DWCP_FIELD_STRING) && begin[i].slot == field.slot) return begin[i].name;
+  }
+  return "?";
+}
+
+std::string child(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+std::string quoted_key(const std::string& path, const std::string& key) { return path + "[\"" + key + "\"]"; }
+std::string item(const std::string& path, size_t index) { return path + "[" + std::to_string(index) + "]"; }
+
+std::string json_type(const Json& value) {
+  if (value.is_number_integer()) return "an integer";
+  if (value.is_number()) return "a number";
+  if (value.is_string()) return "a string";
+  if (value.is_boolean()) return "a boolean";
+  if (value.is_object()) return "an object";
+  if (value.is_array()) return "an array";
+  return "null";
+}
+
+Error wrong_type(const std::string& path, const char* wanted, const Json& value) {
+  return Error{path + ": expected " + std::string(wanted) + ", got " + json_type(value)};
+}
+
+Result<Ok> check_keys(const Json& object, const std::string& path, const std::vector<std::string>& allowed) {
+  for (const auto& [key, value] : object.items()) {
+    bool known = false;
+    for (const auto& name : allowed) known = known || key == name;
+    if (!known) {
+      const std::string where = path.empty() ? "top level" : path;
+      return Error{child(path, key) + ": unknown key `" + key + "` in " + where + did_you_mean(key, allowed) +
+                   "; the keys allowed here are: " + join(allowed)};
+    }
+  }
+  return Ok{};
+}
+
+Result<Ok> require_keys(const Json& object, const std::string& path, const std::vector<std::string>& required) {
+  for (const auto& key : required) {
+    if (!object.contains(key)) {
+      const std::string where = path.empty() ? "the top level" : path;
+      return Error{child(path, key) + ": missing required key `" + key + "` in " + where};
+    }
+  }
+  return Ok{};
+}
+
+// Optional string member (empty string when absent).
+Result<std::string> string_member(const Json& object, const std::string& path, const char* key) {
+  if (!object.contains(key)) return std::string();
+  const Json& value = object.at(key);
+  if (!value.is_string()) return wrong_type(child(path, key), "a string", value);
+  return value.get<std::string>();
+}
+
+Result<std::string> nonempty_string_member(const Json& object, const std::string& path, const char* key) {
+  auto text = string_member(object, path, key);
+  if (!text) return text;
+  if (trim(*text).empty()) return Error{child(path, key) + ": must not be empty"};
+  return text;
+}
+
+bool is_simple_name(std::string_view text, std::string_view extra_chars) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                    extra_chars.find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// ---- "types" -----------------------------------------------------------------------------------
+
+Result<std::map<std::string, TypeDecl>> read_types(const Json& types) {
+  std::map<std::string, TypeDecl> decls;
+  const std::string path = "types";
+  if (!types.is_object()) return wrong_type(path, "an object of type declarations", types);
+  for (const auto& [key, value] : types.items()) {
+    const std::string where = quoted_key(path, key);
+    TypeDecl decl;
+    if (value.is_string()) {
+      decl.alias = trim(value.get<std::string>());
+      if (decl.alias.empty()) return Error{where + ": empty type; write e.g. \"int\" or \"interface\""};
+    } else if (value.is_object()) {
+      if (auto ok = check_keys(value, where, {"kind", "size", "fields", "description"}); !ok) return Error{ok.error()};
+      if (auto ok = require_keys(value, where, {"kind", "fields"}); !ok) return Error{ok.error()};
+      if (value.at("kind") != "struct")
+        return Error{where + ".kind: only \"struct\" is supported in the object form; declare other types as a"
+                     " string (\"int\", \"interface\", \"pointer\", \"[]byte\", ...)"};
+      decl.is_struct = true;
+      if (value.contains("size")) {
+        const Json& size = value.at("size");
+        if (!size.is_number_integer() || size.get<int64_t>() < 0)
+          return wrong_type(where + ".size", "a non-negative integer (bytes)", size);
+        decl.size = size.get<int64_t>();
+      }
+      const Json& fields = value.at("fields");
+      if (!fields.is_object()) return wrong_type(where + ".fields", "an object of fields", fields);
+      for (const auto& [field_name, field] : fields.items()) {
+        const std::string field_path = where + ".fields." + field_name;
+        if (!field.is_object()) return wrong_type(field_path, "an object {\"offset\": N, \"type\": \"T\"}", field);
+        if (auto ok = check_keys(field, field_path, {"offset", "type"}); !ok) return Error{ok.error()};
+        if (auto ok = require_keys(field, field_path, {"offset", "type"}); !ok) return Error{ok.error()};
+        const Json& offset = field.at("offset");
+        if (!offset.is_number_integer() || offset.get<int64_t>() < 0)
+          return wrong_type(field_path + ".offset", "a non-negative integer (bytes from the struct start)", offset);
+        if (!field.at("type").is_string()) return wrong_type(field_path + ".type", "a string", field.at("type"));
+        decl.fields.push_back({field_name, offset.get<int64_t>(), field.at("type").get<std::string>()});
+      }
+    } else {
+      return wrong_type(where, "a string (\"int\", \"interface\", ...) or a struct object", value);
+    }
+    decls[key] = decl;
+  }
+  return decls;
+}
+
+// ---- function names ----------------------------------------------------------------------------
+
+struct FunctionName {
+  std::string symbol;
+  std::string receiver;  // "*MultiStreamTCP", "T", or ""
+  std::string scope;     // package the signature's types are written in ("transport", "dwcp")
+};
+
+// `transport.(*MultiStreamTCP).sendChunk` -> package + "/transport.(*MultiStreamTCP).sendChunk";
+// `(*HDE).CompressMemory` -> package + ".(*HDE).CompressMemory"; `(T).M` is a value-receiver method
+// of the package itself (symbol "package.T.M"); `Foo` a plain function of the package itself.
+Result<FunctionName> parse_function_name(const std::string& function, const std::string& package) {
+  const std::string usage =
+      "; write `Func`, `(*Type).Method` or `(Type).Method` for the package itself, "
+      "`sub.Func`, `sub.(*Type).Method` or `sub.Type.Method` for a subpackage";
+  for (char c : function) {
+    if (std::isspace(static_cast<unsigned char>(c))) return Error{"`" + function + "` contains a space" + usage};
+    if (c == '[') return Error{"`" + function + "`: generic functions are not supported"};
+  }
+  std::vector<std::string> parts;
+  int depth = 0;
+  std::string current;
+  for (char c : function) {
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == '.' && depth == 0) {
+      parts.push_back(current);
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  parts.push_back(current);
+  for (const auto& part : parts) {
+    if (part.empty() || depth != 0) return Error{"`" + function + "` is not a Go function name" + usage};
+  }
+  const std::string root_scope = package.substr(package.rfind('/') + 1);
+
+  auto receiver_of = [](const std::string& part) -> std::string {
+    if (part.front() == '(' && part.back() == ')') return part.substr(1, part.size() - 2);
+    return part;
+  };
+  // Go spells pointer receivers `(*T)` and value receivers plain `T` in symbols.
+  auto symbol_receiver = [](const std::string& receiver) -> std::string {
+    return receiver[0] == '*' ? "(" + receiver + ")" : receiver;
+  };
+
+  FunctionName name;
+  const bool root_method = parts[0].front() == '(';
+  if (parts.size() == 1 || root_method) {
+    if (root_method && parts.size() != 2) return Error{"`" + function + "` is not a Go function name" + usage};
+    name.scope = root_scope;
+    if (root_method) {
+      name.receiver = receiver_of(parts[0]);
+      name.symbol = package + "." + symbol_receiver(name.receiver) + "." + parts[1];
+    } else {
+      name.symbol = package + "." + function;
+    }
+  } else {
+    if (parts.size() > 3)
+      return Error{"`" + function + "` has too many parts (closures like `.func1` cannot be probed by name)" + usage};
+    const std::string& subpackage = parts[0];
+    name.scope = subpackage.substr(subpackage.rfind('/') + 1);
+    if (parts.size() == 3) {
+      name.receiver = receiver_of(parts[1]);
+      name.symbol = package + "/" + subpackage + "." + symbol_receiver(name.receiver) + "." + parts[2];
+    } else {
+      name.symbol = package + "/" + function;
+    }
+  }
+  if (!name.receiver.empty() && (name.receiver == "*" || name.receiver.find('(') != std::string::npos))
+    return Error{"`" + function + "`: cannot read the receiver type" + usage};
+  return name;
+}
+
+// ---- probes ------------------------------------------------------------------------------------
+
+Result<dwcp_probe_spec> compile_phase(const Json& block, const std::string& path, Phase phase,
+                                      const AbiAssignment& abi, const TypeTable& types, uint16_t probe_id,
+                                      dwcp_event_kind kind, std::set<uint8_t>& string_slots_used) {
+  dwcp_probe_spec spec;
+  std::memset(&spec, 0, sizeof spec);
+  spec.kind = static_cast<__u16>(kind);
+  spec.probe_id = probe_id;
+  if (!block.is_object())
+    return wrong_type(path, "an object mapping slot names to expressions, e.g. {\"bytes\": \"len(data)\"}", block);
+  if (block.size() > DWCP_MAX_FIELDS)
+    return Error{path + ": " + std::to_string(block.size()) + " fields, but a phase reads at most " +
+                 std::to_string(DWCP_MAX_FIELDS) + " (DWCP_MAX_FIELDS); drop some"};
+  const bool exit = phase == Phase::Exit;
+  const FieldContext context{abi, types, phase};
+  for (const auto& [key, value] : block.items()) {
+    const std::string field_path = child(path, key);
+    const SlotInfo* slot = exit ? find_slot(kExitSlots, key) : find_slot(kEntrySlots, key);
+    if (!slot) {
+      if (!exit && find_slot(kExitSlots, key))
+        return Error{field_path + ": `" + key + "` is an exit slot (a result); move it to \"exit\""};
+      if (exit && find_slot(kEntrySlots, key))
+        return Error{field_path + ": `" + key + "` is an entry slot (an argument); move it to \"entry\""};
+      const auto names = exit ? slot_names(kExitSlots) : slot_names(kEntrySlots);
+      return Error{field_path + ": unknown field `" + key + "`" + did_you_mean(key, names) + "; " +
+                   (exit ? "exit" : "entry") + " fields are: " + join(names)};
+    }
+    if (!value.is_string()) return wrong_type(field_path, "an expression string like \"len(data)\"", value);
+    auto field = compile_field(value.get<std::string>(), slot->kind, slot->slot, context);
+    if (!field) return Error{field_path + ": " + field.error()};
+    if (slot->kind == SlotKind::String && !string_slots_used.insert(slot->slot).second)
+      return Error{field_path + ": the `" + key + "` string slot is already read in the other phase; an event"
+                   " holds one `" + key + "`"};
+    spec.fields[spec.nfields++] = *field;
+  }
+  return spec;
+}
+
+Result<CompiledProbe> compile_probe(const Json& probe, const std::string& path, uint16_t probe_id,
+                                    const std::string& package, const TypeTable& types) {
+  if (!probe.is_object()) return wrong_type(path, "an object describing one function", probe);
+  if (auto ok = check_keys(probe, path,
+                           {"function", "event", "feature", "optional", "description", "params", "results",
+                            "entry", "exit"});
+      !ok)
+    return Error{ok.error()};
+  if (auto ok = require_keys(probe, path, {"function", "event"}); !ok) return Error{ok.error()};
+
+  CompiledProbe compiled;
+  compiled.probe_id = probe_id;
+  auto function = nonempty_string_member(probe, path, "function");
+  if (!function) return Error{function.error()};
+  compiled.function = trim(*function);
+  auto name = parse_function_name(compiled.function, package);
+  if (!name) return Error{child(path, "function") + ": " + name.error()};
+  compiled.symbol = name->symbol;
+
+  auto event = string_member(probe, path, "event");
+  if (!event) return Error{event.error()};
+  auto kind = event_kind_from_name(*event);
+  if (!kind) {
+    std::vector<std::string> names(std::begin(kEventNames) + 1, std::end(kEventNames));
+    return Error{child(path, "event") + ": unknown event `" + *event + "`" + did_you_mean(*event, names) +
+                 "; events are: " + join(names)};
+  }
+  compiled.event = *event;
+  compiled.kind = *kind;
+
+  auto feature = string_member(probe, path, "feature");
+  if (!feature) return Error{feature.error()};
+  compiled.feature = feature->empty() ? default_feature(*kind) : *feature;
+  if (!is_simple_name(compiled.feature, ""))
+    return Error{child(path, "feature") + ": `" + compiled.feature +
+                 "` is not a feature name (lower-case letters, digits, '_')"};
+
+  if (probe.contains("optional")) {
+    const Json& optional = probe.at("optional");
+    if (!optional.is_boolean()) return wrong_type(child(path, "optional"), "true or false", optional);
+    compiled.optional = optional.get<bool>();
+  }
+  if (auto description = string_member(probe, path, "description"); !description) return Error{description.error()};
+
+  GoSignature signature;
+  signature.receiver = name->receiver;
+  auto params = string_member(probe, path, "params");
+  if (!params) return Error{params.error()};
+  auto results = string_member(probe, path, "results");
+  if (!results) return Error{results.error()};
+  signature.params = *params;
+  signature.results = *results;
+  auto abi = assign_go_abi(signature, types, name->scope);
+  if (!abi) {
+    // The ABI names the part ("params: ...", "results: ...", "receiver: ..."); receiver types come
+    // from the function name.
+    const std::string& message = abi.error();
+    const std::string where = message.rfind("receiver", 0) == 0 ? child(path, "function") + ": " : path + ".";
+    return Error{where + message};
+  }
+
+  std::set<uint8_t> string_slots_used;
+  compiled.has_exit = probe.contains("exit");
+  static const Json kEmpty = Json::object();
+  const Json& entry_block = probe.contains("entry") ? probe.at("entry") : kEmpty;
+  auto entry = compile_phase(entry_block, child(path, "entry"), Phase::Entry, *abi, types, probe_id, *kind,
+                             string_slots_used);
+  if (!entry) return Error{entry.error()};
+  compiled.entry = *entry;
+  compiled.entry.phase = compiled.has_exit ? DWCP_PHASE_ENTRY : DWCP_PHASE_ENTRY_ONLY;
+  if (compiled.has_exit) {
+    auto exit = compile_phase(probe.at("exit"), child(path, "exit"), Phase::Exit, *abi, types, probe_id, *kind,
+                              string_slots_used);
+    if (!exit) return Error{exit.error()};
+    compiled.exit = *exit;
+    compiled.exit.phase = DWCP_PHASE_EXIT;
+  }
+  return compiled;
+}
+
+Result<Profile> compile_profile(const Json& root) {
+  if (!root.is_object()) return wrong_type("(top level)", "a JSON object {\"schema\": 1, ...}", root);
+  if (auto ok = check_keys(root, "", {"schema", "name", "description", "package", "types", "probes"}); !ok)
+    return Error{ok.error()};
+  if (auto ok = require_keys(root, "", {"schema", "name", "package", "probes"}); !ok) return Error{ok.error()};
+
+  const Json& schema = root.at("schema");
+  if (!schema.is_number_integer()) return wrong_type("schema", "the integer 1", schema);
+  if (schema.get<int64_t>() != kProfileSchemaVersion)
+    return Error{"schema: version " + std::to_string(schema.get<int64_t>()) + " is not supported; this build reads " +
+                 std::to_string(kProfileSchemaVersion)};
+
+  Profile profile;
+  auto name = nonempty_string_member(root, "", "name");
+  if (!name) return Error{name.error()};
+  if (!is_simple_name(*name, "-.ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    return Error{"name: `" + *name + "` is not a profile name (letters, digits, '-', '_', '.')"};
+  profile.name = *name;
+  auto description = string_member(root, "", "description");
+  if (!description) return Error{description.error()};
+  profile.description = *description;
+  auto package = nonempty_string_member(root, "", "package");
+  if (!package) return Error{package.error()};
+  profile.package = trim(*package);
+  for (char c : profile.package) {
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '(' || c == ')')
+      return Error{"package: `" + profile.package + "` is not a Go import path"};
+  }
+  if (profile.package.back() == '/' || profile.package.back() == '.')
+    return Error{"package: `" + profile.package + "` must not end in '/' or '.'"};
+
+  std::map<std::string, TypeDecl> decls;
+  if (root.contains("types")) {
+    auto read = read_types(root.at("types"));
+    if (!read) return Error{read.error()};
+    decls = std::move(*read);
+  }
+  const std::string root_scope = profile.package.substr(profile.package.rfind('/') + 1);
+  auto types = TypeTable::build(decls, root_scope);
+  if (!types) return Error{types.error()};
+
+  const Json& probes = root.at("probes");
+  if (!probes.is_array()) return wrong_type("probes", "an array of probes", probes);
+  if (probes.empty()) return Error{"probes: the profile has no probes; add at least one"};
+  if (probes.size() > static_cast<size_t>(kMaxProfileProbes))
+    return Error{"probes: " + std::to_string(probes.size()) + " probes, but a profile holds at most " +
+                 std::to_string(kMaxProfileProbes) + " (DWCP_MAX_PROBES " + std::to_string(DWCP_MAX_PROBES) +
+                 ", and the last probe id is reserved for socket loss counters); split the profile or drop some"};
+
+  std::map<std::string, size_t> seen_symbols;
+  for (size_t i = 0; i < probes.size(); ++i) {
+    const std::string path = item("probes", i);
+    auto probe = compile_probe(probes[i], path, static_cast<uint16_t>(i), profile.package, *types);
+    if (!probe) return Error{probe.error()};
+    if (auto [it, inserted] = seen_symbols.emplace(probe->symbol, i); !inserted)
+      return Error{child(path, "function") + ": `" + probe->function + "` is already probed by " +
+                   item("probes", it->second) + "; merge the two into one probe"};
+    profile.probes.push_back(std::move(*probe));
+  }
+  return profile;
+}
+
+// nlohmann's message minus its "[json.exception...] parse error at line L, column C: " prefix.
+std::string parse_error_reason(const std::string& what) {
+  const size_t column = what.find("column ");
+  if (column == std::string::npos) return what;
+  const size_t colon = what.find(": ", column);
+  return colon == std::string::npos ? what : what.substr(colon + 2);
+}
+
+}  // namespace
+
+std::optional<dwcp_event_kind> event_kind_from_name(std::string_view name) {
+  for (int kind = DWCP_EV_NONE + 1; kind < DWCP_EV_KIND_COUNT; ++kind) {
+    if (name == kEventNames[kind]) return static_cast<dwcp_event_kind>(kind);
+  }
+  return std::nullopt;
+}
+
+const char* event_kind_name(dwcp_event_kind kind) {
+  return kind > DWCP_EV_NONE && kind < DWCP_EV_KIND_COUNT ? kEventNames[kind] : "";
+}
+
+Result<Profile> parse_profile(std::string_view json_text, std::string_view source_name) {
+  const std::string source(source_name);
+  if (trim(json_text).empty())
+    return Error{source + ": the profile is empty; expected a JSON object like {\"schema\": 1, \"name\": ..., "
+                          "\"package\": ..., \"probes\": [...]}"};
+  Json root;
+  try {
+    root = Json::parse(json_text);
+  } catch (const Json::parse_error& error) {
+    // error.byte is the 1-based offset of the character where parsing stopped.
+    size_t line = 1;
+    size_t column = 1;
+    const size_t stop = std::min<size_t>(error.byte > 0 ? error.byte - 1 : 0, json_text.size());
+    for (size_t i = 0; i < stop; ++i) {
+      if (json_text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    return Error{source + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                 ": invalid JSON: " + parse_error_reason(error.what())};
+  }
+  auto profile = compile_profile(root);
+  if (!profile) return Error{source + ": " + profile.error()};
+  return profile;
+}
+
+Result<Profile> load_profile(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0)
+    return Error{"cannot read profile `" + path + "`: " + std::strerror(errno) + "; check the path"};
+  if (S_ISDIR(info.st_mode)) return Error{"cannot read profile `" + path + "`: it is a directory; name a .json file"};
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return Error{"cannot read profile `" + path + "`: " + std::strerror(errno) + "; check its permissions"};
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) return Error{"cannot read profile `" + path + "`: read error"};
+  return parse_profile(text.str(), path);
+}
+
+std::string default_profile_path() { return DWCP_DEFAULT_PROFILE; }
+
+std::string describe_probe(const CompiledProbe& probe) {
+  std::string text = "#" + std::to_string(probe.probe_id) + " " + probe.event + " [" + probe.feature + "]" +
+                     (probe.optional ? " (optional)" : "") + "\n  " + probe.symbol + "\n";
+  auto phase = [&](const char* label, const dwcp_probe_spec& spec, bool exit) {
+    text += std::string("  ") + label + ":";
+    if (spec.nfields == 0) text += " (no fields)";
+    for (int i = 0; i < spec.nfields; ++i)
+      text += std::string(i ? ";" : "") + " " + slot_name(spec.fields[i], exit) + " = " + describe_field(spec.fields[i]);
+    text += "\n";
+  };
+  phase(probe.has_exit ? "entry" : "entry (only)", probe.entry, false);
+  if (probe.has_exit) phase("exit ", probe.exit, true);
+  return text;
+}
+
+}  // namespace dwcp::profile

@@ -1,0 +1,61 @@
+// Probe profiles: a declarative JSON file (configs/probes/*.json, format in configs/probes/README.md)
+// naming the Go functions to probe, their signatures, and which argument/result goes into which
+// event slot. Loading validates everything and compiles each probe into the ready-to-load
+// `dwcp_probe_spec` structs of include/dwcp_observer/events.h, so nothing downstream has to
+// know Go's calling convention.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dwcp_observer/events.h"
+#include "goelf/result.h"
+
+namespace dwcp::profile {
+
+using dwcp::Error;
+using dwcp::Result;
+
+constexpr int kProfileSchemaVersion = 1;
+// Probe ids 0 .. DWCP_PROBE_ID_SOCKET-1: the last id is the socket side's pseudo probe in the
+// loss counters, so a profile holds at most DWCP_MAX_PROBES - 1 probes.
+constexpr int kMaxProfileProbes = DWCP_PROBE_ID_SOCKET;
+
+struct CompiledProbe {
+  std::string symbol;       // full Go symbol: "<package>/transport.(*MultiStreamTCP).sendChunk"
+  std::string function;     // as the profile wrote it, relative to the package
+  std::string event;        // "send_chunk"
+  dwcp_event_kind kind = DWCP_EV_NONE;
+  uint16_t probe_id = 0;    // index in the profile's "probes" array
+  bool optional = false;    // a missing symbol is not an error
+  dwcp_probe_spec entry{};  // attach at the function entry (phase ENTRY_ONLY, or ENTRY when has_exit)
+  bool has_exit = false;
+  dwcp_probe_spec exit{};   // attach at every RET of the function (phase EXIT), when has_exit
+  std::string feature;      // "amst", "hde", "delta_encoding", "migration", "federation"
+};
+
+struct Profile {
+  std::string name, description, package;
+  std::vector<CompiledProbe> probes;
+};
+
+// Parses and compiles a profile. Errors read "<source_name>: probes[3].entry.bytes: what is wrong;
+// what to do" (JSON syntax errors: "<source_name>:LINE:COLUMN: invalid JSON: ...").
+Result<Profile> parse_profile(std::string_view json_text, std::string_view source_name);
+Result<Profile> load_profile(const std::string& path);
+
+// The profile used when none is given: DWCP_DEFAULT_PROFILE, fixed at build time (the source
+// tree's configs/probes/novacron-dwcp.json unless the build sets the installed path).
+std::string default_profile_path();
+
+// "send_chunk" <-> DWCP_EV_SEND_CHUNK.
+std::optional<dwcp_event_kind> event_kind_from_name(std::string_view name);
+const char* event_kind_name(dwcp_event_kind kind);  // "" for NONE / out of range
+
+// Human-readable dump of a compiled probe (symbol, phases, every field's location).
+std::string describe_probe(const CompiledProbe& probe);
+
+}  // namespace dwcp::profile
