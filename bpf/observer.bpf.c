@@ -233,8 +233,7 @@ static __always_inline __u64 ringbuf_flags(void)
 									    : BPF_RB_NO_WAKEUP;
 }
 
-SEC("uprobe")
-int dwcp_uprobe(struct pt_regs *ctx)
+static __always_inline int handle_uprobe(struct pt_regs *ctx)
 {
 	__u32 spec_index = (__u32)bpf_get_attach_cookie(ctx);
 	const struct dwcp_probe_spec *spec = bpf_map_lookup_elem(&probe_specs, &spec_index);
@@ -304,6 +303,22 @@ int dwcp_uprobe(struct pt_regs *ctx)
 		count_drop(probe_id, DWCP_DROP_READ_FAILED);
 	bpf_ringbuf_submit(ev, ringbuf_flags());
 	return 0;
+}
+
+// The same program twice: attached as one uprobe_multi link per target where the kernel has
+// them (6.6+: one link for all entry and RET sites, detached in one RCU grace period instead of
+// one per site), else as one classic uprobe per site. The agent sets the multi one's expected
+// attach type before load.
+SEC("uprobe")
+int dwcp_uprobe(struct pt_regs *ctx)
+{
+	return handle_uprobe(ctx);
+}
+
+SEC("uprobe")
+int dwcp_uprobe_multi(struct pt_regs *ctx)
+{
+	return handle_uprobe(ctx);
 }
 
 // ---- kernel-side socket counters ------------------------------------------------------------

@@ -54,13 +54,13 @@ struct CompressionDone {
   std::uint64_t compressed_bytes = 0;
   bool delta_hit = false;
   bool success = true;
-  // dwcp_hde_operations_total{operation}. The original exporter counts every compression as
-  // "encode" and every decompression as "decode"; the defaults keep its series.
-  std::string operation = "encode";
+  // dwcp_hde_operations_total{operation}. The original exporter (and so the hook library)
+  // counts every compression as "encode" and every decompression as "decode".
+  std::string operation = "compress";
 };
 struct DecompressionDone {
   bool success = true;
-  std::string operation = "decode";
+  std::string operation = "decompress";
 };
 struct BaselineCount {
   std::string baseline_type;
@@ -168,6 +168,8 @@ class MetricsModel {
 
   // Hot paths, callable without building an Event (the hook library's OnStreamData and
   // OnCompressionComplete). No global lock after a label value's first use.
+  // stream_bytes == apply(StreamBytes{...}); compression_done == apply(CompressionDone{...})
+  // with operation "encode" (the original's name for it) and success.
   void stream_bytes(std::string_view stream_id, std::uint64_t sent, std::uint64_t received);
   void compression_done(std::string_view data_type, std::uint64_t original,
                         std::uint64_t compressed, bool delta_hit);

@@ -9,6 +9,7 @@
 
 #include "goelf/go_binary.h"
 #include "goelf/pclntab.h"
+#include "synthetic_tables.h"
 
 using dwcp::goelf::ElfImage;
 using dwcp::goelf::Function;
@@ -98,9 +99,18 @@ TEST(GoBinary, EveryFunctionOfTheStrippedBuildMatchesTheSymtab) {
     const auto names = stripped.function_names();
     ASSERT_GT(names.size(), 1000u);
     size_t compared = 0;
+    size_t abi_pairs = 0;
     for (const std::string& name : names) {
       auto a = stripped.find_function(name);
       auto b = full.find_function(name);
+      if (!a && a.error().find("ABI0/ABIInternal wrapper") != std::string::npos) {
+        // A function and its ABI wrapper share the name in the pclntab; only the symtab tells
+        // them apart (the wrapper of one is "<name>.abi0" there), so the stripped build refuses.
+        ASSERT_TRUE(b) << name << ": " << b.error();
+        EXPECT_TRUE(full.find_function(name + ".abi0")) << name;
+        ++abi_pairs;
+        continue;
+      }
       if (!a) {
         ADD_FAILURE() << name << ": " << a.error();
         continue;
@@ -110,7 +120,8 @@ TEST(GoBinary, EveryFunctionOfTheStrippedBuildMatchesTheSymtab) {
       EXPECT_EQ(a->file_offset, b->file_offset) << name;
       ++compared;
     }
-    EXPECT_EQ(compared, names.size());
+    EXPECT_EQ(compared + abi_pairs, names.size());
+    EXPECT_LT(abi_pairs, 100u);
   }
 }
 
@@ -159,7 +170,8 @@ TEST(GoBinary, RetOffsetsOfAllFunctionsAreRetInstructions) {
   for (const std::string& name : stripped.function_names()) {
     auto fn = plain.find_function(name);
     auto fn_stripped = stripped.find_function(name);
-    ASSERT_TRUE(fn && fn_stripped) << name;
+    ASSERT_TRUE(fn) << name;
+    if (!fn_stripped) continue;  // ABI wrapper pairs, covered above
     auto rets = plain.ret_offsets(*fn);
     auto rets_stripped = stripped.ret_offsets(*fn_stripped);
     ASSERT_EQ(rets.ok(), rets_stripped.ok()) << name << ": " << (rets ? rets_stripped.error() : rets.error());
@@ -212,6 +224,8 @@ TEST(GoBinary, Go126HeaderWithoutTextStartUsesModuledata) {
   // then come from the moduledata and give exactly the same functions.
   Patched patched = load_for_patching("stripped");
   ASSERT_NE(patched.pclntab_offset, 0u);
+  const uint32_t magic120 = dwcp::goelf::kPclntabMagic120;  // 1.20+ magic, as 1.26 writes
+  std::memcpy(&patched.bytes[patched.pclntab_offset], &magic120, 4);
   std::memset(&patched.bytes[patched.pclntab_offset + 24], 0, 8);
   auto binary = GoBinary::from_bytes(patched.bytes, "patched-1.26");
   ASSERT_TRUE(binary) << binary.error();
@@ -262,20 +276,66 @@ TEST(GoBinary, Go126HeaderFallsBackToAVerifiedTextSection) {
   EXPECT_NE(unsure->pclntab_error().find(".text"), std::string::npos) << unsure->pclntab_error();
   auto refused = unsure->find_function(kSendChunk);
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().find("pclntab unusable"), std::string::npos) << refused.error();
+  EXPECT_NE(refused.error().find("pclntab is unusable"), std::string::npos) << refused.error();
+}
+
+TEST(GoBinary, Go126ExternallyLinkedPieReadsModuledataThroughRelocations) {
+  // Emulate what an external linker leaves in a Go 1.26 PIE: no textStart in the header (and
+  // no relocation for it), and the moduledata pointer words 0 in the file, their values only
+  // in R_X86_64_RELATIVE addends. The text start must still come out right, via the relocations.
+  Patched patched = load_for_patching("stripped_pie");
+  auto elf = ElfImage::parse(patched.bytes);
+  ASSERT_TRUE(elf);
+  const auto* pclntab = elf->section(".data.rel.ro.gopclntab");
+  const auto* noptrdata = elf->section(".noptrdata");
+  ASSERT_TRUE(pclntab && noptrdata);
+  const uint32_t magic120 = dwcp::goelf::kPclntabMagic120;
+  std::memcpy(&patched.bytes[pclntab->offset], &magic120, 4);
+  std::memset(&patched.bytes[pclntab->offset + 24], 0, 8);
+  size_t relocations_cleared = 0;
+  for (const auto& section : elf->sections()) {
+    if (section.type != SHT_RELA) continue;
+    for (uint64_t at = section.offset; at + sizeof(Elf64_Rela) <= section.offset + section.size; at += sizeof(Elf64_Rela)) {
+      Elf64_Rela rela;
+      std::memcpy(&rela, &patched.bytes[at], sizeof rela);
+      if (rela.r_offset != pclntab->addr + 24) continue;
+      rela.r_info = ELF64_R_INFO(0, R_X86_64_NONE);
+      std::memcpy(&patched.bytes[at], &rela, sizeof rela);
+      ++relocations_cleared;
+    }
+  }
+  ASSERT_EQ(relocations_cleared, 1u);
+  size_t moduledata_found = 0;
+  for (uint64_t at = noptrdata->offset; at + 8 <= noptrdata->offset + noptrdata->size; at += 8) {
+    uint64_t word;
+    std::memcpy(&word, &patched.bytes[at], 8);
+    if (word != pclntab->addr) continue;
+    for (uint64_t field : {0, 20 * 8, 22 * 8, 23 * 8}) std::memset(&patched.bytes[at + field], 0, 8);
+    ++moduledata_found;
+  }
+  ASSERT_EQ(moduledata_found, 1u);
+
+  auto binary = GoBinary::from_bytes(patched.bytes, "patched-1.26-external-pie");
+  ASSERT_TRUE(binary) << binary.error();
+  ASSERT_TRUE(binary->has_pclntab()) << binary->pclntab_error();
+  EXPECT_EQ(binary->pclntab_version(), "1.26");
+  EXPECT_EQ(binary->text_start_source(), "moduledata");
+  auto fn = binary->find_function(kSendChunk);
+  ASSERT_TRUE(fn) << fn.error();
+  EXPECT_EQ(fn->file_offset, open_or_die("stripped_pie").find_function(kSendChunk)->file_offset);
 }
 
 TEST(GoBinary, CorruptPclntabInAStrippedBinaryIsRefused) {
   Patched patched = load_for_patching("stripped");
-  // Swap the entries of functions 10 and 11 in the functab (1.18 layout: uint32 pairs).
+  // Swap functions 10 and 11 in the functab (1.18 layout: (entryoff, funcoff) uint32 pairs):
+  // each pair still matches its _func record, but the table now goes backwards.
   uint64_t functab;
   std::memcpy(&functab, &patched.bytes[patched.pclntab_offset + 8 + 7 * 8], 8);
-  uint8_t* entries = &patched.bytes[patched.pclntab_offset + functab];
-  uint32_t e10, e11;
-  std::memcpy(&e10, entries + 10 * 8, 4);
-  std::memcpy(&e11, entries + 11 * 8, 4);
-  std::memcpy(entries + 10 * 8, &e11, 4);
-  std::memcpy(entries + 11 * 8, &e10, 4);
+  uint8_t* pairs = &patched.bytes[patched.pclntab_offset + functab];
+  uint8_t pair10[8];
+  std::memcpy(pair10, pairs + 10 * 8, 8);
+  std::memcpy(pairs + 10 * 8, pairs + 11 * 8, 8);
+  std::memcpy(pairs + 11 * 8, pair10, 8);
   auto binary = GoBinary::from_bytes(patched.bytes, "patched-unsorted");
   ASSERT_TRUE(binary) << binary.error();
   EXPECT_TRUE(binary->is_go());
@@ -324,6 +384,60 @@ TEST(GoBinary, SymtabAndPclntabDisagreeingIsRefused) {
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().find("disagree"), std::string::npos) << refused.error();
 }
+
+// ---- synthetic ELF files: the pclntab formats this toolchain cannot produce, end to end ----
+
+struct SyntheticCase {
+  uint32_t magic;  // 0 = Go 1.26 (1.20 magic, no stored text start)
+  bool symtab;
+  const char* version;
+  const char* text_start_source;
+};
+
+class SyntheticElfTest : public ::testing::TestWithParam<SyntheticCase> {};
+
+TEST_P(SyntheticElfTest, ResolvesFunctionsRetsAndBuildInfo) {
+  const SyntheticCase c = GetParam();
+  auto binary = GoBinary::from_bytes(goelf_test::build_elf(c.magic, c.symtab), "synthetic");
+  ASSERT_TRUE(binary) << binary.error();
+  EXPECT_TRUE(binary->is_go());
+  EXPECT_FALSE(binary->is_pie());
+  EXPECT_EQ(binary->has_symtab(), c.symtab);
+  ASSERT_TRUE(binary->has_pclntab()) << binary->pclntab_error();
+  EXPECT_EQ(binary->pclntab_version(), c.version);
+  EXPECT_EQ(binary->text_start_source(), c.text_start_source);
+  EXPECT_EQ(binary->build_info().go_version, "go1.26.0");
+  EXPECT_EQ(binary->build_info().vcs_revision, "0123456789abcdef0123456789abcdef01234567");
+  EXPECT_EQ(binary->go_build_id(), "synthetic/build/id/for-tests");
+
+  const auto& expected = goelf_test::synthetic_elf_functions()[1];
+  auto fn = binary->find_function(expected.name);
+  ASSERT_TRUE(fn) << fn.error();
+  EXPECT_EQ(fn->vaddr, expected.entry);
+  EXPECT_EQ(fn->file_offset, expected.entry - goelf_test::kSyntheticBase);  // one PT_LOAD at offset 0
+  EXPECT_EQ(fn->source, c.symtab ? SymbolSource::symtab_and_pclntab : SymbolSource::pclntab);
+  EXPECT_EQ(fn->size, c.symtab ? 21u : goelf_test::kSyntheticFunctionSize);
+  auto rets = binary->ret_offsets(*fn);
+  ASSERT_TRUE(rets) << rets.error();
+  std::vector<uint64_t> expected_rets;
+  for (uint64_t at : goelf_test::synthetic_sendchunk_rets()) expected_rets.push_back(fn->file_offset + at);
+  EXPECT_EQ(*rets, expected_rets);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllFormats, SyntheticElfTest,
+    ::testing::Values(SyntheticCase{0xfffffffa, false, "1.16", "absolute entries"},
+                      SyntheticCase{0xfffffffa, true, "1.16", "absolute entries"},
+                      SyntheticCase{0xfffffff0, false, "1.18", "pclntab header"},
+                      SyntheticCase{0xfffffff1, false, "1.20", "pclntab header"},
+                      SyntheticCase{0xfffffff1, true, "1.20", "pclntab header"},
+                      SyntheticCase{0, false, "1.26", ".text section"},
+                      SyntheticCase{0, true, "1.26", ".text section"}),
+    [](const auto& info) {
+      std::string name = std::string("Go") + info.param.version + (info.param.symtab ? "_symtab" : "_stripped");
+      for (char& ch : name) ch = ch == '.' ? '_' : ch;
+      return name;
+    });
 
 // ---- not Go, not ELF, broken ELF ------------------------------------------------------------
 

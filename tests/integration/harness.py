@@ -144,8 +144,9 @@ class AgentProcess:
     """dwcp-observer as a process on a free loopback port."""
 
     def __init__(self, args, expect_start=True, env=None, prefix=()):
-        self.stderr_path = tempfile.mktemp(prefix="dwcp-agent-", suffix=".log")
-        self.stderr_file = open(self.stderr_path, "w+")
+        fd, self.stderr_path = tempfile.mkstemp(prefix="dwcp-agent-", suffix=".log")
+        self.stderr_file = os.fdopen(fd, "w+")
+        self.final_log = ""
         has_listen = "--listen" in args
         cmd = list(prefix) + [AGENT] + list(args) + ([] if has_listen else ["--listen", "127.0.0.1:0"])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_file, env=env)
@@ -165,6 +166,8 @@ class AgentProcess:
         raise TimeoutError("agent did not start serving: " + self.log())
 
     def log(self):
+        if self.stderr_file.closed:
+            return self.final_log
         self.stderr_file.flush()
         with open(self.stderr_path) as f:
             return f.read()
@@ -210,7 +213,10 @@ class AgentProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.stderr_file.close()
+        if not self.stderr_file.closed:
+            self.final_log = self.log()
+            self.stderr_file.close()
+            os.unlink(self.stderr_path)
         return self.proc.returncode
 
 

@@ -77,7 +77,7 @@ class BadInput(AgentTestCase):
         self.assertRefused(["--pid", str(kthread)], EXIT_TARGET, "kernel thread")
 
     def test_go_binary_without_dwcp_symbols_names_what_is_missing(self):
-        proc = subprocess.Popen([fixture_path("not-dwcp")], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([fixture_path("not-dwcp"), "--linger"], stdout=subprocess.PIPE, text=True)
         try:
             proc.stdout.readline()
             text = self.assertRefused(["--pid", str(proc.pid)], EXIT_SYMBOLS, "none of the symbols",
@@ -96,7 +96,7 @@ class BadInput(AgentTestCase):
             proc.wait()
 
     def test_sockets_only_still_serves_kernel_side_metrics(self):
-        proc = subprocess.Popen([fixture_path("not-dwcp")], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([fixture_path("not-dwcp"), "--linger"], stdout=subprocess.PIPE, text=True)
         try:
             proc.stdout.readline()
             agent = self.track(AgentProcess(["--pid", str(proc.pid), "--sockets-only"]))
@@ -148,7 +148,7 @@ class BadInput(AgentTestCase):
 
     def test_bad_ringbuf_size(self):
         fixture = self.track(Fixture())
-        self.assertRefused(["--pid", str(fixture.pid), "--ringbuf-size", "1000"], EXIT_BPF, "ring buffer size")
+        self.assertRefused(["--pid", str(fixture.pid), "--ringbuf-size", "1000"], EXIT_USAGE, "ring buffer size")
 
     def test_missing_basic_auth_file(self):
         self.assertRefused(["--pid", "1", "--basic-auth-file", "/nonexistent"], EXIT_USAGE, "basic-auth-file")

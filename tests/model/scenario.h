@@ -50,8 +50,8 @@ inline MetricsConfig parity_hook_config() {
   return config;
 }
 
-// The scenario as events (only events the hook API can produce: operation defaults, durations
-// of migrations measured by the model).
+// The scenario as events (only events the hook API can produce: HDE operations "encode" and
+// "decode" as the original names them, durations of migrations measured by the model).
 inline std::vector<Event> parity_scenario() {
   std::vector<Event> events;
   events.push_back(VersionInfo{"1.4.2", "abc1234", "2025-11-08"});
@@ -71,13 +71,12 @@ inline std::vector<Event> parity_scenario() {
   events.push_back(Latency{"send", 0.0042});
   events.push_back(Latency{"send", 0.3});
   events.push_back(BandwidthUpdate{750e6, 1e9});
-  events.push_back(CompressionDone{"vm_memory", 1 << 20, 1 << 17, false});
-  events.push_back(CompressionDone{"vm_memory", 1 << 20, 1 << 15, true});
-  events.push_back(CompressionDone{"vm_disk", 4 << 20, 3 << 20, true});
-  events.push_back(CompressionDone{"vm_memory", 1 << 20, 1 << 14, true});
-  DecompressionDone decode_ok;
-  DecompressionDone decode_failed;
-  decode_failed.success = false;
+  events.push_back(CompressionDone{"vm_memory", 1 << 20, 1 << 17, false, true, "encode"});
+  events.push_back(CompressionDone{"vm_memory", 1 << 20, 1 << 15, true, true, "encode"});
+  events.push_back(CompressionDone{"vm_disk", 4 << 20, 3 << 20, true, true, "encode"});
+  events.push_back(CompressionDone{"vm_memory", 1 << 20, 1 << 14, true, true, "encode"});
+  const DecompressionDone decode_ok{true, "decode"};
+  const DecompressionDone decode_failed{false, "decode"};
   events.push_back(decode_ok);
   events.push_back(decode_ok);
   events.push_back(decode_failed);

@@ -136,44 +136,41 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
   auto binary = goelf::GoBinary::open(process.binary_path);
   std::vector<std::string> refused;
   std::vector<std::string> missing;
-  std::vector<Link> links;
+  std::vector<UprobeSite> sites;
   std::set<std::string> live_features;
   if (binary) {
     for (const auto& probe : profile_.probes) {
       auto fn = binary->find_function(probe.symbol);
       if (!fn) {
-        (probe.optional ? refused : missing).push_back(probe.symbol + " (" + fn.error() + ")");
+        if (probe.optional)
+          refused.push_back(probe.function + " (" + fn.error() + ")");
+        else
+          missing.push_back(probe.function);
         continue;
       }
       std::vector<std::uint64_t> rets;
       if (probe.has_exit) {
         auto found = binary->ret_offsets(*fn);
         if (!found) {
-          refused.push_back(probe.symbol + " (no return sites: " + found.error() + ")");
+          refused.push_back(probe.function + " (no return sites: " + found.error() + ")");
           continue;
         }
         rets = std::move(found.value());
       }
-      std::string why;
-      std::vector<Link> probe_links;
-      probe_links.push_back(bpf_->attach_uprobe(process.pid, process.binary_path, fn->file_offset,
-                                                2u * probe.probe_id, &why));
-      for (auto ret : rets) {
-        if (!probe_links.back()) break;
-        probe_links.push_back(bpf_->attach_uprobe(process.pid, process.binary_path, ret,
-                                                  2u * probe.probe_id + 1, &why));
-      }
-      if (!probe_links.back()) {
-        refused.push_back(probe.symbol + " (" + why + ")");
-        continue;
-      }
-      for (auto& link : probe_links) links.push_back(std::move(link));
+      sites.push_back({fn->file_offset, 2u * probe.probe_id});
+      for (auto ret : rets) sites.push_back({ret, 2u * probe.probe_id + 1});
       live_features.insert(probe.feature);
     }
   }
+  std::string attach_error;
+  std::vector<Link> links = bpf_->attach_uprobes(process.pid, process.binary_path, sites, &attach_error);
+  if (links.empty() && !sites.empty()) {
+    *error = attach_error;
+    return kExitBpf;
+  }
 
   const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
-  if (links.empty() && !options_.sockets_only) {
+  if (sites.empty() && !options_.sockets_only) {
     if (!binary)
       *error = "cannot read the binary of " + who + ": " + binary.error();
     else
@@ -184,11 +181,13 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
                "metrics only";
     return kExitSymbols;
   }
-  if (!missing.empty()) log(who + ": probes refused, symbols missing: " + join(missing, "; "));
+  if (!missing.empty())
+    log(who + ": probes refused, symbols of " + profile_.package + " missing: " + join(missing, ", "));
   if (!refused.empty()) log(who + ": probes refused: " + join(refused, "; "));
 
   if (!bpf_->add_target(static_cast<std::uint32_t>(process.pid), error)) return kExitBpf;
   target.links = std::move(links);
+  target.sites = sites.size();
   target.process = process;
   target.decoder = EventDecoder();
 
@@ -196,7 +195,7 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
   observed.pid = static_cast<std::uint32_t>(process.pid);
   observed.target = target.spec.label;
   observed.alive = true;
-  observer_->set_target(observed, static_cast<int>(target.links.size()));
+  observer_->set_target(observed, static_cast<int>(target.sites));
 
   for (const auto& probe : profile_.probes)
     target.model->apply(FeatureToggle{probe.feature, live_features.count(probe.feature) > 0});
@@ -213,7 +212,7 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
     version.build_date = info.vcs_time.empty() ? "unknown" : info.vcs_time;
     target.model->apply(version);
   }
-  log("attached " + std::to_string(target.links.size()) + " uprobes to " + who);
+  log("attached " + std::to_string(target.sites) + " uprobes to " + who);
   return kExitOk;
 }
 
@@ -223,6 +222,7 @@ void Agent::detach(Target& target) {
   // Events already in the ring buffer belong to this process: count them before letting go.
   bpf_->poll(0, [this](const dwcp_event& e) { handle_event(e); });
   target.links.clear();
+  target.sites = 0;
   dwcp_sock_stats last{};
   bpf_->sock_stats(pid, &last);
   observer_->mark_target_gone(pid, last);

@@ -77,6 +77,7 @@ class Agent {
     EventDecoder decoder;
     std::optional<ProcessInfo> process;
     std::vector<Link> links;
+    std::size_t sites = 0;  // uprobe sites attached (entries + RETs)
   };
 
   int attach(Target& target, const ProcessInfo& process, std::string* error);

@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,9 +33,63 @@ std::string errno_text(int err) {
 
 }  // namespace
 
-void LinkDeleter::operator()(bpf_link* link) const {
-  if (link) bpf_link__destroy(link);
+Link& Link::operator=(Link&& other) noexcept {
+  if (this != &other) {
+    reset();
+    link_ = other.link_;
+    fd_ = other.fd_;
+    other.link_ = nullptr;
+    other.fd_ = -1;
+  }
+  return *this;
 }
+
+void Link::reset() {
+  if (link_) bpf_link__destroy(link_);
+  if (fd_ >= 0) close(fd_);
+  link_ = nullptr;
+  fd_ = -1;
+}
+
+namespace {
+
+// BPF_LINK_CREATE for uprobe_multi (kernel 6.6+). Debian 12's libbpf 1.1 and uapi headers predate
+// it, so the attr is laid out here, as in the kernel's include/uapi/linux/bpf.h.
+constexpr int kBpfTraceUprobeMulti = 48;
+struct UprobeMultiAttr {
+  __u32 prog_fd;
+  __u32 target_fd;
+  __u32 attach_type;
+  __u32 flags;
+  __u64 path;
+  __u64 offsets;
+  __u64 ref_ctr_offsets;
+  __u64 cookies;
+  __u32 cnt;
+  __u32 multi_flags;
+  __u32 pid;
+  __u32 pad_[17];  // the rest of union bpf_attr: must be zero
+};
+
+int create_uprobe_multi_link(int prog_fd, int pid, const std::string& binary,
+                             const std::vector<UprobeSite>& sites) {
+  std::vector<__u64> offsets, cookies;
+  for (const auto& site : sites) {
+    offsets.push_back(site.offset);
+    cookies.push_back(site.spec_index);
+  }
+  UprobeMultiAttr attr{};
+  attr.prog_fd = static_cast<__u32>(prog_fd);
+  attr.attach_type = kBpfTraceUprobeMulti;
+  attr.path = reinterpret_cast<__u64>(binary.c_str());
+  attr.offsets = reinterpret_cast<__u64>(offsets.data());
+  attr.cookies = reinterpret_cast<__u64>(cookies.data());
+  attr.cnt = static_cast<__u32>(sites.size());
+  attr.pid = static_cast<__u32>(pid);
+  return static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr)));
+}
+
+}  // namespace
 
 std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::string* error) {
   g_libbpf_verbose = options.verbose;
@@ -56,7 +111,25 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
              " (must be a power of two and at least the page size): " + errno_text(err);
     return nullptr;
   }
-  if (int err = observer::load(skel); err) {
+  // Prefer uprobe_multi (one link per target, fast detach); if the kernel refuses the program
+  // with that attach type, load again with classic uprobes only.
+  bpf_program__set_expected_attach_type(skel->progs.dwcp_uprobe_multi,
+                                        static_cast<bpf_attach_type>(kBpfTraceUprobeMulti));
+  int load_err = observer::load(skel);
+  session->multi_uprobes_ = load_err == 0;
+  if (load_err) {
+    observer::destroy(skel);
+    session->skel_ = skel = observer::open();
+    if (!skel) {
+      *error = "cannot open the BPF object: " + errno_text(errno);
+      return nullptr;
+    }
+    skel->rodata->wakeup_bytes = options.wakeup_bytes;
+    bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes);
+    bpf_program__set_autoload(skel->progs.dwcp_uprobe_multi, false);
+    load_err = observer::load(skel);
+  }
+  if (int err = load_err; err) {
     std::string why = errno_text(err);
     if (err == -EPERM || err == -EACCES)
       why += " — loading BPF programs needs root or CAP_BPF + CAP_PERFMON (and CAP_SYS_RESOURCE on "
@@ -133,22 +206,35 @@ bool BpfSession::set_spec(std::uint32_t index, const dwcp_probe_spec& spec, std:
   return true;
 }
 
-Link BpfSession::attach_uprobe(int pid, const std::string& binary, std::uint64_t offset,
-                               std::uint32_t spec_index, std::string* error) {
-  LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = spec_index, .retprobe = false);
-  Link link(bpf_program__attach_uprobe_opts(skel_->progs.dwcp_uprobe, pid, binary.c_str(),
-                                            static_cast<size_t>(offset), &opts));
-  if (!link) {
-    int err = errno;
-    *error = "cannot attach uprobe at " + binary + "+0x" +
-             [&] {
-               char buf[32];
-               std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(offset));
-               return std::string(buf);
-             }() +
-             ": " + errno_text(err);
+std::vector<Link> BpfSession::attach_uprobes(int pid, const std::string& binary,
+                                             const std::vector<UprobeSite>& sites, std::string* error) {
+  std::vector<Link> links;
+  if (sites.empty()) return links;
+  if (multi_uprobes_) {
+    int fd = create_uprobe_multi_link(bpf_program__fd(skel_->progs.dwcp_uprobe_multi), pid, binary, sites);
+    if (fd >= 0) {
+      links.push_back(Link::from_fd(fd));
+      return links;
+    }
+    if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
+      *error = "cannot attach " + std::to_string(sites.size()) + " uprobes to " + binary + ": " + errno_text(errno);
+      return {};
+    }
+    multi_uprobes_ = false;  // this kernel loads the program but cannot link it: classic path
   }
-  return link;
+  for (const auto& site : sites) {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = site.spec_index, .retprobe = false);
+    Link link(bpf_program__attach_uprobe_opts(skel_->progs.dwcp_uprobe, pid, binary.c_str(),
+                                              static_cast<size_t>(site.offset), &opts));
+    if (!link) {
+      char offset[32];
+      std::snprintf(offset, sizeof offset, "%llx", static_cast<unsigned long long>(site.offset));
+      *error = "cannot attach uprobe at " + binary + "+0x" + offset + ": " + errno_text(errno);
+      return {};
+    }
+    links.push_back(std::move(link));
+  }
+  return links;
 }
 
 int BpfSession::on_ring_record(void* ctx, void* data, std::size_t size) {
@@ -208,7 +294,7 @@ void BpfSession::counters(BpfCounters* out) const {
 bool BpfSession::program_stats(std::uint64_t* run_time_ns, std::uint64_t* run_count) const {
   bpf_prog_info info{};
   __u32 len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(bpf_program__fd(skel_->progs.dwcp_uprobe), &info, &len)) return false;
+  if (bpf_obj_get_info_by_fd(bpf_program__fd(multi_uprobes_ ? skel_->progs.dwcp_uprobe_multi : skel_->progs.dwcp_uprobe), &info, &len)) return false;
   *run_time_ns = info.run_time_ns;
   *run_count = info.run_cnt;
   return true;

@@ -16,12 +16,38 @@ struct ring_buffer;
 
 namespace dwcp::agent {
 
-struct LinkDeleter {
-  void operator()(bpf_link* link) const;
+// One attachment: a libbpf link (tracepoint, classic uprobe) or a raw link fd (uprobe_multi,
+// which libbpf 1.1 cannot create). Detached when destroyed; move-only.
+class Link {
+ public:
+  Link() = default;
+  explicit Link(bpf_link* link) : link_(link) {}
+  static Link from_fd(int fd) {
+    Link l;
+    l.fd_ = fd;
+    return l;
+  }
+  Link(Link&& other) noexcept : link_(other.link_), fd_(other.fd_) {
+    other.link_ = nullptr;
+    other.fd_ = -1;
+  }
+  Link& operator=(Link&& other) noexcept;
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+  ~Link() { reset(); }
+  void reset();
+  explicit operator bool() const { return link_ != nullptr || fd_ >= 0; }
+
+ private:
+  bpf_link* link_ = nullptr;
+  int fd_ = -1;
 };
-// One attached program (a uprobe on one address of one process, or a tracepoint). Detached when
-// destroyed.
-using Link = std::unique_ptr<bpf_link, LinkDeleter>;
+
+// One uprobe site of a target: file offset in the binary and the spec it runs.
+struct UprobeSite {
+  std::uint64_t offset;
+  std::uint32_t spec_index;
+};
 
 struct BpfOptions {
   std::uint32_t ringbuf_bytes = 1u << 22;  // power of two, >= page size
@@ -52,10 +78,11 @@ class BpfSession {
   void remove_target(std::uint32_t tgid);
 
   bool set_spec(std::uint32_t index, const dwcp_probe_spec& spec, std::string* error);
-  // A uprobe on `binary` at file offset `offset`, in process `pid` only, running the generic
-  // program with spec `spec_index`.
-  Link attach_uprobe(int pid, const std::string& binary, std::uint64_t offset,
-                     std::uint32_t spec_index, std::string* error);
+  // Uprobes on every site in `binary`, in process `pid` only, running the generic program with
+  // each site's spec. One uprobe_multi link where the kernel supports it, else one link per site.
+  // All or nothing: on failure nothing stays attached and *error says which site failed.
+  std::vector<Link> attach_uprobes(int pid, const std::string& binary,
+                                   const std::vector<UprobeSite>& sites, std::string* error);
 
   // Drains the ring buffer, waiting at most timeout_ms for data. Returns events handled or -errno.
   int poll(int timeout_ms, const EventHandler& handler);
@@ -74,6 +101,7 @@ class BpfSession {
   std::vector<Link> tracepoint_links_;
   const EventHandler* current_handler_ = nullptr;
   int ncpus_ = 1;
+  bool multi_uprobes_ = false;  // kernel takes BPF_TRACE_UPROBE_MULTI links
 };
 
 }  // namespace dwcp::agent

@@ -62,7 +62,14 @@ int main(int argc, char** argv) {
   app.add_option("--profile", options.profile_path, "probe profile (JSON)")->capture_default_str();
   app.add_flag("--sockets-only", options.sockets_only,
                "serve kernel-side socket metrics even when the binary lacks the profile's symbols");
-  app.add_option("--ringbuf-size", options.ringbuf_bytes, "BPF ring buffer bytes (power of two)")->capture_default_str();
+  app.add_option("--ringbuf-size", options.ringbuf_bytes, "BPF ring buffer bytes (a power of two, at least 4096)")
+      ->capture_default_str()
+      ->check([](const std::string& text) -> std::string {
+        unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+        if (v < 4096 || (v & (v - 1)) != 0 || v > (1ull << 30))
+          return "ring buffer size must be a power of two between 4096 and 1073741824";
+        return "";
+      });
   app.add_option("--max-label-values", options.max_label_values, "distinct values kept per free-form label (rest -> \"other\")")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));

@@ -207,4 +207,20 @@ std::optional<uint64_t> ElfImage::read_pointer(uint64_t vaddr) const {
   return value;
 }
 
+std::vector<uint64_t> ElfImage::relative_relocations_to(uint64_t target) const {
+  std::vector<uint64_t> sites;
+  for (const Section& section : sections_) {
+    if (section.type != SHT_RELA) continue;
+    auto table = section_bytes(section);
+    if (!table) continue;
+    for (uint64_t offset = 0; offset + sizeof(Elf64_Rela) <= table->size(); offset += sizeof(Elf64_Rela)) {
+      auto rela = read_struct<Elf64_Rela>(*table, offset);
+      if (rela && ELF64_R_TYPE(rela->r_info) == R_X86_64_RELATIVE && static_cast<uint64_t>(rela->r_addend) == target) {
+        sites.push_back(rela->r_offset);
+      }
+    }
+  }
+  return sites;
+}
+
 }  // namespace dwcp::goelf

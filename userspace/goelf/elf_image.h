@@ -72,6 +72,9 @@ class ElfImage {
   // the value in the file, or, when the file holds 0 there, the addend of an R_X86_64_RELATIVE
   // relocation for that address (external linkers leave the file word 0 for PIE).
   std::optional<uint64_t> read_pointer(uint64_t vaddr) const;
+  // Addresses of the R_X86_64_RELATIVE relocations whose addend is `target`: where an
+  // externally linked PIE stores pointers to target (the file words themselves are 0).
+  std::vector<uint64_t> relative_relocations_to(uint64_t target) const;
 
  private:
   ElfImage() = default;

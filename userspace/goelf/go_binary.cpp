@@ -115,8 +115,16 @@ Result<GoBinary> GoBinary::from_bytes(std::vector<uint8_t> bytes, std::string di
   }
   if (binary.pclntab_) {
     for (size_t i = 0; i < binary.pclntab_->functions.size(); ++i) {
-      auto [it, inserted] = binary.pclntab_index_.emplace(binary.pclntab_->functions[i].name, i);
-      if (!inserted) it->second = kAmbiguous;
+      const std::string& name = binary.pclntab_->functions[i].name;
+      auto [it, inserted] = binary.pclntab_index_.emplace(name, i);
+      if (!inserted) {
+        // Go functions called from assembly (and assembly called through func values) get an
+        // ABI wrapper under the same name; .symtab tells them apart with a ".abi0" suffix.
+        auto& same = binary.pclntab_duplicates_[name];
+        if (same.empty()) same.push_back(it->second);
+        same.push_back(i);
+        it->second = kAmbiguous;
+      }
     }
   }
   return binary;
@@ -161,9 +169,19 @@ void GoBinary::read_build_info() {
   build_info_ = std::move(info).value();
 }
 
-std::optional<uint64_t> GoBinary::text_start_from_moduledata(uint64_t table_vaddr) const {
+std::optional<GoBinary::TextRange> GoBinary::text_from_moduledata(uint64_t table_vaddr) const {
   // runtime.firstmoduledata starts with a pointer to the pclntab header. Go 1.26 gives it a
   // section of its own (.go.module); before that it lives in .noptrdata (or .data).
+  // A pointer-sized word equal to the table address could be a coincidence: require the fields
+  // around it to look like a moduledata (text <= minpc < etext, all in executable code).
+  auto check = [this](uint64_t base) -> std::optional<TextRange> {
+    auto minpc = elf_.read_pointer(base + kModuledataMinpc);
+    auto text = elf_.read_pointer(base + kModuledataText);
+    auto etext = elf_.read_pointer(base + kModuledataEtext);
+    if (!minpc || !text || !etext || *text == 0 || *text > *minpc || *minpc >= *etext) return std::nullopt;
+    if (!elf_.is_executable_range(*text, *etext - *text)) return std::nullopt;
+    return TextRange{*text, *etext};
+  };
   for (const char* name : {".go.module", ".noptrdata", ".data"}) {
     const Section* section = elf_.section(name);
     if (section == nullptr) continue;
@@ -171,15 +189,13 @@ std::optional<uint64_t> GoBinary::text_start_from_moduledata(uint64_t table_vadd
     if (!bytes) continue;
     for (uint64_t offset = 0; offset + kModuledataEtext + 8 <= bytes->size(); offset += 8) {
       if (*bytes->u64(offset) != table_vaddr) continue;
-      const uint64_t base = section->addr + offset;
-      auto minpc = elf_.read_pointer(base + kModuledataMinpc);
-      auto text = elf_.read_pointer(base + kModuledataText);
-      auto etext = elf_.read_pointer(base + kModuledataEtext);
-      // A pointer-sized word equal to the table address could be a coincidence: require the
-      // fields around it to look like a moduledata (text <= minpc < etext, all in code).
-      if (!minpc || !text || !etext || *text == 0 || *text > *minpc || *minpc >= *etext) continue;
-      if (!elf_.is_executable_range(*text, *etext - *text)) continue;
-      return *text;
+      if (auto range = check(section->addr + offset)) return range;
+    }
+    // Externally linked PIE: the words are 0 in the file and the pointer is a relocation addend.
+    for (uint64_t site : elf_.relative_relocations_to(table_vaddr)) {
+      if (site >= section->addr && site - section->addr < section->size) {
+        if (auto range = check(site)) return range;
+      }
     }
   }
   return std::nullopt;
@@ -192,6 +208,7 @@ Result<Pclntab> GoBinary::read_pclntab_at(ByteView table, uint64_t table_vaddr) 
   const Section* text_section = elf_.section(".text");
   uint64_t text_start = 0;
   std::string source;
+  std::optional<uint64_t> moduledata_etext;
   std::string version = header->version;
   if (header->has_text_start_field) {
     // The stored textStart (Go 1.18-1.25). For PIE the file word may be 0 with the value in an
@@ -206,9 +223,10 @@ Result<Pclntab> GoBinary::read_pclntab_at(ByteView table, uint64_t table_vaddr) 
       // Go 1.26+: the header no longer records the text start; runtime.text is that address.
       text_start = *symbol;
       source = "runtime.text";
-    } else if (auto from_moduledata = text_start_from_moduledata(table_vaddr)) {
+    } else if (auto from_moduledata = text_from_moduledata(table_vaddr)) {
       // Stripped Go 1.26+: the runtime itself reads moduledata.text.
-      text_start = *from_moduledata;
+      text_start = from_moduledata->text;
+      moduledata_etext = from_moduledata->etext;
       source = "moduledata";
     } else if (text_section != nullptr) {
       // Last resort: with Go's internal linker (no cgo), .text starts with runtime.text. That is
@@ -227,6 +245,10 @@ Result<Pclntab> GoBinary::read_pclntab_at(ByteView table, uint64_t table_vaddr) 
                  hex(text_section->addr + text_section->size) +
                  ") does not match the table's extent: cannot place functions safely (externally linked? "
                  "keep the symbol table, i.e. build without -s)"};
+  }
+  if (moduledata_etext && parsed->text_end != *moduledata_etext) {
+    return Error{"pclntab end of text " + hex(parsed->text_end) + " disagrees with moduledata.etext " +
+                 hex(*moduledata_etext) + ": refusing to guess"};
   }
   // Cross-check against runtime.text when both are known.
   if (source == "pclntab header") {
@@ -320,8 +342,21 @@ Result<Function> GoBinary::find_function(std::string_view name) const {
   std::optional<Function> from_pclntab;
   if (pclntab_) {
     if (auto it = pclntab_index_.find(key); it != pclntab_index_.end()) {
-      if (it->second == kAmbiguous) return Error{key + " appears more than once in the pclntab"};
-      const PclntabFunction& entry = pclntab_->functions[it->second];
+      size_t index = it->second;
+      if (index == kAmbiguous) {
+        // Only the symtab can say which copy carries the plain name: take the copy at its address.
+        const auto& copies = pclntab_duplicates_.at(key);
+        for (size_t copy : copies) {
+          if (from_symtab && pclntab_->functions[copy].entry == from_symtab->vaddr) index = copy;
+        }
+        if (index == kAmbiguous) {
+          return Error{key + " appears " + std::to_string(copies.size()) +
+                       " times in the pclntab (a function and its ABI0/ABIInternal wrapper) and there is "
+                       "no symbol table to tell which is which: refusing to guess (keep the symbol table, "
+                       "or probe a function that is not called from assembly)"};
+        }
+      }
+      const PclntabFunction& entry = pclntab_->functions[index];
       from_pclntab = Function{key, entry.entry, entry.end - entry.entry, 0, SymbolSource::pclntab};
     }
   }

@@ -76,7 +76,10 @@ class GoBinary {
   void read_build_info();
   void read_pclntab();
   Result<Pclntab> read_pclntab_at(ByteView table, uint64_t table_vaddr);
-  std::optional<uint64_t> text_start_from_moduledata(uint64_t table_vaddr) const;
+  struct TextRange {
+    uint64_t text, etext;
+  };
+  std::optional<TextRange> text_from_moduledata(uint64_t table_vaddr) const;
   std::string did_you_mean(std::string_view name) const;
 
   ElfImage elf_;
@@ -91,6 +94,8 @@ class GoBinary {
   static constexpr size_t kAmbiguous = static_cast<size_t>(-1);
   std::unordered_map<std::string, size_t> pclntab_index_;
   std::unordered_map<std::string, size_t> symtab_index_;
+  // Names the pclntab lists more than once, with every index.
+  std::unordered_map<std::string, std::vector<size_t>> pclntab_duplicates_;
 };
 
 }  // namespace dwcp::goelf

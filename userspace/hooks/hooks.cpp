@@ -176,9 +176,7 @@ void HDEMetricsWrapper::OnCompressionComplete(std::string_view dataType,
 }
 
 void HDEMetricsWrapper::OnDecompressionComplete(bool success) const {
-  DecompressionDone event;
-  event.success = success;
-  record(event);
+  record(DecompressionDone{success, "decode"});  // the original's operation name
 }
 
 void HDEMetricsWrapper::OnBaselineUpdate(std::string_view baselineType, std::int64_t count) const {

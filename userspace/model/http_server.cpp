@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace dwcp {
 namespace {
@@ -163,8 +164,33 @@ HttpStartResult HttpServer::start(const HttpOptions& options,
   return result;
 }
 
+// Connects and hangs up at once: wakes civetweb's listener from its poll().
+void poke(const std::string& host, int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  if (host == "0.0.0.0" || ::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1)
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  (void)::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  ::close(fd);
+}
+
 HttpServer::~HttpServer() {
-  if (context_ != nullptr) mg_stop(context_);
+  if (context_ == nullptr) return;
+  // mg_stop() alone waits up to 2 s for the listener's poll() to time out (civetweb's
+  // SOCKET_TIMEOUT_QUANTUM); a connection after the stop flag is set ends it at once.
+  std::atomic<bool> stopped{false};
+  std::thread stopper([this, &stopped] {
+    mg_stop(context_);
+    stopped = true;
+  });
+  for (int i = 0; i < 400 && !stopped; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!stopped) poke(host_, port_);
+  }
+  stopper.join();
 }
 
 std::string HttpServer::address() const { return host_ + ":" + std::to_string(port_); }

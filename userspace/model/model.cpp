@@ -213,6 +213,7 @@ struct FamilyStore {
 struct LabelDomain {
   std::mutex mutex;
   std::unordered_set<std::string> values;
+  std::size_t seeded = 0;  // values the model itself knows (not counted against the cap)
 };
 
 // A fixed-size open-addressing table that readers search without any lock: entries are
@@ -315,6 +316,7 @@ class ModelImpl {
   Clock::time_point now() const { return options_.clock ? options_.clock() : Clock::now(); }
   Series* series(FamilyId family, std::vector<std::string> values);
   Resolved resolve(const std::string& label, std::string_view value);
+  void seed(const std::string& label, const std::string& value);
   void count(Series* s, std::uint64_t n = 1) {
     if (s != nullptr) s->count.fetch_add(n, std::memory_order_relaxed);
   }
@@ -397,18 +399,18 @@ ModelImpl::ModelImpl(std::shared_ptr<ModelRegistry> registry, ModelOptions optio
   for (const char* label : kCappedLabels) domains_[label];
   for (const char* label : kCappedLabels) overflow_[label] = series(kLabelsOverflow, {label});
   for (std::size_t i = 0; i < std::size(kInvalidReasons); ++i) {
-    resolve("reason", kInvalidReasons[i]);
+    seed("reason", kInvalidReasons[i]);
     invalid_[i] = series(kInvalidEvents, {kInvalidReasons[i]});
   }
 
   // Known label sets at zero, so that rate() and alerts work from the first scrape.
   for (const char* result : {"success", "failure"}) series(kStreamsTotal, {result});
   for (const char* operation : {"compress", "decompress", "encode", "decode"}) {
-    resolve("operation", operation);
+    seed("operation", operation);
     for (const char* result : {"success", "failure"}) series(kHdeOperations, {operation, result});
   }
   encode_success_ = series(kHdeOperations, {"encode", "success"});
-  resolve("operation", "stream_duration");
+  seed("operation", "stream_duration");
   stream_duration_ = series(kLatency, {"stream_duration"});
 
   registry_->attach(this);
@@ -428,11 +430,17 @@ ModelImpl::Resolved ModelImpl::resolve(const std::string& label, std::string_vie
   std::lock_guard<std::mutex> lock(domain.mutex);
   std::string key(value);
   if (domain.values.count(key) != 0) return {std::move(key), nullptr};
-  if (domain.values.size() < options_.max_label_values) {
+  if (domain.values.size() - domain.seeded < options_.max_label_values) {
     domain.values.insert(key);
     return {std::move(key), nullptr};
   }
   return {kOther, overflow_.at(label)};
+}
+
+void ModelImpl::seed(const std::string& label, const std::string& value) {
+  LabelDomain& domain = domains_.at(label);
+  std::lock_guard<std::mutex> lock(domain.mutex);
+  if (domain.values.insert(value).second) ++domain.seeded;
 }
 
 std::string ModelImpl::id_or_unknown(std::string_view id) {

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <climits>
 #include <cstring>
+#include <stdexcept>
 
 namespace dwcp::profile {
 namespace {

@@ -146,6 +146,13 @@ const char* go_int_reg_name(int index) {
 
 Result<std::vector<GoParam>> parse_go_param_list(std::string_view list) {
   const std::string text = strip_outer_parens(list);
+  int depth = 0;
+  for (char c : text) {
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    if (depth < 0) break;
+  }
+  if (depth != 0) return Error{"unbalanced brackets in `" + text + "`"};
   std::vector<GoParam> params;
   bool any_named = false;
   for (const auto& item : split_top_level(text)) {

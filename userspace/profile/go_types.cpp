@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 #include <utility>
 
 namespace dwcp::profile {
@@ -164,7 +165,7 @@ std::vector<std::string> split_top_level(std::string_view list) {
     const char c = i < list.size() ? list[i] : ',';
     if (c == '(' || c == '[' || c == '{') ++depth;
     if (c == ')' || c == ']' || c == '}') --depth;
-    if (c == ',' && depth == 0) {
+    if ((c == ',' && depth == 0) || i == list.size()) {
       items.push_back(trim(list.substr(start, i - start)));
       start = i + 1;
     }

@@ -2,9 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -164,6 +166,14 @@ bool is_simple_name(std::string_view text, std::string_view extra_chars) {
   return true;
 }
 
+bool is_go_identifier(std::string_view text) {
+  if (text.empty() || std::isdigit(static_cast<unsigned char>(text[0]))) return false;
+  for (char c : text) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
 // ---- "types" -----------------------------------------------------------------------------------
 
 Result<std::map<std::string, TypeDecl>> read_types(const Json& types) {
@@ -172,6 +182,10 @@ Result<std::map<std::string, TypeDecl>> read_types(const Json& types) {
   if (!types.is_object()) return wrong_type(path, "an object of type declarations", types);
   for (const auto& [key, value] : types.items()) {
     const std::string where = quoted_key(path, key);
+    const std::string scope = type_key_scope(key);
+    const std::string base = key.substr(scope.empty() ? 0 : scope.size() + 1);
+    if (!is_go_identifier(base) || (!scope.empty() && !is_go_identifier(scope)))
+      return Error{where + ": `" + key + "` is not a type name; write `Name` or `pkg.Name`"};
     TypeDecl decl;
     if (value.is_string()) {
       decl.alias = trim(value.get<std::string>());
@@ -280,8 +294,10 @@ Result<FunctionName> parse_function_name(const std::string& function, const std:
       name.symbol = package + "/" + function;
     }
   }
-  if (!name.receiver.empty() && (name.receiver == "*" || name.receiver.find('(') != std::string::npos))
-    return Error{"`" + function + "`: cannot read the receiver type" + usage};
+  if (!name.receiver.empty() && !is_go_identifier(name.receiver[0] == '*' ? name.receiver.substr(1) : name.receiver))
+    return Error{"`" + function + "`: cannot read the receiver type `" + name.receiver + "`" + usage};
+  if (!is_go_identifier(parts.back()))
+    return Error{"`" + function + "`: `" + parts.back() + "` is not a function name" + usage};
   return name;
 }
 

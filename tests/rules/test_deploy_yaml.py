@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Structure tests of the deployment files, which cannot be run here (no Docker engine, no
+Kubernetes, no systemd as PID 1): docker-compose.monitoring.yml, the Kubernetes manifests, the
+Kubernetes scrape config, the Grafana provisioning files and the systemd unit (plus
+`systemd-analyze verify` on it when available). Each check prints `ok` or `FAIL`.
+
+Usage: test_deploy_yaml.py [REPO_ROOT]
+"""
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+ROOT = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "configs"
+K8S = CONFIGS / "deploy/kubernetes"
+UNIT = CONFIGS / "deploy/systemd/dwcp-observer.service"
+CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE", "DAC_READ_SEARCH"}
+
+results = []
+
+
+def check(name, condition, detail=""):
+    results.append((name, bool(condition)))
+    print(f"{'ok  ' if condition else 'FAIL'} {name}{'' if condition or not detail else ': ' + str(detail)}")
+    return condition
+
+
+def load(path):
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def test_compose():
+    compose = load(CONFIGS / "docker-compose.monitoring.yml")
+    services = compose.get("services", {})
+    want = {"dwcp-observer", "prometheus", "grafana", "alertmanager", "node-exporter", "cadvisor"}
+    check("compose: all six services", want <= services.keys(), want - services.keys())
+
+    agent = services.get("dwcp-observer", {})
+    command = [str(c) for c in agent.get("command", [])]
+    check("compose: agent privileged with the host PID namespace",
+          agent.get("privileged") is True and agent.get("pid") == "host")
+    check("compose: agent --listen 0.0.0.0:9090",
+          "--listen" in command and command[command.index("--listen") + 1] == "0.0.0.0:9090", command)
+    check("compose: agent names its target (--pid/--comm/--exe)",
+          any(flag in command for flag in ("--pid", "--comm", "--exe")), command)
+    check("compose: agent mounts /sys/kernel/btf",
+          any(str(v).startswith("/sys/kernel/btf:") for v in agent.get("volumes", [])))
+
+    def ports(name):
+        return [str(p) for p in services.get(name, {}).get("ports", [])]
+    for name, port in (("prometheus", 9091), ("grafana", 3001), ("alertmanager", 9093),
+                       ("node-exporter", 9100), ("cadvisor", 8080)):
+        check(f"compose: {name} published on {port}", f"{port}:{port}" in ports(name), ports(name))
+    check("compose: Prometheus listens on 9091 inside its container",
+          any("--web.listen-address=0.0.0.0:9091" == c for c in services.get("prometheus", {}).get("command", [])))
+
+    # Every relative bind mount exists in the repository (paths are relative to configs/).
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = str(volume).split(":")[0]
+            if source.startswith("."):
+                check(f"compose: {name} mount {source} exists", (CONFIGS / source).exists())
+    grafana_volumes = [str(v) for v in services.get("grafana", {}).get("volumes", [])]
+    provider = load(ROOT / "dashboards/provisioning/dashboards/dwcp.yml")["providers"][0]
+    check("compose: the dashboard JSON is mounted where the provider looks",
+          any(v.split(":")[0].endswith("dwcp-observer.json") and v.split(":")[1].startswith(provider["options"]["path"] + "/")
+              for v in grafana_volumes), grafana_volumes)
+
+    # prometheus.yml targets name compose services on their ports.
+    prom = load(CONFIGS / "prometheus/prometheus.yml")
+    targets = {t for job in prom["scrape_configs"] for sc in job.get("static_configs", []) for t in sc["targets"]}
+    for target in ("dwcp-observer:9090", "node-exporter:9100", "cadvisor:8080"):
+        check(f"prometheus.yml scrapes {target}", target in targets, targets)
+    am = prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    check("prometheus.yml sends alerts to alertmanager:9093", am == ["alertmanager:9093"], am)
+    jobs = {job["job_name"] for job in prom["scrape_configs"]}
+    check("prometheus.yml has the dwcp-observer job", "dwcp-observer" in jobs, jobs)
+
+
+def test_provisioning():
+    ds = load(ROOT / "dashboards/provisioning/datasources/prometheus.yml")["datasources"][0]
+    check("grafana datasource: prometheus at prometheus:9091",
+          ds["type"] == "prometheus" and ds["url"] == "http://prometheus:9091", ds)
+    provider = load(ROOT / "dashboards/provisioning/dashboards/dwcp.yml")["providers"][0]
+    check("grafana dashboards: file provider with a path", provider["type"] == "file" and provider["options"]["path"])
+
+
+def k8s_objects():
+    objects = {}
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        with open(path) as f:
+            for doc in yaml.safe_load_all(f):
+                if doc:
+                    objects[(doc["kind"], doc["metadata"]["name"])] = (path.name, doc)
+    return objects
+
+
+def test_kubernetes():
+    objects = k8s_objects()
+    kinds = {kind for kind, _ in objects}
+    want = {"Namespace", "ServiceAccount", "DaemonSet", "Service", "ServiceMonitor", "PrometheusRule"}
+    check("k8s: all kinds present", want <= kinds, want - kinds)
+    for (kind, name), (_, doc) in objects.items():
+        if kind != "Namespace":
+            check(f"k8s: {kind}/{name} in namespace dwcp-observer", doc["metadata"].get("namespace") == "dwcp-observer")
+
+    _, ds = objects[("DaemonSet", "dwcp-observer")]
+    pod = ds["spec"]["template"]
+    spec = pod["spec"]
+    container = spec["containers"][0]
+    sc = container.get("securityContext", {})
+    check("k8s: DaemonSet selector matches its pod labels",
+          ds["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items())
+    check("k8s: hostPID", spec.get("hostPID") is True)
+    check("k8s: not privileged; capabilities BPF PERFMON SYS_PTRACE SYS_RESOURCE added, ALL dropped",
+          sc.get("privileged") is False and CAPS <= set(sc["capabilities"]["add"]) and sc["capabilities"]["drop"] == ["ALL"],
+          sc)
+    check("k8s: no privilege escalation", sc.get("allowPrivilegeEscalation") is False)
+    mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+    host_paths = {v["name"]: v.get("hostPath", {}).get("path") for v in spec.get("volumes", [])}
+    check("k8s: /sys/kernel/btf mounted from the host", host_paths.get(mounts.get("/sys/kernel/btf")) == "/sys/kernel/btf")
+    check("k8s: host /proc mounted", "/proc" in {host_paths.get(name) for name in mounts.values()})
+    check("k8s: every volumeMount has a volume", set(mounts.values()) <= host_paths.keys())
+    args = container.get("args", [])
+    check("k8s: agent listens on 0.0.0.0:9090", "--listen=0.0.0.0:9090" in args, args)
+    check("k8s: node label from the downward API",
+          "--node=$(NODE_NAME)" in args and any(e["name"] == "NODE_NAME" for e in container.get("env", [])))
+    port = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    check("k8s: container port metrics = 9090", port.get("metrics") == 9090, port)
+    check("k8s: readiness /-/ready, liveness /-/healthy",
+          container["readinessProbe"]["httpGet"]["path"] == "/-/ready"
+          and container["livenessProbe"]["httpGet"]["path"] == "/-/healthy")
+
+    _, svc = objects[("Service", "dwcp-observer")]
+    check("k8s: Service selects the agent pods", svc["spec"]["selector"].items() <= pod["metadata"]["labels"].items())
+    check("k8s: Service port metrics -> metrics",
+          any(p["name"] == "metrics" and p["targetPort"] == "metrics" for p in svc["spec"]["ports"]))
+    _, sm = objects[("ServiceMonitor", "dwcp-observer")]
+    check("k8s: ServiceMonitor selects the Service",
+          sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items())
+    check("k8s: ServiceMonitor scrapes port metrics at /metrics",
+          sm["spec"]["endpoints"][0]["port"] == "metrics" and sm["spec"]["endpoints"][0]["path"] == "/metrics")
+
+    kustomization = load(K8S / "kustomization.yaml")
+    files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    check("k8s: kustomization lists every manifest", set(kustomization["resources"]) == files,
+          files ^ set(kustomization["resources"]))
+
+    # The PrometheusRule is generated from the rule files, and its groups are valid rules.
+    result = subprocess.run([sys.executable, str(ROOT / "scripts/gen-prometheusrule.py"), "--check"],
+                            capture_output=True, text=True)
+    check("k8s: prometheusrule.yaml up to date with the rule files (scripts/gen-prometheusrule.py --check)",
+          result.returncode == 0, result.stderr.strip())
+    _, rule = objects[("PrometheusRule", "dwcp-observer-rules")]
+    promtool = shutil.which("promtool")
+    if check("promtool installed (apt-get install prometheus)", promtool):
+        with tempfile.NamedTemporaryFile("w", suffix=".yml") as f:
+            yaml.safe_dump({"groups": rule["spec"]["groups"]}, f)
+            f.flush()
+            result = subprocess.run([promtool, "check", "rules", f.name], capture_output=True, text=True)
+        check("k8s: PrometheusRule groups pass promtool check rules", result.returncode == 0,
+              result.stdout + result.stderr)
+
+    # Kubernetes service discovery config (Debian's promtool lacks kubernetes_sd: structure only).
+    prom = load(CONFIGS / "prometheus/prometheus-kubernetes.yml")
+    job = prom["scrape_configs"][0]
+    sd = job["kubernetes_sd_configs"][0]
+    check("prometheus-kubernetes.yml: pod discovery in the agent's namespace",
+          sd["role"] == "pod" and sd["namespaces"]["names"] == [ds["metadata"]["namespace"]])
+    keeps = {r["source_labels"][0]: r["regex"] for r in job["relabel_configs"] if r.get("action") == "keep"}
+    app = pod["metadata"]["labels"]["app.kubernetes.io/name"]
+    check("prometheus-kubernetes.yml: keeps the DaemonSet's pods and their metrics port",
+          keeps.get("__meta_kubernetes_pod_label_app_kubernetes_io_name") == app
+          and keeps.get("__meta_kubernetes_pod_container_port_name") == "metrics", keeps)
+    check("prometheus-kubernetes.yml: job name matches the observer alerts (dwcp-observer.*)",
+          re.match(r"dwcp-observer", job["job_name"]))
+
+
+def parse_unit(text):
+    sections, current = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), {})
+        else:
+            key, _, value = line.partition("=")
+            current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def test_systemd():
+    unit = parse_unit(UNIT.read_text())
+    service = unit.get("Service", {})
+
+    def last(key):
+        return service.get(key, [None])[-1]
+    caps = {c.removeprefix("CAP_") for c in (last("CapabilityBoundingSet") or "").split()}
+    check("systemd: CapabilityBoundingSet is exactly the eBPF set", caps == CAPS, caps)
+    ambient = {c.removeprefix("CAP_") for c in (last("AmbientCapabilities") or "").split()}
+    check("systemd: AmbientCapabilities within the bounding set", ambient and ambient <= caps, ambient)
+    for key, value in (("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("PrivateTmp", "yes"),
+                       ("ProtectKernelModules", "yes"), ("ProtectControlGroups", "yes"), ("RestrictSUIDSGID", "yes"),
+                       ("Restart", "on-failure")):
+        check(f"systemd: {key}={value}", last(key) == value, last(key))
+    check("systemd: system-call filter allows bpf and perf_event_open",
+          {"bpf", "perf_event_open"} <= set((last("SystemCallFilter") or "").split()))
+    check("systemd: ExecStart runs the agent", (last("ExecStart") or "").startswith("/usr/local/sbin/dwcp-observer"))
+    check("systemd: [Install] WantedBy=multi-user.target", unit.get("Install", {}).get("WantedBy") == ["multi-user.target"])
+
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        print("skip systemd-analyze verify: systemd-analyze not installed")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        # The agent binary is not installed here: verify everything else with a stand-in.
+        copy = pathlib.Path(tmp) / UNIT.name
+        copy.write_text(UNIT.read_text().replace("/usr/local/sbin/dwcp-observer", "/bin/true"))
+        result = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True, cwd=tmp)
+        output = (result.stdout + result.stderr).strip()
+        check("systemd: systemd-analyze verify (binary path swapped for /bin/true)",
+              result.returncode == 0 and UNIT.name not in output, output)
+
+
+def main():
+    for test in (test_compose, test_provisioning, test_kubernetes, test_systemd):
+        try:
+            test()
+        except (KeyError, IndexError, TypeError, AttributeError) as e:  # a missing key is a failed check
+            check(f"{test.__name__}: structure as expected", False, f"{type(e).__name__}: {e}")
+    failed = sum(1 for _, ok in results if not ok)
+    print(f"deploy: {len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
