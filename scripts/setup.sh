@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config git
-  clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcapstone-dev
+  clang llvm libclang-rt-14-dev binutils bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev libcapstone-dev
   prometheus-cpp-dev libcivetweb-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-1.19-go

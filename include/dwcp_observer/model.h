@@ -57,6 +57,9 @@ struct CompressionDone {
   // dwcp_hde_operations_total{operation}. The original exporter (and so the hook library)
   // counts every compression as "encode" and every decompression as "decode".
   std::string operation = "compress";
+  // False when the source cannot tell a delta hit from a miss (HDE.CompressMemory seen from
+  // BPF): the compression then counts in bytes and ratio but not in the delta hit rate.
+  bool delta_known = true;
 };
 struct DecompressionDone {
   bool success = true;

@@ -52,6 +52,10 @@ int Agent::start(std::string* error) {
              "$(command -v dwcp-observer)`";
     return kExitPrivilege;
   }
+  // A typo in --listen fails before anything touches the kernel; binding comes last (below).
+  std::string listen_host;
+  int listen_port = 0;
+  if (!parse_listen_address(options_.listen, &listen_host, &listen_port, error)) return kExitListen;
 
   auto loaded = profile::load_profile(options_.profile_path);
   if (!loaded) {
@@ -62,6 +66,7 @@ int Agent::start(std::string* error) {
 
   // Resolve every target before touching the kernel: a typo in a PID must not leave probes.
   std::vector<std::pair<std::unique_ptr<Target>, std::optional<ProcessInfo>>> resolved;
+  std::vector<int> taken;
   for (const auto& spec : options_.targets) {
     auto target = std::make_unique<Target>();
     target->spec = spec;
@@ -74,26 +79,13 @@ int Agent::start(std::string* error) {
         return kExitTarget;
       }
       if (target->spec.comm.empty() && options_.follow) target->spec.comm = process->comm;
-    } else if (auto pid = find_process(spec.comm, spec.exe)) {
+    } else if (auto pid = find_process(spec.comm, spec.exe, taken)) {
       std::string why;
       process = inspect_process(*pid, &why);
     }
+    if (process) taken.push_back(process->pid);
     resolved.emplace_back(std::move(target), std::move(process));
   }
-
-  // Listen before attaching: a port in use fails fast, with nothing attached.
-  models_ = std::make_shared<ModelRegistry>();
-  HttpOptions http_options;
-  http_options.listen_address = options_.listen;
-  http_options.basic_auth_user = options_.basic_auth_user;
-  http_options.basic_auth_password = options_.basic_auth_password;
-  auto started = HttpServer::start(http_options, {models_});
-  if (!started) {
-    *error = started.error;
-    return kExitListen;
-  }
-  http_ = std::move(started.server);
-  http_->set_ready(false, "attaching probes");
 
   BpfOptions bpf_options;
   bpf_options.ringbuf_bytes = options_.ringbuf_bytes;
@@ -110,9 +102,10 @@ int Agent::start(std::string* error) {
     if (probe.has_exit && !bpf_->set_spec(2u * probe.probe_id + 1, probe.exit, error)) return kExitBpf;
   }
   observer_ = std::make_shared<ObserverMetrics>(bpf_.get(), std::move(probe_names));
-  http_->add_collectable(observer_);
+  models_ = std::make_shared<ModelRegistry>();
 
   const bool labelled = options_.targets.size() > 1;
+  bool may_reattach = options_.follow;
   for (auto& [target, process] : resolved) {
     ModelOptions model_options;
     model_options.cluster = options_.cluster;
@@ -120,6 +113,7 @@ int Agent::start(std::string* error) {
     model_options.max_label_values = options_.max_label_values;
     if (labelled) model_options.target_labels = {{"target", target->spec.label}};
     target->model = std::make_unique<MetricsModel>(models_, model_options);
+    may_reattach |= !target->spec.comm.empty() || !target->spec.exe.empty();
     if (process) {
       int code = attach(*target, *process, error);
       if (code != kExitOk) return code;
@@ -128,6 +122,30 @@ int Agent::start(std::string* error) {
     }
     targets_.push_back(std::move(target));
   }
+
+  // Still a single thread here: every thread started from now on (HTTP workers, the consumer)
+  // inherits the reduced capability sets.
+  CapabilityNeeds needs;
+  needs.reattach = may_reattach;
+  needs.privileged_port = listen_port > 0 && listen_port < 1024;
+  std::vector<std::string> kept;
+  std::string drop_error;
+  if (drop_capabilities_after_attach(needs, &kept, &drop_error))
+    log("capabilities after attach: " + (kept.empty() ? std::string("none") : join(kept, ", ")));
+  else
+    log("warning: could not drop capabilities after attach: " + drop_error);
+
+  // Listen last. A port in use still fails fast: the destructor detaches what was attached.
+  HttpOptions http_options;
+  http_options.listen_address = options_.listen;
+  http_options.basic_auth_user = options_.basic_auth_user;
+  http_options.basic_auth_password = options_.basic_auth_password;
+  auto started = HttpServer::start(http_options, {models_, observer_});
+  if (!started) {
+    *error = started.error;
+    return kExitListen;
+  }
+  http_ = std::move(started.server);
   http_->set_ready(true, "");
   return kExitOk;
 }
@@ -162,24 +180,32 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
       live_features.insert(probe.feature);
     }
   }
+  // Decide before touching the kernel: a binary that is not the build the profile describes gets
+  // no probe at all (configs/probes/README.md: only `"optional": true` functions may be missing).
+  const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
+  if (!options_.sockets_only && (sites.empty() || !missing.empty())) {
+    if (!binary) {
+      *error = "cannot read the binary of " + who + ": " + binary.error();
+    } else if (sites.empty()) {
+      std::vector<std::string> absent = missing;
+      absent.insert(absent.end(), refused.begin(), refused.end());
+      *error = who + " has none of the symbols of profile '" + profile_.name + "': missing " +
+               join(absent, ", ") + " — is this a DWCP process built from package " + profile_.package +
+               "? Use --profile for another build, or --sockets-only to serve kernel-side socket "
+               "metrics only";
+    } else {
+      *error = who + " lacks functions that profile '" + profile_.name + "' requires: " + join(missing, ", ") +
+               " — is it another build of " + profile_.package +
+               "? Mark functions some builds lack with \"optional\": true in the profile, or use "
+               "--sockets-only to attach only what is there";
+    }
+    return kExitSymbols;
+  }
   std::string attach_error;
   std::vector<Link> links = bpf_->attach_uprobes(process.pid, process.binary_path, sites, &attach_error);
   if (links.empty() && !sites.empty()) {
     *error = attach_error;
     return kExitBpf;
-  }
-
-  const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
-  if (sites.empty() && !options_.sockets_only) {
-    if (!binary)
-      *error = "cannot read the binary of " + who + ": " + binary.error();
-    else
-      *error = who + " has none of the symbols of profile '" + profile_.name + "': missing " +
-               join(missing, ", ") + " — is this a DWCP process built from package " +
-               profile_.package +
-               "? Use --profile for another build, or --sockets-only to serve kernel-side socket "
-               "metrics only";
-    return kExitSymbols;
   }
   if (!missing.empty())
     log(who + ": probes refused, symbols of " + profile_.package + " missing: " + join(missing, ", "));
@@ -204,6 +230,8 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
     for (const auto& feature : live_features) live |= component_of_feature(feature) == component;
     target.model->apply(ComponentHealth{component, live ? 2 : 0});
   }
+  std::string build_id = binary ? binary->build_id() : "";
+  if (build_id.empty()) build_id = "unknown";
   if (binary) {
     const auto& info = binary->build_info();
     VersionInfo version;
@@ -212,7 +240,13 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
     version.build_date = info.vcs_time.empty() ? "unknown" : info.vcs_time;
     target.model->apply(version);
   }
-  log("attached " + std::to_string(target.sites) + " uprobes to " + who);
+  // A new build (same path or not) was resolved from scratch above; say so, it explains why
+  // probe counts or refusals may differ from the previous run.
+  if (!target.build_id.empty() && target.build_id != build_id)
+    log(who + " runs another build than its predecessor (build id " + target.build_id + " -> " + build_id +
+        "): symbols resolved afresh");
+  target.build_id = build_id;
+  log("attached " + std::to_string(target.sites) + " uprobes to " + who + ", build id " + build_id);
   return kExitOk;
 }
 
@@ -229,21 +263,34 @@ void Agent::detach(Target& target) {
   bpf_->remove_target(pid);
   target.model->apply(AllStreamsClosed{});
   for (const char* component : kComponents) target.model->apply(ComponentHealth{component, 0});
-  log("process " + std::to_string(pid) + " exited; probes detached");
+  log("process " + std::to_string(pid) + " is gone (exited, or execve'd another program); probes detached");
   target.process.reset();
 }
 
 void Agent::check_lifecycle() {
-  for (auto& target : targets_) {
+  for (auto& target : targets_)
     if (target->process && !same_process_alive(*target->process)) detach(*target);
+
+  for (auto& target : targets_) {
     const bool follow = options_.follow || !target->spec.comm.empty() || !target->spec.exe.empty();
     if (target->process || !follow) continue;
-    auto pid = find_process(target->spec.comm, target->spec.exe);
+    // A process another target already observes is not a candidate: two targets following the
+    // same command name must not end up on one process.
+    std::vector<int> taken;
+    for (const auto& other : targets_)
+      if (other->process) taken.push_back(other->process->pid);
+    auto pid = find_process(target->spec.comm, target->spec.exe, taken);
     if (!pid) continue;
     std::string why;
     auto process = inspect_process(*pid, &why);
     if (!process) continue;
-    if (attach(*target, *process, &why) != kExitOk) log("cannot re-attach: " + why);
+    const auto identity = std::make_pair(process->pid, process->start_time);
+    if (target->rejected == identity) continue;  // said once already; wait for the next process
+    if (attach(*target, *process, &why) != kExitOk) {
+      log("cannot attach to process " + std::to_string(process->pid) + ": " + why +
+          " (not retried for this process; waiting for the next one)");
+      target->rejected = identity;
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/bpf_session.h"
@@ -78,6 +79,10 @@ class Agent {
     std::optional<ProcessInfo> process;
     std::vector<Link> links;
     std::size_t sites = 0;  // uprobe sites attached (entries + RETs)
+    std::string build_id;   // of the binary last attached to ("" before the first attach)
+    // (pid, start time) of a process that matched but could not be attached: not retried
+    // every check, which would repeat the same message five times a second.
+    std::optional<std::pair<int, std::uint64_t>> rejected;
   };
 
   int attach(Target& target, const ProcessInfo& process, std::string* error);

@@ -83,6 +83,7 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       if (!paired) break;
       CompressionDone done;
       done.data_type = e.kind == DWCP_EV_COMPRESS_MEMORY ? "vm_memory" : "vm_disk";
+      done.delta_known = false;  // HDE's compressors report no delta hit; Encode does
       done.success = !failed;
       if (!failed) {
         done.original_bytes = non_negative(e.val[DWCP_SLOT_BYTES]);

@@ -89,6 +89,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dwcp-observer: no target: give --pid PID (or --comm NAME / --exe PATH)\n");
     return kExitUsage;
   }
+  // The same process twice would count every event twice; more targets than the BPF side has
+  // room for would fail half-attached.
+  for (std::size_t i = 0; i < options.targets.size(); ++i)
+    for (std::size_t j = i + 1; j < options.targets.size(); ++j)
+      if (options.targets[i].label == options.targets[j].label) {
+        std::fprintf(stderr, "dwcp-observer: target %s given twice: name each process once\n",
+                     options.targets[i].label.c_str());
+        return kExitUsage;
+      }
+  if (options.targets.size() > DWCP_MAX_TARGETS) {
+    std::fprintf(stderr, "dwcp-observer: %zu targets given, at most %d can be observed at once: run another agent for the rest\n",
+                 options.targets.size(), DWCP_MAX_TARGETS);
+    return kExitUsage;
+  }
   if (!auth_file.empty()) {
     std::string error;
     if (!read_basic_auth(auth_file, &options.basic_auth_user, &options.basic_auth_password, &error)) {

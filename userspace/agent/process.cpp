@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -105,26 +106,46 @@ bool same_process_alive(const ProcessInfo& info) {
   unsigned flags = 0;
   std::uint64_t start = 0;
   if (!read_stat(info.pid, &state, &start, &flags)) return false;
-  return start == info.start_time && state != 'Z' && state != 'X';
+  if (start != info.start_time || state == 'Z' || state == 'X') return false;
+  // execve() in place: same PID and start time, another file. Unreadable (permission) or gone
+  // between the two reads is decided by the next check, not guessed here.
+  struct stat st {};
+  if (stat(proc_path(info.pid, "exe").c_str(), &st) == 0 && (st.st_dev != info.exe_dev || st.st_ino != info.exe_ino))
+    return false;
+  return true;
 }
 
-std::optional<int> find_process(const std::string& comm, const std::string& exe) {
+std::optional<int> find_process(const std::string& comm, const std::string& exe, const std::vector<int>& exclude) {
   DIR* dir = opendir("/proc");
   if (!dir) return std::nullopt;
   std::optional<int> found;
   std::uint64_t newest = 0;
+  const int self = getpid();
   while (dirent* entry = readdir(dir)) {
     char* end = nullptr;
     long pid = std::strtol(entry->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0 || pid == getpid()) continue;
+    if (*end != '\0' || pid <= 0 || pid == self) continue;
+    if (std::find(exclude.begin(), exclude.end(), static_cast<int>(pid)) != exclude.end()) continue;
+    // Runs every 200 ms while a target is away: read comm / the exe link first, and inspect
+    // only a process that matches.
+    bool match = false;
+    if (!comm.empty()) {
+      std::string name;
+      match = read_first_line(proc_path(static_cast<int>(pid), "comm"), &name) && name == comm;
+    }
+    if (!match && !exe.empty()) {
+      char link[4096];
+      ssize_t n = readlink(proc_path(static_cast<int>(pid), "exe").c_str(), link, sizeof(link) - 1);
+      if (n > 0) {
+        std::string path(link, static_cast<std::size_t>(n));
+        match = path == exe || path == exe + " (deleted)";
+      }
+    }
+    if (!match) continue;
     std::string error;
     auto info = inspect_process(static_cast<int>(pid), &error);
-    if (!info) continue;
-    bool match = (!comm.empty() && info->comm == comm) ||
-                 (!exe.empty() && (info->exe_link == exe ||
-                                   info->exe_link == exe + " (deleted)"));
     // Several matches: take the newest, the one a restart just created.
-    if (match && info->start_time >= newest) {
+    if (info && info->start_time >= newest) {
       newest = info->start_time;
       found = info->pid;
     }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace dwcp::agent {
 
@@ -25,10 +26,15 @@ struct ProcessInfo {
 // permission to read its /proc entries).
 std::optional<ProcessInfo> inspect_process(int pid, std::string* error);
 
-// True while `info` still names the same live process (same PID and start time, not a zombie).
+// True while `info` still names the same live process running the same program: same PID and
+// start time, not a zombie, and (where /proc/PID/exe is readable) the same executable file.
+// A process that called execve() keeps its PID and start time but runs another binary: the
+// probes on the old file no longer fire, so it must be resolved again.
 bool same_process_alive(const ProcessInfo& info);
 
-// PIDs of live processes whose comm equals `comm` or whose executable path equals `exe`.
-std::optional<int> find_process(const std::string& comm, const std::string& exe);
+// The newest live process whose comm equals `comm` or whose executable path equals `exe`,
+// skipping the PIDs in `exclude` (processes other targets already observe).
+std::optional<int> find_process(const std::string& comm, const std::string& exe,
+                                const std::vector<int>& exclude = {});
 
 }  // namespace dwcp::agent

@@ -326,7 +326,7 @@ class ModelImpl {
   void observe_in(FamilyId family, std::vector<std::string> values, double value);
   void increment_operation(std::string_view operation, bool success);
   void record_compression(const DataTypeCells& cells, std::uint64_t original,
-                          std::uint64_t compressed, bool delta_hit);
+                          std::uint64_t compressed, bool delta_hit, bool delta_known = true);
   StreamCells stream_cells(std::string_view stream_id);
   DataTypeCells data_type_cells(std::string_view data_type);
   double seconds_since(Clock::time_point start) const {
@@ -509,8 +509,8 @@ void ModelImpl::stream_bytes(std::string_view stream_id, std::uint64_t sent,
 }
 
 void ModelImpl::record_compression(const DataTypeCells& cells, std::uint64_t original,
-                                   std::uint64_t compressed, bool delta_hit) {
-  (delta_hit ? delta_hits_ : delta_misses_).fetch_add(1, std::memory_order_relaxed);
+                                   std::uint64_t compressed, bool delta_hit, bool delta_known) {
+  if (delta_known) (delta_hit ? delta_hits_ : delta_misses_).fetch_add(1, std::memory_order_relaxed);
   if (original != 0) cells.original->count.fetch_add(original, std::memory_order_relaxed);
   if (compressed != 0) cells.compressed->count.fetch_add(compressed, std::memory_order_relaxed);
   if (original != 0 && compressed != 0) {
@@ -607,7 +607,7 @@ void ModelImpl::increment_operation(std::string_view operation, bool success) {
 }
 
 void ModelImpl::on(const CompressionDone& e) {
-  if (e.success && e.operation == "encode") {
+  if (e.success && e.operation == "encode" && e.delta_known) {
     compression_done(e.data_type, e.original_bytes, e.compressed_bytes, e.delta_hit);
     return;
   }
@@ -615,7 +615,7 @@ void ModelImpl::on(const CompressionDone& e) {
   if (!e.success) return;  // a failed compression produced no sizes and no hit or miss
   record_compression(data_type_cells(e.data_type.empty() ? std::string_view(kUnknown)
                                                          : std::string_view(e.data_type)),
-                     e.original_bytes, e.compressed_bytes, e.delta_hit);
+                     e.original_bytes, e.compressed_bytes, e.delta_hit, e.delta_known);
   if (e.data_type.empty()) invalid(kEmptyId);
 }
 

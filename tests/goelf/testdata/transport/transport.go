@@ -2,9 +2,13 @@
 // receiver with two return paths, which is what the observer probes (entry and each RET).
 package transport
 
-import "errors"
+import (
+	"errors"
+	"unsafe"
+)
 
 type MultiStreamTCP struct {
+	name   string
 	sent   int64
 	chunks int
 }
@@ -32,4 +36,11 @@ func (m *MultiStreamTCP) Send(chunks [][]byte) (int64, error) {
 		}
 	}
 	return m.sent, nil
+}
+
+// FieldOffsets reports the compiler's own field offsets, which the DWARF test compares with
+// what it reads from the binary.
+func FieldOffsets() (sent, chunks uintptr) {
+	var m MultiStreamTCP
+	return unsafe.Offsetof(m.sent), unsafe.Offsetof(m.chunks)
 }

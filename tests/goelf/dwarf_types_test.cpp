@@ -1,0 +1,71 @@
+// DWARF struct offsets against the Go compiler's own unsafe.Offsetof (printed by the test
+// program), and refusals for stripped binaries and pointer paths.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "goelf/dwarf_types.h"
+
+using dwcp::goelf::DwarfTypes;
+
+namespace {
+
+const std::string kDir = GOELF_TEST_BINARIES;
+const std::string kType = "example.com/goelftest/transport.MultiStreamTCP";
+
+std::string run(const std::string& command) {
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+  std::string out;
+  char buffer[256];
+  while (pipe && std::fgets(buffer, sizeof buffer, pipe.get())) out += buffer;
+  return out;
+}
+
+TEST(DwarfTypes, FieldOffsetsMatchTheCompiler) {
+#ifndef DWCP_GOELF_HAVE_LIBDW
+  GTEST_SKIP() << "built without libdw";
+#endif
+  unsigned long sent = 0, chunks = 0;
+  ASSERT_EQ(std::sscanf(run(kDir + "/plain offsets").c_str(), "sent=%lu chunks=%lu", &sent, &chunks), 2);
+  ASSERT_EQ(sent, 16u);  // after the name string: keeps the check from passing by luck at 0
+
+  for (const char* file : {"plain", "pie"}) {
+    SCOPED_TRACE(file);
+    auto types = DwarfTypes::open(kDir + "/" + file);
+    ASSERT_TRUE(types) << types.error();
+    EXPECT_GT(types->struct_count(), 100u);
+    auto s = types->field_offset(kType, "sent");
+    auto c = types->field_offset(kType, "chunks");
+    ASSERT_TRUE(s && c) << (s ? c.error() : s.error());
+    EXPECT_EQ(*s, sent);
+    EXPECT_EQ(*c, chunks);
+  }
+}
+
+TEST(DwarfTypes, PathsWalkInlineStructsButNotPointers) {
+#ifndef DWCP_GOELF_HAVE_LIBDW
+  GTEST_SKIP() << "built without libdw";
+#endif
+  auto types = DwarfTypes::open(kDir + "/plain");
+  ASSERT_TRUE(types) << types.error();
+  // runtime.g starts with `stack stack` and runtime.stack is {lo, hi uintptr}.
+  auto hi = types->field_offset("runtime.g", "stack.hi");
+  ASSERT_TRUE(hi) << hi.error();
+  EXPECT_EQ(*hi, 8u);
+  auto through_pointer = types->field_offset("runtime.g", "m.id");
+  ASSERT_FALSE(through_pointer);
+  EXPECT_NE(through_pointer.error().find("pointer"), std::string::npos) << through_pointer.error();
+  EXPECT_FALSE(types->field_offset(kType, "nope"));
+  EXPECT_FALSE(types->field_offset("no.SuchType", "x"));
+}
+
+TEST(DwarfTypes, StrippedBinariesHaveNoDwarf) {
+  for (const char* file : {"stripped", "stripped_pie"}) {
+    auto types = DwarfTypes::open(kDir + "/" + file);
+    EXPECT_FALSE(types) << file;
+  }
+  EXPECT_FALSE(DwarfTypes::open(kDir + "/does-not-exist"));
+}
+
+}  // namespace

@@ -1,0 +1,362 @@
+#include "agent/overhead.h"
+
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+// The calibration target: a leaf function whose first instruction is an ordinary one the kernel
+// single-steps out of line (as it does the first instruction of a Go function, `cmp rsp,
+// 16(r14)`), then a RET (which the kernel emulates, as at the RET sites the agent probes).
+// Written in assembly so that no compiler flag (CET's endbr64, a nop the kernel would emulate)
+// changes what is measured. Offsets: entry +0, ret +4.
+#if defined(__x86_64__)
+extern "C" std::uint64_t dwcp_overhead_calibration_target(std::uint64_t x);
+asm(R"(
+  .text
+  .globl dwcp_overhead_calibration_target
+  .type dwcp_overhead_calibration_target, @function
+dwcp_overhead_calibration_target:
+  lea 1(%rdi), %rax
+  ret
+  .size dwcp_overhead_calibration_target, .-dwcp_overhead_calibration_target
+)");
+constexpr std::uint64_t kCalibrationRetOffset = 4;
+#else
+extern "C" __attribute__((noinline, used)) std::uint64_t dwcp_overhead_calibration_target(std::uint64_t x) {
+  asm volatile("" : "+r"(x));
+  return x + 1;
+}
+#endif
+
+namespace dwcp::agent {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+// BPF_LINK_CREATE for uprobe_multi (kernel 6.6+), laid out as in the kernel's uapi bpf.h:
+// Debian 12's headers and libbpf 1.1 predate it (the same layout as in bpf_session.cpp).
+constexpr int kBpfTraceUprobeMulti = 48;
+struct UprobeMultiAttr {
+  __u32 prog_fd;
+  __u32 target_fd;
+  __u32 attach_type;
+  __u32 flags;
+  __u64 path;
+  __u64 offsets;
+  __u64 ref_ctr_offsets;
+  __u64 cookies;
+  __u32 cnt;
+  __u32 multi_flags;
+  __u32 pid;
+  __u32 pad_[17];
+};
+
+// `r0 = 0; exit`: a kprobe-type program (uprobes run kprobe programs) that does nothing.
+int load_empty_program(bool for_multi, std::string* error) {
+  bpf_insn insns[2] = {};
+  insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;  // r0 = 0
+  insns[0].dst_reg = BPF_REG_0;
+  insns[0].imm = 0;
+  insns[1].code = BPF_JMP | BPF_EXIT;
+  LIBBPF_OPTS(bpf_prog_load_opts, opts);
+  if (for_multi) opts.expected_attach_type = static_cast<bpf_attach_type>(kBpfTraceUprobeMulti);
+  int fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "dwcp_empty", "GPL", insns, 2, &opts);
+  if (fd < 0) {
+    int err = errno;
+    *error = "cannot load the empty BPF program: " + errno_text(err);
+    if (err == EPERM || err == EACCES) *error += " — run as root (or with CAP_BPF + CAP_PERFMON)";
+  }
+  return fd;
+}
+
+int uprobe_pmu_type(std::string* error) {
+  std::ifstream in("/sys/bus/event_source/devices/uprobe/type");
+  int type = -1;
+  if (!(in >> type)) *error = "cannot read /sys/bus/event_source/devices/uprobe/type: kernel without uprobe PMU";
+  return type;
+}
+
+// One perf-event uprobe at `offset` of `binary`, running `prog_fd`. The kernel filters it by the
+// target's mm, so every thread of `pid` hits it.
+int attach_perf_uprobe(int pmu_type, int prog_fd, int pid, const std::string& binary, std::uint64_t offset,
+                       std::string* error) {
+  perf_event_attr attr{};
+  attr.size = sizeof(attr);
+  attr.type = static_cast<__u32>(pmu_type);
+  attr.config1 = reinterpret_cast<__u64>(binary.c_str());  // uprobe_path
+  attr.config2 = offset;                                    // probe_offset
+  int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC));
+  if (fd < 0) {
+    *error = "cannot create a uprobe at " + binary + "+" + std::to_string(offset) + ": " + errno_text(errno);
+    return -1;
+  }
+  if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog_fd) != 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
+    *error = "cannot attach the empty program to the uprobe at " + binary + ": " + errno_text(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+double elapsed_ns(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Best of `rounds` timings of `calls` calls; the function pointer is volatile so the loop is
+// never folded away.
+double best_loop_ns(std::uint64_t calls, int rounds) {
+  std::uint64_t (*volatile fn)(std::uint64_t) = dwcp_overhead_calibration_target;
+  double best = 0;
+  for (int r = 0; r < rounds; ++r) {
+    std::uint64_t x = 0;
+    auto start = std::chrono::steady_clock::now();
+    for (std::uint64_t i = 0; i < calls; ++i) x = fn(x);
+    double ns = elapsed_ns(start);
+    asm volatile("" : : "r"(x));
+    if (r == 0 || ns < best) best = ns;
+  }
+  return best;
+}
+
+}  // namespace
+
+// ---- EmptyUprobes ---------------------------------------------------------------------------
+
+std::unique_ptr<EmptyUprobes> EmptyUprobes::attach(int pid, const std::string& binary,
+                                                   const std::vector<std::uint64_t>& offsets,
+                                                   std::string* error) {
+  if (offsets.empty()) {
+    *error = "no uprobe offsets given";
+    return nullptr;
+  }
+  std::unique_ptr<EmptyUprobes> probes(new EmptyUprobes());
+  // uprobe_multi first: it is how the agent attaches, so the floor is measured the same way.
+  std::string multi_error;
+  probes->prog_fd_ = load_empty_program(true, &multi_error);
+  if (probes->prog_fd_ >= 0) {
+    std::vector<__u64> offs(offsets.begin(), offsets.end());
+    UprobeMultiAttr attr{};
+    attr.prog_fd = static_cast<__u32>(probes->prog_fd_);
+    attr.attach_type = kBpfTraceUprobeMulti;
+    attr.path = reinterpret_cast<__u64>(binary.c_str());
+    attr.offsets = reinterpret_cast<__u64>(offs.data());
+    attr.cnt = static_cast<__u32>(offs.size());
+    attr.pid = static_cast<__u32>(pid);
+    int fd = static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr)));
+    if (fd >= 0) {
+      probes->multi_ = true;
+      probes->fds_.push_back(fd);
+      return probes;
+    }
+    if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
+      *error = "cannot attach " + std::to_string(offsets.size()) + " uprobes to " + binary + ": " + errno_text(errno);
+      return nullptr;
+    }
+    close(probes->prog_fd_);
+    probes->prog_fd_ = -1;
+  }
+  // Older kernels: one perf-event uprobe per offset.
+  probes->prog_fd_ = load_empty_program(false, error);
+  if (probes->prog_fd_ < 0) return nullptr;
+  int pmu = uprobe_pmu_type(error);
+  if (pmu < 0) return nullptr;
+  for (auto offset : offsets) {
+    int fd = attach_perf_uprobe(pmu, probes->prog_fd_, pid, binary, offset, error);
+    if (fd < 0) return nullptr;  // the destructor closes those already made
+    probes->fds_.push_back(fd);
+  }
+  return probes;
+}
+
+EmptyUprobes::~EmptyUprobes() {
+  for (int fd : fds_) close(fd);
+  if (prog_fd_ >= 0) close(prog_fd_);
+}
+
+// ---- calibration -----------------------------------------------------------------------------
+
+bool own_file_offset(const void* address, std::string* path, std::uint64_t* offset, std::string* error) {
+  std::ifstream maps("/proc/self/maps");
+  if (!maps) {
+    *error = "cannot read /proc/self/maps";
+    return false;
+  }
+  const auto addr = reinterpret_cast<std::uintptr_t>(address);
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long long start = 0, end = 0, pgoff = 0;
+    char perms[8] = {};
+    int consumed = 0;
+    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*s %*s%n", &start, &end, perms, &pgoff, &consumed) < 4)
+      continue;
+    if (addr < start || addr >= end) continue;
+    std::string file = line.substr(static_cast<std::size_t>(consumed));
+    file.erase(0, file.find_first_not_of(' '));
+    if (file.empty() || file[0] != '/' || perms[2] != 'x') {
+      *error = "the calibration function is not in an executable file mapping: " + line;
+      return false;
+    }
+    *path = file;
+    *offset = addr - start + pgoff;
+    return true;
+  }
+  *error = "the calibration function is in no mapping of /proc/self/maps";
+  return false;
+}
+
+std::optional<TrapCalibration> calibrate_trap_cost(std::string* error, std::uint64_t calls, int rounds) {
+  if (calls == 0 || rounds <= 0) {
+    *error = "calibration needs at least one call and one round";
+    return std::nullopt;
+  }
+  std::string binary;
+  std::uint64_t entry = 0;
+  if (!own_file_offset(reinterpret_cast<const void*>(&dwcp_overhead_calibration_target), &binary, &entry, error))
+    return std::nullopt;
+
+  TrapCalibration result;
+  result.calls = calls;
+  best_loop_ns(calls, 1);  // warm caches and the branch predictor
+  double plain_ns = best_loop_ns(calls, rounds);
+  result.ns_per_plain_call = plain_ns / static_cast<double>(calls);
+
+  // Stats on only for the probed rounds: they let us check that every call was really trapped.
+  std::string stats_error;
+  auto stats = BpfStatsSession::enable(&stats_error);
+  auto probes = EmptyUprobes::attach(static_cast<int>(getpid()), binary, {entry}, error);
+  if (!probes) return std::nullopt;
+  result.multi = probes->multi();
+  auto before = read_program_run_stats(probes->program_fd(), &stats_error);
+  double probed_ns = best_loop_ns(calls, rounds);
+  auto after = read_program_run_stats(probes->program_fd(), &stats_error);
+  if (stats && before && after) {
+    const std::uint64_t ran = after->run_count - before->run_count;
+    if (ran < calls * static_cast<std::uint64_t>(rounds)) {
+      *error = "calibration uprobe ran " + std::to_string(ran) + " times for " +
+               std::to_string(calls * rounds) + " calls: the probe is not where the calls go";
+      return std::nullopt;
+    }
+    result.verified = true;
+  }
+  result.ns_per_hit = std::max(0.0, (probed_ns - plain_ns) / static_cast<double>(calls));
+  return result;
+}
+
+// ---- BPF stats -------------------------------------------------------------------------------
+
+std::unique_ptr<BpfStatsSession> BpfStatsSession::enable(std::string* error) {
+  int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  if (fd < 0) {
+    int err = errno;
+    *error = "cannot enable BPF run-time stats (BPF_ENABLE_STATS, kernel 5.8+): " + errno_text(err);
+    if (err == EPERM) *error += " — needs CAP_SYS_ADMIN; or set `sysctl kernel.bpf_stats_enabled=1`";
+    return nullptr;
+  }
+  return std::unique_ptr<BpfStatsSession>(new BpfStatsSession(fd));
+}
+
+BpfStatsSession::~BpfStatsSession() {
+  if (fd_ >= 0) close(fd_);
+}
+
+std::optional<ProgramRunStats> read_program_run_stats(int prog_fd, std::string* error) {
+  bpf_prog_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) {
+    *error = "cannot read BPF program info: " + errno_text(errno);
+    return std::nullopt;
+  }
+  return ProgramRunStats{info.run_time_ns, info.run_cnt};
+}
+
+double ns_per_run(const ProgramRunStats& before, const ProgramRunStats& after) {
+  if (after.run_count <= before.run_count || after.run_time_ns < before.run_time_ns) return 0;
+  return static_cast<double>(after.run_time_ns - before.run_time_ns) /
+         static_cast<double>(after.run_count - before.run_count);
+}
+
+// ---- target CPU ------------------------------------------------------------------------------
+
+std::optional<double> parse_proc_stat_cpu_seconds(const std::string& stat_line, long ticks_per_second) {
+  if (ticks_per_second <= 0) return std::nullopt;
+  auto paren = stat_line.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  // After "pid (comm)": field 3 (state) onwards; utime and stime are fields 14 and 15.
+  std::istringstream rest(stat_line.substr(paren + 1));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int index = 3; index <= 15; ++index) {
+    if (!(rest >> field)) return std::nullopt;
+    if (index == 14 || index == 15) {
+      char* end = nullptr;
+      errno = 0;
+      unsigned long long v = std::strtoull(field.c_str(), &end, 10);
+      if (errno != 0 || end == field.c_str() || *end != '\0') return std::nullopt;
+      (index == 14 ? utime : stime) = v;
+    }
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(ticks_per_second);
+}
+
+std::optional<double> process_cpu_seconds(int pid, std::string* error) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    *error = "cannot read " + path + " (has the process exited?)";
+    return std::nullopt;
+  }
+  auto seconds = parse_proc_stat_cpu_seconds(line, sysconf(_SC_CLK_TCK));
+  if (!seconds) *error = "unexpected format of " + path + ": " + line;
+  return seconds;
+}
+
+// ---- budget ----------------------------------------------------------------------------------
+
+BudgetDecision ProbeBudget::evaluate(const std::vector<ProbeInterval>& probes, double trap_ns_per_hit,
+                                     double bpf_ns_per_run, double target_cpu_seconds) const {
+  BudgetDecision decision;
+  const double per_hit_s = (std::max(0.0, trap_ns_per_hit) + std::max(0.0, bpf_ns_per_run)) * 1e-9;
+  for (const auto& p : probes)
+    decision.costs.push_back({p.probe, p.hits, static_cast<double>(p.hits) * per_hit_s});
+  // Costliest first; ties by name so that the same input always demotes the same probes.
+  std::sort(decision.costs.begin(), decision.costs.end(), [](const ProbeCost& a, const ProbeCost& b) {
+    return a.seconds != b.seconds ? a.seconds > b.seconds : a.probe < b.probe;
+  });
+  for (const auto& c : decision.costs) decision.overhead_seconds += c.seconds;
+  decision.target_cpu_seconds = target_cpu_seconds;
+
+  // The overhead is billed to the target, so it is part of the CPU time measured: the target's
+  // own work is T - O. An estimate above T (a calibration taken on a busier moment) leaves 0.
+  const double judged_cpu = std::max(target_cpu_seconds, policy_.min_target_cpu_seconds);
+  const double own_work = std::max(0.0, judged_cpu - decision.overhead_seconds);
+  auto share_of = [own_work](double overhead) {
+    return overhead > 0 ? overhead / (own_work + overhead) : 0.0;
+  };
+  decision.share = share_of(decision.overhead_seconds);
+  double remaining = decision.overhead_seconds;
+  if (policy_.max_share > 0) {
+    for (const auto& c : decision.costs) {
+      if (share_of(remaining) <= policy_.max_share || c.seconds <= 0) break;
+      decision.demote.push_back(c.probe);
+      remaining -= c.seconds;
+    }
+  }
+  decision.share_after = share_of(std::max(0.0, remaining));
+  return decision;
+}
+
+}  // namespace dwcp::agent
