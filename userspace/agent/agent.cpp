@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "agent/privilege.h"
+#include "agent/system_state.h"
 #include "dwcp_observer/http_server.h"
 #include "goelf/go_binary.h"
 
@@ -20,14 +21,6 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
     out += item;
   }
   return out;
-}
-
-// Components of DWCP as the system families name them, and which probe feeds which.
-const char* const kComponents[] = {"amst", "hde", "migration", "federation"};
-
-std::string component_of_feature(const std::string& feature) {
-  if (feature == "delta_encoding") return "hde";
-  return feature;
 }
 
 }  // namespace
@@ -193,6 +186,10 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
                join(absent, ", ") + " — is this a DWCP process built from package " + profile_.package +
                "? Use --profile for another build, or --sockets-only to serve kernel-side socket "
                "metrics only";
+      // A Go binary without a usable name table: say why, "none of the symbols" alone misleads.
+      if (binary->is_go() && !binary->has_symtab() && !binary->has_pclntab())
+        *error += ". Its Go function table (.gopclntab) cannot be used: " + binary->pclntab_error() +
+                  " — the binary is damaged or from an unsupported Go version";
     } else {
       *error = who + " lacks functions that profile '" + profile_.name + "' requires: " + join(missing, ", ") +
                " — is it another build of " + profile_.package +
@@ -223,23 +220,17 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
   observed.alive = true;
   observer_->set_target(observed, static_cast<int>(target.sites));
 
-  for (const auto& probe : profile_.probes)
-    target.model->apply(FeatureToggle{probe.feature, live_features.count(probe.feature) > 0});
-  for (const char* component : kComponents) {
-    bool live = false;
-    for (const auto& feature : live_features) live |= component_of_feature(feature) == component;
-    target.model->apply(ComponentHealth{component, live ? 2 : 0});
-  }
-  std::string build_id = binary ? binary->build_id() : "";
-  if (build_id.empty()) build_id = "unknown";
+  std::set<std::string> profile_features;
+  for (const auto& probe : profile_.probes) profile_features.insert(probe.feature);
+  BinaryVersion version;
   if (binary) {
     const auto& info = binary->build_info();
-    VersionInfo version;
-    version.version = info.main_version.empty() || info.main_version == "(devel)" ? info.go_version : info.main_version;
-    version.git_commit = info.vcs_revision.empty() ? "unknown" : info.vcs_revision;
-    version.build_date = info.vcs_time.empty() ? "unknown" : info.vcs_time;
-    target.model->apply(version);
+    const bool devel = info.main_version.empty() || info.main_version == "(devel)";
+    version = {devel ? info.go_version : info.main_version, info.vcs_revision, info.vcs_time};
   }
+  for (const auto& e : attached_state_events(profile_features, live_features, version)) target.model->apply(e);
+  std::string build_id = binary ? binary->build_id() : "";
+  if (build_id.empty()) build_id = "unknown";
   // A new build (same path or not) was resolved from scratch above; say so, it explains why
   // probe counts or refusals may differ from the previous run.
   if (!target.build_id.empty() && target.build_id != build_id)
@@ -261,8 +252,7 @@ void Agent::detach(Target& target) {
   bpf_->sock_stats(pid, &last);
   observer_->mark_target_gone(pid, last);
   bpf_->remove_target(pid);
-  target.model->apply(AllStreamsClosed{});
-  for (const char* component : kComponents) target.model->apply(ComponentHealth{component, 0});
+  for (const auto& e : detached_state_events()) target.model->apply(e);
   log("process " + std::to_string(pid) + " is gone (exited, or execve'd another program); probes detached");
   target.process.reset();
 }

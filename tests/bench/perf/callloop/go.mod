@@ -1,0 +1,3 @@
+module dwcpbench/callloop
+
+go 1.19

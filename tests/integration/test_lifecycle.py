@@ -1,0 +1,555 @@
+"""Issue: stay attached and stay safe. Restarts under --follow, a binary replaced on disk, several
+targets at once, forced ring-buffer overflow, shutdown by signal, least privilege, and more bad
+input than test_bad_input.py covers. Every count is checked against the fixture's own truth."""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import (AGENT, SOURCE_DIR, AgentProcess, AgentTestCase, Fixture, bpf_links, fixture_path,
+                     parse_exposition, require_bpf, value, wait_for)
+
+EXIT_USAGE, EXIT_TARGET, EXIT_SYMBOLS, EXIT_PRIVILEGE, EXIT_LISTEN, EXIT_BPF = 2, 3, 4, 5, 6, 7
+PROFILE = os.path.join(SOURCE_DIR, "configs", "probes", "novacron-dwcp.json")
+
+# Capability numbers (linux/capability.h).
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_PTRACE, CAP_SYS_ADMIN = 1, 2, 12, 19, 21
+CAP_PERFMON, CAP_BPF = 38, 39
+
+
+def private_fixture(directory, variant="dwcp-fixture", name=None):
+    """A copy of a fixture under a command name (comm) no other process on the machine has, so
+    that --follow / --comm / --exe cannot pick up someone else's fixture."""
+    name = name or "dwcpf-%06x" % (int.from_bytes(os.urandom(3), "little"))
+    path = os.path.join(directory, name)
+    shutil.copy2(fixture_path(variant), path)
+    return path
+
+
+def counters(samples):
+    """The dwcp_* counter samples (not the agent's own dwcp_observer_*): these must never go back."""
+    return {key: v for key, v in samples.items()
+            if key[0].startswith("dwcp_") and not key[0].startswith("dwcp_observer_")
+            and key[0].endswith(("_total", "_count", "_sum", "_bucket"))}
+
+
+def per_stream(samples, name, **labels):
+    out = {}
+    for (n, ls), v in samples.items():
+        d = dict(ls)
+        if n == name and "stream_id" in d and all(d.get(k) == want for k, want in labels.items()):
+            out[d["stream_id"]] = out.get(d["stream_id"], 0) + v
+    return out
+
+
+def cap_eff(pid, task=None):
+    path = "/proc/%d/task/%d/status" % (pid, task) if task else "/proc/%d/status" % pid
+    with open(path) as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    raise AssertionError("no CapEff in " + path)
+
+
+def has_cap(mask, cap):
+    return bool(mask & (1 << cap))
+
+
+def run_agent(args, prefix=(), timeout=30):
+    proc = subprocess.run(list(prefix) + [AGENT] + list(args), capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stderr + proc.stdout
+
+
+class Lifecycle(AgentTestCase):
+    def setUp(self):
+        super().setUp()
+        require_bpf(self)
+        self.tmp = tempfile.mkdtemp(prefix="dwcp-life-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def wait_attached(self, agent, pid, timeout=10):
+        """Seconds until target_up{pid} == 1 and probes are attached (None on timeout)."""
+        start = time.monotonic()
+        deadline = start + timeout
+        while time.monotonic() < deadline:
+            s = agent.samples()
+            if value(s, "dwcp_observer_target_up", pid=str(pid)) == 1 and \
+                    (value(s, "dwcp_observer_probes_attached", pid=str(pid)) or 0) > 0:
+                return time.monotonic() - start
+            time.sleep(0.02)
+        return None
+
+    def settle(self, agent, pid, truth, before, **labels):
+        """Waits until the counters reflect this run, returns the samples."""
+        want = {k: before.get(k, 0) + v for k, v in truth["bytes_sent_per_stream"].items()}
+
+        def done():
+            s = agent.samples()
+            ok = value(s, "dwcp_observer_tcp_bytes_sent_total", pid=str(pid)) == truth["socket_bytes_written"] and \
+                per_stream(s, "dwcp_amst_bytes_sent_total", **labels) == want
+            return s if ok else None
+        return wait_for(done, timeout=15) or agent.samples()
+
+    # 1 ------------------------------------------------------------------------------------------
+    def test_follow_twenty_restarts_exact_counts_continuous_series(self):
+        binary = private_fixture(self.tmp)
+        args = ["--streams", "3", "--transfers", "2", "--transfer-size", str(2 * 65536 + 777)]
+        fixture = Fixture(binary, args)
+        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--follow"]))
+        delays = []
+        previous = {}
+        try:
+            for run in range(21):  # the first process, then 20 restarts
+                if run > 0:
+                    fixture = Fixture(binary, args)
+                ready_at = time.monotonic()
+                attached = self.wait_attached(agent, fixture.pid)
+                self.assertIsNotNone(attached, "run %d: not re-attached to %d within 10 s:\n%s"
+                                     % (run, fixture.pid, agent.log()))
+                if run > 0:  # the first process was attached at start
+                    delays.append(time.monotonic() - ready_at)
+                before = per_stream(agent.samples(), "dwcp_amst_bytes_sent_total")
+                fixture.go()
+                truth = fixture.wait_done()
+                s = self.settle(agent, fixture.pid, truth, before)
+                after = per_stream(s, "dwcp_amst_bytes_sent_total")
+                increase = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+                self.assertEqual({k: v for k, v in increase.items() if v}, truth["bytes_sent_per_stream"],
+                                 "run %d: bytes per stream" % run)
+                self.assertEqual(value(s, "dwcp_observer_tcp_bytes_sent_total", pid=str(fixture.pid)),
+                                 truth["socket_bytes_written"], "run %d: socket bytes" % run)
+                now = counters(s)
+                for key, old in previous.items():
+                    self.assertIn(key, now, "run %d: series %s disappeared" % (run, key))
+                    self.assertGreaterEqual(now[key], old, "run %d: counter %s went back" % (run, key))
+                self.assertEqual(label_set(now, "target"), set(), "single target: no target label")
+                previous = now
+                fixture.stop()
+                gone = wait_for(lambda: value(agent.samples(), "dwcp_observer_target_up", pid=str(fixture.pid)) != 1)
+                self.assertTrue(gone, "run %d: target_up stayed 1 after the process exited" % run)
+        finally:
+            fixture.stop()
+        self.assertEqual(len(re.findall(r"attached \d+ uprobes to process", agent.log())), 21, agent.log())
+        delays.sort()
+        print("\nre-attach delay over %d restarts (READY -> target_up==1 seen by a scrape): "
+              "min %.0f ms, median %.0f ms, max %.0f ms"
+              % (len(delays), 1000 * delays[0], 1000 * statistics.median(delays), 1000 * delays[-1]))
+        self.assertLess(delays[-1], 10.0)
+
+    # 2 ------------------------------------------------------------------------------------------
+    def test_binary_replaced_on_disk_is_resolved_afresh(self):
+        path = private_fixture(self.tmp, "dwcp-fixture")
+        args = ["--streams", "2", "--transfers", "3", "--transfer-size", str(65536 + 99)]
+        first = Fixture(path, args)
+        agent = self.track(AgentProcess(["--exe", path]))
+        try:
+            self.assertIsNotNone(self.wait_attached(agent, first.pid), agent.log())
+            first.go()
+            truth1 = first.wait_done()
+            s = self.settle(agent, first.pid, truth1, {})
+            self.assertEqual(per_stream(s, "dwcp_amst_bytes_sent_total"), truth1["bytes_sent_per_stream"])
+            # An upgrade: a different build (stripped PIE: no symtab, other offsets, load bias)
+            # renamed over the path while the old process still runs, then a restart.
+            staged = path + ".new"
+            shutil.copy2(fixture_path("dwcp-fixture-stripped-pie"), staged)
+            os.rename(staged, path)
+        finally:
+            first.stop()
+        second = Fixture(path, args + ["--streams", "3"])
+        try:
+            self.assertIsNotNone(self.wait_attached(agent, second.pid), agent.log())
+            before = per_stream(agent.samples(), "dwcp_amst_bytes_sent_total")
+            second.go()
+            truth2 = second.wait_done()
+            s = self.settle(agent, second.pid, truth2, before)
+            after = per_stream(s, "dwcp_amst_bytes_sent_total")
+            self.assertEqual({k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)},
+                             truth2["bytes_sent_per_stream"])
+            self.assertEqual(value(s, "dwcp_observer_tcp_bytes_sent_total", pid=str(second.pid)),
+                             truth2["socket_bytes_written"])
+        finally:
+            second.stop()
+        log = agent.log()
+        self.assertIn("another build than its predecessor", log)
+        self.assertIn("resolved afresh", log)
+        self.assertEqual(len(re.findall(r"attached \d+ uprobes to process", log)), 2, log)
+
+    # 3 ------------------------------------------------------------------------------------------
+    def test_three_targets_each_exact_under_its_own_labels(self):
+        fixtures = [self.track(Fixture(args=["--streams", str(2 + i), "--transfers", str(2 + i),
+                                             "--transfer-size", str(65536 * (i + 1) + 13 * i)]))
+                    for i in range(3)]
+        args = []
+        for f in fixtures:
+            args += ["--pid", str(f.pid)]
+        agent = self.track(AgentProcess(args))
+        agent.wait_ready()
+        for f in fixtures:
+            f.go()
+        truths = [f.wait_done() for f in fixtures]
+
+        def settled():
+            s = agent.samples()
+            for f, t in zip(fixtures, truths):
+                if per_stream(s, "dwcp_amst_bytes_sent_total", target="pid-%d" % f.pid) != t["bytes_sent_per_stream"]:
+                    return None
+                if value(s, "dwcp_observer_tcp_bytes_sent_total", pid=str(f.pid)) != t["socket_bytes_written"]:
+                    return None
+            return s
+        s = wait_for(settled) or agent.samples()
+        for f, t in zip(fixtures, truths):
+            label = "pid-%d" % f.pid
+            with self.subTest(target=label):
+                self.assertEqual(per_stream(s, "dwcp_amst_bytes_sent_total", target=label), t["bytes_sent_per_stream"])
+                self.assertEqual(per_stream(s, "dwcp_amst_bytes_received_total", target=label),
+                                 t["bytes_received_per_stream"])
+                self.assertEqual(value(s, "dwcp_amst_streams_total", target=label, result="success"), t["streams_opened"])
+                self.assertEqual(value(s, "dwcp_amst_latency_seconds_count", target=label, operation="send"), t["sends"])
+                self.assertEqual(value(s, "dwcp_observer_tcp_bytes_sent_total", pid=str(f.pid)), t["socket_bytes_written"])
+                self.assertEqual(value(s, "dwcp_observer_tcp_bytes_received_total", pid=str(f.pid)), t["socket_bytes_read"])
+                self.assertEqual(value(s, "dwcp_observer_target_up", pid=str(f.pid), target=label), 1)
+        self.assertEqual(value(s, "dwcp_observer_events_lost_total"), 0)
+
+    # 4 ------------------------------------------------------------------------------------------
+    def test_forced_ringbuf_overflow_is_counted_exactly(self):
+        fixture = self.track(Fixture(args=["--chunk-size", "64", "--transfer-size", "65536", "--transfers", "20"]))
+        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--ringbuf-size", "4096"]))
+        agent.wait_ready()
+        fixture.go()
+        truth = fixture.wait_done()
+        made = events_made(truth)
+        with open(PROFILE) as f:
+            profiled = [p["event"] for p in json.load(f)["probes"]]
+        self.assertEqual(set(made), set(profiled), "every probe of the profile has its count in the truth")
+
+        def settled():
+            s = agent.samples()
+            counted = value(s, "dwcp_observer_events_total") or 0
+            lost = value(s, "dwcp_observer_events_lost_total", reason="ringbuf_full") or 0
+            return s if counted + lost == sum(made.values()) else None
+        s = wait_for(settled, timeout=20) or agent.samples()
+        self.assertIsNone(agent.proc.poll(), "agent died under overflow: " + agent.log())
+        lost_total = value(s, "dwcp_observer_events_lost_total", reason="ringbuf_full")
+        counted_total = value(s, "dwcp_observer_events_total")
+        print("\nring buffer 4096 B: %d events made, %d counted, %d lost (ringbuf_full)"
+              % (sum(made.values()), counted_total, lost_total))
+        self.assertGreater(lost_total, 0, "the overflow did not happen: the test proves nothing")
+        for reason in ("map_full", "read_failed", "unmatched_exit"):
+            self.assertEqual(value(s, "dwcp_observer_events_lost_total", reason=reason), 0, reason)
+        for event, n in made.items():
+            with self.subTest(probe=event):
+                counted = value(s, "dwcp_observer_events_total", kind=event) or 0
+                lost = value(s, "dwcp_observer_events_lost_total", probe=event, reason="ringbuf_full") or 0
+                self.assertEqual(lost, n - counted, "%s: made %d, counted %d, lost %d" % (event, n, counted, lost))
+        # The socket side never crosses the ring buffer: exact despite the overflow.
+        self.assertEqual(value(s, "dwcp_observer_tcp_bytes_sent_total", pid=str(fixture.pid)),
+                         truth["socket_bytes_written"])
+
+    # 6 ------------------------------------------------------------------------------------------
+    def test_sigint_and_sigterm_exit_zero_promptly(self):
+        fixture = self.track(Fixture())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(signal=sig.name):
+                links_before = bpf_links()
+                agent = AgentProcess(["--pid", str(fixture.pid)])
+                agent.wait_ready()
+                self.assertGreater(len(bpf_links() - links_before), 0, "the agent holds no link?")
+                started = time.monotonic()
+                agent.proc.send_signal(sig)
+                code = agent.wait_exit(10)
+                took = time.monotonic() - started
+                agent.stop()
+                print("\n%s: exit %d after %.0f ms" % (sig.name, code, 1000 * took))
+                self.assertEqual(code, 0, agent.final_log)
+                self.assertIn("received, detaching", agent.final_log)
+                self.assertLess(took, 5.0)
+                self.assertEqual(bpf_links() - links_before, set(), "links left after %s" % sig.name)
+
+    def test_sigkill_leaves_no_link_behind(self):
+        fixture = self.track(Fixture())
+        links_before = bpf_links()
+        agent = AgentProcess(["--pid", str(fixture.pid), "--follow"])
+        agent.wait_ready()
+        ours = bpf_links() - links_before
+        self.assertGreaterEqual(len(ours), 2, "expected the tracepoint and uprobe links")
+        agent.proc.kill()
+        agent.wait_exit(10)
+        agent.stop()
+        started = time.monotonic()
+        released = wait_for(lambda: not (bpf_links() & ours), timeout=10)
+        print("\nSIGKILL: %d links released by the kernel after %.0f ms"
+              % (len(ours), 1000 * (time.monotonic() - started)))
+        self.assertTrue(released, "links %s still attached 10 s after SIGKILL" % (bpf_links() & ours))
+
+    # 8 ------------------------------------------------------------------------------------------
+    def test_capabilities_dropped_after_attach(self):
+        fixture = self.track(Fixture())
+        for follow in (False, True):
+            with self.subTest(follow=follow):
+                agent = self.track(AgentProcess(["--pid", str(fixture.pid)] + (["--follow"] if follow else [])))
+                agent.wait_ready()
+                pid = agent.proc.pid
+                tasks = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+                self.assertGreater(len(tasks), 2, "expected HTTP and consumer threads")
+                for task in tasks:
+                    eff = cap_eff(pid, task)
+                    for cap in (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_DAC_OVERRIDE):
+                        self.assertFalse(has_cap(eff, cap), "thread %d keeps capability %d" % (task, cap))
+                    self.assertTrue(has_cap(eff, CAP_SYS_PTRACE))
+                    # Re-attaching needs CAP_BPF + CAP_PERFMON; without --follow nothing re-attaches.
+                    self.assertEqual(has_cap(eff, CAP_BPF), follow, "thread %d CAP_BPF" % task)
+                    self.assertEqual(has_cap(eff, CAP_PERFMON), follow, "thread %d CAP_PERFMON" % task)
+                with open("/proc/%d/status" % pid) as f:
+                    status = f.read()
+                self.assertRegex(status, r"NoNewPrivs:\s+1")
+                self.assertEqual(int(re.search(r"CapBnd:\s+(\w+)", status).group(1), 16), cap_eff(pid))
+                self.assertIn("capabilities after attach:", agent.log())
+                # Still serves, reading BPF maps through the fds it holds.
+                self.assertEqual(value(agent.samples(), "dwcp_observer_target_up", pid=str(fixture.pid)), 1)
+                agent.stop()
+
+
+def label_set(samples, label):
+    return {dict(ls)[label] for (n, ls) in samples if label in dict(ls)}
+
+
+def events_made(truth):
+    """Events the fixture's probed functions made, by profile event name: every call of a probed
+    function is one event (paired probes: one per entry/RET pair; entry-only probes: one)."""
+    hde, mig, fed = truth.get("hde", {}), truth.get("migrations", {}), truth.get("federation", {})
+    return {
+        "session_start": truth["sessions_started"],
+        "stream_open": truth["streams_opened"] + truth["streams_open_failed"],
+        "send": truth["sends"],
+        "send_chunk": truth["send_chunk_calls"],
+        "receive": truth["receives"],
+        "receive_chunk": truth["receive_chunk_calls"],
+        "session_close": truth["sessions_closed"],
+        "reconnect": truth["reconnects"],
+        "encode": hde.get("encode_calls", 0),
+        "decode": hde.get("decode_calls", 0),
+        "prune": hde.get("prune_calls", 0),
+        "compress_memory": hde.get("compress_memory_calls", 0),
+        "compress_disk": hde.get("compress_disk_calls", 0),
+        "decompress": hde.get("decompress_calls", 0),
+        "migrate_memory": mig.get("memory_calls", 0),
+        "migrate_disk": mig.get("disk_calls", 0),
+        "fed_sync": fed.get("sync_calls", 0),
+        "fed_baseline": fed.get("propagate_calls", 0),
+    }
+
+
+# 7 ----------------------------------------------------------------------------------------------
+def corrupt_pclntab_header(source, dest):
+    """Copies a (stripped) Go binary and breaks its pclntab header for outside readers: nfunc and
+    the function-name table offset point far beyond the table. The Go runtime never reads these
+    two fields (it has its own moduledata), so the program still runs."""
+    shutil.copy2(source, dest)
+    with open(dest, "r+b") as f:
+        data = f.read()
+        shoff, = struct.unpack_from("<Q", data, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+        sections = [struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize) for i in range(shnum)]
+        strtab_off = sections[shstrndx][4]
+        for name_off, _type, _flags, _addr, offset, _size in sections:
+            name = data[strtab_off + name_off:data.index(b"\0", strtab_off + name_off)]
+            if name == b".gopclntab":
+                magic, = struct.unpack_from("<I", data, offset)
+                assert magic in (0xfffffff0, 0xfffffff1), hex(magic)
+                f.seek(offset + 8)
+                f.write(struct.pack("<Q", 0x7fffffffffff))  # nfunc
+                f.seek(offset + 32)
+                f.write(struct.pack("<Q", 0x7ffffff0))      # funcnameOffset
+                return
+    raise AssertionError(".gopclntab not found in " + source)
+
+
+class MoreBadInput(AgentTestCase):
+    """Together with test_bad_input.py: well over 25 bad inputs, each with its documented exit
+    code and a message that says what is wrong."""
+
+    def setUp(self):
+        super().setUp()
+        require_bpf(self)
+        self.tmp = tempfile.mkdtemp(prefix="dwcp-bad-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def assertRefused(self, args, code, *phrases, prefix=(), listen=True):
+        got, text = run_agent(list(args) + (["--listen", "127.0.0.1:0"] if listen else []), prefix=prefix)
+        self.assertEqual(got, code, "exit code for %s: %s" % (args, text))
+        self.assertNotIn("Segmentation", text)
+        self.assertNotIn("terminate called", text)
+        for phrase in phrases:
+            self.assertIn(phrase, text, "message for %s" % (args,))
+        return text
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_own_pid(self):
+        # exec keeps the shell's PID: the agent is handed its own PID.
+        proc = subprocess.run(["sh", "-c", 'exec "$0" --pid $$ --listen 127.0.0.1:0', AGENT],
+                              capture_output=True, text=True, timeout=30)
+        got, text = proc.returncode, proc.stderr
+        self.assertEqual(got, EXIT_TARGET, text)
+        self.assertIn("is dwcp-observer itself", text)
+
+    def test_pid_1_of_a_fresh_pid_namespace_is_a_shell(self):
+        if shutil.which("unshare") is None:
+            self.skipTest("unshare(1) not installed")
+        # PID 1 there is a shell that waits for the agent (the `; exit` keeps it from exec'ing).
+        proc = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c",
+                               '"$0" --pid 1 --listen 127.0.0.1:0; exit $?', AGENT],
+                              capture_output=True, text=True, timeout=30)
+        got, text = proc.returncode, proc.stderr
+        if "unshare failed" in text or "Operation not permitted" in text:
+            self.skipTest("cannot create a PID namespace here: " + text)
+        self.assertEqual(got, EXIT_SYMBOLS, text)
+        self.assertIn("process 1 (", text)
+        self.assertIn("none of the symbols", text)
+
+    def test_non_numeric_pid(self):
+        self.assertRefused(["--pid", "abc"], EXIT_USAGE, "--pid")
+
+    def test_same_pid_twice(self):
+        fixture = self.track(Fixture())
+        self.assertRefused(["--pid", str(fixture.pid), "--pid", str(fixture.pid)], EXIT_USAGE, "given twice")
+
+    def test_more_targets_than_the_bpf_side_holds(self):
+        args = []
+        for pid in range(100, 117):
+            args += ["--pid", str(pid)]
+        self.assertRefused(args, EXIT_USAGE, "at most 16")
+
+    def test_corrupted_pclntab(self):
+        binary = os.path.join(self.tmp, "dwcpf-badpcln")
+        corrupt_pclntab_header(fixture_path("dwcp-fixture-stripped"), binary)
+        fixture = self.track(Fixture(binary))
+        text = self.assertRefused(["--pid", str(fixture.pid)], EXIT_SYMBOLS, "process %d" % fixture.pid)
+        self.assertRegex(text, r"pclntab|none of the symbols")
+        self.assertIsNone(fixture.proc.poll(), "the target itself must be unharmed")
+
+    def test_profile_with_unknown_symbols(self):
+        with open(PROFILE) as f:
+            profile = json.load(f)
+        profile["probes"][3]["function"] = "transport.(*MultiStreamTCP).sendChunkV2"
+        profile["probes"][5]["function"] = "transport.(*MultiStreamTCP).receiveChunkV2"
+        path = self.write("unknown-symbols.json", json.dumps(profile))
+        fixture = self.track(Fixture())
+        self.assertRefused(["--pid", str(fixture.pid), "--profile", path], EXIT_SYMBOLS,
+                           "sendChunkV2", "receiveChunkV2", "optional")
+
+    def test_profile_whose_only_probe_is_optional_and_missing(self):
+        with open(PROFILE) as f:
+            profile = json.load(f)
+        probe = dict(profile["probes"][2], function="transport.(*MultiStreamTCP).SendV9", optional=True)
+        profile["probes"] = [probe]
+        path = self.write("optional-missing.json", json.dumps(profile))
+        fixture = self.track(Fixture())
+        self.assertRefused(["--pid", str(fixture.pid), "--profile", path], EXIT_SYMBOLS,
+                           "none of the symbols", "SendV9")
+
+    def test_profile_unknown_field_and_wrong_type(self):
+        fixture = self.track(Fixture())
+        with open(PROFILE) as f:
+            profile = json.load(f)
+        unknown = dict(profile, colour="blue")
+        wrong = dict(profile, schema="one")
+        for name, doc, phrase in (("unknown-field.json", unknown, "colour"), ("wrong-type.json", wrong, "schema")):
+            with self.subTest(profile=name):
+                self.assertRefused(["--pid", str(fixture.pid), "--profile", self.write(name, json.dumps(doc))],
+                                   EXIT_SYMBOLS, "probe profile", phrase)
+
+    def test_empty_profile_path(self):
+        self.assertRefused(["--pid", "1", "--profile", ""], EXIT_SYMBOLS, "probe profile")
+
+    def test_directory_as_profile(self):
+        fixture = self.track(Fixture())
+        self.assertRefused(["--pid", str(fixture.pid), "--profile", self.tmp], EXIT_SYMBOLS, "probe profile", self.tmp)
+
+    def test_listen_on_an_address_this_host_does_not_have(self):
+        fixture = self.track(Fixture())
+        self.assertRefused(["--pid", str(fixture.pid), "--listen", "192.0.2.1:9090"], EXIT_LISTEN,
+                           "192.0.2.1:9090", "assign", listen=False)
+
+    def test_listen_port_out_of_range(self):
+        self.assertRefused(["--pid", "1", "--listen", "127.0.0.1:70000"], EXIT_LISTEN, "70000", "0..65535",
+                           listen=False)
+
+    def test_listen_ipv6(self):
+        self.assertRefused(["--pid", "1", "--listen", "[::1]:0"], EXIT_LISTEN, "IPv6", listen=False)
+
+    def test_max_label_values_zero(self):
+        self.assertRefused(["--pid", "1", "--max-label-values", "0"], EXIT_USAGE, "--max-label-values")
+
+    def test_ringbuf_size_not_a_power_of_two(self):
+        for size in ("6000", str(1 << 31), "-4096"):
+            with self.subTest(size=size):
+                self.assertRefused(["--pid", "1", "--ringbuf-size", size], EXIT_USAGE, "ring")
+
+    def test_malformed_basic_auth_file(self):
+        for name, text in (("nocolon", "justauser\n"), ("empty", ""), ("nopassword", "user:\n")):
+            with self.subTest(file=name):
+                self.assertRefused(["--pid", "1", "--basic-auth-file", self.write(name, text)], EXIT_USAGE,
+                                   "basic-auth-file")
+
+    def test_basic_auth_protects_metrics_only(self):
+        fixture = self.track(Fixture())
+        agent = self.track(AgentProcess(["--pid", str(fixture.pid),
+                                         "--basic-auth-file", self.write("auth", "scraper:s3cret\n")]))
+        agent.wait_ready()
+        self.assertEqual(agent.get("/metrics")[0], 401)
+        self.assertEqual(agent.get("/metrics", headers={"Authorization": "Basic c2NyYXBlcjp3cm9uZw=="})[0], 401)
+        status, body = agent.get("/metrics", headers={"Authorization": "Basic c2NyYXBlcjpzM2NyZXQ="})
+        self.assertEqual(status, 200)
+        self.assertIn("dwcp_observer_target_up", body)
+        self.assertEqual(agent.get("/-/healthy")[0], 200)
+
+    def test_comm_of_nothing_running_waits_and_serves(self):
+        name = "dwcpf-none%04x" % int.from_bytes(os.urandom(2), "little")
+        agent = self.track(AgentProcess(["--comm", name]))
+        agent.wait_ready()
+        s = agent.samples()
+        self.assertFalse([k for k in s if k[0] == "dwcp_observer_target_up" and value({k: s[k]}, k[0]) == 1])
+        self.assertIn("waiting for a process matching " + name, agent.log())
+        self.assertIsNone(agent.proc.poll())
+        # ... and attaches when one appears.
+        fixture = self.track(Fixture(private_fixture(self.tmp, name=name)))
+        self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_target_up", pid=str(fixture.pid)) == 1,
+                                 timeout=10), agent.log())
+
+    def test_follow_does_not_retry_a_process_it_refused(self):
+        # A non-DWCP program under the followed name: one clear message, not five a second.
+        name = "dwcpf-nd%06x" % int.from_bytes(os.urandom(3), "little")
+        agent = self.track(AgentProcess(["--comm", name]))
+        agent.wait_ready()
+        impostor = os.path.join(self.tmp, name)
+        shutil.copy2(fixture_path("not-dwcp"), impostor)
+        proc = subprocess.Popen([impostor, "--linger"], stdout=subprocess.PIPE, text=True)
+        try:
+            proc.stdout.readline()
+            self.assertTrue(wait_for(lambda: "cannot attach to process %d" % proc.pid in agent.log(), timeout=10),
+                            agent.log())
+            time.sleep(1.0)
+            self.assertEqual(agent.log().count("cannot attach to process %d" % proc.pid), 1, agent.log())
+            self.assertIn("none of the symbols", agent.log())
+            self.assertEqual(agent.get("/-/healthy")[0], 200)
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

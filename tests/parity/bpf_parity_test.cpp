@@ -1,0 +1,202 @@
+// Parity of the two sources: one DWCP session told as the raw events the BPF program emits
+// (decoded by the agent's EventDecoder, plus the system state the agent derives on attach) and
+// told through the hook library must give identical dwcp_* series. Dashboards and alerts then
+// cannot tell which source ran.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../model/scenario.h"
+#include "agent/decoder.h"
+#include "agent/system_state.h"
+#include "dwcp_observer/events.h"
+#include "dwcp_observer/hooks.h"
+#include "dwcp_observer/model.h"
+
+namespace dwcp {
+namespace {
+
+using Slot = std::pair<int, std::int64_t>;
+
+// An event as the BPF program writes it: `paired` events carry exit values and a duration.
+dwcp_event raw(dwcp_event_kind kind, bool paired, std::initializer_list<Slot> slots, double seconds = 0,
+               const char* name = "", const char* peer = "") {
+  dwcp_event e{};
+  e.kind = kind;
+  e.tgid = 4242;
+  e.flags = paired ? DWCP_EVF_PAIRED : 0;
+  e.duration_ns = static_cast<std::uint64_t>(seconds * 1e9 + 0.5);
+  for (const auto& [slot, value] : slots) e.val[slot] = value;
+  std::strncpy(e.str[DWCP_STR_NAME], name, DWCP_STR_LEN - 1);
+  std::strncpy(e.str[DWCP_STR_PEER], peer, DWCP_STR_LEN - 1);
+  return e;
+}
+
+const std::set<std::string> kProfileFeatures = {"amst", "delta_encoding", "federation", "hde", "migration"};
+const std::set<std::string> kLiveFeatures = {"amst", "delta_encoding", "federation", "migration"};
+const agent::BinaryVersion kVersion = {"v1.4.2", "abc1234", "2025-11-08T10:00:00Z"};
+
+// The session as the BPF side sees it.
+std::vector<dwcp_event> raw_session() {
+  std::vector<dwcp_event> events;
+  for (int id = 0; id < 4; ++id) events.push_back(raw(DWCP_EV_STREAM_OPEN, true, {{DWCP_SLOT_ID, id}}));
+  events.push_back(raw(DWCP_EV_STREAM_OPEN, true, {{DWCP_SLOT_ID, 4}, {DWCP_SLOT_ERR, 1}}));
+  for (int round = 0; round < 3; ++round)
+    for (int id = 0; id < 4; ++id) {
+      // sendChunk: the profile reads len(chunk) + 8 (the wire header) into the bytes slot.
+      events.push_back(raw(DWCP_EV_SEND_CHUNK, true, {{DWCP_SLOT_ID, id}, {DWCP_SLOT_BYTES, 65536 + 8 + id}}));
+      events.push_back(raw(DWCP_EV_RECEIVE_CHUNK, true, {{DWCP_SLOT_ID, id}, {DWCP_SLOT_RESULT_BYTES, 65536 + 8 + id}}));
+    }
+  events.push_back(raw(DWCP_EV_SEND_CHUNK, true, {{DWCP_SLOT_ID, 2}, {DWCP_SLOT_BYTES, 999}, {DWCP_SLOT_ERR, 1}}));
+  events.push_back(raw(DWCP_EV_SEND, true, {{DWCP_SLOT_BYTES, 786432}}, 0.25));
+  events.push_back(raw(DWCP_EV_SEND, true, {{DWCP_SLOT_BYTES, 786432}, {DWCP_SLOT_ERR, 1}}, 1.5));
+  events.push_back(raw(DWCP_EV_RECEIVE, true, {{DWCP_SLOT_RESULT_BYTES, 786432}}, 0.125));
+  events.push_back(raw(DWCP_EV_SESSION_CLOSE, false, {}));
+  // Delta encoding: a miss stores a baseline, then hits; one decode fails; a prune drops one.
+  auto encode = [&](std::int64_t original, std::int64_t compressed, bool hit) {
+    events.push_back(raw(DWCP_EV_ENCODE, true,
+                         {{DWCP_SLOT_RESULT_AUX, original}, {DWCP_SLOT_RESULT_BYTES, compressed}, {DWCP_SLOT_RESULT_FLAG, hit}},
+                         0.002, "vm-1/state"));
+  };
+  encode(4096, 2500, false);
+  encode(4096, 300, true);
+  encode(8192, 410, true);
+  encode(4096, 2600, false);
+  events.push_back(raw(DWCP_EV_DECODE, true, {}, 0.001));
+  events.push_back(raw(DWCP_EV_DECODE, true, {{DWCP_SLOT_ERR, 1}}, 0.001));
+  events.push_back(raw(DWCP_EV_PRUNE, true, {{DWCP_SLOT_RESULT_AUX, 1}}));
+  // A migration through DWCP's adapter and two federation syncs.
+  events.push_back(raw(DWCP_EV_MIGRATE_MEMORY, true, {{DWCP_SLOT_BYTES, 1 << 20}}, 0.7, "vm-1", "node-b"));
+  events.push_back(raw(DWCP_EV_FED_SYNC, true, {{DWCP_SLOT_BYTES, 4096}}, 0.05, "cluster-a", "cluster-b"));
+  events.push_back(raw(DWCP_EV_FED_BASELINE, true, {{DWCP_SLOT_BYTES, 2048}}, 0.02, "baseline-7"));
+  return events;
+}
+
+// The same session through the hook API, call for call.
+void drive_hooks() {
+  AMSTMetricsWrapper amst;
+  HDEMetricsWrapper hde;
+  MigrationMetricsWrapper migration;
+  FederationMetricsWrapper federation;
+  SystemMetricsWrapper system;
+  // What the agent derives on attach: features, health, version.
+  for (const auto& feature : kProfileFeatures) system.OnFeatureToggle(feature, kLiveFeatures.count(feature) > 0);
+  for (const char* component : {"amst", "hde", "migration", "federation"})
+    system.OnComponentHealthChange(component, HealthStatus::Healthy);
+  SetVersionInfo(kVersion.version, kVersion.git_commit, kVersion.build_date);
+
+  for (const char* id : {"0", "1", "2", "3"}) amst.OnStreamStart(id);
+  amst.OnStreamStartFailed("4");
+  for (int round = 0; round < 3; ++round)
+    for (int id = 0; id < 4; ++id) {
+      amst.OnStreamData(std::to_string(id), 65536 + 8 + id, 0);
+      amst.OnStreamData(std::to_string(id), 0, 65536 + 8 + id);
+    }
+  amst.OnStreamError("2", "send_chunk");
+  amst.OnOperationLatency("send", 0.25);
+  amst.OnOperationLatency("send", 1.5);
+  amst.OnStreamError("", "send");
+  amst.OnOperationLatency("receive", 0.125);
+  amst.OnSessionClosed();
+  hde.OnCompressionComplete("delta", 4096, 2500, false);
+  hde.OnBaselineUpdate("delta", 1);
+  hde.OnCompressionComplete("delta", 4096, 300, true);
+  hde.OnCompressionComplete("delta", 8192, 410, true);
+  hde.OnCompressionComplete("delta", 4096, 2600, false);
+  hde.OnBaselineUpdate("delta", 2);
+  hde.OnDecompressionComplete(true);
+  hde.OnDecompressionComplete(false);
+  hde.OnBaselineUpdate("delta", 1);
+  // The hook path measures the migration itself: one fake-clock step (700 ms) from start to end.
+  migration.OnMigrationStart("vm-1");
+  migration.OnMigrationComplete("vm-1", "node-b", true);
+  federation.OnFederationSync("cluster-b", "state", 0.05, 0);
+  federation.OnFederationSync("all", "baseline", 0.02, 0);
+}
+
+TEST(BpfHookParity, DecodedBpfEventsAndHookCallsGiveIdenticalSeries) {
+  auto registry = std::make_shared<ModelRegistry>();
+  MetricsModel model(registry, testing::parity_model_options());
+  for (const auto& e : agent::attached_state_events(kProfileFeatures, kLiveFeatures, kVersion)) model.apply(e);
+  agent::EventDecoder decoder;
+  std::vector<Event> decoded;
+  for (const auto& raw_event : raw_session()) decoder.decode(raw_event, &decoded);
+  for (const auto& e : decoded) model.apply(e);
+  const auto from_bpf = testing::dwcp_series_lines(render_text({registry}));
+
+  Status status = InitializeMetrics(testing::parity_hook_config());
+  ASSERT_TRUE(status.ok) << status.message;
+  drive_hooks();
+  const auto from_hooks = testing::dwcp_series_lines(MetricsText());
+  ShutdownMetrics();
+
+  ASSERT_GT(from_bpf.size(), 80u);
+  EXPECT_EQ(from_bpf.size(), from_hooks.size());
+  for (std::size_t i = 0; i < std::min(from_bpf.size(), from_hooks.size()); ++i)
+    if (from_bpf[i] != from_hooks[i]) {
+      ADD_FAILURE() << "first difference:\n  bpf:   " << from_bpf[i] << "\n  hooks: " << from_hooks[i];
+      break;
+    }
+  // The families a BPF observer can feed all have series here (bandwidth utilization,
+  // dictionary efficiency and speedup have no probe-able source: docs/metrics.md).
+  for (const char* family :
+       {"dwcp_amst_streams_active", "dwcp_amst_streams_total", "dwcp_amst_bytes_sent_total",
+        "dwcp_amst_bytes_received_total", "dwcp_amst_errors_total", "dwcp_amst_latency_seconds",
+        "dwcp_hde_compression_ratio", "dwcp_hde_operations_total", "dwcp_hde_delta_hit_rate_percent",
+        "dwcp_hde_baseline_count", "dwcp_hde_bytes_original_total", "dwcp_hde_bytes_compressed_total",
+        "dwcp_migration_duration_seconds", "dwcp_federation_sync_duration_seconds", "dwcp_system_component_health",
+        "dwcp_system_config_enabled", "dwcp_system_version_info"}) {
+    bool found = false;
+    for (const auto& line : from_bpf) found = found || line.rfind(family, 0) == 0;
+    EXPECT_TRUE(found) << family << " has no series from the BPF path";
+  }
+}
+
+// Decoder rules that the parity scenario relies on, each checked on its own.
+TEST(EventDecoder, EntryOnlyEventsCarryNoErrorOrLatency) {
+  agent::EventDecoder decoder;
+  std::vector<Event> out;
+  decoder.decode(raw(DWCP_EV_SEND, false, {{DWCP_SLOT_ERR, 1}}), &out);
+  EXPECT_TRUE(out.empty()) << "an entry-only Send has neither duration nor error result";
+  decoder.decode(raw(DWCP_EV_SEND_CHUNK, false, {{DWCP_SLOT_ID, 3}, {DWCP_SLOT_BYTES, 72}}), &out);
+  ASSERT_EQ(out.size(), 1u);
+  const auto* bytes = std::get_if<StreamBytes>(&out[0]);
+  ASSERT_NE(bytes, nullptr);
+  EXPECT_EQ(bytes->stream_id, "3");
+  EXPECT_EQ(bytes->sent, 72u);
+}
+
+TEST(EventDecoder, NegativeSizesFromCorruptReadsAreClampedToZero) {
+  agent::EventDecoder decoder;
+  std::vector<Event> out;
+  decoder.decode(raw(DWCP_EV_SEND_CHUNK, true, {{DWCP_SLOT_ID, 1}, {DWCP_SLOT_BYTES, -5}}), &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<StreamBytes>(out[0]).sent, 0u);
+}
+
+TEST(EventDecoder, CompressMemoryDoesNotCountInTheDeltaHitRate) {
+  agent::EventDecoder decoder;
+  std::vector<Event> out;
+  decoder.decode(raw(DWCP_EV_COMPRESS_MEMORY, true, {{DWCP_SLOT_BYTES, 4096}, {DWCP_SLOT_RESULT_BYTES, 1024}}), &out);
+  ASSERT_EQ(out.size(), 1u);
+  const auto& done = std::get<CompressionDone>(out[0]);
+  EXPECT_EQ(done.data_type, "vm_memory");
+  EXPECT_FALSE(done.delta_known);
+  EXPECT_EQ(done.original_bytes, 4096u);
+  EXPECT_EQ(done.compressed_bytes, 1024u);
+}
+
+TEST(EventDecoder, PruneNeverDrivesBaselinesNegative) {
+  agent::EventDecoder decoder;
+  std::vector<Event> out;
+  decoder.decode(raw(DWCP_EV_PRUNE, true, {{DWCP_SLOT_RESULT_AUX, 10}}), &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<BaselineCount>(out[0]).count, 0);
+}
+
+}  // namespace
+}  // namespace dwcp
