@@ -58,6 +58,25 @@ def bpf_links():
     return {link["id"] for link in json.loads(out.stdout)}
 
 
+def link_ids_of(pid):
+    """IDs of the BPF links process `pid` holds open (from /proc/PID/fdinfo)."""
+    ids = set()
+    fd_dir = "/proc/%d/fdinfo" % pid
+    try:
+        entries = os.listdir(fd_dir)
+    except OSError:
+        return ids
+    for fd in entries:
+        try:
+            with open(os.path.join(fd_dir, fd)) as f:
+                for line in f:
+                    if line.startswith("link_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            continue
+    return ids
+
+
 def parse_exposition(text):
     """{(name, frozenset(labels.items())): value} for every sample line."""
     samples = {}
@@ -151,6 +170,7 @@ class AgentProcess:
         cmd = list(prefix) + [AGENT] + list(args) + ([] if has_listen else ["--listen", "127.0.0.1:0"])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_file, env=env)
         self.address = None
+        self.owned_links = set()  # BPF links this agent held; all must be gone after it exits
         if expect_start:
             self.address = self._wait_serving()
 
@@ -207,6 +227,7 @@ class AgentProcess:
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
+            self.owned_links |= link_ids_of(self.proc.pid)
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(10)
@@ -232,10 +253,11 @@ def wait_for(predicate, timeout=15, interval=0.1):
 
 
 class AgentTestCase(unittest.TestCase):
-    """Base: remembers the BPF links present before each test and checks none is left after."""
+    """Base: stops every tracked process, then checks that no BPF link an agent held survives it.
+    (Links are identified by what each agent held, so other BPF users on the machine do not
+    disturb the check.)"""
 
     def setUp(self):
-        self._links_before = bpf_links() if os.geteuid() == 0 else set()
         self._cleanups_procs = []
 
     def track(self, proc):
@@ -245,6 +267,9 @@ class AgentTestCase(unittest.TestCase):
     def tearDown(self):
         for proc in reversed(self._cleanups_procs):
             proc.stop()
-        if os.geteuid() == 0:
-            leftover = bpf_links() - self._links_before
+        owned = set()
+        for proc in self._cleanups_procs:
+            owned |= getattr(proc, "owned_links", set())
+        if owned and os.geteuid() == 0:
+            leftover = wait_for(lambda: not (owned & bpf_links()), timeout=10) and set() or (owned & bpf_links())
             self.assertEqual(leftover, set(), "BPF links left behind after the agent exited")

@@ -3,8 +3,9 @@
 // networking. The benchmark attaches nothing, the empty-program floor, or the agent (with
 // sendchunk-profile.json) before letting the loop start.
 //
-// Protocol: prints "READY <pid>", waits for a line on stdin, runs --rounds rounds of --calls
-// calls, prints "ROUND <ns/call>" for each and "BEST <ns/call>", exits.
+// Protocol: prints "READY <pid>"; then for each line "round N" on stdin makes N calls and prints
+// "NS <ns/call>", so that one process can be timed bare, under the floor and under the agent in
+// turn (same memory layout, same CPU placement); exits at the end of stdin.
 package main
 
 import (
@@ -13,6 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -43,13 +46,8 @@ func (s *Sender) sendChunk(stream *StreamConn, chunk []byte, chunkID int) error 
 }
 
 func main() {
-	calls := flag.Int("calls", 20000, "calls per round")
-	rounds := flag.Int("rounds", 3, "rounds; BEST is the fastest")
 	streams := flag.Int("streams", 16, "stream ids the calls cycle through")
 	flag.Parse()
-
-	fmt.Printf("READY %d\n", os.Getpid())
-	bufio.NewReader(os.Stdin).ReadString('\n')
 
 	conns := make([]*StreamConn, *streams)
 	for i := range conns {
@@ -57,21 +55,24 @@ func main() {
 	}
 	chunk := make([]byte, 65536)
 	s := &Sender{}
-	best := 0.0
-	for r := 0; r < *rounds; r++ {
+	id := 0
+	fmt.Printf("READY %d\n", os.Getpid())
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		calls, err := strconv.Atoi(strings.TrimPrefix(in.Text(), "round "))
+		if err != nil || calls <= 0 {
+			fmt.Fprintf(os.Stderr, "callloop: expected `round N`, got %q\n", in.Text())
+			os.Exit(2)
+		}
 		start := time.Now()
-		for i := 0; i < *calls; i++ {
-			if err := s.sendChunk(conns[i%len(conns)], chunk, i); err != nil {
+		for i := 0; i < calls; i++ {
+			if err := s.sendChunk(conns[id%len(conns)], chunk, id); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				os.Exit(1)
 			}
+			id++
 		}
-		ns := float64(time.Since(start).Nanoseconds()) / float64(*calls)
-		fmt.Printf("ROUND %.1f\n", ns)
-		if r == 0 || ns < best {
-			best = ns
-		}
+		fmt.Printf("NS %.1f\n", float64(time.Since(start).Nanoseconds())/float64(calls))
 	}
-	fmt.Printf("BEST %.1f\n", best)
 	fmt.Printf("SENT %d\n", s.sent)
 }
