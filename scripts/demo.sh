@@ -21,9 +21,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# The fixture: 8 AMST streams, HDE/migration/federation calls too, ~4 transfers a second.
+# The fixture (it waits for SIGUSR1 before working): 8 AMST streams, HDE/migration/federation calls too, ~4 transfers a second.
 "$BUILD_DIR"/tests/fixtures/dwcp-fixture --workload all --streams 8 --transfers 0 \
-  --duration "${DEMO_SECONDS}s" --rate 4 --listen 127.0.0.1:0 --truth "$work/truth.json" --linger \
+  --duration "${DEMO_SECONDS}s" --rate 4 --listen 127.0.0.1:0 --truth "$work/truth.json" --linger --wait-signal \
   >"$work/fixture.out" 2>"$work/fixture.err" &
 fixture=$!
 pids+=("$fixture")
@@ -39,6 +39,9 @@ until grep -q "serving http" "$work/agent.err" 2>/dev/null; do
 done
 url=$(grep -o 'http://[0-9.:]*/metrics' "$work/agent.err" | head -1)
 echo "demo: dwcp-observer attached by PID, serving $url"
+# The fixture waits for this before it opens its streams, so the agent sees them open (a real
+# DWCP is observed mid-flight instead: streams already open are not counted as opened).
+kill -USR1 "$fixture"
 echo
 
 end=$((SECONDS + DEMO_SECONDS))

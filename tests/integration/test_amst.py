@@ -19,12 +19,16 @@ class AmstGroundTruth(AgentTestCase):
         truth = fixture.wait_done()
 
         def settled():
+            # Everything the fixture did is in the ring buffer by the time it says DONE; the
+            # agent drains it every 50 ms, so wait until every total has arrived.
             s = agent.samples()
-            sent = value(s, "dwcp_observer_tcp_bytes_sent_total", pid=str(fixture.pid))
-            amst = value(s, "dwcp_amst_bytes_sent_total")
-            want = sum(truth["bytes_sent_per_stream"].values())
-            return s if sent == truth["socket_bytes_written"] and amst == want else None
-        samples = wait_for(settled) or agent.samples()
+            pid = str(fixture.pid)
+            arrived = (value(s, "dwcp_observer_tcp_bytes_sent_total", pid=pid) == truth["socket_bytes_written"]
+                       and value(s, "dwcp_observer_tcp_bytes_received_total", pid=pid) == truth["socket_bytes_read"]
+                       and value(s, "dwcp_amst_bytes_sent_total") == sum(truth["bytes_sent_per_stream"].values())
+                       and value(s, "dwcp_amst_bytes_received_total") == sum(truth["bytes_received_per_stream"].values()))
+            return s if arrived else None
+        samples = wait_for(settled, timeout=30) or agent.samples()
         return fixture, agent, truth, samples
 
     def test_bytes_per_stream_streams_and_socket_bytes_are_exact(self):
