@@ -58,15 +58,17 @@ for _ in $(seq 100); do
 done
 [[ -n $url ]] || { echo "soak: agent did not start" >&2; cat "$work/agent.log" >&2; exit 2; }
 
+: >"$work/scrape.err"
 ( while sleep "$scrape_every"; do curl -sf -o /dev/null "$url" || echo "scrape failed $(date +%T)" >>"$work/scrape.err"; done ) &
 scraper_pid=$!
 
-metric() {  # sum of a metric's samples in one scrape
-  curl -sf "$url" | awk -v name="$1" '$1 == name || index($1, name "{") == 1 { s += $NF } END { printf "%.0f", s }'
+metric() {  # sum of the samples of metric $1 in scrape $body whose labels contain $2
+  awk -v name="$1" -v want="${2:-}" '($1 == name || index($1, name "{") == 1) && (want == "" || index($1, want)) { s += $NF }
+    END { printf "%.0f", s }' <<<"$body"
 }
 
 echo "soak: agent $agent_pid on fixture $fixture_pid, $minutes min, rate $rate/s, sample every ${interval}s"
-printf '%8s %10s %6s %12s %14s %8s\n' elapsed_s rss_kib fds events socket_bytes lost
+printf '%8s %10s %6s %12s %14s %10s %10s\n' elapsed_s rss_kib fds events socket_bytes lost_ring lost_other
 samples=$((minutes * 60 / interval))
 rss=() fds=()
 start=$(date +%s)
@@ -76,9 +78,11 @@ for i in $(seq 0 "$samples"); do
   r=$(awk '/^VmRSS:/ { print $2 }' "/proc/$agent_pid/status")
   f=$(ls "/proc/$agent_pid/fd" | wc -l)
   rss+=("$r") fds+=("$f")
-  printf '%8d %10d %6d %12s %14s %8s\n' $(( $(date +%s) - start )) "$r" "$f" \
-    "$(metric dwcp_observer_events_total)" "$(metric dwcp_observer_tcp_bytes_sent_total)" \
-    "$(metric dwcp_observer_events_lost_total)"
+  body=$(curl -sf "$url" || true)
+  lost=$(metric dwcp_observer_events_lost_total)
+  ring=$(metric dwcp_observer_events_lost_total 'reason="ringbuf_full"')
+  printf '%8d %10d %6d %12s %14s %10s %10s\n' $(( $(date +%s) - start )) "$r" "$f" \
+    "$(metric dwcp_observer_events_total)" "$(metric dwcp_observer_tcp_bytes_sent_total)" "$ring" $((lost - ring))
 done
 
 # Verdict: compare the mean of the last third with the mean of the second third (the first third
@@ -95,7 +99,7 @@ min_rss=$(printf '%s\n' "${rss[@]}" | sort -n | head -1)
 max_rss=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
 min_fd=$(printf '%s\n' "${fds[@]}" | sort -n | head -1)
 max_fd=$(printf '%s\n' "${fds[@]}" | sort -n | tail -1)
-failed=$(wc -l <"$work/scrape.err" 2>/dev/null || echo 0)
+failed=$(wc -l <"$work/scrape.err")
 echo
 echo "RSS KiB: min $min_rss max $max_rss; middle third mean $mid_rss, last third mean $end_rss"
 echo "fds:     min $min_fd max $max_fd; middle third mean $mid_fd, last third mean $end_fd"

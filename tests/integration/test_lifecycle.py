@@ -1,12 +1,12 @@
 """Issue: stay attached and stay safe. Restarts under --follow, a binary replaced on disk, several
 targets at once, forced ring-buffer overflow, shutdown by signal, least privilege, and more bad
 input than test_bad_input.py covers. Every count is checked against the fixture's own truth."""
+import glob
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import struct
 import subprocess
@@ -15,7 +15,7 @@ import time
 import unittest
 
 from harness import (AGENT, SOURCE_DIR, AgentProcess, AgentTestCase, Fixture, bpf_links, fixture_path,
-                     parse_exposition, require_bpf, value, wait_for)
+                     link_ids_of, require_bpf, value, wait_for)
 
 EXIT_USAGE, EXIT_TARGET, EXIT_SYMBOLS, EXIT_PRIVILEGE, EXIT_LISTEN, EXIT_BPF = 2, 3, 4, 5, 6, 7
 PROFILE = os.path.join(SOURCE_DIR, "configs", "probes", "novacron-dwcp.json")
@@ -182,6 +182,42 @@ class Lifecycle(AgentTestCase):
         self.assertIn("resolved afresh", log)
         self.assertEqual(len(re.findall(r"attached \d+ uprobes to process", log)), 2, log)
 
+    def test_process_that_execs_another_program_is_resolved_again(self):
+        # execve() keeps the PID and the start time: only the executable tells the programs apart.
+        binary = private_fixture(self.tmp)
+        truth_path = os.path.join(self.tmp, "truth.json")
+        become = ("import os, sys; print('READY', flush=True); sys.stdin.readline(); "
+                  "os.execv(sys.argv[1], sys.argv[1:])")
+        proc = subprocess.Popen(["/usr/bin/python3", "-c", become, binary, "--truth", truth_path, "--wait-signal",
+                                 "--linger", "--listen", "127.0.0.1:0", "--streams", "2", "--transfers", "2"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(proc.stdout.readline().strip(), "READY")
+            agent = self.track(AgentProcess(["--pid", str(proc.pid), "--follow", "--sockets-only"]))
+            agent.wait_ready()
+            s = agent.samples()
+            self.assertEqual(value(s, "dwcp_observer_target_up", pid=str(proc.pid)), 1)
+            self.assertEqual(value(s, "dwcp_observer_probes_attached", pid=str(proc.pid)), 0, "python has no DWCP")
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            self.assertTrue(proc.stdout.readline().startswith("READY"))
+            self.assertIsNotNone(self.wait_attached(agent, proc.pid), agent.log())
+            os.kill(proc.pid, signal.SIGUSR1)
+            while not proc.stdout.readline().startswith("DONE"):
+                self.assertIsNone(proc.poll(), "fixture exited early")
+            with open(truth_path) as f:
+                truth = json.load(f)
+            s = self.settle(agent, proc.pid, truth, {})
+            self.assertEqual(per_stream(s, "dwcp_amst_bytes_sent_total"), truth["bytes_sent_per_stream"])
+            self.assertEqual(value(s, "dwcp_observer_tcp_bytes_sent_total", pid=str(proc.pid)),
+                             truth["socket_bytes_written"])
+            self.assertIn("process %d is gone (exited, or execve'd another program)" % proc.pid, agent.log())
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            proc.stdin.close()
+            proc.stdout.close()
+
     # 3 ------------------------------------------------------------------------------------------
     def test_three_targets_each_exact_under_its_own_labels(self):
         fixtures = [self.track(Fixture(args=["--streams", str(2 + i), "--transfers", str(2 + i),
@@ -258,10 +294,10 @@ class Lifecycle(AgentTestCase):
         fixture = self.track(Fixture())
         for sig in (signal.SIGINT, signal.SIGTERM):
             with self.subTest(signal=sig.name):
-                links_before = bpf_links()
                 agent = AgentProcess(["--pid", str(fixture.pid)])
                 agent.wait_ready()
-                self.assertGreater(len(bpf_links() - links_before), 0, "the agent holds no link?")
+                ours = link_ids_of(agent.proc.pid)
+                self.assertGreaterEqual(len(ours), 2, "expected the tracepoint and uprobe links")
                 started = time.monotonic()
                 agent.proc.send_signal(sig)
                 code = agent.wait_exit(10)
@@ -271,14 +307,14 @@ class Lifecycle(AgentTestCase):
                 self.assertEqual(code, 0, agent.final_log)
                 self.assertIn("received, detaching", agent.final_log)
                 self.assertLess(took, 5.0)
-                self.assertEqual(bpf_links() - links_before, set(), "links left after %s" % sig.name)
+                self.assertEqual(bpf_links() & ours, set(), "links left after %s" % sig.name)
 
     def test_sigkill_leaves_no_link_behind(self):
         fixture = self.track(Fixture())
-        links_before = bpf_links()
         agent = AgentProcess(["--pid", str(fixture.pid), "--follow"])
         agent.wait_ready()
-        ours = bpf_links() - links_before
+        ours = link_ids_of(agent.proc.pid)
+        self.assertTrue(ours <= bpf_links())
         self.assertGreaterEqual(len(ours), 2, "expected the tracepoint and uprobe links")
         agent.proc.kill()
         agent.wait_exit(10)
@@ -549,6 +585,59 @@ class MoreBadInput(AgentTestCase):
             proc.kill()
             proc.wait()
             proc.stdout.close()
+
+
+# 9 ----------------------------------------------------------------------------------------------
+MESSAGE_SOURCES = ["userspace/agent/agent.cpp", "userspace/agent/process.cpp", "userspace/agent/privilege.cpp",
+                   "userspace/agent/bpf_session.cpp", "userspace/agent/main.cpp", "userspace/model/http_server.cpp",
+                   "userspace/profile/*.cpp", "userspace/goelf/*.cpp"]
+# Statements that produce text a user sees: error results, log lines, messages to stderr.
+MESSAGE_STATEMENT = re.compile(r'(\b\w*error_?\s*\+?=|\bwhy\s*\+?=|\blog\(|Error\{|'
+                               r'fprintf\(stderr,)(.*?);', re.S)
+C_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def normalize(text):
+    text = text.replace('\\"', '"').replace("\\\\", "\\").replace("\\n", " ")
+    return " ".join(text.replace("`", "").replace('"', "").split())
+
+
+def message_fragments():
+    """(file, fragment) for every literal piece of every user-visible message in the sources."""
+    out = []
+    for pattern in MESSAGE_SOURCES:
+        for path in sorted(glob.glob(os.path.join(SOURCE_DIR, pattern))):
+            with open(path) as f:
+                source = re.sub(r"//[^\n]*", "", f.read())
+            for statement in MESSAGE_STATEMENT.finditer(source):
+                for literal in C_STRING.findall(statement.group(2)):
+                    for piece in re.split(r"%[a-z]+|dwcp-observer: ", literal):
+                        piece = normalize(piece).strip(" :;,.()-\u2014'")
+                        if len(piece) >= 10:
+                            out.append((os.path.relpath(path, SOURCE_DIR), piece))
+    return out
+
+
+class TroubleshootingDoc(unittest.TestCase):
+    """docs/troubleshooting.md must name every message the agent can print and every exit code."""
+
+    def setUp(self):
+        with open(os.path.join(SOURCE_DIR, "docs", "troubleshooting.md")) as f:
+            self.doc = f.read()
+
+    def test_every_exit_code_is_in_the_table(self):
+        with open(os.path.join(SOURCE_DIR, "userspace", "agent", "agent.h")) as f:
+            codes = re.findall(r"(kExit\w+)\s*=\s*(\d+)", f.read())
+        self.assertGreaterEqual(len(codes), 8)
+        for name, number in codes:
+            self.assertRegex(self.doc, r"\|\s*%s\s*\|[^\n]*%s" % (number, name), "exit code %s %s" % (number, name))
+
+    def test_every_message_is_documented(self):
+        fragments = message_fragments()
+        self.assertGreater(len(fragments), 150, "the extraction found too little: is the pattern stale?")
+        doc = normalize(self.doc)
+        missing = ["%s: %s" % (path, piece) for path, piece in fragments if piece not in doc]
+        self.assertEqual(missing, [], "messages not in docs/troubleshooting.md:\n" + "\n".join(missing))
 
 
 if __name__ == "__main__":

@@ -257,13 +257,36 @@ void Agent::detach(Target& target) {
   target.process.reset();
 }
 
+bool Agent::follows(const Target& target) const {
+  return options_.follow || !target.spec.comm.empty() || !target.spec.exe.empty();
+}
+
+void Agent::attach_successor(Target& target, const ProcessInfo& process) {
+  const auto identity = std::make_pair(process.pid, process.start_time);
+  if (target.rejected == identity) return;  // said once already; wait for the next process
+  std::string why;
+  if (attach(target, process, &why) != kExitOk) {
+    log("cannot attach to process " + std::to_string(process.pid) + ": " + why +
+        " (not retried for this process; waiting for the next one)");
+    target.rejected = identity;
+  }
+}
+
 void Agent::check_lifecycle() {
-  for (auto& target : targets_)
-    if (target->process && !same_process_alive(*target->process)) detach(*target);
+  for (auto& target : targets_) {
+    if (!target->process || same_process_alive(*target->process)) continue;
+    const ProcessInfo before = *target->process;
+    detach(*target);
+    if (!follows(*target)) continue;
+    // execve() in place: the same process (PID and start time) now runs another program, which
+    // may not match --comm/--exe any more. It is its own successor: resolve it again.
+    std::string why;
+    auto now = inspect_process(before.pid, &why);
+    if (now && now->start_time == before.start_time) attach_successor(*target, *now);
+  }
 
   for (auto& target : targets_) {
-    const bool follow = options_.follow || !target->spec.comm.empty() || !target->spec.exe.empty();
-    if (target->process || !follow) continue;
+    if (target->process || !follows(*target)) continue;
     // A process another target already observes is not a candidate: two targets following the
     // same command name must not end up on one process.
     std::vector<int> taken;
@@ -272,15 +295,7 @@ void Agent::check_lifecycle() {
     auto pid = find_process(target->spec.comm, target->spec.exe, taken);
     if (!pid) continue;
     std::string why;
-    auto process = inspect_process(*pid, &why);
-    if (!process) continue;
-    const auto identity = std::make_pair(process->pid, process->start_time);
-    if (target->rejected == identity) continue;  // said once already; wait for the next process
-    if (attach(*target, *process, &why) != kExitOk) {
-      log("cannot attach to process " + std::to_string(process->pid) + ": " + why +
-          " (not retried for this process; waiting for the next one)");
-      target->rejected = identity;
-    }
+    if (auto process = inspect_process(*pid, &why)) attach_successor(*target, *process);
   }
 }
 

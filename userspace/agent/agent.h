@@ -88,6 +88,10 @@ class Agent {
   int attach(Target& target, const ProcessInfo& process, std::string* error);
   void detach(Target& target);
   void check_lifecycle();
+  // --follow, --comm or --exe: the target is looked for again when its process goes.
+  bool follows(const Target& target) const;
+  // Attaches a restarted (or re-executed) target's new process; says once why when it cannot.
+  void attach_successor(Target& target, const ProcessInfo& process);
   void handle_event(const dwcp_event& event);
   void log(const std::string& message) const;
 

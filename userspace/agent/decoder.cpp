@@ -12,6 +12,11 @@ std::string str_slot(const dwcp_event& e, int slot) {
 
 std::uint64_t non_negative(std::int64_t v) { return v > 0 ? static_cast<std::uint64_t>(v) : 0; }
 
+// StreamError's id for a failure that belongs to no single stream: Send and Receive spread a
+// transfer over every stream of the AMST session. The model counts an empty id as an invalid
+// event, which a real, well-formed failure is not.
+constexpr const char* kSessionWide = "session";
+
 }  // namespace
 
 const char* event_kind_name(std::uint16_t kind) {
@@ -55,7 +60,7 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       break;
     case DWCP_EV_SEND:
       if (paired) out->push_back(Latency{"send", seconds});
-      if (failed) out->push_back(StreamError{"", "send"});
+      if (failed) out->push_back(StreamError{kSessionWide, "send"});
       break;
     case DWCP_EV_SEND_CHUNK:
       // The profile adds the 8-byte chunk header: bytes on the wire, as the catalogue counts them.
@@ -66,7 +71,7 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       break;
     case DWCP_EV_RECEIVE:
       if (paired) out->push_back(Latency{"receive", seconds});
-      if (failed) out->push_back(StreamError{"", "receive"});
+      if (failed) out->push_back(StreamError{kSessionWide, "receive"});
       break;
     case DWCP_EV_RECEIVE_CHUNK:
       if (!paired) break;  // the size is a result: nothing to count from the entry alone
@@ -124,7 +129,9 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
     case DWCP_EV_MIGRATE_DISK: {
       if (!paired) break;
       if (failed) {
-        out->push_back(StreamError{"", e.kind == DWCP_EV_MIGRATE_MEMORY ? "migration_memory" : "migration_disk"});
+        // Named after the VM whose migration failed (the profile reads vmID into the name slot).
+        out->push_back(StreamError{str_slot(e, DWCP_STR_NAME),
+                                   e.kind == DWCP_EV_MIGRATE_MEMORY ? "migration_memory" : "migration_disk"});
         break;
       }
       MigrationCompleted done;
@@ -140,7 +147,8 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       if (!paired) break;
       const bool state = e.kind == DWCP_EV_FED_SYNC;
       if (failed) {
-        out->push_back(StreamError{"", state ? "federation_sync" : "federation_baseline"});
+        // Named after the source cluster or the baseline id (the name slot) that failed to sync.
+        out->push_back(StreamError{str_slot(e, DWCP_STR_NAME), state ? "federation_sync" : "federation_baseline"});
         break;
       }
       FederationSync sync;

@@ -82,10 +82,11 @@ def rss_kib(pid):
 class Agent:
     """dwcp-observer attached to one PID, on a free loopback port."""
 
-    def __init__(self, pid, args=()):
+    def __init__(self, pid, args=(), env=None):
         self.log_file = tempfile.TemporaryFile(mode="w+")
         cmd = [AGENT, "--pid", str(pid), "--listen", "127.0.0.1:0"] + list(args)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log_file)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log_file,
+                                     env=dict(os.environ, **(env or {})))
         deadline = time.time() + 30
         self.address = None
         while time.time() < deadline and not self.address:
@@ -113,6 +114,8 @@ class Agent:
         return parse_exposition(self.get())
 
     def stop(self):
+        if self.log_file.closed:
+            return
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -152,7 +155,9 @@ class Bpftrace:
         return self.out.read()
 
     def stop(self):
-        """SIGINT runs END (prints the maps); returns {map: {key: value}}."""
+        """SIGINT runs END (prints the maps); returns {map: {key: value}}. Idempotent."""
+        if self.out.closed:
+            return {}
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -248,16 +253,63 @@ def _raise_nofile():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def wait_settled(agent, name, want, timeout=10):
-    """Polls until the agent's `name` total reaches `want` (the ring buffer is drained every
-    50 ms), returns the last samples."""
+def wait_settled(agent, name, want, timeout=10, **labels):
+    """Polls until the agent's `name` total (of the series with `labels`) reaches `want` (the
+    ring buffer is drained every 50 ms), returns the last samples."""
     deadline = time.time() + timeout
     while True:
         samples = agent.samples()
-        if (value(samples, name) or 0) >= want or time.time() > deadline:
+        if (value(samples, name, **labels) or 0) >= want or time.time() > deadline:
             return samples
         time.sleep(0.05)
 
 
 def fmt(s, unit="", digits=3):
     return "%.*g / %.*g / %.*g%s" % (digits, s["min"], digits, s["median"], digits, s["max"], unit)
+
+
+class KernelBpfStats:
+    """sysctl kernel.bpf_stats_enabled=1 for the duration (restored after): the kernel then
+    keeps run_time_ns / run_cnt per BPF program. Used to compare the in-target BPF time of
+    different observers; costs every program two clock reads per run while on."""
+
+    PATH = "/proc/sys/kernel/bpf_stats_enabled"
+
+    def __enter__(self):
+        with open(self.PATH) as f:
+            self.old = f.read().strip()
+        with open(self.PATH, "w") as f:
+            f.write("1")
+        return self
+
+    def __exit__(self, *exc):
+        with open(self.PATH, "w") as f:
+            f.write(self.old)
+
+
+def prog_ids_of(pid):
+    """IDs of the BPF programs process `pid` holds fds of (from /proc/PID/fdinfo)."""
+    ids = set()
+    base = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(base):
+        try:
+            with open(os.path.join(base, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def prog_run_stats(ids):
+    """{name: (run_time_ns, run_cnt)} summed over the programs with these ids."""
+    out = {}
+    for pid in ids:
+        r = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(pid)], capture_output=True, text=True)
+        if r.returncode != 0:
+            continue
+        p = json.loads(r.stdout)
+        t, c = out.get(p.get("name", "?"), (0, 0))
+        out[p.get("name", "?")] = (t + p.get("run_time_ns", 0), c + p.get("run_cnt", 0))
+    return out

@@ -39,16 +39,18 @@ export DWCP_PERF_RESULTS="$results"
   echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r)"
   echo "bpftrace: $(/usr/bin/bpftrace --version 2>/dev/null || echo missing)"
   echo "date: $(date -u +%FT%TZ), revision: $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$results/machine.txt"
 
 start=$SECONDS
 for bench in $benches; do
   case "$bench" in
     call)   /usr/bin/python3 "$here/bench_call_cost.py" ;;
-    amst)   /usr/bin/python3 "$here/bench_amst.py" ;;      # benchmarks 2 and 5 (same runs)
+    amst)   /usr/bin/python3 "$here/bench_amst.py" --runs 7 ;;  # benchmarks 2 and 5 (same runs)
     rate)   /usr/bin/python3 "$here/bench_event_rate.py" ;;
-    scrape) /usr/bin/python3 "$here/bench_scrape.py" ;;
+    scrape) /usr/bin/python3 "$here/bench_scrape.py" --arena-max 2 ;;
     *) echo "run_all.sh: unknown benchmark '$bench' (call amst rate scrape)" >&2; exit 2 ;;
   esac
 done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results/machine.txt"
 echo "all benchmarks: $((SECONDS - start)) s; results in $results"

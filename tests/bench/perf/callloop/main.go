@@ -4,7 +4,7 @@
 // sendchunk-profile.json) before letting the loop start.
 //
 // Protocol: prints "READY <pid>"; then for each line "round N" on stdin makes N calls and prints
-// "NS <ns/call>", so that one process can be timed bare, under the floor and under the agent in
+// "NS <wall ns/call> <thread CPU ns/call>", so that one process can be timed bare, under the floor and under the agent in
 // turn (same memory layout, same CPU placement); exits at the end of stdin.
 package main
 
@@ -14,6 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
+	"syscall"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +50,10 @@ func (s *Sender) sendChunk(stream *StreamConn, chunk []byte, chunkID int) error 
 func main() {
 	streams := flag.Int("streams", 16, "stream ids the calls cycle through")
 	flag.Parse()
+	// One OS thread for the whole loop: its CPU time (user + system, which includes every trap)
+	// is what the probes cost, and it does not count time lost to other processes on a busy
+	// machine, which wall time does.
+	runtime.LockOSThread()
 
 	conns := make([]*StreamConn, *streams)
 	for i := range conns {
@@ -64,6 +70,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "callloop: expected `round N`, got %q\n", in.Text())
 			os.Exit(2)
 		}
+		cpuStart := threadCPU()
 		start := time.Now()
 		for i := 0; i < calls; i++ {
 			if err := s.sendChunk(conns[id%len(conns)], chunk, id); err != nil {
@@ -72,7 +79,20 @@ func main() {
 			}
 			id++
 		}
-		fmt.Printf("NS %.1f\n", float64(time.Since(start).Nanoseconds())/float64(calls))
+		wall := time.Since(start)
+		cpu := threadCPU() - cpuStart
+		fmt.Printf("NS %.1f %.1f\n", float64(wall.Nanoseconds())/float64(calls), float64(cpu.Nanoseconds())/float64(calls))
 	}
 	fmt.Printf("SENT %d\n", s.sent)
+}
+
+// CPU time (user + system) of the calling OS thread.
+func threadCPU() time.Duration {
+	const rusageThread = 1 // RUSAGE_THREAD
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+		fmt.Fprintln(os.Stderr, "getrusage:", err)
+		os.Exit(1)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
