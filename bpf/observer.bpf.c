@@ -161,6 +161,7 @@ static __always_inline __u64 truncate_width(__u64 v, __u8 width)
 }
 
 // The value a location names: register or stack word, then its dereference chain.
+// Returns 0 when read, 1 when the chain hit a nil pointer (*out = 0), -1 when a read failed.
 static __always_inline int read_loc(const struct go_regs *regs, const struct dwcp_loc *loc, __u64 *out)
 {
 	__u64 v = 0;
@@ -180,6 +181,10 @@ static __always_inline int read_loc(const struct go_regs *regs, const struct dwc
 	for (int i = 0; i < DWCP_MAX_DEREF; i++) {
 		if (i >= loc->nderef)
 			break;
+		// A nil pointer (the *EncodedData of a failed Encode) makes the field 0: a normal
+		// outcome the error result explains, not a failed read.
+		if (v == 0)
+			return 1;
 		__u64 addr = v + (__s64)loc->deref[i];
 		__u8 width = (i == loc->nderef - 1) ? loc->width : 8;
 		if (read_user_width(addr, width, &v))
@@ -200,13 +205,18 @@ static __always_inline __u32 read_fields(const struct go_regs *regs, const struc
 			break;
 		const struct dwcp_field *f = &spec->fields[i];
 		__u64 v = 0;
-		if (read_loc(regs, &f->loc, &v)) {
+		int got = read_loc(regs, &f->loc, &v);
+		if (got < 0) {
 			flags |= DWCP_EVF_READ_FAILED;
 			continue;
 		}
+		if (got > 0)
+			v = 0; /* through a nil pointer */
 		if (f->type == DWCP_FIELD_STRING) {
 			__u64 len = 0;
-			if (read_loc(regs, &f->len_loc, &len)) {
+			if (got > 0)
+				continue; /* nil: empty string */
+			if (read_loc(regs, &f->len_loc, &len) < 0) {
 				flags |= DWCP_EVF_READ_FAILED;
 				continue;
 			}

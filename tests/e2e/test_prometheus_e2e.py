@@ -70,7 +70,8 @@ class PrometheusProcess:
             self.log_path = pathlib.Path(workdir) / ("prometheus-%d.log" % attempt)
             with open(self.log_path, "w") as log:
                 self.proc = subprocess.Popen(
-                    [binary, "--config.file=%s" % config, "--storage.tsdb.path=%s" % (pathlib.Path(workdir) / "data"),
+                    [binary, "--config.file=%s" % config,
+                     "--storage.tsdb.path=%s" % (pathlib.Path(workdir) / "data"),
                      "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
                     stdout=log, stderr=subprocess.STDOUT)
             if self._wait_ready():
@@ -153,14 +154,18 @@ class PrometheusEndToEnd(AgentTestCase):
 
         # 1. Fixture (waiting for SIGUSR1), the agent attached by PID, Prometheus scraping it.
         fixture = self.track(Fixture(args=FIXTURE_ARGS))
-        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--cluster", CLUSTER, "--node", NODE]))
+        # The link capacity is the operator's to state; with it the agent derives bandwidth
+        # utilization and migration speedup (the dashboard has panels for both).
+        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--cluster", CLUSTER, "--node", NODE,
+                                         "--link-capacity-mbps", "1000"]))
         agent.wait_ready()
         config = prometheus_e2e_config.write_config(workdir, [agent.address], job=JOB)
         prometheus = self.track(PrometheusProcess(PROMETHEUS, config, workdir))
         instance = agent.address
         up = 'up{job="%s", instance="%s"}' % (JOB, instance)
         self.assertTrue(wait_for(lambda: prometheus.scalar(up) == 1, timeout=30, interval=0.5),
-                        "Prometheus does not scrape the agent at %s:\n%s" % (instance, prometheus.log()[-3000:]))
+                        "Prometheus does not scrape the agent at %s:\n%s"
+                        % (instance, prometheus.log()[-3000:]))
         fixture.go()
 
         # 2. The workload reaches every subsystem (read from the agent directly), then Prometheus
@@ -170,7 +175,8 @@ class PrometheusEndToEnd(AgentTestCase):
             checks = {
                 "AMST bytes": value(s, "dwcp_amst_bytes_sent_total"),
                 "AMST errors": value(s, "dwcp_amst_errors_total"),
-                "HDE compressions": value(s, "dwcp_hde_operations_total", operation="compress", result="success"),
+                "HDE compressions": value(s, "dwcp_hde_operations_total", operation="compress",
+                                          result="success"),
                 "delta encodes": value(s, "dwcp_hde_operations_total", operation="encode", result="success"),
                 # strictly between 0 and 100: delta hits and misses both happened
                 "delta hits and misses": 0 < (value(s, "dwcp_hde_delta_hit_rate_percent") or 0) < 100,
@@ -184,7 +190,8 @@ class PrometheusEndToEnd(AgentTestCase):
         self.assertTrue(wait_for(lambda: (prometheus.scalar(scrapes) or 0) >= MIN_SCRAPES_BEFORE_QUERIES,
                                  timeout=60, interval=0.5),
                         "Prometheus has fewer than %d scrapes of the agent" % MIN_SCRAPES_BEFORE_QUERIES)
-        self.assertGreater(prometheus.scalar('sum(rate(dwcp_amst_bytes_sent_total{job="%s"}[1m]))' % JOB) or 0, 0,
+        throughput = prometheus.scalar('sum(rate(dwcp_amst_bytes_sent_total{job="%s"}[1m]))' % JOB)
+        self.assertGreater(throughput or 0, 0,
                            "the fixture is not transferring while the queries run")
 
         # Each check in its own subTest: one failing does not hide the others, nor steps 4 and 5.
@@ -231,7 +238,8 @@ class PrometheusEndToEnd(AgentTestCase):
               % (time.monotonic() - stopped, fired[0]["labels"]), flush=True)
 
         # 5. Clean up in order and check it; tearDown then checks that no BPF link is left.
-        self.assertEqual(prometheus.stop(), 0, "Prometheus did not exit cleanly:\n" + prometheus.log()[-3000:])
+        self.assertEqual(prometheus.stop(), 0,
+                         "Prometheus did not exit cleanly:\n" + prometheus.log()[-3000:])
         self.assertEqual(agent.stop(), 0, "the agent did not exit 0 on SIGTERM:\n" + agent.log())
         fixture.stop()
         shutil.rmtree(workdir)

@@ -100,13 +100,14 @@ def expected(truth, without=()):
         "amst errors send": truth["send_errors"],
         "amst errors send_chunk": truth["send_chunk_errors"],
         "amst errors reconnect": truth["reconnects"],
-        "amst errors receive_chunk": truth["receive_chunk_calls"] - truth["chunks_received"],
+        # receiveChunk's end-of-stream error is not an AMST error (decoder.cpp says why).
+        "amst errors receive_chunk": 0,
         "amst errors migration_memory": m["memory_errors"],
         "amst errors migration_disk": m["disk_errors"],
         "amst errors federation_sync": f["sync_errors"],
         "amst errors federation_baseline": f["propagate_errors"],
         "amst errors, all types": (truth["send_errors"] + truth["send_chunk_errors"] + truth["reconnects"] +
-                                   truth["receive_chunk_calls"] - truth["chunks_received"] + m["memory_errors"] +
+                                   m["memory_errors"] +
                                    m["disk_errors"] + f["sync_errors"] + f["propagate_errors"]),
     }
     for stream_id, n in truth["bytes_sent_per_stream"].items():
@@ -243,8 +244,10 @@ class GoFunctionsTestCase(AgentTestCase):
         the agent's numbers equal the truth (or the wait ran out: the caller's asserts say what
         differs)."""
         fixture = self.track(Fixture(binary, fixture_args))
-        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--cluster", "test", "--node", "n1"] +
-                                        list(agent_args)))
+        # Every reconnect opens a receiver stream with a new id: lift the per-label cap (64 by
+        # default, tested elsewhere) so that no stream folds into "other".
+        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--cluster", "test", "--node", "n1",
+                                         "--max-label-values", "4096"] + list(agent_args)))
         agent.wait_ready()
         fixture.go()
         truth = fixture.wait_done()
@@ -268,12 +271,12 @@ class GoFunctionsTestCase(AgentTestCase):
     def assertNoEventLost(self, samples, truth):
         for reason in ("ringbuf_full", "map_full", "unmatched_exit"):
             self.assertEqual(lost(samples, reason), 0, "events lost: " + reason)
-        # A failed Encode returns a nil *EncodedData: reading its fields fails in BPF and is
-        # counted as read_failed. No other probe reads through a pointer that may be nil.
-        self.assertLessEqual(lost(samples, "read_failed", "encode"), truth["hde"]["encode_errors"])
-        self.assertEqual(lost(samples, "read_failed") - lost(samples, "read_failed", "encode"), 0)
+        # A failed Encode returns a nil *EncodedData: BPF reads its fields as 0 (a nil pointer is
+        # an outcome, not a failed read), so nothing at all may be lost to read failures.
+        self.assertEqual(lost(samples, "read_failed"), 0)
         self.assertEqual(value(samples, "dwcp_observer_invalid_events_total") or 0, 0,
                          "the fixture gave no invalid input, yet the model counted some")
+        self.assertEqual(value(samples, "dwcp_observer_labels_overflow_total") or 0, 0)
 
 
 class GroundTruthOnFourBuilds(GoFunctionsTestCase):
@@ -363,21 +366,11 @@ class Refusals(GoFunctionsTestCase):
         self.assertEqual(value(s, "dwcp_observer_events_total", kind="prune") or 0, 0)
         self.assertEqual(value(s, "dwcp_system_config_enabled"), 5, "all five features still live")
 
-    def test_function_missing_from_the_binary_is_refused_and_the_rest_run(self):
-        # A profile for a build that has PruneExpiredBaselines where the fixture has
-        # PruneOldBaselines: that one probe cannot be placed, the 17 others can.
-        missing = "compression.(*DeltaEncoder).PruneExpiredBaselines"
-        profile = self.profile_with("compression.(*DeltaEncoder).PruneOldBaselines", {
-            "function": missing, "event": "prune", "params": "", "results": "int",
-            "exit": {"result_aux": "result0"}})
-        truth, s, agent = self.observe("dwcp-fixture", WORKLOAD, ["--profile", profile], PRUNE_KEYS)
-        log = agent.log()
-        self.assertIn(missing, log)
-        self.assertIn("refused", log)
-        self.assertIn("not found", log, "the log should say why the probe was refused")
-        self.assertRestExact(truth, s)
-
     def test_optional_function_missing_is_refused_and_the_rest_run(self):
+        # A profile for a build that has PruneExpiredBaselines where the fixture has
+        # PruneOldBaselines, marked optional: that one probe is refused, the 17 others attach.
+        # (A required function missing means another build: exit 4, nothing attached -
+        # test_lifecycle.test_profile_with_unknown_symbols.)
         missing = "compression.(*DeltaEncoder).PruneExpiredBaselines"
         profile = self.profile_with("compression.(*DeltaEncoder).PruneOldBaselines", {
             "function": missing, "event": "prune", "params": "", "results": "int", "optional": True,

@@ -1,6 +1,8 @@
 #include "agent/agent.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -88,6 +90,20 @@ int Agent::start(std::string* error) {
   if (!bpf_) return kExitBpf;
   if (!bpf_->attach_socket_tracepoints(error)) return kExitBpf;
 
+  // What observing costs on this kernel, measured before any probe fires (agent/overhead.h).
+  // Both need privilege the agent drops below: BPF_ENABLE_STATS needs CAP_SYS_ADMIN, and the
+  // calibration attaches a uprobe to this binary.
+  std::string why;
+  bpf_stats_ = BpfStatsSession::enable(&why);
+  if (!bpf_stats_) log("BPF run-time stats unavailable (" + why + "): overhead estimates count traps only");
+  if (auto trap = calibrate_trap_cost(&why)) {
+    trap_ns_ = trap->ns_per_hit;
+    log("uprobe trap cost on this kernel: " + std::to_string(std::lround(trap_ns_)) + " ns per hit");
+  } else {
+    trap_ns_ = 5000;  // design.md: 3-9 us on the VMs measured
+    log("cannot calibrate the uprobe trap cost (" + why + "): assuming 5000 ns per hit");
+  }
+
   std::vector<std::string> probe_names(DWCP_MAX_PROBES);
   for (const auto& probe : profile_.probes) {
     probe_names[probe.probe_id] = probe.event;
@@ -95,6 +111,7 @@ int Agent::start(std::string* error) {
     if (probe.has_exit && !bpf_->set_spec(2u * probe.probe_id + 1, probe.exit, error)) return kExitBpf;
   }
   observer_ = std::make_shared<ObserverMetrics>(bpf_.get(), std::move(probe_names));
+  observer_->set_trap_cost(trap_ns_ * 1e-9);
   models_ = std::make_shared<ModelRegistry>();
 
   const bool labelled = options_.targets.size() > 1;
@@ -119,7 +136,7 @@ int Agent::start(std::string* error) {
   // Still a single thread here: every thread started from now on (HTTP workers, the consumer)
   // inherits the reduced capability sets.
   CapabilityNeeds needs;
-  needs.reattach = may_reattach;
+  needs.reattach = may_reattach || options_.probe_budget > 0;  // demotion re-attaches
   needs.privileged_port = listen_port > 0 && listen_port < 1024;
   std::vector<std::string> kept;
   std::string drop_error;
@@ -143,40 +160,52 @@ int Agent::start(std::string* error) {
   return kExitOk;
 }
 
-int Agent::attach(Target& target, const ProcessInfo& process, std::string* error) {
-  auto binary = goelf::GoBinary::open(process.binary_path);
-  std::vector<std::string> refused;
-  std::vector<std::string> missing;
-  std::vector<UprobeSite> sites;
-  std::set<std::string> live_features;
-  if (binary) {
-    for (const auto& probe : profile_.probes) {
-      auto fn = binary->find_function(probe.symbol);
-      if (!fn) {
-        if (probe.optional)
-          refused.push_back(probe.function + " (" + fn.error() + ")");
-        else
-          missing.push_back(probe.function);
+Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary) const {
+  SiteScan scan;
+  const std::vector<std::string> names = binary.function_names();  // sorted
+  for (const auto& probe : profile_.probes) {
+    if (demoted_.count(probe.probe_id)) continue;  // detached by --probe-budget, for good
+    auto fn = binary.find_function(probe.symbol);
+    if (!fn) {
+      // Named in the binary but not placeable with certainty (the name tables disagree, a name
+      // shared by several functions, ...): refuse this probe with the resolver's reason and keep
+      // the others. Absent altogether: another build, unless the profile says some lack it.
+      if (probe.optional || std::binary_search(names.begin(), names.end(), probe.symbol))
+        scan.refused.push_back(probe.function + " (" + fn.error() + ")");
+      else
+        scan.missing.push_back(probe.function);
+      continue;
+    }
+    std::vector<std::uint64_t> rets;
+    if (probe.has_exit) {
+      auto found = binary.ret_offsets(*fn);
+      if (!found) {
+        scan.refused.push_back(probe.function + " (no return sites: " + found.error() + ")");
         continue;
       }
-      std::vector<std::uint64_t> rets;
-      if (probe.has_exit) {
-        auto found = binary->ret_offsets(*fn);
-        if (!found) {
-          refused.push_back(probe.function + " (no return sites: " + found.error() + ")");
-          continue;
-        }
-        rets = std::move(found.value());
-      }
-      sites.push_back({fn->file_offset, 2u * probe.probe_id});
-      for (auto ret : rets) sites.push_back({ret, 2u * probe.probe_id + 1});
-      live_features.insert(probe.feature);
+      rets = std::move(found.value());
     }
+    scan.sites.push_back({fn->file_offset, 2u * probe.probe_id});
+    for (auto ret : rets) scan.sites.push_back({ret, 2u * probe.probe_id + 1});
+    scan.live_features.insert(probe.feature);
   }
+  return scan;
+}
+
+int Agent::attach(Target& target, const ProcessInfo& process, std::string* error) {
+  auto binary = goelf::GoBinary::open(process.binary_path);
+  SiteScan scan;
+  if (binary) scan = scan_sites(*binary);
+  const std::vector<std::string>& refused = scan.refused;
+  const std::vector<std::string>& missing = scan.missing;
+  const std::vector<UprobeSite>& sites = scan.sites;
+  const std::set<std::string>& live_features = scan.live_features;
+  // The budget may have detached every probe: a successor then gets socket counters only.
+  const bool budget_emptied = sites.empty() && !demoted_.empty();
   // Decide before touching the kernel: a binary that is not the build the profile describes gets
   // no probe at all (configs/probes/README.md: only `"optional": true` functions may be missing).
   const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
-  if (!options_.sockets_only && (sites.empty() || !missing.empty())) {
+  if (!options_.sockets_only && !budget_emptied && (sites.empty() || !missing.empty())) {
     if (!binary) {
       *error = "cannot read the binary of " + who + ": " + binary.error();
     } else if (sites.empty()) {
@@ -212,7 +241,8 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
   target.links = std::move(links);
   target.sites = sites.size();
   target.process = process;
-  target.decoder = EventDecoder();
+  target.decoder = EventDecoder(options_.link_capacity_bps);
+  target.bandwidth_at = {};
 
   ObservedProcess observed;
   observed.pid = static_cast<std::uint32_t>(process.pid);
@@ -313,17 +343,137 @@ void Agent::handle_event(const dwcp_event& event) {
 void Agent::run(const std::atomic<bool>& stop) {
   using clock = std::chrono::steady_clock;
   auto next_check = clock::now();
+  auto next_overhead = clock::now() + options_.overhead_interval;
+  auto next_bandwidth = clock::now();
+  account_overhead();  // baselines: hits, BPF run time and target CPU at the start
   const auto handler = [this](const dwcp_event& e) { handle_event(e); };
   while (!stop.load()) {
     // Records arrive without wake-ups below the threshold: a short poll is the drain timer.
     int n = bpf_->poll(50, handler);
     if (n < 0 && n != -EINTR) log("ring buffer poll failed: " + std::to_string(n));
+    if (clock::now() >= next_overhead) {
+      account_overhead();
+      next_overhead = clock::now() + options_.overhead_interval;
+    }
     if (clock::now() >= next_check) {
       check_lifecycle();
       next_check = clock::now() + std::chrono::milliseconds(200);
     }
+    if (clock::now() >= next_bandwidth) {
+      sample_bandwidth();
+      next_bandwidth = clock::now() + std::chrono::seconds(5);
+    }
   }
   bpf_->poll(0, handler);
 }
+
+// AMST's bandwidth use is what the target's TCP sockets send, measured in the kernel; what is
+// available is the link capacity the operator states (--link-capacity-mbps): nothing in the
+// process tells it.
+void Agent::sample_bandwidth() {
+  if (options_.link_capacity_bps <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& target : targets_) {
+    if (!target->process) continue;
+    dwcp_sock_stats stats{};
+    if (!bpf_->sock_stats(static_cast<std::uint32_t>(target->process->pid), &stats)) continue;
+    const double elapsed = std::chrono::duration<double>(now - target->bandwidth_at).count();
+    if (target->bandwidth_at != std::chrono::steady_clock::time_point{} && elapsed > 0 &&
+        stats.bytes_sent >= target->bandwidth_bytes) {
+      const double used_bps = static_cast<double>(stats.bytes_sent - target->bandwidth_bytes) * 8 / elapsed;
+      target->model->apply(BandwidthUpdate{used_bps, options_.link_capacity_bps});
+    }
+    target->bandwidth_bytes = stats.bytes_sent;
+    target->bandwidth_at = now;
+  }
+}
+
+void Agent::relink(Target& target) {
+  const ProcessInfo& process = *target.process;
+  const std::string who = "process " + std::to_string(process.pid);
+  auto binary = goelf::GoBinary::open(process.binary_path);
+  if (!binary) {
+    log("probe budget: cannot re-read the binary of " + who + " (" + binary.error() + "): probes unchanged");
+    return;
+  }
+  SiteScan scan = scan_sites(*binary);
+  // The old link goes first: with both attached for a moment, entry-only probes would count
+  // twice and RET sites would report unmatched exits. Calls made in the few milliseconds
+  // between are not seen.
+  target.links.clear();
+  std::string why;
+  if (!scan.sites.empty()) {
+    target.links = bpf_->attach_uprobes(process.pid, process.binary_path, scan.sites, &why);
+    if (target.links.empty()) log("probe budget: cannot re-attach the remaining probes to " + who + ": " + why);
+  }
+  target.sites = target.links.empty() ? 0 : scan.sites.size();
+  ObservedProcess observed;
+  observed.pid = static_cast<std::uint32_t>(process.pid);
+  observed.target = target.spec.label;
+  observed.alive = true;
+  observer_->set_target(observed, static_cast<int>(target.sites));
+  log("probe budget: " + std::to_string(target.sites) + " uprobes now attached to " + who);
+}
+
+void Agent::account_overhead() {
+  BpfCounters counters;
+  bpf_->counters(&counters);
+  double bpf_ns_per_run = 0;
+  ProgramRunStats run;
+  if (bpf_->program_stats(&run.run_time_ns, &run.run_count)) {
+    bpf_ns_per_run = ns_per_run(last_run_, run);
+    last_run_ = run;
+  }
+  std::vector<ProbeInterval> intervals;
+  for (const auto& probe : profile_.probes) {
+    const std::uint32_t entry = 2u * probe.probe_id, exit = entry + 1;
+    const std::uint64_t now = counters.spec_hits[entry] + counters.spec_hits[exit];
+    const std::uint64_t before = last_counters_.spec_hits[entry] + last_counters_.spec_hits[exit];
+    intervals.push_back({probe.event, now >= before ? now - before : 0});
+  }
+  last_counters_ = counters;
+
+  // CPU time of the live targets over the interval; a target seen for the first time only
+  // sets its baseline (its whole life's CPU against one interval's hits would mislead).
+  double cpu = 0;
+  bool complete = true;
+  std::map<int, double> seen;
+  for (const auto& target : targets_) {
+    if (!target->process) continue;
+    std::string why;
+    auto seconds = process_cpu_seconds(target->process->pid, &why);
+    if (!seconds) continue;
+    auto it = last_cpu_seconds_.find(target->process->pid);
+    if (it == last_cpu_seconds_.end())
+      complete = false;
+    else
+      cpu += *seconds - it->second;
+    seen[target->process->pid] = *seconds;
+  }
+  last_cpu_seconds_ = std::move(seen);
+
+  BudgetPolicy policy;
+  policy.max_share = options_.probe_budget;
+  const BudgetDecision decision = ProbeBudget(policy).evaluate(intervals, trap_ns_, bpf_ns_per_run, cpu);
+  observer_->add_probe_overhead(decision.costs);
+  if (!complete) return;
+  observer_->set_overhead_share(decision.share);
+  if (decision.demote.empty()) return;
+
+  for (const auto& name : decision.demote) {
+    observer_->set_demoted(name);
+    for (const auto& probe : profile_.probes)
+      if (probe.event == name) demoted_.insert(probe.probe_id);
+  }
+  char share[96];
+  std::snprintf(share, sizeof share, "%.1f %% of the targets' CPU over the last %lld s (budget %.1f %%)",
+                100 * decision.share, static_cast<long long>(options_.overhead_interval.count()),
+                100 * options_.probe_budget);
+  log("probe budget: the uprobes cost an estimated " + std::string(share) + "; detaching " +
+      join(decision.demote, ", ") + " (socket counters stay)");
+  for (auto& target : targets_)
+    if (target->process) relink(*target);
+}
+
 
 }  // namespace dwcp::agent

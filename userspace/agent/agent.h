@@ -3,10 +3,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,12 +17,16 @@
 #include "agent/bpf_session.h"
 #include "agent/decoder.h"
 #include "agent/observer_metrics.h"
+#include "agent/overhead.h"
 #include "agent/process.h"
 #include "dwcp_observer/model.h"
 #include "profile/profile.h"
 
 namespace dwcp {
 class HttpServer;
+namespace goelf {
+class GoBinary;
+}
 }
 
 namespace dwcp::agent {
@@ -57,6 +64,13 @@ struct AgentOptions {
   std::string basic_auth_user;
   std::string basic_auth_password;
   bool verbose = false;
+  // --probe-budget: largest share of the targets' CPU time the uprobes may cost (0.02 = 2 %);
+  // above it the costliest probes are detached. 0: no limit (the cost is still estimated).
+  double probe_budget = 0.0;
+  // WAN link capacity in bits/s (0: unknown): bandwidth utilization and migration speedup.
+  double link_capacity_bps = 0;
+  // How often the cost is estimated (and the budget judged).
+  std::chrono::seconds overhead_interval{10};
 };
 
 class Agent {
@@ -83,11 +97,28 @@ class Agent {
     // (pid, start time) of a process that matched but could not be attached: not retried
     // every check, which would repeat the same message five times a second.
     std::optional<std::pair<int, std::uint64_t>> rejected;
+    // Kernel-side bytes sent at the last bandwidth sample, for the utilization gauge.
+    std::uint64_t bandwidth_bytes = 0;
+    std::chrono::steady_clock::time_point bandwidth_at{};
   };
 
+  // The uprobe sites of the profile's probes in one binary, without those --probe-budget demoted.
+  struct SiteScan {
+    std::vector<UprobeSite> sites;
+    std::vector<std::string> refused;  // present but not probeable (optional, or no RET found)
+    std::vector<std::string> missing;  // required and absent
+    std::set<std::string> live_features;
+  };
+  SiteScan scan_sites(const goelf::GoBinary& binary) const;
   int attach(Target& target, const ProcessInfo& process, std::string* error);
+  // Re-attaches a live target's uprobes without the demoted probes.
+  void relink(Target& target);
+  // Every overhead interval: each probe's estimated in-target time, the share of the targets'
+  // CPU, and the budget's demotions.
+  void account_overhead();
   void detach(Target& target);
   void check_lifecycle();
+  void sample_bandwidth();
   // --follow, --comm or --exe: the target is looked for again when its process goes.
   bool follows(const Target& target) const;
   // Attaches a restarted (or re-executed) target's new process; says once why when it cannot.
@@ -103,6 +134,15 @@ class Agent {
   std::unique_ptr<HttpServer> http_;
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<Event> scratch_events_;
+
+  // Overhead accounting (agent/overhead.h). The stats session keeps the kernel's BPF run-time
+  // accounting on exactly as long as the agent runs.
+  std::unique_ptr<BpfStatsSession> bpf_stats_;
+  double trap_ns_ = 0;
+  ProgramRunStats last_run_{};
+  BpfCounters last_counters_{};
+  std::map<int, double> last_cpu_seconds_;  // by target pid
+  std::set<std::uint32_t> demoted_;         // probe ids detached by --probe-budget
 };
 
 }  // namespace dwcp::agent

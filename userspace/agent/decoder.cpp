@@ -74,10 +74,11 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       if (failed) out->push_back(StreamError{kSessionWide, "receive"});
       break;
     case DWCP_EV_RECEIVE_CHUNK:
-      if (!paired) break;  // the size is a result: nothing to count from the entry alone
-      if (failed)
-        out->push_back(StreamError{id, "receive_chunk"});
-      else
+      // A receiveChunk error is how a stream's reader learns that the peer closed it (io.EOF on
+      // every clean close); BPF sees only that the error is non-nil, not which one. Counting it
+      // would make every closed stream an AMST error: genuine receive failures reach Receive's
+      // own error result (error_type "receive") instead.
+      if (paired && !failed)
         out->push_back(StreamBytes{id, 0, non_negative(e.val[DWCP_SLOT_RESULT_BYTES])});
       break;
     case DWCP_EV_RECONNECT:
@@ -140,6 +141,13 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       done.dwcp_enabled = true;  // the call went through DWCP's adapter
       done.seconds = seconds;
       out->push_back(done);
+      // Speedup against sending the VM's memory raw at line rate: (bytes at link capacity) /
+      // (time DWCP took). Above 1 when compression and parallel streams beat the line rate.
+      // Disk migrations pass a map of blocks whose total size BPF cannot sum: no speedup.
+      if (e.kind == DWCP_EV_MIGRATE_MEMORY && link_capacity_bps_ > 0 && seconds > 0) {
+        const double line_rate_seconds = non_negative(e.val[DWCP_SLOT_BYTES]) * 8.0 / link_capacity_bps_;
+        out->push_back(SpeedupCalculated{"memory", line_rate_seconds / seconds});
+      }
       break;
     }
     case DWCP_EV_FED_SYNC:

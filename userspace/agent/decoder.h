@@ -16,10 +16,16 @@ const char* event_kind_name(std::uint16_t kind);
 // One decoder per target process: it keeps the little state that spans calls (live baselines).
 class EventDecoder {
  public:
+  // link_capacity_bps: the WAN link DWCP transfers over, in bits per second (0: unknown). With it,
+  // a memory migration's speedup is derived from its duration (Go passes DWCP's own float speedup
+  // in XMM registers, which BPF cannot read).
+  explicit EventDecoder(double link_capacity_bps = 0) : link_capacity_bps_(link_capacity_bps) {}
+
   // Appends the model events `raw` stands for to `out`.
   void decode(const dwcp_event& raw, std::vector<Event>* out);
 
  private:
+  double link_capacity_bps_ = 0;
   std::int64_t baselines_ = 0;
 };
 

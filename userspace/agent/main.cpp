@@ -1,4 +1,5 @@
 // dwcp-observer: attach to a running DWCP process by PID and serve its metrics.
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -46,6 +47,11 @@ int main(int argc, char** argv) {
   options.node = hostname();
   options.profile_path = dwcp::profile::default_profile_path();
 
+  // glibc gives every thread that allocates an arena of its own and keeps freed memory there:
+  // with HTTP worker threads building 10,000-series responses the agent held 56 MiB instead of
+  // 37 MiB (docs/performance.md, benchmark 4). Two arenas keep the consumer and scrapes apart.
+  mallopt(M_ARENA_MAX, 2);
+
   CLI::App app{"dwcp-observer: DWCP metrics from an unmodified DWCP process, through eBPF"};
   app.set_version_flag("--version", std::string(DWCP_OBSERVER_VERSION) + " (" + DWCP_OBSERVER_REVISION + ")");
   std::vector<int> pids;
@@ -73,7 +79,23 @@ int main(int argc, char** argv) {
   app.add_option("--max-label-values", options.max_label_values, "distinct values kept per free-form label (rest -> \"other\")")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  double link_capacity_mbps = 0;
+  app.add_option("--link-capacity-mbps", link_capacity_mbps,
+                 "capacity of the WAN link DWCP uses, in Mbit/s: enables bandwidth utilization and "
+                 "migration speedup (0: unknown)")
+      ->check(CLI::Range(0.0, 1e9));
   app.add_option("--basic-auth-file", auth_file, "file with one line user:password; protects /metrics");
+  app.add_option("--probe-budget", options.probe_budget,
+                 "largest share of the targets' CPU time the uprobes may cost, e.g. 0.02 for 2 %; above "
+                 "it the costliest probes are detached (logged; dwcp_observer_probe_demoted{probe} = 1). "
+                 "0: no limit")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  int overhead_interval_s = static_cast<int>(options.overhead_interval.count());
+  app.add_option("--probe-budget-interval", overhead_interval_s,
+                 "seconds over which the uprobes' cost is estimated and the budget judged")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   app.add_flag("--verbose", options.verbose, "libbpf's log and per-probe details");
   try {
     app.parse(argc, argv);
@@ -82,6 +104,8 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
 
+  options.overhead_interval = std::chrono::seconds(overhead_interval_s);
+  options.link_capacity_bps = link_capacity_mbps * 1e6;
   for (int pid : pids) options.targets.push_back({pid, "", "", "pid-" + std::to_string(pid)});
   for (const auto& comm : comms) options.targets.push_back({0, comm, "", comm});
   for (const auto& exe : exes) options.targets.push_back({0, "", exe, exe});

@@ -54,6 +54,32 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
                           .Name("dwcp_observer_probes_attached")
                           .Help("Uprobes currently attached to the target (entry and RET sites)")
                           .Register(*registry_);
+  probe_overhead_ = &prometheus::BuildCounter()
+                         .Name("dwcp_observer_probe_overhead_seconds_total")
+                         .Help("Estimated time the targets spent in this probe: hits x (uprobe trap cost "
+                               "calibrated at start-up + mean BPF run time per hit from the kernel's BPF stats)")
+                         .Register(*registry_);
+  probe_demoted_ = &prometheus::BuildGauge()
+                        .Name("dwcp_observer_probe_demoted")
+                        .Help("1 when --probe-budget detached this probe because the estimated overhead "
+                              "exceeded the budget, else 0")
+                        .Register(*registry_);
+  trap_cost_ = &prometheus::BuildGauge()
+                    .Name("dwcp_observer_uprobe_trap_seconds")
+                    .Help("Cost of one uprobe hit on this kernel (empty BPF program), calibrated at start-up")
+                    .Register(*registry_)
+                    .Add({});
+  overhead_share_ = &prometheus::BuildGauge()
+                         .Name("dwcp_observer_probe_overhead_ratio")
+                         .Help("Estimated share of the targets' CPU time (utime + stime) spent in the uprobes "
+                               "over the last overhead interval")
+                         .Register(*registry_)
+                         .Add({});
+  for (std::size_t probe = 0; probe < probe_names_.size(); ++probe) {
+    if (probe_names_[probe].empty() || probe == DWCP_PROBE_ID_SOCKET) continue;
+    probe_overhead_->Add({{"probe", probe_names_[probe]}});
+    probe_demoted_->Add({{"probe", probe_names_[probe]}}).Set(0);
+  }
   // Every kind at zero from the first scrape, so rate() works at once.
   for (std::uint16_t kind = DWCP_EV_NONE + 1; kind < DWCP_EV_KIND_COUNT; ++kind)
     event_counters_[event_kind_name(kind)] = &events_total_->Add({{"kind", event_kind_name(kind)}});
@@ -98,6 +124,17 @@ void ObserverMetrics::mark_target_gone(std::uint32_t pid, const dwcp_sock_stats&
   target_up_->Add({{"pid", std::to_string(pid)}, {"target", it->second.target}}).Set(0);
   probes_attached_->Add({{"pid", std::to_string(pid)}}).Set(0);
 }
+
+void ObserverMetrics::set_trap_cost(double seconds_per_hit) { trap_cost_->Set(seconds_per_hit); }
+
+void ObserverMetrics::add_probe_overhead(const std::vector<ProbeCost>& costs) {
+  for (const auto& cost : costs)
+    if (cost.seconds > 0) probe_overhead_->Add({{"probe", cost.probe}}).Increment(cost.seconds);
+}
+
+void ObserverMetrics::set_overhead_share(double share) { overhead_share_->Set(share); }
+
+void ObserverMetrics::set_demoted(const std::string& probe) { probe_demoted_->Add({{"probe", probe}}).Set(1); }
 
 std::vector<MetricFamily> ObserverMetrics::Collect() const {
   std::vector<MetricFamily> families = registry_->Collect();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "agent/bpf_session.h"
+#include "agent/overhead.h"
 
 namespace dwcp::agent {
 
@@ -38,6 +39,13 @@ class ObserverMetrics : public prometheus::Collectable {
   // The process exited: its last socket counters stay exported (counters never go back).
   void mark_target_gone(std::uint32_t pid, const dwcp_sock_stats& last);
 
+  // The agent's estimate of what its uprobes cost the targets (agent/overhead.h), updated by the
+  // overhead tick of the consumer thread.
+  void set_trap_cost(double seconds_per_hit);
+  void add_probe_overhead(const std::vector<ProbeCost>& costs);  // ProbeCost::probe = probe label
+  void set_overhead_share(double share);
+  void set_demoted(const std::string& probe);
+
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
@@ -47,6 +55,10 @@ class ObserverMetrics : public prometheus::Collectable {
   prometheus::Family<prometheus::Counter>* events_total_;
   prometheus::Family<prometheus::Gauge>* target_up_;
   prometheus::Family<prometheus::Gauge>* probes_attached_;
+  prometheus::Family<prometheus::Counter>* probe_overhead_;
+  prometheus::Family<prometheus::Gauge>* probe_demoted_;
+  prometheus::Gauge* trap_cost_;
+  prometheus::Gauge* overhead_share_;
   std::map<std::string, prometheus::Counter*> event_counters_;  // consumer thread only
   mutable std::mutex processes_mutex_;
   mutable std::map<std::uint32_t, ObservedProcess> processes_;

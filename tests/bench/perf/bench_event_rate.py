@@ -35,6 +35,7 @@ def run_once(rate, duration, chunk, transfer, ringbuf):
     agent = None
     try:
         agent = pc.Agent(fx.pid, ["--ringbuf-size", str(ringbuf)])
+        agent_cpu_before = pc.cpu_seconds_of(agent.proc.pid)
         fx.run()
         t = fx.truth
         # Every paired call of the AMST probes is one event; the final failing receiveChunk of
@@ -49,7 +50,8 @@ def run_once(rate, duration, chunk, transfer, ringbuf):
             if seen + lost >= expected or time.time() > deadline:
                 break
             time.sleep(0.1)
-        return {"rate_arg": rate, "wall": fx.wall, "events": seen, "lost": lost, "expected": expected,
+        agent_cpu = pc.cpu_seconds_of(agent.proc.pid) - agent_cpu_before
+        return {"agent_cpu_s": agent_cpu, "agent_us_per_event": 1e6 * agent_cpu / max(1, seen),"rate_arg": rate, "wall": fx.wall, "events": seen, "lost": lost, "expected": expected,
                 "missing": expected - seen, "events_per_s": (seen + lost) / fx.wall,
                 "probe_hits": pc.value(s, "dwcp_observer_probe_hits_total"),
                 "lost_by_reason": lost_by_reason(s)}
@@ -64,14 +66,15 @@ def sweep(label, rates, runs, duration, chunk, transfer, ringbuf):
     for rate in rates:
         rows = [run_once(rate, duration, chunk, transfer, ringbuf) for _ in range(runs)]
         for r in rows:
-            pc.log("%s ringbuf %d rate %s: %.0f ev/s, events %d, lost %d, missing %d %s" % (
+            pc.log("%s ringbuf %d rate %s: %.0f ev/s, events %d, lost %d, missing %d %s, agent %.2f us/event" % (
                 label, ringbuf, rate or "max", r["events_per_s"], r["events"], r["lost"], r["missing"],
-                r["lost_by_reason"]))
+                r["lost_by_reason"], r["agent_us_per_event"]))
         points.append({
             "rate_arg": rate,
             "events_per_s": pc.summary([r["events_per_s"] for r in rows]),
             "lost_fraction": pc.summary([r["lost"] / max(1, r["expected"]) for r in rows]),
             "lost": [r["lost"] for r in rows],
+            "agent_us_per_event": pc.summary([r["agent_us_per_event"] for r in rows]),
             "missing_uncounted": [r["missing"] - r["lost"] for r in rows],
             "lost_by_reason": [r["lost_by_reason"] for r in rows],
         })
@@ -109,8 +112,8 @@ def main():
     }
     pc.save("event_rate", result)
     m = result["default"]["max"]
-    print("event rate, default ring buffer: highest rate %s ev/s, lost fraction %s" % (
-        pc.fmt(m["events_per_s"]), pc.fmt(m["lost_fraction"])))
+    print("event rate, default ring buffer: highest rate %s ev/s, lost fraction %s, agent CPU %s us/event" % (
+        pc.fmt(m["events_per_s"]), pc.fmt(m["lost_fraction"]), pc.fmt(m["agent_us_per_event"])))
     for p in result["by_ringbuf"]:
         print("event rate, highest rate, ring buffer %d KiB: %s ev/s, lost fraction %s" % (
             p["ringbuf_bytes"] >> 10, pc.fmt(p["events_per_s"]), pc.fmt(p["lost_fraction"])))

@@ -40,7 +40,7 @@ export DWCP_PERF_RESULTS="$results"
   echo "bpftrace: $(/usr/bin/bpftrace --version 2>/dev/null || echo missing)"
   echo "date: $(date -u +%FT%TZ), revision: $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-} | tee "$results/machine.txt"
+} | tee -a "$results/machine.txt"
 
 start=$SECONDS
 for bench in $benches; do
