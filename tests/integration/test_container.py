@@ -1,7 +1,9 @@
 """A DWCP process in a container (its own mount and PID namespaces): its binary exists only inside
 the container's filesystem, so the agent must reach it through /proc/PID/exe; it reports the host
 PID."""
+import json
 import os
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -25,7 +27,7 @@ class ContainerTarget(AgentTestCase):
         script = ('mount -t tmpfs none "%s" && cp "%s" "%s/dwcp" && exec "%s/dwcp" --wait-signal --linger '
                   '--listen 127.0.0.1:0 --streams 4 --transfers 6 --truth "%s"'
                   % (hidden, fixture_path(), hidden, hidden, truth))
-        proc = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--propagation", "private",
+        proc = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--kill-child", "--propagation", "private",
                                  "sh", "-c", script], stdout=subprocess.PIPE, text=True)
         self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stdout.close()))
         line = proc.stdout.readline()
@@ -35,15 +37,15 @@ class ContainerTarget(AgentTestCase):
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         self.assertEqual(len(children), 1, children)
         host_pid = int(children[0])
+        self.addCleanup(lambda: subprocess.run(["kill", "-KILL", str(host_pid)], capture_output=True))
         self.assertFalse(os.path.exists(os.path.join(hidden, "dwcp")), "the binary must be invisible to the host")
 
         agent = self.track(AgentProcess(["--pid", str(host_pid)]))
         agent.wait_ready()
-        os.kill(host_pid, __import__("signal").SIGUSR1)
+        os.kill(host_pid, signal.SIGUSR1)
         while "DONE" not in proc.stdout.readline():
             pass
         with open(truth) as f:
-            import json
             t = json.load(f)
         want = sum(t["bytes_sent_per_stream"].values())
         got = wait_for(lambda: value(agent.samples(), "dwcp_amst_bytes_sent_total") == want, timeout=20)
