@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "agent/uprobe_multi.h"
 #include "observer.skel.h"
 
 namespace dwcp::agent {
@@ -54,40 +55,16 @@ void Link::reset() {
 
 namespace {
 
-// BPF_LINK_CREATE for uprobe_multi (kernel 6.6+). Debian 12's libbpf 1.1 and uapi headers predate
-// it, so the attr is laid out here, as in the kernel's include/uapi/linux/bpf.h.
-constexpr int kBpfTraceUprobeMulti = 48;
-struct UprobeMultiAttr {
-  __u32 prog_fd;
-  __u32 target_fd;
-  __u32 attach_type;
-  __u32 flags;
-  __u64 path;
-  __u64 offsets;
-  __u64 ref_ctr_offsets;
-  __u64 cookies;
-  __u32 cnt;
-  __u32 multi_flags;
-  __u32 pid;
-  __u32 pad_[17];  // the rest of union bpf_attr: must be zero
-};
+std::vector<std::uint64_t> site_offsets(const std::vector<UprobeSite>& sites) {
+  std::vector<std::uint64_t> offsets;
+  for (const auto& site : sites) offsets.push_back(site.offset);
+  return offsets;
+}
 
-int create_uprobe_multi_link(int prog_fd, int pid, const std::string& binary,
-                             const std::vector<UprobeSite>& sites) {
-  std::vector<__u64> offsets, cookies;
-  for (const auto& site : sites) {
-    offsets.push_back(site.offset);
-    cookies.push_back(site.spec_index);
-  }
-  UprobeMultiAttr attr{};
-  attr.prog_fd = static_cast<__u32>(prog_fd);
-  attr.attach_type = kBpfTraceUprobeMulti;
-  attr.path = reinterpret_cast<__u64>(binary.c_str());
-  attr.offsets = reinterpret_cast<__u64>(offsets.data());
-  attr.cookies = reinterpret_cast<__u64>(cookies.data());
-  attr.cnt = static_cast<__u32>(sites.size());
-  attr.pid = static_cast<__u32>(pid);
-  return static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr)));
+std::vector<std::uint64_t> site_cookies(const std::vector<UprobeSite>& sites) {
+  std::vector<std::uint64_t> cookies;
+  for (const auto& site : sites) cookies.push_back(site.spec_index);
+  return cookies;
 }
 
 }  // namespace
@@ -216,7 +193,8 @@ std::vector<Link> BpfSession::attach_uprobes(int pid, const std::string& binary,
   std::vector<Link> links;
   if (sites.empty()) return links;
   if (multi_uprobes_) {
-    int fd = create_uprobe_multi_link(bpf_program__fd(skel_->progs.dwcp_uprobe_multi), pid, binary, sites);
+    int fd = create_uprobe_multi_link(bpf_program__fd(skel_->progs.dwcp_uprobe_multi), pid, binary,
+                                      site_offsets(sites), site_cookies(sites));
     if (fd >= 0) {
       links.push_back(Link::from_fd(fd));
       return links;

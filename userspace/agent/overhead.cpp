@@ -1,4 +1,5 @@
 #include "agent/overhead.h"
+#include "agent/uprobe_multi.h"
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
@@ -43,24 +44,6 @@ namespace dwcp::agent {
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
-
-// BPF_LINK_CREATE for uprobe_multi (kernel 6.6+), laid out as in the kernel's uapi bpf.h:
-// Debian 12's headers and libbpf 1.1 predate it (the same layout as in bpf_session.cpp).
-constexpr int kBpfTraceUprobeMulti = 48;
-struct UprobeMultiAttr {
-  __u32 prog_fd;
-  __u32 target_fd;
-  __u32 attach_type;
-  __u32 flags;
-  __u64 path;
-  __u64 offsets;
-  __u64 ref_ctr_offsets;
-  __u64 cookies;
-  __u32 cnt;
-  __u32 multi_flags;
-  __u32 pid;
-  __u32 pad_[17];
-};
 
 // `r0 = 0; exit`: a kprobe-type program (uprobes run kprobe programs) that does nothing.
 int load_empty_program(bool for_multi, std::string* error) {
@@ -145,15 +128,7 @@ std::unique_ptr<EmptyUprobes> EmptyUprobes::attach(int pid, const std::string& b
   std::string multi_error;
   probes->prog_fd_ = load_empty_program(true, &multi_error);
   if (probes->prog_fd_ >= 0) {
-    std::vector<__u64> offs(offsets.begin(), offsets.end());
-    UprobeMultiAttr attr{};
-    attr.prog_fd = static_cast<__u32>(probes->prog_fd_);
-    attr.attach_type = kBpfTraceUprobeMulti;
-    attr.path = reinterpret_cast<__u64>(binary.c_str());
-    attr.offsets = reinterpret_cast<__u64>(offs.data());
-    attr.cnt = static_cast<__u32>(offs.size());
-    attr.pid = static_cast<__u32>(pid);
-    int fd = static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr)));
+    int fd = create_uprobe_multi_link(probes->prog_fd_, pid, binary, offsets, {});
     if (fd >= 0) {
       probes->multi_ = true;
       probes->fds_.push_back(fd);
