@@ -26,7 +26,8 @@ class AmstGroundTruth(AgentTestCase):
             arrived = (value(s, "dwcp_observer_tcp_bytes_sent_total", pid=pid) == truth["socket_bytes_written"]
                        and value(s, "dwcp_observer_tcp_bytes_received_total", pid=pid) == truth["socket_bytes_read"]
                        and value(s, "dwcp_amst_bytes_sent_total") == sum(truth["bytes_sent_per_stream"].values())
-                       and value(s, "dwcp_amst_bytes_received_total") == sum(truth["bytes_received_per_stream"].values()))
+                       and value(s, "dwcp_amst_bytes_received_total") == sum(truth["bytes_received_per_stream"].values())
+                       and value(s, "dwcp_amst_streams_active") == truth["streams_opened"] - truth["streams_closed"])
             return s if arrived else None
         samples = wait_for(settled, timeout=30) or agent.samples()
         return fixture, agent, truth, samples

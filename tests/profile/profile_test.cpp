@@ -146,6 +146,42 @@ TEST(ShippedProfile, EncodeReadsTheEncodedDataStruct) {
   EXPECT_EQ(field(probe_for("prune").exit, DWCP_SLOT_RESULT_AUX), "REG RAX width 8");
 }
 
+TEST(ShippedProfile, RecordsTheStructFieldOffsetsEachProbeReads) {
+  const std::string stream_conn = kPackage + "/transport.StreamConn";
+  const std::string encoded_data = kPackage + "/compression.EncodedData";
+  EXPECT_EQ(probe_for("send_chunk").field_offsets,
+            (std::vector<FieldOffsetUse>{{stream_conn, "streamID", 8}}));
+  // In the order the profile's exit block reads them.
+  EXPECT_EQ(probe_for("encode").field_offsets,
+            (std::vector<FieldOffsetUse>{{encoded_data, "CompressedSize", 32},
+                                         {encoded_data, "OriginalSize", 24},
+                                         {encoded_data, "IsDelta", 40}}));
+  // Register-only probes rely on no struct layout.
+  EXPECT_TRUE(probe_for("decode").field_offsets.empty());
+}
+
+TEST(Profile, FieldOffsetsAreQualifiedWithThePackageTheTypeIsDeclaredIn) {
+  auto profile = parse_profile(R"({"schema": 1, "name": "mini", "package": "example.com/x",
+      "types": {"Conn": {"kind": "struct", "fields": {"id": {"offset": 16, "type": "int"}}},
+                "sub.Conn": {"kind": "struct", "fields": {"id": {"offset": 8, "type": "int"},
+                                                          "inner": {"offset": 24, "type": "x.Conn"}}}},
+      "probes": [{"function": "sub.(*Server).Handle", "event": "send", "params": "c *Conn",
+                  "entry": {"bytes": "c.id", "count": "c.id", "id": "c.inner.id"}},
+                 {"function": "(*Server).Run", "event": "session_start", "params": "c *Conn",
+                  "entry": {"id": "c.id"}}]})",
+                               "inline");
+  ASSERT_TRUE(profile.ok()) << profile.error();
+  ASSERT_EQ(profile->probes.size(), 2u);
+  // Inside package sub, `Conn` is sub.Conn; its `inner` field is the root package's Conn.
+  // `c.id` is read twice but listed once.
+  EXPECT_EQ(profile->probes[0].field_offsets,
+            (std::vector<FieldOffsetUse>{{"example.com/x/sub.Conn", "id", 8},
+                                         {"example.com/x/sub.Conn", "inner", 24},
+                                         {"example.com/x.Conn", "id", 16}}));
+  EXPECT_EQ(profile->probes[1].field_offsets,
+            (std::vector<FieldOffsetUse>{{"example.com/x.Conn", "id", 16}}));
+}
+
 TEST(ShippedProfile, HdeProbes) {
   // CompressDisk: vmID RBX RCX, diskData RDI RSI R8, blockID R9, tier R10.
   const CompiledProbe& disk = probe_for("compress_disk");

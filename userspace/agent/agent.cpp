@@ -11,6 +11,7 @@
 #include "agent/privilege.h"
 #include "agent/system_state.h"
 #include "dwcp_observer/http_server.h"
+#include "goelf/dwarf_types.h"
 #include "goelf/go_binary.h"
 
 namespace dwcp::agent {
@@ -23,6 +24,21 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
     out += item;
   }
   return out;
+}
+
+// Why the binary's DWARF says `probe` would read the wrong bytes, or "" when every field offset
+// the probe relies on agrees (or the DWARF does not describe it: then the profile stands).
+std::string field_offset_conflict(const profile::CompiledProbe& probe, const goelf::DwarfTypes& dwarf) {
+  for (const auto& use : probe.field_offsets) {
+    auto offset = dwarf.field_offset(use.go_type, use.field);
+    if (!offset || static_cast<int64_t>(*offset) == use.offset) continue;
+    // "github.com/.../transport.StreamConn" -> "transport.StreamConn", as the profile spells it.
+    const std::string type = use.go_type.substr(use.go_type.rfind('/') + 1);
+    return "field " + type + "." + use.field + " is at offset " + std::to_string(*offset) +
+           " in this binary's DWARF, the profile says " + std::to_string(use.offset) +
+           " — correct its \"types\" entry";
+  }
+  return "";
 }
 
 }  // namespace
@@ -160,7 +176,7 @@ int Agent::start(std::string* error) {
   return kExitOk;
 }
 
-Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary) const {
+Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf) const {
   SiteScan scan;
   const std::vector<std::string> names = binary.function_names();  // sorted
   for (const auto& probe : profile_.probes) {
@@ -175,6 +191,12 @@ Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary) const {
       else
         scan.missing.push_back(probe.function);
       continue;
+    }
+    if (dwarf) {
+      if (std::string conflict = field_offset_conflict(probe, *dwarf); !conflict.empty()) {
+        scan.refused.push_back(probe.function + " (" + conflict + ")");
+        continue;
+      }
     }
     std::vector<std::uint64_t> rets;
     if (probe.has_exit) {
@@ -195,7 +217,11 @@ Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary) const {
 int Agent::attach(Target& target, const ProcessInfo& process, std::string* error) {
   auto binary = goelf::GoBinary::open(process.binary_path);
   SiteScan scan;
-  if (binary) scan = scan_sites(*binary);
+  if (binary) {
+    // Without DWARF (a stripped build) the profile's offsets are all there is.
+    auto dwarf = goelf::DwarfTypes::open(process.binary_path);
+    scan = scan_sites(*binary, dwarf ? &*dwarf : nullptr);
+  }
   const std::vector<std::string>& refused = scan.refused;
   const std::vector<std::string>& missing = scan.missing;
   const std::vector<UprobeSite>& sites = scan.sites;
@@ -396,7 +422,8 @@ void Agent::relink(Target& target) {
     log("probe budget: cannot re-read the binary of " + who + " (" + binary.error() + "): probes unchanged");
     return;
   }
-  SiteScan scan = scan_sites(*binary);
+  auto dwarf = goelf::DwarfTypes::open(process.binary_path);
+  SiteScan scan = scan_sites(*binary, dwarf ? &*dwarf : nullptr);
   // The old link goes first: with both attached for a moment, entry-only probes would count
   // twice and RET sites would report unmatched exits. Calls made in the few milliseconds
   // between are not seen.

@@ -26,6 +26,7 @@ namespace dwcp {
 class HttpServer;
 namespace goelf {
 class GoBinary;
+class DwarfTypes;
 }
 }
 
@@ -105,11 +106,13 @@ class Agent {
   // The uprobe sites of the profile's probes in one binary, without those --probe-budget demoted.
   struct SiteScan {
     std::vector<UprobeSite> sites;
-    std::vector<std::string> refused;  // present but not probeable (optional, or no RET found)
+    std::vector<std::string> refused;  // present but not probeable (optional, no RET found, wrong offsets)
     std::vector<std::string> missing;  // required and absent
     std::set<std::string> live_features;
   };
-  SiteScan scan_sites(const goelf::GoBinary& binary) const;
+  // `dwarf`: the binary's DWARF struct layouts, nullptr when it has none (stripped); a probe whose
+  // profile field offsets the DWARF contradicts is refused instead of reading the wrong bytes.
+  SiteScan scan_sites(const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf) const;
   int attach(Target& target, const ProcessInfo& process, std::string* error);
   // Re-attaches a live target's uprobes without the demoted probes.
   void relink(Target& target);

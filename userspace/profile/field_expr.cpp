@@ -318,6 +318,7 @@ class Evaluator {
                    did_you_mean(field_name, declared) + " (declared: " + (declared.empty() ? "none" : join(declared)) +
                    "); add it to \"types\" with its offset"};
     }
+    if (context_.field_uses) context_.field_uses->push_back(FieldOffsetUse{value.type->name, field_name, field->offset});
     value.type = field->type;
     value.text = text;
     if (value.in_memory) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 #include "dwcp_observer/events.h"
 #include "profile/go_abi.h"
@@ -27,6 +28,9 @@ struct FieldContext {
   const AbiAssignment& abi;
   const TypeTable& types;
   Phase phase;
+  // When set, every struct field an expression reads is appended here, with the type's key in
+  // the "types" table as `go_type` (the caller qualifies it with the package).
+  std::vector<FieldOffsetUse>* field_uses = nullptr;
 };
 
 // Compiles one expression for the value slot `slot` (enum dwcp_slot, or DWCP_STR_* for String).

@@ -157,6 +157,13 @@ std::string type_key_scope(std::string_view key) {
   return dot == std::string_view::npos ? std::string() : std::string(key.substr(0, dot));
 }
 
+std::string qualified_type_name(std::string_view key, std::string_view package, std::string_view root_scope) {
+  const std::string scope = type_key_scope(key);
+  const std::string_view name = key.substr(scope.empty() ? 0 : scope.size() + 1);
+  if (scope.empty() || scope == root_scope) return std::string(package) + "." + std::string(name);
+  return std::string(package) + "/" + std::string(key);
+}
+
 std::vector<std::string> split_top_level(std::string_view list) {
   std::vector<std::string> items;
   int depth = 0;

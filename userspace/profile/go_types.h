@@ -110,6 +110,23 @@ class TypeTable {
 // "StreamConn" -> "" (the root scope).
 std::string type_key_scope(std::string_view key);
 
+// The Go (and DWARF) name of a type key of the profile's "types" table, for the profile's
+// `package`: "transport.StreamConn" -> package + "/transport.StreamConn"; "StreamConn" and
+// "dwcp.StreamConn" (root scope) -> package + ".StreamConn". Keys name the root package or one of
+// its subpackages, the same convention as probe function names.
+std::string qualified_type_name(std::string_view key, std::string_view package, std::string_view root_scope);
+
+// A struct field read by a compiled expression, with the offset the profile gave it, so the agent
+// can compare that offset with the binary's DWARF before trusting it.
+struct FieldOffsetUse {
+  std::string go_type;  // fully qualified DWARF name: "github.com/.../transport.StreamConn"
+  std::string field;    // "streamID"
+  int64_t offset = 0;   // as declared in the profile's "types"
+  bool operator==(const FieldOffsetUse& other) const {
+    return go_type == other.go_type && field == other.field && offset == other.offset;
+  }
+};
+
 // Splits a Go parameter list at its top-level commas ("a, b int, c []byte" -> 3 items).
 std::vector<std::string> split_top_level(std::string_view list);
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -305,7 +306,8 @@ Result<FunctionName> parse_function_name(const std::string& function, const std:
 
 Result<dwcp_probe_spec> compile_phase(const Json& block, const std::string& path, Phase phase,
                                       const AbiAssignment& abi, const TypeTable& types, uint16_t probe_id,
-                                      dwcp_event_kind kind, std::set<uint8_t>& string_slots_used) {
+                                      dwcp_event_kind kind, std::set<uint8_t>& string_slots_used,
+                                      std::vector<FieldOffsetUse>& field_uses) {
   dwcp_probe_spec spec;
   std::memset(&spec, 0, sizeof spec);
   spec.kind = static_cast<__u16>(kind);
@@ -316,7 +318,7 @@ Result<dwcp_probe_spec> compile_phase(const Json& block, const std::string& path
     return Error{path + ": " + std::to_string(block.size()) + " fields, but a phase reads at most " +
                  std::to_string(DWCP_MAX_FIELDS) + " (DWCP_MAX_FIELDS); drop some"};
   const bool exit = phase == Phase::Exit;
-  const FieldContext context{abi, types, phase};
+  const FieldContext context{abi, types, phase, &field_uses};
   for (const auto& [key, value] : block.items()) {
     const std::string field_path = child(path, key);
     const SlotInfo* slot = exit ? find_slot(kExitSlots, key) : find_slot(kEntrySlots, key);
@@ -402,20 +404,27 @@ Result<CompiledProbe> compile_probe(const Json& probe, const std::string& path, 
   }
 
   std::set<uint8_t> string_slots_used;
+  std::vector<FieldOffsetUse> field_uses;
   compiled.has_exit = probe.contains("exit");
   static const Json kEmpty = Json::object();
   const Json& entry_block = probe.contains("entry") ? probe.at("entry") : kEmpty;
   auto entry = compile_phase(entry_block, child(path, "entry"), Phase::Entry, *abi, types, probe_id, *kind,
-                             string_slots_used);
+                             string_slots_used, field_uses);
   if (!entry) return Error{entry.error()};
   compiled.entry = *entry;
   compiled.entry.phase = compiled.has_exit ? DWCP_PHASE_ENTRY : DWCP_PHASE_ENTRY_ONLY;
   if (compiled.has_exit) {
     auto exit = compile_phase(probe.at("exit"), child(path, "exit"), Phase::Exit, *abi, types, probe_id, *kind,
-                              string_slots_used);
+                              string_slots_used, field_uses);
     if (!exit) return Error{exit.error()};
     compiled.exit = *exit;
     compiled.exit.phase = DWCP_PHASE_EXIT;
+  }
+  // Each field once, in first-read order, under its full Go name (the DWARF name).
+  for (auto& use : field_uses) {
+    use.go_type = qualified_type_name(use.go_type, package, types.root_scope());
+    if (std::find(compiled.field_offsets.begin(), compiled.field_offsets.end(), use) == compiled.field_offsets.end())
+      compiled.field_offsets.push_back(use);
   }
   return compiled;
 }

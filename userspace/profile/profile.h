@@ -13,6 +13,7 @@
 
 #include "dwcp_observer/events.h"
 #include "goelf/result.h"
+#include "profile/go_types.h"
 
 namespace dwcp::profile {
 
@@ -35,6 +36,9 @@ struct CompiledProbe {
   bool has_exit = false;
   dwcp_probe_spec exit{};   // attach at every RET of the function (phase EXIT), when has_exit
   std::string feature;      // "amst", "hde", "delta_encoding", "migration", "federation"
+  // The struct field offsets (from "types") the entry/exit expressions rely on, each once; the
+  // agent checks them against the binary's DWARF when it has one.
+  std::vector<FieldOffsetUse> field_offsets;
 };
 
 struct Profile {
