@@ -169,15 +169,26 @@ TEST(OwnFileOffset, DataIsNotCode) {
 
 // ---- the real kernel (root) -------------------------------------------------------------------
 
-TEST(EmptyUprobes, EveryCallRunsTheProgramOnce) {
-  if (!root()) GTEST_SKIP() << "needs root (BPF programs and uprobes)";
-  std::string path, error;
-  std::uint64_t offset = 0;
-  ASSERT_TRUE(own_file_offset(reinterpret_cast<const void*>(&overhead_test_target), &path, &offset, &error)) << error;
-  auto stats = BpfStatsSession::enable(&error);
-  ASSERT_TRUE(stats) << error;
-  auto probes = EmptyUprobes::attach(getpid(), path, {offset}, &error);
-  ASSERT_TRUE(probes) << error;
+// An empty uprobe on overhead_test_target in this process, with BPF run-time stats on.
+class EmptyUprobeOnTestTarget : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!root()) GTEST_SKIP() << "needs root (BPF programs and uprobes)";
+    std::string path;
+    std::uint64_t offset = 0;
+    ASSERT_TRUE(own_file_offset(reinterpret_cast<const void*>(&overhead_test_target), &path, &offset, &error))
+        << error;
+    stats = BpfStatsSession::enable(&error);
+    ASSERT_TRUE(stats) << error;
+    probes = EmptyUprobes::attach(getpid(), path, {offset}, &error);
+    ASSERT_TRUE(probes) << error;
+  }
+  std::string error;
+  std::unique_ptr<BpfStatsSession> stats;
+  std::unique_ptr<EmptyUprobes> probes;
+};
+
+TEST_F(EmptyUprobeOnTestTarget, EveryCallRunsTheProgramOnce) {
   auto before = read_program_run_stats(probes->program_fd(), &error);
   ASSERT_TRUE(before) << error;
   int (*volatile fn)(int) = overhead_test_target;
@@ -190,15 +201,7 @@ TEST(EmptyUprobes, EveryCallRunsTheProgramOnce) {
   EXPECT_GT(after->run_time_ns, before->run_time_ns);
 }
 
-TEST(EmptyUprobes, DetachedWhenDestroyed) {
-  if (!root()) GTEST_SKIP() << "needs root (BPF programs and uprobes)";
-  std::string path, error;
-  std::uint64_t offset = 0;
-  ASSERT_TRUE(own_file_offset(reinterpret_cast<const void*>(&overhead_test_target), &path, &offset, &error)) << error;
-  auto stats = BpfStatsSession::enable(&error);
-  ASSERT_TRUE(stats) << error;
-  auto probes = EmptyUprobes::attach(getpid(), path, {offset}, &error);
-  ASSERT_TRUE(probes) << error;
+TEST_F(EmptyUprobeOnTestTarget, DetachedWhenDestroyed) {
   // Keep the program alive past the links to read its count after they are gone.
   int prog = dup(probes->program_fd());
   probes.reset();
