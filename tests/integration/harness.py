@@ -167,7 +167,14 @@ class AgentProcess:
         self.stderr_file = os.fdopen(fd, "w+")
         self.final_log = ""
         has_listen = "--listen" in args
-        cmd = list(prefix) + [AGENT] + list(args) + ([] if has_listen else ["--listen", "127.0.0.1:0"])
+        # These tests compare counts exactly with the fixture's ground truth. The fixtures do little
+        # besides probed calls, so their uprobes cost more than the default budget (2 %) and, after
+        # one 10 s interval, the costliest would be detached mid-test and stop counting: the budget
+        # is off unless a test sets one (test_budget.py tests the default).
+        given = any(a == "--probe-budget" or a.startswith("--probe-budget=") for a in args)
+        budget = [] if given else ["--probe-budget", "0"]
+        cmd = (list(prefix) + [AGENT] + list(args) + ([] if has_listen else ["--listen", "127.0.0.1:0"]) +
+               budget)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_file, env=env)
         self.address = None
         self.owned_links = set()  # BPF links this agent held; all must be gone after it exits

@@ -78,19 +78,23 @@ def expected(truth, without=()):
         "hde bytes compressed delta": h["encode_compressed_bytes"],
         "hde ratio observations vm_memory": h["compress_memory_calls"] - h["compress_memory_errors"],
         "hde ratio observations vm_disk": h["compress_disk_calls"] - h["compress_disk_errors"],
-        "hde ratio observations delta": h["encode_calls"] - h["encode_errors"],
-        "hde delta hits": h["encode_delta_hits"],
-        "hde delta misses": h["encode_delta_misses"],
+        # As DWCP's DeltaEncoder.GetMetrics counts: skipped (small) inputs count nowhere.
+        "hde ratio observations delta": h["delta_metrics"]["total_encoded"],
+        "hde delta hits": h["delta_metrics"]["delta_hits"],
+        "hde delta misses": h["delta_metrics"]["total_encoded"] - h["delta_metrics"]["delta_hits"],
+        # Both are deltaHits / totalEncoded * 100 in float64; the exposition prints 15-16
+        # significant digits, so both sides are compared at 10 decimals.
+        "hde delta hit rate": round(h["delta_metrics"]["delta_hit_rate"], 10),
         "hde ops compress success": (h["compress_memory_calls"] - h["compress_memory_errors"] +
                                      h["compress_disk_calls"] - h["compress_disk_errors"]),
         "hde ops compress failure": h["compress_memory_errors"] + h["compress_disk_errors"],
-        "hde ops encode success": h["encode_calls"] - h["encode_errors"],
+        "hde ops encode success": h["delta_metrics"]["total_encoded"],
         "hde ops encode failure": h["encode_errors"],
         "hde ops decode success": h["decode_calls"] - h["decode_errors"],
         "hde ops decode failure": h["decode_errors"],
         "hde ops decompress success": h["decompress_calls"] - h["decompress_errors"],
         "hde ops decompress failure": h["decompress_errors"],
-        "hde baseline count": h["baselines"],
+        "hde baseline count": h["delta_metrics"]["baseline_count"],
         "migration durations": m["memory_calls"] - m["memory_errors"] + m["disk_calls"] - m["disk_errors"],
         "federation durations state": f["sync_calls"] - f["sync_errors"],
         "federation durations baseline": f["propagate_calls"] - f["propagate_errors"],
@@ -130,10 +134,12 @@ def actual(s, want):
 
     encodes_ok = v("dwcp_hde_operations_total", operation="encode", result="success")
     rate = value(s, "dwcp_hde_delta_hit_rate_percent") or 0.0
-    # The gauge is hits / (hits + misses) * 100 over the successful Encodes (the only
-    # compressions whose delta hit BPF can read): hits and misses follow from it exactly.
+    # The gauge is hits / (hits + misses) * 100 over the Encodes DWCP counts in totalEncoded
+    # (the only compressions whose delta hit BPF can read), computed as GetMetrics computes
+    # delta_hit_rate, so the two floats are equal; hits and misses follow from it exactly.
     hits = int(round(rate * encodes_ok / 100.0))
     got = {
+        "hde delta hit rate": round(rate, 10),
         "hde delta hits": hits,
         "hde delta misses": encodes_ok - hits,
         "hde baseline count": v("dwcp_hde_baseline_count", baseline_type="delta"),

@@ -555,7 +555,9 @@ class MoreBadInput(AgentTestCase):
     def test_comm_of_nothing_running_waits_and_serves(self):
         name = "dwcpf-none%04x" % int.from_bytes(os.urandom(2), "little")
         agent = self.track(AgentProcess(["--comm", name]))
-        agent.wait_ready()
+        # Serving, alive, but not ready: nothing is attached (test_readiness.py has the rest).
+        self.assertEqual(agent.get("/-/healthy")[0], 200)
+        self.assertEqual(agent.get("/-/ready")[0], 503)
         s = agent.samples()
         self.assertFalse([k for k in s if k[0] == "dwcp_observer_target_up" and value({k: s[k]}, k[0]) == 1])
         self.assertIn("waiting for a process matching " + name, agent.log())
@@ -569,7 +571,7 @@ class MoreBadInput(AgentTestCase):
         # A non-DWCP program under the followed name: one clear message, not five a second.
         name = "dwcpf-nd%06x" % int.from_bytes(os.urandom(3), "little")
         agent = self.track(AgentProcess(["--comm", name]))
-        agent.wait_ready()
+        self.assertEqual(agent.get("/-/healthy")[0], 200)
         impostor = os.path.join(self.tmp, name)
         shutil.copy2(fixture_path("not-dwcp"), impostor)
         proc = subprocess.Popen([impostor, "--linger"], stdout=subprocess.PIPE, text=True)

@@ -56,16 +56,22 @@ std::vector<dwcp_event> raw_session() {
   events.push_back(raw(DWCP_EV_SEND, true, {{DWCP_SLOT_BYTES, 786432}, {DWCP_SLOT_ERR, 1}}, 1.5));
   events.push_back(raw(DWCP_EV_RECEIVE, true, {{DWCP_SLOT_RESULT_BYTES, 786432}}, 0.125));
   events.push_back(raw(DWCP_EV_SESSION_CLOSE, false, {}));
-  // Delta encoding: a miss stores a baseline, then hits; one decode fails; a prune drops one.
-  auto encode = [&](std::int64_t original, std::int64_t compressed, bool hit) {
+  // Delta encoding: a miss stores a baseline, then hits; a refresh of the same key adds no
+  // baseline; a small input skipped (the input slice handed back) counts nowhere; one decode
+  // fails; a prune drops one. The profile reads the input and result data pointers.
+  auto encode = [&](const char* key, std::int64_t original, std::int64_t compressed, bool hit, bool skipped = false) {
     events.push_back(raw(DWCP_EV_ENCODE, true,
-                         {{DWCP_SLOT_RESULT_AUX, original}, {DWCP_SLOT_RESULT_BYTES, compressed}, {DWCP_SLOT_RESULT_FLAG, hit}},
-                         0.002, "vm-1/state"));
+                         {{DWCP_SLOT_BYTES, original}, {DWCP_SLOT_ENTRY_AUX, 0x7000},
+                          {DWCP_SLOT_RESULT_AUX, skipped ? 0x7000 : 0x9000}, {DWCP_SLOT_RESULT_BYTES, compressed},
+                          {DWCP_SLOT_RESULT_FLAG, hit}},
+                         0.002, key));
   };
-  encode(4096, 2500, false);
-  encode(4096, 300, true);
-  encode(8192, 410, true);
-  encode(4096, 2600, false);
+  encode("vm-1/state", 4096, 2500, false);
+  encode("vm-1/state", 4096, 300, true);
+  encode("vm-1/small", 300, 300, false, true);
+  encode("vm-1/state", 8192, 410, true);
+  encode("vm-1/state", 4096, 2600, false);
+  encode("vm-2/state", 4096, 2400, false);
   events.push_back(raw(DWCP_EV_DECODE, true, {}, 0.001));
   events.push_back(raw(DWCP_EV_DECODE, true, {{DWCP_SLOT_ERR, 1}}, 0.001));
   events.push_back(raw(DWCP_EV_PRUNE, true, {{DWCP_SLOT_RESULT_AUX, 1}}));
@@ -107,6 +113,8 @@ void drive_hooks() {
   hde.OnCompressionComplete("delta", 4096, 300, true);
   hde.OnCompressionComplete("delta", 8192, 410, true);
   hde.OnCompressionComplete("delta", 4096, 2600, false);
+  hde.OnBaselineUpdate("delta", 1);
+  hde.OnCompressionComplete("delta", 4096, 2400, false);
   hde.OnBaselineUpdate("delta", 2);
   hde.OnDecompressionComplete(true);
   hde.OnDecompressionComplete(false);
@@ -188,6 +196,62 @@ TEST(EventDecoder, CompressMemoryDoesNotCountInTheDeltaHitRate) {
   EXPECT_FALSE(done.delta_known);
   EXPECT_EQ(done.original_bytes, 4096u);
   EXPECT_EQ(done.compressed_bytes, 1024u);
+}
+
+TEST(EventDecoder, CompressCountsTheInputOfAFailedCallAsHdeDoes) {
+  agent::EventDecoder decoder;
+  std::vector<Event> out;
+  decoder.decode(raw(DWCP_EV_COMPRESS_DISK, true, {{DWCP_SLOT_BYTES, 4096}, {DWCP_SLOT_RESULT_BYTES, -16},
+                                                   {DWCP_SLOT_ERR, 1}}), &out);
+  ASSERT_EQ(out.size(), 1u);
+  const auto& done = std::get<CompressionDone>(out[0]);
+  EXPECT_FALSE(done.success);
+  EXPECT_EQ(done.original_bytes, 4096u);
+  EXPECT_EQ(done.compressed_bytes, 0u);
+}
+
+// Encode as DWCP's GetMetrics counts it: skipped inputs nowhere, refreshes no new baseline.
+TEST(EventDecoder, EncodeCountsBaselinesAndSkipsAsDeltaEncoderDoes) {
+  agent::EventDecoder decoder;
+  std::vector<Event> out;
+  std::uint64_t ts = 1000;
+  auto encode = [&](const char* key, std::int64_t in_ptr, std::int64_t out_ptr, std::int64_t size,
+                    std::int64_t compressed, bool hit) {
+    auto e = raw(DWCP_EV_ENCODE, true,
+                 {{DWCP_SLOT_BYTES, size}, {DWCP_SLOT_ENTRY_AUX, in_ptr}, {DWCP_SLOT_RESULT_AUX, out_ptr},
+                  {DWCP_SLOT_RESULT_BYTES, compressed}, {DWCP_SLOT_RESULT_FLAG, hit}}, 0.001, key);
+    e.ts_ns = ts++;
+    out.clear();
+    decoder.decode(e, &out);
+  };
+  auto baselines = [&]() -> std::int64_t {
+    for (const auto& e : out)
+      if (auto* b = std::get_if<BaselineCount>(&e)) return b->count;
+    return -1;  // no BaselineCount emitted
+  };
+  encode("a", 0x100, 0x100, 300, 300, false);  // skipped: the input handed back
+  EXPECT_TRUE(out.empty());
+  encode("a", 0x100, 0x200, 300, 300, false);  // same sizes, another slice: a baseline
+  EXPECT_EQ(baselines(), 1);
+  encode("a", 0x100, 0x200, 4096, 900, true);  // delta
+  EXPECT_EQ(baselines(), -1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(std::get<CompressionDone>(out[0]).delta_hit);
+  EXPECT_EQ(std::get<CompressionDone>(out[0]).original_bytes, 4096u);
+  encode("a", 0x100, 0x300, 4096, 2000, false);  // refresh of a held key
+  EXPECT_EQ(baselines(), 1);
+  encode("b", 0x100, 0x300, 4096, 2000, false);
+  encode("c", 0x100, 0x300, 4096, 2000, false);
+  EXPECT_EQ(baselines(), 3);
+  encode("a", 0x100, 0x300, 4096, 2000, false);  // refresh: "a" is now the youngest
+  // A prune of 2 drops the two stored longest ago: b and c. Then b is new again, a is not.
+  out.clear();
+  decoder.decode(raw(DWCP_EV_PRUNE, true, {{DWCP_SLOT_RESULT_AUX, 2}}), &out);
+  EXPECT_EQ(baselines(), 1);
+  encode("a", 0x100, 0x300, 4096, 2000, false);
+  EXPECT_EQ(baselines(), 1);
+  encode("b", 0x100, 0x300, 4096, 2000, false);
+  EXPECT_EQ(baselines(), 2);
 }
 
 TEST(EventDecoder, PruneNeverDrivesBaselinesNegative) {

@@ -123,6 +123,20 @@ TEST(FieldExpr, ResultsAtExit) {
   EXPECT_EQ(loc_of(compile("", "int, bool", "result1", Phase::Exit)), "REG RBX width 1");
 }
 
+TEST(FieldExpr, DataPointerOfASliceOrString) {
+  // ptr(x) is the slice's (or string's) data word: DeltaEncoder.Encode returns the input slice
+  // itself when it skips compression, which only the two pointers being equal can tell.
+  EXPECT_EQ(loc_of(compile("o *Outer, data []byte, n int", "", "ptr(data)", Phase::Entry)), "REG RCX width 8");
+  EXPECT_EQ(loc_of(compile("", "o *Outer, data []byte, err error", "ptr(data)", Phase::Exit)), "REG RBX width 8");
+  EXPECT_EQ(loc_of(compile("", "o *Outer", "ptr(o.inner.label)", Phase::Exit)), "REG RAX deref [16, 32] width 8");
+  EXPECT_NE(error_of(compile("o *Outer, data []byte, n int", "", "ptr(n)", Phase::Entry)).find("ptr() needs"),
+            std::string::npos);
+  EXPECT_NE(error_of(compile("o *Outer, data []byte, n int", "", "ptr(data) + 8", Phase::Entry)).find("no constant"),
+            std::string::npos);
+  EXPECT_NE(error_of(compile("o *Outer, data []byte, n int", "", "ptr(data) != nil", Phase::Entry)).find("ptr("),
+            std::string::npos);
+}
+
 TEST(FieldExpr, PhaseMistakesAreExplained) {
   EXPECT_NE(error_of(compile("n int", "error", "result0 != nil", Phase::Entry)).find("read it in the \"exit\" block"),
             std::string::npos);

@@ -137,9 +137,10 @@ TEST(ShippedProfile, EncodeReadsTheEncodedDataStruct) {
   const CompiledProbe& probe = probe_for("encode");
   EXPECT_EQ(field(probe.entry, DWCP_STR_NAME, true), "string ptr REG RBX width 8 len REG RCX width 8");
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_BYTES), "REG RSI width 8");
+  EXPECT_EQ(field(probe.entry, DWCP_SLOT_ENTRY_AUX), "REG RDI width 8");  // ptr(data)
   EXPECT_EQ(probe.exit.nfields, 4);
   EXPECT_EQ(field(probe.exit, DWCP_SLOT_RESULT_BYTES), "REG RAX deref [32] width 8");  // CompressedSize
-  EXPECT_EQ(field(probe.exit, DWCP_SLOT_RESULT_AUX), "REG RAX deref [24] width 8");    // OriginalSize
+  EXPECT_EQ(field(probe.exit, DWCP_SLOT_RESULT_AUX), "REG RAX deref [0] width 8");     // ptr(Data)
   EXPECT_EQ(field(probe.exit, DWCP_SLOT_RESULT_FLAG), "REG RAX deref [40] width 1");   // IsDelta
   EXPECT_EQ(field(probe.exit, DWCP_SLOT_ERR), "nonnil REG RBX width 8");
   EXPECT_EQ(field(probe_for("decode").exit, DWCP_SLOT_RESULT_BYTES), "REG RBX width 8");
@@ -154,7 +155,7 @@ TEST(ShippedProfile, RecordsTheStructFieldOffsetsEachProbeReads) {
   // In the order the profile's exit block reads them.
   EXPECT_EQ(probe_for("encode").field_offsets,
             (std::vector<FieldOffsetUse>{{encoded_data, "CompressedSize", 32},
-                                         {encoded_data, "OriginalSize", 24},
+                                         {encoded_data, "Data", 0},
                                          {encoded_data, "IsDelta", 40}}));
   // Register-only probes rely on no struct layout.
   EXPECT_TRUE(probe_for("decode").field_offsets.empty());
@@ -188,7 +189,7 @@ TEST(ShippedProfile, HdeProbes) {
   EXPECT_EQ(field(disk.entry, DWCP_STR_NAME, true), "string ptr REG RBX width 8 len REG RCX width 8");
   EXPECT_EQ(field(disk.entry, DWCP_SLOT_BYTES), "REG RSI width 8");
   EXPECT_EQ(field(disk.entry, DWCP_SLOT_ID), "REG R9 width 8");
-  EXPECT_EQ(field(disk.exit, DWCP_SLOT_RESULT_BYTES), "REG RBX width 8");
+  EXPECT_EQ(field(disk.exit, DWCP_SLOT_RESULT_BYTES), "REG RBX width 8 - 16");  // without the packet header
   EXPECT_EQ(field(disk.exit, DWCP_SLOT_ERR), "nonnil REG RDI width 8");
   EXPECT_EQ(field(probe_for("compress_memory").entry, DWCP_SLOT_BYTES), "REG RSI width 8");
   EXPECT_EQ(field(probe_for("decompress").entry, DWCP_SLOT_BYTES), "REG RCX width 8");

@@ -6,7 +6,7 @@
    127.0.0.1 with the shipped config: alerts are posted, and the API must report exactly the
    expected ones as inhibited (critical silences the warning of its family on the same
    cluster/node/component/instance, not others; DWCPObserverTargetDown silences the other
-   observer alerts of its instance).
+   observer alerts of its instance, and DWCPComponentDown of its instance and target).
 
 Usage: alertmanager_test.py [--amtool amtool] [--alertmanager prometheus-alertmanager]
 """
@@ -60,6 +60,23 @@ INHIBITION = [
            subsystem="observer", label="stream_id"), True),
     (alert("DWCPObserverEventsLost", "warning", "observer_events", instance="b:9090", job="dwcp-observer",
            subsystem="observer", probe="send"), False),  # other instance
+    # The target of agent a:9090 exited: TargetDown pages, the components it set down do not.
+    (alert("DWCPComponentDown", "critical", "component_health", cluster="c1", node="n1", component="amst",
+           instance="a:9090", job="dwcp-observer", subsystem="system"), True),
+    (alert("DWCPComponentDown", "critical", "component_health", cluster="c1", node="n2", component="amst",
+           instance="b:9090", job="dwcp-observer", subsystem="system"), False),  # other agent
+    # Agent d:9090 observes one target: its TargetDown has target="pid-42", its dwcp_* series none.
+    (alert("DWCPObserverTargetDown", "critical", "observer_target", instance="d:9090", job="dwcp-observer",
+           subsystem="observer", target="pid-42"), False),
+    (alert("DWCPComponentDown", "critical", "component_health", cluster="c1", node="n4", component="amst",
+           instance="d:9090", job="dwcp-observer", subsystem="system"), True),
+    # Agent c:9090 observes two targets: only the one that went down hides its components.
+    (alert("DWCPObserverTargetDown", "critical", "observer_target", instance="c:9090", job="dwcp-observer",
+           subsystem="observer", target="pid-1"), False),
+    (alert("DWCPComponentDown", "critical", "component_health", cluster="c1", node="n3", component="hde",
+           instance="c:9090", job="dwcp-observer", subsystem="system", target="pid-1"), True),
+    (alert("DWCPComponentDown", "critical", "component_health", cluster="c1", node="n3", component="hde",
+           instance="c:9090", job="dwcp-observer", subsystem="system", target="pid-2"), False),
 ]
 
 

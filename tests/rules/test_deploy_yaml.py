@@ -141,6 +141,10 @@ def test_kubernetes():
 
     _, svc = objects[("Service", "dwcp-observer")]
     check("k8s: Service selects the agent pods", svc["spec"]["selector"].items() <= pod["metadata"]["labels"].items())
+    # /-/ready is 503 while no target is attached: the not-ready agent must still be scraped so
+    # that DWCPObserverTargetDown can fire for it.
+    check("k8s: Service publishes not-ready agents (scraped while /-/ready is 503)",
+          svc["spec"].get("publishNotReadyAddresses") is True, svc["spec"])
     check("k8s: Service port metrics -> metrics",
           any(p["name"] == "metrics" and p["targetPort"] == "metrics" for p in svc["spec"]["ports"]))
     _, sm = objects[("ServiceMonitor", "dwcp-observer")]

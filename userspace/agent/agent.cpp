@@ -172,8 +172,28 @@ int Agent::start(std::string* error) {
     return kExitListen;
   }
   http_ = std::move(started.server);
-  http_->set_ready(true, "");
+  update_readiness();
   return kExitOk;
+}
+
+void Agent::update_readiness() {
+  if (!http_) return;
+  bool any = false;
+  std::string why;
+  for (const auto& target : targets_) {
+    std::string state;
+    if (target->process) {
+      any = true;
+      state = "ready (pid " + std::to_string(target->process->pid) + ", " + std::to_string(target->sites) +
+              " uprobes)";
+    } else if (target->build_id.empty()) {
+      state = "not attached yet (waiting for a process matching " + target->spec.label + ")";
+    } else {
+      state = follows(*target) ? "target exited; waiting for a successor" : "target exited (not following it)";
+    }
+    why += (why.empty() ? "" : "; ") + target->spec.label + ": " + state;
+  }
+  http_->set_ready(any, any ? "" : "no target attached: " + why);
 }
 
 Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf) const {
@@ -329,6 +349,11 @@ void Agent::attach_successor(Target& target, const ProcessInfo& process) {
 }
 
 void Agent::check_lifecycle() {
+  check_targets();
+  update_readiness();
+}
+
+void Agent::check_targets() {
   for (auto& target : targets_) {
     if (!target->process || same_process_alive(*target->process)) continue;
     const ProcessInfo before = *target->process;

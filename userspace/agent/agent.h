@@ -120,13 +120,17 @@ class Agent {
   // CPU, and the budget's demotions.
   void account_overhead();
   void detach(Target& target);
-  void check_lifecycle();
+  void check_lifecycle();  // check_targets, then update_readiness
+  void check_targets();
   void sample_bandwidth();
   // --follow, --comm or --exe: the target is looked for again when its process goes.
   bool follows(const Target& target) const;
   // Attaches a restarted (or re-executed) target's new process; says once why when it cannot.
   void attach_successor(Target& target, const ProcessInfo& process);
   void handle_event(const dwcp_event& event);
+  // /-/ready: 200 while at least one target is attached with its probes live, else 503 saying,
+  // target by target, why not (not attached yet, exited, waiting for a successor).
+  void update_readiness();
   void log(const std::string& message) const;
 
   AgentOptions options_;

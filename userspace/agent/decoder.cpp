@@ -87,14 +87,15 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
     case DWCP_EV_COMPRESS_MEMORY:
     case DWCP_EV_COMPRESS_DISK: {
       if (!paired) break;
+      // As HDE counts: its original bytes take len(input) of every call, also one that then
+      // fails (an empty input fails first and is 0 here); the compressed bytes take the result
+      // without its 16-byte packet header (the profile subtracts it), on success only.
       CompressionDone done;
       done.data_type = e.kind == DWCP_EV_COMPRESS_MEMORY ? "vm_memory" : "vm_disk";
       done.delta_known = false;  // HDE's compressors report no delta hit; Encode does
       done.success = !failed;
-      if (!failed) {
-        done.original_bytes = non_negative(e.val[DWCP_SLOT_BYTES]);
-        done.compressed_bytes = non_negative(e.val[DWCP_SLOT_RESULT_BYTES]);
-      }
+      done.original_bytes = non_negative(e.val[DWCP_SLOT_BYTES]);
+      if (!failed) done.compressed_bytes = non_negative(e.val[DWCP_SLOT_RESULT_BYTES]);
       out->push_back(done);
       break;
     }
@@ -104,14 +105,26 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       done.data_type = "delta";
       done.operation = "encode";
       done.success = !failed;
-      if (!failed) {
-        done.original_bytes = non_negative(e.val[DWCP_SLOT_RESULT_AUX]);
-        done.compressed_bytes = non_negative(e.val[DWCP_SLOT_RESULT_BYTES]);
-        done.delta_hit = e.val[DWCP_SLOT_RESULT_FLAG] != 0;
+      if (failed) {
+        out->push_back(done);
+        break;
       }
+      // DWCP's DeltaEncoder counts a delta (hit) and a baseline created or refreshed (miss) in
+      // totalEncoded; an Encode that skipped compression (input under 512 bytes, or ratios too
+      // low) hands back the input slice itself with IsDelta=false, CompressedSize ==
+      // OriginalSize, and counts nowhere. Only the data pointers tell it from a baseline.
+      const std::int64_t original = e.val[DWCP_SLOT_BYTES];  // OriginalSize is len(data) on every path
+      done.delta_hit = e.val[DWCP_SLOT_RESULT_FLAG] != 0;
+      const bool skipped = !done.delta_hit && e.val[DWCP_SLOT_RESULT_AUX] == e.val[DWCP_SLOT_ENTRY_AUX] &&
+                           e.val[DWCP_SLOT_RESULT_BYTES] == original;
+      if (skipped) break;
+      done.original_bytes = non_negative(original);
+      done.compressed_bytes = non_negative(e.val[DWCP_SLOT_RESULT_BYTES]);
       out->push_back(done);
-      // A non-delta encode stores a new baseline for its state key.
-      if (!failed && !done.delta_hit) out->push_back(BaselineCount{"delta", ++baselines_});
+      if (!done.delta_hit) {
+        baselines_.stored(str_slot(e, DWCP_STR_NAME), e.ts_ns);
+        out->push_back(BaselineCount{"delta", baselines_.count()});
+      }
       break;
     }
     case DWCP_EV_DECODE:
@@ -122,9 +135,8 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       break;
     case DWCP_EV_PRUNE:
       if (!paired) break;
-      baselines_ -= static_cast<std::int64_t>(non_negative(e.val[DWCP_SLOT_RESULT_AUX]));
-      if (baselines_ < 0) baselines_ = 0;
-      out->push_back(BaselineCount{"delta", baselines_});
+      baselines_.pruned(non_negative(e.val[DWCP_SLOT_RESULT_AUX]));
+      out->push_back(BaselineCount{"delta", baselines_.count()});
       break;
     case DWCP_EV_MIGRATE_MEMORY:
     case DWCP_EV_MIGRATE_DISK: {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "agent/baseline_tracker.h"
 #include "dwcp_observer/events.h"
 #include "dwcp_observer/model.h"
 
@@ -26,7 +27,7 @@ class EventDecoder {
 
  private:
   double link_capacity_bps_ = 0;
-  std::int64_t baselines_ = 0;
+  BaselineTracker baselines_;
 };
 
 }  // namespace dwcp::agent

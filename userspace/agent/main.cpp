@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
                  "migration speedup (0: unknown)")
       ->check(CLI::Range(0.0, 1e9));
   app.add_option("--basic-auth-file", auth_file, "file with one line user:password; protects /metrics");
+  // On by default: an observer must not cost DWCP more than a small, stated share. 2 % leaves
+  // the per-Send probes of a busy transfer in place and demotes per-chunk ones first.
+  options.probe_budget = 0.02;
   app.add_option("--probe-budget", options.probe_budget,
                  "largest share of the targets' CPU time the uprobes may cost, e.g. 0.02 for 2 %; above "
                  "it the costliest probes are detached (logged; dwcp_observer_probe_demoted{probe} = 1). "

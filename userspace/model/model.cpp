@@ -612,11 +612,18 @@ void ModelImpl::on(const CompressionDone& e) {
     return;
   }
   increment_operation(e.operation, e.success);
-  if (!e.success) return;  // a failed compression produced no sizes and no hit or miss
-  record_compression(data_type_cells(e.data_type.empty() ? std::string_view(kUnknown)
-                                                         : std::string_view(e.data_type)),
-                     e.original_bytes, e.compressed_bytes, e.delta_hit, e.delta_known);
+  // A failed compression has no compressed size, ratio, hit or miss. HDE counts the input of
+  // a call that then failed (DWCP adds len(input) on entry): a source that knows it passes it.
+  if (!e.success && e.original_bytes == 0) return;
+  const DataTypeCells cells = data_type_cells(e.data_type.empty() ? std::string_view(kUnknown)
+                                                                  : std::string_view(e.data_type));
   if (e.data_type.empty()) invalid(kEmptyId);
+  if (!e.success) {
+    cells.original->count.fetch_add(e.original_bytes, std::memory_order_relaxed);
+    count(cells.overflow);
+    return;
+  }
+  record_compression(cells, e.original_bytes, e.compressed_bytes, e.delta_hit, e.delta_known);
 }
 
 void ModelImpl::on(const DecompressionDone& e) { increment_operation(e.operation, e.success); }

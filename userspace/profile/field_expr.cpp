@@ -81,6 +81,7 @@ struct Parsed {
   std::string root;
   std::vector<Selector> selectors;
   bool is_len = false;
+  bool is_ptr = false;  // ptr(x): the data pointer word of a slice or string, as an integer
   bool is_nonnil = false;
   int64_t add = 0;
   bool has_add = false;
@@ -92,9 +93,10 @@ class Parser {
 
   Result<Parsed> parse() {
     Parsed parsed;
-    if (peek().type == Token::Type::Name && peek().text == "len" && peek(1).text == "(") {
+    if (peek().type == Token::Type::Name && (peek().text == "len" || peek().text == "ptr") &&
+        peek(1).text == "(") {
+      (peek().text == "len" ? parsed.is_len : parsed.is_ptr) = true;
       pos_ += 2;
-      parsed.is_len = true;
       if (auto ok = path(parsed); !ok) return Error{ok.error()};
       if (auto ok = expect(")"); !ok) return Error{ok.error()};
     } else if (auto ok = path(parsed); !ok) {
@@ -112,6 +114,7 @@ class Parser {
       if (peek().type != Token::Type::Name || peek().text != "nil") return unexpected("`nil` after `!=`");
       ++pos_;
       if (parsed.is_len) return Error{"`len(...) != nil` makes no sense: compare the value itself with nil"};
+      if (parsed.is_ptr) return Error{"`ptr(...) != nil`: write `x != nil` for a slice or string"};
       parsed.is_nonnil = true;
     }
     if (peek().type != Token::Type::End) return unexpected("the end of the expression");
@@ -396,7 +399,7 @@ Result<dwcp_field> compile_field(std::string_view expr, SlotKind kind, uint8_t s
   field.slot = slot;
 
   if (kind == SlotKind::String) {
-    if (parsed->is_len || parsed->is_nonnil || parsed->has_add)
+    if (parsed->is_len || parsed->is_ptr || parsed->is_nonnil || parsed->has_add)
       return Error{"`" + text + "`: a string slot takes a plain string value, like `vmID` or `targets[0]`"};
     if (type.kind != Kind::String)
       return Error{"`" + text + "` is a " + describe_type(type) + ", but name/peer slots hold strings"};
@@ -424,6 +427,18 @@ Result<dwcp_field> compile_field(std::string_view expr, SlotKind kind, uint8_t s
     return Error{"`" + text + "`: the constant does not fit in 32 bits"};
   field.type = DWCP_FIELD_INT;
   field.add = static_cast<int32_t>(parsed->add);
+
+  if (parsed->is_ptr) {
+    // Only compared for equality (is a result the very slice a parameter was?): an address is
+    // meaningless on its own, so no constant may be added to it.
+    if (type.kind != Kind::String && type.kind != Kind::Slice)
+      return Error{"`" + text + "`: ptr() needs a string or slice; `" + value->text + "` is a " + describe_type(type)};
+    if (parsed->has_add) return Error{"`" + text + "`: ptr() takes no constant"};
+    auto loc = word_loc(*value, 0, 8);
+    if (!loc) return Error{loc.error()};
+    field.loc = *loc;
+    return field;
+  }
 
   if (parsed->is_len) {
     Result<dwcp_loc> loc = Error{""};
