@@ -296,6 +296,14 @@ class GroundTruthOnFourBuilds(GoFunctionsTestCase):
                     for key in ("compress_memory_errors", "compress_disk_errors", "encode_errors",
                                 "decode_errors", "decompress_errors", "encode_delta_hits", "encode_delta_misses"):
                         self.assertGreater(h[key], 0, "fixture did not exercise " + key)
+                    # DWCP's counting rules (catalogue §5) were all exercised: skipped small
+                    # inputs, baselines refreshed on held keys (more refreshes than keys ever
+                    # held), baselines pruned by age, HDE calls failing after counting their input.
+                    d = h["delta_metrics"]
+                    self.assertGreater(h["encode_skipped"], 0)
+                    self.assertGreater(d["baseline_refreshes"], d["baseline_count"] + h["pruned_total"])
+                    self.assertGreater(h["pruned_total"], 0)
+                    self.assertNotEqual(d["delta_hit_rate"], 0)
                     self.assertGreater(truth["send_errors"], 0)
                     self.assertGreater(truth["federation"]["sync_calls"] - truth["federation"]["sync_errors"], 0)
                     self.assertGreater(truth["migrations"]["memory_calls"] - truth["migrations"]["memory_errors"], 0)
