@@ -162,7 +162,7 @@ class Fixture:
 class AgentProcess:
     """dwcp-observer as a process on a free loopback port."""
 
-    def __init__(self, args, expect_start=True, env=None, prefix=()):
+    def __init__(self, args, expect_start=True, env=None, prefix=(), budget_off=True):
         fd, self.stderr_path = tempfile.mkstemp(prefix="dwcp-agent-", suffix=".log")
         self.stderr_file = os.fdopen(fd, "w+")
         self.final_log = ""
@@ -170,9 +170,9 @@ class AgentProcess:
         # These tests compare counts exactly with the fixture's ground truth. The fixtures do little
         # besides probed calls, so their uprobes cost more than the default budget (2 %) and, after
         # one 10 s interval, the costliest would be detached mid-test and stop counting: the budget
-        # is off unless a test sets one (test_budget.py tests the default).
+        # is off unless a test sets one or asks for the default (test_budget.py: budget_off=False).
         given = any(a == "--probe-budget" or a.startswith("--probe-budget=") for a in args)
-        budget = [] if given else ["--probe-budget", "0"]
+        budget = [] if given or not budget_off else ["--probe-budget", "0"]
         cmd = (list(prefix) + [AGENT] + list(args) + ([] if has_listen else ["--listen", "127.0.0.1:0"]) +
                budget)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_file, env=env)

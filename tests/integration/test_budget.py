@@ -17,7 +17,8 @@ class DefaultBudget(AgentTestCase):
         require_bpf(self)
         fixture = self.track(Fixture(args=SMALL_SENDS))
         # No --probe-budget: the default. A 1 s interval so that the test need not wait 10 s.
-        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--probe-budget-interval", "1"]))
+        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--probe-budget-interval", "1"], budget_off=False))
+        self.assertIn("CAP_BPF", agent.log(), "with a budget the agent keeps what re-attaching needs")
         attached = value(agent.samples(), "dwcp_observer_probes_attached")
         self.assertGreater(attached, 0)
         fixture.go()
