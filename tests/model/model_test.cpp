@@ -224,6 +224,25 @@ TEST(ModelDerived, DeltaHitRateIsHitsOverCompressions) {
             0);
 }
 
+TEST(ModelDerived, AFailedCompressionCountsTheInputItWasGivenAndNothingElse) {
+  // DWCP's HDE adds len(input) to its original bytes on entry, also for a call that then fails.
+  auto registry = std::make_shared<ModelRegistry>();
+  MetricsModel model(registry, options());
+  model.compression_done("vm_disk", 100, 50, true);
+  CompressionDone failed{"vm_disk", 4096, 0, false};
+  failed.success = false;
+  failed.delta_known = false;
+  model.apply(failed);
+  const auto families = registry->Collect();
+  EXPECT_EQ(value_of(families, "dwcp_hde_bytes_original_total", {{"data_type", "vm_disk"}}), 4196);
+  EXPECT_EQ(value_of(families, "dwcp_hde_bytes_compressed_total", {{"data_type", "vm_disk"}}), 50);
+  const auto* ratio = find_metric(families, "dwcp_hde_compression_ratio", {{"data_type", "vm_disk"}});
+  ASSERT_NE(ratio, nullptr);
+  EXPECT_EQ(ratio->histogram.sample_count, 1u);  // the failed call is no ratio observation
+  EXPECT_DOUBLE_EQ(*value_of(families, "dwcp_hde_delta_hit_rate_percent"), 100.0);
+  EXPECT_EQ(value_of(families, "dwcp_hde_operations_total", {{"operation", "compress"}, {"result", "failure"}}), 1);
+}
+
 TEST(ModelDerived, CompressionRatioIsOriginalOverCompressed) {
   auto registry = std::make_shared<ModelRegistry>();
   MetricsModel model(registry, options());
