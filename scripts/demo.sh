@@ -30,8 +30,10 @@ pids+=("$fixture")
 until grep -q READY "$work/fixture.out" 2>/dev/null; do sleep 0.1; done
 echo "demo: DWCP fixture running as PID $fixture"
 
+# --probe-budget 0: the fixture does little besides probed calls (its uprobes cost ~14 % of its
+# CPU), so the default budget (2 %) would detach most probes after 10 s and the demo would freeze.
 "$BUILD_DIR"/userspace/agent/dwcp-observer --pid "$fixture" --listen 127.0.0.1:0 --cluster demo \
-  2>"$work/agent.err" &
+  --probe-budget 0 2>"$work/agent.err" &
 pids+=("$!")
 until grep -q "serving http" "$work/agent.err" 2>/dev/null; do
   kill -0 "${pids[1]}" 2>/dev/null || { cat "$work/agent.err"; exit 1; }
