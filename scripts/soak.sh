@@ -47,7 +47,9 @@ duration=$((minutes * 60 + 30))
 fixture_pid=$!
 for _ in $(seq 50); do grep -q READY "$work/fixture.out" && break; sleep 0.1; done
 
-"$agent_bin" --pid "$fixture_pid" --listen 127.0.0.1:0 2>"$work/agent.log" &
+# Budget off: the soak measures the agent with every probe live (the default 2 % budget would
+# detach most of them on the busy fixture after 10 s).
+"$agent_bin" --pid "$fixture_pid" --listen 127.0.0.1:0 --probe-budget 0 2>"$work/agent.log" &
 agent_pid=$!
 url=''
 for _ in $(seq 100); do

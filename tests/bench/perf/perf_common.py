@@ -84,7 +84,11 @@ class Agent:
 
     def __init__(self, pid, args=(), env=None):
         self.log_file = tempfile.TemporaryFile(mode="w+")
-        cmd = [AGENT, "--pid", str(pid), "--listen", "127.0.0.1:0"] + list(args)
+        # The benchmarks measure what the probes cost with every probe live: the default budget
+        # (2 %) is off unless a benchmark passes a --probe-budget* option, i.e. is about the
+        # budget (bench_small_send.py: its interval alone means "the default budget").
+        budget = [] if any(a.startswith("--probe-budget") for a in args) else ["--probe-budget", "0"]
+        cmd = [AGENT, "--pid", str(pid), "--listen", "127.0.0.1:0"] + list(args) + budget
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log_file,
                                      env=dict(os.environ, **(env or {})))
         deadline = time.time() + 30
