@@ -30,7 +30,8 @@ std::vector<ProcessInfo> Discovery::scan(const std::vector<int>& observed) {
     // controls is never parsed.
     const Refusal refusal = check_candidate(policy_, process->exe, process->creds, process->exe_path);
     if (refusal != Refusal::kNone) {
-      refusals_->refuse(refusal, process->exe,
+      if (!out_of_scope(refusal))
+        refusals_->refuse(refusal, process->exe,
                         "process " + std::to_string(pid) + " (" + process->exe_link + ", comm " +
                             escape_for_log(process->comm) + ")");
       seen_[pid] = {process->start_time, process->exe};

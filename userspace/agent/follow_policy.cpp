@@ -45,8 +45,8 @@ bool path_allowed(const std::string& pattern, const std::string& path) {
 
 Refusal check_candidate(const FollowPolicy& policy, const FileIdentity& executable, const ProcessCredentials& creds,
                         const std::string& exe_path) {
-  if (executable.owner != 0) return Refusal::kOwner;
-  if (executable.mode & (S_IWGRP | S_IWOTH)) return Refusal::kWritable;
+  // The operator's scope first (discovery passes over what is out of it without a word), then
+  // the rules that keep other users' binaries out.
   if (!policy.allow_uids.empty() &&
       !(allowed_uid(policy.allow_uids, creds.real) && allowed_uid(policy.allow_uids, creds.effective)))
     return Refusal::kUid;
@@ -60,8 +60,12 @@ Refusal check_candidate(const FollowPolicy& policy, const FileIdentity& executab
     for (const auto& pattern : policy.allow_paths) any = any || path_allowed(pattern, path);
     if (!any) return Refusal::kPath;
   }
+  if (executable.owner != 0) return Refusal::kOwner;
+  if (executable.mode & (S_IWGRP | S_IWOTH)) return Refusal::kWritable;
   return Refusal::kNone;
 }
+
+bool out_of_scope(Refusal reason) { return reason == Refusal::kUid || reason == Refusal::kPath; }
 
 Refusal check_build_id(const FollowPolicy& policy, const std::string& gnu_build_id, const std::string& go_build_id) {
   if (policy.allow_build_ids.empty()) return Refusal::kNone;

@@ -49,6 +49,9 @@ const char* refusal_name(Refusal reason);
 // executable's path as the process sees it (readlink of /proc/PID/exe; " (deleted)" allowed).
 Refusal check_candidate(const FollowPolicy& policy, const FileIdentity& executable, const ProcessCredentials& creds,
                         const std::string& exe_path);
+// --allow-uid / --allow-path say what the operator wants watched: discovery passes over the
+// processes outside them silently (they are not candidates); other refusals are counted and logged.
+bool out_of_scope(Refusal reason);
 // After the binary was read: its build id (GNU, else Go) against --allow-build-id.
 Refusal check_build_id(const FollowPolicy& policy, const std::string& gnu_build_id, const std::string& go_build_id);
 // --allow-path semantics: a pattern with *, ? or [ is an fnmatch glob over the whole path; a
