@@ -92,8 +92,12 @@ _EVENT = struct.Struct("<IBBHQii")
 
 class OpenGate:
     """Holds every open() of `path` by process `held_pid` (once set) until released; opens by
-    anyone else pass at once. `on_held(event_count)` runs when the agent's first open arrives,
-    before the gate decides to hold or release it."""
+    anyone else pass at once. `on_first_held()` runs when that process's first open arrives,
+    before the gate decides to hold or release it.
+
+    Start the processes that run `path` before the gate: the listener is a Python thread, and a
+    child this interpreter forks (vfork, holding the GIL) and that execs `path` would wait for it
+    while it waits for the GIL."""
 
     def __init__(self, path):
         self.fd = _libc.fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, os.O_RDONLY)

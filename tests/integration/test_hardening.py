@@ -42,11 +42,10 @@ class Hardening(AgentTestCase):
         setuid = os.path.join(private, unique("suid"))
         shutil.copyfile(carrier, setuid)
         os.chmod(setuid, 0o4755)
-        gate = self.gate(carrier)
-        agent = self.track(AgentProcess(["--allow-path", self.dir, "--attach-timeout", "30"]))
-        agent.wait_ready()
-        gate.held_pid = agent.proc.pid
         victim = self.track(Fixture(carrier, ["--exec-on-sigusr2", setuid, "--exec-args", "--wait-signal --linger"]))
+        gate = self.gate(carrier)
+        agent = self.track(AgentProcess(["--allow-path", self.dir, "--attach-timeout", "30"], expect_start=False))
+        gate.held_pid = agent.proc.pid  # long before its first scan (after the BPF load)
 
         def exec_now():
             # The agent holds an open() of the carrier: the carrier becomes the setuid program
@@ -56,6 +55,7 @@ class Hardening(AgentTestCase):
             gate.release()
         gate.on_first_held = exec_now
         self.assertTrue(gate.held_event.wait(15), "the agent never opened the carrier: " + agent.log())
+        agent.address = agent._wait_serving()
         decided = wait_for(lambda: "no longer runs the file that was read" in agent.log()
                            or "attach" in agent.log().split("serving http")[-1], timeout=15)
         self.assertTrue(decided, agent.log())
@@ -103,12 +103,12 @@ class Hardening(AgentTestCase):
 
     def test_stalled_read_keeps_serving_reports_not_ready_and_recovers(self):
         stalled = private_copy(self.dir, "dwcp-fixture", unique("dw-stall"))
-        gate = self.gate(stalled)
-        agent = self.track(AgentProcess(["--allow-path", self.dir, "--attach-timeout", "1"]))
-        agent.wait_ready()
-        gate.held_pid = agent.proc.pid
         target = self.track(Fixture(stalled, ["--transfers", "1"]))
+        gate = self.gate(stalled)
+        agent = self.track(AgentProcess(["--allow-path", self.dir, "--attach-timeout", "1"], expect_start=False))
+        gate.held_pid = agent.proc.pid
         self.assertTrue(gate.held_event.wait(15), agent.log())
+        agent.address = agent._wait_serving()
         not_ready = wait_for(lambda: agent.get("/-/ready")[0] == 503, timeout=10)
         self.assertTrue(not_ready, agent.log())
         status, body = agent.get("/-/ready")
@@ -126,8 +126,8 @@ class Hardening(AgentTestCase):
 
     def test_sigterm_while_a_read_is_stuck_exits_at_once(self):
         stalled = private_copy(self.dir, "dwcp-fixture", unique("dw-stall"))
-        gate = self.gate(stalled)
         target = self.track(Fixture(stalled))
+        gate = self.gate(stalled)
         # During start (--pid waits for the read), then while serving (discovery).
         for args in (["--pid", str(target.pid), "--attach-timeout", "60"],
                      ["--allow-path", self.dir, "--attach-timeout", "1"]):
