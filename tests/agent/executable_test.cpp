@@ -129,7 +129,9 @@ TEST(ExecutableLoader, StopEndsTheWait) {
   ExecutableLoader loader(std::chrono::seconds(30));
   LoadOutcome outcome = loader.load({child.pid(), process->exe, kPackage, false}, &stop);
   // Either the read beat the first look at the flag, or the wait ended on it.
-  if (!outcome.loaded) EXPECT_TRUE(outcome.stopped);
+  if (!outcome.loaded) {
+    EXPECT_TRUE(outcome.stopped);
+  }
 }
 
 }  // namespace

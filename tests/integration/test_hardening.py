@@ -119,9 +119,12 @@ class Hardening(AgentTestCase):
             self.assertEqual(agent.get("/metrics", timeout=5)[0], 200)
             self.assertEqual(agent.get("/-/healthy", timeout=5)[0], 200)
         self.assertEqual(value(agent.samples(), "dwcp_observer_discovery_refused_total", reason="stuck"), 1)
-        # The file system answers again: the read ends, readiness comes back.
+        # The file system answers again: the read ends, readiness comes back, and the target
+        # is judged again and attached.
         gate.release()
         self.assertTrue(wait_for(lambda: agent.get("/-/ready")[0] == 200, timeout=10), agent.log())
+        self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_target_up", pid=str(target.pid)) == 1,
+                                 timeout=10), agent.log())
         self.assertEqual(agent.stop(), 0, agent.log())
 
     def test_sigterm_while_a_read_is_stuck_exits_at_once(self):

@@ -426,6 +426,16 @@ std::optional<ProcessInfo> Agent::find_allowed(const std::string& comm, const st
 }
 
 void Agent::discover() {
+  // A process whose read was stuck is judged again once that read has ended.
+  const std::vector<int> still_stuck = loader_->stuck_pids();
+  for (auto it = stuck_candidates_.begin(); it != stuck_candidates_.end();) {
+    if (std::find(still_stuck.begin(), still_stuck.end(), *it) != still_stuck.end()) {
+      ++it;
+    } else {
+      discovery_->forget(*it);
+      it = stuck_candidates_.erase(it);
+    }
+  }
   std::vector<int> observed;
   for (const auto& target : targets_)
     if (target->process) observed.push_back(target->process->pid);
@@ -436,6 +446,7 @@ void Agent::discover() {
       if (outcome.stopped) return;
       refusals_->refuse(outcome.refusal, process.exe, who + ": " + outcome.error);
       discovery_->settle(process, std::nullopt);
+      if (outcome.refusal == Refusal::kStuck) stuck_candidates_.insert(process.pid);
       continue;
     }
     LoadedExecutable& loaded = *outcome.loaded;

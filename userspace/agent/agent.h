@@ -169,6 +169,7 @@ class Agent {
   std::unique_ptr<Discovery> discovery_;  // only without target flags
   bool stuck_reported_ = false;           // readiness was set false for a stuck read
   std::set<std::pair<int, std::uint64_t>> refused_followers_;  // (pid, start time) counted once
+  std::set<int> stuck_candidates_;  // discovery: PIDs whose read was given up, retried once it ends
 
   // Overhead accounting (agent/overhead.h). The stats session keeps the kernel's BPF run-time
   // accounting on exactly as long as the agent runs.

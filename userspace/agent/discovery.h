@@ -36,6 +36,8 @@ class Discovery {
   // The caller read `process`'s executable: remember whether it holds the package (per file
   // identity) and that this process was judged (it is looked at again only after an execve).
   void settle(const ProcessInfo& process, std::optional<bool> holds_package);
+  // Look at `pid` again at the next scan (its read was stuck and has ended).
+  void forget(int pid) { seen_.erase(pid); }
 
   std::size_t verdicts() const { return verdicts_.size(); }
   const FollowPolicy& policy() const { return policy_; }

@@ -106,6 +106,13 @@ LoadOutcome ExecutableLoader::load(const LoadRequest& request, const std::atomic
   return std::move(job->outcome);
 }
 
+std::vector<int> ExecutableLoader::stuck_pids() {
+  stuck();  // forget the finished ones
+  std::vector<int> pids;
+  for (const auto& job : abandoned_) pids.push_back(job->pid);
+  return pids;
+}
+
 std::vector<std::string> ExecutableLoader::stuck() {
   std::vector<std::string> out;
   const auto now = std::chrono::steady_clock::now();

@@ -60,6 +60,8 @@ class ExecutableLoader {
   LoadOutcome load(const LoadRequest& request, const std::atomic<bool>* stop = nullptr);
   // "process PID (stuck for N s)" for every given-up read still running; forgets finished ones.
   std::vector<std::string> stuck();
+  // PIDs whose given-up read is still running.
+  std::vector<int> stuck_pids();
 
  private:
   struct Job;
