@@ -114,6 +114,14 @@ class Discovery(AgentTestCase):
         self.check_exact(s, spie_name, b.pid, [truth_b])  # the other target is untouched
         self.assertEqual(agent.stop(), 0, agent.log())
 
+    def test_long_comm_warns_and_matches_the_15_characters_the_kernel_keeps(self):
+        name = "dw%06x-long-command-name" % int.from_bytes(os.urandom(3), "little")  # comm keeps 15
+        target = self.track(Fixture(private_copy(self.dir, "dwcp-fixture", name)))
+        agent = self.track(AgentProcess(["--comm", name]))
+        self.assertIn("--comm %s is longer than 15 characters" % name, agent.log())
+        self.assertIn('matches "%s"' % name[:15], agent.log())
+        self.assertTrue(self.attached(agent, target.pid), agent.log())
+
 
 if __name__ == "__main__":
     unittest.main()
