@@ -20,6 +20,13 @@ from harness import IN_CI, AgentProcess, AgentTestCase, Fixture, require_bpf, va
 from targets import NOBODY, OpenGate, Process, code_differences, private_copy, private_dir, unique
 
 
+def exe_of(pid):
+    try:
+        return os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return None
+
+
 class Hardening(AgentTestCase):
     def setUp(self):
         super().setUp()
@@ -56,7 +63,7 @@ class Hardening(AgentTestCase):
             # The agent holds an open() of the carrier: the carrier becomes the setuid program
             # before that open returns; then the agent's reads go through.
             os.kill(victim.pid, signal.SIGUSR2)
-            wait_for(lambda: os.readlink("/proc/%d/exe" % victim.pid) == setuid, timeout=10, interval=0.01)
+            wait_for(lambda: victim.proc.poll() is not None or exe_of(victim.pid) == setuid, timeout=10, interval=0.01)
             gate.release()
         gate.on_first_held = exec_now
         self.assertTrue(gate.held_event.wait(15), "the agent never opened the carrier: " + agent.log())
@@ -64,7 +71,9 @@ class Hardening(AgentTestCase):
         decided = wait_for(lambda: "no longer runs the file that was read" in agent.log()
                            or "attach" in agent.log().split("serving http")[-1], timeout=15)
         self.assertTrue(decided, agent.log())
-        self.assertEqual(os.readlink("/proc/%d/exe" % victim.pid), setuid)
+        if victim.proc.poll() is not None:
+            self.fail("the carrier exited (%s): %s" % (victim.proc.returncode, victim.proc.stderr.read()))
+        self.assertEqual(exe_of(victim.pid), setuid)
         # No breakpoint in the setuid program's code, nothing attached, the agent serving.
         self.assertEqual(code_differences(victim.pid, setuid), 0, agent.log())
         self.assertIn("no longer runs the file that was read", agent.log())
@@ -105,6 +114,21 @@ class Hardening(AgentTestCase):
             self.assertEqual(code_differences(h.pid, fake), 0)
         self.assertEqual(value(s, "dwcp_observer_discovery_refused_total", reason="owner"), 2)
         self.assertEqual(agent.log().count("not following process"), 1, agent.log())  # same binary: once
+
+    def test_allow_uid_refuses_the_real_binary_run_by_another_user(self):
+        name = unique("dwcpf")
+        real = private_copy(self.dir, "dwcp-fixture", name)  # root-owned: the owner rule lets it pass
+        agent = self.track(AgentProcess(["--comm", name, "--allow-uid", "0"]))
+        as_user = self.track(Process(real, user=NOBODY))
+        self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_discovery_refused_total",
+                                               reason="uid") == 1), agent.log())
+        as_root = self.track(Process(real))
+        self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_target_up", pid=str(as_root.pid)) == 1),
+                        agent.log())
+        s = agent.samples()
+        self.assertIsNone(value(s, "dwcp_observer_target_up", pid=str(as_user.pid)))
+        self.assertEqual(code_differences(as_user.pid, real), 0)
+        self.assertGreater(code_differences(as_root.pid, real), 0)
 
     def test_stalled_read_keeps_serving_reports_not_ready_and_recovers(self):
         stalled = private_copy(self.dir, "dwcp-fixture", unique("dw-stall"))

@@ -299,7 +299,7 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   }
   // The probes sit on the inode that was read. A process that execve()d meanwhile (into a
   // setuid program, say) no longer runs it: it is not the target that was judged and read.
-  if (!same_process_alive(process)) {
+  if (!still_runs_pinned_file(process)) {
     links.clear();
     *error = who + " no longer runs the file that was read (it execve()d another program, or exited, while being "
              "attached): probes removed, nothing attached";

@@ -215,6 +215,14 @@ bool same_process_alive(const ProcessInfo& info) {
   return !now || now->same_inode(expected);
 }
 
+bool still_runs_pinned_file(const ProcessInfo& info) {
+  if (!info.executable) return false;
+  auto stat = read_stat(info.pid);
+  if (!stat || stat->start_time != info.start_time || stat->state == 'Z' || stat->state == 'X') return false;
+  auto now = peek_executable(info.pid);
+  return now && now->same_inode(info.executable->identity());
+}
+
 std::vector<int> list_pids() {
   std::vector<int> pids;
   DIR* dir = opendir("/proc");

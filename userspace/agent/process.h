@@ -60,6 +60,9 @@ std::optional<ProcessInfo> inspect_process(int pid, std::string* error);
 // A process that called execve() keeps its PID and start time but runs another binary: the
 // probes on the old file no longer fire, so it must be resolved again.
 bool same_process_alive(const ProcessInfo& info);
+// The check after attaching: like same_process_alive, but an executable that cannot be looked at
+// right now (the moment of an execve() of a multi-threaded process, or of its exit) is a failure.
+bool still_runs_pinned_file(const ProcessInfo& info);
 
 // Live processes whose comm equals `comm` or whose executable path equals `exe`, newest first,
 // skipping the PIDs in `exclude` (processes other targets already observe).
