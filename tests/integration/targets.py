@@ -108,6 +108,7 @@ class OpenGate:
             raise OSError(ctypes.get_errno(), "fanotify_mark " + path)
         self.path = path
         self.held_pid = None
+        self.error = None            # what on_first_held raised, if anything
         self.hold = True             # False: the agent's opens pass too
         self.on_first_held = None    # called once, in the listener thread, before deciding
         self.held = []               # event fds of opens held
@@ -141,7 +142,10 @@ class OpenGate:
                 if not self.held_event.is_set():
                     self.held_event.set()
                     if self.on_first_held:
-                        self.on_first_held()
+                        try:
+                            self.on_first_held()
+                        except Exception as e:  # the listener must live on: opens wait on it
+                            self.error = e
                 with self.lock:
                     if self.hold and not self.closed:
                         self.held.append(event_fd)
@@ -161,11 +165,13 @@ class OpenGate:
         with self.lock:
             self.closed = True
         # Wake the listener out of read() with an open of our own (which it lets through), so
-        # that closing the descriptor really ends the group.
-        try:
-            with open(self.path, "rb"):
+        # that closing the descriptor really ends the group. Never while it is not listening:
+        # that open would wait for an answer forever.
+        if self.thread.is_alive():
+            try:
+                with open(self.path, "rb"):
+                    pass
+            except OSError:
                 pass
-        except OSError:
-            pass
-        self.thread.join(5)
+            self.thread.join(5)
         os.close(self.fd)

@@ -70,6 +70,7 @@ class Hardening(AgentTestCase):
         agent.address = agent._wait_serving()
         decided = wait_for(lambda: "no longer runs the file that was read" in agent.log()
                            or "attach" in agent.log().split("serving http")[-1], timeout=15)
+        self.assertIsNone(gate.error)
         self.assertTrue(decided, agent.log())
         if victim.proc.poll() is not None:
             self.fail("the carrier exited (%s): %s" % (victim.proc.returncode, victim.proc.stderr.read()))
