@@ -49,8 +49,11 @@ class BadInput(AgentTestCase):
     def test_unknown_flag(self):
         self.assertRefused(["--pid", "1", "--bogus"], EXIT_USAGE, "bogus")
 
-    def test_no_target(self):
-        self.assertRefused([], EXIT_USAGE, "no target")
+    def test_no_target_means_discovery(self):
+        # No --pid/--comm/--exe is not an error: the agent watches the node (test_discovery.py).
+        agent = self.track(AgentProcess(["--allow-path", "/nonexistent-dwcp-dir"]))
+        self.assertIn("discovery: watching every process", agent.log())
+        self.assertEqual(agent.stop(), 0, agent.log())
 
     def test_zombie(self):
         child = subprocess.Popen(["true"])

@@ -591,6 +591,8 @@ class MoreBadInput(AgentTestCase):
 
 # 9 ----------------------------------------------------------------------------------------------
 MESSAGE_SOURCES = ["userspace/agent/agent.cpp", "userspace/agent/process.cpp", "userspace/agent/privilege.cpp",
+                   "userspace/agent/executable.cpp", "userspace/agent/executable_loader.cpp",
+                   "userspace/agent/discovery.cpp", "userspace/agent/follow_policy.cpp",
                    "userspace/agent/bpf_session.cpp", "userspace/agent/main.cpp", "userspace/model/http_server.cpp",
                    "userspace/profile/*.cpp", "userspace/goelf/*.cpp"]
 # Statements that produce text a user sees: error results, log lines, messages to stderr.

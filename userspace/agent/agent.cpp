@@ -74,6 +74,9 @@ int Agent::start(std::string* error) {
     return kExitSymbols;
   }
   profile_ = std::move(loaded.value());
+  loader_ = std::make_unique<ExecutableLoader>(options_.attach_timeout);
+  refusals_ = std::make_shared<RefusalLog>([this](const std::string& line) { log(line); });
+  if (options_.discover) discovery_ = std::make_unique<Discovery>(options_.policy, refusals_.get());
 
   // Resolve every target before touching the kernel: a typo in a PID must not leave probes.
   std::vector<std::pair<std::unique_ptr<Target>, std::optional<ProcessInfo>>> resolved;
@@ -90,9 +93,8 @@ int Agent::start(std::string* error) {
         return kExitTarget;
       }
       if (target->spec.comm.empty() && options_.follow) target->spec.comm = process->comm;
-    } else if (auto pid = find_process(spec.comm, spec.exe, taken)) {
-      std::string why;
-      process = inspect_process(*pid, &why);
+    } else {
+      process = find_allowed(spec.comm, spec.exe, taken);
     }
     if (process) taken.push_back(process->pid);
     resolved.emplace_back(std::move(target), std::move(process));
@@ -131,7 +133,7 @@ int Agent::start(std::string* error) {
   models_ = std::make_shared<ModelRegistry>();
 
   const bool labelled = options_.targets.size() > 1;
-  bool may_reattach = options_.follow;
+  bool may_reattach = options_.follow || options_.discover;
   for (auto& [target, process] : resolved) {
     ModelOptions model_options;
     model_options.cluster = options_.cluster;
@@ -142,7 +144,12 @@ int Agent::start(std::string* error) {
     may_reattach |= !target->spec.comm.empty() || !target->spec.exe.empty();
     if (process) {
       int code = attach(*target, *process, error);
-      if (code != kExitOk) return code;
+      if (code != kExitOk && !(code == kExitTarget && follows(*target) && !loader_->stuck().empty())) return code;
+      // A follower whose executable read is stuck: readiness says so, the next process is awaited.
+      if (code != kExitOk) {
+        log(*error);
+        target->rejected = std::make_pair(process->pid, process->start_time);
+      }
     } else {
       log("waiting for a process matching " + target->spec.label + " to start");
     }
@@ -172,14 +179,29 @@ int Agent::start(std::string* error) {
     return kExitListen;
   }
   http_ = std::move(started.server);
+  http_->add_collectable(refusals_);
   update_readiness();
+  if (discovery_)
+    log("discovery: watching every process for the package " + profile_.package + " (executables owned by root, "
+        "not writable by group or others" +
+        (options_.policy.allow_uids.empty() ? "" : ", --allow-uid") + (options_.policy.allow_paths.empty() ? "" : ", --allow-path") +
+        (options_.policy.allow_build_ids.empty() ? "" : ", --allow-build-id") + "), at most " +
+        std::to_string(DWCP_MAX_TARGETS) + " at once");
   return kExitOk;
 }
 
 void Agent::update_readiness() {
   if (!http_) return;
+  // A read stuck past its deadline is not ready whatever else is attached: the operator must see it.
+  if (loader_) {
+    const std::vector<std::string> stuck = loader_->stuck();
+    if (!stuck.empty()) {
+      http_->set_ready(false, "attach stuck: " + join(stuck, "; "));
+      return;
+    }
+  }
   bool any = false;
-  std::string why;
+  std::string why = discovery_ && targets_.empty() ? "no DWCP process discovered yet" : "";
   for (const auto& target : targets_) {
     std::string state;
     if (target->process) {
@@ -235,12 +257,35 @@ Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary, const goelf::Dw
 }
 
 int Agent::attach(Target& target, const ProcessInfo& process, std::string* error) {
-  auto binary = goelf::GoBinary::open(process.binary_path);
+  LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, false}, options_.stop);
+  if (!outcome.loaded) {
+    *error = "cannot read the binary of process " + std::to_string(process.pid) + " (" + process.exe_link +
+             "): " + outcome.error;
+    return kExitTarget;
+  }
+  return attach_loaded(target, process, *outcome.loaded, error);
+}
+
+int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecutable& loaded, std::string* error) {
+  // One identity from read to attach: symbols were read through this file descriptor, the
+  // uprobes go through it too ("/proc/self/fd/N"), whatever /proc/PID/exe names by now.
+  ProcessInfo process = found;
+  process.executable = loaded.file;
+  process.binary_path = loaded.file->path();
+  const Result<goelf::GoBinary>& binary = loaded.binary;
+  if (binary) {
+    if (Refusal refusal = check_build_id(options_.policy, binary->gnu_build_id(), binary->go_build_id());
+        refusal != Refusal::kNone) {
+      refusals_->refuse(refusal, process.exe, "process " + std::to_string(process.pid) + " (" + process.exe_link + ")");
+      *error = "process " + std::to_string(process.pid) + " (" + process.exe_link + ") has build id " +
+               binary->build_id() + ", which --allow-build-id does not list";
+      return kExitTarget;
+    }
+  }
   SiteScan scan;
   if (binary) {
     // Without DWARF (a stripped build) the profile's offsets are all there is.
-    auto dwarf = goelf::DwarfTypes::open(process.binary_path);
-    scan = scan_sites(*binary, dwarf ? &*dwarf : nullptr);
+    scan = scan_sites(*binary, loaded.dwarf ? &*loaded.dwarf : nullptr);
   }
   const std::vector<std::string>& refused = scan.refused;
   const std::vector<std::string>& missing = scan.missing;
@@ -278,6 +323,14 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
   if (links.empty() && !sites.empty()) {
     *error = attach_error;
     return kExitBpf;
+  }
+  // The probes sit on the inode that was read. A process that execve()d meanwhile (into a
+  // setuid program, say) no longer runs it: it is not the target that was judged and read.
+  if (!still_runs_pinned_file(process)) {
+    links.clear();
+    *error = who + " no longer runs the file that was read (it execve()d another program, or exited, while being "
+             "attached): probes removed, nothing attached";
+    return kExitTarget;
   }
   if (!missing.empty())
     log(who + ": probes refused, symbols of " + profile_.package + " missing: " + join(missing, ", "));
@@ -363,7 +416,13 @@ void Agent::check_targets() {
     // may not match --comm/--exe any more. It is its own successor: resolve it again.
     std::string why;
     auto now = inspect_process(before.pid, &why);
-    if (now && now->start_time == before.start_time) attach_successor(*target, *now);
+    if (now && now->start_time == before.start_time) {
+      if (Refusal refusal = check_candidate(options_.policy, now->exe, now->creds, now->exe_path);
+          refusal != Refusal::kNone)
+        refusals_->refuse(refusal, now->exe, "process " + std::to_string(now->pid) + " (" + now->exe_link + ")");
+      else
+        attach_successor(*target, *now);
+    }
   }
 
   for (auto& target : targets_) {
@@ -373,10 +432,95 @@ void Agent::check_targets() {
     std::vector<int> taken;
     for (const auto& other : targets_)
       if (other->process) taken.push_back(other->process->pid);
-    auto pid = find_process(target->spec.comm, target->spec.exe, taken);
-    if (!pid) continue;
+    if (auto process = find_allowed(target->spec.comm, target->spec.exe, taken)) attach_successor(*target, *process);
+  }
+}
+
+std::optional<ProcessInfo> Agent::find_allowed(const std::string& comm, const std::string& exe,
+                                               const std::vector<int>& exclude) {
+  for (int pid : find_processes(comm, exe, exclude)) {
     std::string why;
-    if (auto process = inspect_process(*pid, &why)) attach_successor(*target, *process);
+    auto process = inspect_process(pid, &why);
+    if (!process) continue;
+    const Refusal refusal = check_candidate(options_.policy, process->exe, process->creds, process->exe_path);
+    if (refusal == Refusal::kNone) return process;
+    // A user's process named like the target is passed over, counted once per process.
+    const auto key = std::make_pair(process->pid, process->start_time);
+    if (refused_followers_.insert(key).second) {
+      if (refused_followers_.size() > 4096) refused_followers_ = {key};
+      refusals_->refuse(refusal, process->exe,
+                        "process " + std::to_string(pid) + " (" + process->exe_link + ", comm " +
+                            escape_for_log(process->comm) + ")");
+    }
+  }
+  return std::nullopt;
+}
+
+void Agent::discover() {
+  // A process whose read was stuck is judged again once that read has ended.
+  const std::vector<int> still_stuck = loader_->stuck_pids();
+  for (auto it = stuck_candidates_.begin(); it != stuck_candidates_.end();) {
+    if (std::find(still_stuck.begin(), still_stuck.end(), *it) != still_stuck.end()) {
+      ++it;
+    } else {
+      discovery_->forget(*it);
+      it = stuck_candidates_.erase(it);
+    }
+  }
+  std::vector<int> observed;
+  for (const auto& target : targets_)
+    if (target->process) observed.push_back(target->process->pid);
+  for (ProcessInfo& process : discovery_->scan(observed)) {
+    const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
+    LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, true}, options_.stop);
+    if (!outcome.loaded) {
+      if (outcome.stopped) return;
+      refusals_->refuse(outcome.refusal, process.exe, who + ": " + outcome.error);
+      discovery_->settle(process, std::nullopt);
+      if (outcome.refusal == Refusal::kStuck) stuck_candidates_.insert(process.pid);
+      continue;
+    }
+    LoadedExecutable& loaded = *outcome.loaded;
+    discovery_->settle(process, loaded.has_package);
+    if (!loaded.has_package) continue;
+    // A restart of a program seen before comes back to its target: its counters continue.
+    Target* target = nullptr;
+    for (auto& known : targets_)
+      if (!known->process && !known->discovered_exe.empty() && known->discovered_exe == process.exe_path)
+        target = known.get();
+    if (!target) {
+      if (targets_.size() >= DWCP_MAX_TARGETS) {
+        refusals_->refuse(Refusal::kMaxTargets, process.exe, who);
+        continue;
+      }
+      // `target` label: the executable's file name, made unique among the targets.
+      std::string name = process.exe_path;
+      if (auto deleted = name.rfind(" (deleted)"); deleted != std::string::npos && deleted + 10 == name.size())
+        name.resize(deleted);
+      name = escape_for_log(name.substr(name.rfind('/') + 1), 64);
+      std::string label = name;
+      for (int n = 2;; ++n) {
+        bool taken = false;
+        for (const auto& known : targets_) taken = taken || known->spec.label == label;
+        if (!taken) break;
+        label = name + "-" + std::to_string(n);
+      }
+      auto fresh = std::make_unique<Target>();
+      fresh->spec.label = label;
+      fresh->discovered_exe = process.exe_path;
+      ModelOptions model_options;
+      model_options.cluster = options_.cluster;
+      model_options.node = options_.node;
+      model_options.max_label_values = options_.max_label_values;
+      model_options.target_labels = {{"target", label}};
+      fresh->model = std::make_unique<MetricsModel>(models_, model_options);
+      targets_.push_back(std::move(fresh));
+      target = targets_.back().get();
+      log("discovery: " + who + " holds " + profile_.package + ": observing it as target \"" + label + "\"");
+    }
+    std::string why;
+    if (attach_loaded(*target, process, loaded, &why) != kExitOk)
+      log("discovery: cannot attach to " + who + ": " + why + " (not retried for this process)");
   }
 }
 
@@ -396,6 +540,7 @@ void Agent::run(const std::atomic<bool>& stop) {
   auto next_check = clock::now();
   auto next_overhead = clock::now() + options_.overhead_interval;
   auto next_bandwidth = clock::now();
+  auto next_discovery = clock::now();
   account_overhead();  // baselines: hits, BPF run time and target CPU at the start
   const auto handler = [this](const dwcp_event& e) { handle_event(e); };
   while (!stop.load()) {
@@ -409,6 +554,10 @@ void Agent::run(const std::atomic<bool>& stop) {
     if (clock::now() >= next_check) {
       check_lifecycle();
       next_check = clock::now() + std::chrono::milliseconds(200);
+    }
+    if (discovery_ && clock::now() >= next_discovery) {
+      discover();
+      next_discovery = clock::now() + options_.discovery_interval;
     }
     if (clock::now() >= next_bandwidth) {
       sample_bandwidth();

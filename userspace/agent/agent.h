@@ -16,6 +16,9 @@
 
 #include "agent/bpf_session.h"
 #include "agent/decoder.h"
+#include "agent/discovery.h"
+#include "agent/executable_loader.h"
+#include "agent/follow_policy.h"
 #include "agent/observer_metrics.h"
 #include "agent/overhead.h"
 #include "agent/process.h"
@@ -72,6 +75,16 @@ struct AgentOptions {
   double link_capacity_bps = 0;
   // How often the cost is estimated (and the budget judged).
   std::chrono::seconds overhead_interval{10};
+  // No --pid/--comm/--exe: watch the node and attach to every process whose binary holds the
+  // profile's package (agent/discovery.h), each under its own `target` label.
+  bool discover = false;
+  std::chrono::milliseconds discovery_interval{1000};
+  // Who may be followed (discovery, --comm/--exe and --follow successors).
+  FollowPolicy policy;
+  // --attach-timeout: longest wait for a target's executable to be read (agent/executable_loader.h).
+  std::chrono::milliseconds attach_timeout{5000};
+  // Set by the signal handler: start() gives up waiting for a read when it becomes true.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 class Agent {
@@ -101,6 +114,9 @@ class Agent {
     // Kernel-side bytes sent at the last bandwidth sample, for the utilization gauge.
     std::uint64_t bandwidth_bytes = 0;
     std::chrono::steady_clock::time_point bandwidth_at{};
+    // Found by discovery: the executable path it was found at. A restart of the same path
+    // comes back to this target (its counters continue); discovery, not follows(), finds it.
+    std::string discovered_exe;
   };
 
   // The uprobe sites of the profile's probes in one binary, without those --probe-budget demoted.
@@ -113,7 +129,11 @@ class Agent {
   // `dwarf`: the binary's DWARF struct layouts, nullptr when it has none (stripped); a probe whose
   // profile field offsets the DWARF contradicts is refused instead of reading the wrong bytes.
   SiteScan scan_sites(const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf) const;
+  // Reads the process's executable (on a worker, with --attach-timeout) and attaches.
   int attach(Target& target, const ProcessInfo& process, std::string* error);
+  // Attaches what `loaded` read, through its file descriptor, and checks afterwards that the
+  // process still runs that very file: if not, detaches and says so.
+  int attach_loaded(Target& target, const ProcessInfo& process, LoadedExecutable& loaded, std::string* error);
   // Re-attaches a live target's uprobes without the demoted probes.
   void relink(Target& target);
   // Every overhead interval: each probe's estimated in-target time, the share of the targets'
@@ -127,9 +147,15 @@ class Agent {
   bool follows(const Target& target) const;
   // Attaches a restarted (or re-executed) target's new process; says once why when it cannot.
   void attach_successor(Target& target, const ProcessInfo& process);
+  // --comm/--exe: the newest matching process the follow policy allows (refusals counted).
+  std::optional<ProcessInfo> find_allowed(const std::string& comm, const std::string& exe,
+                                          const std::vector<int>& exclude);
+  // One discovery pass: attach to new DWCP processes (agent/discovery.h).
+  void discover();
   void handle_event(const dwcp_event& event);
   // /-/ready: 200 while at least one target is attached with its probes live, else 503 saying,
-  // target by target, why not (not attached yet, exited, waiting for a successor).
+  // target by target, why not (not attached yet, exited, waiting for a successor), and false
+  // while a target's executable read is stuck past its deadline.
   void update_readiness();
   void log(const std::string& message) const;
 
@@ -141,6 +167,11 @@ class Agent {
   std::unique_ptr<HttpServer> http_;
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<Event> scratch_events_;
+  std::unique_ptr<ExecutableLoader> loader_;
+  std::shared_ptr<RefusalLog> refusals_;
+  std::unique_ptr<Discovery> discovery_;  // only without target flags
+  std::set<std::pair<int, std::uint64_t>> refused_followers_;  // (pid, start time) counted once
+  std::set<int> stuck_candidates_;  // discovery: PIDs whose read was given up, retried once it ends
 
   // Overhead accounting (agent/overhead.h). The stats session keeps the kernel's BPF run-time
   // accounting on exactly as long as the agent runs.

@@ -15,6 +15,15 @@
 
 namespace {
 
+// Set by SIGINT/SIGTERM from the first instant: start() gives up a read it waits for, run() ends.
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_signal{0};
+
+void on_stop_signal(int sig) {
+  g_signal.store(sig);
+  g_stop.store(true);
+}
+
 std::string hostname() {
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
@@ -43,6 +52,15 @@ bool read_basic_auth(const std::string& path, std::string* user, std::string* pa
 
 int main(int argc, char** argv) {
   using namespace dwcp::agent;
+  // Before anything can block (reading a target's executable may): a signal only sets a flag,
+  // which every wait of start() and run() looks at.
+  struct sigaction stop_action {};
+  stop_action.sa_handler = on_stop_signal;
+  sigemptyset(&stop_action.sa_mask);
+  stop_action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &stop_action, nullptr);
+  sigaction(SIGTERM, &stop_action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
   AgentOptions options;
   options.node = hostname();
   options.profile_path = dwcp::profile::default_profile_path();
@@ -61,6 +79,23 @@ int main(int argc, char** argv) {
   app.add_option("--comm", comms, "observe the newest process with this command name; follows restarts");
   app.add_option("--exe", exes, "observe the newest process running this executable path; follows restarts");
   app.add_flag("--follow", options.follow, "when a --pid target exits, attach to its successor (same command name)");
+  // Without --pid/--comm/--exe the agent discovers DWCP processes itself; these flags narrow
+  // who it (and --comm/--exe/--follow) may follow. Executables must always be owned by root and
+  // not writable by group or others (docs/security.md).
+  std::vector<unsigned> allow_uids;
+  app.add_option("--allow-uid", allow_uids,
+                 "follow only processes running as this uid (real and effective; repeat for several)");
+  app.add_option("--allow-path", options.policy.allow_paths,
+                 "follow only executables at this path: a glob (/opt/*/bin/api-server) or a directory prefix "
+                 "(/opt/novacron); repeat for several");
+  app.add_option("--allow-build-id", options.policy.allow_build_ids,
+                 "follow only binaries with this GNU or Go build id (repeat for several)");
+  double attach_timeout_s = 5;
+  app.add_option("--attach-timeout", attach_timeout_s,
+                 "seconds to wait for a target's executable to be read before giving up on it (a stalled "
+                 "file system); readiness reports it")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 600.0));
   app.add_option("--listen", options.listen, "address:port to serve /metrics on (127.0.0.1 by default; other addresses must be given explicitly)")
       ->capture_default_str();
   app.add_option("--cluster", options.cluster, "value of the cluster label")->capture_default_str();
@@ -110,12 +145,23 @@ int main(int argc, char** argv) {
   options.overhead_interval = std::chrono::seconds(overhead_interval_s);
   options.link_capacity_bps = link_capacity_mbps * 1e6;
   for (int pid : pids) options.targets.push_back({pid, "", "", "pid-" + std::to_string(pid)});
-  for (const auto& comm : comms) options.targets.push_back({0, comm, "", comm});
-  for (const auto& exe : exes) options.targets.push_back({0, "", exe, exe});
-  if (options.targets.empty()) {
-    std::fprintf(stderr, "dwcp-observer: no target: give --pid PID (or --comm NAME / --exe PATH)\n");
-    return kExitUsage;
+  for (auto comm : comms) {
+    // The kernel keeps 15 bytes of a command name: a longer --comm would never match.
+    if (comm.size() > 15) {
+      std::fprintf(stderr,
+                   "dwcp-observer: warning: --comm %s is longer than 15 characters; the kernel cuts command "
+                   "names to 15, so it matches \"%s\" (use --exe PATH for a longer name)\n",
+                   comm.c_str(), comm.substr(0, 15).c_str());
+      comm.resize(15);
+    }
+    options.targets.push_back({0, comm, "", comm});
   }
+  for (const auto& exe : exes) options.targets.push_back({0, "", exe, exe});
+  options.policy.allow_uids.assign(allow_uids.begin(), allow_uids.end());
+  options.attach_timeout = std::chrono::milliseconds(static_cast<long long>(attach_timeout_s * 1000));
+  options.stop = &g_stop;
+  // No target named: discovery (every process whose binary holds the profile's package).
+  options.discover = options.targets.empty();
   // The same process twice would count every event twice; more targets than the BPF side has
   // room for would fail half-attached.
   for (std::size_t i = 0; i < options.targets.size(); ++i)
@@ -138,18 +184,14 @@ int main(int argc, char** argv) {
     }
   }
 
-  // SIGINT/SIGTERM are taken by a dedicated wait below; every thread started from here on
-  // inherits the blocked mask, so none of them is interrupted mid-syscall.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
   Agent agent(options);
   std::string error;
   int code = agent.start(&error);
+  if (g_stop.load()) {
+    std::fprintf(stderr, "dwcp-observer: %s received during start, detaching\n",
+                 g_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
+    return kExitOk;
+  }
   if (code != kExitOk) {
     std::fprintf(stderr, "dwcp-observer: %s\n", error.c_str());
     return code;
@@ -157,12 +199,7 @@ int main(int argc, char** argv) {
   // Tests and scripts read the bound port from this line (--listen 127.0.0.1:0 picks one).
   std::fprintf(stderr, "dwcp-observer: serving http://%s/metrics\n", agent.listen_address().c_str());
 
-  std::atomic<bool> stop{false};
-  std::thread consumer([&] { agent.run(stop); });
-  int received = 0;
-  sigwait(&signals, &received);
-  stop = true;
-  consumer.join();
-  std::fprintf(stderr, "dwcp-observer: %s received, detaching\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+  agent.run(g_stop);
+  std::fprintf(stderr, "dwcp-observer: %s received, detaching\n", g_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
   return kExitOk;
 }

@@ -1,14 +1,13 @@
 #include "agent/process.h"
 
 #include <dirent.h>
-#include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <utility>
 
 namespace dwcp::agent {
 namespace {
@@ -17,37 +16,136 @@ std::string proc_path(int pid, const char* leaf) {
   return "/proc/" + std::to_string(pid) + "/" + leaf;
 }
 
-bool read_first_line(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::getline(in, *out);
+// At most `max_bytes` of a /proc file: its lines are short, and a bounded read is all we trust.
+bool read_small(const std::string& path, std::string* out, std::size_t max_bytes = 4096) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out->assign(max_bytes, '\0');
+  std::size_t done = 0;
+  while (done < max_bytes) {
+    ssize_t n = ::read(fd, &(*out)[done], max_bytes - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  out->resize(done);
+  return done > 0;
+}
+
+bool parse_u64(std::string_view text, std::uint64_t* out) {
+  if (text.empty() || text.size() > 20) return false;
+  std::uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    std::uint64_t next = v * 10 + static_cast<std::uint64_t>(c - '0');
+    if (next / 10 != v) return false;  // overflow
+    v = next;
+  }
+  *out = v;
   return true;
 }
 
-// /proc/PID/stat: "pid (comm) state ppid ... starttime(22) ..."; comm may contain spaces and
-// parentheses, so parse from the last ')'.
-bool read_stat(int pid, char* state, std::uint64_t* start_time, unsigned* flags) {
-  std::string line;
-  if (!read_first_line(proc_path(pid, "stat"), &line)) return false;
-  auto close = line.rfind(')');
-  if (close == std::string::npos || close + 2 >= line.size()) return false;
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  // Fields after comm start at 3 (state); flags is 9, starttime is 22.
-  for (int index = 3; rest >> field; ++index) {
-    if (index == 3) *state = field[0];
-    if (index == 9) *flags = static_cast<unsigned>(std::stoul(field));
-    if (index == 22) {
-      *start_time = std::stoull(field);
-      return true;
-    }
+std::optional<StatFields> read_stat(int pid) {
+  std::string text;
+  if (!read_small(proc_path(pid, "stat"), &text)) return std::nullopt;
+  return parse_stat(text);
+}
+
+std::optional<std::string> read_exe_link(int pid, int* error) {
+  char link[4096];
+  ssize_t n = readlink(proc_path(pid, "exe").c_str(), link, sizeof(link));
+  if (n < 0) {
+    *error = errno;
+    return std::nullopt;
   }
-  return false;
+  return std::string(link, static_cast<std::size_t>(n));
 }
 
 constexpr unsigned kPfKthread = 0x00200000;
 
 }  // namespace
+
+std::optional<StatFields> parse_stat(std::string_view text) {
+  // "pid (comm) state ppid ... flags(9) ... starttime(22) ...". comm is whatever the process
+  // set (prctl(PR_SET_NAME) takes any byte but NUL): only the first '(' and the last ')' are
+  // certain.
+  const auto open = text.find('(');
+  const auto close = text.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) return std::nullopt;
+  StatFields fields;
+  fields.comm = std::string(text.substr(open + 1, close - open - 1));
+  std::string_view rest = text.substr(close + 1);
+  int index = 3;  // fields after comm start at 3 (state)
+  std::size_t at = 0;
+  while (at < rest.size()) {
+    while (at < rest.size() && (rest[at] == ' ' || rest[at] == '\n')) ++at;
+    if (at >= rest.size()) break;
+    std::size_t end = rest.find_first_of(" \n", at);
+    if (end == std::string_view::npos) end = rest.size();
+    const std::string_view field = rest.substr(at, end - at);
+    std::uint64_t number = 0;
+    if (index == 3) {
+      if (field.size() != 1) return std::nullopt;
+      fields.state = field[0];
+    } else if (index == 9) {
+      if (!parse_u64(field, &number)) return std::nullopt;
+      fields.flags = static_cast<unsigned>(number);
+    } else if (index == 22) {
+      if (!parse_u64(field, &number)) return std::nullopt;
+      fields.start_time = number;
+      return fields;
+    }
+    ++index;
+    at = end;
+  }
+  return std::nullopt;
+}
+
+std::optional<ProcessCredentials> parse_status_uids(std::string_view text) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    if (line.substr(0, 4) == "Uid:") {
+      // "Uid:\treal\teffective\tsaved\tfs"
+      std::uint64_t ids[2];
+      std::size_t pos = 4;
+      for (auto& id : ids) {
+        while (pos < line.size() && (line[pos] == '\t' || line[pos] == ' ')) ++pos;
+        std::size_t stop = line.find_first_of("\t ", pos);
+        if (stop == std::string_view::npos) stop = line.size();
+        if (!parse_u64(line.substr(pos, stop - pos), &id) || id > 0xffffffffull) return std::nullopt;
+        pos = stop;
+      }
+      return ProcessCredentials{static_cast<uid_t>(ids[0]), static_cast<uid_t>(ids[1])};
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::string escape_for_log(std::string_view text, std::size_t max_bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  const std::size_t n = std::min(text.size(), max_bytes);
+  out.reserve(n + 8);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  if (text.size() > max_bytes) out += "...";
+  return out;
+}
 
 std::optional<ProcessInfo> inspect_process(int pid, std::string* error) {
   if (pid <= 0) {
@@ -58,100 +156,109 @@ std::optional<ProcessInfo> inspect_process(int pid, std::string* error) {
     *error = "PID " + std::to_string(pid) + " is dwcp-observer itself: give the PID of the DWCP process";
     return std::nullopt;
   }
-  ProcessInfo info;
-  info.pid = pid;
-  char state = '?';
-  unsigned flags = 0;
-  if (!read_stat(pid, &state, &info.start_time, &flags)) {
+  auto stat = read_stat(pid);
+  if (!stat) {
     *error = "no process with PID " + std::to_string(pid) +
              " (it may have exited): check the PID with `pgrep -f dwcp`, or use --comm/--exe with --follow";
     return std::nullopt;
   }
-  if (state == 'Z' || state == 'X') {
+  if (stat->state == 'Z' || stat->state == 'X') {
     *error = "process " + std::to_string(pid) +
              " is a zombie (it exited and was not reaped yet): there is no program left to observe";
     return std::nullopt;
   }
-  if (flags & kPfKthread) {
+  if (stat->flags & kPfKthread) {
     *error = "process " + std::to_string(pid) + " is a kernel thread: it has no user-space binary to probe";
     return std::nullopt;
   }
-  read_first_line(proc_path(pid, "comm"), &info.comm);
+  ProcessInfo info;
+  info.pid = pid;
+  info.comm = std::move(stat->comm);
+  info.start_time = stat->start_time;
   info.binary_path = proc_path(pid, "exe");
-  char link[4096];
-  ssize_t n = readlink(info.binary_path.c_str(), link, sizeof(link) - 1);
-  if (n < 0) {
-    int err = errno;
+  int err = 0;
+  auto link = read_exe_link(pid, &err);
+  if (!link) {
     if (err == EACCES || err == EPERM)
       *error = "cannot read " + info.binary_path + ": " + std::strerror(err) +
                " — the agent needs root or CAP_SYS_PTRACE to inspect another user's process";
     else
-      *error = "cannot resolve the executable of process " + std::to_string(pid) + " (" +
-               info.binary_path + "): " + std::strerror(err);
+      *error = "cannot resolve the executable of process " + std::to_string(pid) + " (" + info.binary_path +
+               "): " + std::strerror(err);
     return std::nullopt;
   }
-  info.exe_link.assign(link, static_cast<std::size_t>(n));
-  struct stat st {};
-  if (stat(info.binary_path.c_str(), &st) != 0) {
+  info.exe_path = std::move(*link);
+  info.exe_link = escape_for_log(info.exe_path);
+  auto exe = peek_executable(pid);
+  if (!exe) {
     *error = "cannot stat the executable of process " + std::to_string(pid) + ": " + std::strerror(errno);
     return std::nullopt;
   }
-  info.exe_dev = st.st_dev;
-  info.exe_ino = st.st_ino;
+  info.exe = *exe;
+  std::string status;
+  auto creds = read_small(proc_path(pid, "status"), &status, 16384) ? parse_status_uids(status) : std::nullopt;
+  if (!creds) {
+    *error = "cannot read the uids of process " + std::to_string(pid) + " (" + proc_path(pid, "status") + ")";
+    return std::nullopt;
+  }
+  info.creds = *creds;
   return info;
 }
 
 bool same_process_alive(const ProcessInfo& info) {
-  char state = '?';
-  unsigned flags = 0;
-  std::uint64_t start = 0;
-  if (!read_stat(info.pid, &state, &start, &flags)) return false;
-  if (start != info.start_time || state == 'Z' || state == 'X') return false;
+  auto stat = read_stat(info.pid);
+  if (!stat || stat->start_time != info.start_time || stat->state == 'Z' || stat->state == 'X') return false;
   // execve() in place: same PID and start time, another file. Unreadable (permission) or gone
   // between the two reads is decided by the next check, not guessed here.
-  struct stat st {};
-  if (stat(proc_path(info.pid, "exe").c_str(), &st) == 0 && (st.st_dev != info.exe_dev || st.st_ino != info.exe_ino))
-    return false;
-  return true;
+  const FileIdentity& expected = info.executable ? info.executable->identity() : info.exe;
+  auto now = peek_executable(info.pid);
+  return !now || now->same_inode(expected);
 }
 
-std::optional<int> find_process(const std::string& comm, const std::string& exe, const std::vector<int>& exclude) {
+bool still_runs_pinned_file(const ProcessInfo& info) {
+  if (!info.executable) return false;
+  auto stat = read_stat(info.pid);
+  if (!stat || stat->start_time != info.start_time || stat->state == 'Z' || stat->state == 'X') return false;
+  auto now = peek_executable(info.pid);
+  return now && now->same_inode(info.executable->identity());
+}
+
+std::vector<int> list_pids() {
+  std::vector<int> pids;
   DIR* dir = opendir("/proc");
-  if (!dir) return std::nullopt;
-  std::optional<int> found;
-  std::uint64_t newest = 0;
+  if (!dir) return pids;
   const int self = getpid();
   while (dirent* entry = readdir(dir)) {
     char* end = nullptr;
     long pid = std::strtol(entry->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0 || pid == self) continue;
-    if (std::find(exclude.begin(), exclude.end(), static_cast<int>(pid)) != exclude.end()) continue;
-    // Runs every 200 ms while a target is away: read comm / the exe link first, and inspect
-    // only a process that matches.
-    bool match = false;
-    if (!comm.empty()) {
-      std::string name;
-      match = read_first_line(proc_path(static_cast<int>(pid), "comm"), &name) && name == comm;
-    }
-    if (!match && !exe.empty()) {
-      char link[4096];
-      ssize_t n = readlink(proc_path(static_cast<int>(pid), "exe").c_str(), link, sizeof(link) - 1);
-      if (n > 0) {
-        std::string path(link, static_cast<std::size_t>(n));
-        match = path == exe || path == exe + " (deleted)";
-      }
-    }
-    if (!match) continue;
-    std::string error;
-    auto info = inspect_process(static_cast<int>(pid), &error);
-    // Several matches: take the newest, the one a restart just created.
-    if (info && info->start_time >= newest) {
-      newest = info->start_time;
-      found = info->pid;
-    }
+    if (*end != '\0' || pid <= 0 || pid > (1 << 30) || pid == self) continue;
+    pids.push_back(static_cast<int>(pid));
   }
   closedir(dir);
-  return found;
+  return pids;
+}
+
+std::vector<int> find_processes(const std::string& comm, const std::string& exe, const std::vector<int>& exclude) {
+  std::vector<std::pair<std::uint64_t, int>> found;  // (start time, pid)
+  for (int pid : list_pids()) {
+    if (std::find(exclude.begin(), exclude.end(), pid) != exclude.end()) continue;
+    // Runs every 200 ms while a target is away: read the stat line / the exe link first, and
+    // inspect only a process that matches.
+    auto stat = read_stat(pid);
+    if (!stat || stat->state == 'Z' || stat->state == 'X' || (stat->flags & kPfKthread)) continue;
+    bool match = !comm.empty() && stat->comm == comm;
+    if (!match && !exe.empty()) {
+      int err = 0;
+      auto path = read_exe_link(pid, &err);
+      match = path && (*path == exe || *path == exe + " (deleted)");
+    }
+    if (match) found.emplace_back(stat->start_time, pid);
+  }
+  // Several matches: the newest first, the one a restart just created.
+  std::sort(found.rbegin(), found.rend());
+  std::vector<int> pids;
+  for (const auto& [start, pid] : found) pids.push_back(pid);
+  return pids;
 }
 
 }  // namespace dwcp::agent

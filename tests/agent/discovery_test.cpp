@@ -1,0 +1,136 @@
+// Discovery's scan on real processes: bounded candidates per scan, one judgement per process,
+// verdicts remembered per executable identity, other users' binaries refused before any read.
+// Needs root (the copies must be root-owned to pass the default policy; one is chowned away).
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/discovery.h"
+
+namespace dwcp::agent {
+namespace {
+
+std::string fixture(const char* name) {
+  const char* dir = std::getenv("DWCP_FIXTURE_DIR");
+  return std::string(dir ? dir : ".") + "/" + name;
+}
+
+class Dir {
+ public:
+  Dir() {
+    char templ[] = "/tmp/dwcp-disc-unit-XXXXXX";
+    path_ = mkdtemp(templ);
+    chmod(path_.c_str(), 0755);
+  }
+  ~Dir() { std::system(("rm -rf " + path_).c_str()); }
+  std::string copy(const std::string& from, const std::string& name, uid_t owner = 0) const {
+    const std::string to = path_ + "/" + name;
+    std::ifstream in(from, std::ios::binary);
+    std::ofstream(to, std::ios::binary) << in.rdbuf();
+    chmod(to.c_str(), 0755);
+    if (chown(to.c_str(), owner, owner) != 0) ADD_FAILURE() << "chown " << to;
+    return to;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A process running `path --wait-signal` (as `uid` when given), killed when destroyed.
+class Child {
+ public:
+  Child(const std::string& path, uid_t uid = 0) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      int null = ::open("/dev/null", O_RDWR);
+      dup2(null, 1);
+      dup2(null, 2);
+      if (uid != 0 && (setgid(uid) != 0 || setuid(uid) != 0)) _exit(126);
+      execl(path.c_str(), path.c_str(), "--wait-signal", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 500; ++i) {
+      char link[4096];
+      ssize_t n = readlink(("/proc/" + std::to_string(pid_) + "/exe").c_str(), link, sizeof link);
+      if (n > 0 && std::string(link, n) == path) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ~Child() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+std::vector<int> pids_of(const std::vector<ProcessInfo>& processes) {
+  std::vector<int> pids;
+  for (const auto& p : processes) pids.push_back(p.pid);
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+TEST(Discovery, BoundedScansOneJudgementPerProcessAndVerdictsPerExecutable) {
+  if (geteuid() != 0) {
+    const char* ci = std::getenv("CI");
+    if (ci && (std::string(ci) == "true" || std::string(ci) == "1")) FAIL() << "CI runs as root: this test must run";
+    GTEST_SKIP() << "needs root: the copies must be root-owned";
+  }
+  Dir dir;
+  const std::string dwcp = dir.copy(fixture("dwcp-fixture"), "dw");
+  const std::string other = dir.copy(fixture("not-dwcp"), "other");
+  const std::string users = dir.copy(fixture("dwcp-fixture"), "users", 65534);
+  std::vector<std::string> lines;
+  RefusalLog refusals([&](const std::string& line) { lines.push_back(line); });
+  FollowPolicy policy;
+  policy.allow_paths = {dir.path()};  // only this test's processes
+  DiscoveryLimits limits;
+  limits.max_candidates_per_scan = 2;
+  Discovery discovery(policy, &refusals, limits);
+
+  Child a(dwcp), b(dwcp), c(other), fake(users, 65534);
+  auto first = discovery.scan({});
+  ASSERT_EQ(first.size(), 2u);  // the bound; the rest waits for the next scan
+  for (const auto& p : first) discovery.settle(p, p.exe_path == dwcp);
+  auto second = discovery.scan({});
+  ASSERT_EQ(second.size(), 1u);
+  for (const auto& p : second) discovery.settle(p, p.exe_path == dwcp);
+  std::vector<int> all = pids_of(first);
+  all.push_back(second[0].pid);
+  std::sort(all.begin(), all.end());
+  std::vector<int> expected = {a.pid(), b.pid(), c.pid()};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(all, expected);
+  EXPECT_TRUE(discovery.scan({}).empty());  // judged already: not again
+
+  // The other user's binary was refused, before anything read it, and said once.
+  EXPECT_EQ(refusals.count(Refusal::kOwner), 1u);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("process " + std::to_string(fake.pid())), std::string::npos) << lines[0];
+
+  // Another process of a binary known to lack the package is not handed over again; another
+  // process of the DWCP binary is (it must be attached), and an observed PID is skipped.
+  Child d(other), e(dwcp);
+  auto third = discovery.scan({a.pid(), b.pid()});
+  EXPECT_EQ(pids_of(third), std::vector<int>{e.pid()});
+  EXPECT_EQ(discovery.verdicts(), 2u);
+}
+
+}  // namespace
+}  // namespace dwcp::agent

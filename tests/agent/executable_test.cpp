@@ -1,0 +1,138 @@
+// The pinned executable: one fd per target, its identity, the cheap Go sniff, and the reader
+// on a worker (package check, identity check against what the candidate was judged by).
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "agent/executable.h"
+#include "agent/executable_loader.h"
+#include "agent/process.h"
+
+namespace dwcp::agent {
+namespace {
+
+const char* kPackage = "github.com/khryptorgraphics/novacron/backend/core/network/dwcp";
+
+std::string fixture(const char* name) {
+  const char* dir = std::getenv("DWCP_FIXTURE_DIR");
+  return std::string(dir ? dir : ".") + "/" + name;
+}
+
+// A fixture process, waiting (--wait-signal) until killed.
+class Child {
+ public:
+  explicit Child(const std::string& path) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      int null = ::open("/dev/null", O_RDWR);
+      dup2(null, 1);
+      dup2(null, 2);
+      execl(path.c_str(), path.c_str(), "--wait-signal", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Until the exec is done, /proc/PID/exe names the test binary.
+    for (int i = 0; i < 500; ++i) {
+      char link[4096];
+      ssize_t n = readlink(("/proc/" + std::to_string(pid_) + "/exe").c_str(), link, sizeof link);
+      if (n > 0 && std::string(link, n) == path) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ~Child() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+TEST(ExecutableFile, IdentityMatchesPeekAndPathReachesTheSameInode) {
+  Child child(fixture("dwcp-fixture"));
+  auto peek = peek_executable(child.pid());
+  ASSERT_TRUE(peek);
+  auto file = ExecutableFile::open(child.pid());
+  ASSERT_TRUE(file) << file.error();
+  EXPECT_TRUE((*file)->identity() == *peek);
+  EXPECT_EQ((*file)->identity().owner, peek->owner);
+  struct stat on_disk {};
+  ASSERT_EQ(stat(fixture("dwcp-fixture").c_str(), &on_disk), 0);
+  EXPECT_EQ((*file)->identity().ino, on_disk.st_ino);
+  struct stat through_path {};
+  ASSERT_EQ(stat((*file)->path().c_str(), &through_path), 0);
+  EXPECT_EQ(through_path.st_ino, on_disk.st_ino);
+  EXPECT_TRUE((*file)->looks_like_go());
+}
+
+TEST(ExecutableFile, SniffTellsGoFromOtherElf) {
+  pid_t self_child = fork();  // this test binary: C++, no Go sections
+  if (self_child == 0) {
+    pause();
+    _exit(0);
+  }
+  auto file = ExecutableFile::open(self_child);
+  kill(self_child, SIGKILL);
+  waitpid(self_child, nullptr, 0);
+  ASSERT_TRUE(file) << file.error();
+  EXPECT_FALSE((*file)->looks_like_go());
+  Child stripped(fixture("dwcp-fixture-stripped-pie"));
+  auto go = ExecutableFile::open(stripped.pid());
+  ASSERT_TRUE(go) << go.error();
+  EXPECT_TRUE((*go)->looks_like_go());
+}
+
+TEST(ExecutableLoader, ReadsThePackageOfDwcpOnly) {
+  ExecutableLoader loader(std::chrono::seconds(30));
+  for (const char* name : {"dwcp-fixture", "dwcp-fixture-stripped-pie", "not-dwcp"}) {
+    Child child(fixture(name));
+    std::string error;
+    auto process = inspect_process(child.pid(), &error);
+    ASSERT_TRUE(process) << error;
+    LoadOutcome outcome = loader.load({child.pid(), process->exe, kPackage, true});
+    ASSERT_TRUE(outcome.loaded) << name << ": " << outcome.error;
+    EXPECT_TRUE(outcome.loaded->binary) << name;
+    EXPECT_EQ(outcome.loaded->has_package, std::string(name) != "not-dwcp") << name;
+    EXPECT_EQ(outcome.loaded->file->identity().ino, process->exe.ino);
+  }
+  EXPECT_TRUE(loader.stuck().empty());
+}
+
+TEST(ExecutableLoader, RefusesAFileOtherThanTheOneJudged) {
+  Child child(fixture("dwcp-fixture"));
+  std::string error;
+  auto process = inspect_process(child.pid(), &error);
+  ASSERT_TRUE(process) << error;
+  FileIdentity judged = process->exe;
+  judged.ino += 1;  // as if the process had execve()d another file since
+  ExecutableLoader loader(std::chrono::seconds(30));
+  LoadOutcome outcome = loader.load({child.pid(), judged, kPackage, false});
+  EXPECT_FALSE(outcome.loaded);
+  EXPECT_EQ(outcome.refusal, Refusal::kUnreadable);
+  EXPECT_NE(outcome.error.find("another file"), std::string::npos) << outcome.error;
+}
+
+TEST(ExecutableLoader, StopEndsTheWait) {
+  Child child(fixture("dwcp-fixture"));
+  std::string error;
+  auto process = inspect_process(child.pid(), &error);
+  ASSERT_TRUE(process) << error;
+  std::atomic<bool> stop{true};
+  ExecutableLoader loader(std::chrono::seconds(30));
+  LoadOutcome outcome = loader.load({child.pid(), process->exe, kPackage, false}, &stop);
+  // Either the read beat the first look at the flag, or the wait ended on it.
+  if (!outcome.loaded) {
+    EXPECT_TRUE(outcome.stopped);
+  }
+}
+
+}  // namespace
+}  // namespace dwcp::agent

@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""What discovery costs: the agent's CPU time while it watches an idle node (one /proc pass a
+second), against the same agent attached by --pid; and the time from a DWCP process's exec to its
+probes being attached (target_up == 1 on /metrics, polled every 20 ms). Run as root:
+
+  sudo DWCP_OBSERVER_BIN=build/userspace/agent/dwcp-observer DWCP_FIXTURE_DIR=build/tests/fixtures \\
+       python3 tests/bench/discovery_cost.py [--seconds 30] [--starts 10]
+
+Discovery is limited with --allow-path to the benchmark's own directory (so that it attaches to
+nothing else on the machine); every process on the node is still looked at each second."""
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+from harness import AgentProcess, Fixture, value  # noqa: E402
+from targets import private_copy, private_dir, unique  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def idle_cpu(agent, seconds):
+    time.sleep(2)  # past start-up (BPF load, calibration)
+    before = cpu_seconds(agent.proc.pid)
+    time.sleep(seconds)
+    return (cpu_seconds(agent.proc.pid) - before) / seconds
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--starts", type=int, default=10)
+    args = parser.parse_args()
+    directory = private_dir()
+    try:
+        path = private_copy(directory, "dwcp-fixture-stripped-pie", unique("dw-bench"))
+        processes = sum(1 for e in os.listdir("/proc") if e.isdigit())
+
+        fixture = Fixture(path)
+        pinned = AgentProcess(["--pid", str(fixture.pid)])
+        pid_share = idle_cpu(pinned, args.seconds)
+        pinned.stop()
+        fixture.stop()
+
+        agent = AgentProcess(["--allow-path", directory])
+        discovery_share = idle_cpu(agent, args.seconds)
+        latencies = []
+        for _ in range(args.starts):
+            began = time.monotonic()
+            fx = Fixture(path)
+            while value(agent.samples(), "dwcp_observer_target_up", pid=str(fx.pid)) != 1:
+                time.sleep(0.02)
+            latencies.append(time.monotonic() - began)
+            fx.stop()
+        rss = rss_kib(agent.proc.pid)
+        agent.stop()
+        print("processes on the node: %d" % processes)
+        print("agent CPU while idle, --pid: %.2f %% of one core" % (100 * pid_share))
+        print("agent CPU while idle, discovery: %.2f %% of one core" % (100 * discovery_share))
+        print("exec to attached (stripped PIE, %d starts): min %.0f / median %.0f / max %.0f ms"
+              % (len(latencies), 1000 * min(latencies), 1000 * statistics.median(latencies),
+                 1000 * max(latencies)))
+        print("agent RSS after the starts: %d KiB" % rss)
+    finally:
+        shutil.rmtree(directory, True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+// Reads a target's executable on a worker thread, with a deadline. Opening and reading a file
+// can block for good (a stalled FUSE or network file system, a file held by a fanotify
+// permission listener): the agent's own loop, its signal handling and its HTTP server must not
+// wait with it. A read that passes its deadline is given up (its thread is left to finish or
+// hang on its own) and reported until it ends: the agent's readiness says which target is stuck.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/executable.h"
+#include "agent/follow_policy.h"
+#include "goelf/dwarf_types.h"
+#include "goelf/go_binary.h"
+
+namespace dwcp::agent {
+
+// What the worker read, all of it through one file descriptor.
+struct LoadedExecutable {
+  std::shared_ptr<const ExecutableFile> file;
+  Result<goelf::GoBinary> binary = Error{"not read"};
+  // Read only when the binary holds the profile's package (DWARF of other programs is useless).
+  Result<goelf::DwarfTypes> dwarf = Error{"not read"};
+  bool has_package = false;  // some function of the binary is in the profile's package
+};
+
+struct LoadRequest {
+  int pid = 0;
+  // The identity the candidate was judged by (statx of /proc/PID/exe): the file opened must be
+  // exactly this one, or the process execve()d in between and nothing is read.
+  FileIdentity expected;
+  std::string package;  // profile package: "github.com/.../dwcp"
+  // Discovery: a binary whose section headers name no Go section is not read whole.
+  bool skip_non_go = false;
+};
+
+struct LoadOutcome {
+  std::optional<LoadedExecutable> loaded;
+  Refusal refusal = Refusal::kNone;  // kUnreadable or kStuck when `loaded` is empty
+  std::string error;
+  bool stopped = false;  // *stop became true while waiting
+};
+
+// True when a name of `binary` is in `package` or one of its sub-packages.
+bool holds_package(const goelf::GoBinary& binary, const std::string& package);
+
+class ExecutableLoader {
+ public:
+  static constexpr std::size_t kMaxStuck = 4;  // abandoned reads before new ones are refused
+  explicit ExecutableLoader(std::chrono::milliseconds deadline) : deadline_(deadline) {}
+  ~ExecutableLoader();
+
+  // Blocks until the worker is done, the deadline passes, or *stop (when given) becomes true.
+  LoadOutcome load(const LoadRequest& request, const std::atomic<bool>* stop = nullptr);
+  // "process PID (stuck for N s)" for every given-up read still running; forgets finished ones.
+  std::vector<std::string> stuck();
+  // PIDs whose given-up read is still running.
+  std::vector<int> stuck_pids();
+
+ private:
+  struct Job;
+  std::chrono::milliseconds deadline_;
+  std::vector<std::shared_ptr<Job>> abandoned_;
+};
+
+}  // namespace dwcp::agent
