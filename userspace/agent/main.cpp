@@ -12,6 +12,7 @@
 #include "agent/agent.h"
 #include "dwcp_observer/version.h"
 #include "profile/profile.h"
+#include "top/top.h"
 
 namespace {
 
@@ -42,6 +43,8 @@ bool read_basic_auth(const std::string& path, std::string* user, std::string* pa
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `dwcp-observer top [URL]`: the live terminal view of an agent (userspace/top), no BPF.
+  if (argc > 1 && std::string(argv[1]) == "top") return dwcp::top::top_main(argc - 1, argv + 1);
   using namespace dwcp::agent;
   AgentOptions options;
   options.node = hostname();

@@ -1,0 +1,284 @@
+#include "top/http_client.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <chrono>
+#include <cstring>
+#include <memory>
+
+namespace dwcp::top {
+
+namespace {
+
+std::string percent_decode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      int v = 0;
+      if (std::sscanf(s.substr(i + 1, 2).c_str(), "%2x", &v) == 1) {
+        out += static_cast<char>(v);
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+using Clock = std::chrono::steady_clock;
+
+int remaining_ms(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left > 0 ? static_cast<int>(left) : 0;
+}
+
+// Waits for `events` on fd until the deadline; false on timeout or error.
+bool wait_for(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    pollfd p{fd, events, 0};
+    int n = poll(&p, 1, remaining_ms(deadline));
+    if (n > 0) return true;
+    if (n == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+Result<int> connect_to(const Url& url, Clock::time_point deadline) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  int rc = getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &found);
+  if (rc != 0) return Error{"cannot resolve " + url.host + ": " + gai_strerror(rc)};
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, freeaddrinfo);
+  std::string last_error = "no address";
+  for (addrinfo* ai = found; ai; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      last_error = std::strerror(errno);
+      continue;
+    }
+    Fd guard(fd);
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      if (errno != EINPROGRESS) {
+        last_error = std::strerror(errno);
+        continue;
+      }
+      if (!wait_for(fd, POLLOUT, deadline)) {
+        last_error = "timed out";
+        continue;
+      }
+      int so_error = 0;
+      socklen_t len = sizeof so_error;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+      if (so_error != 0) {
+        last_error = std::strerror(so_error);
+        continue;
+      }
+    }
+    guard.fd = -1;
+    return fd;
+  }
+  return Error{"cannot connect to " + url.host + ":" + url.port + ": " + last_error +
+               " (is the agent running and listening there?)"};
+}
+
+// Decodes a chunked body; false when it is malformed.
+bool dechunk(const std::string& in, std::string* out) {
+  std::size_t pos = 0;
+  for (;;) {
+    std::size_t eol = in.find("\r\n", pos);
+    if (eol == std::string::npos) return false;
+    std::size_t size = 0;
+    std::size_t digits = 0;
+    for (std::size_t i = pos; i < eol && in[i] != ';'; ++i, ++digits) {
+      char c = in[i];
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0 || digits >= 8) return false;
+      size = size * 16 + static_cast<std::size_t>(d);
+    }
+    if (digits == 0) return false;
+    pos = eol + 2;
+    if (size == 0) return true;
+    if (size > in.size() - pos) return false;
+    out->append(in, pos, size);
+    pos += size + 2;
+    if (pos > in.size()) return false;
+  }
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::string base64(const std::string& bytes) {
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                 static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (i < bytes.size()) {
+    unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+Result<Url> parse_url(const std::string& text) {
+  Url url;
+  std::string rest = text;
+  std::size_t scheme_end = rest.find("://");
+  if (scheme_end == std::string::npos) {
+    url.scheme = "http";
+  } else {
+    url.scheme = lower(rest.substr(0, scheme_end));
+    rest = rest.substr(scheme_end + 3);
+  }
+  if (url.scheme != "http" && url.scheme != "https")
+    return Error{"unsupported URL scheme '" + url.scheme + "' in " + text + ": use http://host:port/metrics"};
+  std::size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  url.path = slash == std::string::npos ? "/metrics" : rest.substr(slash);
+  std::size_t at = authority.rfind('@');
+  if (at != std::string::npos) {
+    std::string userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    std::size_t colon = userinfo.find(':');
+    url.user = percent_decode(userinfo.substr(0, colon));
+    if (colon != std::string::npos) url.password = percent_decode(userinfo.substr(colon + 1));
+  }
+  if (!authority.empty() && authority[0] == '[') {
+    std::size_t close = authority.find(']');
+    if (close == std::string::npos) return Error{"unterminated IPv6 address in " + text};
+    url.host = authority.substr(1, close - 1);
+    std::string after = authority.substr(close + 1);
+    if (!after.empty() && after[0] != ':') return Error{"bad address in " + text};
+    url.port = after.empty() ? "" : after.substr(1);
+  } else {
+    std::size_t colon = authority.rfind(':');
+    url.host = authority.substr(0, colon);
+    url.port = colon == std::string::npos ? "" : authority.substr(colon + 1);
+  }
+  if (url.host.empty()) return Error{"no host in URL " + text};
+  if (url.port.empty()) url.port = url.scheme == "https" ? "443" : "80";
+  for (char c : url.port)
+    if (c < '0' || c > '9') return Error{"bad port '" + url.port + "' in " + text};
+  if (url.path.empty()) url.path = "/metrics";
+  return url;
+}
+
+Result<std::string> fetch(const Url& url, int timeout_ms) {
+  if (url.scheme == "https")
+    return Error{"https is not supported by this build of top: scrape over http on loopback, or through an ssh "
+                 "tunnel (ssh -L 9090:127.0.0.1:9090 HOST)"};
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto connected = connect_to(url, deadline);
+  if (!connected) return Error{connected.error()};
+  Fd fd(*connected);
+
+  std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  std::string request = "GET " + url.path + " HTTP/1.1\r\nHost: " + host + ":" + url.port +
+                        "\r\nUser-Agent: dwcp-observer-top\r\nAccept: text/plain\r\nConnection: close\r\n";
+  if (!url.user.empty()) request += "Authorization: Basic " + base64(url.user + ":" + url.password) + "\r\n";
+  request += "\r\n";
+  std::size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = send(fd.fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (!wait_for(fd.fd, POLLOUT, deadline)) return Error{"timed out sending the request to " + host};
+    } else {
+      return Error{std::string("cannot send the request: ") + std::strerror(errno)};
+    }
+  }
+
+  std::string response;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = recv(fd.fd, buffer, sizeof buffer, 0);
+    if (n > 0) {
+      if (response.size() + static_cast<std::size_t>(n) > kMaxResponseBytes)
+        return Error{"response larger than " + std::to_string(kMaxResponseBytes >> 20) + " MiB"};
+      response.append(buffer, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno == EAGAIN || errno == EINTR) {
+      if (!wait_for(fd.fd, POLLIN, deadline))
+        return Error{"timed out after " + std::to_string(timeout_ms) + " ms reading " + url.path + " from " + host};
+    } else {
+      return Error{std::string("cannot read the response: ") + std::strerror(errno)};
+    }
+  }
+
+  std::size_t header_end = response.find("\r\n\r\n");
+  if (header_end == std::string::npos) return Error{"malformed HTTP response from " + host + " (no header end)"};
+  std::string head = response.substr(0, header_end);
+  std::string body = response.substr(header_end + 4);
+  int status = 0;
+  if (std::sscanf(head.c_str(), "HTTP/%*d.%*d %d", &status) != 1)
+    return Error{"malformed HTTP status line from " + host};
+  bool chunked = false;
+  long long length = -1;
+  std::size_t pos = head.find("\r\n");
+  while (pos != std::string::npos) {
+    std::size_t next = head.find("\r\n", pos + 2);
+    std::string field = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+    std::string name = lower(field.substr(0, field.find(':')));
+    std::string value = field.find(':') == std::string::npos ? "" : field.substr(field.find(':') + 1);
+    if (name == "transfer-encoding" && lower(value).find("chunked") != std::string::npos) chunked = true;
+    if (name == "content-length") length = std::atoll(value.c_str());
+    pos = next;
+  }
+  if (chunked) {
+    std::string decoded;
+    if (!dechunk(body, &decoded)) return Error{"malformed chunked body from " + host};
+    body = std::move(decoded);
+  } else if (length >= 0) {
+    if (static_cast<std::size_t>(length) > body.size()) return Error{"response from " + host + " cut short"};
+    body.resize(static_cast<std::size_t>(length));
+  }
+  if (status == 401)
+    return Error{"401 Unauthorized: the agent wants basic auth: give --basic-auth-file FILE (user:password) or "
+                 "http://user:password@host:port/metrics"};
+  if (status != 200) {
+    std::string first = body.substr(0, std::min<std::size_t>(body.find('\n'), 200));
+    return Error{"HTTP " + std::to_string(status) + " from " + host + url.path + (first.empty() ? "" : ": " + first)};
+  }
+  return body;
+}
+
+}  // namespace dwcp::top

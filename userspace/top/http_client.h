@@ -1,0 +1,33 @@
+// A small HTTP/1.1 client for one thing: GET the agent's /metrics. Plain sockets, one
+// connection per request (Connection: close), a deadline for the whole exchange, and a bound on
+// what it reads (the body comes from the network).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "goelf/result.h"
+
+namespace dwcp::top {
+
+struct Url {
+  std::string scheme;  // "http" (or "https", refused: see fetch)
+  std::string host;    // without brackets for IPv6
+  std::string port;
+  std::string path;  // with the query, "/metrics" when the URL has none
+  std::string user;  // from user:password@ (percent-decoded)
+  std::string password;
+};
+
+// http://[user:password@]host[:port][/path]; "host:port" alone means http://host:port/metrics.
+Result<Url> parse_url(const std::string& text);
+
+constexpr std::size_t kMaxResponseBytes = 64u << 20;
+
+// The body of a 200 response to GET url (basic auth when the URL carries a user), within
+// timeout_ms. Other statuses are errors that say what to do (401: credentials).
+Result<std::string> fetch(const Url& url, int timeout_ms);
+
+std::string base64(const std::string& bytes);
+
+}  // namespace dwcp::top
