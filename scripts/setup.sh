@@ -10,7 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-1.19-go
   prometheus prometheus-alertmanager
-  curl python3 python3-yaml util-linux procps iproute2 bpftrace tmux
+  curl python3 python3-yaml util-linux procps iproute2 bpftrace tmux openssl libssl-dev
 )
 
 missing=()

@@ -44,7 +44,8 @@ bool read_basic_auth(const std::string& path, std::string* user, std::string* pa
 
 int main(int argc, char** argv) {
   // `dwcp-observer top [URL]`: the live terminal view of an agent (userspace/top), no BPF.
-  if (argc > 1 && std::string(argv[1]) == "top") return dwcp::top::top_main(argc - 1, argv + 1);
+  if (argc > 1 && std::string(argv[1]) == "top")
+    return dwcp::top::top_main(argc - 1, argv + 1, dwcp::agent::AgentOptions{}.listen);
   using namespace dwcp::agent;
   AgentOptions options;
   options.node = hostname();

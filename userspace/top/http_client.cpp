@@ -1,5 +1,6 @@
 #include "top/http_client.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -14,6 +15,12 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+
+#ifdef DWCP_TOP_HAVE_OPENSSL
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#endif
 
 namespace dwcp::top {
 
@@ -132,7 +139,172 @@ std::string lower(std::string s) {
   return s;
 }
 
+// A byte stream to the agent with the exchange's deadline: a socket, or TLS over one.
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  virtual Result<std::size_t> write(const char* data, std::size_t size) = 0;  // bytes written (> 0)
+  virtual Result<std::size_t> read(char* data, std::size_t size) = 0;         // 0: the server closed
+};
+
+class PlainStream : public Stream {
+ public:
+  PlainStream(int fd, Clock::time_point deadline) : fd_(fd), deadline_(deadline) {}
+  int fd() const { return fd_.fd; }
+  Clock::time_point deadline() const { return deadline_; }
+
+  Result<std::size_t> write(const char* data, std::size_t size) override {
+    for (;;) {
+      ssize_t n = send(fd_.fd, data, size, MSG_NOSIGNAL);
+      if (n > 0) return static_cast<std::size_t>(n);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        if (!wait_for(fd_.fd, POLLOUT, deadline_)) return Error{"timed out"};
+        continue;
+      }
+      return Error{std::strerror(errno)};
+    }
+  }
+
+  Result<std::size_t> read(char* data, std::size_t size) override {
+    for (;;) {
+      ssize_t n = recv(fd_.fd, data, size, 0);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        if (!wait_for(fd_.fd, POLLIN, deadline_)) return Error{"timed out"};
+        continue;
+      }
+      return Error{std::strerror(errno)};
+    }
+  }
+
+ private:
+  Fd fd_;
+  Clock::time_point deadline_;
+};
+
+#ifdef DWCP_TOP_HAVE_OPENSSL
+std::string openssl_error(const std::string& what) {
+  unsigned long code = ERR_get_error();
+  char text[256] = "unknown error";
+  if (code) ERR_error_string_n(code, text, sizeof text);
+  ERR_clear_error();
+  return what + ": " + text;
+}
+
+// TLS over a connected socket (non-blocking: every WANT_READ/WANT_WRITE waits on the socket
+// until the deadline). The server's certificate is verified against the system's CAs or
+// --ca-file, and its name or IP address against the URL's host.
+class TlsStream : public Stream {
+ public:
+  static Result<std::unique_ptr<Stream>> open(std::unique_ptr<PlainStream> socket, const std::string& host,
+                                              const FetchOptions& options, Clock::time_point deadline) {
+    std::unique_ptr<TlsStream> t(new TlsStream(std::move(socket)));
+    t->ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    if (!t->ctx_) return Error{openssl_error("cannot create a TLS context")};
+    SSL_CTX* ctx = t->ctx_.get();
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    // Servers that close without close_notify still end the response (Connection: close).
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (!options.insecure) {
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+      int ok = options.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
+                                       : SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr);
+      if (ok != 1) return Error{openssl_error("cannot load the CA file " + options.ca_file)};
+    }
+    if (!options.cert_file.empty()) {
+      if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_file.c_str()) != 1)
+        return Error{openssl_error("cannot load the client certificate " + options.cert_file)};
+      const std::string& key = options.key_file.empty() ? options.cert_file : options.key_file;
+      if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
+        return Error{openssl_error("cannot load the client key " + key)};
+    }
+    t->ssl_.reset(SSL_new(ctx));
+    if (!t->ssl_) return Error{openssl_error("cannot create a TLS session")};
+    SSL* ssl = t->ssl_.get();
+    SSL_set_fd(ssl, t->socket_->fd());
+    in6_addr ip6;
+    in_addr ip4;
+    bool is_ip = inet_pton(AF_INET, host.c_str(), &ip4) == 1 || inet_pton(AF_INET6, host.c_str(), &ip6) == 1;
+    if (is_ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+    } else {
+      SSL_set_tlsext_host_name(ssl, host.c_str());
+      SSL_set1_host(ssl, host.c_str());
+    }
+    for (;;) {
+      int rc = SSL_connect(ssl);
+      if (rc == 1) break;
+      auto waited = t->wait(rc, deadline);
+      if (!waited) {
+        long verify = SSL_get_verify_result(ssl);
+        if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+          return Error{std::string("TLS: the agent's certificate was not accepted: ") +
+                       X509_verify_cert_error_string(verify) + " (it is not issued for " + host +
+                       ": use the name or address it names)"};
+        if (verify != X509_V_OK)
+          return Error{std::string("TLS: the agent's certificate was not accepted: ") +
+                       X509_verify_cert_error_string(verify) + " (give --ca-file with the CA that signed it)"};
+        return Error{"TLS handshake with " + host + " failed: " + waited.error()};
+      }
+    }
+    return std::unique_ptr<Stream>(std::move(t));
+  }
+
+  Result<std::size_t> write(const char* data, std::size_t size) override {
+    for (;;) {
+      int n = SSL_write(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+      if (n > 0) return static_cast<std::size_t>(n);
+      auto waited = wait(n, socket_->deadline());
+      if (!waited) return Error{waited.error()};
+    }
+  }
+
+  Result<std::size_t> read(char* data, std::size_t size) override {
+    for (;;) {
+      int n = SSL_read(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+      if (n > 0) return static_cast<std::size_t>(n);
+      if (SSL_get_error(ssl_.get(), n) == SSL_ERROR_ZERO_RETURN) return std::size_t{0};
+      auto waited = wait(n, socket_->deadline());
+      if (!waited) return Error{waited.error()};
+    }
+  }
+
+ private:
+  explicit TlsStream(std::unique_ptr<PlainStream> socket) : socket_(std::move(socket)) {}
+
+  // After an OpenSSL call returned rc: waits for the socket when it wants to read or write;
+  // an error otherwise.
+  Result<bool> wait(int rc, Clock::time_point deadline) {
+    int error = SSL_get_error(ssl_.get(), rc);
+    short events = error == SSL_ERROR_WANT_READ ? POLLIN : error == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+    if (events == 0) return Error{openssl_error("TLS error " + std::to_string(error))};
+    if (!wait_for(socket_->fd(), events, deadline)) return Error{"timed out"};
+    return true;
+  }
+
+  struct CtxFree {
+    void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+  };
+  struct SslFree {
+    void operator()(SSL* s) const { SSL_free(s); }
+  };
+  std::unique_ptr<PlainStream> socket_;  // outlives ssl_ (declared first, destroyed last)
+  std::unique_ptr<SSL_CTX, CtxFree> ctx_;
+  std::unique_ptr<SSL, SslFree> ssl_;
+};
+#endif
+
 }  // namespace
+
+bool tls_supported() {
+#ifdef DWCP_TOP_HAVE_OPENSSL
+  return true;
+#else
+  return false;
+#endif
+}
 
 std::string base64(const std::string& bytes) {
   static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -200,48 +372,47 @@ Result<Url> parse_url(const std::string& text) {
   return url;
 }
 
-Result<std::string> fetch(const Url& url, int timeout_ms) {
-  if (url.scheme == "https")
-    return Error{"https is not supported by this build of top: scrape over http on loopback, or through an ssh "
-                 "tunnel (ssh -L 9090:127.0.0.1:9090 HOST)"};
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  auto connected = connect_to(url, deadline);
-  if (!connected) return Error{connected.error()};
-  Fd fd(*connected);
-
+Result<std::string> fetch(const Url& url, const FetchOptions& options) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(options.timeout_ms);
   std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  std::unique_ptr<Stream> stream;
+  {
+    auto connected = connect_to(url, deadline);
+    if (!connected) return Error{connected.error()};
+    auto plain = std::make_unique<PlainStream>(*connected, deadline);
+    if (url.scheme == "https") {
+#ifdef DWCP_TOP_HAVE_OPENSSL
+      auto tls = TlsStream::open(std::move(plain), url.host, options, deadline);
+      if (!tls) return Error{tls.error()};
+      stream = std::move(*tls);
+#else
+      return Error{"this build of top has no TLS (OpenSSL was not found when it was built): read the agent over "
+                   "http on loopback, e.g. through ssh -L 9090:127.0.0.1:9090 HOST"};
+#endif
+    } else {
+      stream = std::move(plain);
+    }
+  }
+
   std::string request = "GET " + url.path + " HTTP/1.1\r\nHost: " + host + ":" + url.port +
                         "\r\nUser-Agent: dwcp-observer-top\r\nAccept: text/plain\r\nConnection: close\r\n";
   if (!url.user.empty()) request += "Authorization: Basic " + base64(url.user + ":" + url.password) + "\r\n";
   request += "\r\n";
-  std::size_t sent = 0;
-  while (sent < request.size()) {
-    ssize_t n = send(fd.fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!wait_for(fd.fd, POLLOUT, deadline)) return Error{"timed out sending the request to " + host};
-    } else {
-      return Error{std::string("cannot send the request: ") + std::strerror(errno)};
-    }
+  for (std::size_t sent = 0; sent < request.size();) {
+    auto n = stream->write(request.data() + sent, request.size() - sent);
+    if (!n) return Error{"cannot send the request to " + host + ": " + n.error()};
+    sent += *n;
   }
 
   std::string response;
   char buffer[65536];
   for (;;) {
-    ssize_t n = recv(fd.fd, buffer, sizeof buffer, 0);
-    if (n > 0) {
-      if (response.size() + static_cast<std::size_t>(n) > kMaxResponseBytes)
-        return Error{"response larger than " + std::to_string(kMaxResponseBytes >> 20) + " MiB"};
-      response.append(buffer, static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      break;
-    } else if (errno == EAGAIN || errno == EINTR) {
-      if (!wait_for(fd.fd, POLLIN, deadline))
-        return Error{"timed out after " + std::to_string(timeout_ms) + " ms reading " + url.path + " from " + host};
-    } else {
-      return Error{std::string("cannot read the response: ") + std::strerror(errno)};
-    }
+    auto n = stream->read(buffer, sizeof buffer);
+    if (!n) return Error{"cannot read " + url.path + " from " + host + ": " + n.error()};
+    if (*n == 0) break;
+    if (response.size() + *n > kMaxResponseBytes)
+      return Error{"response larger than " + std::to_string(kMaxResponseBytes >> 20) + " MiB"};
+    response.append(buffer, *n);
   }
 
   std::size_t header_end = response.find("\r\n\r\n");

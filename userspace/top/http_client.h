@@ -1,6 +1,6 @@
-// A small HTTP/1.1 client for one thing: GET the agent's /metrics. Plain sockets, one
-// connection per request (Connection: close), a deadline for the whole exchange, and a bound on
-// what it reads (the body comes from the network).
+// A small HTTP/1.1 client for one thing: GET the agent's /metrics. Plain sockets (TLS through
+// OpenSSL when the build has it), one connection per request (Connection: close), a deadline for
+// the whole exchange, and a bound on what it reads (the body comes from the network).
 #pragma once
 
 #include <cstddef>
@@ -11,7 +11,7 @@
 namespace dwcp::top {
 
 struct Url {
-  std::string scheme;  // "http" (or "https", refused: see fetch)
+  std::string scheme;  // "http" or "https"
   std::string host;    // without brackets for IPv6
   std::string port;
   std::string path;  // with the query, "/metrics" when the URL has none
@@ -24,9 +24,22 @@ Result<Url> parse_url(const std::string& text);
 
 constexpr std::size_t kMaxResponseBytes = 64u << 20;
 
-// The body of a 200 response to GET url (basic auth when the URL carries a user), within
-// timeout_ms. Other statuses are errors that say what to do (401: credentials).
-Result<std::string> fetch(const Url& url, int timeout_ms);
+struct FetchOptions {
+  int timeout_ms = 2000;
+  // https only: trust this CA file instead of the system's store; present a client certificate
+  // (the agent's web config may require one); or skip verifying the server (not for production).
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool insecure = false;
+};
+
+// Whether this build can fetch https:// URLs (OpenSSL found at build time).
+bool tls_supported();
+
+// The body of a 200 response to GET url (basic auth when the URL carries a user), within the
+// timeout. Other statuses are errors that say what to do (401: credentials).
+Result<std::string> fetch(const Url& url, const FetchOptions& options);
 
 std::string base64(const std::string& bytes);
 

@@ -33,10 +33,10 @@ double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-Result<Scrape> scrape(const Url& url, int timeout_ms) {
+Result<Scrape> scrape(const Url& url, const FetchOptions& options) {
   Scrape s;
   s.time = monotonic_seconds();
-  auto body = fetch(url, timeout_ms);
+  auto body = fetch(url, options);
   if (!body) return Error{body.error()};
   auto samples = parse_exposition(*body);
   if (!samples) return Error{"cannot parse " + url.path + ": " + samples.error()};
@@ -88,7 +88,7 @@ struct Settings {
   double window = 5;
   SortKey sort = SortKey::kStream;
   std::string target;
-  int timeout_ms = 2000;
+  FetchOptions fetch;
 };
 
 RenderOptions render_options(const Settings& s, const View& view) {
@@ -109,13 +109,13 @@ RenderOptions render_options(const Settings& s, const View& view) {
 
 // Not a terminal (a pipe, a file, a script): two scrapes `interval` apart, one plain snapshot.
 int snapshot(const Settings& s) {
-  auto first = scrape(s.url, s.timeout_ms);
+  auto first = scrape(s.url, s.fetch);
   if (!first) {
     std::fprintf(stderr, "dwcp-observer top: %s\n", first.error().c_str());
     return 1;
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(s.interval));
-  auto second = scrape(s.url, s.timeout_ms);
+  auto second = scrape(s.url, s.fetch);
   if (!second) {
     std::fprintf(stderr, "dwcp-observer top: %s\n", second.error().c_str());
     return 1;
@@ -149,7 +149,7 @@ int live(const Settings& initial, bool colour, bool utf8) {
     double now = monotonic_seconds();
     if (now >= next_scrape) {
       next_scrape = now + s.interval;
-      auto got = scrape(s.url, s.timeout_ms);
+      auto got = scrape(s.url, s.fetch);
       if (got) {
         status.clear();
         scrapes.push_back(std::move(*got));
@@ -199,11 +199,11 @@ int live(const Settings& initial, bool colour, bool utf8) {
 
 }  // namespace
 
-int top_main(int argc, char** argv) {
+int top_main(int argc, char** argv, const std::string& default_listen) {
   CLI::App app{"dwcp-observer top: a live view of an agent's /metrics (q quits, s sorts streams, t picks a target). "
                "When stdout is not a terminal, prints one snapshot (two scrapes --interval apart) and exits."};
   app.name("dwcp-observer top");
-  std::string url_text = kDefaultMetricsUrl;
+  std::string url_text = "http://" + default_listen + "/metrics";
   std::string auth_file, sort_name = "stream";
   Settings s;
   app.add_option("url", url_text, "the agent's metrics URL (http://[user:password@]host:port/metrics)")->capture_default_str();
@@ -215,6 +215,10 @@ int top_main(int argc, char** argv) {
   app.add_option("--sort", sort_name, "stream order: stream, send, recv or share")
       ->capture_default_str()
       ->check(CLI::IsMember({"stream", "send", "recv", "share"}));
+  app.add_option("--ca-file", s.fetch.ca_file, "https: CA certificate(s) to verify the agent with (default: the system's)");
+  app.add_option("--cert-file", s.fetch.cert_file, "https: client certificate, when the agent requires one");
+  app.add_option("--key-file", s.fetch.key_file, "https: the client certificate's key (default: --cert-file)");
+  app.add_flag("--insecure", s.fetch.insecure, "https: do not verify the agent's certificate");
   app.add_option("--target", s.target, "show one target (the `target` label of dwcp_observer_target_up)");
   try {
     app.parse(argc, argv);
@@ -239,7 +243,7 @@ int top_main(int argc, char** argv) {
   }
   s.shown_url = s.url.scheme + "://" + (s.url.host.find(':') != std::string::npos ? "[" + s.url.host + "]" : s.url.host) +
                 ":" + s.url.port + s.url.path;
-  s.timeout_ms = static_cast<int>(std::clamp(s.interval * 2000, 1000.0, 10000.0));
+  s.fetch.timeout_ms = static_cast<int>(std::clamp(s.interval * 2000, 1000.0, 10000.0));
 
   if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) return snapshot(s);
   const char* no_colour = std::getenv("NO_COLOR");
