@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -141,7 +142,11 @@ int live(const Settings& initial, bool colour, bool utf8) {
   Terminal& term = **opened;
   std::deque<Scrape> scrapes;  // within the window, oldest first
   const std::size_t spark_points = static_cast<std::size_t>(std::ceil(60 / s.interval));
-  History throughput(spark_points), overhead(spark_points);
+  // Sparkline histories for all targets ("") and for each one, so `t` shows the selected one's.
+  std::map<std::string, History> throughput, overhead;
+  auto history = [&](std::map<std::string, History>& m, const std::string& key) -> History& {
+    return m.try_emplace(key, spark_points).first->second;
+  };
   std::string status = "connecting...";
   double next_scrape = monotonic_seconds();
 
@@ -156,15 +161,21 @@ int live(const Settings& initial, bool colour, bool utf8) {
         while (scrapes.size() > 2 && scrapes.back().time - scrapes[1].time >= s.window - s.interval / 2)
           scrapes.pop_front();
         if (scrapes.size() >= 2) {
-          // The sparklines move with every refresh: rates over the last interval, all targets.
-          View last = build_view(&scrapes[scrapes.size() - 2], scrapes.back(), "", s.sort);
-          throughput.push(last.send_bps + last.recv_bps);
-          overhead.push(last.overhead_ratio);
+          // The sparklines move with every refresh: rates over the last interval.
+          const Scrape& prev = scrapes[scrapes.size() - 2];
+          View all = build_view(&prev, scrapes.back(), "", s.sort);
+          std::vector<std::string> keys{""};
+          for (const auto& t : all.targets) keys.push_back(t.name);
+          for (const auto& key : keys) {
+            View last = key.empty() ? all : build_view(&prev, scrapes.back(), key, s.sort);
+            history(throughput, key).push(last.send_bps + last.recv_bps);
+            history(overhead, key).push(last.overhead_ratio);
+          }
         }
       } else {
         status = got.error();
-        throughput.push(std::nan(""));
-        overhead.push(std::nan(""));
+        for (auto& [key, h] : throughput) h.push(std::nan(""));
+        for (auto& [key, h] : overhead) h.push(std::nan(""));
       }
     }
     if (!scrapes.empty()) {
@@ -175,7 +186,8 @@ int live(const Settings& initial, bool colour, bool utf8) {
       o.height = term.height();
       o.utf8 = utf8;
       o.status = status;
-      term.draw(render(view, o, Sparklines{&throughput.values(), &overhead.values()}), colour);
+      term.draw(render(view, o, Sparklines{&history(throughput, s.target).values(), &history(overhead, s.target).values()}),
+                colour);
     } else {
       term.draw({{"dwcp-observer top  " + s.shown_url, Style::kTitle}, {status, Style::kWarning}, {"q quits"}}, colour);
     }
