@@ -1,10 +1,10 @@
 #include "top/render.h"
 
-#include "top/stats.h"
-
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
+
+#include "top/stats.h"
 
 namespace dwcp::top {
 

@@ -98,8 +98,8 @@ double total_rate(const Scrape* before, const Scrape& now, std::string_view name
 Durations durations(const Scrape* before, const Scrape& now, const std::string& family, const Selection& sel) {
   Durations d;
   auto all = buckets_by(now.samples, family, sel, "");
-  d.done = std::max(0.0, sum(now.samples, family + "_count", sel));
-  if (std::isnan(d.done)) d.done = 0;
+  double done = sum(now.samples, family + "_count", sel);
+  d.done = std::isnan(done) ? 0 : done;
   std::vector<Bucket> since_start = all.empty() ? std::vector<Bucket>{} : all.begin()->second;
   std::vector<Bucket> window;
   if (before) {
