@@ -53,5 +53,5 @@ echo
 echo
 echo "demo: the agent was serving $url, attached to the fixture (PID $fixture);"
 echo "demo: both stop now. To keep watching a DWCP process yourself:"
-echo "demo:   sudo $BUILD_DIR/userspace/agent/dwcp-observer --pid PID --listen 127.0.0.1:9090 &"
-echo "demo:   $BUILD_DIR/userspace/agent/dwcp-observer top http://127.0.0.1:9090/metrics"
+echo "demo:   sudo $BUILD_DIR/userspace/agent/dwcp-observer --pid PID &   # serves its default address"
+echo "demo:   $BUILD_DIR/userspace/agent/dwcp-observer top                  # reads that same default"
