@@ -158,3 +158,18 @@ TEST(HttpClient, HttpsToAPlainServerFailsTheHandshake) {
   ASSERT_FALSE(body.ok());
   EXPECT_NE(body.error().find("TLS"), std::string::npos) << body.error();
 }
+
+TEST(HttpClient, ParseResponse) {
+  auto close_delimited = parse_response("HTTP/1.0 200 ok\r\nContent-type: text/plain\r\n\r\nm 1\n", "x");
+  ASSERT_TRUE(close_delimited.ok()) << close_delimited.error();
+  EXPECT_EQ(*close_delimited, "m 1\n");
+  EXPECT_FALSE(parse_response("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "x").ok());
+  EXPECT_FALSE(parse_response("HTTP/1.1 200 OK\r\n", "x").ok());
+  EXPECT_FALSE(parse_response("SMTP ready\r\n\r\n", "x").ok());
+  // Chunk sizes are bounded (8 hex digits) and must fit in what arrived.
+  EXPECT_FALSE(parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffff\r\nx\r\n0\r\n\r\n", "x").ok());
+  EXPECT_FALSE(parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "x").ok());
+  auto e = parse_response("HTTP/1.1 404 Not Found\r\n\r\nno such path\nmore", "127.0.0.1/x");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error(), "HTTP 404 from 127.0.0.1/x: no such path");
+}

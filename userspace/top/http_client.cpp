@@ -415,13 +415,17 @@ Result<std::string> fetch(const Url& url, const FetchOptions& options) {
     response.append(buffer, *n);
   }
 
+  return parse_response(response, host + url.path);
+}
+
+Result<std::string> parse_response(const std::string& response, const std::string& where) {
   std::size_t header_end = response.find("\r\n\r\n");
-  if (header_end == std::string::npos) return Error{"malformed HTTP response from " + host + " (no header end)"};
+  if (header_end == std::string::npos) return Error{"malformed HTTP response from " + where + " (no header end)"};
   std::string head = response.substr(0, header_end);
   std::string body = response.substr(header_end + 4);
   int status = 0;
   if (std::sscanf(head.c_str(), "HTTP/%*d.%*d %d", &status) != 1)
-    return Error{"malformed HTTP status line from " + host};
+    return Error{"malformed HTTP status line from " + where};
   bool chunked = false;
   long long length = -1;
   std::size_t pos = head.find("\r\n");
@@ -436,10 +440,10 @@ Result<std::string> fetch(const Url& url, const FetchOptions& options) {
   }
   if (chunked) {
     std::string decoded;
-    if (!dechunk(body, &decoded)) return Error{"malformed chunked body from " + host};
+    if (!dechunk(body, &decoded)) return Error{"malformed chunked body from " + where};
     body = std::move(decoded);
   } else if (length >= 0) {
-    if (static_cast<std::size_t>(length) > body.size()) return Error{"response from " + host + " cut short"};
+    if (static_cast<std::size_t>(length) > body.size()) return Error{"response from " + where + " cut short"};
     body.resize(static_cast<std::size_t>(length));
   }
   if (status == 401)
@@ -447,7 +451,7 @@ Result<std::string> fetch(const Url& url, const FetchOptions& options) {
                  "http://user:password@host:port/metrics"};
   if (status != 200) {
     std::string first = body.substr(0, std::min<std::size_t>(body.find('\n'), 200));
-    return Error{"HTTP " + std::to_string(status) + " from " + host + url.path + (first.empty() ? "" : ": " + first)};
+    return Error{"HTTP " + std::to_string(status) + " from " + where + (first.empty() ? "" : ": " + first)};
   }
   return body;
 }

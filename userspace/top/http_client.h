@@ -41,6 +41,10 @@ bool tls_supported();
 // timeout. Other statuses are errors that say what to do (401: credentials).
 Result<std::string> fetch(const Url& url, const FetchOptions& options);
 
+// The body of a raw HTTP/1.x response (Content-Length, chunked, or up to the close), or an error
+// naming `where` for statuses other than 200. Exposed for the tests and the fuzzer.
+Result<std::string> parse_response(const std::string& response, const std::string& where);
+
 std::string base64(const std::string& bytes);
 
 }  // namespace dwcp::top
