@@ -70,7 +70,8 @@ class Top(unittest.TestCase):
         cls.fixture.go()
         cls.started = time.time()
         cls.tmp = tempfile.mkdtemp(prefix="dwcp-top-test-")
-        cls.tmux = ["tmux", "-L", "dwcp-top-test-%d" % os.getpid(), "-f", "/dev/null"]
+        # A tmux server of its own, its socket in the test's temp dir (removed with it).
+        cls.tmux = ["tmux", "-S", os.path.join(cls.tmp, "tmux.sock"), "-f", "/dev/null"]
 
     @classmethod
     def tearDownClass(cls):
