@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   mallopt(M_ARENA_MAX, 2);
 
   CLI::App app{"dwcp-observer: DWCP metrics from an unmodified DWCP process, through eBPF"};
+  app.footer("A live view of a running agent: dwcp-observer top [URL] (dwcp-observer top --help).");
   app.set_version_flag("--version", std::string(DWCP_OBSERVER_VERSION) + " (" + DWCP_OBSERVER_REVISION + ")");
   std::vector<int> pids;
   std::vector<std::string> comms, exes;
