@@ -123,10 +123,11 @@ class Top(unittest.TestCase):
         self.assertEqual(gone.stdout, "")
         self.assertIn("cannot connect to 127.0.0.1:1", gone.stderr)
 
-    def start_in_tmux(self, session, env_prefix=""):
+    def start_in_tmux(self, session, env_prefix="", size=(100, 30)):
         exit_file = os.path.join(self.tmp, session + ".exit")
         command = "%s %s top %s; echo $? > %s" % (env_prefix, AGENT, self.url, exit_file)
-        subprocess.run(self.tmux + ["new-session", "-d", "-s", session, "-x", "100", "-y", "30", command],
+        subprocess.run(self.tmux + ["new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]),
+                                    command],
                        check=True, env=dict(os.environ, LANG="C.UTF-8"))
         return exit_file
 
@@ -137,7 +138,7 @@ class Top(unittest.TestCase):
     def test_2_live_view_in_tmux(self):
         self.wait_until_running_for(4)
         exit_file = self.start_in_tmux("live")
-        plain_exit = self.start_in_tmux("plain", "NO_COLOR=1")
+        plain_exit = self.start_in_tmux("plain", "NO_COLOR=1", size=(80, 24))
         # The default window is 5 s of 1 s scrapes: wait until the screen says it is full.
         screen = wait_for(lambda: (lambda s: s if "rates over 5.0s" in s else None)(self.capture("live")),
                           timeout=20, interval=0.2)
@@ -175,6 +176,15 @@ class Top(unittest.TestCase):
         # Fits the 100x30 pane; colour unless NO_COLOR.
         self.assertTrue(all(len(line) <= 100 for line in screen.splitlines()))
         self.assertIn("\x1b[", coloured)
+        # At 80x24 every section is there, top to bottom, with every stream.
+        small = self.capture("plain")
+        lines = small.rstrip("\n").splitlines()
+        self.assertLessEqual(len(lines), 24, small)
+        self.assertTrue(lines[0].startswith("dwcp-observer top"), small)
+        self.assertTrue(lines[-1].startswith("q quit"), small)
+        self.assert_rates(stream_rows(small), small)
+        for heading in ("STREAM", "AMST LATENCY", "HDE", "migrations", "federation"):
+            self.assertIn(heading, small)
         self.assertNotIn("\x1b[1m", plain)
         self.assertNotIn("\x1b[7m", plain)
 
