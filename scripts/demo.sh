@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up, builds, starts a DWCP fixture doing transfers, attaches dwcp-observer to it
-# by PID, and shows a live view of what the agent sees. Ctrl-C (or DEMO_SECONDS) ends it; every
-# process it started is stopped and every probe detached.
+# by PID, and shows a live view of what the agent sees (`dwcp-observer top`). q or Ctrl-C ends it
+# (the fixture transfers for DEMO_SECONDS); every process it started is stopped and every probe
+# detached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -46,20 +47,13 @@ echo "demo: dwcp-observer attached by PID, serving $url"
 kill -USR1 "$fixture"
 echo
 
-end=$((SECONDS + DEMO_SECONDS))
-while [ $SECONDS -lt $end ] && kill -0 "$fixture" 2>/dev/null; do
-  body=$(curl -s "$url" || true)
-  clear 2>/dev/null || true
-  echo "== dwcp-observer live view ($url), fixture PID $fixture — Ctrl-C to stop =="
-  echo "$body" | awk '
-    /^#/ {next}
-    /^dwcp_amst_streams_active|^dwcp_amst_streams_total|^dwcp_amst_bytes_sent_total|^dwcp_amst_bytes_received_total/ {print; next}
-    /^dwcp_amst_latency_seconds_count|^dwcp_hde_bytes_(original|compressed)_total|^dwcp_hde_delta_hit_rate_percent/ {print; next}
-    /^dwcp_hde_operations_total/ && $NF != 0 {print; next}
-    /^dwcp_migration_duration_seconds_count|^dwcp_federation_sync_duration_seconds_count/ {print; next}
-    /^dwcp_observer_(target_up|probes_attached|tcp_bytes_sent_total|tcp_bytes_received_total|events_lost_total)/ && ($NF != 0 || /target_up/) {print}
-  ' | sort | head -60
-  sleep 2
-done
+# The live view: `dwcp-observer top` reads the agent's /metrics every second (q quits, s sorts
+# the streams, t picks a target). Without a terminal it prints one snapshot instead, once the
+# transfers have run for a few seconds.
+[ -t 1 ] || sleep 5
+"$BUILD_DIR"/userspace/agent/dwcp-observer top "$url" || true
 echo
-echo "demo: done; the full exposition was at $url"
+echo "demo: the agent was serving $url, attached to the fixture (PID $fixture);"
+echo "demo: both stop now. To keep watching a DWCP process yourself:"
+echo "demo:   sudo $BUILD_DIR/userspace/agent/dwcp-observer --pid PID &   # serves its default address"
+echo "demo:   $BUILD_DIR/userspace/agent/dwcp-observer top                  # reads that same default"

@@ -9,6 +9,7 @@ PACKAGES=(
   prometheus-cpp-dev libcivetweb-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-1.19-go
+  tmux openssl libssl-dev
   prometheus prometheus-alertmanager
   curl python3 python3-yaml util-linux procps iproute2 bpftrace
 )

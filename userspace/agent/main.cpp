@@ -12,6 +12,7 @@
 #include "agent/agent.h"
 #include "dwcp_observer/version.h"
 #include "profile/profile.h"
+#include "top/top.h"
 
 namespace {
 
@@ -51,6 +52,9 @@ bool read_basic_auth(const std::string& path, std::string* user, std::string* pa
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `dwcp-observer top [URL]`: the live terminal view of an agent (userspace/top), no BPF.
+  if (argc > 1 && std::string(argv[1]) == "top")
+    return dwcp::top::top_main(argc - 1, argv + 1, dwcp::agent::AgentOptions{}.listen);
   using namespace dwcp::agent;
   // Before anything can block (reading a target's executable may): a signal only sets a flag,
   // which every wait of start() and run() looks at.
@@ -71,6 +75,7 @@ int main(int argc, char** argv) {
   mallopt(M_ARENA_MAX, 2);
 
   CLI::App app{"dwcp-observer: DWCP metrics from an unmodified DWCP process, through eBPF"};
+  app.footer("A live view of a running agent: dwcp-observer top [URL] (dwcp-observer top --help).");
   app.set_version_flag("--version", std::string(DWCP_OBSERVER_VERSION) + " (" + DWCP_OBSERVER_REVISION + ")");
   std::vector<int> pids;
   std::vector<std::string> comms, exes;
