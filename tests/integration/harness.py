@@ -216,6 +216,15 @@ class AgentProcess:
     def samples(self):
         return parse_exposition(self.metrics())
 
+    def wait_healthy(self, timeout=30):
+        """Serving, whether or not a target is attached yet (discovery starts with none)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.get("/-/healthy")[0] == 200:
+                return
+            time.sleep(0.05)
+        raise TimeoutError("agent not healthy: " + self.log())
+
     def wait_ready(self, timeout=30):
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -68,7 +68,9 @@ class Discovery(AgentTestCase):
         users = private_copy(self.dir, "dwcp-fixture", unique("dw-user"), owner=NOBODY)
 
         agent = self.track(AgentProcess(["--allow-path", self.dir, "--cluster", "test", "--node", "n1"]))
-        agent.wait_ready()
+        agent.wait_healthy()
+        # Nothing found yet: not ready, and the body says why.
+        self.assertEqual(agent.get("/-/ready"), (503, "Not ready: no target attached: no DWCP process discovered yet\n"))
         # Everything starts after the agent: it must find them by itself.
         a = self.track(Fixture(plain, TRANSFER))
         b = self.track(Fixture(spie, TRANSFER))

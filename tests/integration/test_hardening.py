@@ -84,7 +84,10 @@ class Hardening(AgentTestCase):
         time.sleep(1.5)  # rescans pass over the setuid program: outside --allow-path
         self.assertEqual(code_differences(victim.pid, setuid), 0)
         self.assertIsNone(agent.proc.poll())
-        self.assertEqual(agent.get("/-/ready")[0], 200)
+        self.assertEqual(agent.get("/-/healthy")[0], 200)
+        status, body = agent.get("/-/ready")
+        self.assertEqual(status, 503)
+        self.assertTrue(body.startswith("Not ready: no target attached"), body)
 
     def test_hijacker_of_another_user_is_never_followed(self):
         name = unique("dwcpf")
@@ -139,7 +142,7 @@ class Hardening(AgentTestCase):
         gate.held_pid = agent.proc.pid
         self.assertTrue(gate.held_event.wait(15), agent.log())
         agent.address = agent._wait_serving()
-        not_ready = wait_for(lambda: agent.get("/-/ready")[0] == 503, timeout=10)
+        not_ready = wait_for(lambda: "attach stuck" in agent.get("/-/ready")[1], timeout=10)
         self.assertTrue(not_ready, agent.log())
         status, body = agent.get("/-/ready")
         self.assertIn("process %d" % target.pid, body)
@@ -170,7 +173,7 @@ class Hardening(AgentTestCase):
             self.assertTrue(gate.held_event.wait(20), agent.log())
             if "--pid" not in args:
                 agent.address = wait_for(lambda: agent._wait_serving(), timeout=10)
-                self.assertTrue(wait_for(lambda: agent.get("/-/ready")[0] == 503, timeout=10), agent.log())
+                self.assertTrue(wait_for(lambda: "attach stuck" in agent.get("/-/ready")[1], timeout=10), agent.log())
             began = time.monotonic()
             agent.proc.send_signal(signal.SIGTERM)
             self.assertEqual(agent.wait_exit(timeout=10), 0, agent.log())
@@ -186,7 +189,7 @@ class Hardening(AgentTestCase):
         os.mkdir(user_dir, 0o755)
         refused = private_copy(user_dir, "not-dwcp", "y\ndwcp-observer: forged", owner=NOBODY)
         agent = self.track(AgentProcess(["--allow-path", self.dir]))
-        agent.wait_ready()
+        agent.wait_healthy()
         target = self.track(Fixture(evil))
         other = self.track(Process(refused, user=NOBODY))
         self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_target_up", pid=str(target.pid)) == 1),
