@@ -254,6 +254,9 @@ class Evaluator {
         names.push_back(param.name);
         if (param.name == name) found = &param;
       }
+      // `receiver`: a method's receiver (the AMST session for *MultiStreamTCP methods), unless a
+      // parameter is called that.
+      if (!found && abi.receiver && name == "receiver") found = &*abi.receiver;
     }
     if (!found) {
       if (exit) {
@@ -456,9 +459,10 @@ Result<dwcp_field> compile_field(std::string_view expr, SlotKind kind, uint8_t s
   }
 
   switch (type.kind) {
+    case Kind::Pointer:  // the address itself: an identity (the AMST session, `receiver`)
     case Kind::Bool:
     case Kind::Int: {
-      auto loc = word_loc(*value, 0, scalar_width(type));
+      auto loc = word_loc(*value, 0, type.kind == Kind::Pointer ? 8 : scalar_width(type));
       if (!loc) return Error{loc.error()};
       field.loc = *loc;
       return field;
