@@ -244,9 +244,12 @@ static __always_inline __u64 ringbuf_flags(void)
 }
 
 // ---- AMST session stream tables (per-stream bytes without a probe per chunk) -----------------
-// At the entry of Close, DWCP's own per-stream counters are final: read the session's stream
-// table here, while it surely exists, and emit one DWCP_EV_STREAM_FINAL per stream. The agent
-// reads the same counters from userspace while the session lives (agent/stream_reader.h).
+// As Close returns, DWCP's own per-stream counters are final: read the session's stream table
+// there, while the caller surely still holds the session, and emit one DWCP_EV_STREAM_FINAL per
+// stream, ahead of the session_close event. At the RET rather than the entry: once per call
+// even when Go's prologue re-runs the entry (morestack), and counting what Close itself flushed.
+// The agent reads the same counters from userspace while the session lives
+// (agent/stream_reader.h).
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -338,8 +341,6 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx)
 			count_drop(probe_id, DWCP_DROP_READ_FAILED);
 		if (bpf_map_update_elem(&inflight, &key, in, BPF_ANY))
 			count_drop(probe_id, DWCP_DROP_MAP_FULL);
-		if (spec->kind == DWCP_EV_SESSION_CLOSE)
-			emit_stream_table((__u64)in->val[DWCP_SLOT_SESSION], tgid, probe_id, key.goroutine);
 		return 0;
 	}
 
@@ -350,6 +351,8 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx)
 			count_drop(probe_id, DWCP_DROP_UNMATCHED_EXIT);
 			return 0;
 		}
+		if (spec->kind == DWCP_EV_SESSION_CLOSE)
+			emit_stream_table((__u64)entry->val[DWCP_SLOT_SESSION], tgid, probe_id, key.goroutine);
 	}
 
 	struct dwcp_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);

@@ -49,8 +49,9 @@ enum dwcp_event_kind {
 	DWCP_EV_FED_SYNC,       /* FederationAdapter.SyncClusterState */
 	DWCP_EV_FED_BASELINE,   /* FederationAdapter.PropagateBaseline */
 	/* Appended (never renumber the kinds above). Emitted by the BPF program itself, not named by a
-	 * profile probe: at the entry of a session_close probe, one event per stream of the session's
-	 * stream table (see struct dwcp_stream_layout), DWCP's own final per-stream byte counters. */
+	 * profile probe: at each RET of a session_close probe (before its own event), one event per
+	 * stream of the session's stream table (struct dwcp_stream_layout): DWCP's own final
+	 * per-stream byte counters. */
 	DWCP_EV_STREAM_FINAL,
 	DWCP_EV_KIND_COUNT,
 };
@@ -198,7 +199,8 @@ struct dwcp_sock_stats {
 
 /* Where a session's stream table lives (from the profile's "types": MultiStreamTCP.streams, a
  * []*StreamConn, and StreamConn's streamID/bytesSent/bytesRecv), stored by the agent in the
- * one-entry `stream_layout` map. enabled == 0: the BPF program emits no STREAM_FINAL events. */
+ * one-entry `stream_layout` map. enabled == 0: the BPF program emits no STREAM_FINAL events.
+ * The session pointer comes from the session_close probe's DWCP_SLOT_SESSION entry field. */
 #define DWCP_MAX_SESSION_STREAMS 64
 struct dwcp_stream_layout {
 	__u32 enabled;

@@ -117,6 +117,12 @@ SessionMetrics::SessionMetrics() : registry_(std::make_shared<prometheus::Regist
                    .Name("dwcp_observer_amst_sessions")
                    .Help("AMST sessions (*MultiStreamTCP) the agent tracks in the target, open and seen by a probe")
                    .Register(*registry_);
+  readable_ = &prometheus::BuildGauge()
+                    .Name("dwcp_observer_amst_stream_counters_readable")
+                    .Help("1 when the agent reads DWCP's per-stream byte counters in the target; 0 when the "
+                          "profile declares no session layout or the binary's DWARF contradicts it (then "
+                          "dwcp_amst_bytes_*_total come from chunk probes only, if the profile has any)")
+                    .Register(*registry_);
   reads_ = &prometheus::BuildCounter()
                 .Name("dwcp_observer_amst_stream_table_reads_total")
                 .Help("Reads of a session's stream table from the target's memory (per-stream byte counters)")
@@ -134,14 +140,16 @@ SessionMetrics::SessionMetrics() : registry_(std::make_shared<prometheus::Regist
 
 SessionMetrics::ForTarget SessionMetrics::target(std::uint32_t pid) {
   const std::string p = std::to_string(pid);
-  return {&sessions_->Add({{"pid", p}}), &reads_->Add({{"pid", p}, {"result", "ok"}}),
+  return {&sessions_->Add({{"pid", p}}), &readable_->Add({{"pid", p}}), &reads_->Add({{"pid", p}, {"result", "ok"}}),
           &reads_->Add({{"pid", p}, {"result", "failed"}}), &unreadable_->Add({{"pid", p}}),
           &truncated_->Add({{"pid", p}})};
 }
 
 SessionTracker::SessionTracker(std::unique_ptr<MemoryReader> memory, std::optional<profile::SessionLayout> layout,
                                SessionMetrics::ForTarget metrics, std::function<void(const std::string&)> log)
-    : memory_(std::move(memory)), layout_(std::move(layout)), metrics_(metrics), log_(std::move(log)) {}
+    : memory_(std::move(memory)), layout_(std::move(layout)), metrics_(metrics), log_(std::move(log)) {
+  metrics_.readable->Set(layout_ ? 1 : 0);
+}
 
 std::size_t SessionTracker::live_sessions() const {
   std::size_t n = 0;

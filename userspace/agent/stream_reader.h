@@ -3,7 +3,7 @@
 // counters from the target's memory with process_vm_readv (CAP_SYS_PTRACE) instead of trapping
 // on sendChunk/receiveChunk. Sessions (*MultiStreamTCP) are learnt from the probes that carry
 // them as receiver; their stream tables are read on first sight (adopting streams already open)
-// and on a short interval; at Close the BPF program sends the final figures (events.h,
+// and on a short interval; as Close returns the BPF program sends the final figures (events.h,
 // DWCP_EV_STREAM_FINAL). Deltas are charged per stream_id, summed across sessions.
 #pragma once
 
@@ -76,6 +76,7 @@ class SessionMetrics {
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
   struct ForTarget {
     prometheus::Gauge* sessions;          // sessions tracked (live)
+    prometheus::Gauge* readable;          // 1: per-stream counters are read; 0: layout missing/contradicted
     prometheus::Counter* reads_ok;        // stream table reads
     prometheus::Counter* reads_failed;
     prometheus::Counter* unreadable;      // sessions whose counters could not be read
@@ -86,6 +87,7 @@ class SessionMetrics {
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Gauge>* sessions_;
+  prometheus::Family<prometheus::Gauge>* readable_;
   prometheus::Family<prometheus::Counter>* reads_;
   prometheus::Family<prometheus::Counter>* unreadable_;
   prometheus::Family<prometheus::Counter>* truncated_;
@@ -105,7 +107,7 @@ class SessionTracker {
   // streams it already holds (StreamsAdopted) and charge their bytes so far. `reopen`: a closed
   // session seen again is a new session at a reused address (false for Close's own events).
   void seen(std::uint64_t session, std::vector<Event>* out, bool reopen = true);
-  // DWCP_EV_STREAM_FINAL: one stream's figures at Close's entry, read in BPF.
+  // DWCP_EV_STREAM_FINAL: one stream's figures as Close returns, read in BPF.
   void final_figures(std::uint64_t session, const StreamFigures& figures, bool read_failed,
                      std::vector<Event>* out);
   // Close returned: no more reads of this session (its memory may be freed from now on).
