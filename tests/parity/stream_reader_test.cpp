@@ -173,8 +173,8 @@ TEST(SessionTracker, CountersAreChargedAsDeltasPerStreamIdAcrossSessions) {
   h.memory->set(0x70100, 1, 8, 0);
   std::vector<Event> refreshed;
   h.tracker->refresh(&refreshed);
-  EXPECT_EQ(bytes(refreshed)["0"], std::make_pair<std::uint64_t, std::uint64_t>(140, 0));
-  EXPECT_EQ(bytes(refreshed)["1"], std::make_pair<std::uint64_t, std::uint64_t>(8, 0));
+  EXPECT_EQ(bytes(refreshed)["0"].first, 140u);
+  EXPECT_EQ(bytes(refreshed)["1"].first, 8u);
   refreshed.clear();
   h.tracker->refresh(&refreshed);
   EXPECT_TRUE(bytes(refreshed).empty());  // nothing new

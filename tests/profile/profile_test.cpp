@@ -89,9 +89,12 @@ TEST(ShippedProfile, DebugProfileAddsOnlyTheChunkProbes) {
   std::vector<std::string> extra;
   for (const auto& probe : debug.probes) {
     bool in_shipped = false;
-    for (const auto& other : shipped().probes)
+    for (const auto& other : shipped().probes) {
+      dwcp_probe_spec entry = other.entry;  // the probe id is the index: it shifts
+      entry.probe_id = probe.entry.probe_id;
       in_shipped |= other.symbol == probe.symbol && other.event == probe.event &&
-                    std::memcmp(&other.entry, &probe.entry, sizeof probe.entry) == 0;
+                    std::memcmp(&entry, &probe.entry, sizeof entry) == 0;
+    }
     if (!in_shipped) extra.push_back(probe.event);
   }
   EXPECT_EQ(extra, (std::vector<std::string>{"send_chunk", "receive_chunk"}));
@@ -148,7 +151,7 @@ TEST(ShippedProfile, Phases) {
 TEST(ShippedProfile, SendChunk) {
   // receiver RAX, stream RBX, chunk RCX (ptr) RDI (len) RSI (cap), chunkID R8; result error RAX RBX.
   const CompiledProbe& probe = probe_for("send_chunk");
-  EXPECT_EQ(probe.entry.nfields, 3);
+  EXPECT_EQ(probe.entry.nfields, 4);  // and the session (receiver)
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_ID), "REG RBX deref [8] width 8");  // stream.streamID
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_BYTES), "REG RDI width 8 + 8");     // len(chunk) + header
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_COUNT), "REG R8 width 8");          // chunkID

@@ -66,59 +66,6 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
     case DWCP_EV_STREAM_FINAL:
       decode_amst(e, out);
       break;
-    case DWCP_EV_COMPRESS_MEMORY: return "compress_memory";
-    case DWCP_EV_COMPRESS_DISK: return "compress_disk";
-    case DWCP_EV_DECOMPRESS: return "decompress";
-    case DWCP_EV_MIGRATE_MEMORY: return "migrate_memory";
-    case DWCP_EV_MIGRATE_DISK: return "migrate_disk";
-    case DWCP_EV_FED_SYNC: return "fed_sync";
-    case DWCP_EV_FED_BASELINE: return "fed_baseline";
-    case DWCP_EV_STREAM_FINAL: return "stream_final";
-  }
-  return "unknown";
-}
-
-void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
-  // Without an exit (entry-only probe) there is no error result and no duration: the call is
-  // taken as successful and no latency is recorded.
-  const bool paired = e.flags & DWCP_EVF_PAIRED;
-  const bool failed = paired && e.val[DWCP_SLOT_ERR] != 0;
-  const double seconds = static_cast<double>(e.duration_ns) / 1e9;
-  const std::string id = std::to_string(e.val[DWCP_SLOT_ID]);
-
-  switch (e.kind) {
-    case DWCP_EV_STREAM_OPEN:
-      out->push_back(StreamOpened{id, !failed});
-      break;
-    case DWCP_EV_SESSION_CLOSE:
-      out->push_back(AllStreamsClosed{});
-      break;
-    case DWCP_EV_SEND:
-      if (paired) out->push_back(Latency{"send", seconds});
-      if (failed) out->push_back(StreamError{kSessionWide, "send"});
-      break;
-    case DWCP_EV_SEND_CHUNK:
-      // The profile adds the 8-byte chunk header: bytes on the wire, as the catalogue counts them.
-      if (failed)
-        out->push_back(StreamError{id, "send_chunk"});
-      else
-        out->push_back(StreamBytes{id, non_negative(e.val[DWCP_SLOT_BYTES]), 0});
-      break;
-    case DWCP_EV_RECEIVE:
-      if (paired) out->push_back(Latency{"receive", seconds});
-      if (failed) out->push_back(StreamError{kSessionWide, "receive"});
-      break;
-    case DWCP_EV_RECEIVE_CHUNK:
-      // A receiveChunk error is how a stream's reader learns that the peer closed it (io.EOF on
-      // every clean close); BPF sees only that the error is non-nil, not which one. Counting it
-      // would make every closed stream an AMST error: genuine receive failures reach Receive's
-      // own error result (error_type "receive") instead.
-      if (paired && !failed)
-        out->push_back(StreamBytes{id, 0, non_negative(e.val[DWCP_SLOT_RESULT_BYTES])});
-      break;
-    case DWCP_EV_RECONNECT:
-      out->push_back(StreamError{id, "reconnect"});
-      break;
     case DWCP_EV_COMPRESS_MEMORY:
     case DWCP_EV_COMPRESS_DISK: {
       if (!paired) break;
