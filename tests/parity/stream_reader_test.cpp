@@ -125,16 +125,18 @@ TEST(StreamTable, ReadsAndBoundsUntrustedTables) {
   EXPECT_FALSE(read_stream_table(memory, layout(), 0x90000, &table, &why));  // unmapped
 }
 
-TEST(StreamTable, ReadsAtMost64Streams) {
+TEST(StreamTable, ReadsAtMostTheBound) {
   FakeMemory memory;
   std::vector<std::uint64_t> streams;
   for (int i = 0; i < 100; ++i) streams.push_back(0x40000 + 0x100 * i);
   memory.session(0x10000, 0x20000, streams, 100);
   StreamTable table;
   std::string why;
-  ASSERT_TRUE(read_stream_table(memory, layout(), 0x10000, &table, &why)) << why;
+  ASSERT_TRUE(read_stream_table(memory, layout(), 0x10000, &table, &why, 64)) << why;
   EXPECT_EQ(table.length, 100u);
-  EXPECT_EQ(table.streams.size(), static_cast<std::size_t>(DWCP_MAX_SESSION_STREAMS));
+  EXPECT_EQ(table.streams.size(), 64u);
+  ASSERT_TRUE(read_stream_table(memory, layout(), 0x10000, &table, &why)) << why;
+  EXPECT_EQ(table.streams.size(), 100u);
 }
 
 TEST(StreamTable, ProcessVmReadvReadsThisProcess) {
@@ -214,6 +216,28 @@ TEST(SessionTracker, AdoptsRunningSessionsWithTheirBytesAndNeverStartedOnesClose
   out = h.decode(DWCP_EV_SESSION_CLOSE, never);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(std::holds_alternative<SessionClosed>(out[0]));
+}
+
+TEST(SessionTracker, StreamsBeyondWhatBpfReadsAtCloseAreReadWhenCloseIsSeen) {
+  Harness h;
+  const std::uint64_t big = 0x100000;
+  std::vector<std::uint64_t> streams;
+  for (int i = 0; i < 70; ++i) streams.push_back(0x200000 + 0x100 * i);
+  h.memory->session(big, 0x180000, streams, 0);
+  h.decode(DWCP_EV_RECEIVE, big);
+  for (int i = 0; i < 70; ++i) h.memory->set(streams[i], i, 0, 10);
+  std::vector<Event> out;
+  for (int i = 0; i < DWCP_MAX_SESSION_STREAMS; ++i) {  // what BPF sends as Close returns
+    auto finals = h.decode(DWCP_EV_STREAM_FINAL, big,
+                           {{DWCP_SLOT_FINAL_STREAM_ID, i}, {DWCP_SLOT_FINAL_RECV, 10},
+                            {DWCP_SLOT_FINAL_STREAM_PTR, static_cast<std::int64_t>(streams[i])}}, 0);
+    out.insert(out.end(), finals.begin(), finals.end());
+  }
+  auto closed = h.decode(DWCP_EV_SESSION_CLOSE, big);
+  out.insert(out.end(), closed.begin(), closed.end());
+  std::uint64_t received = 0;
+  for (const auto& [id, figures] : bytes(out)) received += figures.second;
+  EXPECT_EQ(received, 70u * 10);
 }
 
 TEST(SessionTracker, UnreadableSessionsAndFreedMemoryFallBackVisibly) {

@@ -176,7 +176,7 @@ void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
     case DWCP_EV_SESSION_CLOSE:
       // Only this session's streams end; a session that never started holds none.
       out->push_back(SessionClosed{session});
-      if (sessions_ != nullptr) sessions_->closed(session);
+      if (sessions_ != nullptr) sessions_->closed(session, out);
       break;
     case DWCP_EV_STREAM_FINAL:
       if (sessions_ != nullptr) {

@@ -48,7 +48,7 @@ bool ProcessMemory::read(const std::vector<Range>& ranges, std::string* why) {
 }
 
 bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t session,
-                       StreamTable* out, std::string* why) {
+                       StreamTable* out, std::string* why, std::size_t max_streams) {
   *out = StreamTable{};
   if (!plausible_pointer(session)) {
     *why = "session pointer " + std::to_string(session) + " is not a user address";
@@ -69,7 +69,7 @@ bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layou
   }
   out->num_streams = num_streams;
   out->length = length;
-  const std::size_t n = std::min<std::uint64_t>(length, DWCP_MAX_SESSION_STREAMS);
+  const std::size_t n = std::min<std::uint64_t>(length, max_streams);
   if (n == 0) return true;
   std::vector<std::uint64_t> pointers(n);
   if (!memory.read({{data, pointers.data(), n * 8}}, why)) return false;
@@ -161,7 +161,8 @@ bool SessionTracker::read(std::uint64_t address, Session& session, StreamTable* 
   std::string why;
   if (read_stream_table(*memory_, *layout_, address, table, &why)) {
     metrics_.reads_ok->Increment();
-    if (table->length > DWCP_MAX_SESSION_STREAMS && session.streams.empty()) metrics_.truncated->Increment();
+    if (table->length > kMaxReadStreams && session.table_length <= kMaxReadStreams) metrics_.truncated->Increment();
+    session.table_length = table->length;
     return true;
   }
   metrics_.reads_failed->Increment();
@@ -235,10 +236,19 @@ void SessionTracker::final_figures(std::uint64_t address, const StreamFigures& f
   charge(it->second, figures, out);
 }
 
-void SessionTracker::closed(std::uint64_t address) {
+void SessionTracker::closed(std::uint64_t address, std::vector<Event>* out) {
   auto it = sessions_.find(address);
   if (it == sessions_.end() || it->second.closed) return;
-  it->second.closed = true;
+  Session& session = it->second;
+  // The BPF side sent the first DWCP_MAX_SESSION_STREAMS streams' final figures; the rest are
+  // read now, while Close has only just returned.
+  StreamTable table;
+  if (layout_ && !session.unreadable && session.table_length > DWCP_MAX_SESSION_STREAMS &&
+      read(address, session, &table)) {
+    for (std::size_t i = DWCP_MAX_SESSION_STREAMS; i < table.streams.size(); ++i)
+      charge(session, table.streams[i], out);
+  }
+  session.closed = true;
   closed_order_.push_back(address);
   forget_old_closed();
   metrics_.sessions->Set(static_cast<double>(live_sessions()));

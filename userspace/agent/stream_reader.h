@@ -61,13 +61,17 @@ struct StreamFigures {
 struct StreamTable {
   std::int64_t num_streams = 0;  // MultiStreamTCP.numStreams
   std::uint64_t length = 0;      // len(streams) as read
-  std::vector<StreamFigures> streams;  // the first min(length, DWCP_MAX_SESSION_STREAMS)
+  std::vector<StreamFigures> streams;  // the first min(length, max_streams)
 };
+
+// Streams of one session read from userspace at most. (The BPF side reads the first
+// DWCP_MAX_SESSION_STREAMS as Close returns; the agent reads the rest when it sees Close.)
+constexpr std::size_t kMaxReadStreams = 1024;
 
 // Reads one session's stream table; every length and pointer is checked before it is followed
 // (the target is untrusted and may free the session meanwhile). Error text says what was wrong.
 bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t session,
-                       StreamTable* out, std::string* why);
+                       StreamTable* out, std::string* why, std::size_t max_streams = kMaxReadStreams);
 
 // dwcp_observer_amst_* families: what the reading costs and where it fell short, per target pid.
 class SessionMetrics {
@@ -80,7 +84,7 @@ class SessionMetrics {
     prometheus::Counter* reads_ok;        // stream table reads
     prometheus::Counter* reads_failed;
     prometheus::Counter* unreadable;      // sessions whose counters could not be read
-    prometheus::Counter* truncated;       // sessions with more streams than are read
+    prometheus::Counter* truncated;       // sessions with more streams than are read (kMaxReadStreams)
   };
   ForTarget target(std::uint32_t pid);
 
@@ -110,8 +114,9 @@ class SessionTracker {
   // DWCP_EV_STREAM_FINAL: one stream's figures as Close returns, read in BPF.
   void final_figures(std::uint64_t session, const StreamFigures& figures, bool read_failed,
                      std::vector<Event>* out);
-  // Close returned: no more reads of this session (its memory may be freed from now on).
-  void closed(std::uint64_t session);
+  // Close returned: no more reads of this session (its memory may be freed from now on). A
+  // session with more streams than BPF reads at Close gets one last read of the rest first.
+  void closed(std::uint64_t session, std::vector<Event>* out);
   // Reads every live session's table and charges what its streams counted since the last read.
   void refresh(std::vector<Event>* out);
 
@@ -125,6 +130,7 @@ class SessionTracker {
   struct Session {
     bool closed = false;
     bool unreadable = false;
+    std::uint64_t table_length = 0;  // at the last read
     std::map<std::uint64_t, Stream> streams;  // by *StreamConn
   };
   // Charges figures against what was already charged for that stream; a stream whose id changed
