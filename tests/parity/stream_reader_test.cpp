@@ -222,22 +222,26 @@ TEST(SessionTracker, StreamsBeyondWhatBpfReadsAtCloseAreReadWhenCloseIsSeen) {
   Harness h;
   const std::uint64_t big = 0x100000;
   std::vector<std::uint64_t> streams;
-  for (int i = 0; i < 70; ++i) streams.push_back(0x200000 + 0x100 * i);
+  for (int i = 0; i < 10; ++i) streams.push_back(0x200000 + 0x100 * i);
   h.memory->session(big, 0x180000, streams, 0);
-  h.decode(DWCP_EV_RECEIVE, big);
-  for (int i = 0; i < 70; ++i) h.memory->set(streams[i], i, 0, 10);
+  h.decode(DWCP_EV_RECEIVE, big);  // first read: 10 streams
+  // 70 more accepted before Close, with no read in between: only BPF's table length says so.
+  for (int i = 10; i < 80; ++i) streams.push_back(0x200000 + 0x100 * i);
+  h.memory->session(big, 0x180000, streams, 0);
+  for (int i = 0; i < 80; ++i) h.memory->set(streams[i], i, 0, 10);
   std::vector<Event> out;
   for (int i = 0; i < DWCP_MAX_SESSION_STREAMS; ++i) {  // what BPF sends as Close returns
     auto finals = h.decode(DWCP_EV_STREAM_FINAL, big,
                            {{DWCP_SLOT_FINAL_STREAM_ID, i}, {DWCP_SLOT_FINAL_RECV, 10},
-                            {DWCP_SLOT_FINAL_STREAM_PTR, static_cast<std::int64_t>(streams[i])}}, 0);
+                            {DWCP_SLOT_FINAL_STREAM_PTR, static_cast<std::int64_t>(streams[i])},
+                            {DWCP_SLOT_FINAL_TABLE_LEN, 80}}, 0);
     out.insert(out.end(), finals.begin(), finals.end());
   }
   auto closed = h.decode(DWCP_EV_SESSION_CLOSE, big);
   out.insert(out.end(), closed.begin(), closed.end());
   std::uint64_t received = 0;
   for (const auto& [id, figures] : bytes(out)) received += figures.second;
-  EXPECT_EQ(received, 70u * 10);
+  EXPECT_EQ(received, 80u * 10);
 }
 
 TEST(SessionTracker, UnreadableSessionsAndFreedMemoryFallBackVisibly) {

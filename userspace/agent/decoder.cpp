@@ -185,7 +185,8 @@ void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
         figures.id = e.val[DWCP_SLOT_FINAL_STREAM_ID];
         figures.sent = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_SENT]);
         figures.received = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_RECV]);
-        sessions_->final_figures(session, figures, e.flags & DWCP_EVF_READ_FAILED, out);
+        sessions_->final_figures(session, figures, static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_TABLE_LEN]),
+                                 e.flags & DWCP_EVF_READ_FAILED, out);
       }
       break;
     case DWCP_EV_SEND:

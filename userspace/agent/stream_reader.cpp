@@ -219,11 +219,12 @@ void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool r
   for (const auto& figures : table.streams) charge(session, figures, out);
 }
 
-void SessionTracker::final_figures(std::uint64_t address, const StreamFigures& figures, bool read_failed,
-                                   std::vector<Event>* out) {
+void SessionTracker::final_figures(std::uint64_t address, const StreamFigures& figures,
+                                   std::uint64_t table_length, bool read_failed, std::vector<Event>* out) {
   if (!layout_) return;  // the binary contradicts the layout: BPF read the wrong words
   auto it = sessions_.find(address);
   if (it == sessions_.end()) return;  // seen() could not track it
+  it->second.table_length = std::max(it->second.table_length, table_length);
   if (read_failed) {
     if (!it->second.unreadable) {
       it->second.unreadable = true;

@@ -112,8 +112,9 @@ class SessionTracker {
   // session seen again is a new session at a reused address (false for Close's own events).
   void seen(std::uint64_t session, std::vector<Event>* out, bool reopen = true);
   // DWCP_EV_STREAM_FINAL: one stream's figures as Close returns, read in BPF.
-  void final_figures(std::uint64_t session, const StreamFigures& figures, bool read_failed,
-                     std::vector<Event>* out);
+  // table_length: len(streams) as BPF read it (streams past the first 64 are read at Close).
+  void final_figures(std::uint64_t session, const StreamFigures& figures, std::uint64_t table_length,
+                     bool read_failed, std::vector<Event>* out);
   // Close returned: no more reads of this session (its memory may be freed from now on). A
   // session with more streams than BPF reads at Close gets one last read of the rest first.
   void closed(std::uint64_t session, std::vector<Event>* out);
