@@ -33,7 +33,8 @@ def run_once(config, big_args, small_args):
     observer = None
     try:
         if config.startswith("agent"):
-            observer = pc.Agent(fx.pid, ["--probe-budget", "0.03"] if config.endswith("_budget") else [])
+            budget = ["--probe-budget", "0.03", "--probe-budget-interval", "1"] if config.endswith("_budget") else []
+            observer = pc.Agent(fx.pid, budget)
         elif config == "bpftrace":
             observer = pc.Bpftrace(os.path.join(pc.HERE, "..", "bpftrace", "amst_bytes.bt"), fx.binary, fx.pid)
         time.sleep(0.5)  # let the previous run's deferred kernel work (probe freeing) finish
@@ -42,6 +43,11 @@ def run_once(config, big_args, small_args):
         truth = fx.truth
         row = {"wall": fx.wall, "cpu": fx.cpu, "chunks": truth["chunks_sent"],
                "bytes": truth["socket_bytes_written"]}
+        if observer:
+            # In-target BPF time of the observer's programs (kernel BPF stats on for the run):
+            # uprobe programs and the agent's socket tracepoints alike.
+            stats = pc.prog_run_stats(pc.prog_ids_of(observer.proc.pid))
+            row["bpf_ns_per_chunk"] = sum(t for t, _ in stats.values()) / row["chunks"]
         want_sent = {k: int(v) for k, v in truth["bytes_sent_per_stream"].items()}
         want_received = {k: int(v) for k, v in truth["bytes_received_per_stream"].items()}
         if isinstance(observer, pc.Agent):
@@ -104,6 +110,8 @@ def main():
         if config != base and bs:
             out["cpu_ratio"] = pc.summary([x["cpu"] / n["cpu"] for x, n in zip(rs, bs)])
             out["wall_ratio"] = pc.summary([x["wall"] / n["wall"] for x, n in zip(rs, bs)])
+        if "bpf_ns_per_chunk" in rs[0]:
+            out["bpf_ns_per_chunk"] = pc.summary([x["bpf_ns_per_chunk"] for x in rs])
         for key in ("exact", "hits_per_chunk", "hits_total_per_chunk", "demoted"):
             if key in rs[0]:
                 out[key] = [x[key] for x in rs]
@@ -121,6 +129,8 @@ def main():
             line += "; CPU ratio %s, wall ratio %s" % (pc.fmt(r["cpu_ratio"], "x"), pc.fmt(r["wall_ratio"], "x"))
         if "exact" in r:
             line += "; exact %s" % r["exact"]
+        if "bpf_ns_per_chunk" in r:
+            line += "; BPF ns/chunk %s" % pc.fmt(r["bpf_ns_per_chunk"])
         if "hits_per_chunk" in r:
             line += "; chunk-probe hits/chunk %s, all hits/chunk max %.4f" % (
                 sorted(set(r["hits_per_chunk"])), max(r["hits_total_per_chunk"]))
