@@ -458,11 +458,14 @@ Result<dwcp_field> compile_field(std::string_view expr, SlotKind kind, uint8_t s
     return field;
   }
 
-  switch (type.kind) {
-    case Kind::Pointer:  // the address itself: an identity (the AMST session, `receiver`)
+  // A method's receiver pointer is read as its address: an identity (the AMST session). Any other
+  // pointer in an integer slot is a mistake the error below explains.
+  const bool receiver_identity =
+      type.kind == Kind::Pointer && value->direct != nullptr && value->direct->name == "receiver";
+  switch (receiver_identity ? Kind::Int : type.kind) {
     case Kind::Bool:
     case Kind::Int: {
-      auto loc = word_loc(*value, 0, type.kind == Kind::Pointer ? 8 : scalar_width(type));
+      auto loc = word_loc(*value, 0, receiver_identity ? 8 : scalar_width(type));
       if (!loc) return Error{loc.error()};
       field.loc = *loc;
       return field;
