@@ -182,13 +182,19 @@ bool SessionTracker::read(std::uint64_t address, Session& session, StreamTable* 
 }
 
 void SessionTracker::charge(Session& session, const StreamFigures& figures, std::vector<Event>* out) {
-  Stream& known = session.streams[figures.ptr];
+  auto [it, fresh] = session.streams.try_emplace(figures.ptr);
+  Stream& known = it->second;
   std::uint64_t sent = figures.sent, received = figures.received;
-  if (known.id == figures.id && figures.sent >= known.sent && figures.received >= known.received) {
-    sent -= known.sent;
-    received -= known.received;
+  if (!fresh && known.id == figures.id) {
+    // The same stream: charge only growth. A figure below what was charged is an older snapshot
+    // (a read that raced the final one): nothing to add.
+    sent = figures.sent > known.sent ? figures.sent - known.sent : 0;
+    received = figures.received > known.received ? figures.received - known.received : 0;
+    known.sent = std::max(known.sent, figures.sent);
+    known.received = std::max(known.received, figures.received);
+  } else {
+    known = {figures.id, figures.sent, figures.received};  // a new stream at this address
   }
-  known = {figures.id, figures.sent, figures.received};
   if (sent != 0 || received != 0) out->push_back(StreamBytes{std::to_string(figures.id), sent, received});
 }
 

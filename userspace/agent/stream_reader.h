@@ -104,6 +104,9 @@ class SessionTracker {
   // tracker still keys streams by session but reads nothing (per-chunk probes, if any, count).
   SessionTracker(std::unique_ptr<MemoryReader> memory, std::optional<profile::SessionLayout> layout,
                  SessionMetrics::ForTarget metrics, std::function<void(const std::string&)> log);
+  ~SessionTracker() { metrics_.sessions->Set(0); }  // the process is gone: it holds no session
+  SessionTracker(const SessionTracker&) = delete;
+  SessionTracker& operator=(const SessionTracker&) = delete;
 
   bool reads_counters() const { return layout_.has_value(); }
 
@@ -134,8 +137,8 @@ class SessionTracker {
     std::uint64_t table_length = 0;  // at the last read
     std::map<std::uint64_t, Stream> streams;  // by *StreamConn
   };
-  // Charges figures against what was already charged for that stream; a stream whose id changed
-  // or whose counters went down is a new object at a reused address: charged from zero.
+  // Charges figures against what was already charged for that stream (growth only); a stream
+  // whose id changed is a new object at a reused address: charged from zero.
   void charge(Session& session, const StreamFigures& figures, std::vector<Event>* out);
   bool read(std::uint64_t address, Session& session, StreamTable* table);
   void forget_old_closed();
