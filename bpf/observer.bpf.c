@@ -243,6 +243,73 @@ static __always_inline __u64 ringbuf_flags(void)
 									    : BPF_RB_NO_WAKEUP;
 }
 
+// ---- AMST session stream tables (per-stream bytes without a probe per chunk) -----------------
+// As Close returns, DWCP's own per-stream counters are final: read the session's stream table
+// there, while the caller surely still holds the session, and emit one DWCP_EV_STREAM_FINAL per
+// stream, ahead of the session_close event. At the RET rather than the entry: once per call
+// even when Go's prologue re-runs the entry (morestack), and counting what Close itself flushed.
+// The agent reads the same counters from userspace while the session lives
+// (agent/stream_reader.h).
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dwcp_stream_layout);
+} stream_layout SEC(".maps");
+
+static __always_inline void emit_stream_table(__u64 session, __u32 tgid, __u32 probe_id, __u64 goroutine)
+{
+	__u32 zero = 0;
+	const struct dwcp_stream_layout *layout = bpf_map_lookup_elem(&stream_layout, &zero);
+	if (!layout || !layout->enabled || session == 0)
+		return;
+	__u64 table[2] = {}; // streams slice: data pointer, length
+	if (bpf_probe_read_user(table, sizeof(table), (void *)(session + layout->streams_off))) {
+		count_drop(probe_id, DWCP_DROP_READ_FAILED);
+		return;
+	}
+	__u32 max = layout->max_streams;
+	if (max > DWCP_MAX_SESSION_STREAMS)
+		max = DWCP_MAX_SESSION_STREAMS;
+	for (__u32 i = 0; i < DWCP_MAX_SESSION_STREAMS; i++) {
+		if (i >= max || i >= table[1])
+			break;
+		__u64 stream = 0;
+		__u32 flags = 0;
+		if (bpf_probe_read_user(&stream, 8, (void *)(table[0] + 8 * (__u64)i)) || stream == 0)
+			flags = DWCP_EVF_READ_FAILED;
+		struct dwcp_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+		if (!ev) {
+			count_drop(probe_id, DWCP_DROP_RINGBUF_FULL);
+			return;
+		}
+		__builtin_memset(ev, 0, sizeof(*ev));
+		ev->ts_ns = bpf_ktime_get_ns();
+		ev->goroutine = goroutine;
+		ev->tgid = tgid;
+		ev->kind = DWCP_EV_STREAM_FINAL;
+		ev->probe_id = probe_id;
+		if (!flags) {
+			__u64 id = 0, sent = 0, recv = 0;
+			if (bpf_probe_read_user(&id, 8, (void *)(stream + layout->stream_id_off)) ||
+			    bpf_probe_read_user(&sent, 8, (void *)(stream + layout->sent_off)) ||
+			    bpf_probe_read_user(&recv, 8, (void *)(stream + layout->recv_off)))
+				flags = DWCP_EVF_READ_FAILED;
+			ev->val[DWCP_SLOT_FINAL_STREAM_ID] = (__s64)id;
+			ev->val[DWCP_SLOT_FINAL_SENT] = (__s64)sent;
+			ev->val[DWCP_SLOT_FINAL_RECV] = (__s64)recv;
+		}
+		if (flags)
+			count_drop(probe_id, DWCP_DROP_READ_FAILED);
+		ev->flags = flags;
+		ev->val[DWCP_SLOT_SESSION] = (__s64)session;
+		ev->val[DWCP_SLOT_FINAL_STREAM_PTR] = (__s64)stream;
+		ev->val[DWCP_SLOT_FINAL_INDEX] = i;
+		ev->val[DWCP_SLOT_FINAL_TABLE_LEN] = (__s64)table[1];
+		bpf_ringbuf_submit(ev, ringbuf_flags());
+	}
+}
+
 static __always_inline int handle_uprobe(struct pt_regs *ctx)
 {
 	__u32 spec_index = (__u32)bpf_get_attach_cookie(ctx);
@@ -284,6 +351,8 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx)
 			count_drop(probe_id, DWCP_DROP_UNMATCHED_EXIT);
 			return 0;
 		}
+		if (spec->kind == DWCP_EV_SESSION_CLOSE)
+			emit_stream_table((__u64)entry->val[DWCP_SLOT_SESSION], tgid, probe_id, key.goroutine);
 	}
 
 	struct dwcp_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);

@@ -48,6 +48,11 @@ enum dwcp_event_kind {
 	DWCP_EV_MIGRATE_DISK,   /* MigrationAdapter.MigrateVMDisk */
 	DWCP_EV_FED_SYNC,       /* FederationAdapter.SyncClusterState */
 	DWCP_EV_FED_BASELINE,   /* FederationAdapter.PropagateBaseline */
+	/* Appended (never renumber the kinds above). Emitted by the BPF program itself, not named by a
+	 * profile probe: at each RET of a session_close probe (before its own event), one event per
+	 * stream of the session's stream table (struct dwcp_stream_layout): DWCP's own final
+	 * per-stream byte counters. */
+	DWCP_EV_STREAM_FINAL,
 	DWCP_EV_KIND_COUNT,
 };
 
@@ -57,13 +62,25 @@ enum dwcp_slot {
 	DWCP_SLOT_ID = 0,           /* entry: stream id, block id */
 	DWCP_SLOT_BYTES = 1,        /* entry: input length (chunk, data, memory) */
 	DWCP_SLOT_COUNT = 2,        /* entry: element count (map len, slice len), expected size */
-	DWCP_SLOT_ENTRY_AUX = 3,    /* entry: spare */
+	DWCP_SLOT_ENTRY_AUX = 3,    /* entry: spare; AMST probes: the session (DWCP_SLOT_SESSION) */
 	DWCP_SLOT_ERR = 4,          /* exit: non-zero when the error result is non-nil */
 	DWCP_SLOT_RESULT_BYTES = 5, /* exit: result length / compressed size */
 	DWCP_SLOT_RESULT_AUX = 6,   /* exit: original size reported by the callee, pruned count */
 	DWCP_SLOT_RESULT_FLAG = 7,  /* exit: boolean result field (EncodedData.IsDelta) */
 	DWCP_SLOT_COUNT_ALL = 8,
 };
+/* AMST probes put their receiver, the *MultiStreamTCP session pointer, in the entry spare slot
+ * (profile: `"session": "receiver"`): the identity that keys streams, durations and closes. */
+#define DWCP_SLOT_SESSION DWCP_SLOT_ENTRY_AUX
+/* What a DWCP_EV_STREAM_FINAL event holds, by slot: */
+#define DWCP_SLOT_FINAL_STREAM_ID DWCP_SLOT_ID /* StreamConn.streamID */
+#define DWCP_SLOT_FINAL_SENT DWCP_SLOT_BYTES   /* StreamConn.bytesSent */
+#define DWCP_SLOT_FINAL_RECV DWCP_SLOT_COUNT   /* StreamConn.bytesRecv */
+/* DWCP_SLOT_SESSION: the session; slot 4: the *StreamConn; slot 5: its index in the table;
+ * slot 6: the table's length as read (more than DWCP_MAX_SESSION_STREAMS: the rest not sent). */
+#define DWCP_SLOT_FINAL_STREAM_PTR 4
+#define DWCP_SLOT_FINAL_INDEX 5
+#define DWCP_SLOT_FINAL_TABLE_LEN 6
 #define DWCP_STR_NAME 0 /* string slot: vm id, state key, source cluster, baseline id */
 #define DWCP_STR_PEER 1 /* string slot: target host, remote cluster */
 #define DWCP_STR_SLOTS 2
@@ -180,8 +197,23 @@ struct dwcp_sock_stats {
 	__u64 srtt_samples;
 };
 
+/* Where a session's stream table lives (from the profile's "types": MultiStreamTCP.streams, a
+ * []*StreamConn, and StreamConn's streamID/bytesSent/bytesRecv), stored by the agent in the
+ * one-entry `stream_layout` map. enabled == 0: the BPF program emits no STREAM_FINAL events.
+ * The session pointer comes from the session_close probe's DWCP_SLOT_SESSION entry field. */
+#define DWCP_MAX_SESSION_STREAMS 64
+struct dwcp_stream_layout {
+	__u32 enabled;
+	__u32 max_streams;   /* <= DWCP_MAX_SESSION_STREAMS */
+	__s32 streams_off;   /* MultiStreamTCP.streams: slice (ptr, len, cap) */
+	__s32 stream_id_off; /* StreamConn.streamID (int) */
+	__s32 sent_off;      /* StreamConn.bytesSent (uint64) */
+	__s32 recv_off;      /* StreamConn.bytesRecv (uint64) */
+};
+
 #ifndef __bpf__
 #ifdef __cplusplus
+static_assert(sizeof(struct dwcp_stream_layout) == 24, "dwcp_stream_layout layout");
 static_assert(sizeof(struct dwcp_loc) == 24, "dwcp_loc layout");
 static_assert(sizeof(struct dwcp_field) == 56, "dwcp_field layout");
 static_assert(sizeof(struct dwcp_probe_spec) == 8 + 4 * 56, "dwcp_probe_spec layout");

@@ -22,15 +22,31 @@ namespace dwcp {
 
 // ---- typed events (the only input of the model) ----------------------------------------------
 
+// `session` names the AMST session (DWCP's *MultiStreamTCP, as the agent sees it) a stream
+// belongs to: stream ids are indexes inside one session and collide across sessions. 0 is the
+// one session of a source that cannot tell sessions apart (the hook library).
 struct StreamOpened {
   std::string stream_id;
   bool success = true;  // dwcp_amst_streams_total{result="success"|"failure"}
+  std::uint64_t session = 0;
 };
 struct StreamClosed {
   std::string stream_id;
+  std::uint64_t session = 0;
 };
-// Close() of a whole AMST session: every stream the model still holds open for it ends.
+// Every stream the model still holds open, of every session, ends (the process is gone).
 struct AllStreamsClosed {};
+// Close() of one AMST session: only that session's open streams end.
+struct SessionClosed {
+  std::uint64_t session = 0;
+};
+// Streams a session already held when the source first saw it (an agent attached mid-flight):
+// active from now on, but neither counted as opened nor timed (their start is unknown). Ids
+// the model already holds open for the session are left as they are.
+struct StreamsAdopted {
+  std::uint64_t session = 0;
+  std::vector<std::string> stream_ids;
+};
 struct StreamBytes {
   std::string stream_id;
   std::uint64_t sent = 0;
@@ -111,7 +127,7 @@ using Event = std::variant<StreamOpened, StreamClosed, AllStreamsClosed, StreamB
                            Latency, BandwidthUpdate, CompressionDone, DecompressionDone,
                            BaselineCount, DictionaryEfficiency, MigrationStarted,
                            MigrationCompleted, SpeedupCalculated, FederationSync, ComponentHealth,
-                           FeatureToggle, VersionInfo>;
+                           FeatureToggle, VersionInfo, SessionClosed, StreamsAdopted>;
 
 // ---- the model --------------------------------------------------------------------------------
 

@@ -145,6 +145,24 @@ class Fixture:
         with open(self.truth_path) as f:
             return json.load(f)
 
+    def wait_checkpoint(self, name, timeout=60):
+        """--workload sessions: the next "CHECKPOINT <json>" line, which must be `name`; the
+        fixture then waits for resume() (SIGUSR1)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith("CHECKPOINT "):
+                checkpoint = json.loads(line[len("CHECKPOINT "):])
+                if checkpoint["name"] != name:
+                    raise AssertionError("fixture reached checkpoint %s, expected %s" % (checkpoint["name"], name))
+                return checkpoint
+            if not line and self.proc.poll() is not None:
+                raise RuntimeError("fixture exited early: " + self.proc.stderr.read())
+        raise TimeoutError("fixture did not reach checkpoint " + name)
+
+    def resume(self):
+        os.kill(self.pid, signal.SIGUSR1)
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()

@@ -52,6 +52,17 @@ class AmstGroundTruth(AgentTestCase):
         self.assertGreater(value(s, "dwcp_observer_probes_attached", pid=pid), 0)
         self.assertEqual(value(s, "dwcp_observer_events_lost_total"), 0)
         self.assertEqual(value(s, "dwcp_amst_latency_seconds_count", operation="send"), truth["sends"])
+        # Issue 12: no uprobe hit per chunk on the default profile. The bytes above are DWCP's own
+        # per-stream counters (read from its memory, final figures as each Close returns).
+        chunks = truth["chunks_sent"] + truth["chunks_received"]
+        self.assertGreater(chunks, 4 * 12)
+        for probe in ("send_chunk", "receive_chunk"):
+            self.assertEqual(value(s, "dwcp_observer_probe_hits_total", probe=probe) or 0, 0, probe)
+        # Every other hit is per session, stream or operation (Start, createStream, Send, ...).
+        self.assertEqual(value(s, "dwcp_observer_probe_hits_total", probe="send"), 2 * truth["sends"])
+        self.assertEqual(value(s, "dwcp_observer_events_total", kind="stream_final"), truth["stream_finals"])
+        self.assertEqual(value(s, "dwcp_observer_amst_stream_counters_readable", pid=pid), 1)
+        self.assertEqual(value(s, "dwcp_observer_amst_sessions_unreadable_total", pid=pid), 0)
 
     def test_exposition_passes_promtool(self):
         require_bpf(self)

@@ -84,7 +84,7 @@ class BadInput(AgentTestCase):
         try:
             proc.stdout.readline()
             text = self.assertRefused(["--pid", str(proc.pid)], EXIT_SYMBOLS, "none of the symbols",
-                                      "(*MultiStreamTCP).sendChunk", "--sockets-only")
+                                      "(*MultiStreamTCP).reconnectStream", "--sockets-only")
         finally:
             proc.kill()
             proc.wait()

@@ -16,7 +16,10 @@ from harness import (AGENT, SOURCE_DIR, AgentProcess, AgentTestCase, Fixture, fi
 
 EXIT_SYMBOLS = 4
 VARIANTS = ("dwcp-fixture", "dwcp-fixture-stripped", "dwcp-fixture-pie", "dwcp-fixture-stripped-pie")
-SHIPPED_PROFILE = os.path.join(SOURCE_DIR, "configs", "probes", "novacron-dwcp.json")
+# The shipped debug profile: the default one plus the per-chunk probes (sendChunk, receiveChunk),
+# so that their arguments and results are checked on every build too. (The default profile has
+# no probe per chunk: test_sessions.py and test_amst.py run it.)
+SHIPPED_PROFILE = os.path.join(SOURCE_DIR, "configs", "probes", "novacron-dwcp-chunks.json")
 PACKAGE = "github.com/khryptorgraphics/novacron/backend/core/network/dwcp"
 
 # Every probed function, several goroutines, every 5th call of each fallible function failing
@@ -252,6 +255,8 @@ class GoFunctionsTestCase(AgentTestCase):
         fixture = self.track(Fixture(binary, fixture_args))
         # Every reconnect opens a receiver stream with a new id: lift the per-label cap (64 by
         # default, tested elsewhere) so that no stream folds into "other".
+        if "--profile" not in agent_args:
+            agent_args = ["--profile", SHIPPED_PROFILE] + list(agent_args)
         agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--cluster", "test", "--node", "n1",
                                          "--max-label-values", "4096"] + list(agent_args)))
         agent.wait_ready()

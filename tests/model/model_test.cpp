@@ -301,6 +301,63 @@ TEST(ModelDerived, ActiveStreamsAreOpenedMinusClosed) {
             1);
 }
 
+// Issue 13: a stream id is an index inside one AMST session; sessions are the identity.
+TEST(ModelSessions, CollidingIdsStayApartAndCloseEndsOnlyItsSession) {
+  ManualClock clock;
+  auto registry = std::make_shared<ModelRegistry>();
+  ModelOptions o = options();
+  o.clock = clock.fn();
+  MetricsModel model(registry, o);
+  const std::uint64_t a = 0xc000100000, b = 0xc000200000, never = 0xc000300000;
+  for (std::uint64_t session : {a, b})
+    for (const char* id : {"0", "1", "2"}) model.apply(StreamOpened{id, true, session});
+  auto duration_count = [&] {
+    return find_metric(registry->Collect(), "dwcp_amst_latency_seconds", {{"operation", "stream_duration"}})
+        ->histogram.sample_count;
+  };
+  EXPECT_EQ(value_of(registry->Collect(), "dwcp_amst_streams_active"), 6);
+  clock.advance(0.003);
+  model.apply(SessionClosed{a});
+  EXPECT_EQ(value_of(registry->Collect(), "dwcp_amst_streams_active"), 3);
+  EXPECT_EQ(duration_count(), 3u);
+  model.apply(SessionClosed{never});  // a session that never started: nothing to close
+  model.apply(SessionClosed{a});      // Close twice: nothing left
+  EXPECT_EQ(value_of(registry->Collect(), "dwcp_amst_streams_active"), 3);
+  EXPECT_EQ(duration_count(), 3u);
+  model.apply(StreamClosed{"1", b});
+  EXPECT_EQ(value_of(registry->Collect(), "dwcp_amst_streams_active"), 2);
+  EXPECT_EQ(duration_count(), 4u);
+  model.apply(StreamClosed{"1", a});  // already closed with its session
+  EXPECT_EQ(value_of(registry->Collect(), "dwcp_observer_invalid_events_total", {{"reason", "close_without_open"}}),
+            1);
+}
+
+TEST(ModelSessions, AdoptedStreamsAreActiveButNeitherCountedNorTimed) {
+  auto registry = std::make_shared<ModelRegistry>();
+  MetricsModel model(registry, options());
+  const std::uint64_t running = 0xc000400000, fresh = 0xc000500000;
+  model.apply(StreamsAdopted{running, {"0", "1", "2", "3"}});
+  model.apply(StreamsAdopted{running, {"0", "1"}});  // seen again: nothing changes
+  auto families = registry->Collect();
+  EXPECT_EQ(value_of(families, "dwcp_amst_streams_active"), 4);
+  EXPECT_EQ(value_of(families, "dwcp_amst_streams_total", {{"result", "success"}}), 0);
+  // A session first seen while Start runs: adopted, then its createStream events arrive; those
+  // count and are timed as usual.
+  model.apply(StreamsAdopted{fresh, {"0"}});
+  model.apply(StreamOpened{"0", true, fresh});
+  model.apply(StreamOpened{"1", true, fresh});
+  families = registry->Collect();
+  EXPECT_EQ(value_of(families, "dwcp_amst_streams_active"), 6);
+  EXPECT_EQ(value_of(families, "dwcp_amst_streams_total", {{"result", "success"}}), 2);
+  model.apply(SessionClosed{running});
+  model.apply(SessionClosed{fresh});
+  families = registry->Collect();
+  EXPECT_EQ(value_of(families, "dwcp_amst_streams_active"), 0);
+  EXPECT_EQ(find_metric(families, "dwcp_amst_latency_seconds", {{"operation", "stream_duration"}})
+                ->histogram.sample_count,
+            2u);
+}
+
 TEST(ModelMigration, DurationGivenBySourceOrMeasuredFromTheStart) {
   ManualClock clock;
   auto registry = std::make_shared<ModelRegistry>();

@@ -2,6 +2,7 @@
 // (tests/profile/bad/, expectations in bad/EXPECTED.tsv) fail with errors naming where and what.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -23,9 +24,23 @@ const Profile& shipped() {
   return profile;
 }
 
+// The opt-in debug profile: the shipped one plus a probe per AMST chunk.
+const Profile& chunks() {
+  static const Profile profile = [] {
+    auto loaded = load_profile(DWCP_CHUNKS_PROFILE);
+    EXPECT_TRUE(loaded.ok()) << (loaded.ok() ? "" : loaded.error());
+    return loaded.ok() ? *loaded : Profile{};
+  }();
+  return profile;
+}
+
+// From the shipped profile; the chunk probes (not in it) from the debug profile.
 const CompiledProbe& probe_for(const std::string& event) {
   for (const auto& probe : shipped().probes) {
     if (probe.event == event) return probe;
+  }
+  for (const auto& probe : chunks().probes) {
+    if (probe.event == event && (event == "send_chunk" || event == "receive_chunk")) return probe;
   }
   ADD_FAILURE() << "no probe for event " << event;
   static const CompiledProbe none{};
@@ -45,7 +60,7 @@ TEST(ShippedProfile, LoadsWithEveryCatalogueFunction) {
   const Profile& profile = shipped();
   EXPECT_EQ(profile.name, "novacron-dwcp");
   EXPECT_EQ(profile.package, kPackage);
-  ASSERT_EQ(profile.probes.size(), 18u);
+  ASSERT_EQ(profile.probes.size(), 16u);
   for (size_t i = 0; i < profile.probes.size(); ++i) {
     const CompiledProbe& probe = profile.probes[i];
     EXPECT_EQ(probe.probe_id, i);
@@ -57,12 +72,51 @@ TEST(ShippedProfile, LoadsWithEveryCatalogueFunction) {
       EXPECT_EQ(probe.exit.kind, probe.kind);
     }
   }
-  // Every event kind is probed exactly once.
+  // Every event kind is probed exactly once, but none per AMST chunk (issue 12: per-stream bytes
+  // come from DWCP's own counters), and stream_final is the BPF program's own event.
   for (int kind = DWCP_EV_NONE + 1; kind < DWCP_EV_KIND_COUNT; ++kind) {
     int count = 0;
     for (const auto& probe : profile.probes) count += probe.kind == kind;
-    EXPECT_EQ(count, 1) << event_kind_name(static_cast<dwcp_event_kind>(kind));
+    const bool absent = kind == DWCP_EV_SEND_CHUNK || kind == DWCP_EV_RECEIVE_CHUNK || kind == DWCP_EV_STREAM_FINAL;
+    EXPECT_EQ(count, absent ? 0 : 1) << event_kind_name(static_cast<dwcp_event_kind>(kind));
   }
+}
+
+TEST(ShippedProfile, DebugProfileAddsOnlyTheChunkProbes) {
+  const Profile& debug = chunks();
+  EXPECT_EQ(debug.name, "novacron-dwcp-chunks");
+  ASSERT_EQ(debug.probes.size(), shipped().probes.size() + 2);
+  std::vector<std::string> extra;
+  for (const auto& probe : debug.probes) {
+    bool in_shipped = false;
+    for (const auto& other : shipped().probes) {
+      dwcp_probe_spec entry = other.entry;  // the probe id is the index: it shifts
+      entry.probe_id = probe.entry.probe_id;
+      in_shipped |= other.symbol == probe.symbol && other.event == probe.event &&
+                    std::memcmp(&entry, &probe.entry, sizeof entry) == 0;
+    }
+    if (!in_shipped) extra.push_back(probe.event);
+  }
+  EXPECT_EQ(extra, (std::vector<std::string>{"send_chunk", "receive_chunk"}));
+}
+
+TEST(ShippedProfile, AmstProbesCarryTheirSessionAndTheLayoutIsDeclared) {
+  // The receiver (*MultiStreamTCP) is the first word: RAX at entry.
+  for (const char* event : {"session_start", "stream_open", "send", "receive", "session_close", "reconnect",
+                            "send_chunk", "receive_chunk"})
+    EXPECT_EQ(field(probe_for(event).entry, DWCP_SLOT_SESSION), "REG RAX width 8") << event;
+  // The same slot is "aux" for other kinds: Encode keeps ptr(data) there (the skip test), no session.
+  EXPECT_EQ(field(probe_for("encode").entry, DWCP_SLOT_ENTRY_AUX), "REG RDI width 8");
+  ASSERT_TRUE(shipped().session_layout.has_value());
+  const SessionLayout& layout = *shipped().session_layout;
+  EXPECT_EQ(layout.streams_off, 16);
+  EXPECT_EQ(layout.num_streams_off, 40);
+  EXPECT_EQ(layout.stream_id_off, 8);
+  EXPECT_EQ(layout.sent_off, 16);
+  EXPECT_EQ(layout.recv_off, 24);
+  const std::string session = kPackage + "/transport.MultiStreamTCP";
+  EXPECT_EQ(layout.field_offsets.front(), (FieldOffsetUse{session, "streams", 16}));
+  EXPECT_EQ(layout.field_offsets.size(), 5u);
 }
 
 TEST(ShippedProfile, SymbolsAndFeatures) {
@@ -84,13 +138,13 @@ TEST(ShippedProfile, Phases) {
   const CompiledProbe& close = probe_for("session_close");
   ASSERT_TRUE(close.has_exit);
   EXPECT_EQ(close.entry.phase, DWCP_PHASE_ENTRY);
-  EXPECT_EQ(close.entry.nfields, 0);
+  EXPECT_EQ(close.entry.nfields, 1);  // the session
   EXPECT_EQ(close.exit.phase, DWCP_PHASE_EXIT);
-  // Start: nothing at entry but kept for the exit (duration), err at exit.
+  // Start: the session at entry, kept for the exit (duration), err at exit.
   const CompiledProbe& start = probe_for("session_start");
   ASSERT_TRUE(start.has_exit);
   EXPECT_EQ(start.entry.phase, DWCP_PHASE_ENTRY);
-  EXPECT_EQ(start.entry.nfields, 0);
+  EXPECT_EQ(start.entry.nfields, 1);  // the session
   EXPECT_EQ(start.exit.phase, DWCP_PHASE_EXIT);
   EXPECT_EQ(field(start.exit, DWCP_SLOT_ERR), "nonnil REG RAX width 8");
 }
@@ -98,7 +152,7 @@ TEST(ShippedProfile, Phases) {
 TEST(ShippedProfile, SendChunk) {
   // receiver RAX, stream RBX, chunk RCX (ptr) RDI (len) RSI (cap), chunkID R8; result error RAX RBX.
   const CompiledProbe& probe = probe_for("send_chunk");
-  EXPECT_EQ(probe.entry.nfields, 3);
+  EXPECT_EQ(probe.entry.nfields, 4);  // and the session (receiver)
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_ID), "REG RBX deref [8] width 8");  // stream.streamID
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_BYTES), "REG RDI width 8 + 8");     // len(chunk) + header
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_COUNT), "REG R8 width 8");          // chunkID

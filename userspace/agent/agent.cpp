@@ -28,8 +28,8 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
 
 // Why the binary's DWARF says `probe` would read the wrong bytes, or "" when every field offset
 // the probe relies on agrees (or the DWARF does not describe it: then the profile stands).
-std::string field_offset_conflict(const profile::CompiledProbe& probe, const goelf::DwarfTypes& dwarf) {
-  for (const auto& use : probe.field_offsets) {
+std::string field_offset_conflict(const std::vector<profile::FieldOffsetUse>& uses, const goelf::DwarfTypes& dwarf) {
+  for (const auto& use : uses) {
     auto offset = dwarf.field_offset(use.go_type, use.field);
     if (!offset || static_cast<int64_t>(*offset) == use.offset) continue;
     // "github.com/.../transport.StreamConn" -> "transport.StreamConn", as the profile spells it.
@@ -128,6 +128,17 @@ int Agent::start(std::string* error) {
     if (!bpf_->set_spec(2u * probe.probe_id, probe.entry, error)) return kExitBpf;
     if (probe.has_exit && !bpf_->set_spec(2u * probe.probe_id + 1, probe.exit, error)) return kExitBpf;
   }
+  // Per-stream bytes from DWCP's own counters (agent/stream_reader.h): the BPF side reads the
+  // stream table at each Close with the profile's layout.
+  if (const auto& layout = profile_.session_layout) {
+    dwcp_stream_layout kernel_layout{1, DWCP_MAX_SESSION_STREAMS, layout->streams_off, layout->stream_id_off,
+                                     layout->sent_off, layout->recv_off};
+    if (!bpf_->set_stream_layout(kernel_layout, error)) return kExitBpf;
+  } else {
+    log("profile '" + profile_.name + "' declares no AMST session layout (types transport.MultiStreamTCP "
+        "and transport.StreamConn): per-stream bytes come from chunk probes only, if it has any");
+  }
+  session_metrics_ = std::make_shared<SessionMetrics>();
   observer_ = std::make_shared<ObserverMetrics>(bpf_.get(), std::move(probe_names));
   observer_->set_trap_cost(trap_ns_ * 1e-9);
   models_ = std::make_shared<ModelRegistry>();
@@ -173,7 +184,7 @@ int Agent::start(std::string* error) {
   http_options.listen_address = options_.listen;
   http_options.basic_auth_user = options_.basic_auth_user;
   http_options.basic_auth_password = options_.basic_auth_password;
-  auto started = HttpServer::start(http_options, {models_, observer_});
+  auto started = HttpServer::start(http_options, {models_, observer_, session_metrics_->registry()});
   if (!started) {
     *error = started.error;
     return kExitListen;
@@ -235,7 +246,7 @@ Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary, const goelf::Dw
       continue;
     }
     if (dwarf) {
-      if (std::string conflict = field_offset_conflict(probe, *dwarf); !conflict.empty()) {
+      if (std::string conflict = field_offset_conflict(probe.field_offsets, *dwarf); !conflict.empty()) {
         scan.refused.push_back(probe.function + " (" + conflict + ")");
         continue;
       }
@@ -283,9 +294,12 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
     }
   }
   SiteScan scan;
+  std::optional<profile::SessionLayout> layout = profile_.session_layout;
+  std::string layout_conflict;
   if (binary) {
     // Without DWARF (a stripped build) the profile's offsets are all there is.
     scan = scan_sites(*binary, loaded.dwarf ? &*loaded.dwarf : nullptr);
+    if (layout && loaded.dwarf) layout_conflict = field_offset_conflict(layout->field_offsets, *loaded.dwarf);
   }
   const std::vector<std::string>& refused = scan.refused;
   const std::vector<std::string>& missing = scan.missing;
@@ -341,6 +355,14 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   target.sites = sites.size();
   target.process = process;
   target.decoder = EventDecoder(options_.link_capacity_bps);
+  if (!layout_conflict.empty()) {
+    log(who + ": per-stream AMST bytes not read: " + layout_conflict);
+    layout.reset();
+  }
+  target.sessions = std::make_unique<SessionTracker>(std::make_unique<ProcessMemory>(process.pid), layout,
+                                                     session_metrics_->target(static_cast<std::uint32_t>(process.pid)),
+                                                     [this, who](const std::string& m) { log(who + ": " + m); });
+  target.decoder.set_sessions(target.sessions.get());
   target.bandwidth_at = {};
 
   ObservedProcess observed;
@@ -377,6 +399,10 @@ void Agent::detach(Target& target) {
   bpf_->poll(0, [this](const dwcp_event& e) { handle_event(e); });
   target.links.clear();
   target.sites = 0;
+  // The process is gone: figures its live sessions counted since the last read are lost (at
+  // most one read interval); closed sessions' figures came final from BPF.
+  target.decoder.set_sessions(nullptr);
+  target.sessions.reset();
   dwcp_sock_stats last{};
   bpf_->sock_stats(pid, &last);
   observer_->mark_target_gone(pid, last);
@@ -541,6 +567,7 @@ void Agent::run(const std::atomic<bool>& stop) {
   auto next_overhead = clock::now() + options_.overhead_interval;
   auto next_bandwidth = clock::now();
   auto next_discovery = clock::now();
+  auto next_streams = clock::now();
   account_overhead();  // baselines: hits, BPF run time and target CPU at the start
   const auto handler = [this](const dwcp_event& e) { handle_event(e); };
   while (!stop.load()) {
@@ -559,12 +586,26 @@ void Agent::run(const std::atomic<bool>& stop) {
       discover();
       next_discovery = clock::now() + options_.discovery_interval;
     }
+    if (clock::now() >= next_streams) {
+      read_stream_counters();
+      next_streams = clock::now() + std::chrono::seconds(1);
+    }
     if (clock::now() >= next_bandwidth) {
       sample_bandwidth();
       next_bandwidth = clock::now() + std::chrono::seconds(5);
     }
   }
   bpf_->poll(0, handler);
+}
+
+// DWCP's per-stream counters of every live session, charged as deltas (agent/stream_reader.h).
+void Agent::read_stream_counters() {
+  for (auto& target : targets_) {
+    if (!target->process || !target->sessions) continue;
+    scratch_events_.clear();
+    target->sessions->refresh(&scratch_events_);
+    for (const auto& e : scratch_events_) target->model->apply(e);
+  }
 }
 
 // AMST's bandwidth use is what the target's TCP sockets send, measured in the kernel; what is

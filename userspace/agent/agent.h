@@ -22,6 +22,7 @@
 #include "agent/observer_metrics.h"
 #include "agent/overhead.h"
 #include "agent/process.h"
+#include "agent/stream_reader.h"
 #include "dwcp_observer/model.h"
 #include "profile/profile.h"
 
@@ -104,6 +105,7 @@ class Agent {
     TargetSpec spec;
     std::unique_ptr<MetricsModel> model;
     EventDecoder decoder;
+    std::unique_ptr<SessionTracker> sessions;  // AMST sessions of the attached process
     std::optional<ProcessInfo> process;
     std::vector<Link> links;
     std::size_t sites = 0;  // uprobe sites attached (entries + RETs)
@@ -143,6 +145,7 @@ class Agent {
   void check_lifecycle();  // check_targets, then update_readiness
   void check_targets();
   void sample_bandwidth();
+  void read_stream_counters();
   // --follow, --comm or --exe: the target is looked for again when its process goes.
   bool follows(const Target& target) const;
   // Attaches a restarted (or re-executed) target's new process; says once why when it cannot.
@@ -164,6 +167,7 @@ class Agent {
   std::unique_ptr<BpfSession> bpf_;
   std::shared_ptr<ModelRegistry> models_;
   std::shared_ptr<ObserverMetrics> observer_;
+  std::shared_ptr<SessionMetrics> session_metrics_;
   std::unique_ptr<HttpServer> http_;
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<Event> scratch_events_;

@@ -188,6 +188,15 @@ bool BpfSession::set_spec(std::uint32_t index, const dwcp_probe_spec& spec, std:
   return true;
 }
 
+bool BpfSession::set_stream_layout(const dwcp_stream_layout& layout, std::string* error) {
+  const std::uint32_t zero = 0;
+  if (bpf_map__update_elem(skel_->maps.stream_layout, &zero, sizeof(zero), &layout, sizeof(layout), BPF_ANY)) {
+    *error = "cannot store the AMST stream table layout: " + errno_text(errno);
+    return false;
+  }
+  return true;
+}
+
 std::vector<Link> BpfSession::attach_uprobes(int pid, const std::string& binary,
                                              const std::vector<UprobeSite>& sites, std::string* error) {
   std::vector<Link> links;

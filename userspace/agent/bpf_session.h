@@ -78,6 +78,8 @@ class BpfSession {
   void remove_target(std::uint32_t tgid);
 
   bool set_spec(std::uint32_t index, const dwcp_probe_spec& spec, std::string* error);
+  // Where AMST sessions keep their streams: read at each session_close entry (events.h).
+  bool set_stream_layout(const dwcp_stream_layout& layout, std::string* error);
   // Uprobes on every site in `binary`, in process `pid` only, running the generic program with
   // each site's spec. One uprobe_multi link where the kernel supports it, else one link per site.
   // All or nothing: on failure nothing stays attached and *error says which site failed.

@@ -1,5 +1,7 @@
 #include "agent/decoder.h"
 
+#include "agent/stream_reader.h"
+
 #include <cstring>
 #include <string>
 
@@ -39,6 +41,7 @@ const char* event_kind_name(std::uint16_t kind) {
     case DWCP_EV_MIGRATE_DISK: return "migrate_disk";
     case DWCP_EV_FED_SYNC: return "fed_sync";
     case DWCP_EV_FED_BASELINE: return "fed_baseline";
+    case DWCP_EV_STREAM_FINAL: return "stream_final";
   }
   return "unknown";
 }
@@ -52,37 +55,16 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
   const std::string id = std::to_string(e.val[DWCP_SLOT_ID]);
 
   switch (e.kind) {
+    case DWCP_EV_SESSION_START:
     case DWCP_EV_STREAM_OPEN:
-      out->push_back(StreamOpened{id, !failed});
-      break;
-    case DWCP_EV_SESSION_CLOSE:
-      out->push_back(AllStreamsClosed{});
-      break;
     case DWCP_EV_SEND:
-      if (paired) out->push_back(Latency{"send", seconds});
-      if (failed) out->push_back(StreamError{kSessionWide, "send"});
-      break;
     case DWCP_EV_SEND_CHUNK:
-      // The profile adds the 8-byte chunk header: bytes on the wire, as the catalogue counts them.
-      if (failed)
-        out->push_back(StreamError{id, "send_chunk"});
-      else
-        out->push_back(StreamBytes{id, non_negative(e.val[DWCP_SLOT_BYTES]), 0});
-      break;
     case DWCP_EV_RECEIVE:
-      if (paired) out->push_back(Latency{"receive", seconds});
-      if (failed) out->push_back(StreamError{kSessionWide, "receive"});
-      break;
     case DWCP_EV_RECEIVE_CHUNK:
-      // A receiveChunk error is how a stream's reader learns that the peer closed it (io.EOF on
-      // every clean close); BPF sees only that the error is non-nil, not which one. Counting it
-      // would make every closed stream an AMST error: genuine receive failures reach Receive's
-      // own error result (error_type "receive") instead.
-      if (paired && !failed)
-        out->push_back(StreamBytes{id, 0, non_negative(e.val[DWCP_SLOT_RESULT_BYTES])});
-      break;
+    case DWCP_EV_SESSION_CLOSE:
     case DWCP_EV_RECONNECT:
-      out->push_back(StreamError{id, "reconnect"});
+    case DWCP_EV_STREAM_FINAL:
+      decode_amst(e, out);
       break;
     case DWCP_EV_COMPRESS_MEMORY:
     case DWCP_EV_COMPRESS_DISK: {
@@ -178,6 +160,73 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       out->push_back(sync);
       break;
     }
+    default:
+      break;
+  }
+}
+
+// AMST: a session (the *MultiStreamTCP receiver, DWCP_SLOT_SESSION; 0 when the profile does not
+// read it) keys its streams; stream ids repeat across sessions.
+void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
+  const bool paired = e.flags & DWCP_EVF_PAIRED;
+  const bool failed = paired && e.val[DWCP_SLOT_ERR] != 0;
+  const double seconds = static_cast<double>(e.duration_ns) / 1e9;
+  const std::string id = std::to_string(e.val[DWCP_SLOT_ID]);
+  const auto session = static_cast<std::uint64_t>(e.val[DWCP_SLOT_SESSION]);
+  // Bytes come from DWCP's own per-stream counters when the tracker can read them; chunk probes
+  // (the opt-in debug profile) then count calls and errors only, never the bytes twice.
+  const bool counters = sessions_ != nullptr && sessions_->reads_counters();
+  // First sight of a session adopts the streams it already holds. The last events of a Close
+  // (its final figures, its return) must not re-open a session the same Close just closed.
+  if (sessions_ != nullptr && session != 0)
+    sessions_->seen(session, out, e.kind != DWCP_EV_STREAM_FINAL && e.kind != DWCP_EV_SESSION_CLOSE);
+
+  switch (e.kind) {
+    case DWCP_EV_STREAM_OPEN:
+      out->push_back(StreamOpened{id, !failed, session});
+      break;
+    case DWCP_EV_SESSION_CLOSE:
+      // Only this session's streams end; a session that never started holds none.
+      out->push_back(SessionClosed{session});
+      if (sessions_ != nullptr) sessions_->closed(session, out);
+      break;
+    case DWCP_EV_STREAM_FINAL:
+      if (sessions_ != nullptr) {
+        StreamFigures figures;
+        figures.ptr = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_STREAM_PTR]);
+        figures.id = e.val[DWCP_SLOT_FINAL_STREAM_ID];
+        figures.sent = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_SENT]);
+        figures.received = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_RECV]);
+        sessions_->final_figures(session, figures, static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_TABLE_LEN]),
+                                 e.flags & DWCP_EVF_READ_FAILED, out);
+      }
+      break;
+    case DWCP_EV_SEND:
+      if (paired) out->push_back(Latency{"send", seconds});
+      if (failed) out->push_back(StreamError{kSessionWide, "send"});
+      break;
+    case DWCP_EV_SEND_CHUNK:
+      // The profile adds the 8-byte chunk header: bytes on the wire, as the catalogue counts them.
+      if (failed)
+        out->push_back(StreamError{id, "send_chunk"});
+      else if (!counters)
+        out->push_back(StreamBytes{id, non_negative(e.val[DWCP_SLOT_BYTES]), 0});
+      break;
+    case DWCP_EV_RECEIVE:
+      if (paired) out->push_back(Latency{"receive", seconds});
+      if (failed) out->push_back(StreamError{kSessionWide, "receive"});
+      break;
+    case DWCP_EV_RECEIVE_CHUNK:
+      // A receiveChunk error is how a stream's reader learns that the peer closed it (io.EOF on
+      // every clean close); BPF sees only that the error is non-nil, not which one. Counting it
+      // would make every closed stream an AMST error: genuine receive failures reach Receive's
+      // own error result (error_type "receive") instead.
+      if (paired && !failed && !counters)
+        out->push_back(StreamBytes{id, 0, non_negative(e.val[DWCP_SLOT_RESULT_BYTES])});
+      break;
+    case DWCP_EV_RECONNECT:
+      out->push_back(StreamError{id, "reconnect"});
+      break;
     default:
       break;
   }

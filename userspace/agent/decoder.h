@@ -12,6 +12,8 @@
 
 namespace dwcp::agent {
 
+class SessionTracker;
+
 const char* event_kind_name(std::uint16_t kind);
 
 // One decoder per target process: it keeps the little state that spans calls (live baselines).
@@ -22,11 +24,19 @@ class EventDecoder {
   // in XMM registers, which BPF cannot read).
   explicit EventDecoder(double link_capacity_bps = 0) : link_capacity_bps_(link_capacity_bps) {}
 
+  // The target's AMST sessions (agent/stream_reader.h): learns each session from the probes that
+  // carry it and reads its per-stream counters. Without one, sessions still key streams, and
+  // per-stream bytes come from chunk probes only.
+  void set_sessions(SessionTracker* sessions) { sessions_ = sessions; }
+
   // Appends the model events `raw` stands for to `out`.
   void decode(const dwcp_event& raw, std::vector<Event>* out);
 
  private:
+  void decode_amst(const dwcp_event& raw, std::vector<Event>* out);
+
   double link_capacity_bps_ = 0;
+  SessionTracker* sessions_ = nullptr;
   BaselineTracker baselines_;
 };
 

@@ -289,6 +289,8 @@ class ModelImpl {
   void on(const StreamOpened& e);
   void on(const StreamClosed& e);
   void on(const AllStreamsClosed& e);
+  void on(const SessionClosed& e);
+  void on(const StreamsAdopted& e);
   void on(const StreamBytes& e) { stream_bytes(e.stream_id, e.sent, e.received); }
   void on(const StreamError& e);
   void on(const Latency& e);
@@ -334,7 +336,10 @@ class ModelImpl {
   }
   std::vector<prometheus::ClientMetric::Label> labels_of(FamilyId family,
                                                          const std::vector<std::string>& values) const;
-  void close_stream_locked(std::unordered_map<std::string, Clock::time_point>::iterator it);
+  // An open stream: when it opened, or nothing for a stream adopted mid-flight (not timed).
+  using OpenStreams = std::unordered_map<std::string, std::optional<Clock::time_point>>;
+  void close_stream_locked(OpenStreams& streams, OpenStreams::iterator it);
+  void close_session_locked(std::uint64_t session);
 
   std::shared_ptr<ModelRegistry> registry_;
   ModelOptions options_;
@@ -355,7 +360,9 @@ class ModelImpl {
   std::atomic<std::uint64_t> delta_hits_{0};
   std::atomic<std::uint64_t> delta_misses_{0};
   mutable std::mutex state_mutex_;
-  std::unordered_map<std::string, Clock::time_point> open_streams_;
+  // Open streams by session (the AMST *MultiStreamTCP; 0 for sources without sessions) and id.
+  std::unordered_map<std::uint64_t, OpenStreams> open_streams_;
+  std::size_t open_count_ = 0;
   std::unordered_map<std::string, Clock::time_point> migrations_;
   bool has_bandwidth_ = false;
   double bandwidth_used_ = 0;
@@ -543,33 +550,69 @@ void ModelImpl::on(const StreamOpened& e) {
   const std::string id = id_or_unknown(e.stream_id);
   if (!e.success) return;
   std::lock_guard<std::mutex> lock(state_mutex_);
-  if (open_streams_.size() >= kMaxTracked && open_streams_.count(id) == 0) {
+  OpenStreams& streams = open_streams_[e.session];
+  auto [it, inserted] = streams.try_emplace(id);
+  if (inserted && open_count_ >= kMaxTracked) {
+    streams.erase(it);
+    if (streams.empty()) open_streams_.erase(e.session);
     invalid(kTrackingTableFull);
     return;
   }
-  open_streams_[id] = now();
+  if (inserted) ++open_count_;
+  it->second = now();
 }
 
-void ModelImpl::close_stream_locked(
-    std::unordered_map<std::string, Clock::time_point>::iterator it) {
-  observe(*stream_duration_, specs()[kLatency].buckets, seconds_since(it->second));
-  open_streams_.erase(it);
+void ModelImpl::close_stream_locked(OpenStreams& streams, OpenStreams::iterator it) {
+  if (it->second) observe(*stream_duration_, specs()[kLatency].buckets, seconds_since(*it->second));
+  streams.erase(it);
+  --open_count_;
+}
+
+void ModelImpl::close_session_locked(std::uint64_t session) {
+  auto found = open_streams_.find(session);
+  if (found == open_streams_.end()) return;
+  OpenStreams& streams = found->second;
+  while (!streams.empty()) close_stream_locked(streams, streams.begin());
+  open_streams_.erase(found);
 }
 
 void ModelImpl::on(const StreamClosed& e) {
   const std::string id = id_or_unknown(e.stream_id);
   std::lock_guard<std::mutex> lock(state_mutex_);
-  auto it = open_streams_.find(id);
-  if (it == open_streams_.end()) {
+  auto session = open_streams_.find(e.session);
+  auto it = session == open_streams_.end() ? OpenStreams::iterator{} : session->second.find(id);
+  if (session == open_streams_.end() || it == session->second.end()) {
     invalid(kCloseWithoutOpen);
     return;
   }
-  close_stream_locked(it);
+  close_stream_locked(session->second, it);
+  if (session->second.empty()) open_streams_.erase(session);
 }
 
 void ModelImpl::on(const AllStreamsClosed&) {
   std::lock_guard<std::mutex> lock(state_mutex_);
-  while (!open_streams_.empty()) close_stream_locked(open_streams_.begin());
+  while (!open_streams_.empty()) close_session_locked(open_streams_.begin()->first);
+}
+
+void ModelImpl::on(const SessionClosed& e) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  close_session_locked(e.session);
+}
+
+void ModelImpl::on(const StreamsAdopted& e) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  for (const std::string& raw : e.stream_ids) {
+    const std::string id = id_or_unknown(raw);
+    OpenStreams& streams = open_streams_[e.session];
+    if (streams.count(id) != 0) continue;
+    if (open_count_ >= kMaxTracked) {
+      if (streams.empty()) open_streams_.erase(e.session);
+      invalid(kTrackingTableFull);
+      return;
+    }
+    streams.emplace(id, std::nullopt);
+    ++open_count_;
+  }
 }
 
 void ModelImpl::on(const StreamError& e) {
@@ -753,7 +796,7 @@ std::vector<prometheus::MetricFamily> ModelImpl::collect() const {
   std::optional<double> streams_active, utilization, hit_rate, dictionary;
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    streams_active = static_cast<double>(open_streams_.size());
+    streams_active = static_cast<double>(open_count_);
     if (has_bandwidth_)
       utilization = bandwidth_available_ > 0 ? bandwidth_used_ / bandwidth_available_ * 100 : 0;
     if (has_dictionary_efficiency_) dictionary = dictionary_efficiency_;

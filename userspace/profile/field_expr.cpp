@@ -257,6 +257,9 @@ class Evaluator {
         names.push_back(param.name);
         if (param.name == name) found = &param;
       }
+      // `receiver`: a method's receiver (the AMST session for *MultiStreamTCP methods), unless a
+      // parameter is called that.
+      if (!found && abi.receiver && name == "receiver") found = &*abi.receiver;
     }
     if (!found) {
       if (exit) {
@@ -470,10 +473,14 @@ Result<dwcp_field> compile_field(std::string_view expr, SlotKind kind, uint8_t s
     return field;
   }
 
-  switch (type.kind) {
+  // A method's receiver pointer is read as its address: an identity (the AMST session). Any other
+  // pointer in an integer slot is a mistake the error below explains.
+  const bool receiver_identity =
+      type.kind == Kind::Pointer && value->direct != nullptr && value->direct->name == "receiver";
+  switch (receiver_identity ? Kind::Int : type.kind) {
     case Kind::Bool:
     case Kind::Int: {
-      auto loc = word_loc(*value, 0, scalar_width(type));
+      auto loc = word_loc(*value, 0, receiver_identity ? 8 : scalar_width(type));
       if (!loc) return Error{loc.error()};
       field.loc = *loc;
       return field;

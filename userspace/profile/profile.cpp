@@ -33,6 +33,7 @@ constexpr const char* kEventNames[DWCP_EV_KIND_COUNT] = {
     "session_start", "stream_open", "send", "send_chunk", "receive", "receive_chunk",
     "session_close", "reconnect", "encode", "decode", "prune", "compress_memory",
     "compress_disk", "decompress", "migrate_memory", "migrate_disk", "fed_sync", "fed_baseline",
+    "stream_final",  // emitted by the BPF program at session_close, not probed by name
 };
 
 // The dwcp_system_config_enabled{feature} each event belongs to, unless the probe says otherwise.
@@ -66,6 +67,7 @@ constexpr SlotInfo kEntrySlots[] = {
     {"id", SlotKind::Int, DWCP_SLOT_ID},          {"bytes", SlotKind::Int, DWCP_SLOT_BYTES},
     {"count", SlotKind::Int, DWCP_SLOT_COUNT},    {"aux", SlotKind::Int, DWCP_SLOT_ENTRY_AUX},
     {"name", SlotKind::String, DWCP_STR_NAME},    {"peer", SlotKind::String, DWCP_STR_PEER},
+    {"session", SlotKind::Int, DWCP_SLOT_SESSION},  // same slot as aux: AMST's *MultiStreamTCP
 };
 constexpr SlotInfo kExitSlots[] = {
     {"err", SlotKind::Int, DWCP_SLOT_ERR},
@@ -429,6 +431,41 @@ Result<CompiledProbe> compile_probe(const Json& probe, const std::string& path, 
   return compiled;
 }
 
+// The session layout, when "types" declares every field it needs; a declared field of the wrong
+// kind is an error (a silent wrong read is worse than none).
+Result<std::optional<SessionLayout>> session_layout(const TypeTable& types, const std::string& package) {
+  auto session = types.resolve("transport.MultiStreamTCP", "");
+  auto stream = types.resolve("transport.StreamConn", "");
+  if (!session || !stream || (*session)->kind != GoType::Kind::Struct || (*stream)->kind != GoType::Kind::Struct)
+    return std::optional<SessionLayout>{};
+  SessionLayout layout;
+  struct Need {
+    const GoTypePtr& type;
+    const char* key;
+    const char* field;
+    GoType::Kind kind;
+    int32_t* out;
+  };
+  const Need needs[] = {
+      {*session, "transport.MultiStreamTCP", "streams", GoType::Kind::Slice, &layout.streams_off},
+      {*session, "transport.MultiStreamTCP", "numStreams", GoType::Kind::Int, &layout.num_streams_off},
+      {*stream, "transport.StreamConn", "streamID", GoType::Kind::Int, &layout.stream_id_off},
+      {*stream, "transport.StreamConn", "bytesSent", GoType::Kind::Int, &layout.sent_off},
+      {*stream, "transport.StreamConn", "bytesRecv", GoType::Kind::Int, &layout.recv_off},
+  };
+  for (const Need& need : needs) {
+    const GoField* field = need.type->field(need.field);
+    if (!field) return std::optional<SessionLayout>{};
+    if (field->type->kind != need.kind || (need.kind == GoType::Kind::Int && field->type->size != 8))
+      return Error{std::string("types.") + need.key + ".fields." + need.field +
+                   ": the session layout needs " + (need.kind == GoType::Kind::Slice ? "a slice" : "an 8-byte integer") +
+                   " here (DWCP reads it as one)"};
+    *need.out = field->offset;
+    layout.field_offsets.push_back({qualified_type_name(need.key, package, types.root_scope()), need.field, field->offset});
+  }
+  return std::optional<SessionLayout>{std::move(layout)};
+}
+
 Result<Profile> compile_profile(const Json& root) {
   if (!root.is_object()) return wrong_type("(top level)", "a JSON object {\"schema\": 1, ...}", root);
   if (auto ok = check_keys(root, "", {"schema", "name", "description", "package", "types", "probes"}); !ok)
@@ -488,6 +525,9 @@ Result<Profile> compile_profile(const Json& root) {
                    item("probes", it->second) + "; merge the two into one probe"};
     profile.probes.push_back(std::move(*probe));
   }
+  auto layout = session_layout(*types, profile.package);
+  if (!layout) return Error{layout.error()};
+  profile.session_layout = std::move(*layout);
   return profile;
 }
 

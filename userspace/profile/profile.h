@@ -41,9 +41,23 @@ struct CompiledProbe {
   std::vector<FieldOffsetUse> field_offsets;
 };
 
+// Where an AMST session keeps its streams, when the profile's "types" declare
+// transport.MultiStreamTCP {streams, numStreams} and transport.StreamConn {streamID, bytesSent,
+// bytesRecv}: the agent reads per-stream bytes from DWCP's own counters with it (at Close in BPF,
+// meanwhile from userspace), instead of a probe per chunk.
+struct SessionLayout {
+  int32_t streams_off = 0;      // []*StreamConn (ptr, len, cap)
+  int32_t num_streams_off = 0;  // int: streams the session opens (0 for the fixture's receivers)
+  int32_t stream_id_off = 0;
+  int32_t sent_off = 0;
+  int32_t recv_off = 0;
+  std::vector<FieldOffsetUse> field_offsets;  // checked against the binary's DWARF
+};
+
 struct Profile {
   std::string name, description, package;
   std::vector<CompiledProbe> probes;
+  std::optional<SessionLayout> session_layout;
 };
 
 // Parses and compiles a profile. Errors read "<source_name>: probes[3].entry.bytes: what is wrong;

@@ -52,8 +52,11 @@ def run_once(config, fixture_args, offsets_entry):
             row["bpf_ns_per_chunk"] = row["bpf_ns"] / row["chunks"]
             row["bpf_by_program"] = stats
         if isinstance(observer, pc.Agent):
-            want = fx.truth["chunks_sent"]
-            samples = pc.wait_settled(observer, "dwcp_observer_events_total", want, kind="send_chunk")
+            if config == "agent":  # default profile: bytes from DWCP's counters, no chunk events
+                samples = pc.wait_settled(observer, "dwcp_amst_bytes_sent_total", sum(truth.values()))
+            else:
+                samples = pc.wait_settled(observer, "dwcp_observer_events_total", fx.truth["chunks_sent"],
+                                          kind="send_chunk")
             seen = agent_per_stream(samples)
             row["lost_counted"] = pc.value(samples, "dwcp_observer_events_lost_total") or 0
             row["exact"] = seen == truth

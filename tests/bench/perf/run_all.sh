@@ -12,7 +12,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$(cd "$here/../../.." && pwd)"
 build="${1:-$src/build-perf}"
-benches="${BENCH:-call amst rate scrape}"
+benches="${BENCH:-call amst rate scrape streams}"
 
 if [[ $EUID -ne 0 ]]; then
   echo "run_all.sh: needs root (uprobes and BPF programs): sudo $0" >&2
@@ -49,7 +49,8 @@ for bench in $benches; do
     amst)   /usr/bin/python3 "$here/bench_amst.py" --runs 7 ;;  # benchmarks 2 and 5 (same runs)
     rate)   /usr/bin/python3 "$here/bench_event_rate.py" ;;
     scrape) /usr/bin/python3 "$here/bench_scrape.py" --arena-max 2 ;;
-    *) echo "run_all.sh: unknown benchmark '$bench' (call amst rate scrape)" >&2; exit 2 ;;
+    streams) /usr/bin/python3 "$here/bench_streams.py" --rounds 7 ;;  # benchmark 6 (issue 12)
+    *) echo "run_all.sh: unknown benchmark '$bench' (call amst rate scrape streams)" >&2; exit 2 ;;
   esac
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results/machine.txt"

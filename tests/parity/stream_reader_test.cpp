@@ -1,0 +1,287 @@
+// Per-stream bytes from DWCP's own counters (agent/stream_reader.h): the table reader's bounds,
+// and the decoder + session tracker turning probe events, memory reads and Close's final figures
+// into exact per-stream deltas, adoption and per-session closes. Memory is a fake laid out like
+// DWCP's (MultiStreamTCP.streams @16, numStreams @40; StreamConn id @8, sent @16, recv @24), plus
+// one real process_vm_readv of this process.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+
+#include "agent/decoder.h"
+#include "agent/stream_reader.h"
+
+namespace dwcp::agent {
+namespace {
+
+profile::SessionLayout layout() {
+  profile::SessionLayout l;
+  l.streams_off = 16;
+  l.num_streams_off = 40;
+  l.stream_id_off = 8;
+  l.sent_off = 16;
+  l.recv_off = 24;
+  return l;
+}
+
+// Sparse fake memory: 8-byte words by address.
+struct FakeMemory : MemoryReader {
+  std::map<std::uint64_t, std::uint64_t> words;
+  int reads = 0;
+  bool read(const std::vector<Range>& ranges, std::string* why) override {
+    ++reads;
+    for (const auto& r : ranges) {
+      auto* out = static_cast<unsigned char*>(r.out);
+      for (std::size_t off = 0; off < r.len; off += 8) {
+        auto it = words.find(r.addr + off);
+        if (it == words.end()) {
+          *why = "EFAULT";
+          return false;
+        }
+        std::memcpy(out + off, &it->second, std::min<std::size_t>(8, r.len - off));
+      }
+    }
+    return true;
+  }
+  // A session at `session` whose table at `data` holds streams at `streams` (id = index).
+  void session(std::uint64_t session, std::uint64_t data, const std::vector<std::uint64_t>& streams,
+               std::int64_t num_streams) {
+    words[session + 16] = data;
+    words[session + 24] = streams.size();
+    words[session + 32] = streams.size();
+    words[session + 40] = static_cast<std::uint64_t>(num_streams);
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+      words[data + 8 * i] = streams[i];
+      set(streams[i], i, 0, 0);
+    }
+  }
+  void set(std::uint64_t stream, std::int64_t id, std::uint64_t sent, std::uint64_t recv) {
+    words[stream + 8] = static_cast<std::uint64_t>(id);
+    words[stream + 16] = sent;
+    words[stream + 24] = recv;
+  }
+};
+
+struct Harness {
+  FakeMemory* memory = nullptr;
+  SessionMetrics metrics;
+  std::unique_ptr<SessionTracker> tracker;
+  EventDecoder decoder;
+  std::vector<std::string> logs;
+  Harness() {
+    auto fake = std::make_unique<FakeMemory>();
+    memory = fake.get();
+    tracker = std::make_unique<SessionTracker>(std::move(fake), layout(), metrics.target(1),
+                                               [this](const std::string& m) { logs.push_back(m); });
+    decoder.set_sessions(tracker.get());
+  }
+  std::vector<Event> decode(std::uint16_t kind, std::uint64_t session, std::map<int, std::int64_t> vals = {},
+                            std::uint32_t flags = DWCP_EVF_PAIRED) {
+    dwcp_event e{};
+    e.kind = kind;
+    e.flags = flags;
+    e.val[DWCP_SLOT_SESSION] = static_cast<std::int64_t>(session);
+    for (auto [slot, v] : vals) e.val[slot] = v;
+    std::vector<Event> out;
+    decoder.decode(e, &out);
+    return out;
+  }
+};
+
+// Sum of StreamBytes per id in `events`.
+std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> bytes(const std::vector<Event>& events) {
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> out;
+  for (const auto& e : events)
+    if (const auto* b = std::get_if<StreamBytes>(&e)) {
+      out[b->stream_id].first += b->sent;
+      out[b->stream_id].second += b->received;
+    }
+  return out;
+}
+
+TEST(StreamTable, ReadsAndBoundsUntrustedTables) {
+  FakeMemory memory;
+  memory.session(0x10000, 0x20000, {0x30000, 0x30100}, 2);
+  memory.set(0x30100, 1, 500, 7);
+  StreamTable table;
+  std::string why;
+  ASSERT_TRUE(read_stream_table(memory, layout(), 0x10000, &table, &why)) << why;
+  ASSERT_EQ(table.streams.size(), 2u);
+  EXPECT_EQ(table.streams[1].id, 1);
+  EXPECT_EQ(table.streams[1].sent, 500u);
+  EXPECT_EQ(table.streams[1].received, 7u);
+
+  memory.words[0x10000 + 24] = 3;  // len > cap
+  EXPECT_FALSE(read_stream_table(memory, layout(), 0x10000, &table, &why));
+  EXPECT_NE(why.find("implausible"), std::string::npos) << why;
+  memory.words[0x10000 + 24] = 2;
+  memory.words[0x20000 + 8] = 0x30101;  // misaligned stream pointer
+  EXPECT_FALSE(read_stream_table(memory, layout(), 0x10000, &table, &why));
+  memory.words[0x20000 + 8] = 0x30100;
+  memory.words[0x30100 + 8] = static_cast<std::uint64_t>(-1);  // negative id: freed or wrong layout
+  EXPECT_FALSE(read_stream_table(memory, layout(), 0x10000, &table, &why));
+  EXPECT_FALSE(read_stream_table(memory, layout(), 0, &table, &why));
+  EXPECT_FALSE(read_stream_table(memory, layout(), 0x90000, &table, &why));  // unmapped
+}
+
+TEST(StreamTable, ReadsAtMostTheBound) {
+  FakeMemory memory;
+  std::vector<std::uint64_t> streams;
+  for (int i = 0; i < 100; ++i) streams.push_back(0x40000 + 0x100 * i);
+  memory.session(0x10000, 0x20000, streams, 100);
+  StreamTable table;
+  std::string why;
+  ASSERT_TRUE(read_stream_table(memory, layout(), 0x10000, &table, &why, 64)) << why;
+  EXPECT_EQ(table.length, 100u);
+  EXPECT_EQ(table.streams.size(), 64u);
+  ASSERT_TRUE(read_stream_table(memory, layout(), 0x10000, &table, &why)) << why;
+  EXPECT_EQ(table.streams.size(), 100u);
+}
+
+TEST(StreamTable, ProcessVmReadvReadsThisProcess) {
+  struct {
+    std::uint64_t pad, id, sent, recv;
+  } stream{0, 3, 1234, 99};
+  const void* table[1] = {&stream};
+  struct {
+    std::uint64_t remote[2];
+    std::uint64_t data, len, cap;
+    std::int64_t num;
+  } session{{0, 0}, reinterpret_cast<std::uint64_t>(table), 1, 1, 1};
+  ProcessMemory memory(getpid());
+  StreamTable out;
+  std::string why;
+  ASSERT_TRUE(read_stream_table(memory, layout(), reinterpret_cast<std::uint64_t>(&session), &out, &why)) << why;
+  ASSERT_EQ(out.streams.size(), 1u);
+  EXPECT_EQ(out.streams[0].id, 3);
+  EXPECT_EQ(out.streams[0].sent, 1234u);
+  EXPECT_EQ(out.streams[0].received, 99u);
+}
+
+TEST(SessionTracker, CountersAreChargedAsDeltasPerStreamIdAcrossSessions) {
+  Harness h;
+  const std::uint64_t a = 0x10000, b = 0x50000;
+  h.memory->session(a, 0x20000, {0x30000, 0x30100}, 2);
+  h.memory->session(b, 0x60000, {0x70000, 0x70100}, 2);
+  // Probes first see each session in Start (createStream events): both adopted, then opened.
+  auto out = h.decode(DWCP_EV_STREAM_OPEN, a, {{DWCP_SLOT_ID, 0}});
+  ASSERT_EQ(out.size(), 2u);  // adopted {0, 1}, opened 0
+  EXPECT_EQ(std::get<StreamsAdopted>(out[0]).stream_ids, (std::vector<std::string>{"0", "1"}));
+  EXPECT_EQ(std::get<StreamOpened>(out[1]).session, a);
+  h.decode(DWCP_EV_SEND, b);
+  h.memory->set(0x30000, 0, 100, 0);
+  h.memory->set(0x70000, 0, 40, 0);
+  h.memory->set(0x70100, 1, 8, 0);
+  std::vector<Event> refreshed;
+  h.tracker->refresh(&refreshed);
+  EXPECT_EQ(bytes(refreshed)["0"].first, 140u);
+  EXPECT_EQ(bytes(refreshed)["1"].first, 8u);
+  refreshed.clear();
+  h.tracker->refresh(&refreshed);
+  EXPECT_TRUE(bytes(refreshed).empty());  // nothing new
+
+  // Close of a: its final figures from BPF (only the growth since the last read is charged),
+  // then its return closes only a's streams and stops reading it.
+  out = h.decode(DWCP_EV_STREAM_FINAL, a,
+                 {{DWCP_SLOT_FINAL_STREAM_ID, 0}, {DWCP_SLOT_FINAL_SENT, 150}, {DWCP_SLOT_FINAL_STREAM_PTR, 0x30000}}, 0);
+  EXPECT_EQ(bytes(out)["0"].first, 50u);
+  out = h.decode(DWCP_EV_STREAM_FINAL, a,  // the same figures again (a second Close): nothing
+                 {{DWCP_SLOT_FINAL_STREAM_ID, 0}, {DWCP_SLOT_FINAL_SENT, 150}, {DWCP_SLOT_FINAL_STREAM_PTR, 0x30000}}, 0);
+  EXPECT_TRUE(bytes(out).empty());
+  out = h.decode(DWCP_EV_SESSION_CLOSE, a);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<SessionClosed>(out[0]).session, a);
+  EXPECT_EQ(h.tracker->live_sessions(), 1u);
+  const int reads = h.memory->reads;
+  refreshed.clear();
+  h.tracker->refresh(&refreshed);
+  EXPECT_EQ(h.memory->reads, reads + 3);  // b only: its slice, its pointers, its streams
+}
+
+TEST(SessionTracker, AdoptsRunningSessionsWithTheirBytesAndNeverStartedOnesCloseNothing) {
+  Harness h;
+  const std::uint64_t running = 0x10000, receiver = 0x50000, never = 0x90000;
+  h.memory->session(running, 0x20000, {0x30000, 0x30100, 0x30200}, 3);
+  h.memory->set(0x30100, 1, 1000, 0);
+  h.memory->session(receiver, 0x60000, {0x70000}, 0);  // accepted streams: not its own
+  h.memory->set(0x70000, 0, 0, 777);
+  h.memory->session(never, 0xa0000, {}, 4);
+  auto out = h.decode(DWCP_EV_SEND, running);
+  EXPECT_EQ(std::get<StreamsAdopted>(out[0]).stream_ids, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(bytes(out)["1"].first, 1000u);  // bytes before the attach: DWCP's own counters
+  out = h.decode(DWCP_EV_RECEIVE, receiver);
+  EXPECT_EQ(bytes(out)["0"].second, 777u);
+  for (const auto& e : out) EXPECT_FALSE(std::holds_alternative<StreamsAdopted>(e));
+  out = h.decode(DWCP_EV_SESSION_CLOSE, never);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<SessionClosed>(out[0]));
+}
+
+TEST(SessionTracker, StreamsBeyondWhatBpfReadsAtCloseAreReadWhenCloseIsSeen) {
+  Harness h;
+  const std::uint64_t big = 0x100000;
+  std::vector<std::uint64_t> streams;
+  for (int i = 0; i < 10; ++i) streams.push_back(0x200000 + 0x100 * i);
+  h.memory->session(big, 0x180000, streams, 0);
+  h.decode(DWCP_EV_RECEIVE, big);  // first read: 10 streams
+  // 70 more accepted before Close, with no read in between: only BPF's table length says so.
+  for (int i = 10; i < 80; ++i) streams.push_back(0x200000 + 0x100 * i);
+  h.memory->session(big, 0x180000, streams, 0);
+  for (int i = 0; i < 80; ++i) h.memory->set(streams[i], i, 0, 10);
+  std::vector<Event> out;
+  for (int i = 0; i < DWCP_MAX_SESSION_STREAMS; ++i) {  // what BPF sends as Close returns
+    auto finals = h.decode(DWCP_EV_STREAM_FINAL, big,
+                           {{DWCP_SLOT_FINAL_STREAM_ID, i}, {DWCP_SLOT_FINAL_RECV, 10},
+                            {DWCP_SLOT_FINAL_STREAM_PTR, static_cast<std::int64_t>(streams[i])},
+                            {DWCP_SLOT_FINAL_TABLE_LEN, 80}}, 0);
+    out.insert(out.end(), finals.begin(), finals.end());
+  }
+  auto closed = h.decode(DWCP_EV_SESSION_CLOSE, big);
+  out.insert(out.end(), closed.begin(), closed.end());
+  std::uint64_t received = 0;
+  for (const auto& [id, figures] : bytes(out)) received += figures.second;
+  EXPECT_EQ(received, 80u * 10);
+}
+
+TEST(SessionTracker, UnreadableSessionsAndFreedMemoryFallBackVisibly) {
+  Harness h;
+  const std::uint64_t lost = 0x10000, freed = 0x50000;
+  h.decode(DWCP_EV_SEND, lost);  // nothing mapped there
+  EXPECT_EQ(h.logs.size(), 1u);
+  h.memory->session(freed, 0x60000, {0x70000}, 1);
+  h.memory->set(0x70000, 0, 500, 0);
+  h.decode(DWCP_EV_SEND, freed);
+  h.memory->set(0x70000, 9, 3, 0);  // the session was freed without Close and the memory reused
+  std::vector<Event> out;
+  h.tracker->refresh(&out);
+  EXPECT_TRUE(bytes(out).empty());
+  h.memory->set(0x70000, 0, 900, 0);
+  h.tracker->refresh(&out);
+  EXPECT_TRUE(bytes(out).empty());  // no longer read
+  EXPECT_EQ(h.logs.size(), 1u);     // one line per target; the metric counts the rest
+}
+
+TEST(SessionTracker, WithoutALayoutChunkProbesCountTheBytes) {
+  SessionMetrics metrics;
+  SessionTracker tracker(std::make_unique<FakeMemory>(), std::nullopt, metrics.target(2), [](const std::string&) {});
+  EventDecoder decoder;
+  decoder.set_sessions(&tracker);
+  dwcp_event e{};
+  e.kind = DWCP_EV_SEND_CHUNK;
+  e.flags = DWCP_EVF_PAIRED;
+  e.val[DWCP_SLOT_ID] = 2;
+  e.val[DWCP_SLOT_BYTES] = 72;
+  e.val[DWCP_SLOT_SESSION] = 0x10000;
+  std::vector<Event> out;
+  decoder.decode(e, &out);
+  EXPECT_EQ(bytes(out)["2"].first, 72u);
+
+  Harness h;  // with a layout, the same event counts no bytes: the counters do
+  h.memory->session(0x10000, 0x20000, {}, 0);
+  std::vector<Event> counted = h.decode(DWCP_EV_SEND_CHUNK, 0x10000, {{DWCP_SLOT_ID, 2}, {DWCP_SLOT_BYTES, 72}});
+  EXPECT_TRUE(bytes(counted).empty());
+}
+
+}  // namespace
+}  // namespace dwcp::agent

@@ -1,0 +1,294 @@
+#include "agent/stream_reader.h"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace dwcp::agent {
+namespace {
+
+// Bounds of what a sane DWCP session holds; anything beyond is taken as a wrong layout or freed
+// memory, never followed.
+constexpr std::uint64_t kMaxTableLength = 1u << 20;
+constexpr std::int64_t kMaxStreamId = std::int64_t{1} << 31;
+constexpr std::uint64_t kUserTop = std::uint64_t{1} << 47;  // amd64 user addresses end below
+constexpr std::size_t kMaxTrackedSessions = 4096;
+constexpr std::size_t kMaxClosedKept = 4096;
+
+bool plausible_pointer(std::uint64_t p) { return p != 0 && p % 8 == 0 && p < kUserTop; }
+
+}  // namespace
+
+bool ProcessMemory::read(const std::vector<Range>& ranges, std::string* why) {
+  // One syscall for up to IOV_MAX ranges; the kernel may stop at the first unreadable one.
+  std::vector<iovec> local, remote;
+  for (const Range& r : ranges) {
+    local.push_back({r.out, r.len});
+    remote.push_back({reinterpret_cast<void*>(r.addr), r.len});
+  }
+  for (std::size_t done = 0; done < ranges.size();) {
+    const std::size_t n = std::min<std::size_t>(ranges.size() - done, 1024);
+    std::size_t want = 0;
+    for (std::size_t i = done; i < done + n; ++i) want += ranges[i].len;
+    const ssize_t got = process_vm_readv(pid_, &local[done], n, &remote[done], n, 0);
+    if (got < 0) {
+      *why = std::string("process_vm_readv: ") + std::strerror(errno);
+      return false;
+    }
+    if (static_cast<std::size_t>(got) != want) {
+      *why = "process_vm_readv: short read (" + std::to_string(got) + " of " + std::to_string(want) + " bytes)";
+      return false;
+    }
+    done += n;
+  }
+  return true;
+}
+
+bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t session,
+                       StreamTable* out, std::string* why, std::size_t max_streams) {
+  *out = StreamTable{};
+  if (!plausible_pointer(session)) {
+    *why = "session pointer " + std::to_string(session) + " is not a user address";
+    return false;
+  }
+  std::uint64_t slice[3] = {};
+  std::int64_t num_streams = 0;
+  if (!memory.read({{session + layout.streams_off, slice, sizeof slice},
+                    {session + layout.num_streams_off, &num_streams, sizeof num_streams}},
+                   why))
+    return false;
+  const std::uint64_t data = slice[0], length = slice[1], capacity = slice[2];
+  if (length > capacity || capacity > kMaxTableLength || num_streams < 0 ||
+      num_streams > static_cast<std::int64_t>(kMaxTableLength) || (length > 0 && !plausible_pointer(data))) {
+    *why = "implausible stream table (len " + std::to_string(length) + ", cap " + std::to_string(capacity) +
+           ", numStreams " + std::to_string(num_streams) + "): wrong layout, or the session was freed";
+    return false;
+  }
+  out->num_streams = num_streams;
+  out->length = length;
+  const std::size_t n = std::min<std::uint64_t>(length, max_streams);
+  if (n == 0) return true;
+  std::vector<std::uint64_t> pointers(n);
+  if (!memory.read({{data, pointers.data(), n * 8}}, why)) return false;
+
+  // One span per stream covering the three counters (they sit within a few words of each other).
+  const std::int32_t lo = std::min({layout.stream_id_off, layout.sent_off, layout.recv_off});
+  const std::int32_t hi = std::max({layout.stream_id_off, layout.sent_off, layout.recv_off}) + 8;
+  if (lo < 0 || hi - lo > 256) {
+    *why = "StreamConn counter offsets too far apart";
+    return false;
+  }
+  const std::size_t span = static_cast<std::size_t>(hi - lo);
+  std::vector<unsigned char> bytes(n * span);
+  std::vector<MemoryReader::Range> ranges;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!plausible_pointer(pointers[i])) {
+      *why = "stream " + std::to_string(i) + " of the table is not a pointer";
+      return false;
+    }
+    ranges.push_back({pointers[i] + lo, &bytes[i * span], span});
+  }
+  if (!memory.read(ranges, why)) return false;
+  auto word = [&](std::size_t i, std::int32_t off) {
+    std::uint64_t v;
+    std::memcpy(&v, &bytes[i * span + (off - lo)], 8);
+    return v;
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    StreamFigures f;
+    f.ptr = pointers[i];
+    f.id = static_cast<std::int64_t>(word(i, layout.stream_id_off));
+    f.sent = word(i, layout.sent_off);
+    f.received = word(i, layout.recv_off);
+    if (f.id < 0 || f.id >= kMaxStreamId) {
+      *why = "stream " + std::to_string(i) + " has id " + std::to_string(f.id) + ": wrong layout, or freed";
+      return false;
+    }
+    out->streams.push_back(f);
+  }
+  return true;
+}
+
+SessionMetrics::SessionMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  sessions_ = &prometheus::BuildGauge()
+                   .Name("dwcp_observer_amst_sessions")
+                   .Help("AMST sessions (*MultiStreamTCP) the agent tracks in the target, open and seen by a probe")
+                   .Register(*registry_);
+  readable_ = &prometheus::BuildGauge()
+                    .Name("dwcp_observer_amst_stream_counters_readable")
+                    .Help("1 when the agent reads DWCP's per-stream byte counters in the target; 0 when the "
+                          "profile declares no session layout or the binary's DWARF contradicts it (then "
+                          "dwcp_amst_bytes_*_total come from chunk probes only, if the profile has any)")
+                    .Register(*registry_);
+  reads_ = &prometheus::BuildCounter()
+                .Name("dwcp_observer_amst_stream_table_reads_total")
+                .Help("Reads of a session's stream table from the target's memory (per-stream byte counters)")
+                .Register(*registry_);
+  unreadable_ = &prometheus::BuildCounter()
+                     .Name("dwcp_observer_amst_sessions_unreadable_total")
+                     .Help("Sessions whose per-stream counters could not be read: their bytes are missing "
+                           "from dwcp_amst_bytes_*_total (socket totals still count them)")
+                     .Register(*registry_);
+  truncated_ = &prometheus::BuildCounter()
+                    .Name("dwcp_observer_amst_sessions_truncated_total")
+                    .Help("Sessions holding more streams than the agent reads (64): the rest are not counted")
+                    .Register(*registry_);
+}
+
+SessionMetrics::ForTarget SessionMetrics::target(std::uint32_t pid) {
+  const std::string p = std::to_string(pid);
+  return {&sessions_->Add({{"pid", p}}), &readable_->Add({{"pid", p}}), &reads_->Add({{"pid", p}, {"result", "ok"}}),
+          &reads_->Add({{"pid", p}, {"result", "failed"}}), &unreadable_->Add({{"pid", p}}),
+          &truncated_->Add({{"pid", p}})};
+}
+
+SessionTracker::SessionTracker(std::unique_ptr<MemoryReader> memory, std::optional<profile::SessionLayout> layout,
+                               SessionMetrics::ForTarget metrics, std::function<void(const std::string&)> log)
+    : memory_(std::move(memory)), layout_(std::move(layout)), metrics_(metrics), log_(std::move(log)) {
+  metrics_.readable->Set(layout_ ? 1 : 0);
+}
+
+std::size_t SessionTracker::live_sessions() const {
+  std::size_t n = 0;
+  for (const auto& [address, session] : sessions_) n += !session.closed;
+  return n;
+}
+
+bool SessionTracker::read(std::uint64_t address, Session& session, StreamTable* table) {
+  std::string why;
+  if (read_stream_table(*memory_, *layout_, address, table, &why)) {
+    metrics_.reads_ok->Increment();
+    if (table->length > kMaxReadStreams && session.table_length <= kMaxReadStreams) metrics_.truncated->Increment();
+    session.table_length = table->length;
+    return true;
+  }
+  metrics_.reads_failed->Increment();
+  if (!session.unreadable) {
+    session.unreadable = true;
+    metrics_.unreadable->Increment();
+    // Once per target: the metric counts the rest.
+    if (!logged_failure_)
+      log_("cannot read the stream table of AMST session 0x" + [&] {
+        char hex[32];
+        std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(address));
+        return std::string(hex);
+      }() + " (" + why + "): its per-stream bytes are not counted (dwcp_observer_amst_sessions_unreadable_total)");
+    logged_failure_ = true;
+  }
+  return false;
+}
+
+void SessionTracker::charge(Session& session, const StreamFigures& figures, std::vector<Event>* out) {
+  auto [it, fresh] = session.streams.try_emplace(figures.ptr);
+  Stream& known = it->second;
+  std::uint64_t sent = figures.sent, received = figures.received;
+  if (!fresh && known.id == figures.id) {
+    // The same stream: charge only growth. A figure below what was charged is an older snapshot
+    // (a read that raced the final one): nothing to add.
+    sent = figures.sent > known.sent ? figures.sent - known.sent : 0;
+    received = figures.received > known.received ? figures.received - known.received : 0;
+    known.sent = std::max(known.sent, figures.sent);
+    known.received = std::max(known.received, figures.received);
+  } else {
+    known = {figures.id, figures.sent, figures.received};  // a new stream at this address
+  }
+  if (sent != 0 || received != 0) out->push_back(StreamBytes{std::to_string(figures.id), sent, received});
+}
+
+void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool reopen) {
+  if (address == 0) return;
+  auto it = sessions_.find(address);
+  if (it != sessions_.end()) {
+    if (!it->second.closed || !reopen) return;
+    // A closed session's address probed again by Start/Send/...: a new session there.
+    sessions_.erase(it);
+  }
+  if (live_sessions() >= kMaxTrackedSessions) {
+    if (!logged_full_) log_("tracking " + std::to_string(kMaxTrackedSessions) + " AMST sessions: newer ones are not adopted");
+    logged_full_ = true;
+    return;
+  }
+  Session& session = sessions_[address];
+  metrics_.sessions->Set(static_cast<double>(live_sessions()));
+  if (!layout_) return;
+  StreamTable table;
+  if (!read(address, session, &table)) return;
+  // The streams the session opened itself (createStream 0..numStreams-1) are its active ones;
+  // a fixture receiver (numStreams 0) holds accepted streams that no createStream opened.
+  StreamsAdopted adopted{address, {}};
+  const std::size_t own = std::min<std::size_t>(table.streams.size(), static_cast<std::size_t>(table.num_streams));
+  for (std::size_t i = 0; i < own; ++i) adopted.stream_ids.push_back(std::to_string(table.streams[i].id));
+  if (!adopted.stream_ids.empty()) out->push_back(std::move(adopted));
+  for (const auto& figures : table.streams) charge(session, figures, out);
+}
+
+void SessionTracker::final_figures(std::uint64_t address, const StreamFigures& figures,
+                                   std::uint64_t table_length, bool read_failed, std::vector<Event>* out) {
+  if (!layout_) return;  // the binary contradicts the layout: BPF read the wrong words
+  auto it = sessions_.find(address);
+  if (it == sessions_.end()) return;  // seen() could not track it
+  it->second.table_length = std::max(it->second.table_length, table_length);
+  if (read_failed) {
+    if (!it->second.unreadable) {
+      it->second.unreadable = true;
+      metrics_.unreadable->Increment();
+      if (!logged_failure_) log_("cannot read an AMST session's final per-stream figures at Close (BPF read failed)");
+      logged_failure_ = true;
+    }
+    return;
+  }
+  charge(it->second, figures, out);
+}
+
+void SessionTracker::closed(std::uint64_t address, std::vector<Event>* out) {
+  auto it = sessions_.find(address);
+  if (it == sessions_.end() || it->second.closed) return;
+  Session& session = it->second;
+  // The BPF side sent the first DWCP_MAX_SESSION_STREAMS streams' final figures; the rest are
+  // read now, while Close has only just returned.
+  StreamTable table;
+  if (layout_ && !session.unreadable && session.table_length > DWCP_MAX_SESSION_STREAMS &&
+      read(address, session, &table)) {
+    for (std::size_t i = DWCP_MAX_SESSION_STREAMS; i < table.streams.size(); ++i)
+      charge(session, table.streams[i], out);
+  }
+  session.closed = true;
+  closed_order_.push_back(address);
+  forget_old_closed();
+  metrics_.sessions->Set(static_cast<double>(live_sessions()));
+}
+
+void SessionTracker::forget_old_closed() {
+  while (closed_order_.size() > kMaxClosedKept) {
+    auto it = sessions_.find(closed_order_.front());
+    if (it != sessions_.end() && it->second.closed) sessions_.erase(it);
+    closed_order_.pop_front();
+  }
+}
+
+void SessionTracker::refresh(std::vector<Event>* out) {
+  if (!layout_) return;
+  for (auto& [address, session] : sessions_) {
+    if (session.closed || session.unreadable) continue;
+    StreamTable table;
+    if (!read(address, session, &table)) continue;
+    // A live stream's counters only grow: a known stream whose id changed or whose counters went
+    // down means the session was freed without Close and its memory reused. Stop reading it.
+    const bool reused = std::any_of(table.streams.begin(), table.streams.end(), [&](const StreamFigures& f) {
+      auto known = session.streams.find(f.ptr);
+      return known != session.streams.end() &&
+             (known->second.id != f.id || f.sent < known->second.sent || f.received < known->second.received);
+    });
+    if (reused) {
+      session.unreadable = true;
+      metrics_.unreadable->Increment();
+      continue;
+    }
+    for (const auto& figures : table.streams) charge(session, figures, out);
+  }
+}
+
+}  // namespace dwcp::agent

@@ -1,0 +1,156 @@
+// Per-stream AMST bytes without a probe per chunk: DWCP counts every stream's bytes itself
+// (StreamConn.bytesSent / bytesRecv, atomic, header bytes included), so the agent reads those
+// counters from the target's memory with process_vm_readv (CAP_SYS_PTRACE) instead of trapping
+// on sendChunk/receiveChunk. Sessions (*MultiStreamTCP) are learnt from the probes that carry
+// them as receiver; their stream tables are read on first sight (adopting streams already open)
+// and on a short interval; as Close returns the BPF program sends the final figures (events.h,
+// DWCP_EV_STREAM_FINAL). Deltas are charged per stream_id, summed across sessions.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dwcp_observer/events.h"
+#include "dwcp_observer/model.h"
+#include "profile/profile.h"
+
+namespace dwcp::agent {
+
+// Another process's memory. An interface so that tests can hand the tracker a fake.
+class MemoryReader {
+ public:
+  virtual ~MemoryReader() = default;
+  struct Range {
+    std::uint64_t addr;
+    void* out;
+    std::size_t len;
+  };
+  // Reads every range completely, or returns false (errno-style reason in *why).
+  virtual bool read(const std::vector<Range>& ranges, std::string* why) = 0;
+};
+
+// process_vm_readv on one pid.
+class ProcessMemory : public MemoryReader {
+ public:
+  explicit ProcessMemory(int pid) : pid_(pid) {}
+  bool read(const std::vector<Range>& ranges, std::string* why) override;
+
+ private:
+  int pid_;
+};
+
+// One stream of a session's table, as read.
+struct StreamFigures {
+  std::uint64_t ptr = 0;  // the *StreamConn: what identifies the stream while it lives
+  std::int64_t id = 0;
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+};
+
+struct StreamTable {
+  std::int64_t num_streams = 0;  // MultiStreamTCP.numStreams
+  std::uint64_t length = 0;      // len(streams) as read
+  std::vector<StreamFigures> streams;  // the first min(length, max_streams)
+};
+
+// Streams of one session read from userspace at most. (The BPF side reads the first
+// DWCP_MAX_SESSION_STREAMS as Close returns; the agent reads the rest when it sees Close.)
+constexpr std::size_t kMaxReadStreams = 1024;
+
+// Reads one session's stream table; every length and pointer is checked before it is followed
+// (the target is untrusted and may free the session meanwhile). Error text says what was wrong.
+bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t session,
+                       StreamTable* out, std::string* why, std::size_t max_streams = kMaxReadStreams);
+
+// dwcp_observer_amst_* families: what the reading costs and where it fell short, per target pid.
+class SessionMetrics {
+ public:
+  SessionMetrics();
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+  struct ForTarget {
+    prometheus::Gauge* sessions;          // sessions tracked (live)
+    prometheus::Gauge* readable;          // 1: per-stream counters are read; 0: layout missing/contradicted
+    prometheus::Counter* reads_ok;        // stream table reads
+    prometheus::Counter* reads_failed;
+    prometheus::Counter* unreadable;      // sessions whose counters could not be read
+    prometheus::Counter* truncated;       // sessions with more streams than are read (kMaxReadStreams)
+  };
+  ForTarget target(std::uint32_t pid);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Gauge>* sessions_;
+  prometheus::Family<prometheus::Gauge>* readable_;
+  prometheus::Family<prometheus::Counter>* reads_;
+  prometheus::Family<prometheus::Counter>* unreadable_;
+  prometheus::Family<prometheus::Counter>* truncated_;
+};
+
+// The sessions of one target process. Used from the agent's consumer thread only.
+class SessionTracker {
+ public:
+  // layout: null when the profile declares none or the binary's DWARF contradicts it; then the
+  // tracker still keys streams by session but reads nothing (per-chunk probes, if any, count).
+  SessionTracker(std::unique_ptr<MemoryReader> memory, std::optional<profile::SessionLayout> layout,
+                 SessionMetrics::ForTarget metrics, std::function<void(const std::string&)> log);
+  ~SessionTracker() { metrics_.sessions->Set(0); }  // the process is gone: it holds no session
+  SessionTracker(const SessionTracker&) = delete;
+  SessionTracker& operator=(const SessionTracker&) = delete;
+
+  bool reads_counters() const { return layout_.has_value(); }
+
+  // A probe carried `session` (its receiver). The first time: read its stream table, adopt the
+  // streams it already holds (StreamsAdopted) and charge their bytes so far. `reopen`: a closed
+  // session seen again is a new session at a reused address (false for Close's own events).
+  void seen(std::uint64_t session, std::vector<Event>* out, bool reopen = true);
+  // DWCP_EV_STREAM_FINAL: one stream's figures as Close returns, read in BPF.
+  // table_length: len(streams) as BPF read it (streams past the first 64 are read at Close).
+  void final_figures(std::uint64_t session, const StreamFigures& figures, std::uint64_t table_length,
+                     bool read_failed, std::vector<Event>* out);
+  // Close returned: no more reads of this session (its memory may be freed from now on). A
+  // session with more streams than BPF reads at Close gets one last read of the rest first.
+  void closed(std::uint64_t session, std::vector<Event>* out);
+  // Reads every live session's table and charges what its streams counted since the last read.
+  void refresh(std::vector<Event>* out);
+
+  std::size_t live_sessions() const;
+
+ private:
+  struct Stream {
+    std::int64_t id = 0;
+    std::uint64_t sent = 0, received = 0;
+  };
+  struct Session {
+    bool closed = false;
+    bool unreadable = false;
+    std::uint64_t table_length = 0;  // at the last read
+    std::map<std::uint64_t, Stream> streams;  // by *StreamConn
+  };
+  // Charges figures against what was already charged for that stream (growth only); a stream
+  // whose id changed is a new object at a reused address: charged from zero.
+  void charge(Session& session, const StreamFigures& figures, std::vector<Event>* out);
+  bool read(std::uint64_t address, Session& session, StreamTable* table);
+  void forget_old_closed();
+
+  std::unique_ptr<MemoryReader> memory_;
+  std::optional<profile::SessionLayout> layout_;
+  SessionMetrics::ForTarget metrics_;
+  std::function<void(const std::string&)> log_;
+  bool logged_failure_ = false;
+  bool logged_full_ = false;
+  std::map<std::uint64_t, Session> sessions_;
+  std::deque<std::uint64_t> closed_order_;  // closed sessions kept a while: a second Close repeats finals
+};
+
+}  // namespace dwcp::agent
