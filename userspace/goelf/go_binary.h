@@ -32,6 +32,11 @@ struct Function {
   SymbolSource source = SymbolSource::symtab;
 };
 
+// Whether any of `sorted_names` (GoBinary::function_names()) is a function of `package` or of a
+// package below it ("<package>.F", "<package>.(*T).M", "<package>/sub.F"): the binary was built
+// with that code, whichever of its functions the linker kept.
+bool holds_package(const std::vector<std::string>& sorted_names, std::string_view package);
+
 class GoBinary {
  public:
   // Reads and indexes the file. Fails (with what is wrong) when it cannot be read, is not an
@@ -80,6 +85,8 @@ class GoBinary {
     uint64_t text, etext;
   };
   std::optional<TextRange> text_from_moduledata(uint64_t table_vaddr) const;
+  // Whether [table_end, etext) is only the alignment padding before runtime.etext.
+  bool is_alignment_padding(uint64_t table_end, uint64_t etext) const;
   std::string did_you_mean(std::string_view name) const;
 
   ElfImage elf_;
