@@ -292,9 +292,10 @@ int Agent::attach(Target& target, const ProcessInfo& process, std::string* error
   for (const auto& probe : profile_.probes) profile_features.insert(probe.feature);
   BinaryVersion version;
   if (binary) {
+    // DWCP's own version: that of the module holding the profile's package (the main module, or
+    // novacron's backend/core among the dependencies), never the Go toolchain's.
     const auto& info = binary->build_info();
-    const bool devel = info.main_version.empty() || info.main_version == "(devel)";
-    version = {devel ? info.go_version : info.main_version, info.vcs_revision, info.vcs_time};
+    version = {goelf::module_version_of(info, profile_.package), info.vcs_revision, info.vcs_time};
   }
   for (const auto& e : attached_state_events(profile_features, live_features, version)) target.model->apply(e);
   std::string build_id = binary ? binary->build_id() : "";
