@@ -64,6 +64,12 @@ for v in "${versions[@]}"; do
     failed+=("$v")
     continue
   fi
+  # This suite's own Go (scripts/setup.sh installs golang-1.19-go): use it as installed.
+  if [ "${SUITE[$v]}" = bookworm ] && dpkg-query -W -f='${Status}' "golang-$v-go" 2>/dev/null | grep -q "install ok installed" &&
+     "/usr/lib/go-$v/bin/go" version >/dev/null 2>&1; then
+    echo "$v /usr/lib/go-$v"
+    continue
+  fi
   if ! have "$v"; then
     apt_update
     dl="$APT_DIR/deb/$v"
@@ -77,7 +83,13 @@ for v in "${versions[@]}"; do
     fi
     for deb in "$dl"/*.deb; do dpkg -x "$deb" "$CACHE/$v"; done
     rm -rf "$dl"
-    if ! have "$v"; then
+    # This suite's own Go (scripts/setup.sh installs golang-1.19-go): use it as installed.
+  if [ "${SUITE[$v]}" = bookworm ] && dpkg-query -W -f='${Status}' "golang-$v-go" 2>/dev/null | grep -q "install ok installed" &&
+     "/usr/lib/go-$v/bin/go" version >/dev/null 2>&1; then
+    echo "$v /usr/lib/go-$v"
+    continue
+  fi
+  if ! have "$v"; then
       echo "fetch-go: Go $v unpacked but $(goroot_of "$v")/bin/go does not run" >&2
       failed+=("$v")
       continue
