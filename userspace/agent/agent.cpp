@@ -176,6 +176,9 @@ int Agent::start(std::string* error) {
   return kExitOk;
 }
 
+// 63 probes of a few RETs each need a few hundred; a binary that makes us place more is refused.
+constexpr std::size_t kMaxSitesPerProcess = 4096;
+
 Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf) const {
   SiteScan scan;
   const std::vector<std::string> names = binary.function_names();  // sorted
@@ -214,6 +217,12 @@ Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary, const goelf::Dw
         continue;
       }
       rets = std::move(found.value());
+    }
+    // Every site is a uprobe in the target: bound them whatever the binary claims.
+    if (scan.sites.size() + 1 + rets.size() > kMaxSitesPerProcess) {
+      refuse("its " + std::to_string(1 + rets.size()) + " uprobe sites would exceed " +
+             std::to_string(kMaxSitesPerProcess) + " per process");
+      continue;
     }
     scan.sites.push_back({fn->file_offset, 2u * probe.probe_id});
     for (auto ret : rets) scan.sites.push_back({ret, 2u * probe.probe_id + 1});

@@ -88,6 +88,10 @@ Result<Pclntab> parse_pclntab(ByteView table, uint64_t text_start) {
   const uint64_t count = header->function_count;
   // (2 * count + 1) fields: (entry, funcoff) pairs then the end-of-text sentinel entry.
   if (count == 0) return Error{"pclntab lists no functions"};
+  if (count > kMaxPclntabFunctions) {
+    return Error{"pclntab lists " + std::to_string(count) + " functions, more than the " +
+                 std::to_string(kMaxPclntabFunctions) + " this reader indexes: refusing the table"};
+  }
   if (count > funcdata->size() / (2 * field_size)) {
     return Error{"corrupt pclntab: function count " + std::to_string(count) + " does not fit in the table"};
   }
