@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <tuple>
 
 #include "goelf/go_binary.h"
@@ -397,6 +398,28 @@ TEST(GoBinary, Go126EtextBeyondTheTableIsAcceptedOnlyWhenItIsAlignmentPadding) {
     EXPECT_NE(refused->pclntab_error().find("disagrees with moduledata.etext"), std::string::npos)
         << refused->pclntab_error();
   }
+}
+
+TEST(GoBinary, MappedFileAndBytesInMemoryResolveTheSame) {
+  // open() maps the file; from_bytes() parses a copy: same tables, same answers.
+  for (const char* name : {"plain", "stripped_pie"}) {
+    SCOPED_TRACE(name);
+    GoBinary mapped = open_or_die(name);
+    auto copied = GoBinary::from_bytes(read_file(kDir + "/" + name), name);
+    ASSERT_TRUE(copied) << copied.error();
+    EXPECT_EQ(mapped.function_names(), copied->function_names());
+    EXPECT_EQ(mapped.build_id(), copied->build_id());
+    auto a = mapped.find_function(kSendChunk);
+    auto b = copied->find_function(kSendChunk);
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->file_offset, b->file_offset);
+    EXPECT_EQ(*mapped.ret_offsets(*a), *copied->ret_offsets(*b));
+  }
+  // A moved-from or copied GoBinary keeps the mapping alive.
+  auto moved = std::make_unique<GoBinary>(open_or_die("stripped"));
+  GoBinary copy = *moved;
+  moved.reset();
+  EXPECT_TRUE(copy.find_function(kSendChunk));
 }
 
 TEST(GoBinary, HoldsPackageMatchesThePackageAndItsSubpackagesOnly) {

@@ -1,13 +1,14 @@
 #include "goelf/go_binary.h"
 
 #include <elf.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <set>
 
 #include "goelf/ret_finder.h"
@@ -93,23 +94,30 @@ const char* to_string(SymbolSource source) {
 }
 
 Result<GoBinary> GoBinary::open(const std::string& path) {
+  // Mapped, not read: binaries of hundreds of MB are only touched where the tables are. The
+  // executable of a running target cannot be written or truncated (ETXTBSY), so the mapping
+  // stays valid while we read it.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error{"cannot open " + path + ": " + std::strerror(errno)};
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
-    return Error{"cannot open " + path + ": " + std::strerror(errno)};
-  }
+  const bool stated = ::fstat(fd, &info) == 0;
+  const int stat_errno = errno;
+  Result<std::shared_ptr<const FileBytes>> bytes = Error{""};
+  if (stated && S_ISREG(info.st_mode) && static_cast<uint64_t>(info.st_size) <= kMaxFileSize)
+    bytes = FileBytes::map(fd, static_cast<uint64_t>(info.st_size), path);
+  ::close(fd);
+  if (!stated) return Error{"cannot open " + path + ": " + std::strerror(stat_errno)};
   if (!S_ISREG(info.st_mode)) return Error{path + " is not a regular file"};
   if (static_cast<uint64_t>(info.st_size) > kMaxFileSize) return Error{path + " is larger than 4 GiB: not probing it"};
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return Error{"cannot open " + path + ": " + std::strerror(errno)};
-  std::vector<uint8_t> bytes(static_cast<size_t>(info.st_size));
-  if (!bytes.empty() && !file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
-    return Error{"cannot read " + path + " (file changed while reading?)"};
-  }
-  return from_bytes(std::move(bytes), path);
+  if (!bytes) return Error{bytes.error()};
+  return from_elf(ElfImage::parse(std::move(bytes).value()), path);
 }
 
 Result<GoBinary> GoBinary::from_bytes(std::vector<uint8_t> bytes, std::string display_name) {
-  auto elf = ElfImage::parse(std::move(bytes));
+  return from_elf(ElfImage::parse(std::move(bytes)), std::move(display_name));
+}
+
+Result<GoBinary> GoBinary::from_elf(Result<ElfImage> elf, std::string display_name) {
   if (!elf) return Error{display_name + ": " + elf.error()};
   GoBinary binary(std::move(elf).value(), std::move(display_name));
   binary.read_notes();

@@ -39,7 +39,7 @@ bool holds_package(const std::vector<std::string>& sorted_names, std::string_vie
 
 class GoBinary {
  public:
-  // Reads and indexes the file. Fails (with what is wrong) when it cannot be read, is not an
+  // Maps (mmap, read-only) and indexes the file. Fails (with what is wrong) when it cannot be read, is not an
   // ELF file, is not x86-64, or has corrupt ELF headers. A non-Go ELF opens fine: is_go() is
   // false and find_function works only through .symtab.
   static Result<GoBinary> open(const std::string& path);
@@ -76,6 +76,7 @@ class GoBinary {
   Result<uint64_t> vaddr_to_file_offset(uint64_t vaddr) const { return elf_.vaddr_to_offset(vaddr); }
 
  private:
+  static Result<GoBinary> from_elf(Result<ElfImage> elf, std::string display_name);
   GoBinary(ElfImage elf, std::string display_name) : elf_(std::move(elf)), name_(std::move(display_name)) {}
   void read_notes();
   void read_build_info();
