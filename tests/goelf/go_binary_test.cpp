@@ -4,6 +4,8 @@
 
 #include <elf.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -124,6 +126,50 @@ TEST(GoBinary, EveryFunctionOfTheStrippedBuildMatchesTheSymtab) {
     }
     EXPECT_EQ(compared + abi_pairs, names.size());
     EXPECT_LT(abi_pairs, 100u);
+  }
+}
+
+TEST(MatrixBuild, EveryFunctionOfTheStrippedBuildsMatchesTheSymtab) {
+  // The same check on the fixture as another Go built it: run by tests/integration/
+  // test_go_matrix.py once per Go version with GOELF_MATRIX_DIR set to that version's four
+  // builds (skipped when run without it, e.g. by plain ctest: the matrix test runs it).
+  const char* dir = std::getenv("GOELF_MATRIX_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "GOELF_MATRIX_DIR not set";
+  auto open_in_dir = [&](const std::string& name) {
+    auto binary = GoBinary::open(std::string(dir) + "/" + name);
+    if (!binary) throw std::runtime_error(binary.error());
+    return std::move(binary).value();
+  };
+  for (const auto& [with_symtab, without] :
+       {std::pair<std::string, std::string>{"dwcp-fixture", "dwcp-fixture-stripped"},
+        {"dwcp-fixture-pie", "dwcp-fixture-stripped-pie"}}) {
+    SCOPED_TRACE(without);
+    GoBinary full = open_in_dir(with_symtab);
+    GoBinary stripped = open_in_dir(without);
+    ASSERT_FALSE(stripped.has_symtab());
+    ASSERT_TRUE(stripped.has_pclntab()) << stripped.pclntab_error();
+    const auto names = stripped.function_names();
+    ASSERT_GT(names.size(), 1000u);
+    size_t compared = 0, abi_pairs = 0;
+    for (const std::string& name : names) {
+      auto a = stripped.find_function(name);
+      auto b = full.find_function(name);
+      if (!a && a.error().find("ABI0/ABIInternal wrapper") != std::string::npos) {
+        ++abi_pairs;
+        continue;
+      }
+      if (!a || !b) {
+        ADD_FAILURE() << name << ": " << (a ? b.error() : a.error());
+        continue;
+      }
+      EXPECT_EQ(a->vaddr, b->vaddr) << name;
+      EXPECT_EQ(a->file_offset, b->file_offset) << name;
+      ++compared;
+    }
+    EXPECT_EQ(compared + abi_pairs, names.size());
+    std::printf("%s: %zu functions match the symtab of %s (%zu ABI-wrapper pairs), pclntab %s, text start from %s\n",
+                without.c_str(), compared, with_symtab.c_str(), abi_pairs, stripped.pclntab_version().c_str(),
+                stripped.text_start_source().c_str());
   }
 }
 

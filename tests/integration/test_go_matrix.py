@@ -68,6 +68,26 @@ def setUpModule():
     print("Go %s: %s" % (GO_VERSION, version.strip().replace("\n", "; ")), file=sys.stderr)
 
 
+class GoMatrixResolver(unittest.TestCase):
+    def test_every_function_of_the_stripped_builds_matches_the_symtab(self):
+        # Not just the 18 DWCP functions: every function the pclntab of the stripped builds
+        # lists (runtime included) resolves to the address the plain builds' symtab gives
+        # (tests/goelf: MatrixBuild.*). No BPF needed.
+        if _setup_error:
+            if IN_CI:
+                self.fail(_setup_error)
+            self.skipTest(_setup_error)
+        goelf_tests = os.environ.get("DWCP_GOELF_TESTS", "")
+        if not os.path.exists(goelf_tests):
+            self.fail("DWCP_GOELF_TESTS (the dwcp_goelf_tests binary) not found: %r" % goelf_tests)
+        run = subprocess.run([goelf_tests, "--gtest_filter=MatrixBuild.*"], capture_output=True, text=True,
+                             env=dict(os.environ, GOELF_MATRIX_DIR=os.path.join(OUT_DIR, GO_VERSION)))
+        self.assertEqual(run.returncode, 0, run.stdout[-4000:])
+        self.assertIn("[  PASSED  ] 1 test", run.stdout)
+        self.assertNotIn("SKIPPED", run.stdout)
+        print("\n".join(l for l in run.stdout.splitlines() if "functions match" in l), file=sys.stderr)
+
+
 class GoMatrix(GoFunctionsTestCase):
     def setUp(self):
         if _setup_error:
