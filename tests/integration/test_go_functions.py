@@ -349,6 +349,11 @@ class PartialBuild(GoFunctionsTestCase):
         # version stamp: "(devel)", not the Go version.
         truth, s, agent = self.observe("dwcp-fixture", ["--workload", "amst", "--transfers", "1"])
         self.assertEqual(label_values(s, "dwcp_system_version_info", "version"), {"(devel)"})
+        # Probe states describe live processes only: gone with the target.
+        self.assertEqual(value(s, "dwcp_observer_probe_state", state="attached"), 18)
+        self._cleanups_procs[0].stop()  # the fixture
+        self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_probe_state") is None),
+                        "probe states of the exited target still exported")
 
 
 class Concurrency(GoFunctionsTestCase):

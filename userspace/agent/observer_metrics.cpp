@@ -130,6 +130,9 @@ void ObserverMetrics::mark_target_gone(std::uint32_t pid, const dwcp_sock_stats&
   it->second.last_stats = last;
   target_up_->Add({{"pid", std::to_string(pid)}, {"target", it->second.target}}).Set(0);
   probes_attached_->Add({{"pid", std::to_string(pid)}}).Set(0);
+  // No probe of a gone process is in any state.
+  for (auto* gauge : probe_state_series_[pid]) probe_state_->Remove(gauge);
+  probe_state_series_.erase(pid);
 }
 
 void ObserverMetrics::set_trap_cost(double seconds_per_hit) { trap_cost_->Set(seconds_per_hit); }

@@ -61,7 +61,7 @@ class ObserverMetrics : public prometheus::Collectable {
   prometheus::Family<prometheus::Counter>* probe_overhead_;
   prometheus::Family<prometheus::Gauge>* probe_demoted_;
   prometheus::Family<prometheus::Gauge>* probe_state_;
-  std::map<std::uint32_t, std::vector<prometheus::Gauge*>> probe_state_series_;  // by pid, guarded below
+  std::map<std::uint32_t, std::vector<prometheus::Gauge*>> probe_state_series_;  // by pid, under processes_mutex_
   prometheus::Gauge* trap_cost_;
   prometheus::Gauge* overhead_share_;
   std::map<std::string, prometheus::Counter*> event_counters_;  // consumer thread only
