@@ -52,9 +52,15 @@ apt_update() {
   suites=$(printf '%s\n' "${SUITE[@]}" | sort -u)
   : >"$APT_DIR/sources.list"
   for s in $suites; do echo "deb $m $s main" >>"$APT_DIR/sources.list"; done
+  updated=1
+  # Lists fetched by an earlier call today serve (one update, not one per version fetched).
+  if [ -n "$(find "$APT_DIR/state/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n1)" ] &&
+     [ "$(cat "$APT_DIR/sources.list")" = "$(cat "$APT_DIR/sources.used" 2>/dev/null)" ]; then
+    return 0
+  fi
   # shellcheck disable=SC2046
   apt-get $(apt_opts) -q update >&2
-  updated=1
+  cp "$APT_DIR/sources.list" "$APT_DIR/sources.used"
 }
 
 failed=()
