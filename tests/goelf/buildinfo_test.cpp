@@ -114,4 +114,59 @@ TEST(BuildInfo, ModinfoLines) {
   ASSERT_EQ(info.settings.size(), 1u);
 }
 
+// DWCP's version is that of the module holding its package, wherever that module sits.
+constexpr const char* kDwcp = "github.com/khryptorgraphics/novacron/backend/core/network/dwcp";
+
+TEST(BuildInfo, DepsAndTheirReplacements) {
+  BuildInfo info;
+  // As `go version -m` shows dwcp-sender (tests/fixtures/dwcp-sender): a local replacement.
+  dwcp::goelf::parse_modinfo(
+      "path\texample.com/dwcp-sender\nmod\texample.com/dwcp-sender\t(devel)\t\n"
+      "dep\tgithub.com/khryptorgraphics/novacron/backend/core\tv1.4.2\n=>\t../dwcp\t(devel)\t\n"
+      "dep\tgolang.org/x/sys\tv0.1.0\th1:abc=\n",
+      info);
+  EXPECT_EQ(info.main_module, "example.com/dwcp-sender");
+  ASSERT_EQ(info.deps.size(), 2u);
+  EXPECT_EQ(info.deps[0].path, "github.com/khryptorgraphics/novacron/backend/core");
+  EXPECT_EQ(info.deps[0].version, "v1.4.2");
+  EXPECT_EQ(info.deps[0].replace_path, "../dwcp");
+  EXPECT_EQ(info.deps[0].replace_version, "(devel)");
+  EXPECT_EQ(info.deps[1].path, "golang.org/x/sys");
+  EXPECT_EQ(info.deps[1].version, "v0.1.0");
+  EXPECT_EQ(info.deps[1].replace_path, "");
+  // The version it requires, not the main module's "(devel)" nor the Go version.
+  EXPECT_EQ(dwcp::goelf::module_version_of(info, kDwcp), "v1.4.2");
+  EXPECT_EQ(dwcp::goelf::module_version_of(info, "example.com/dwcp-sender"), "(devel)");
+  EXPECT_EQ(dwcp::goelf::module_version_of(info, "example.com/other"), "");
+}
+
+TEST(BuildInfo, ModuleVersionOfThePackage) {
+  auto version_of = [](const std::string& modinfo) {
+    BuildInfo info;
+    dwcp::goelf::parse_modinfo(modinfo, info);
+    return dwcp::goelf::module_version_of(info, kDwcp);
+  };
+  // novacron's backend/core is the main module (the fixture, or a tagged build of it).
+  EXPECT_EQ(version_of("mod\tgithub.com/khryptorgraphics/novacron/backend/core\tv1.5.0\th1:x=\n"), "v1.5.0");
+  EXPECT_EQ(version_of("mod\tgithub.com/khryptorgraphics/novacron/backend/core\t(devel)\t\n"), "(devel)");
+  // The api-server module depends on backend/core: the dep's version, not the main module's.
+  EXPECT_EQ(version_of("mod\tgithub.com/khryptorgraphics/novacron/backend\tv2.0.0\t\n"
+                       "dep\tgithub.com/khryptorgraphics/novacron/backend/core\tv1.4.2\th1:y=\n"),
+            "v1.4.2");
+  // Replaced by another module version: that version is what was built.
+  EXPECT_EQ(version_of("mod\tm\t(devel)\t\ndep\tgithub.com/khryptorgraphics/novacron/backend/core\tv1.4.2\th1:y=\n"
+                       "=>\tgithub.com/fork/core\tv1.4.3-fix\th1:z=\n"),
+            "v1.4.3-fix");
+  // A local replacement of the placeholder version names no version.
+  EXPECT_EQ(version_of("mod\tm\t(devel)\t\n"
+                       "dep\tgithub.com/khryptorgraphics/novacron/backend/core\tv0.0.0-00010101000000-000000000000\n"
+                       "=>\t./core\t(devel)\t\n"),
+            "");
+  // A module whose path merely starts with the same letters does not hold the package.
+  EXPECT_EQ(version_of("mod\tm\t(devel)\t\ndep\tgithub.com/khryptorgraphics/novacron/backend/co\tv9.9.9\t\n"), "");
+  // No build info at all.
+  EXPECT_EQ(version_of(""), "");
+}
+
 }  // namespace
+

@@ -4,8 +4,12 @@
 
 #include <elf.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <tuple>
 
 #include "goelf/go_binary.h"
 #include "goelf/pclntab.h"
@@ -122,6 +126,50 @@ TEST(GoBinary, EveryFunctionOfTheStrippedBuildMatchesTheSymtab) {
     }
     EXPECT_EQ(compared + abi_pairs, names.size());
     EXPECT_LT(abi_pairs, 100u);
+  }
+}
+
+TEST(MatrixBuild, EveryFunctionOfTheStrippedBuildsMatchesTheSymtab) {
+  // The same check on the fixture as another Go built it: run by tests/integration/
+  // test_go_matrix.py once per Go version with GOELF_MATRIX_DIR set to that version's four
+  // builds (skipped when run without it, e.g. by plain ctest: the matrix test runs it).
+  const char* dir = std::getenv("GOELF_MATRIX_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "GOELF_MATRIX_DIR not set";
+  auto open_in_dir = [&](const std::string& name) {
+    auto binary = GoBinary::open(std::string(dir) + "/" + name);
+    if (!binary) throw std::runtime_error(binary.error());
+    return std::move(binary).value();
+  };
+  for (const auto& [with_symtab, without] :
+       {std::pair<std::string, std::string>{"dwcp-fixture", "dwcp-fixture-stripped"},
+        {"dwcp-fixture-pie", "dwcp-fixture-stripped-pie"}}) {
+    SCOPED_TRACE(without);
+    GoBinary full = open_in_dir(with_symtab);
+    GoBinary stripped = open_in_dir(without);
+    ASSERT_FALSE(stripped.has_symtab());
+    ASSERT_TRUE(stripped.has_pclntab()) << stripped.pclntab_error();
+    const auto names = stripped.function_names();
+    ASSERT_GT(names.size(), 1000u);
+    size_t compared = 0, abi_pairs = 0;
+    for (const std::string& name : names) {
+      auto a = stripped.find_function(name);
+      auto b = full.find_function(name);
+      if (!a && a.error().find("ABI0/ABIInternal wrapper") != std::string::npos) {
+        ++abi_pairs;
+        continue;
+      }
+      if (!a || !b) {
+        ADD_FAILURE() << name << ": " << (a ? b.error() : a.error());
+        continue;
+      }
+      EXPECT_EQ(a->vaddr, b->vaddr) << name;
+      EXPECT_EQ(a->file_offset, b->file_offset) << name;
+      ++compared;
+    }
+    EXPECT_EQ(compared + abi_pairs, names.size());
+    std::printf("%s: %zu functions match the symtab of %s (%zu ABI-wrapper pairs), pclntab %s, text start from %s\n",
+                without.c_str(), compared, with_symtab.c_str(), abi_pairs, stripped.pclntab_version().c_str(),
+                stripped.text_start_source().c_str());
   }
 }
 
@@ -323,6 +371,112 @@ TEST(GoBinary, Go126ExternallyLinkedPieReadsModuledataThroughRelocations) {
   auto fn = binary->find_function(kSendChunk);
   ASSERT_TRUE(fn) << fn.error();
   EXPECT_EQ(fn->file_offset, open_or_die("stripped_pie").find_function(kSendChunk)->file_offset);
+}
+
+TEST(GoBinary, Go126EtextBeyondTheTableIsAcceptedOnlyWhenItIsAlignmentPadding) {
+  // Go 1.26/1.27 stripped builds: the table ends after its last function (go:textfipsend, one
+  // byte) and runtime.etext (moduledata.etext) follows on a 16-byte boundary, INT3 between,
+  // e.g. 0x58eb41 vs 0x58eb50 (tests/integration/test_go_matrix.py proves this on real 1.26
+  // and 1.27 builds). Reproduced on this 1.19 build's real tables: header as 1.26 writes it,
+  // and the table's end-of-text sentinel moved `gap` bytes before moduledata.etext.
+  Patched base = load_for_patching("stripped");
+  const uint32_t magic120 = dwcp::goelf::kPclntabMagic120;
+  std::memcpy(&base.bytes[base.pclntab_offset], &magic120, 4);
+  std::memset(&base.bytes[base.pclntab_offset + 24], 0, 8);
+  auto word = [&](const Patched& p, uint64_t at) {
+    uint64_t v;
+    std::memcpy(&v, &p.bytes[at], 8);
+    return v;
+  };
+  const uint64_t count = word(base, base.pclntab_offset + 8);
+  const uint64_t functab = base.pclntab_offset + word(base, base.pclntab_offset + 8 + 7 * 8);
+  const uint64_t sentinel_at = functab + 2 * count * 4;
+  uint32_t sentinel;
+  std::memcpy(&sentinel, &base.bytes[sentinel_at], 4);
+  auto elf = ElfImage::parse(base.bytes);
+  ASSERT_TRUE(elf);
+  const auto* text = elf->section(".text");
+  const auto* noptrdata = elf->section(".noptrdata");
+  const auto* pclntab = elf->section(".gopclntab");
+  ASSERT_TRUE(text && noptrdata && pclntab);
+  const uint64_t etext = text->addr + text->size;
+  ASSERT_EQ(etext % 16, 0u);
+  uint64_t moduledata = 0;
+  for (uint64_t at = noptrdata->offset; at + 8 <= noptrdata->offset + noptrdata->size; at += 8)
+    if (word(base, at) == pclntab->addr) moduledata = at;
+  ASSERT_NE(moduledata, 0u);
+  ASSERT_EQ(word(base, moduledata + 23 * 8), etext);
+
+  // gap bytes before etext, filled with `fill` (or the real code there when fill < 0); the
+  // moduledata's etext moved by etext_shift.
+  auto open_with = [&](uint32_t gap, int fill, int64_t etext_shift = 0) {
+    Patched p = base;
+    const uint32_t moved = sentinel - gap;
+    std::memcpy(&p.bytes[sentinel_at], &moved, 4);
+    if (fill >= 0) std::memset(&p.bytes[text->offset + text->size - gap], fill, gap);
+    const uint64_t new_etext = etext + etext_shift;
+    std::memcpy(&p.bytes[moduledata + 23 * 8], &new_etext, 8);
+    return GoBinary::from_bytes(p.bytes, "patched-1.26-gap");
+  };
+  {
+    auto padded = open_with(15, 0xcc);
+    ASSERT_TRUE(padded) << padded.error();
+    ASSERT_TRUE(padded->has_pclntab()) << padded->pclntab_error();
+    EXPECT_EQ(padded->text_start_source(), "moduledata");
+    auto fn = padded->find_function(kSendChunk);
+    ASSERT_TRUE(fn) << fn.error();
+    EXPECT_EQ(fn->file_offset, open_or_die("stripped").find_function(kSendChunk)->file_offset);
+    auto last = padded->find_function("main.main");
+    ASSERT_TRUE(last) << last.error();
+    EXPECT_EQ(last->vaddr + last->size, etext - 15) << "the last function ends where the table says";
+  }
+  // Code (not INT3) in the gap, a gap as large as the function alignment, or an etext off the
+  // alignment: not padding, the table and the moduledata disagree.
+  for (const auto& [gap, fill, shift, what] :
+       {std::tuple<uint32_t, int, int64_t, const char*>{15, -1, 0, "code in the gap"},
+        {16, 0x00, 0, "zeros, not INT3"},
+        {32, 0xcc, 0, "a whole alignment unit"},
+        {16, 0xcc, -8, "etext not 16-aligned"}}) {
+    SCOPED_TRACE(what);
+    auto refused = open_with(gap, fill, shift);
+    ASSERT_TRUE(refused) << refused.error();
+    EXPECT_FALSE(refused->has_pclntab());
+    EXPECT_NE(refused->pclntab_error().find("disagrees with moduledata.etext"), std::string::npos)
+        << refused->pclntab_error();
+  }
+}
+
+TEST(GoBinary, MappedFileAndBytesInMemoryResolveTheSame) {
+  // open() maps the file; from_bytes() parses a copy: same tables, same answers.
+  for (const char* name : {"plain", "stripped_pie"}) {
+    SCOPED_TRACE(name);
+    GoBinary mapped = open_or_die(name);
+    auto copied = GoBinary::from_bytes(read_file(kDir + "/" + name), name);
+    ASSERT_TRUE(copied) << copied.error();
+    EXPECT_EQ(mapped.function_names(), copied->function_names());
+    EXPECT_EQ(mapped.build_id(), copied->build_id());
+    auto a = mapped.find_function(kSendChunk);
+    auto b = copied->find_function(kSendChunk);
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->file_offset, b->file_offset);
+    EXPECT_EQ(*mapped.ret_offsets(*a), *copied->ret_offsets(*b));
+  }
+  // A moved-from or copied GoBinary keeps the mapping alive.
+  auto moved = std::make_unique<GoBinary>(open_or_die("stripped"));
+  GoBinary copy = *moved;
+  moved.reset();
+  EXPECT_TRUE(copy.find_function(kSendChunk));
+}
+
+TEST(GoBinary, HoldsPackageMatchesThePackageAndItsSubpackagesOnly) {
+  const std::vector<std::string> names = {"example.com/goelftest/transport.(*MultiStreamTCP).Send",
+                                          "example.com/goelftestx.F", "main.main", "runtime.main"};
+  EXPECT_TRUE(dwcp::goelf::holds_package(names, "example.com/goelftest"));
+  EXPECT_TRUE(dwcp::goelf::holds_package(names, "example.com/goelftest/transport"));
+  EXPECT_FALSE(dwcp::goelf::holds_package(names, "example.com/goelftes"));
+  EXPECT_FALSE(dwcp::goelf::holds_package(names, "example.com/other"));
+  EXPECT_FALSE(dwcp::goelf::holds_package(names, ""));
+  EXPECT_TRUE(dwcp::goelf::holds_package(open_or_die("stripped").function_names(), "example.com/goelftest"));
 }
 
 TEST(GoBinary, CorruptPclntabInAStrippedBinaryIsRefused) {

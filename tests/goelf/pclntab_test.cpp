@@ -177,6 +177,14 @@ TEST(Pclntab, UnknownAndOldMagicsAreRefusedWithTheReason) {
   EXPECT_FALSE(parse_pclntab(view(bytes), kText));
 }
 
+TEST(Pclntab, FunctionCountAboveTheCapIsRefusedWithTheReason) {
+  auto bytes = build_pclntab(0xfffffff0, kText, kText, kFunctions, kEnd);
+  goelf_test::put_u64(bytes, 8, dwcp::goelf::kMaxPclntabFunctions + 1);
+  auto table = parse_pclntab(ByteView(bytes.data(), bytes.size()), kText);
+  ASSERT_FALSE(table);
+  EXPECT_NE(table.error().find("more than the 2097152 this reader indexes"), std::string::npos) << table.error();
+}
+
 TEST(Pclntab, EmptyInputIsRefused) { EXPECT_FALSE(parse_pclntab(ByteView(), kText)); }
 
 }  // namespace

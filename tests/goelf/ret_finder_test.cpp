@@ -60,4 +60,16 @@ TEST(RetFinder, RefusesCodeWithoutRet) {
   EXPECT_FALSE(find_ret_offsets(ByteView(), 0x401000));
 }
 
+TEST(RetFinder, MoreRetsThanTheCapAreRefused) {
+  std::vector<uint8_t> at_cap(dwcp::goelf::kMaxRetsPerFunction, 0xc3);
+  auto ok = dwcp::goelf::find_ret_offsets(dwcp::goelf::ByteView(at_cap.data(), at_cap.size()), 0x1000);
+  ASSERT_TRUE(ok) << ok.error();
+  EXPECT_EQ(ok->size(), dwcp::goelf::kMaxRetsPerFunction);
+  std::vector<uint8_t> over(dwcp::goelf::kMaxRetsPerFunction + 1, 0xc3);
+  auto refused = dwcp::goelf::find_ret_offsets(dwcp::goelf::ByteView(over.data(), over.size()), 0x1000);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("more than 256 RET"), std::string::npos) << refused.error();
+}
+
 }  // namespace
+

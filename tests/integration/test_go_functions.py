@@ -328,6 +328,53 @@ class GroundTruthOnFourBuilds(GoFunctionsTestCase):
                     self._cleanups_procs.clear()
 
 
+# What Go's linker leaves out of dwcp-sender (tests/fixtures/dwcp-sender: it never receives,
+# decodes or decompresses); receiveChunk stays, reachable from Start's receiver branch.
+SENDER_ABSENT = ("transport.(*MultiStreamTCP).Receive", "compression.(*DeltaEncoder).Decode", "(*HDE).Decompress")
+
+
+class PartialBuild(GoFunctionsTestCase):
+    def test_sender_only_build_attaches_what_it_has_exactly(self):
+        for variant in ("dwcp-sender", "dwcp-sender-stripped-pie"):
+            with self.subTest(variant=variant):
+                truth, s, agent = self.observe(variant, WORKLOAD + FAULTS)
+                try:
+                    self.assertEqual(truth["receives"] + truth["hde"]["decode_calls"] +
+                                     truth["hde"]["decompress_calls"], 0)
+                    self.assertGreater(truth["sends"], 0)
+                    self.assertMatchesTruth(truth, s)
+                    self.assertNoEventLost(s, truth)
+                    log = agent.log()
+                    # One line, each absent function once; nothing refused.
+                    absent = [line for line in log.splitlines() if "probes absent" in line]
+                    self.assertEqual(len(absent), 1, log)
+                    listed = absent[0].split(": ")[-1].split(", ")
+                    self.assertEqual(sorted(listed), sorted(SENDER_ABSENT), absent[0])
+                    self.assertNotIn("probes refused", log)
+                    for probe in ("receive", "decode", "decompress"):
+                        self.assertEqual(value(s, "dwcp_observer_probe_state", probe=probe, state="absent"), 1)
+                    self.assertEqual(value(s, "dwcp_observer_probe_state", state="attached"), 15)
+                    self.assertEqual(value(s, "dwcp_observer_probe_state", state="refused"), 0)
+                    # Its main module is example.com/dwcp-sender (devel); DWCP's version is that of
+                    # the novacron module it requires (go.mod: v1.4.2, replaced by ../dwcp).
+                    self.assertEqual(label_values(s, "dwcp_system_version_info", "version"), {"v1.4.2"})
+                finally:
+                    for proc in reversed(self._cleanups_procs):
+                        proc.stop()
+                    self._cleanups_procs.clear()
+
+    def test_full_fixture_reports_its_own_module_version(self):
+        # The fixture's main module is novacron's backend/core, built from a checkout without a
+        # version stamp: "(devel)", not the Go version.
+        truth, s, agent = self.observe("dwcp-fixture", ["--workload", "amst", "--transfers", "1"])
+        self.assertEqual(label_values(s, "dwcp_system_version_info", "version"), {"(devel)"})
+        # Probe states describe live processes only: gone with the target.
+        self.assertEqual(value(s, "dwcp_observer_probe_state", state="attached"), 18)
+        self._cleanups_procs[0].stop()  # the fixture
+        self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_probe_state") is None),
+                        "probe states of the exited target still exported")
+
+
 class Concurrency(GoFunctionsTestCase):
     def test_many_goroutines_pair_every_entry_with_its_exit(self):
         # 24 goroutines run every probed function at once (plus one per stream for sendChunk
@@ -385,19 +432,22 @@ class Refusals(GoFunctionsTestCase):
         self.assertEqual(value(s, "dwcp_observer_events_total", kind="prune") or 0, 0)
         self.assertEqual(value(s, "dwcp_system_config_enabled"), 5, "all five features still live")
 
-    def test_optional_function_missing_is_refused_and_the_rest_run(self):
+    def test_function_missing_from_the_build_is_absent_and_the_rest_run(self):
         # A profile for a build that has PruneExpiredBaselines where the fixture has
-        # PruneOldBaselines, marked optional: that one probe is refused, the 17 others attach.
-        # (A required function missing means another build: exit 4, nothing attached -
-        # test_lifecycle.test_profile_with_unknown_symbols.)
+        # PruneOldBaselines: that one probe is absent (a state, not a refusal), the 17 others
+        # attach. (A binary with none of the package is refused: test_bad_input.)
         missing = "compression.(*DeltaEncoder).PruneExpiredBaselines"
         profile = self.profile_with("compression.(*DeltaEncoder).PruneOldBaselines", {
-            "function": missing, "event": "prune", "params": "", "results": "int", "optional": True,
+            "function": missing, "event": "prune", "params": "", "results": "int",
             "exit": {"result_aux": "result0"}})
         truth, s, agent = self.observe("dwcp-fixture", WORKLOAD, ["--profile", profile], PRUNE_KEYS)
         log = agent.log()
-        self.assertIn("probes refused: " + missing, log)
-        self.assertIn("not found", log)
+        self.assertEqual(log.count(missing), 1, log)
+        self.assertIn("probes absent, functions not in this build of %s: %s\n" % (PACKAGE, missing), log)
+        self.assertNotIn("probes refused", log)
+        self.assertEqual(value(s, "dwcp_observer_probe_state", probe="prune", state="absent"), 1)
+        self.assertEqual(value(s, "dwcp_observer_probe_state", probe="prune", state="attached"), 0)
+        self.assertEqual(value(s, "dwcp_observer_probe_state", state="attached"), 17)
         self.assertRestExact(truth, s)
 
     def test_function_the_resolver_cannot_vouch_for_is_refused_and_the_rest_run(self):
@@ -411,6 +461,7 @@ class Refusals(GoFunctionsTestCase):
         log = agent.log()
         self.assertIn("compression.(*DeltaEncoder).PruneOldBaselines", log)
         self.assertIn("disagree", log, "the log should say why the probe was refused")
+        self.assertEqual(value(s, "dwcp_observer_probe_state", probe="prune", state="refused"), 1)
         self.assertRestExact(truth, s)
 
     def test_stripped_binary_with_an_unknown_pclntab_is_refused_with_the_reason(self):

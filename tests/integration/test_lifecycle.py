@@ -495,8 +495,16 @@ class MoreBadInput(AgentTestCase):
         profile["probes"][5]["function"] = "transport.(*MultiStreamTCP).receiveChunkV2"
         path = self.write("unknown-symbols.json", json.dumps(profile))
         fixture = self.track(Fixture())
-        self.assertRefused(["--pid", str(fixture.pid), "--profile", path], EXIT_SYMBOLS,
-                           "sendChunkV2", "receiveChunkV2", "optional")
+        # Functions this build lacks are a state of their probes, not a refusal (partial builds,
+        # issue 11): the rest attaches, and one line names each absent function once.
+        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--profile", path]))
+        agent.wait_ready()
+        log = agent.log()
+        absent = [line for line in log.splitlines() if "probes absent" in line]
+        self.assertEqual(len(absent), 1, log)
+        self.assertTrue(absent[0].endswith(": transport.(*MultiStreamTCP).sendChunkV2, "
+                                           "transport.(*MultiStreamTCP).receiveChunkV2"), absent[0])
+        self.assertEqual(log.count("sendChunkV2"), 1, log)
 
     def test_profile_whose_only_probe_is_optional_and_missing(self):
         with open(PROFILE) as f:

@@ -229,25 +229,36 @@ void Agent::update_readiness() {
   http_->set_ready(any, any ? "" : "no target attached: " + why);
 }
 
+// 63 probes of a few RETs each need a few hundred; a binary that makes us place more is refused.
+constexpr std::size_t kMaxSitesPerProcess = 4096;
+
 Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf) const {
   SiteScan scan;
   const std::vector<std::string> names = binary.function_names();  // sorted
+  scan.holds_package = goelf::holds_package(names, profile_.package);
   for (const auto& probe : profile_.probes) {
     if (demoted_.count(probe.probe_id)) continue;  // detached by --probe-budget, for good
+    auto refuse = [&](const std::string& why) {
+      scan.refused.push_back(probe.function + " (" + why + ")");
+      scan.states.emplace_back(probe.event, "refused");
+    };
     auto fn = binary.find_function(probe.symbol);
     if (!fn) {
       // Named in the binary but not placeable with certainty (the name tables disagree, a name
       // shared by several functions, ...): refuse this probe with the resolver's reason and keep
-      // the others. Absent altogether: another build, unless the profile says some lack it.
-      if (probe.optional || std::binary_search(names.begin(), names.end(), probe.symbol))
-        scan.refused.push_back(probe.function + " (" + fn.error() + ")");
-      else
-        scan.missing.push_back(probe.function);
+      // the others. Absent altogether: a build whose program never calls it (Go's linker drops
+      // unreachable functions), a state of the probe, not an error.
+      if (std::binary_search(names.begin(), names.end(), probe.symbol)) {
+        refuse(fn.error());
+      } else {
+        scan.absent.push_back(probe.function);
+        scan.states.emplace_back(probe.event, "absent");
+      }
       continue;
     }
     if (dwarf) {
       if (std::string conflict = field_offset_conflict(probe.field_offsets, *dwarf); !conflict.empty()) {
-        scan.refused.push_back(probe.function + " (" + conflict + ")");
+        refuse(conflict);
         continue;
       }
     }
@@ -255,14 +266,21 @@ Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary, const goelf::Dw
     if (probe.has_exit) {
       auto found = binary.ret_offsets(*fn);
       if (!found) {
-        scan.refused.push_back(probe.function + " (no return sites: " + found.error() + ")");
+        refuse("no return sites: " + found.error());
         continue;
       }
       rets = std::move(found.value());
     }
+    // Every site is a uprobe in the target: bound them whatever the binary claims.
+    if (scan.sites.size() + 1 + rets.size() > kMaxSitesPerProcess) {
+      refuse("its " + std::to_string(1 + rets.size()) + " uprobe sites would exceed " +
+             std::to_string(kMaxSitesPerProcess) + " per process");
+      continue;
+    }
     scan.sites.push_back({fn->file_offset, 2u * probe.probe_id});
     for (auto ret : rets) scan.sites.push_back({ret, 2u * probe.probe_id + 1});
     scan.live_features.insert(probe.feature);
+    scan.states.emplace_back(probe.event, "attached");
   }
   return scan;
 }
@@ -302,33 +320,35 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
     if (layout && loaded.dwarf) layout_conflict = field_offset_conflict(layout->field_offsets, *loaded.dwarf);
   }
   const std::vector<std::string>& refused = scan.refused;
-  const std::vector<std::string>& missing = scan.missing;
+  const std::vector<std::string>& absent = scan.absent;
   const std::vector<UprobeSite>& sites = scan.sites;
   const std::set<std::string>& live_features = scan.live_features;
   // The budget may have detached every probe: a successor then gets socket counters only.
   const bool budget_emptied = sites.empty() && !demoted_.empty();
-  // Decide before touching the kernel: a binary that is not the build the profile describes gets
-  // no probe at all (configs/probes/README.md: only `"optional": true` functions may be missing).
+  // Decide before touching the kernel. A build that holds only some of the profile's functions
+  // (a program that never receives has no Receive) gets what it has; a process is refused only
+  // when nothing at all can be placed (configs/probes/README.md).
   const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
-  if (!options_.sockets_only && !budget_emptied && (sites.empty() || !missing.empty())) {
+  if (!options_.sockets_only && !budget_emptied && sites.empty()) {
     if (!binary) {
       *error = "cannot read the binary of " + who + ": " + binary.error();
-    } else if (sites.empty()) {
-      std::vector<std::string> absent = missing;
-      absent.insert(absent.end(), refused.begin(), refused.end());
-      *error = who + " has none of the symbols of profile '" + profile_.name + "': missing " +
-               join(absent, ", ") + " — is this a DWCP process built from package " + profile_.package +
-               "? Use --profile for another build, or --sockets-only to serve kernel-side socket "
-               "metrics only";
+    } else if (!scan.holds_package) {
+      std::vector<std::string> functions;
+      for (const auto& probe : profile_.probes) functions.push_back(probe.function);
+      *error = who + " has none of the symbols of profile '" + profile_.name + "': no function of package " +
+               profile_.package + " (the profile probes " + join(functions, ", ") +
+               ") — is this a DWCP process? Use --profile for another build, or --sockets-only to serve "
+               "kernel-side socket metrics only";
       // A Go binary without a usable name table: say why, "none of the symbols" alone misleads.
       if (binary->is_go() && !binary->has_symtab() && !binary->has_pclntab())
         *error += ". Its Go function table (.gopclntab) cannot be used: " + binary->pclntab_error() +
                   " — the binary is damaged or from an unsupported Go version";
     } else {
-      *error = who + " lacks functions that profile '" + profile_.name + "' requires: " + join(missing, ", ") +
-               " — is it another build of " + profile_.package +
-               "? Mark functions some builds lack with \"optional\": true in the profile, or use "
-               "--sockets-only to attach only what is there";
+      *error = who + " has none of the symbols of profile '" + profile_.name + "' in a form it can probe";
+      if (!absent.empty()) *error += "; absent from this build: " + join(absent, ", ");
+      if (!refused.empty()) *error += "; refused: " + join(refused, "; ");
+      *error += " — is it another build of " + profile_.package +
+                "? Use --profile for it, or --sockets-only to serve kernel-side socket metrics only";
     }
     return kExitSymbols;
   }
@@ -346,8 +366,8 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
              "attached): probes removed, nothing attached";
     return kExitTarget;
   }
-  if (!missing.empty())
-    log(who + ": probes refused, symbols of " + profile_.package + " missing: " + join(missing, ", "));
+  if (!absent.empty())
+    log(who + ": probes absent, functions not in this build of " + profile_.package + ": " + join(absent, ", "));
   if (!refused.empty()) log(who + ": probes refused: " + join(refused, "; "));
 
   if (!bpf_->add_target(static_cast<std::uint32_t>(process.pid), error)) return kExitBpf;
@@ -370,14 +390,16 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   observed.target = target.spec.label;
   observed.alive = true;
   observer_->set_target(observed, static_cast<int>(target.sites));
+  observer_->set_probe_states(observed.pid, scan.states);
 
   std::set<std::string> profile_features;
   for (const auto& probe : profile_.probes) profile_features.insert(probe.feature);
   BinaryVersion version;
   if (binary) {
+    // DWCP's own version: that of the module holding the profile's package (the main module, or
+    // novacron's backend/core among the dependencies), never the Go toolchain's.
     const auto& info = binary->build_info();
-    const bool devel = info.main_version.empty() || info.main_version == "(devel)";
-    version = {devel ? info.go_version : info.main_version, info.vcs_revision, info.vcs_time};
+    version = {goelf::module_version_of(info, profile_.package), info.vcs_revision, info.vcs_time};
   }
   for (const auto& e : attached_state_events(profile_features, live_features, version)) target.model->apply(e);
   std::string build_id = binary ? binary->build_id() : "";

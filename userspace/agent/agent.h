@@ -124,8 +124,10 @@ class Agent {
   // The uprobe sites of the profile's probes in one binary, without those --probe-budget demoted.
   struct SiteScan {
     std::vector<UprobeSite> sites;
-    std::vector<std::string> refused;  // present but not probeable (optional, no RET found, wrong offsets)
-    std::vector<std::string> missing;  // required and absent
+    std::vector<std::string> refused;  // present but not probeable (no RET found, wrong offsets, ...)
+    std::vector<std::string> absent;   // not in this build (its linker dropped them, or never had them)
+    std::vector<std::pair<std::string, const char*>> states;  // probe label -> attached|absent|refused
+    bool holds_package = false;        // the binary has any function of the profile's package
     std::set<std::string> live_features;
   };
   // `dwarf`: the binary's DWARF struct layouts, nullptr when it has none (stripped); a probe whose

@@ -64,6 +64,11 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
                         .Help("1 when --probe-budget detached this probe because the estimated overhead "
                               "exceeded the budget, else 0")
                         .Register(*registry_);
+  probe_state_ = &prometheus::BuildGauge()
+                      .Name("dwcp_observer_probe_state")
+                      .Help("1 for the state each profile probe is in for a target process: attached, absent "
+                            "(the function is not in this build) or refused (present, address not vouched for)")
+                      .Register(*registry_);
   trap_cost_ = &prometheus::BuildGauge()
                     .Name("dwcp_observer_uprobe_trap_seconds")
                     .Help("Cost of one uprobe hit on this kernel (empty BPF program), calibrated at start-up")
@@ -102,6 +107,8 @@ void ObserverMetrics::set_target(const ObservedProcess& process, int probes_atta
       const std::string old_pid = std::to_string(it->first);
       target_up_->Remove(&target_up_->Add({{"pid", old_pid}, {"target", process.target}}));
       probes_attached_->Remove(&probes_attached_->Add({{"pid", old_pid}}));
+      for (auto* gauge : probe_state_series_[it->first]) probe_state_->Remove(gauge);
+      probe_state_series_.erase(it->first);
       it = processes_.erase(it);
     } else {
       ++it;
@@ -123,6 +130,9 @@ void ObserverMetrics::mark_target_gone(std::uint32_t pid, const dwcp_sock_stats&
   it->second.last_stats = last;
   target_up_->Add({{"pid", std::to_string(pid)}, {"target", it->second.target}}).Set(0);
   probes_attached_->Add({{"pid", std::to_string(pid)}}).Set(0);
+  // No probe of a gone process is in any state.
+  for (auto* gauge : probe_state_series_[pid]) probe_state_->Remove(gauge);
+  probe_state_series_.erase(pid);
 }
 
 void ObserverMetrics::set_trap_cost(double seconds_per_hit) { trap_cost_->Set(seconds_per_hit); }
@@ -133,6 +143,22 @@ void ObserverMetrics::add_probe_overhead(const std::vector<ProbeCost>& costs) {
 }
 
 void ObserverMetrics::set_overhead_share(double share) { overhead_share_->Set(share); }
+
+void ObserverMetrics::set_probe_states(std::uint32_t pid,
+                                       const std::vector<std::pair<std::string, const char*>>& states) {
+  static const char* const kStates[] = {"attached", "absent", "refused"};
+  std::lock_guard<std::mutex> lock(processes_mutex_);
+  auto& series = probe_state_series_[pid];
+  for (auto* gauge : series) probe_state_->Remove(gauge);
+  series.clear();
+  for (const auto& [probe, state] : states) {
+    for (const char* name : kStates) {
+      auto* gauge = &probe_state_->Add({{"pid", std::to_string(pid)}, {"probe", probe}, {"state", name}});
+      gauge->Set(std::string_view(state) == name ? 1 : 0);
+      series.push_back(gauge);
+    }
+  }
+}
 
 void ObserverMetrics::set_demoted(const std::string& probe) { probe_demoted_->Add({{"probe", probe}}).Set(1); }
 

@@ -45,6 +45,9 @@ class ObserverMetrics : public prometheus::Collectable {
   void add_probe_overhead(const std::vector<ProbeCost>& costs);  // ProbeCost::probe = probe label
   void set_overhead_share(double share);
   void set_demoted(const std::string& probe);
+  // Each profile probe's state in process pid: "attached", "absent" (the function is not in this
+  // build) or "refused" (present, but its address or layout could not be vouched for).
+  void set_probe_states(std::uint32_t pid, const std::vector<std::pair<std::string, const char*>>& states);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
@@ -57,6 +60,8 @@ class ObserverMetrics : public prometheus::Collectable {
   prometheus::Family<prometheus::Gauge>* probes_attached_;
   prometheus::Family<prometheus::Counter>* probe_overhead_;
   prometheus::Family<prometheus::Gauge>* probe_demoted_;
+  prometheus::Family<prometheus::Gauge>* probe_state_;
+  std::map<std::uint32_t, std::vector<prometheus::Gauge*>> probe_state_series_;  // by pid, under processes_mutex_
   prometheus::Gauge* trap_cost_;
   prometheus::Gauge* overhead_share_;
   std::map<std::string, prometheus::Counter*> event_counters_;  // consumer thread only

@@ -12,7 +12,7 @@
 namespace dwcp::agent {
 
 struct BinaryVersion {
-  std::string version;     // main module version, else the Go version
+  std::string version;     // version of the module holding the profile package (goelf::module_version_of)
   std::string git_commit;  // vcs.revision
   std::string build_date;  // vcs.time
 };

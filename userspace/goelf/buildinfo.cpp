@@ -102,12 +102,22 @@ void parse_modinfo(std::string_view modinfo, BuildInfo& info) {
     const std::string_view rest = line.substr(tab + 1);
     if (key == "path") {
       info.main_path = std::string(rest);
-    } else if (key == "mod") {
-      // mod <path> <version> <sum>
+    } else if (key == "mod" || key == "dep" || key == "=>") {
+      // <key> <path> <version> <sum>; "=>" replaces the dep just before it.
       const size_t t1 = rest.find('\t');
-      if (t1 == std::string_view::npos) continue;
-      const std::string_view after_path = rest.substr(t1 + 1);
-      info.main_version = std::string(after_path.substr(0, after_path.find('\t')));
+      const std::string path(rest.substr(0, t1));
+      const std::string_view after_path = t1 == std::string_view::npos ? std::string_view() : rest.substr(t1 + 1);
+      const std::string version(after_path.substr(0, after_path.find('\t')));
+      if (key == "mod") {
+        if (t1 == std::string_view::npos) continue;
+        info.main_module = path;
+        info.main_version = version;
+      } else if (key == "dep") {
+        info.deps.push_back(ModuleDep{path, version, "", ""});
+      } else if (!info.deps.empty() && info.deps.back().replace_path.empty()) {
+        info.deps.back().replace_path = path;
+        info.deps.back().replace_version = version;
+      }
     } else if (key == "build") {
       const size_t equals = rest.find('=');
       if (equals == std::string_view::npos) continue;
@@ -122,6 +132,30 @@ void parse_modinfo(std::string_view modinfo, BuildInfo& info) {
       info.settings.emplace_back(std::move(name), std::move(value));
     }
   }
+}
+
+namespace {
+
+bool provides(std::string_view module, std::string_view package) {
+  return !module.empty() && package.substr(0, module.size()) == module &&
+         (package.size() == module.size() || package[module.size()] == '/');
+}
+
+}  // namespace
+
+std::string module_version_of(const BuildInfo& info, std::string_view package) {
+  const ModuleDep* best = nullptr;
+  for (const ModuleDep& dep : info.deps) {
+    if (provides(dep.path, package) && (best == nullptr || dep.path.size() > best->path.size())) best = &dep;
+  }
+  // The main module provides the package only if no (longer) dependency path does.
+  if (provides(info.main_module, package) && (best == nullptr || best->path.size() <= info.main_module.size()))
+    return info.main_version;
+  if (best == nullptr) return "";
+  const bool local = best->replace_version.empty() || best->replace_version == "(devel)";
+  if (!best->replace_path.empty() && !local) return best->replace_version;
+  if (best->version == "v0.0.0-00010101000000-000000000000") return "";
+  return best->version;
 }
 
 }  // namespace dwcp::goelf

@@ -1,8 +1,10 @@
 #include "goelf/elf_image.h"
 
 #include <elf.h>
+#include <sys/mman.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -25,7 +27,30 @@ std::optional<T> read_struct(ByteView bytes, uint64_t offset) {
 
 }  // namespace
 
-Result<ElfImage> ElfImage::parse(std::vector<uint8_t> bytes) {
+Result<std::shared_ptr<const FileBytes>> FileBytes::map(int fd, uint64_t size, const std::string& path) {
+  std::shared_ptr<FileBytes> bytes(new FileBytes());
+  if (size == 0) return std::shared_ptr<const FileBytes>(bytes);  // nothing to map; parse says "not ELF"
+  void* mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (mapping == MAP_FAILED) return Error{"cannot map " + path + ": " + std::strerror(errno)};
+  bytes->mapping_ = mapping;
+  bytes->data_ = static_cast<const uint8_t*>(mapping);
+  bytes->size_ = size;
+  return std::shared_ptr<const FileBytes>(bytes);
+}
+
+std::shared_ptr<const FileBytes> FileBytes::own(std::vector<uint8_t> owned) {
+  std::shared_ptr<FileBytes> bytes(new FileBytes());
+  bytes->owned_ = std::move(owned);
+  bytes->data_ = bytes->owned_.data();
+  bytes->size_ = bytes->owned_.size();
+  return bytes;
+}
+
+FileBytes::~FileBytes() {
+  if (mapping_ != nullptr) ::munmap(mapping_, size_);
+}
+
+Result<ElfImage> ElfImage::parse(std::shared_ptr<const FileBytes> bytes) {
   ElfImage image;
   image.bytes_ = std::move(bytes);
   auto headers = image.parse_headers();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,13 +42,34 @@ struct ElfSymbol {
   uint8_t type = 0;  // STT_*
 };
 
+// The bytes of a file: a read-only private mapping of it (GoBinary::open: no copy of a binary
+// of hundreds of MB), or a buffer in memory (tests, fuzzing). Unmapped with the last owner.
+class FileBytes {
+ public:
+  // Maps size bytes of the open file fd (which may be closed afterwards).
+  static Result<std::shared_ptr<const FileBytes>> map(int fd, uint64_t size, const std::string& path);
+  static std::shared_ptr<const FileBytes> own(std::vector<uint8_t> bytes);
+  ~FileBytes();
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+  ByteView view() const { return ByteView(data_, size_); }
+
+ private:
+  FileBytes() = default;
+  std::vector<uint8_t> owned_;
+  void* mapping_ = nullptr;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 class ElfImage {
  public:
-  // Takes ownership of the file contents. Fails when the bytes are not a 64-bit little-endian
-  // x86-64 ELF file, or when its headers point outside the file.
-  static Result<ElfImage> parse(std::vector<uint8_t> bytes);
+  // Fails when the bytes are not a 64-bit little-endian x86-64 ELF file, or when its headers
+  // point outside the file.
+  static Result<ElfImage> parse(std::shared_ptr<const FileBytes> bytes);
+  static Result<ElfImage> parse(std::vector<uint8_t> bytes) { return parse(FileBytes::own(std::move(bytes))); }
 
-  ByteView bytes() const { return ByteView(bytes_.data(), bytes_.size()); }
+  ByteView bytes() const { return bytes_->view(); }
   bool is_dyn() const { return type_ == 3; }  // ET_DYN: PIE executables (and shared objects)
   const std::vector<Section>& sections() const { return sections_; }
   const std::vector<Segment>& segments() const { return segments_; }
@@ -81,7 +103,7 @@ class ElfImage {
   Result<bool> parse_headers();
   void parse_symtab();
 
-  std::vector<uint8_t> bytes_;
+  std::shared_ptr<const FileBytes> bytes_;
   uint16_t type_ = 0;
   std::vector<Section> sections_;
   std::vector<Segment> segments_;

@@ -1,13 +1,14 @@
 #include "goelf/go_binary.h"
 
 #include <elf.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <set>
 
 #include "goelf/ret_finder.h"
@@ -26,6 +27,10 @@ constexpr uint64_t kMaxFunctionSize = 16 << 20;
 constexpr uint64_t kModuledataMinpc = 20 * 8;
 constexpr uint64_t kModuledataText = 22 * 8;
 constexpr uint64_t kModuledataEtext = 23 * 8;
+// amd64 function alignment (cmd/internal/sys: Arch.Alignment for funcs is 32); runtime.etext is
+// at least 16-aligned in every Go 1.26/1.27 build seen (tests/integration/test_go_matrix.py).
+constexpr uint64_t kFunctionAlignment = 32;
+constexpr uint64_t kEtextAlignment = 16;
 
 std::string hex(uint64_t value) {
   char buffer[32];
@@ -67,6 +72,15 @@ std::optional<ByteView> find_note(ByteView notes, std::string_view owner, uint32
 
 }  // namespace
 
+bool holds_package(const std::vector<std::string>& sorted_names, std::string_view package) {
+  if (package.empty()) return false;
+  for (auto it = std::lower_bound(sorted_names.begin(), sorted_names.end(), package);
+       it != sorted_names.end() && it->compare(0, package.size(), package) == 0; ++it) {
+    if (it->size() > package.size() && ((*it)[package.size()] == '.' || (*it)[package.size()] == '/')) return true;
+  }
+  return false;
+}
+
 const char* to_string(SymbolSource source) {
   switch (source) {
     case SymbolSource::symtab:
@@ -80,23 +94,30 @@ const char* to_string(SymbolSource source) {
 }
 
 Result<GoBinary> GoBinary::open(const std::string& path) {
+  // Mapped, not read: binaries of hundreds of MB are only touched where the tables are. The
+  // executable of a running target cannot be written or truncated (ETXTBSY), so the mapping
+  // stays valid while we read it.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error{"cannot open " + path + ": " + std::strerror(errno)};
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
-    return Error{"cannot open " + path + ": " + std::strerror(errno)};
-  }
+  const bool stated = ::fstat(fd, &info) == 0;
+  const int stat_errno = errno;
+  Result<std::shared_ptr<const FileBytes>> bytes = Error{""};
+  if (stated && S_ISREG(info.st_mode) && static_cast<uint64_t>(info.st_size) <= kMaxFileSize)
+    bytes = FileBytes::map(fd, static_cast<uint64_t>(info.st_size), path);
+  ::close(fd);
+  if (!stated) return Error{"cannot open " + path + ": " + std::strerror(stat_errno)};
   if (!S_ISREG(info.st_mode)) return Error{path + " is not a regular file"};
   if (static_cast<uint64_t>(info.st_size) > kMaxFileSize) return Error{path + " is larger than 4 GiB: not probing it"};
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return Error{"cannot open " + path + ": " + std::strerror(errno)};
-  std::vector<uint8_t> bytes(static_cast<size_t>(info.st_size));
-  if (!bytes.empty() && !file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
-    return Error{"cannot read " + path + " (file changed while reading?)"};
-  }
-  return from_bytes(std::move(bytes), path);
+  if (!bytes) return Error{bytes.error()};
+  return from_elf(ElfImage::parse(std::move(bytes).value()), path);
 }
 
 Result<GoBinary> GoBinary::from_bytes(std::vector<uint8_t> bytes, std::string display_name) {
-  auto elf = ElfImage::parse(std::move(bytes));
+  return from_elf(ElfImage::parse(std::move(bytes)), std::move(display_name));
+}
+
+Result<GoBinary> GoBinary::from_elf(Result<ElfImage> elf, std::string display_name) {
   if (!elf) return Error{display_name + ": " + elf.error()};
   GoBinary binary(std::move(elf).value(), std::move(display_name));
   binary.read_notes();
@@ -201,6 +222,21 @@ std::optional<GoBinary::TextRange> GoBinary::text_from_moduledata(uint64_t table
   return std::nullopt;
 }
 
+bool GoBinary::is_alignment_padding(uint64_t table_end, uint64_t etext) const {
+  // Go 1.26+ linkers place runtime.etext (moduledata.etext) on an alignment boundary after the
+  // last function the table lists (go:textfipsend, one byte long), so the two differ by up to
+  // the function alignment. That gap is padding only if it is shorter than the alignment, ends
+  // on the alignment, and holds no code: nothing but INT3 (0xcc), which Go's linker fills
+  // function padding with on amd64. No function can start there: the table ends before it.
+  if (etext <= table_end || etext - table_end >= kFunctionAlignment || etext % kEtextAlignment != 0) return false;
+  auto gap = elf_.bytes_at_vaddr(table_end, etext - table_end);
+  if (!gap) return false;
+  for (uint64_t i = 0; i < gap->size(); ++i) {
+    if (*gap->u8(i) != 0xcc) return false;
+  }
+  return true;
+}
+
 Result<Pclntab> GoBinary::read_pclntab_at(ByteView table, uint64_t table_vaddr) {
   auto header = parse_pclntab_header(table);
   if (!header) return Error{header.error()};
@@ -246,9 +282,10 @@ Result<Pclntab> GoBinary::read_pclntab_at(ByteView table, uint64_t table_vaddr) 
                  ") does not match the table's extent: cannot place functions safely (externally linked? "
                  "keep the symbol table, i.e. build without -s)"};
   }
-  if (moduledata_etext && parsed->text_end != *moduledata_etext) {
+  if (moduledata_etext && parsed->text_end != *moduledata_etext &&
+      !is_alignment_padding(parsed->text_end, *moduledata_etext)) {
     return Error{"pclntab end of text " + hex(parsed->text_end) + " disagrees with moduledata.etext " +
-                 hex(*moduledata_etext) + ": refusing to guess"};
+                 hex(*moduledata_etext) + " (not just alignment padding): refusing to guess"};
   }
   // Cross-check against runtime.text when both are known.
   if (source == "pclntab header") {

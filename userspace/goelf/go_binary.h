@@ -32,9 +32,14 @@ struct Function {
   SymbolSource source = SymbolSource::symtab;
 };
 
+// Whether any of `sorted_names` (GoBinary::function_names()) is a function of `package` or of a
+// package below it ("<package>.F", "<package>.(*T).M", "<package>/sub.F"): the binary was built
+// with that code, whichever of its functions the linker kept.
+bool holds_package(const std::vector<std::string>& sorted_names, std::string_view package);
+
 class GoBinary {
  public:
-  // Reads and indexes the file. Fails (with what is wrong) when it cannot be read, is not an
+  // Maps (mmap, read-only) and indexes the file. Fails (with what is wrong) when it cannot be read, is not an
   // ELF file, is not x86-64, or has corrupt ELF headers. A non-Go ELF opens fine: is_go() is
   // false and find_function works only through .symtab.
   static Result<GoBinary> open(const std::string& path);
@@ -71,6 +76,7 @@ class GoBinary {
   Result<uint64_t> vaddr_to_file_offset(uint64_t vaddr) const { return elf_.vaddr_to_offset(vaddr); }
 
  private:
+  static Result<GoBinary> from_elf(Result<ElfImage> elf, std::string display_name);
   GoBinary(ElfImage elf, std::string display_name) : elf_(std::move(elf)), name_(std::move(display_name)) {}
   void read_notes();
   void read_build_info();
@@ -80,6 +86,8 @@ class GoBinary {
     uint64_t text, etext;
   };
   std::optional<TextRange> text_from_moduledata(uint64_t table_vaddr) const;
+  // Whether [table_end, etext) is only the alignment padding before runtime.etext.
+  bool is_alignment_padding(uint64_t table_end, uint64_t etext) const;
   std::string did_you_mean(std::string_view name) const;
 
   ElfImage elf_;

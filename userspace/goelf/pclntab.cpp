@@ -42,7 +42,7 @@ Result<PclntabHeader> parse_pclntab_header(ByteView table) {
       return Error{"pclntab magic 0xfffffffb is Go 1.2-1.15, which is not supported: rebuild the target with Go 1.16 or newer"};
     default:
       return Error{"unknown pclntab magic " + hex(*magic) +
-                   " (not Go 1.16-1.26): refusing to guess function addresses"};
+                   " (not Go 1.16-1.27): refusing to guess function addresses"};
   }
   const auto pad0 = table.u8(4), pad1 = table.u8(5), quantum = table.u8(6), ptr_size = table.u8(7);
   if (!pad0 || !pad1 || !quantum || !ptr_size) return Error{"pclntab truncated inside its header"};
@@ -88,6 +88,10 @@ Result<Pclntab> parse_pclntab(ByteView table, uint64_t text_start) {
   const uint64_t count = header->function_count;
   // (2 * count + 1) fields: (entry, funcoff) pairs then the end-of-text sentinel entry.
   if (count == 0) return Error{"pclntab lists no functions"};
+  if (count > kMaxPclntabFunctions) {
+    return Error{"pclntab lists " + std::to_string(count) + " functions, more than the " +
+                 std::to_string(kMaxPclntabFunctions) + " this reader indexes: refusing the table"};
+  }
   if (count > funcdata->size() / (2 * field_size)) {
     return Error{"corrupt pclntab: function count " + std::to_string(count) + " does not fit in the table"};
   }

@@ -22,6 +22,8 @@ namespace dwcp::goelf {
 constexpr uint32_t kPclntabMagic116 = 0xfffffffa;
 constexpr uint32_t kPclntabMagic118 = 0xfffffff0;
 constexpr uint32_t kPclntabMagic120 = 0xfffffff1;
+// The largest Go programs have a few hundred thousand functions; more is refused, not indexed.
+constexpr uint64_t kMaxPclntabFunctions = uint64_t{1} << 21;
 
 struct PclntabHeader {
   uint32_t magic = 0;

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <string>
 
 namespace dwcp::goelf {
 
@@ -50,7 +51,13 @@ Result<std::vector<uint64_t>> find_ret_offsets(ByteView code, uint64_t code_addr
                    hex(address - code_address) + " in the function): refusing to place probes in code "
                    "we cannot decode"};
     }
-    if (insn->id == X86_INS_RET) rets.push_back(insn->address - code_address);
+    if (insn->id == X86_INS_RET) {
+      if (rets.size() == kMaxRetsPerFunction) {
+        return Error{"function at " + hex(code_address) + " has more than " + std::to_string(kMaxRetsPerFunction) +
+                     " RET instructions: not probing that many return sites"};
+      }
+      rets.push_back(insn->address - code_address);
+    }
   }
   if (rets.empty()) {
     return Error{"function at " + hex(code_address) + " contains no RET instruction (it may only tail-call "

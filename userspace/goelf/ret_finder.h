@@ -16,7 +16,9 @@ namespace dwcp::goelf {
 // Offsets, relative to the start of code, of every near RET (C3, C2 iw, with any prefixes:
 // the offset is that of the first prefix byte, i.e. the instruction boundary). code_address is
 // the virtual address of code[0], used in error messages. Fails when a byte sequence does not
-// decode as an instruction, or when the code holds no RET.
+// decode as an instruction, when the code holds no RET, or when it holds more than
+// kMaxRetsPerFunction (each RET is a uprobe: no Go function a profile probes has that many).
+constexpr size_t kMaxRetsPerFunction = 256;
 Result<std::vector<uint64_t>> find_ret_offsets(ByteView code, uint64_t code_address);
 
 }  // namespace dwcp::goelf
