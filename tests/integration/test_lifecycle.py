@@ -589,7 +589,7 @@ class MoreBadInput(AgentTestCase):
 
 # 9 ----------------------------------------------------------------------------------------------
 MESSAGE_SOURCES = ["userspace/agent/agent.cpp", "userspace/agent/process.cpp", "userspace/agent/privilege.cpp",
-                   "userspace/agent/bpf_session.cpp", "userspace/agent/main.cpp", "userspace/model/http_server.cpp",
+                   "userspace/agent/bpf_session.cpp", "userspace/agent/main.cpp", "userspace/http/*.cpp",
                    "userspace/profile/*.cpp", "userspace/goelf/*.cpp"]
 # Statements that produce text a user sees: error results, log lines, messages to stderr.
 MESSAGE_STATEMENT = re.compile(r'(\b\w*error_?\s*\+?=|\bwhy\s*\+?=|\blog\(|Error\{|'
