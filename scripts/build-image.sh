@@ -5,6 +5,7 @@
 #
 #   bash scripts/build-image.sh                 # root (or rootless podman with subuids)
 #   MIRROR=http://deb.debian.org/debian bash scripts/build-image.sh
+#   PODMAN_BUILD_OPTS=--isolation=chroot bash scripts/build-image.sh   # where crun cannot make cgroups
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
@@ -27,5 +28,5 @@ context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
 cp "$deb" "$context/dwcp-observer.deb"
 cp packaging/Containerfile "$context/"
-podman build --network=host --build-arg BASE="$BASE" -t "localhost/dwcp-observer:$VERSION" "$context"
+podman build --network=host ${PODMAN_BUILD_OPTS:-} --build-arg BASE="$BASE" -t "localhost/dwcp-observer:$VERSION" "$context"
 echo "localhost/dwcp-observer:$VERSION"
