@@ -542,8 +542,9 @@ class MoreBadInput(AgentTestCase):
 
     def test_basic_auth_protects_metrics_only(self):
         fixture = self.track(Fixture())
-        agent = self.track(AgentProcess(["--pid", str(fixture.pid),
-                                         "--basic-auth-file", self.write("auth", "scraper:s3cret\n")]))
+        auth = self.write("auth", "scraper:s3cret\n")
+        os.chmod(auth, 0o600)  # a plaintext password file must be root-only (tests/ship checks the refusal)
+        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--basic-auth-file", auth]))
         agent.wait_ready()
         self.assertEqual(agent.get("/metrics")[0], 401)
         self.assertEqual(agent.get("/metrics", headers={"Authorization": "Basic c2NyYXBlcjp3cm9uZw=="})[0], 401)

@@ -178,7 +178,7 @@ bool parse_listen_address(const std::string& text, std::string* host, int* port,
   const std::string effective_host = host_part == "localhost" ? "127.0.0.1" : host_part;
   if (!port_ok || (!effective_host.empty() && ::inet_pton(AF_INET, effective_host.c_str(), &parsed) != 1)) {
     *error = "invalid listen address \"" + text +
-             "\": expected IPV4:PORT (e.g. 127.0.0.1:9090, 0.0.0.0:9090) or :PORT, port 0..65535";
+             "\": expected IPV4:PORT (e.g. 127.0.0.1:9476, 0.0.0.0:9476) or :PORT, port 0..65535";
     return false;
   }
   *host = effective_host;
@@ -247,7 +247,7 @@ HttpStartResult HttpServer::start(const HttpOptions& options,
       reason += " (check tls_server_config: cert_file, key_file, client_ca_file must be readable PEM "
                 "files and the key must match the certificate)";
     result.error = "cannot listen on " + ports + ": " + reason +
-                   " — pick another --listen port or stop the process that holds it";
+                   " — pick another --web.listen-address port or stop the process that holds it";
     return result;
   }
   mg_set_request_handler(server->context_, "/", trampoline, server.get());
