@@ -45,7 +45,7 @@ struct HttpOptions {
   // free port (see HttpServer::port()).
   std::string listen_address = "127.0.0.1:9090";
   // Concurrent requests. A client that sends nothing holds a worker until request_timeout_ms:
-  // more workers than expected idle connections keep scrapes answered (docs/security.md).
+  // more workers than expected idle connections keep scrapes answered (docs/troubleshooting.md).
   int threads = 4;
   int request_timeout_ms = 10000;  // whole request head, and each read/write of the answer
   // Basic auth for /metrics when both are non-empty (plaintext; the hook library's form). The

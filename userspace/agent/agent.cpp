@@ -174,7 +174,7 @@ int Agent::start(std::string* error) {
   http_options.basic_auth_users = options_.basic_auth_users;
   http_options.tls = options_.tls;
   // Slow clients: each idle connection holds a worker for at most the request timeout, so many
-  // cheap workers and a short timeout keep scrapes answered (docs/security.md, slowloris).
+  // cheap workers and a short timeout keep scrapes answered (docs/troubleshooting.md, slow clients).
   http_options.threads = 64;
   http_options.request_timeout_ms = 2000;
   process_metrics_ = std::make_shared<http::ProcessCollector>();
