@@ -6,11 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
-  echo "demo: eBPF needs root: run it as root (e.g. sudo bash scripts/demo.sh)" >&2
+  echo "demo: eBPF needs root: run it as root (a non-root user: sudo bash scripts/demo.sh)" >&2
   exit 1
 fi
 scripts/setup.sh
-scripts/build.sh
+# Only what the demo runs: the agent and the Go fixtures (not the tests and benchmarks).
+BUILD_TARGETS="dwcp-observer dwcp_fixtures" scripts/build.sh
 BUILD_DIR=${BUILD_DIR:-build}
 DEMO_SECONDS=${DEMO_SECONDS:-60}
 work=$(mktemp -d)

@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   clang llvm libclang-rt-14-dev binutils bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev libcapstone-dev
-  prometheus-cpp-dev libcivetweb-dev libcli11-dev nlohmann-json3-dev
+  prometheus-cpp-dev libcivetweb-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev libcrypt-dev
+  dpkg-dev openssl ccache
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-1.19-go
   tmux openssl libssl-dev

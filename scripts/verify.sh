@@ -2,7 +2,7 @@
 # Checks a running dwcp-observer agent and, optionally, the Prometheus that scrapes it.
 #
 #   scripts/verify.sh URL_AGENT [URL_PROMETHEUS]
-#   scripts/verify.sh http://127.0.0.1:9090 http://127.0.0.1:9091
+#   scripts/verify.sh http://127.0.0.1:9476 http://127.0.0.1:9090
 #
 # Agent: /metrics, /-/healthy and /-/ready answer 200; all 21 dwcp_* families are exposed; the
 # agent's own families (dwcp_observer_*) are reported (missing ones warn: the hook library

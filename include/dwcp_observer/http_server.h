@@ -6,12 +6,20 @@
 //   /-/ready, /ready      200 "Ready" once set_ready(true), else 503 with the reason
 //   /                     small HTML landing page with links
 //
+// Optional native TLS (civetweb + OpenSSL 3) and basic auth with crypt(3) hashes (bcrypt $2b$/$2y$),
+// as the exporter-toolkit web config describes them (see userspace/http/web_config.h). A slow
+// client holds one worker for at most request_timeout_ms; failed logins are rate-limited per
+// client address and counted in dwcp_observer_http_auth_failures_total{reason}. /metrics is
+// gzip-compressed when the scraper sends Accept-Encoding: gzip.
+//
 // IPv4 only: Debian's civetweb is built without IPv6.
 #pragma once
 
 #include <prometheus/collectable.h>
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,14 +31,30 @@ struct mg_context;
 
 namespace dwcp {
 
+// TLS as exporter-toolkit's tls_server_config: PEM files; a client CA makes client certificates
+// required (RequireAndVerifyClientCert) or checked when given (VerifyClientCertIfGiven).
+struct TlsOptions {
+  std::string cert_file;  // empty: plain HTTP
+  std::string key_file;
+  std::string client_ca_file;
+  std::string client_auth_type = "NoClientCert";
+};
+
 struct HttpOptions {
   // "host:port" with an IPv4 host, or ":port" / "port" for every interface. Port 0 picks a
   // free port (see HttpServer::port()).
   std::string listen_address = "127.0.0.1:9090";
-  int threads = 4;  // concurrent requests (several Prometheus servers may scrape at once)
-  // Basic auth for /metrics when both are non-empty. The health endpoints stay open (probes).
+  // Concurrent requests. A client that sends nothing holds a worker until request_timeout_ms:
+  // more workers than expected idle connections keep scrapes answered (docs/troubleshooting.md).
+  int threads = 4;
+  int request_timeout_ms = 10000;  // whole request head, and each read/write of the answer
+  // Basic auth for /metrics when both are non-empty (plaintext; the hook library's form). The
+  // health endpoints stay open (probes).
   std::string basic_auth_user;
   std::string basic_auth_password;
+  // Basic auth for /metrics: user -> crypt(3) hash ($2b$/$2y$ bcrypt). Takes precedence.
+  std::map<std::string, std::string> basic_auth_users;
+  TlsOptions tls;
   std::string title = "dwcp-observer";  // landing page title
 };
 
@@ -59,14 +83,19 @@ class HttpServer {
   void set_ready(bool ready, std::string reason_if_not_ready = "starting");
   bool ready() const { return ready_.load(); }
   std::string render_metrics() const;  // the /metrics body
+  bool tls() const { return tls_; }
 
   // civetweb's C callback (public so the trampoline can reach it; not for callers).
   int handle(mg_connection* connection);
 
  private:
   HttpServer() = default;
+  enum class AuthResult { kOk, kMissing, kWrong, kRateLimited };
+  AuthResult authenticate(mg_connection* connection);
+  std::string auth_failure_text() const;  // dwcp_observer_http_auth_failures_total
 
   mg_context* context_ = nullptr;
+  bool tls_ = false;
   std::string host_;
   int port_ = 0;
   std::string title_;
@@ -75,6 +104,18 @@ class HttpServer {
   mutable std::mutex mutex_;  // guards collectables_ and not_ready_reason_
   std::vector<std::weak_ptr<prometheus::Collectable>> collectables_;
   std::string not_ready_reason_ = "starting";
+
+  std::map<std::string, std::string> users_;  // user -> crypt(3) hash
+  // Authorization headers that passed a hash check: bcrypt costs ~50 ms of CPU, not paid on
+  // every scrape. Bounded; cleared when full.
+  mutable std::mutex auth_mutex_;
+  std::vector<std::string> verified_;
+  struct FailureBucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point at{};
+  };
+  std::map<std::string, FailureBucket> failures_by_client_;  // bounded, see authenticate()
+  std::atomic<std::uint64_t> auth_missing_{0}, auth_wrong_{0}, auth_rate_limited_{0};
 };
 
 // Splits "host:port" (host may be empty = every interface). False with `error` set when the

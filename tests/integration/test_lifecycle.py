@@ -562,8 +562,9 @@ class MoreBadInput(AgentTestCase):
 
     def test_basic_auth_protects_metrics_only(self):
         fixture = self.track(Fixture())
-        agent = self.track(AgentProcess(["--pid", str(fixture.pid),
-                                         "--basic-auth-file", self.write("auth", "scraper:s3cret\n")]))
+        auth = self.write("auth", "scraper:s3cret\n")
+        os.chmod(auth, 0o600)  # a plaintext password file must be root-only (tests/ship checks the refusal)
+        agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--basic-auth-file", auth]))
         agent.wait_ready()
         self.assertEqual(agent.get("/metrics")[0], 401)
         self.assertEqual(agent.get("/metrics", headers={"Authorization": "Basic c2NyYXBlcjp3cm9uZw=="})[0], 401)
@@ -614,7 +615,7 @@ MESSAGE_SOURCES = ["userspace/agent/agent.cpp", "userspace/agent/process.cpp", "
                    "userspace/agent/executable.cpp", "userspace/agent/executable_loader.cpp",
                    "userspace/agent/discovery.cpp", "userspace/agent/follow_policy.cpp",
                    "userspace/agent/stream_reader.cpp",
-                   "userspace/agent/bpf_session.cpp", "userspace/agent/main.cpp", "userspace/model/http_server.cpp",
+                   "userspace/agent/bpf_session.cpp", "userspace/agent/main.cpp", "userspace/http/*.cpp",
                    "userspace/profile/*.cpp", "userspace/goelf/*.cpp"]
 # Statements that produce text a user sees: error results, log lines, messages to stderr.
 MESSAGE_STATEMENT = re.compile(r'(\b\w*error_?\s*\+?=|\bwhy\s*\+?=|\blog\(|Error\{|'

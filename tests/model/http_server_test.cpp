@@ -110,7 +110,7 @@ TEST(HttpServer, PortInUseIsAClearError) {
   HttpStartResult second = HttpServer::start(http, {});
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error, "cannot listen on " + http.listen_address +
-                              ": address already in use — pick another --listen port or stop the "
+                              ": address already in use — pick another --web.listen-address port or stop the "
                               "process that holds it");
   EXPECT_EQ(http_get(first.server->port(), "/-/healthy").status, 200);  // the first still serves
 }

@@ -18,6 +18,9 @@ import yaml
 ROOT = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
 K8S = CONFIGS / "deploy/kubernetes"
+OPERATOR = CONFIGS / "deploy/prometheus-operator"
+WITH_OPERATOR = CONFIGS / "deploy/kubernetes-with-prometheus-operator"
+PORT = 9476  # the agent's default port (docs/deployment.md)
 UNIT = CONFIGS / "deploy/systemd/dwcp-observer.service"
 CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE", "DAC_READ_SEARCH"}
 
@@ -45,20 +48,24 @@ def test_compose():
     command = [str(c) for c in agent.get("command", [])]
     check("compose: agent privileged with the host PID namespace",
           agent.get("privileged") is True and agent.get("pid") == "host")
-    check("compose: agent --listen 0.0.0.0:9090",
-          "--listen" in command and command[command.index("--listen") + 1] == "0.0.0.0:9090", command)
-    check("compose: agent names its target (--pid/--comm/--exe)",
-          any(flag in command for flag in ("--pid", "--comm", "--exe")), command)
+    check(f"compose: agent --web.listen-address 0.0.0.0:{PORT}",
+          "--web.listen-address" in command and command[command.index("--web.listen-address") + 1] == f"0.0.0.0:{PORT}",
+          command)
+    check("compose: agent image is the version-tagged local build",
+          re.fullmatch(r"\$\{DWCP_OBSERVER_IMAGE:-localhost/dwcp-observer:\d+\.\d+\.\d+\}", agent.get("image", "")),
+          agent.get("image"))
+    check("compose: no tracefs/debugfs mounts (the agent needs neither)",
+          not any("/sys/kernel/tracing" in str(v) or "/sys/kernel/debug" in str(v) for v in agent.get("volumes", [])))
     check("compose: agent mounts /sys/kernel/btf",
           any(str(v).startswith("/sys/kernel/btf:") for v in agent.get("volumes", [])))
 
     def ports(name):
         return [str(p) for p in services.get(name, {}).get("ports", [])]
-    for name, port in (("prometheus", 9091), ("grafana", 3001), ("alertmanager", 9093),
+    for name, port in (("prometheus", 9090), ("grafana", 3001), ("alertmanager", 9093),
                        ("node-exporter", 9100), ("cadvisor", 8080)):
         check(f"compose: {name} published on {port}", f"{port}:{port}" in ports(name), ports(name))
-    check("compose: Prometheus listens on 9091 inside its container",
-          any("--web.listen-address=0.0.0.0:9091" == c for c in services.get("prometheus", {}).get("command", [])))
+    check("compose: Prometheus listens on its own 9090 inside its container",
+          any("--web.listen-address=0.0.0.0:9090" == c for c in services.get("prometheus", {}).get("command", [])))
 
     # Every relative bind mount exists in the repository (paths are relative to configs/).
     for name, service in services.items():
@@ -75,7 +82,7 @@ def test_compose():
     # prometheus.yml targets name compose services on their ports.
     prom = load(CONFIGS / "prometheus/prometheus.yml")
     targets = {t for job in prom["scrape_configs"] for sc in job.get("static_configs", []) for t in sc["targets"]}
-    for target in ("dwcp-observer:9090", "node-exporter:9100", "cadvisor:8080"):
+    for target in (f"dwcp-observer:{PORT}", "node-exporter:9100", "cadvisor:8080"):
         check(f"prometheus.yml scrapes {target}", target in targets, targets)
     am = prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     check("prometheus.yml sends alerts to alertmanager:9093", am == ["alertmanager:9093"], am)
@@ -85,16 +92,16 @@ def test_compose():
 
 def test_provisioning():
     ds = load(ROOT / "dashboards/provisioning/datasources/prometheus.yml")["datasources"][0]
-    check("grafana datasource: prometheus at prometheus:9091",
-          ds["type"] == "prometheus" and ds["url"] == "http://prometheus:9091", ds)
+    check("grafana datasource: prometheus at prometheus:9090",
+          ds["type"] == "prometheus" and ds["url"] == "http://prometheus:9090", ds)
     provider = load(ROOT / "dashboards/provisioning/dashboards/dwcp.yml")["providers"][0]
     check("grafana dashboards: file provider with a path", provider["type"] == "file" and provider["options"]["path"])
 
 
 def k8s_objects():
     objects = {}
-    for path in sorted(K8S.glob("*.yaml")):
-        if path.name == "kustomization.yaml":
+    for path in sorted(K8S.glob("*.yaml")) + sorted(OPERATOR.glob("*.yaml")):
+        if path.name == "kustomization.yaml":  # kustomize's own files
             continue
         with open(path) as f:
             for doc in yaml.safe_load_all(f):
@@ -126,18 +133,55 @@ def test_kubernetes():
     check("k8s: no privilege escalation", sc.get("allowPrivilegeEscalation") is False)
     mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
     host_paths = {v["name"]: v.get("hostPath", {}).get("path") for v in spec.get("volumes", [])}
-    check("k8s: /sys/kernel/btf mounted from the host", host_paths.get(mounts.get("/sys/kernel/btf")) == "/sys/kernel/btf")
-    check("k8s: host /proc mounted", "/proc" in {host_paths.get(name) for name in mounts.values()})
+    # kube-linter's sensitive-host-mounts / minimal mounts: only what the agent uses.
+    check("k8s: the only host mount is /sys/kernel/btf, read-only",
+          set(host_paths.values()) == {"/sys/kernel/btf"} and mounts == {"/sys/kernel/btf": "btf"}
+          and all(m.get("readOnly") for m in container.get("volumeMounts", [])), host_paths)
     check("k8s: every volumeMount has a volume", set(mounts.values()) <= host_paths.keys())
     args = container.get("args", [])
-    check("k8s: agent listens on 0.0.0.0:9090", "--listen=0.0.0.0:9090" in args, args)
+    check(f"k8s: agent listens on 0.0.0.0:{PORT}", f"--web.listen-address=0.0.0.0:{PORT}" in args, args)
+    check("k8s: no target flag: the agent discovers every DWCP process of its node",
+          not any(a.startswith(("--comm", "--pid", "--exe")) for a in args), args)
+    env = {e["name"]: e.get("valueFrom", {}) for e in container.get("env", [])}
     check("k8s: node label from the downward API",
-          "--node=$(NODE_NAME)" in args and any(e["name"] == "NODE_NAME" for e in container.get("env", [])))
+          "--node=$(NODE_NAME)" in args and env.get("NODE_NAME", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName")
+    kustomization = load(K8S / "kustomization.yaml")
+    literals = dict(l.split("=", 1) for g in kustomization.get("configMapGenerator", []) for l in g.get("literals", []))
+    check("k8s: cluster name from the one ConfigMap literal, with a default",
+          "--cluster=$(CLUSTER_NAME)" in args and env.get("CLUSTER_NAME", {}).get("configMapKeyRef", {}).get("key") == "CLUSTER_NAME"
+          and literals.get("CLUSTER_NAME"), literals)
     port = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
-    check("k8s: container port metrics = 9090", port.get("metrics") == 9090, port)
-    check("k8s: readiness /-/ready, liveness /-/healthy",
-          container["readinessProbe"]["httpGet"]["path"] == "/-/ready"
-          and container["livenessProbe"]["httpGet"]["path"] == "/-/healthy")
+    check(f"k8s: container port metrics = {PORT}", port.get("metrics") == PORT, port)
+    # kube-linter: no-readiness-probe, no-liveness-probe.
+    check("k8s: readiness /-/ready, liveness /-/healthy on the metrics port",
+          container["readinessProbe"]["httpGet"] == {"path": "/-/ready", "port": "metrics"}
+          and container["livenessProbe"]["httpGet"] == {"path": "/-/healthy", "port": "metrics"})
+    # kube-linter: unset-cpu-requirements, unset-memory-requirements.
+    res = container.get("resources", {})
+    check("k8s: CPU and memory requests and limits set",
+          all(res.get(kind, {}).get(r) for kind in ("requests", "limits") for r in ("cpu", "memory")), res)
+
+    def mib(text):
+        return float(text[:-2]) * (1024 if text.endswith("Gi") else 1) if text.endswith(("Mi", "Gi")) else float("nan")
+    # docs/soak.md: RSS flat at 24.4 MiB; the limit leaves room for attach, no more than 8x.
+    check("k8s: memory limit between 2x and 8x the soak RSS (24.4 MiB)",
+          2 * 24.4 <= mib(res.get("limits", {}).get("memory", "0Mi")) <= 8 * 24.4, res)
+    # kube-linter: latest-tag, no image without a tag.
+    images = {i["name"]: i for i in kustomization.get("images", [])}
+    image = images.get(container["image"], {})
+    check("k8s: image tag set by kustomize to a version, never latest",
+          re.fullmatch(r"\d+\.\d+\.\d+", str(image.get("newTag", ""))) and ":" not in container["image"], image)
+    cmake = (ROOT / "CMakeLists.txt").read_text()
+    version = re.search(r"project\(dwcp-observer VERSION (\S+)", cmake).group(1)
+    check("k8s: image tag is the version the build produces", image.get("newTag") == version, (image, version))
+    # kube-linter: privileged-container, privilege-escalation-container, read-only root fs,
+    # drop-net-raw (ALL dropped), run-as-non-root is not possible (eBPF needs uid 0 + caps).
+    check("k8s: read-only root file system", sc.get("readOnlyRootFilesystem") is True)
+    check("k8s: AppArmor through securityContext.appArmorProfile (not the deprecated annotation)",
+          sc.get("appArmorProfile", {}).get("type") in ("Unconfined", "RuntimeDefault", "Localhost")
+          and not any("apparmor" in k for k in pod["metadata"].get("annotations", {})), sc)
+    check("k8s: no service account token", spec.get("automountServiceAccountToken") is False)
+    check("k8s: no hostNetwork, no hostIPC", not spec.get("hostNetwork") and not spec.get("hostIPC"))
 
     _, svc = objects[("Service", "dwcp-observer")]
     check("k8s: Service selects the agent pods", svc["spec"]["selector"].items() <= pod["metadata"]["labels"].items())
@@ -153,10 +197,28 @@ def test_kubernetes():
     check("k8s: ServiceMonitor scrapes port metrics at /metrics",
           sm["spec"]["endpoints"][0]["port"] == "metrics" and sm["spec"]["endpoints"][0]["path"] == "/metrics")
 
-    kustomization = load(K8S / "kustomization.yaml")
     files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     check("k8s: kustomization lists every manifest", set(kustomization["resources"]) == files,
           files ^ set(kustomization["resources"]))
+    base_kinds = set()
+    for name in kustomization["resources"]:
+        base_kinds |= {doc["apiVersion"].split("/")[0] for doc in yaml.safe_load_all(open(K8S / name)) if doc}
+    check("k8s: `kubectl apply -k` of the base needs no Prometheus Operator CRDs",
+          "monitoring.coreos.com" not in base_kinds, base_kinds)
+    component = load(OPERATOR / "kustomization.yaml")
+    check("k8s: ServiceMonitor and PrometheusRule form an optional kustomize Component",
+          component["kind"] == "Component"
+          and set(component["resources"]) == {p.name for p in OPERATOR.glob("*.yaml")} - {"kustomization.yaml"})
+    overlay = load(WITH_OPERATOR / "kustomization.yaml")
+    check("k8s: the with-operator overlay is the base plus the component",
+          overlay.get("resources") == ["../kubernetes"] and overlay.get("components") == ["../prometheus-operator"])
+    kubectl = shutil.which("kubectl")
+    if kubectl:  # not in Debian 12's archive at a current version: rendered where installed
+        for root in (K8S, WITH_OPERATOR):
+            out = subprocess.run([kubectl, "kustomize", str(root)], capture_output=True, text=True)
+            check(f"k8s: kubectl kustomize {root.name} renders", out.returncode == 0, out.stderr[-500:])
+    else:
+        print("skip kubectl kustomize: kubectl not installed")
 
     # The PrometheusRule is generated from the rule files, and its groups are valid rules.
     result = subprocess.run([sys.executable, str(ROOT / "scripts/gen-prometheusrule.py"), "--check"],
@@ -218,7 +280,9 @@ def test_systemd():
         check(f"systemd: {key}={value}", last(key) == value, last(key))
     check("systemd: system-call filter allows bpf and perf_event_open",
           {"bpf", "perf_event_open"} <= set((last("SystemCallFilter") or "").split()))
-    check("systemd: ExecStart runs the agent", (last("ExecStart") or "").startswith("/usr/local/sbin/dwcp-observer"))
+    check("systemd: ExecStart runs the packaged agent", (last("ExecStart") or "").startswith("/usr/sbin/dwcp-observer "))
+    check("systemd: no target flag by default (discovery)",
+          not any(flag in " ".join(service.get("Environment", [])) for flag in ("--comm", "--pid", "--exe")))
     check("systemd: [Install] WantedBy=multi-user.target", unit.get("Install", {}).get("WantedBy") == ["multi-user.target"])
 
     analyze = shutil.which("systemd-analyze")
@@ -228,7 +292,7 @@ def test_systemd():
     with tempfile.TemporaryDirectory() as tmp:
         # The agent binary is not installed here: verify everything else with a stand-in.
         copy = pathlib.Path(tmp) / UNIT.name
-        copy.write_text(UNIT.read_text().replace("/usr/local/sbin/dwcp-observer", "/bin/true"))
+        copy.write_text(UNIT.read_text().replace("/usr/sbin/dwcp-observer", "/bin/true"))
         result = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True, cwd=tmp)
         output = (result.stdout + result.stderr).strip()
         check("systemd: systemd-analyze verify (binary path swapped for /bin/true)",

@@ -11,6 +11,8 @@
 #include "agent/privilege.h"
 #include "agent/system_state.h"
 #include "dwcp_observer/http_server.h"
+#include "http/process_collector.h"
+#include "log/log.h"
 #include "goelf/dwarf_types.h"
 #include "goelf/go_binary.h"
 
@@ -52,7 +54,10 @@ Agent::~Agent() {
   bpf_.reset();
 }
 
-void Agent::log(const std::string& message) const { std::fprintf(stderr, "dwcp-observer: %s\n", message.c_str()); }
+void Agent::log(const std::string& message) const {
+  if (message.rfind("warning: ", 0) == 0) dwcp::log::warn(message.substr(9));
+  else dwcp::log::info(message);
+}
 
 std::string Agent::listen_address() const { return http_ ? http_->address() : ""; }
 
@@ -184,7 +189,14 @@ int Agent::start(std::string* error) {
   http_options.listen_address = options_.listen;
   http_options.basic_auth_user = options_.basic_auth_user;
   http_options.basic_auth_password = options_.basic_auth_password;
-  auto started = HttpServer::start(http_options, {models_, observer_, session_metrics_->registry()});
+  http_options.basic_auth_users = options_.basic_auth_users;
+  http_options.tls = options_.tls;
+  // Slow clients: each idle connection holds a worker for at most the request timeout, so many
+  // cheap workers and a short timeout keep scrapes answered (docs/troubleshooting.md, slow clients).
+  http_options.threads = 64;
+  http_options.request_timeout_ms = 2000;
+  process_metrics_ = std::make_shared<http::ProcessCollector>();
+  auto started = HttpServer::start(http_options, {models_, observer_, session_metrics_->registry(), process_metrics_});
   if (!started) {
     *error = started.error;
     return kExitListen;

@@ -23,6 +23,7 @@
 #include "agent/overhead.h"
 #include "agent/process.h"
 #include "agent/stream_reader.h"
+#include "dwcp_observer/http_server.h"
 #include "dwcp_observer/model.h"
 #include "profile/profile.h"
 
@@ -58,7 +59,7 @@ struct TargetSpec {
 struct AgentOptions {
   std::vector<TargetSpec> targets;
   bool follow = false;  // re-attach when the target restarts (always on for --comm/--exe)
-  std::string listen = "127.0.0.1:9090";
+  std::string listen = "127.0.0.1:9476";  // docs/deployment.md: why this port
   std::string cluster = "default";
   std::string node;
   std::string profile_path;
@@ -68,6 +69,9 @@ struct AgentOptions {
   std::size_t max_label_values = 64;
   std::string basic_auth_user;
   std::string basic_auth_password;
+  // --web.config.file: TLS and bcrypt basic-auth users (userspace/http/web_config.h).
+  TlsOptions tls;
+  std::map<std::string, std::string> basic_auth_users;
   bool verbose = false;
   // --probe-budget: largest share of the targets' CPU time the uprobes may cost (0.02 = 2 %);
   // above it the costliest probes are detached. 0: no limit (the cost is still estimated).
@@ -171,6 +175,7 @@ class Agent {
   std::shared_ptr<ObserverMetrics> observer_;
   std::shared_ptr<SessionMetrics> session_metrics_;
   std::unique_ptr<HttpServer> http_;
+  std::shared_ptr<prometheus::Collectable> process_metrics_;  // process_* (served weakly)
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<Event> scratch_events_;
   std::unique_ptr<ExecutableLoader> loader_;

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "agent/uprobe_multi.h"
+#include "log/log.h"
 #include "observer.skel.h"
 
 namespace dwcp::agent {
@@ -24,8 +25,16 @@ bool g_libbpf_verbose = false;
 int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG && !g_libbpf_verbose) return 0;
   if (level == LIBBPF_INFO && !g_libbpf_verbose) return 0;
-  std::fputs("libbpf: ", stderr);
-  return std::vfprintf(stderr, format, args);
+  // One log: libbpf's lines go through our logger (levels, timestamps, escaping), one per call.
+  char text[1024];
+  const int n = std::vsnprintf(text, sizeof(text), format, args);
+  std::string_view message(text, n < 0 ? 0 : std::min<std::size_t>(n, sizeof(text) - 1));
+  while (!message.empty() && message.back() == '\n') message.remove_suffix(1);
+  const dwcp::log::Level ours = level == LIBBPF_WARN    ? dwcp::log::Level::kWarn
+                                : level == LIBBPF_INFO ? dwcp::log::Level::kInfo
+                                                       : dwcp::log::Level::kDebug;
+  dwcp::log::write(ours, message, {{"component", "libbpf"}});
+  return n;
 }
 
 std::string errno_text(int err) {

@@ -11,6 +11,8 @@
 
 #include "agent/agent.h"
 #include "dwcp_observer/version.h"
+#include "http/web_config.h"
+#include "log/log.h"
 #include "profile/profile.h"
 #include "top/top.h"
 
@@ -29,24 +31,6 @@ std::string hostname() {
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
   return name;
-}
-
-// "user:password" from a file (so the password is not visible in `ps`).
-bool read_basic_auth(const std::string& path, std::string* user, std::string* password, std::string* error) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) {
-    *error = "cannot read --basic-auth-file " + path + ": expected one line `user:password`";
-    return false;
-  }
-  auto colon = line.find(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == line.size()) {
-    *error = "--basic-auth-file " + path + " must hold one line `user:password`";
-    return false;
-  }
-  *user = line.substr(0, colon);
-  *password = line.substr(colon + 1);
-  return true;
 }
 
 }  // namespace
@@ -79,7 +63,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(DWCP_OBSERVER_VERSION) + " (" + DWCP_OBSERVER_REVISION + ")");
   std::vector<int> pids;
   std::vector<std::string> comms, exes;
-  std::string auth_file;
+  std::string auth_file, web_config_file;
+  std::string log_level = "info", log_format = "logfmt";
   app.add_option("--pid", pids, "PID of a DWCP process (repeat for several)")->check(CLI::Range(1, 1 << 30));
   app.add_option("--comm", comms, "observe the newest process with this command name; follows restarts");
   app.add_option("--exe", exes, "observe the newest process running this executable path; follows restarts");
@@ -101,8 +86,19 @@ int main(int argc, char** argv) {
                  "file system); readiness reports it")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 600.0));
-  app.add_option("--listen", options.listen, "address:port to serve /metrics on (127.0.0.1 by default; other addresses must be given explicitly)")
+  app.add_option("--web.listen-address,--listen", options.listen,
+                 "address:port to serve /metrics on (127.0.0.1 by default; other addresses must be given "
+                 "explicitly; 9090 is the seed's port)")
       ->capture_default_str();
+  app.add_option("--web.config.file", web_config_file,
+                 "exporter-toolkit web config: tls_server_config (cert_file, key_file, client_ca_file) and "
+                 "basic_auth_users (bcrypt hashes)");
+  app.add_option("--log.level", log_level, "debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_option("--log.format", log_format, "logfmt or json (one line per message, with a timestamp)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"logfmt", "json"}));
   app.add_option("--cluster", options.cluster, "value of the cluster label")->capture_default_str();
   app.add_option("--node", options.node, "value of the node label (default: host name)");
   app.add_option("--profile", options.profile_path, "probe profile (JSON)")->capture_default_str();
@@ -124,7 +120,9 @@ int main(int argc, char** argv) {
                  "capacity of the WAN link DWCP uses, in Mbit/s: enables bandwidth utilization and "
                  "migration speedup (0: unknown)")
       ->check(CLI::Range(0.0, 1e9));
-  app.add_option("--basic-auth-file", auth_file, "file with one line user:password; protects /metrics");
+  app.add_option("--basic-auth-file", auth_file,
+                 "deprecated, use --web.config.file: file with one line user:password (root-owned, mode "
+                 "0600 or 0400); protects /metrics");
   // On by default: an observer must not cost DWCP more than a small, stated share. 2 % leaves
   // the per-Send probes of a busy transfer in place and demotes per-chunk ones first.
   options.probe_budget = 0.02;
@@ -139,13 +137,19 @@ int main(int argc, char** argv) {
                  "seconds over which the uprobes' cost is estimated and the budget judged")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
-  app.add_flag("--verbose", options.verbose, "libbpf's log and per-probe details");
+  app.add_flag("--verbose", options.verbose, "libbpf's log (same as --log.level=debug)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  namespace log = dwcp::log;
+  log::Level level = log::Level::kInfo;
+  log::Format format = log::Format::kLogfmt;
+  log::parse_level(log_level, &level);  // both checked by CLI11 above
+  log::parse_format(log_format, &format);
+  log::configure(options.verbose ? log::Level::kDebug : level, format);
 
   options.overhead_interval = std::chrono::seconds(overhead_interval_s);
   options.link_capacity_bps = link_capacity_mbps * 1e6;
@@ -153,10 +157,8 @@ int main(int argc, char** argv) {
   for (auto comm : comms) {
     // The kernel keeps 15 bytes of a command name: a longer --comm would never match.
     if (comm.size() > 15) {
-      std::fprintf(stderr,
-                   "dwcp-observer: warning: --comm %s is longer than 15 characters; the kernel cuts command "
-                   "names to 15, so it matches \"%s\" (use --exe PATH for a longer name)\n",
-                   comm.c_str(), comm.substr(0, 15).c_str());
+      log::warn("warning: --comm " + comm + " is longer than 15 characters; the kernel cuts command names to 15, so it "
+                "matches \"" + comm.substr(0, 15) + "\" (use --exe PATH for a longer name)");
       comm.resize(15);
     }
     options.targets.push_back({0, comm, "", comm});
@@ -172,39 +174,50 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < options.targets.size(); ++i)
     for (std::size_t j = i + 1; j < options.targets.size(); ++j)
       if (options.targets[i].label == options.targets[j].label) {
-        std::fprintf(stderr, "dwcp-observer: target %s given twice: name each process once\n",
-                     options.targets[i].label.c_str());
+        log::error("target " + options.targets[i].label + " given twice: name each process once");
         return kExitUsage;
       }
   if (options.targets.size() > DWCP_MAX_TARGETS) {
-    std::fprintf(stderr, "dwcp-observer: %zu targets given, at most %d can be observed at once: run another agent for the rest\n",
-                 options.targets.size(), DWCP_MAX_TARGETS);
+    log::error(std::to_string(options.targets.size()) + " targets given, at most " +
+               std::to_string(DWCP_MAX_TARGETS) + " can be observed at once: run another agent for the rest");
     return kExitUsage;
   }
   if (!auth_file.empty()) {
-    std::string error;
-    if (!read_basic_auth(auth_file, &options.basic_auth_user, &options.basic_auth_password, &error)) {
-      std::fprintf(stderr, "dwcp-observer: %s\n", error.c_str());
+    auto credentials = dwcp::http::load_basic_auth_file(auth_file);
+    if (!credentials) {
+      log::error(credentials.error());
       return kExitUsage;
     }
+    log::warn("--basic-auth-file is deprecated: put a bcrypt hash in --web.config.file instead");
+    options.basic_auth_user = credentials->user;
+    options.basic_auth_password = credentials->password;
+  }
+  if (!web_config_file.empty()) {
+    auto web = dwcp::http::load_web_config(web_config_file);
+    if (!web) {
+      log::error(web.error());
+      return kExitUsage;
+    }
+    options.tls = web->tls;
+    options.basic_auth_users = web->basic_auth_users;
   }
 
   Agent agent(options);
   std::string error;
   int code = agent.start(&error);
   if (g_stop.load()) {
-    std::fprintf(stderr, "dwcp-observer: %s received during start, detaching\n",
-                 g_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
+    log::info(std::string(g_signal.load() == SIGINT ? "SIGINT" : "SIGTERM") + " received during start, detaching");
     return kExitOk;
   }
   if (code != kExitOk) {
-    std::fprintf(stderr, "dwcp-observer: %s\n", error.c_str());
+    log::error(error, {{"exit_code", std::to_string(code)}});
     return code;
   }
   // Tests and scripts read the bound port from this line (--listen 127.0.0.1:0 picks one).
-  std::fprintf(stderr, "dwcp-observer: serving http://%s/metrics\n", agent.listen_address().c_str());
+  log::info(std::string("serving ") + (options.tls.cert_file.empty() ? "http" : "https") + "://" +
+            agent.listen_address() + "/metrics");
 
   agent.run(g_stop);
-  std::fprintf(stderr, "dwcp-observer: %s received, detaching\n", g_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
+  log::info(std::string(g_signal.load() == SIGINT ? "SIGINT" : "SIGTERM") + " received, detaching");
   return kExitOk;
 }

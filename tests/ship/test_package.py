@@ -1,0 +1,125 @@
+"""The Debian package as an operator uses it: built with CPack, installed with dpkg -i, and the
+installed /usr/sbin/dwcp-observer run with the source and build trees out of reach (a private
+mount namespace with an empty tmpfs over them) against a DWCP fixture: it must find its default
+profile at the installed path, attach, and report the fixture's ground truth exactly. The -dev
+package's headers and library must build and link a C program. Both packages are removed at the
+end (dpkg -r)."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+from shiptest import IN_CI, Agent, AgentTestCase, Fixture, parse_exposition, require_bpf, value, wait_for
+
+SOURCE_DIR = os.path.realpath(os.environ.get("DWCP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD_DIR = os.path.realpath(os.environ.get("DWCP_BUILD_DIR", os.path.join(SOURCE_DIR, "build")))
+PKG_DIR = os.path.join(BUILD_DIR, "pkg")
+INSTALLED = "/usr/sbin/dwcp-observer"
+PACKAGES = ["dwcp-observer", "dwcp-observer-dev"]
+
+
+def installed(package):
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+    return "install ok installed" in out.stdout
+
+
+def out_of_reach(*paths):
+    """A command prefix running the rest in a mount namespace where `paths` are empty tmpfs."""
+    script = 'for p in "$@"; do [ "$p" = -- ] && break; mount -t tmpfs -o size=1m,mode=0700 none "$p"; shift; done; shift; exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh"] + list(paths) + ["--"]
+
+
+class Package(AgentTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.debs = None
+        if os.geteuid() != 0 or any(installed(p) for p in PACKAGES):
+            return  # each test says why
+        build = subprocess.run(["bash", os.path.join(SOURCE_DIR, "scripts", "package.sh")],
+                               env=dict(os.environ, PKG_BUILD_DIR=PKG_DIR), capture_output=True, text=True)
+        if build.returncode != 0:
+            raise RuntimeError("scripts/package.sh failed:\n" + build.stdout[-3000:] + build.stderr[-3000:])
+        debs = [l for l in build.stdout.splitlines() if l.endswith(".deb")]
+        install = subprocess.run(["dpkg", "-i"] + debs, capture_output=True, text=True)
+        if install.returncode != 0:
+            subprocess.run(["dpkg", "--purge"] + PACKAGES, capture_output=True)
+            raise RuntimeError("dpkg -i failed:\n" + install.stdout + install.stderr)
+        cls.debs = debs
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.debs:
+            subprocess.run(["dpkg", "--purge"] + PACKAGES, capture_output=True, text=True, check=True)
+            assert not os.path.exists(INSTALLED), "dpkg -r left the agent behind"
+
+    def setUp(self):
+        super().setUp()
+        require_bpf(self)
+        if any(installed(p) for p in PACKAGES) and not self.debs:
+            self.fail("dwcp-observer is already installed on this machine: remove it (dpkg -r %s) so the "
+                      "test can install and remove its own build" % " ".join(PACKAGES))
+
+    def test_layout_and_metadata(self):
+        files = subprocess.run(["dpkg", "-L", "dwcp-observer"], capture_output=True, text=True).stdout.split()
+        for path in (INSTALLED, "/usr/share/dwcp-observer/probes/novacron-dwcp.json",
+                     "/usr/lib/systemd/system/dwcp-observer.service", "/etc/default/dwcp-observer",
+                     "/usr/share/dwcp-observer/prometheus/dwcp-alerts.yml",
+                     "/usr/share/dwcp-observer/dashboards/dwcp-observer.json",
+                     "/usr/share/dwcp-observer/deploy/kubernetes/kustomization.yaml",
+                     "/usr/share/doc/dwcp-observer/deployment.md", "/usr/lib/dwcp-observer/libssl.so"):
+            self.assertIn(path, files)
+        status = subprocess.run(["dpkg", "-s", "dwcp-observer"], capture_output=True, text=True).stdout
+        for dependency in ("libbpf1", "libcivetweb1", "libprometheus-cpp-core1.0", "libssl3", "libcrypt1"):
+            self.assertIn(dependency, status)  # from dpkg-shlibdeps, not written by hand
+        self.assertIn("/etc/default/dwcp-observer", status)  # Conffiles
+        with open("/usr/lib/systemd/system/dwcp-observer.service") as f:
+            unit = f.read()
+        self.assertIn("ExecStart=" + INSTALLED + " ", unit)
+
+    def test_dev_package_builds_a_hooked_program(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            source = os.path.join(tmp, "hooked.c")
+            with open(source, "w") as f:
+                f.write('#include <dwcp_observer/hooks_c.h>\nint main(void) { return 0; }\n')
+            binary = os.path.join(tmp, "hooked")
+            cc = subprocess.run(["cc", source, "-o", binary, "-ldwcp_hooks"],
+                                capture_output=True, text=True)
+            self.assertEqual(cc.returncode, 0, cc.stderr)
+            self.assertEqual(subprocess.run([binary]).returncode, 0)
+
+    def test_installed_agent_with_the_tree_out_of_reach_reports_exactly(self):
+        hidden = [SOURCE_DIR] + ([BUILD_DIR] if not BUILD_DIR.startswith(SOURCE_DIR + "/") else [])
+        check = subprocess.run(out_of_reach(*hidden) + ["ls", "-A", SOURCE_DIR], capture_output=True, text=True)
+        self.assertEqual((check.returncode, check.stdout), (0, ""), "the tree is still visible: " + check.stderr)
+        fixture = self.track(Fixture("dwcp-fixture", ["--streams", "3", "--transfers", "6",
+                                                      "--transfer-size", str(2 * 65536 + 77)]))
+        agent = self.track(Agent(["--pid", str(fixture.pid), "--cluster", "pkg", "--node", "n1",
+                                  "--web.listen-address", "127.0.0.1:0", "--log.format", "json"],
+                                 binary=INSTALLED, prefix=out_of_reach(*hidden)))
+        # The profile came from /usr/share (the tree's copy is hidden); the fixture's own path is in
+        # the build tree, which is fine: the agent reads the target through /proc/PID.
+        self.assertNotIn(os.path.join(SOURCE_DIR, "configs"), agent.log())
+        self.assertRegex(agent.log(), r"attached \d+ uprobes to process %d" % fixture.pid)
+        fixture.go()
+        truth = fixture.wait_done()
+        pid = str(fixture.pid)
+
+        def settled():
+            s = parse_exposition(agent.get("/metrics")[2])
+            done = (value(s, "dwcp_amst_bytes_sent_total") == sum(truth["bytes_sent_per_stream"].values())
+                    and value(s, "dwcp_observer_tcp_bytes_sent_total", pid=pid) == truth["socket_bytes_written"])
+            return s if done else None
+        s = wait_for(settled, timeout=30) or parse_exposition(agent.get("/metrics")[2])
+        for stream_id, sent in truth["bytes_sent_per_stream"].items():
+            self.assertEqual(value(s, "dwcp_amst_bytes_sent_total", stream_id=stream_id, cluster="pkg"), sent)
+        for stream_id, received in truth["bytes_received_per_stream"].items():
+            self.assertEqual(value(s, "dwcp_amst_bytes_received_total", stream_id=stream_id), received)
+        self.assertEqual(value(s, "dwcp_amst_streams_total", result="success"), truth["streams_opened"])
+        self.assertEqual(value(s, "dwcp_amst_latency_seconds_count", operation="send"), truth["sends"])
+        self.assertEqual(value(s, "dwcp_observer_tcp_bytes_received_total", pid=pid), truth["socket_bytes_read"])
+        self.assertEqual(value(s, "dwcp_observer_target_up", pid=pid), 1)
+        self.assertIn("attached", agent.log())
+
+
+if __name__ == "__main__":
+    unittest.main()

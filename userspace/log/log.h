@@ -1,0 +1,42 @@
+// One leveled logger for the agent: timestamped lines in logfmt (the default, as Prometheus's own
+// components write them) or JSON, on stderr. Values are escaped, so an exe path or comm with a
+// newline or quote cannot forge a line.
+//
+//   ts=2026-12-02T04:50:00.123Z level=info msg="attached 21 uprobes to process 1234"
+//   {"ts":"2026-12-02T04:50:00.123Z","level":"info","msg":"attached 21 uprobes to process 1234"}
+#pragma once
+
+#include <cstdio>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace dwcp::log {
+
+enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+enum class Format { kLogfmt, kJson };
+
+// "debug", "info", "warn", "error" / "logfmt", "json". False on anything else.
+bool parse_level(std::string_view text, Level* level);
+bool parse_format(std::string_view text, Format* format);
+
+// Process-wide; set once at start (from --log.level/--log.format) before threads log.
+void configure(Level minimum, Format format, std::FILE* out = stderr);
+bool enabled(Level level);
+
+using Field = std::pair<std::string_view, std::string>;
+
+// One line: ts, level, msg, then the fields in order. Whole lines are written under a lock.
+void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
+
+inline void debug(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kDebug, m, f); }
+inline void info(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kInfo, m, f); }
+inline void warn(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kWarn, m, f); }
+inline void error(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kError, m, f); }
+
+// The line write() would print, without the lock or the output (for tests).
+std::string format_line(Level level, std::string_view message, std::initializer_list<Field> fields,
+                        Format format, std::string_view timestamp);
+
+}  // namespace dwcp::log
