@@ -191,8 +191,11 @@ class AgentProcess:
         # is off unless a test sets one or asks for the default (test_budget.py: budget_off=False).
         given = any(a == "--probe-budget" or a.startswith("--probe-budget=") for a in args)
         budget = [] if given or not budget_off else ["--probe-budget", "0"]
+        # Tests read the log's fields, not its prose: JSON lines, decoded by log() (the format's own
+        # tests, tests/ship, read the raw lines).
+        log_format = [] if any(a.startswith("--log.format") for a in args) else ["--log.format", "json"]
         cmd = (list(prefix) + [AGENT] + list(args) + ([] if has_listen else ["--listen", "127.0.0.1:0"]) +
-               budget)
+               budget + log_format)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr_file, env=env)
         self.address = None
         self.owned_links = set()  # BPF links this agent held; all must be gone after it exits
@@ -210,12 +213,33 @@ class AgentProcess:
             time.sleep(0.05)
         raise TimeoutError("agent did not start serving: " + self.log())
 
-    def log(self):
+    def raw_log(self):
+        """The agent's stderr as written."""
         if self.stderr_file.closed:
             return self.final_log
         self.stderr_file.flush()
         with open(self.stderr_path) as f:
             return f.read()
+
+    def log_records(self):
+        """Every JSON log line as a dict; a line that is not JSON fails the test that reads it."""
+        return [json.loads(line) for line in self.raw_log().splitlines() if line.strip()]
+
+    def log(self):
+        """The log's messages, one a line, each followed by its extra fields as ` key=value`."""
+        out = []
+        for line in self.raw_log().splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                out.append(line)
+                continue
+            if not isinstance(rec, dict):
+                out.append(line)
+                continue
+            extra = "".join(" %s=%s" % (k, v) for k, v in rec.items() if k not in ("ts", "level", "msg"))
+            out.append(str(rec.get("msg", "")) + extra)
+        return "".join(line + "\n" for line in out)
 
     def get(self, path, timeout=10, headers=None):
         req = urllib.request.Request("http://%s%s" % (self.address, path), headers=headers or {})
@@ -269,7 +293,7 @@ class AgentProcess:
                 self.proc.kill()
                 self.proc.wait()
         if not self.stderr_file.closed:
-            self.final_log = self.log()
+            self.final_log = self.raw_log()
             self.stderr_file.close()
             os.unlink(self.stderr_path)
         return self.proc.returncode

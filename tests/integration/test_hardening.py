@@ -195,8 +195,11 @@ class Hardening(AgentTestCase):
         self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_target_up", pid=str(target.pid)) == 1),
                         agent.log())
         self.assertTrue(wait_for(lambda: "not following process %d" % other.pid in agent.log()), agent.log())
+        # Every line the agent wrote is one JSON record (a forged line would not parse), and the
+        # messages themselves hold the names escaped.
+        records = agent.log_records()
+        self.assertTrue(all(set(r) >= {"ts", "level", "msg"} for r in records), records)
         lines = agent.log().splitlines()
-        self.assertTrue(all(line.startswith("dwcp-observer: ") for line in lines), lines)
         self.assertNotIn("dwcp-observer: attached 106 uprobes to process 1\n", agent.log())
         self.assertIn("x\\x0adwcp-observer: attached", agent.log())
         self.assertIn("y\\x0adwcp-observer: forged", agent.log())
