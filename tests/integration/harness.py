@@ -50,6 +50,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def terminate(proc, grace=10):
+    """SIGTERM, then SIGKILL after `grace` seconds; reaps the process."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def bpf_links():
     """IDs of the BPF links on the machine (to prove none of ours outlives the agent)."""
     out = subprocess.run(["bpftool", "-j", "link", "list"], capture_output=True, text=True)
@@ -164,13 +175,7 @@ class Fixture:
         os.kill(self.pid, signal.SIGUSR1)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream:
                 stream.close()

@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 
-from harness import fixture_path
+from harness import fixture_path, terminate
 
 NOBODY = 65534
 
@@ -50,13 +50,7 @@ class Process:
         self.pid = self.proc.pid
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         if self.proc.stdout:
             self.proc.stdout.close()
 

@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from harness import AGENT, IN_CI, AgentTestCase, Fixture, require_bpf, parse_exposition, value, wait_for  # noqa: E402,F401
+from harness import AGENT, IN_CI, AgentTestCase, Fixture, require_bpf, parse_exposition, terminate, value, wait_for  # noqa: E402,F401
 
 import warnings  # noqa: E402
 with warnings.catch_warnings():
@@ -62,13 +62,7 @@ class Agent:
         return self.proc.wait(timeout)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         if not self.log_file.closed:
             self.log_file.close()
             os.unlink(self.log_path)

@@ -48,15 +48,7 @@ LoadOutcome read_executable(const LoadRequest& request) {
 }  // namespace
 
 bool holds_package(const goelf::GoBinary& binary, const std::string& package) {
-  if (package.empty()) return false;
-  const std::vector<std::string> names = binary.function_names();  // sorted
-  // "<package>.F", "<package>.(*T).M" or "<package>/sub.F": all sort after "<package>".
-  for (auto it = std::lower_bound(names.begin(), names.end(), package); it != names.end(); ++it) {
-    if (it->compare(0, package.size(), package) != 0) break;
-    const char next = it->size() > package.size() ? (*it)[package.size()] : '\0';
-    if (next == '.' || next == '/') return true;
-  }
-  return false;
+  return goelf::holds_package(binary.function_names(), package);
 }
 
 ExecutableLoader::~ExecutableLoader() = default;  // abandoned workers keep their own Job alive
