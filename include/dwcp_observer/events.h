@@ -171,7 +171,7 @@ struct dwcp_inflight_key {
  * probe_id * DWCP_DROP_COUNT + reason) and exported as dwcp_observer_events_lost_total. */
 enum dwcp_drop_reason {
 	DWCP_DROP_RINGBUF_FULL = 0,
-	DWCP_DROP_MAP_FULL = 1,      /* in-flight or socket map had no room */
+	DWCP_DROP_MAP_FULL = 1,      /* an update failed (the maps are LRU: evictions show as UNMATCHED_EXIT) */
 	DWCP_DROP_READ_FAILED = 2,   /* bpf_probe_read_user failed on a field */
 	DWCP_DROP_UNMATCHED_EXIT = 3,/* a RET hit without a recorded entry */
 	DWCP_DROP_COUNT = 4,

@@ -1,5 +1,5 @@
-// The metrics model: the 21 DWCP families (names, types, labels, buckets of
-// ../shared/reference/dwcp-catalog.md §1), written once. Both sources feed it the same typed
+// The metrics model: the 21 DWCP families (names, types, labels, buckets: docs/metrics.md,
+// "The 21 DWCP families"), written once. Both sources feed it the same typed
 // events: the agent decodes BPF events into them, the hook library turns each On…() call into
 // them. A dashboard or alert never needs to know which source ran.
 #pragma once

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks dashboards/dwcp-observer.json against the conventions of shared/style.md.
+"""Checks dashboards/dwcp-observer.json against the project's dashboard conventions (listed below).
 
 Neither Grafana nor its dashboard linter can be installed here, so this applies the rules itself:
 - a `datasource` variable (type datasource, query prometheus); `job`, `cluster`, `node`,

@@ -22,28 +22,8 @@ constexpr const char* kSessionWide = "session";
 }  // namespace
 
 const char* event_kind_name(std::uint16_t kind) {
-  switch (kind) {
-    case DWCP_EV_SESSION_START: return "session_start";
-    case DWCP_EV_STREAM_OPEN: return "stream_open";
-    case DWCP_EV_SEND: return "send";
-    case DWCP_EV_SEND_CHUNK: return "send_chunk";
-    case DWCP_EV_RECEIVE: return "receive";
-    case DWCP_EV_RECEIVE_CHUNK: return "receive_chunk";
-    case DWCP_EV_SESSION_CLOSE: return "session_close";
-    case DWCP_EV_RECONNECT: return "reconnect";
-    case DWCP_EV_ENCODE: return "encode";
-    case DWCP_EV_DECODE: return "decode";
-    case DWCP_EV_PRUNE: return "prune";
-    case DWCP_EV_COMPRESS_MEMORY: return "compress_memory";
-    case DWCP_EV_COMPRESS_DISK: return "compress_disk";
-    case DWCP_EV_DECOMPRESS: return "decompress";
-    case DWCP_EV_MIGRATE_MEMORY: return "migrate_memory";
-    case DWCP_EV_MIGRATE_DISK: return "migrate_disk";
-    case DWCP_EV_FED_SYNC: return "fed_sync";
-    case DWCP_EV_FED_BASELINE: return "fed_baseline";
-    case DWCP_EV_STREAM_FINAL: return "stream_final";
-  }
-  return "unknown";
+  const char* name = contract::event_kind_name(kind);
+  return *name ? name : "unknown";
 }
 
 void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/baseline_tracker.h"
+#include "dwcp_observer/contract.h"
 #include "dwcp_observer/events.h"
 #include "dwcp_observer/model.h"
 
@@ -14,6 +15,7 @@ namespace dwcp::agent {
 
 class SessionTracker;
 
+// The contract's name of an event kind, "unknown" outside it (a label is never empty).
 const char* event_kind_name(std::uint16_t kind);
 
 // One decoder per target process: it keeps the little state that spans calls (live baselines).

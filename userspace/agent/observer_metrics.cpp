@@ -1,6 +1,7 @@
 #include "agent/observer_metrics.h"
 
 #include "agent/decoder.h"
+#include "dwcp_observer/contract.h"
 #include "dwcp_observer/version.h"
 
 namespace dwcp::agent {
@@ -9,16 +10,6 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-const char* drop_reason_name(int reason) {
-  switch (reason) {
-    case DWCP_DROP_RINGBUF_FULL: return "ringbuf_full";
-    case DWCP_DROP_MAP_FULL: return "map_full";
-    case DWCP_DROP_READ_FAILED: return "read_failed";
-    case DWCP_DROP_UNMATCHED_EXIT: return "unmatched_exit";
-  }
-  return "unknown";
-}
 
 ClientMetric metric(std::vector<ClientMetric::Label> labels, double value, MetricType type) {
   ClientMetric m;
@@ -214,10 +205,11 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
   for (std::size_t probe = 0; probe < probe_names_.size(); ++probe) {
     if (probe_names_[probe].empty()) continue;
     for (int reason = 0; reason < DWCP_DROP_COUNT; ++reason)
-      lost.metric.push_back(metric({{"probe", probe_names_[probe]}, {"reason", drop_reason_name(reason)}},
+      lost.metric.push_back(metric({{"probe", probe_names_[probe]}, {"reason", contract::drop_reason_name(reason)}},
                                    static_cast<double>(counters.drops[probe][reason]), MetricType::Counter));
     if (probe == DWCP_PROBE_ID_SOCKET) continue;
-    double h = static_cast<double>(counters.spec_hits[2 * probe] + counters.spec_hits[2 * probe + 1]);
+    const auto entry = contract::entry_spec_index(probe), exit = contract::exit_spec_index(probe);
+    double h = static_cast<double>(counters.spec_hits[entry] + counters.spec_hits[exit]);
     hits.metric.push_back(metric({{"probe", probe_names_[probe]}}, h, MetricType::Counter));
   }
   families.push_back(std::move(lost));

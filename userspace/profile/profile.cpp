@@ -28,14 +28,6 @@ namespace {
 // Insertion order kept, so fields compile in the order the profile lists them.
 using Json = nlohmann::ordered_json;
 
-constexpr const char* kEventNames[DWCP_EV_KIND_COUNT] = {
-    "",                                        // DWCP_EV_NONE
-    "session_start", "stream_open", "send", "send_chunk", "receive", "receive_chunk",
-    "session_close", "reconnect", "encode", "decode", "prune", "compress_memory",
-    "compress_disk", "decompress", "migrate_memory", "migrate_disk", "fed_sync", "fed_baseline",
-    "stream_final",  // emitted by the BPF program at session_close, not probed by name
-};
-
 // The dwcp_system_config_enabled{feature} each event belongs to, unless the probe says otherwise.
 std::string default_feature(dwcp_event_kind kind) {
   switch (kind) {
@@ -63,19 +55,17 @@ struct SlotInfo {
   SlotKind kind;
   uint8_t slot;
 };
+// The slot names come from the contract (dwcp_observer/contract.h); this says which phase may use them.
+constexpr SlotInfo int_slot(dwcp_slot slot) { return {contract::kSlotNames[slot], SlotKind::Int, uint8_t(slot)}; }
+constexpr SlotInfo str_slot(uint8_t slot) { return {contract::kStringSlotNames[slot], SlotKind::String, slot}; }
 constexpr SlotInfo kEntrySlots[] = {
-    {"id", SlotKind::Int, DWCP_SLOT_ID},          {"bytes", SlotKind::Int, DWCP_SLOT_BYTES},
-    {"count", SlotKind::Int, DWCP_SLOT_COUNT},    {"aux", SlotKind::Int, DWCP_SLOT_ENTRY_AUX},
-    {"name", SlotKind::String, DWCP_STR_NAME},    {"peer", SlotKind::String, DWCP_STR_PEER},
-    {"session", SlotKind::Int, DWCP_SLOT_SESSION},  // same slot as aux: AMST's *MultiStreamTCP
+    int_slot(DWCP_SLOT_ID),    int_slot(DWCP_SLOT_BYTES), int_slot(DWCP_SLOT_COUNT), int_slot(DWCP_SLOT_ENTRY_AUX),
+    str_slot(DWCP_STR_NAME),   str_slot(DWCP_STR_PEER),
+    {contract::kSessionSlotName, SlotKind::Int, DWCP_SLOT_SESSION},  // same slot as aux: AMST's *MultiStreamTCP
 };
 constexpr SlotInfo kExitSlots[] = {
-    {"err", SlotKind::Int, DWCP_SLOT_ERR},
-    {"result_bytes", SlotKind::Int, DWCP_SLOT_RESULT_BYTES},
-    {"result_aux", SlotKind::Int, DWCP_SLOT_RESULT_AUX},
-    {"result_flag", SlotKind::Int, DWCP_SLOT_RESULT_FLAG},
-    {"name", SlotKind::String, DWCP_STR_NAME},
-    {"peer", SlotKind::String, DWCP_STR_PEER},
+    int_slot(DWCP_SLOT_ERR),         int_slot(DWCP_SLOT_RESULT_BYTES), int_slot(DWCP_SLOT_RESULT_AUX),
+    int_slot(DWCP_SLOT_RESULT_FLAG), str_slot(DWCP_STR_NAME),          str_slot(DWCP_STR_PEER),
 };
 
 template <size_t N>
@@ -367,7 +357,7 @@ Result<CompiledProbe> compile_probe(const Json& probe, const std::string& path, 
   if (!event) return Error{event.error()};
   auto kind = event_kind_from_name(*event);
   if (!kind) {
-    std::vector<std::string> names(std::begin(kEventNames) + 1, std::end(kEventNames));
+    std::vector<std::string> names(std::begin(contract::kEventKindNames) + 1, std::end(contract::kEventKindNames));
     return Error{child(path, "event") + ": unknown event `" + *event + "`" + did_you_mean(*event, names) +
                  "; events are: " + join(names)};
   }
@@ -540,17 +530,6 @@ std::string parse_error_reason(const std::string& what) {
 }
 
 }  // namespace
-
-std::optional<dwcp_event_kind> event_kind_from_name(std::string_view name) {
-  for (int kind = DWCP_EV_NONE + 1; kind < DWCP_EV_KIND_COUNT; ++kind) {
-    if (name == kEventNames[kind]) return static_cast<dwcp_event_kind>(kind);
-  }
-  return std::nullopt;
-}
-
-const char* event_kind_name(dwcp_event_kind kind) {
-  return kind > DWCP_EV_NONE && kind < DWCP_EV_KIND_COUNT ? kEventNames[kind] : "";
-}
 
 Result<Profile> parse_profile(std::string_view json_text, std::string_view source_name) {
   const std::string source(source_name);

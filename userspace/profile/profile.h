@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dwcp_observer/contract.h"
 #include "dwcp_observer/events.h"
 #include "goelf/result.h"
 #include "profile/go_types.h"
@@ -69,9 +70,9 @@ Result<Profile> load_profile(const std::string& path);
 // tree's configs/probes/novacron-dwcp.json unless the build sets the installed path).
 std::string default_profile_path();
 
-// "send_chunk" <-> DWCP_EV_SEND_CHUNK.
-std::optional<dwcp_event_kind> event_kind_from_name(std::string_view name);
-const char* event_kind_name(dwcp_event_kind kind);  // "" for NONE / out of range
+// "send_chunk" <-> DWCP_EV_SEND_CHUNK, from the contract's one table.
+using contract::event_kind_from_name;
+using contract::event_kind_name;  // "" for NONE / out of range
 
 // Human-readable dump of a compiled probe (symbol, phases, every field's location).
 std::string describe_probe(const CompiledProbe& probe);
