@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   clang llvm libclang-rt-14-dev binutils bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev libcapstone-dev
+  clang-format clang-tidy
   prometheus-cpp-dev libcivetweb-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev libcrypt-dev
   dpkg-dev openssl ccache
   libgtest-dev libgmock-dev libbenchmark-dev
