@@ -19,7 +19,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define MSG_PEEK_ 2
 #define EAGAIN_ 11
 #define TCP_ESTABLISHED_ 1
+#define TCP_SYN_SENT_ 2
+#define TCP_SYN_RECV_ 3
 #define TCP_CLOSE_ 7
+#define TCP_LISTEN_ 10
 
 // Set by the agent before load. Wake the consumer only once this much is queued: it drains on a
 // short timer anyway, and a wake-up per event would cost a context switch per probe hit.
@@ -243,9 +246,8 @@ static __always_inline __u64 ringbuf_flags(void)
 									    : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline int handle_uprobe(struct pt_regs *ctx)
+static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index)
 {
-	__u32 spec_index = (__u32)bpf_get_attach_cookie(ctx);
 	const struct dwcp_probe_spec *spec = bpf_map_lookup_elem(&probe_specs, &spec_index);
 	if (!spec)
 		return 0;
@@ -315,20 +317,40 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx)
 	return 0;
 }
 
-// The same program twice: attached as one uprobe_multi link per target where the kernel has
-// them (6.6+: one link for all entry and RET sites, detached in one RCU grace period instead of
-// one per site), else as one classic uprobe per site. The agent sets the multi one's expected
-// attach type before load.
+// Where the spec index comes from depends on the kernel (agent/kernel_features.h):
+//  - the BPF cookie of the attachment (5.15+), as one uprobe_multi link per target (6.6+) or one
+//    classic uprobe per site; the agent sets the multi program's expected attach type before load;
+//  - without cookies, a map keyed by {tgid, probed virtual address}: in a uprobe handler the
+//    instruction pointer is the probed instruction's address (the kernel rewinds it past the
+//    breakpoint before running handlers). The agent fills it per target and empties it at detach.
+// Only the variant the kernel can take is loaded; the others are switched off before the load.
 SEC("uprobe")
 int dwcp_uprobe(struct pt_regs *ctx)
 {
-	return handle_uprobe(ctx);
+	return handle_uprobe(ctx, (__u32)bpf_get_attach_cookie(ctx));
 }
 
 SEC("uprobe")
 int dwcp_uprobe_multi(struct pt_regs *ctx)
 {
-	return handle_uprobe(ctx);
+	return handle_uprobe(ctx, (__u32)bpf_get_attach_cookie(ctx));
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DWCP_MAX_TARGETS * DWCP_MAX_SITES_PER_TARGET);
+	__type(key, struct dwcp_spec_addr_key);
+	__type(value, __u32);
+} spec_by_addr SEC(".maps");
+
+SEC("uprobe")
+int dwcp_uprobe_addr(struct pt_regs *ctx)
+{
+	struct dwcp_spec_addr_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .addr = PT_REGS_IP(ctx)};
+	__u32 *spec_index = bpf_map_lookup_elem(&spec_by_addr, &key);
+	if (!spec_index)
+		return 0;
+	return handle_uprobe(ctx, *spec_index);
 }
 
 // ---- kernel-side socket counters ------------------------------------------------------------
@@ -368,53 +390,150 @@ static __always_inline struct dwcp_sock_stats *stats_of_owner(const struct sock 
 	return bpf_map_lookup_elem(&sock_stats, tgid);
 }
 
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
+// Socket bytes, with the semantics of the sock_send_length/sock_recv_length tracepoints (6.3+):
+// TCP only, ret > 0 is bytes, -EAGAIN is not an error, MSG_PEEK reads are not counted.
+static __always_inline void count_send(struct sock *sk, int ret)
 {
 	struct dwcp_sock_stats *st = stats_of_current();
 	if (!st || !is_tcp(sk))
-		return 0;
+		return;
 	st->send_calls += 1;
 	if (ret > 0)
 		st->bytes_sent += ret;
 	else if (ret < 0 && ret != -EAGAIN_)
 		st->send_errors += 1;
 	remember_owner(sk);
-	return 0;
 }
 
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(on_sock_recv_length, struct sock *sk, int ret, int flags)
+static __always_inline void count_recv(struct sock *sk, int ret, int flags)
 {
 	struct dwcp_sock_stats *st = stats_of_current();
 	if (!st || !is_tcp(sk) || (flags & MSG_PEEK_))
-		return 0;
+		return;
 	st->recv_calls += 1;
 	if (ret > 0)
 		st->bytes_received += ret;
 	else if (ret < 0 && ret != -EAGAIN_)
 		st->recv_errors += 1;
 	remember_owner(sk);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
+{
+	count_send(sk, ret);
 	return 0;
 }
 
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(on_sock_recv_length, struct sock *sk, int ret, int flags)
+{
+	count_recv(sk, ret, flags);
+	return 0;
+}
+
+// Before 6.3: the same counts from the return of the TCP functions those tracepoints wrap
+// (sock_sendmsg -> inet_sendmsg -> tcp_sendmsg; likewise for receive). tcp_recvmsg lost its
+// `nonblock` argument in 5.19 (MSG_DONTWAIT stays in flags); the agent loads the variant whose
+// argument count matches the kernel's BTF.
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(on_tcp_sendmsg_exit, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	count_send(sk, ret);
+	return 0;
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(on_tcp_recvmsg_exit, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+	     int *addr_len, int ret)
+{
+	count_recv(sk, ret, flags);
+	return 0;
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(on_tcp_recvmsg_exit_nonblock, struct sock *sk, struct msghdr *msg, size_t len,
+	     int nonblock, int flags, int *addr_len, int ret)
+{
+	count_recv(sk, ret, flags);
+	return 0;
+}
+
+// Listening sockets of targets, by {network namespace, local port}: a passive open is charged to
+// the process whose listener it arrived on. Filled at listen() (process context) and by the agent
+// for listeners that existed before it attached.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct dwcp_listen_key);
+	__type(value, __u32);
+} listeners SEC(".maps");
+
+static __always_inline struct dwcp_listen_key listen_key_of(const struct sock *sk)
+{
+	struct dwcp_listen_key key = {
+		.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
+		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+	};
+	return key;
+}
+
+static __always_inline void set_owner(const struct sock *sk, __u32 tgid)
+{
+	__u64 key = (__u64)sk;
+	if (bpf_map_update_elem(&sock_owner, &key, &tgid, BPF_ANY))
+		count_drop(DWCP_PROBE_ID_SOCKET, DWCP_DROP_MAP_FULL);
+}
+
+// Each end of a connection is charged to the process that owns its socket, whoever's context the
+// state change runs in (on loopback the handshake of both ends runs in the connecting process):
+//  - active open: connect() moves the socket to SYN_SENT in its owner's context; ESTABLISHED
+//    (in softirq) is charged to that owner;
+//  - passive open: the accepted socket reaches ESTABLISHED from SYN_RECV in softirq; it is charged
+//    to the owner of the listener on its local port.
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
 	if (!is_tcp(sk))
 		return 0;
+	if (newstate == TCP_SYN_SENT_) {
+		if (stats_of_current())
+			set_owner(sk, bpf_get_current_pid_tgid() >> 32);
+		return 0;
+	}
+	if (newstate == TCP_LISTEN_) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		struct dwcp_listen_key key = listen_key_of(sk);
+		if (stats_of_current() && bpf_map_update_elem(&listeners, &key, &tgid, BPF_ANY))
+			count_drop(DWCP_PROBE_ID_SOCKET, DWCP_DROP_MAP_FULL);
+		return 0;
+	}
 	if (newstate == TCP_ESTABLISHED_) {
-		// The connecting side reaches ESTABLISHED in its own context; learn the owner there.
-		struct dwcp_sock_stats *st = stats_of_current();
-		if (st) {
-			st->connections_opened += 1;
-			remember_owner(sk);
+		struct dwcp_sock_stats *st = 0;
+		if (oldstate == TCP_SYN_SENT_) {
+			st = stats_of_owner(sk);
+		} else if (oldstate == TCP_SYN_RECV_) {
+			struct dwcp_listen_key key = listen_key_of(sk);
+			__u32 *tgid = bpf_map_lookup_elem(&listeners, &key);
+			if (tgid) {
+				st = bpf_map_lookup_elem(&sock_stats, tgid);
+				if (st)
+					set_owner(sk, *tgid);
+			}
 		}
+		if (st)
+			st->connections_opened += 1;
 		return 0;
 	}
 	if (newstate == TCP_CLOSE_) {
+		if (oldstate == TCP_LISTEN_) {
+			struct dwcp_listen_key key = listen_key_of(sk);
+			bpf_map_delete_elem(&listeners, &key);
+			return 0;
+		}
+		// A connect that failed (SYN_SENT -> CLOSE) never opened.
 		struct dwcp_sock_stats *st = stats_of_owner(sk);
-		if (st && oldstate != TCP_CLOSE_)
+		if (st && oldstate != TCP_CLOSE_ && oldstate != TCP_SYN_SENT_)
 			st->connections_closed += 1;
 		__u64 key = (__u64)sk;
 		bpf_map_delete_elem(&sock_owner, &key);

@@ -11,6 +11,7 @@ PACKAGES=(
   golang-1.19-go
   prometheus prometheus-alertmanager
   curl python3 python3-yaml util-linux procps iproute2 bpftrace
+  qemu-system-x86 busybox-static cpio xz-utils zstd
 )
 
 missing=()

@@ -104,6 +104,7 @@ int Agent::start(std::string* error) {
   bpf_options.verbose = options_.verbose;
   bpf_ = BpfSession::open(bpf_options, error);
   if (!bpf_) return kExitBpf;
+  log(describe_plan(bpf_->kernel_release(), bpf_->kernel_plan()));
   if (!bpf_->attach_socket_tracepoints(error)) return kExitBpf;
 
   // What observing costs on this kernel, measured before any probe fires (agent/overhead.h).
