@@ -159,12 +159,13 @@ def run(suite, command, timeout=900, env=None, cwd=None):
                "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         lines, rc = [], None
-        deadline = time.time() + timeout
+        started = time.time()
+        deadline = started + timeout
         try:
             for raw in iter(proc.stdout.readline, b""):
                 line = raw.decode(errors="replace").rstrip("\r\n")
                 lines.append(line)
-                print(line, flush=True)
+                print("[%4.0fs] %s" % (time.time() - started, line), flush=True)
                 if line.startswith(RC_MARKER):
                     rc = int(line[len(RC_MARKER):].strip() or 1)
                 if time.time() > deadline:

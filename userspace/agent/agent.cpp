@@ -47,7 +47,7 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
 
 Agent::~Agent() {
   // Links first (detach the probes), then the BPF object, then stop serving.
-  for (auto& target : targets_) target->links.clear();
+  for (auto& target : targets_) detach_links(&target->links);
   http_.reset();
   bpf_.reset();
 }
@@ -303,7 +303,7 @@ void Agent::detach(Target& target) {
   const auto pid = static_cast<std::uint32_t>(target.process->pid);
   // Events already in the ring buffer belong to this process: count them before letting go.
   bpf_->poll(0, [this](const dwcp_event& e) { handle_event(e); });
-  target.links.clear();
+  detach_links(&target.links);
   target.sites = 0;
   dwcp_sock_stats last{};
   bpf_->sock_stats(pid, &last);
@@ -428,7 +428,7 @@ void Agent::relink(Target& target) {
   // The old link goes first: with both attached for a moment, entry-only probes would count
   // twice and RET sites would report unmatched exits. Calls made in the few milliseconds
   // between are not seen.
-  target.links.clear();
+  detach_links(&target.links);
   std::string why;
   if (!scan.sites.empty()) {
     target.links = bpf_->attach_uprobes(process.pid, process.binary_path, scan.sites, &why);

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "agent/listeners.h"
 #include "agent/load_base.h"
@@ -67,6 +68,20 @@ void Link::reset() {
   link_ = nullptr;
   fd_ = -1;
   spec_map_fd_ = -1;
+}
+
+void detach_links(std::vector<Link>* links) {
+  constexpr std::size_t kThreads = 16;
+  if (links->size() > 2) {
+    std::vector<std::thread> threads;
+    const std::size_t n = std::min(kThreads, links->size());
+    for (std::size_t t = 0; t < n; ++t)
+      threads.emplace_back([links, t, n] {
+        for (std::size_t i = t; i < links->size(); i += n) (*links)[i].reset();
+      });
+    for (auto& thread : threads) thread.join();
+  }
+  links->clear();
 }
 
 namespace {
@@ -154,7 +169,16 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
     bpf_program__set_expected_attach_type(skel->progs.dwcp_uprobe_multi,
                                           static_cast<bpf_attach_type>(kBpfTraceUprobeMulti));
   if (cookies) bpf_map__set_max_entries(skel->maps.spec_by_addr, 1);  // unused
-  int load_err = observer::load(skel);
+  if (int err = observer::load(skel); err) {
+    std::string why = errno_text(err);
+    if (err == -EPERM || err == -EACCES)
+      why += " — loading BPF programs needs root or CAP_BPF + CAP_PERFMON (and CAP_SYS_RESOURCE on "
+             "kernels that charge BPF memory to RLIMIT_MEMLOCK)";
+    else
+      why += " — on " + describe_plan(session->release_, plan) + "; run with --verbose for the verifier log";
+    *error = "cannot load the BPF programs: " + why;
+    return nullptr;
+  }
   session->ring_ = ring_buffer__new(bpf_map__fd(skel->maps.events), &BpfSession::on_ring_record,
                                     session.get(), nullptr);
   if (!session->ring_) {
@@ -165,7 +189,7 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
 }
 
 BpfSession::~BpfSession() {
-  tracepoint_links_.clear();
+  detach_links(&tracepoint_links_);
   if (ring_) ring_buffer__free(ring_);
   if (skel_) observer::destroy(skel_);
 }

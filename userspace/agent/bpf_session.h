@@ -55,6 +55,11 @@ class Link {
   dwcp_spec_addr_key spec_key_{};
 };
 
+// Detaches every link and empties the vector. Links are detached concurrently: detaching a classic
+// uprobe waits for an RCU grace period, one per site in turn otherwise (106 sites took 12.8 s on a
+// 6.1 guest under emulation; a uprobe_multi link waits once).
+void detach_links(std::vector<Link>* links);
+
 // One uprobe site of a target: file offset in the binary and the spec it runs.
 struct UprobeSite {
   std::uint64_t offset;
