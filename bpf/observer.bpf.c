@@ -301,17 +301,22 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index)
 	ev->tgid = tgid;
 	ev->kind = spec->kind;
 	ev->probe_id = probe_id;
+	__u32 read_flags;
 	if (entry) {
 		ev->flags = entry->flags | DWCP_EVF_PAIRED;
 		ev->duration_ns = ev->ts_ns - entry->ts_ns;
 		__builtin_memcpy(ev->val, entry->val, sizeof(entry->val));
 		__builtin_memcpy(ev->str, entry->str, sizeof(entry->str));
 		bpf_map_delete_elem(&inflight, &key);
-		ev->flags |= read_fields(regs, spec, &ev->val[DWCP_MAX_FIELDS], DWCP_MAX_FIELDS, ev->str);
+		read_flags = read_fields(regs, spec, &ev->val[DWCP_MAX_FIELDS], DWCP_MAX_FIELDS, ev->str);
+		ev->flags |= read_flags;
 	} else {
-		ev->flags = read_fields(regs, spec, ev->val, 0, ev->str);
+		read_flags = read_fields(regs, spec, ev->val, 0, ev->str);
+		ev->flags = read_flags;
 	}
-	if (ev->flags & DWCP_EVF_READ_FAILED)
+	// Only this phase's failures: an entry's were counted at the entry (the flag it carries over
+	// still marks the event).
+	if (read_flags & DWCP_EVF_READ_FAILED)
 		count_drop(probe_id, DWCP_DROP_READ_FAILED);
 	bpf_ringbuf_submit(ev, ringbuf_flags());
 	return 0;

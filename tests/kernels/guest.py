@@ -149,6 +149,7 @@ def run(suite, command, timeout=900, env=None, cwd=None):
     with tempfile.TemporaryDirectory(prefix="dwcp-guest-") as work:
         script = os.path.join(work, "cmd.sh")
         with open(script, "w") as f:
+            f.write("export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root\n")
             f.write("cd %s || exit 126\n" % shlex.quote(cwd or os.getcwd()))
             for k, v in (env or {}).items():
                 f.write("export %s=%s\n" % (k, shlex.quote(v)))

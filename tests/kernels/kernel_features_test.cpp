@@ -91,6 +91,15 @@ TEST(KernelRefusal, NamesExactlyWhatIsMissing) {
   EXPECT_EQ(kernel_version("garbage"), std::make_pair(0, 0));
 }
 
+TEST(MapReads, NeedCapBpfBefore519WhenUnprivilegedBpfIsDisabled) {
+  EXPECT_TRUE(map_reads_need_cap_bpf("5.10.0-32-amd64", 2));
+  EXPECT_TRUE(map_reads_need_cap_bpf("5.18.0", 1));
+  EXPECT_TRUE(map_reads_need_cap_bpf("5.15.0", -1)) << "unreadable sysctl: assume the worst";
+  EXPECT_FALSE(map_reads_need_cap_bpf("5.10.0-32-amd64", 0));
+  EXPECT_FALSE(map_reads_need_cap_bpf("5.19.0", 2));
+  EXPECT_FALSE(map_reads_need_cap_bpf("6.1.0-50-amd64", 2));
+}
+
 TEST(DisableFeatures, ForcesTheFallbacksAndReportsUnknownNames) {
   auto f = debian("6.18.0", true, 5, true, true);
   std::vector<std::string> unknown;

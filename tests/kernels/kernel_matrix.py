@@ -29,16 +29,14 @@ EXPECTED = {
 }
 
 # A subset that TCG emulation runs in a few minutes: AMST ground truth (incl. connection
-# ownership), Go functions ground truth on plain/stripped/PIE/stripped-PIE builds, lifecycle basics.
+# ownership, socket bytes, the mechanism line), Go functions ground truth on plain/stripped/PIE/
+# stripped-PIE builds, and detaching: SIGKILL leaves no link behind. On the host the whole suite runs.
 # Not the SIGTERM tests: their 5 and 10 s limits measure the emulator (detaching 106 classic
 # uprobes and the fexit trampolines takes 7-10 s under TCG on 6.1; docs/kernels.md).
 TESTS = [
     "test_amst.AmstGroundTruth.test_bytes_per_stream_streams_and_socket_bytes_are_exact",
     "test_amst.AmstGroundTruth.test_connections_are_charged_to_the_socket_owner_on_both_ends",
-    "test_amst.AmstGroundTruth.test_exposition_passes_promtool",
-    "test_amst.AmstGroundTruth.test_target_exit_sets_target_up_zero_and_keeps_serving",
     "test_go_functions.GroundTruthOnFourBuilds",
-    "test_lifecycle.Lifecycle.test_three_targets_each_exact_under_its_own_labels",
     "test_lifecycle.Lifecycle.test_sigkill_leaves_no_link_behind",
 ]
 

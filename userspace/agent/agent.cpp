@@ -153,7 +153,8 @@ int Agent::start(std::string* error) {
   // Still a single thread here: every thread started from now on (HTTP workers, the consumer)
   // inherits the reduced capability sets.
   CapabilityNeeds needs;
-  needs.reattach = may_reattach || options_.probe_budget > 0;  // demotion re-attaches
+  needs.reattach = may_reattach || options_.probe_budget > 0 ||  // demotion re-attaches
+                   map_reads_need_cap_bpf();                      // kernels before 5.19 (kernel_features.h)
   needs.privileged_port = listen_port > 0 && listen_port < 1024;
   std::vector<std::string> kept;
   std::string drop_error;

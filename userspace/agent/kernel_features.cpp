@@ -118,6 +118,22 @@ void disable_features(KernelFeatures* features, const std::string& list, std::ve
   }
 }
 
+bool map_reads_need_cap_bpf(const std::string& release, int unprivileged_bpf_disabled) {
+  const auto version = kernel_version(release);
+  return version < std::make_pair(5, 19) && unprivileged_bpf_disabled != 0;
+}
+
+bool map_reads_need_cap_bpf() {
+  utsname uts{};
+  if (uname(&uts) != 0) return true;
+  int disabled = -1;
+  if (FILE* f = std::fopen("/proc/sys/kernel/unprivileged_bpf_disabled", "r")) {
+    if (std::fscanf(f, "%d", &disabled) != 1) disabled = -1;
+    std::fclose(f);
+  }
+  return map_reads_need_cap_bpf(uts.release, disabled);
+}
+
 namespace {
 
 // mov r0, 0; exit

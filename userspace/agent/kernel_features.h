@@ -53,6 +53,14 @@ std::string describe_plan(const std::string& release, const KernelPlan& plan);
 // {feature, mechanism} pairs of dwcp_observer_kernel_feature.
 std::vector<std::pair<std::string, std::string>> feature_mechanisms(const KernelPlan& plan);
 
+// Before 5.19 the kernel checks kernel.unprivileged_bpf_disabled on every bpf() command, map
+// reads through an fd already held included: with it set (Debian's default), an agent that drops
+// CAP_BPF after attaching can no longer read its socket counters. `unprivileged_bpf_disabled` is
+// the sysctl's value (-1: unreadable).
+bool map_reads_need_cap_bpf(const std::string& release, int unprivileged_bpf_disabled);
+// The same for the running kernel.
+bool map_reads_need_cap_bpf();
+
 // Switches features off as if the kernel lacked them (tests of the fallbacks on a newer kernel):
 // a comma-separated list of sock_length, fexit, attach_cookie, uprobe_multi
 // (environment variable DWCP_OBSERVER_DISABLE_FEATURES). Unknown names are returned in *unknown.
