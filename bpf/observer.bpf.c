@@ -301,22 +301,17 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index)
 	ev->tgid = tgid;
 	ev->kind = spec->kind;
 	ev->probe_id = probe_id;
-	__u32 read_flags;
 	if (entry) {
 		ev->flags = entry->flags | DWCP_EVF_PAIRED;
 		ev->duration_ns = ev->ts_ns - entry->ts_ns;
 		__builtin_memcpy(ev->val, entry->val, sizeof(entry->val));
 		__builtin_memcpy(ev->str, entry->str, sizeof(entry->str));
 		bpf_map_delete_elem(&inflight, &key);
-		read_flags = read_fields(regs, spec, &ev->val[DWCP_MAX_FIELDS], DWCP_MAX_FIELDS, ev->str);
-		ev->flags |= read_flags;
+		ev->flags |= read_fields(regs, spec, &ev->val[DWCP_MAX_FIELDS], DWCP_MAX_FIELDS, ev->str);
 	} else {
-		read_flags = read_fields(regs, spec, ev->val, 0, ev->str);
-		ev->flags = read_flags;
+		ev->flags = read_fields(regs, spec, ev->val, 0, ev->str);
 	}
-	// Only this phase's failures: an entry's were counted at the entry (the flag it carries over
-	// still marks the event).
-	if (read_flags & DWCP_EVF_READ_FAILED)
+	if (ev->flags & DWCP_EVF_READ_FAILED)
 		count_drop(probe_id, DWCP_DROP_READ_FAILED);
 	bpf_ringbuf_submit(ev, ringbuf_flags());
 	return 0;
@@ -329,16 +324,41 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index)
 //    instruction pointer is the probed instruction's address (the kernel rewinds it past the
 //    breakpoint before running handlers). The agent fills it per target and empties it at detach.
 // Only the variant the kernel can take is loaded; the others are switched off before the load.
+// Linux 6.14+ may run a program with a deep stack on a per-CPU private stack. Uprobe programs run
+// preemptibly, so two of them on one CPU share that stack and corrupt each other (seen on
+// Debian's 7.2 as a NULL dereference inside this program). A program that may tail-call never
+// gets a private stack: this one may, into an array that stays empty (a no-op), for an index no
+// spec has. One array per program: a program array takes programs of one attach type only.
+#define NO_PRIVATE_STACK_ARRAY(name)                       \
+	struct {                                           \
+		__uint(type, BPF_MAP_TYPE_PROG_ARRAY);     \
+		__uint(max_entries, 1);                    \
+		__type(key, __u32);                        \
+		__type(value, __u32);                      \
+	} name SEC(".maps")
+NO_PRIVATE_STACK_ARRAY(no_private_stack);
+NO_PRIVATE_STACK_ARRAY(no_private_stack_multi);
+NO_PRIVATE_STACK_ARRAY(no_private_stack_addr);
+
+static __always_inline int run_spec(struct pt_regs *ctx, __u32 spec_index, void *no_private_stack)
+{
+	if (spec_index >= DWCP_MAX_SPECS) {
+		bpf_tail_call(ctx, no_private_stack, 0);
+		return 0;
+	}
+	return handle_uprobe(ctx, spec_index);
+}
+
 SEC("uprobe")
 int dwcp_uprobe(struct pt_regs *ctx)
 {
-	return handle_uprobe(ctx, (__u32)bpf_get_attach_cookie(ctx));
+	return run_spec(ctx, (__u32)bpf_get_attach_cookie(ctx), &no_private_stack);
 }
 
 SEC("uprobe")
 int dwcp_uprobe_multi(struct pt_regs *ctx)
 {
-	return handle_uprobe(ctx, (__u32)bpf_get_attach_cookie(ctx));
+	return run_spec(ctx, (__u32)bpf_get_attach_cookie(ctx), &no_private_stack_multi);
 }
 
 struct {
@@ -355,7 +375,7 @@ int dwcp_uprobe_addr(struct pt_regs *ctx)
 	__u32 *spec_index = bpf_map_lookup_elem(&spec_by_addr, &key);
 	if (!spec_index)
 		return 0;
-	return handle_uprobe(ctx, *spec_index);
+	return run_spec(ctx, *spec_index, &no_private_stack_addr);
 }
 
 // ---- kernel-side socket counters ------------------------------------------------------------
