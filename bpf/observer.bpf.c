@@ -58,13 +58,24 @@ struct {
 	__type(value, struct inflight_value);
 } inflight SEC(".maps");
 
-// Per-CPU scratch: an inflight_value does not fit comfortably on the 512-byte BPF stack.
+// Per-CPU scratch: an inflight_value does not fit comfortably on the 512-byte BPF stack. Uprobe
+// programs run preemptibly (PREEMPT kernels such as Debian's 7.x): another instance can run on the
+// same CPU while one is preempted, so each nesting level has its own slot (see run_spec).
+#define SCRATCH_SLOTS 4
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SCRATCH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct inflight_value);
+} scratch SEC(".maps");
+
+// Per CPU: how many uprobe program instances are running on it (the scratch slot of the next).
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct inflight_value);
-} scratch SEC(".maps");
+	__type(value, __u32);
+} nesting SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -114,15 +125,14 @@ struct go_regs {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, SCRATCH_SLOTS);
 	__type(key, __u32);
 	__type(value, struct go_regs);
 } regs_scratch SEC(".maps");
 
-static __always_inline struct go_regs *capture_regs(struct pt_regs *ctx)
+static __always_inline struct go_regs *capture_regs(struct pt_regs *ctx, __u32 slot)
 {
-	__u32 zero = 0;
-	struct go_regs *regs = bpf_map_lookup_elem(&regs_scratch, &zero);
+	struct go_regs *regs = bpf_map_lookup_elem(&regs_scratch, &slot);
 	if (!regs)
 		return 0;
 	regs->r[DWCP_REG_RAX] = ctx->ax;
@@ -246,12 +256,12 @@ static __always_inline __u64 ringbuf_flags(void)
 									    : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index)
+static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index, __u32 slot)
 {
 	const struct dwcp_probe_spec *spec = bpf_map_lookup_elem(&probe_specs, &spec_index);
 	if (!spec)
 		return 0;
-	struct go_regs *regs = capture_regs(ctx);
+	struct go_regs *regs = capture_regs(ctx, slot);
 	if (!regs)
 		return 0;
 	__u64 *hits = bpf_map_lookup_elem(&spec_hits, &spec_index);
@@ -265,8 +275,7 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index)
 	struct dwcp_inflight_key key = {.goroutine = ctx->r14, .tgid = tgid, .probe_id = probe_id};
 
 	if (spec->phase == DWCP_PHASE_ENTRY) {
-		__u32 zero = 0;
-		struct inflight_value *in = bpf_map_lookup_elem(&scratch, &zero);
+		struct inflight_value *in = bpf_map_lookup_elem(&scratch, &slot);
 		if (!in)
 			return 0;
 		__builtin_memset(in, 0, sizeof(*in));
@@ -301,17 +310,22 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index)
 	ev->tgid = tgid;
 	ev->kind = spec->kind;
 	ev->probe_id = probe_id;
+	__u32 read_flags;
 	if (entry) {
 		ev->flags = entry->flags | DWCP_EVF_PAIRED;
 		ev->duration_ns = ev->ts_ns - entry->ts_ns;
 		__builtin_memcpy(ev->val, entry->val, sizeof(entry->val));
 		__builtin_memcpy(ev->str, entry->str, sizeof(entry->str));
 		bpf_map_delete_elem(&inflight, &key);
-		ev->flags |= read_fields(regs, spec, &ev->val[DWCP_MAX_FIELDS], DWCP_MAX_FIELDS, ev->str);
+		read_flags = read_fields(regs, spec, &ev->val[DWCP_MAX_FIELDS], DWCP_MAX_FIELDS, ev->str);
+		ev->flags |= read_flags;
 	} else {
-		ev->flags = read_fields(regs, spec, ev->val, 0, ev->str);
+		read_flags = read_fields(regs, spec, ev->val, 0, ev->str);
+		ev->flags = read_flags;
 	}
-	if (ev->flags & DWCP_EVF_READ_FAILED)
+	// This phase's failures only: an entry's were counted at the entry (the flag it carries over
+	// still marks the event).
+	if (read_flags & DWCP_EVF_READ_FAILED)
 		count_drop(probe_id, DWCP_DROP_READ_FAILED);
 	bpf_ringbuf_submit(ev, ringbuf_flags());
 	return 0;
@@ -346,7 +360,22 @@ static __always_inline int run_spec(struct pt_regs *ctx, __u32 spec_index, void 
 		bpf_tail_call(ctx, no_private_stack, 0);
 		return 0;
 	}
-	return handle_uprobe(ctx, spec_index);
+	// Take the next scratch slot of this CPU, give it back after. (A preemption between the read
+	// and the write below could still hand one slot to two instances: a window of two
+	// instructions instead of the whole program.)
+	__u32 zero = 0;
+	__u32 *depth = bpf_map_lookup_elem(&nesting, &zero);
+	if (!depth)
+		return 0;
+	__u32 slot = *depth;
+	if (slot >= SCRATCH_SLOTS) {
+		count_drop(DWCP_PROBE_ID_SOCKET, DWCP_DROP_MAP_FULL);
+		return 0;
+	}
+	*depth = slot + 1;
+	handle_uprobe(ctx, spec_index, slot);
+	*depth = slot;
+	return 0;
 }
 
 SEC("uprobe")
