@@ -19,7 +19,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define MSG_PEEK_ 2
 #define EAGAIN_ 11
 #define TCP_ESTABLISHED_ 1
+#define TCP_SYN_SENT_ 2
+#define TCP_SYN_RECV_ 3
 #define TCP_CLOSE_ 7
+#define TCP_LISTEN_ 10
 
 // Set by the agent before load. Wake the consumer only once this much is queued: it drains on a
 // short timer anyway, and a wake-up per event would cost a context switch per probe hit.
@@ -55,13 +58,24 @@ struct {
 	__type(value, struct inflight_value);
 } inflight SEC(".maps");
 
-// Per-CPU scratch: an inflight_value does not fit comfortably on the 512-byte BPF stack.
+// Per-CPU scratch: an inflight_value does not fit comfortably on the 512-byte BPF stack. Uprobe
+// programs run preemptibly (PREEMPT kernels such as Debian's 7.x): another instance can run on the
+// same CPU while one is preempted, so each nesting level has its own slot (see run_spec).
+#define SCRATCH_SLOTS 4
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SCRATCH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct inflight_value);
+} scratch SEC(".maps");
+
+// Per CPU: how many uprobe program instances are running on it (the scratch slot of the next).
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct inflight_value);
-} scratch SEC(".maps");
+	__type(value, __u32);
+} nesting SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -95,12 +109,15 @@ struct {
 	__type(value, __u32);
 } sock_owner SEC(".maps");
 
+// Counters are added to atomically although they are per CPU: on preemptible kernels (Debian's
+// 7.x) a program can be preempted between reading and writing a counter by another instance on the
+// same CPU, and a plain += then loses the other's update (seen as one 64 KiB read missing).
 static __always_inline void count_drop(__u32 probe_id, __u32 reason)
 {
 	__u32 key = (probe_id % DWCP_MAX_PROBES) * DWCP_DROP_COUNT + reason;
 	__u64 *n = bpf_map_lookup_elem(&drops, &key);
 	if (n)
-		*n += 1;
+		__sync_fetch_and_add(n, 1);
 }
 
 // The Go ABI integer registers at the probe, copied once with constant offsets: the verifier
@@ -111,15 +128,14 @@ struct go_regs {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, SCRATCH_SLOTS);
 	__type(key, __u32);
 	__type(value, struct go_regs);
 } regs_scratch SEC(".maps");
 
-static __always_inline struct go_regs *capture_regs(struct pt_regs *ctx)
+static __always_inline struct go_regs *capture_regs(struct pt_regs *ctx, __u32 slot)
 {
-	__u32 zero = 0;
-	struct go_regs *regs = bpf_map_lookup_elem(&regs_scratch, &zero);
+	struct go_regs *regs = bpf_map_lookup_elem(&regs_scratch, &slot);
 	if (!regs)
 		return 0;
 	regs->r[DWCP_REG_RAX] = ctx->ax;
@@ -310,18 +326,17 @@ static __always_inline void emit_stream_table(__u64 session, __u32 tgid, __u32 p
 	}
 }
 
-static __always_inline int handle_uprobe(struct pt_regs *ctx)
+static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index, __u32 slot)
 {
-	__u32 spec_index = (__u32)bpf_get_attach_cookie(ctx);
 	const struct dwcp_probe_spec *spec = bpf_map_lookup_elem(&probe_specs, &spec_index);
 	if (!spec)
 		return 0;
-	struct go_regs *regs = capture_regs(ctx);
+	struct go_regs *regs = capture_regs(ctx, slot);
 	if (!regs)
 		return 0;
 	__u64 *hits = bpf_map_lookup_elem(&spec_hits, &spec_index);
 	if (hits)
-		*hits += 1;
+		__sync_fetch_and_add(hits, 1);
 
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 probe_id = spec->probe_id % DWCP_MAX_PROBES;
@@ -330,8 +345,7 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx)
 	struct dwcp_inflight_key key = {.goroutine = ctx->r14, .tgid = tgid, .probe_id = probe_id};
 
 	if (spec->phase == DWCP_PHASE_ENTRY) {
-		__u32 zero = 0;
-		struct inflight_value *in = bpf_map_lookup_elem(&scratch, &zero);
+		struct inflight_value *in = bpf_map_lookup_elem(&scratch, &slot);
 		if (!in)
 			return 0;
 		__builtin_memset(in, 0, sizeof(*in));
@@ -368,36 +382,101 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx)
 	ev->tgid = tgid;
 	ev->kind = spec->kind;
 	ev->probe_id = probe_id;
+	__u32 read_flags;
 	if (entry) {
 		ev->flags = entry->flags | DWCP_EVF_PAIRED;
 		ev->duration_ns = ev->ts_ns - entry->ts_ns;
 		__builtin_memcpy(ev->val, entry->val, sizeof(entry->val));
 		__builtin_memcpy(ev->str, entry->str, sizeof(entry->str));
 		bpf_map_delete_elem(&inflight, &key);
-		ev->flags |= read_fields(regs, spec, &ev->val[DWCP_MAX_FIELDS], DWCP_MAX_FIELDS, ev->str);
+		read_flags = read_fields(regs, spec, &ev->val[DWCP_MAX_FIELDS], DWCP_MAX_FIELDS, ev->str);
+		ev->flags |= read_flags;
 	} else {
-		ev->flags = read_fields(regs, spec, ev->val, 0, ev->str);
+		read_flags = read_fields(regs, spec, ev->val, 0, ev->str);
+		ev->flags = read_flags;
 	}
-	if (ev->flags & DWCP_EVF_READ_FAILED)
+	// This phase's failures only: an entry's were counted at the entry (the flag it carries over
+	// still marks the event).
+	if (read_flags & DWCP_EVF_READ_FAILED)
 		count_drop(probe_id, DWCP_DROP_READ_FAILED);
 	bpf_ringbuf_submit(ev, ringbuf_flags());
 	return 0;
 }
 
-// The same program twice: attached as one uprobe_multi link per target where the kernel has
-// them (6.6+: one link for all entry and RET sites, detached in one RCU grace period instead of
-// one per site), else as one classic uprobe per site. The agent sets the multi one's expected
-// attach type before load.
+// Where the spec index comes from depends on the kernel (agent/kernel_features.h):
+//  - the BPF cookie of the attachment (5.15+), as one uprobe_multi link per target (6.6+) or one
+//    classic uprobe per site; the agent sets the multi program's expected attach type before load;
+//  - without cookies, a map keyed by {tgid, probed virtual address}: in a uprobe handler the
+//    instruction pointer is the probed instruction's address (the kernel rewinds it past the
+//    breakpoint before running handlers). The agent fills it per target and empties it at detach.
+// Only the variant the kernel can take is loaded; the others are switched off before the load.
+// Linux 6.14+ may run a program with a deep stack on a per-CPU private stack. Uprobe programs run
+// preemptibly, so two of them on one CPU share that stack and corrupt each other (seen on
+// Debian's 7.2 as a NULL dereference inside this program). A program that may tail-call never
+// gets a private stack: this one may, into an array that stays empty (a no-op), for an index no
+// spec has. One array per program: a program array takes programs of one attach type only.
+#define NO_PRIVATE_STACK_ARRAY(name)                       \
+	struct {                                           \
+		__uint(type, BPF_MAP_TYPE_PROG_ARRAY);     \
+		__uint(max_entries, 1);                    \
+		__type(key, __u32);                        \
+		__type(value, __u32);                      \
+	} name SEC(".maps")
+NO_PRIVATE_STACK_ARRAY(no_private_stack);
+NO_PRIVATE_STACK_ARRAY(no_private_stack_multi);
+NO_PRIVATE_STACK_ARRAY(no_private_stack_addr);
+
+static __always_inline int run_spec(struct pt_regs *ctx, __u32 spec_index, void *no_private_stack)
+{
+	if (spec_index >= DWCP_MAX_SPECS) {
+		bpf_tail_call(ctx, no_private_stack, 0);
+		return 0;
+	}
+	// Take the next scratch slot of this CPU, give it back after. (A preemption between the read
+	// and the write below could still hand one slot to two instances: a window of two
+	// instructions instead of the whole program.)
+	__u32 zero = 0;
+	__u32 *depth = bpf_map_lookup_elem(&nesting, &zero);
+	if (!depth)
+		return 0;
+	__u32 slot = *depth;
+	if (slot >= SCRATCH_SLOTS) {
+		count_drop(DWCP_PROBE_ID_SOCKET, DWCP_DROP_MAP_FULL);
+		return 0;
+	}
+	*depth = slot + 1;
+	handle_uprobe(ctx, spec_index, slot);
+	*depth = slot;
+	return 0;
+}
+
 SEC("uprobe")
 int dwcp_uprobe(struct pt_regs *ctx)
 {
-	return handle_uprobe(ctx);
+	return run_spec(ctx, (__u32)bpf_get_attach_cookie(ctx), &no_private_stack);
 }
 
 SEC("uprobe")
 int dwcp_uprobe_multi(struct pt_regs *ctx)
 {
-	return handle_uprobe(ctx);
+	return run_spec(ctx, (__u32)bpf_get_attach_cookie(ctx), &no_private_stack_multi);
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DWCP_MAX_TARGETS * DWCP_MAX_SITES_PER_TARGET);
+	__type(key, struct dwcp_spec_addr_key);
+	__type(value, __u32);
+} spec_by_addr SEC(".maps");
+
+SEC("uprobe")
+int dwcp_uprobe_addr(struct pt_regs *ctx)
+{
+	struct dwcp_spec_addr_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .addr = PT_REGS_IP(ctx)};
+	__u32 *spec_index = bpf_map_lookup_elem(&spec_by_addr, &key);
+	if (!spec_index)
+		return 0;
+	return run_spec(ctx, *spec_index, &no_private_stack_addr);
 }
 
 // ---- kernel-side socket counters ------------------------------------------------------------
@@ -437,54 +516,151 @@ static __always_inline struct dwcp_sock_stats *stats_of_owner(const struct sock 
 	return bpf_map_lookup_elem(&sock_stats, tgid);
 }
 
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
+// Socket bytes, with the semantics of the sock_send_length/sock_recv_length tracepoints (6.3+):
+// TCP only, ret > 0 is bytes, -EAGAIN is not an error, MSG_PEEK reads are not counted.
+static __always_inline void count_send(struct sock *sk, int ret)
 {
 	struct dwcp_sock_stats *st = stats_of_current();
 	if (!st || !is_tcp(sk))
-		return 0;
-	st->send_calls += 1;
+		return;
+	__sync_fetch_and_add(&st->send_calls, 1);
 	if (ret > 0)
-		st->bytes_sent += ret;
+		__sync_fetch_and_add(&st->bytes_sent, ret);
 	else if (ret < 0 && ret != -EAGAIN_)
-		st->send_errors += 1;
+		__sync_fetch_and_add(&st->send_errors, 1);
 	remember_owner(sk);
+}
+
+static __always_inline void count_recv(struct sock *sk, int ret, int flags)
+{
+	struct dwcp_sock_stats *st = stats_of_current();
+	if (!st || !is_tcp(sk) || (flags & MSG_PEEK_))
+		return;
+	__sync_fetch_and_add(&st->recv_calls, 1);
+	if (ret > 0)
+		__sync_fetch_and_add(&st->bytes_received, ret);
+	else if (ret < 0 && ret != -EAGAIN_)
+		__sync_fetch_and_add(&st->recv_errors, 1);
+	remember_owner(sk);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(on_sock_send_length, struct sock *sk, int ret, int flags)
+{
+	count_send(sk, ret);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(on_sock_recv_length, struct sock *sk, int ret, int flags)
 {
-	struct dwcp_sock_stats *st = stats_of_current();
-	if (!st || !is_tcp(sk) || (flags & MSG_PEEK_))
-		return 0;
-	st->recv_calls += 1;
-	if (ret > 0)
-		st->bytes_received += ret;
-	else if (ret < 0 && ret != -EAGAIN_)
-		st->recv_errors += 1;
-	remember_owner(sk);
+	count_recv(sk, ret, flags);
 	return 0;
 }
 
+// Before 6.3: the same counts from the return of the TCP functions those tracepoints wrap
+// (sock_sendmsg -> inet_sendmsg -> tcp_sendmsg; likewise for receive). tcp_recvmsg lost its
+// `nonblock` argument in 5.19 (MSG_DONTWAIT stays in flags); the agent loads the variant whose
+// argument count matches the kernel's BTF.
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(on_tcp_sendmsg_exit, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	count_send(sk, ret);
+	return 0;
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(on_tcp_recvmsg_exit, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+	     int *addr_len, int ret)
+{
+	count_recv(sk, ret, flags);
+	return 0;
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(on_tcp_recvmsg_exit_nonblock, struct sock *sk, struct msghdr *msg, size_t len,
+	     int nonblock, int flags, int *addr_len, int ret)
+{
+	count_recv(sk, ret, flags);
+	return 0;
+}
+
+// Listening sockets of targets, by {network namespace, local port}: a passive open is charged to
+// the process whose listener it arrived on. Filled at listen() (process context) and by the agent
+// for listeners that existed before it attached.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct dwcp_listen_key);
+	__type(value, __u32);
+} listeners SEC(".maps");
+
+static __always_inline struct dwcp_listen_key listen_key_of(const struct sock *sk)
+{
+	struct dwcp_listen_key key = {
+		.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
+		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+	};
+	return key;
+}
+
+static __always_inline void set_owner(const struct sock *sk, __u32 tgid)
+{
+	__u64 key = (__u64)sk;
+	if (bpf_map_update_elem(&sock_owner, &key, &tgid, BPF_ANY))
+		count_drop(DWCP_PROBE_ID_SOCKET, DWCP_DROP_MAP_FULL);
+}
+
+// Each end of a connection is charged to the process that owns its socket, whoever's context the
+// state change runs in (on loopback the handshake of both ends runs in the connecting process):
+//  - active open: connect() moves the socket to SYN_SENT in its owner's context; ESTABLISHED
+//    (in softirq) is charged to that owner;
+//  - passive open: the accepted socket reaches ESTABLISHED from SYN_RECV in softirq; it is charged
+//    to the owner of the listener on its local port.
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
 	if (!is_tcp(sk))
 		return 0;
+	if (newstate == TCP_SYN_SENT_) {
+		if (stats_of_current())
+			set_owner(sk, bpf_get_current_pid_tgid() >> 32);
+		return 0;
+	}
+	if (newstate == TCP_LISTEN_) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		struct dwcp_listen_key key = listen_key_of(sk);
+		if (stats_of_current() && bpf_map_update_elem(&listeners, &key, &tgid, BPF_ANY))
+			count_drop(DWCP_PROBE_ID_SOCKET, DWCP_DROP_MAP_FULL);
+		return 0;
+	}
 	if (newstate == TCP_ESTABLISHED_) {
-		// The connecting side reaches ESTABLISHED in its own context; learn the owner there.
-		struct dwcp_sock_stats *st = stats_of_current();
-		if (st) {
-			st->connections_opened += 1;
-			remember_owner(sk);
+		struct dwcp_sock_stats *st = 0;
+		if (oldstate == TCP_SYN_SENT_) {
+			st = stats_of_owner(sk);
+		} else if (oldstate == TCP_SYN_RECV_) {
+			struct dwcp_listen_key key = listen_key_of(sk);
+			__u32 *tgid = bpf_map_lookup_elem(&listeners, &key);
+			if (tgid) {
+				st = bpf_map_lookup_elem(&sock_stats, tgid);
+				if (st)
+					set_owner(sk, *tgid);
+			}
 		}
+		if (st)
+			__sync_fetch_and_add(&st->connections_opened, 1);
 		return 0;
 	}
 	if (newstate == TCP_CLOSE_) {
+		if (oldstate == TCP_LISTEN_) {
+			struct dwcp_listen_key key = listen_key_of(sk);
+			bpf_map_delete_elem(&listeners, &key);
+			return 0;
+		}
+		// A connect that failed (SYN_SENT -> CLOSE) never opened.
 		struct dwcp_sock_stats *st = stats_of_owner(sk);
-		if (st && oldstate != TCP_CLOSE_)
-			st->connections_closed += 1;
+		if (st && oldstate != TCP_CLOSE_ && oldstate != TCP_SYN_SENT_)
+			__sync_fetch_and_add(&st->connections_closed, 1);
 		__u64 key = (__u64)sk;
 		bpf_map_delete_elem(&sock_owner, &key);
 	}
@@ -496,7 +672,7 @@ int BPF_PROG(on_tcp_retransmit_skb, const struct sock *sk)
 {
 	struct dwcp_sock_stats *st = stats_of_owner(sk);
 	if (st)
-		st->retransmits += 1;
+		__sync_fetch_and_add(&st->retransmits, 1);
 	return 0;
 }
 
@@ -507,7 +683,7 @@ int BPF_PROG(on_tcp_send_reset, const struct sock *sk)
 	if (!st)
 		st = stats_of_current();
 	if (st)
-		st->resets_sent += 1;
+		__sync_fetch_and_add(&st->resets_sent, 1);
 	return 0;
 }
 
@@ -516,7 +692,7 @@ int BPF_PROG(on_tcp_receive_reset, struct sock *sk)
 {
 	struct dwcp_sock_stats *st = stats_of_owner(sk);
 	if (st)
-		st->resets_received += 1;
+		__sync_fetch_and_add(&st->resets_received, 1);
 	return 0;
 }
 
@@ -528,7 +704,7 @@ int BPF_PROG(on_tcp_probe, struct sock *sk)
 		return 0;
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u32 srtt8 = BPF_CORE_READ(tp, srtt_us); // stored << 3
-	st->srtt_us_sum += srtt8 >> 3;
-	st->srtt_samples += 1;
+	__sync_fetch_and_add(&st->srtt_us_sum, srtt8 >> 3);
+	__sync_fetch_and_add(&st->srtt_samples, 1);
 	return 0;
 }

@@ -14,6 +14,7 @@ PACKAGES=(
   tmux openssl libssl-dev
   prometheus prometheus-alertmanager
   curl python3 python3-yaml util-linux procps iproute2 bpftrace
+  qemu-system-x86 busybox-static cpio xz-utils zstd
 )
 
 missing=()

@@ -167,6 +167,22 @@ struct dwcp_inflight_key {
 	__u32 probe_id;
 };
 
+/* Kernels without BPF cookies (before 5.15): the spec index of a uprobe site, keyed by process
+ * and the site's virtual address in that process (agent/kernel_features.h). */
+#define DWCP_MAX_SITES_PER_TARGET 1024
+struct dwcp_spec_addr_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 addr;
+};
+
+/* A listening TCP socket of a target: network namespace inode and local port (host order). */
+struct dwcp_listen_key {
+	__u32 netns;
+	__u16 port;
+	__u16 _pad;
+};
+
 /* Why an event or a count was lost; counted per probe in BPF (per-CPU array indexed
  * probe_id * DWCP_DROP_COUNT + reason) and exported as dwcp_observer_events_lost_total. */
 enum dwcp_drop_reason {
@@ -191,7 +207,7 @@ struct dwcp_sock_stats {
 	__u64 retransmits;     /* tcp:tcp_retransmit_skb on a socket of the target */
 	__u64 resets_sent;     /* tcp:tcp_send_reset */
 	__u64 resets_received; /* tcp:tcp_receive_reset */
-	__u64 connections_opened; /* inet_sock_set_state -> ESTABLISHED */
+	__u64 connections_opened; /* ESTABLISHED, charged to the socket's owner (dialer or listener) */
 	__u64 connections_closed; /* inet_sock_set_state ESTABLISHED/CLOSE_WAIT... -> CLOSE */
 	__u64 srtt_us_sum;     /* tcp:tcp_probe smoothed RTT samples */
 	__u64 srtt_samples;
@@ -220,6 +236,8 @@ static_assert(sizeof(struct dwcp_probe_spec) == 8 + 4 * 56, "dwcp_probe_spec lay
 static_assert(sizeof(struct dwcp_event) == 40 + 8 * 8 + 2 * 48, "dwcp_event layout");
 static_assert(sizeof(struct dwcp_inflight_key) == 16, "dwcp_inflight_key layout");
 static_assert(sizeof(struct dwcp_sock_stats) == 13 * 8, "dwcp_sock_stats layout");
+static_assert(sizeof(struct dwcp_spec_addr_key) == 16, "dwcp_spec_addr_key layout");
+static_assert(sizeof(struct dwcp_listen_key) == 8, "dwcp_listen_key layout");
 #endif
 #endif
 

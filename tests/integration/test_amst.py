@@ -2,11 +2,14 @@
 The fixture does real multi-stream transfers over loopback; the agent, attached by PID, must
 report exactly the fixture's own ground truth."""
 import os
+import re
 import subprocess
 import tempfile
 import unittest
 
-from harness import (AgentProcess, AgentTestCase, Fixture, require_bpf, value, wait_for, label_values)
+from harness import (AgentProcess, AgentTestCase, Fixture, free_port, require_bpf, value, wait_for, label_values)
+
+FEATURES = ("socket_bytes", "probe_spec", "uprobe_link")
 
 
 class AmstGroundTruth(AgentTestCase):
@@ -63,6 +66,59 @@ class AmstGroundTruth(AgentTestCase):
         self.assertEqual(value(s, "dwcp_observer_events_total", kind="stream_final"), truth["stream_finals"])
         self.assertEqual(value(s, "dwcp_observer_amst_stream_counters_readable", pid=pid), 1)
         self.assertEqual(value(s, "dwcp_observer_amst_sessions_unreadable_total", pid=pid), 0)
+        # Sender and receiver share this process: each connection is dialled and accepted here.
+        self.assertEqual(truth["reconnects"], 0)
+        self.assertEqual(value(s, "dwcp_observer_tcp_connections_opened_total", pid=pid), 2 * truth["streams_opened"])
+        self.assertKernelMechanisms(agent, s)
+
+    def assertKernelMechanisms(self, agent, s):
+        """The mechanism each job got on this kernel: logged once, exported, and (in the kernel
+        matrix) the one docs/kernels.md names for the kernel."""
+        line = re.search(r"kernel \S+: .*", agent.log())
+        self.assertIsNotNone(line, agent.log())
+        print("\nkernel mechanisms: " + line.group(0))
+        got = {}
+        for feature in FEATURES:
+            mechanisms = [dict(labels)["mechanism"] for (name, labels), v in s.items()
+                          if name == "dwcp_observer_kernel_feature" and v == 1 and ("feature", feature) in labels]
+            self.assertEqual(len(mechanisms), 1, "one mechanism for " + feature)
+            got[feature] = mechanisms.pop()
+        expected = os.environ.get("DWCP_EXPECT_KERNEL_FEATURES")
+        if expected:  # feature=mechanism,...: the features named must have those mechanisms
+            want = dict(kv.split("=", 1) for kv in expected.split(","))
+            self.assertEqual({k: got.get(k) for k in want}, want)
+
+    def test_connections_are_charged_to_the_socket_owner_on_both_ends(self):
+        """Sender and receiver in two processes on loopback: the handshake of both ends runs in the
+        sender's context there, yet each end is the process that owns the socket."""
+        require_bpf(self)
+        port = free_port()
+        receiver = self.track(Fixture(args=["--role", "receiver", "--listen", "127.0.0.1:%d" % port,
+                                            "--transfers", "3", "--transfer-size", "70000"]))
+        sender = self.track(Fixture(args=["--role", "sender", "--peer", "127.0.0.1:%d" % port, "--streams", "5",
+                                          "--transfers", "3", "--transfer-size", "70000"]))
+        agent = self.track(AgentProcess(["--pid", str(sender.pid), "--pid", str(receiver.pid)]))
+        agent.wait_ready()
+        receiver.go()
+        self.assertTrue(receiver.proc.stdout.readline().startswith("LISTENING"))
+        sender.go()
+        sent = sender.wait_done()
+        received = receiver.wait_done()
+        self.assertEqual(sent["reconnects"], 0)
+        dials = sent["streams_opened"]
+        self.assertEqual(dials, 5)
+        # Every dial of the sender is one accept of the receiver; by DONE both have closed all.
+        want = {(str(sender.pid), "opened"): dials, (str(sender.pid), "closed"): sent["streams_closed"],
+                (str(receiver.pid), "opened"): dials, (str(receiver.pid), "closed"): dials}
+
+        def counts():
+            s = agent.samples()
+            return {(pid, what): value(s, "dwcp_observer_tcp_connections_%s_total" % what, pid=pid)
+                    for pid, what in want}
+        got = wait_for(lambda: counts() == want and counts(), timeout=20) or counts()
+        self.assertEqual(got, want)
+        self.assertEqual(value(agent.samples(), "dwcp_observer_tcp_bytes_received_total", pid=str(receiver.pid)),
+                         received["socket_bytes_read"])
 
     def test_exposition_passes_promtool(self):
         require_bpf(self)

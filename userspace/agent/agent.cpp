@@ -49,7 +49,7 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
 
 Agent::~Agent() {
   // Links first (detach the probes), then the BPF object, then stop serving.
-  for (auto& target : targets_) target->links.clear();
+  for (auto& target : targets_) detach_links(&target->links);
   http_.reset();
   bpf_.reset();
 }
@@ -111,6 +111,7 @@ int Agent::start(std::string* error) {
   bpf_options.verbose = options_.verbose;
   bpf_ = BpfSession::open(bpf_options, error);
   if (!bpf_) return kExitBpf;
+  log(describe_plan(bpf_->kernel_release(), bpf_->kernel_plan()));
   if (!bpf_->attach_socket_tracepoints(error)) return kExitBpf;
 
   // What observing costs on this kernel, measured before any probe fires (agent/overhead.h).
@@ -175,7 +176,8 @@ int Agent::start(std::string* error) {
   // Still a single thread here: every thread started from now on (HTTP workers, the consumer)
   // inherits the reduced capability sets.
   CapabilityNeeds needs;
-  needs.reattach = may_reattach || options_.probe_budget > 0;  // demotion re-attaches
+  needs.reattach = may_reattach || options_.probe_budget > 0 ||  // demotion re-attaches
+                   map_reads_need_cap_bpf();                      // kernels before 5.19 (kernel_features.h)
   needs.privileged_port = listen_port > 0 && listen_port < 1024;
   std::vector<std::string> kept;
   std::string drop_error;
@@ -431,7 +433,7 @@ void Agent::detach(Target& target) {
   const auto pid = static_cast<std::uint32_t>(target.process->pid);
   // Events already in the ring buffer belong to this process: count them before letting go.
   bpf_->poll(0, [this](const dwcp_event& e) { handle_event(e); });
-  target.links.clear();
+  detach_links(&target.links);
   target.sites = 0;
   // The process is gone: figures its live sessions counted since the last read are lost (at
   // most one read interval); closed sessions' figures came final from BPF.
@@ -678,7 +680,7 @@ void Agent::relink(Target& target) {
   // The old link goes first: with both attached for a moment, entry-only probes would count
   // twice and RET sites would report unmatched exits. Calls made in the few milliseconds
   // between are not seen.
-  target.links.clear();
+  detach_links(&target.links);
   std::string why;
   if (!scan.sites.empty()) {
     target.links = bpf_->attach_uprobes(process.pid, process.binary_path, scan.sites, &why);

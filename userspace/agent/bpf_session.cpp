@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -9,8 +10,14 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
+#include "agent/listeners.h"
+#include "agent/load_base.h"
 #include "agent/uprobe_multi.h"
 #include "log/log.h"
 #include "observer.skel.h"
@@ -42,6 +49,12 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
+std::string hex(std::uint64_t v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(v));
+  return text;
+}
+
 }  // namespace
 
 Link& Link::operator=(Link&& other) noexcept {
@@ -58,8 +71,25 @@ Link& Link::operator=(Link&& other) noexcept {
 void Link::reset() {
   if (link_) bpf_link__destroy(link_);
   if (fd_ >= 0) close(fd_);
+  // After the detach: no hit can look the entry up any more.
+  if (spec_map_fd_ >= 0) bpf_map_delete_elem(spec_map_fd_, &spec_key_);
   link_ = nullptr;
   fd_ = -1;
+  spec_map_fd_ = -1;
+}
+
+void detach_links(std::vector<Link>* links) {
+  constexpr std::size_t kThreads = 16;
+  if (links->size() > 2) {
+    std::vector<std::thread> threads;
+    const std::size_t n = std::min(kThreads, links->size());
+    for (std::size_t t = 0; t < n; ++t)
+      threads.emplace_back([links, t, n] {
+        for (std::size_t i = t; i < links->size(); i += n) (*links)[i].reset();
+      });
+    for (auto& thread : threads) thread.join();
+  }
+  links->clear();
 }
 
 namespace {
@@ -86,6 +116,23 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
   session->ncpus_ = libbpf_num_possible_cpus();
   if (session->ncpus_ <= 0) session->ncpus_ = 1;
 
+  KernelFeatures features = probe_kernel_features();
+  session->release_ = features.release;
+  if (std::string refusal = kernel_refusal(features); !refusal.empty()) {
+    *error = "cannot run on this kernel: " + refusal;
+    return nullptr;
+  }
+  std::string disable = options.disable_features;
+  if (const char* env = std::getenv("DWCP_OBSERVER_DISABLE_FEATURES"); env && disable.empty()) disable = env;
+  std::vector<std::string> unknown;
+  disable_features(&features, disable, &unknown);
+  if (!unknown.empty()) {
+    *error = "DWCP_OBSERVER_DISABLE_FEATURES: unknown feature '" + unknown.front() +
+             "' (known: sock_length, fexit, attach_cookie, uprobe_multi)";
+    return nullptr;
+  }
+  session->plan_ = plan_kernel(features);
+
   session->skel_ = observer::open();
   if (!session->skel_) {
     *error = "cannot open the BPF object: " + errno_text(errno);
@@ -102,32 +149,41 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
              " (must be a power of two and at least the page size): " + errno_text(err);
     return nullptr;
   }
-  // Prefer uprobe_multi (one link per target, fast detach); if the kernel refuses the program
-  // with that attach type, load again with classic uprobes only.
-  bpf_program__set_expected_attach_type(skel->progs.dwcp_uprobe_multi,
-                                        static_cast<bpf_attach_type>(kBpfTraceUprobeMulti));
-  int load_err = observer::load(skel);
-  session->multi_uprobes_ = load_err == 0;
-  if (load_err) {
-    observer::destroy(skel);
-    session->skel_ = skel = observer::open();
-    if (!skel) {
-      *error = "cannot open the BPF object: " + errno_text(errno);
-      return nullptr;
-    }
-    skel->rodata->wakeup_bytes = wakeup_bytes;
-    bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes);
-    bpf_program__set_autoload(skel->progs.dwcp_uprobe_multi, false);
-    load_err = observer::load(skel);
-  }
-  if (int err = load_err; err) {
+  // Each job gets the best mechanism this kernel has; programs it cannot take are switched off
+  // before the one load (one missing tracepoint must not refuse the whole object).
+  const KernelPlan& plan = session->plan_;
+  const bool fexit = plan.socket_bytes == SocketBytes::kFexit;
+  bpf_program__set_autoload(skel->progs.on_sock_send_length, plan.socket_bytes == SocketBytes::kTracepoints);
+  bpf_program__set_autoload(skel->progs.on_sock_recv_length, plan.socket_bytes == SocketBytes::kTracepoints);
+  bpf_program__set_autoload(skel->progs.on_tcp_sendmsg_exit, fexit);
+  bpf_program__set_autoload(skel->progs.on_tcp_recvmsg_exit, fexit && !plan.recvmsg_nonblock);
+  bpf_program__set_autoload(skel->progs.on_tcp_recvmsg_exit_nonblock, fexit && plan.recvmsg_nonblock);
+  const std::pair<bpf_program*, const char*> tcp_programs[] = {
+      {skel->progs.on_inet_sock_set_state, "inet_sock_set_state"},
+      {skel->progs.on_tcp_retransmit_skb, "tcp_retransmit_skb"},
+      {skel->progs.on_tcp_send_reset, "tcp_send_reset"},
+      {skel->progs.on_tcp_receive_reset, "tcp_receive_reset"},
+      {skel->progs.on_tcp_probe, "tcp_probe"},
+  };
+  for (const auto& [program, name] : tcp_programs)
+    bpf_program__set_autoload(program, std::find(plan.missing_tracepoints.begin(), plan.missing_tracepoints.end(),
+                                                 name) == plan.missing_tracepoints.end());
+  const bool cookies = plan.probe_spec == ProbeSpecSource::kCookie;
+  session->multi_uprobes_ = plan.uprobe_links == UprobeLinks::kMulti;
+  bpf_program__set_autoload(skel->progs.dwcp_uprobe, cookies);
+  bpf_program__set_autoload(skel->progs.dwcp_uprobe_multi, session->multi_uprobes_);
+  bpf_program__set_autoload(skel->progs.dwcp_uprobe_addr, !cookies);
+  if (session->multi_uprobes_)
+    bpf_program__set_expected_attach_type(skel->progs.dwcp_uprobe_multi,
+                                          static_cast<bpf_attach_type>(kBpfTraceUprobeMulti));
+  if (cookies) bpf_map__set_max_entries(skel->maps.spec_by_addr, 1);  // unused
+  if (int err = observer::load(skel); err) {
     std::string why = errno_text(err);
     if (err == -EPERM || err == -EACCES)
       why += " — loading BPF programs needs root or CAP_BPF + CAP_PERFMON (and CAP_SYS_RESOURCE on "
              "kernels that charge BPF memory to RLIMIT_MEMLOCK)";
     else
-      why += " — check that the kernel has BTF (/sys/kernel/btf/vmlinux) and BPF enabled; run "
-             "with --verbose for the verifier log";
+      why += " — on " + describe_plan(session->release_, plan) + "; run with --verbose for the verifier log";
     *error = "cannot load the BPF programs: " + why;
     return nullptr;
   }
@@ -141,7 +197,7 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
 }
 
 BpfSession::~BpfSession() {
-  tracepoint_links_.clear();
+  detach_links(&tracepoint_links_);
   if (ring_) ring_buffer__free(ring_);
   if (skel_) observer::destroy(skel_);
 }
@@ -154,6 +210,9 @@ bool BpfSession::attach_socket_tracepoints(std::string* error) {
   const Tracepoint tracepoints[] = {
       {skel_->progs.on_sock_send_length, "sock:sock_send_length"},
       {skel_->progs.on_sock_recv_length, "sock:sock_recv_length"},
+      {skel_->progs.on_tcp_sendmsg_exit, "fexit tcp_sendmsg"},
+      {skel_->progs.on_tcp_recvmsg_exit, "fexit tcp_recvmsg"},
+      {skel_->progs.on_tcp_recvmsg_exit_nonblock, "fexit tcp_recvmsg"},
       {skel_->progs.on_inet_sock_set_state, "sock:inet_sock_set_state"},
       {skel_->progs.on_tcp_retransmit_skb, "tcp:tcp_retransmit_skb"},
       {skel_->progs.on_tcp_send_reset, "tcp:tcp_send_reset"},
@@ -161,6 +220,7 @@ bool BpfSession::attach_socket_tracepoints(std::string* error) {
       {skel_->progs.on_tcp_probe, "tcp:tcp_probe"},
   };
   for (const auto& tp : tracepoints) {
+    if (!bpf_program__autoload(tp.program)) continue;  // not on this kernel (kernel_plan())
     Link link(bpf_program__attach(tp.program));
     if (!link) {
       *error = std::string("cannot attach tracepoint ") + tp.name + ": " + errno_text(errno);
@@ -181,11 +241,47 @@ bool BpfSession::add_target(std::uint32_t tgid, std::string* error) {
              " targets): " + errno_text(errno);
     return false;
   }
+  seed_listeners(tgid);
   return true;
+}
+
+// Listeners the process opened before the attach (a server's usual state): the BPF side learns
+// only those opened later, at listen(). Best effort: a process without them loses nothing.
+void BpfSession::seed_listeners(std::uint32_t tgid) {
+  const std::string proc = "/proc/" + std::to_string(tgid);
+  struct stat ns {};
+  if (stat((proc + "/ns/net").c_str(), &ns) != 0) return;
+  const auto sockets = socket_inodes(static_cast<int>(tgid));
+  if (sockets.empty()) return;
+  for (const char* table : {"/net/tcp", "/net/tcp6"}) {
+    std::ifstream in(proc + table);
+    std::stringstream text;
+    text << in.rdbuf();
+    for (const auto& listener : parse_listeners(text.str())) {
+      if (!sockets.count(listener.inode)) continue;
+      dwcp_listen_key key{};
+      key.netns = static_cast<__u32>(ns.st_ino);
+      key.port = listener.port;
+      bpf_map__update_elem(skel_->maps.listeners, &key, sizeof(key), &tgid, sizeof(tgid), BPF_ANY);
+    }
+  }
 }
 
 void BpfSession::remove_target(std::uint32_t tgid) {
   bpf_map__delete_elem(skel_->maps.sock_stats, &tgid, sizeof(tgid), 0);
+  // Its listeners: a successor process (same port, new PID) registers its own.
+  std::vector<dwcp_listen_key> stale;
+  dwcp_listen_key key{}, next{};
+  const dwcp_listen_key* cursor = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.listeners, cursor, &next, sizeof(next)) == 0) {
+    std::uint32_t owner = 0;
+    if (bpf_map__lookup_elem(skel_->maps.listeners, &next, sizeof(next), &owner, sizeof(owner), 0) == 0 &&
+        owner == tgid)
+      stale.push_back(next);
+    key = next;
+    cursor = &key;
+  }
+  for (const auto& k : stale) bpf_map__delete_elem(skel_->maps.listeners, &k, sizeof(k), 0);
 }
 
 bool BpfSession::set_spec(std::uint32_t index, const dwcp_probe_spec& spec, std::string* error) {
@@ -222,18 +318,66 @@ std::vector<Link> BpfSession::attach_uprobes(int pid, const std::string& binary,
       return {};
     }
     multi_uprobes_ = false;  // this kernel loads the program but cannot link it: classic path
+    plan_.uprobe_links = UprobeLinks::kClassic;
   }
+  if (plan_.probe_spec == ProbeSpecSource::kAddress) return attach_uprobes_by_address(pid, binary, sites, error);
   for (const auto& site : sites) {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = site.spec_index, .retprobe = false);
     Link link(bpf_program__attach_uprobe_opts(skel_->progs.dwcp_uprobe, pid, binary.c_str(),
                                               static_cast<size_t>(site.offset), &opts));
     if (!link) {
-      char offset[32];
-      std::snprintf(offset, sizeof offset, "%llx", static_cast<unsigned long long>(site.offset));
-      *error = "cannot attach uprobe at " + binary + "+0x" + offset + ": " + errno_text(errno);
+      *error = "cannot attach uprobe at " + binary + "+0x" + hex(site.offset) + ": " + errno_text(errno);
       return {};
     }
     links.push_back(std::move(link));
+  }
+  return links;
+}
+
+// No attach cookies (before 5.15): each site's spec index goes into the {tgid, address} map
+// before its uprobe is attached; the link removes the entry again when it is detached.
+std::vector<Link> BpfSession::attach_uprobes_by_address(int pid, const std::string& binary,
+                                                        const std::vector<UprobeSite>& sites, std::string* error) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::ifstream maps_file(proc + "/maps");
+  std::stringstream text;
+  text << maps_file.rdbuf();
+  const auto maps = parse_maps(text.str());
+  char exe[4096] = {};
+  const ssize_t n = readlink((proc + "/exe").c_str(), exe, sizeof exe - 1);
+  const std::string exe_path = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : "";
+  struct stat st {};
+  const std::uint64_t inode = stat(binary.c_str(), &st) == 0 ? st.st_ino : 0;
+  if (sites.size() > DWCP_MAX_SITES_PER_TARGET) {
+    *error = "cannot attach " + std::to_string(sites.size()) + " uprobes to " + binary + ": at most " +
+             std::to_string(DWCP_MAX_SITES_PER_TARGET) + " per process on kernels without attach cookies";
+    return {};
+  }
+  const int map_fd = bpf_map__fd(skel_->maps.spec_by_addr);
+  std::vector<Link> links;
+  for (const auto& site : sites) {
+    const auto vaddr = file_offset_to_vaddr(maps, exe_path, inode, site.offset);
+    if (!vaddr) {
+      *error = "cannot find " + binary + "+0x" + hex(site.offset) + " in the memory map of process " +
+               std::to_string(pid) + " (" + proc + "/maps)";
+      return {};
+    }
+    dwcp_spec_addr_key key{};
+    key.tgid = static_cast<__u32>(pid);
+    key.addr = *vaddr;
+    if (bpf_map_update_elem(map_fd, &key, &site.spec_index, BPF_ANY)) {
+      *error = "cannot store the probe spec of " + binary + "+0x" + hex(site.offset) + ": " + errno_text(errno);
+      return {};
+    }
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = false);
+    Link link(bpf_program__attach_uprobe_opts(skel_->progs.dwcp_uprobe_addr, pid, binary.c_str(),
+                                              static_cast<size_t>(site.offset), &opts));
+    if (!link) {
+      *error = "cannot attach uprobe at " + binary + "+0x" + hex(site.offset) + ": " + errno_text(errno);
+      bpf_map_delete_elem(map_fd, &key);
+      return {};
+    }
+    links.push_back(std::move(link).with_spec_entry(map_fd, key));
   }
   return links;
 }
@@ -295,7 +439,9 @@ void BpfSession::counters(BpfCounters* out) const {
 bool BpfSession::program_stats(std::uint64_t* run_time_ns, std::uint64_t* run_count) const {
   bpf_prog_info info{};
   __u32 len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(bpf_program__fd(multi_uprobes_ ? skel_->progs.dwcp_uprobe_multi : skel_->progs.dwcp_uprobe), &info, &len)) return false;
+  bpf_program* program = multi_uprobes_ ? skel_->progs.dwcp_uprobe_multi : skel_->progs.dwcp_uprobe;
+  if (plan_.probe_spec == ProbeSpecSource::kAddress) program = skel_->progs.dwcp_uprobe_addr;
+  if (bpf_obj_get_info_by_fd(bpf_program__fd(program), &info, &len)) return false;
   *run_time_ns = info.run_time_ns;
   *run_count = info.run_cnt;
   return true;

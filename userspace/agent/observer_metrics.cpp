@@ -162,10 +162,10 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
     __u64 dwcp_sock_stats::*field;
   };
   static const SockFamily kSock[] = {
-      {"dwcp_observer_tcp_bytes_sent_total", "Bytes the target's TCP sockets accepted for sending (sock:sock_send_length)", &dwcp_sock_stats::bytes_sent},
-      {"dwcp_observer_tcp_bytes_received_total", "Bytes the target read from its TCP sockets (sock:sock_recv_length)", &dwcp_sock_stats::bytes_received},
+      {"dwcp_observer_tcp_bytes_sent_total", "Bytes the target's TCP sockets accepted for sending (sock:sock_send_length, or fexit tcp_sendmsg before 6.3)", &dwcp_sock_stats::bytes_sent},
+      {"dwcp_observer_tcp_bytes_received_total", "Bytes the target read from its TCP sockets (sock:sock_recv_length, or fexit tcp_recvmsg before 6.3)", &dwcp_sock_stats::bytes_received},
       {"dwcp_observer_tcp_retransmits_total", "TCP segments retransmitted on the target's sockets (tcp:tcp_retransmit_skb)", &dwcp_sock_stats::retransmits},
-      {"dwcp_observer_tcp_connections_opened_total", "TCP connections the target established (inet_sock_set_state -> ESTABLISHED)", &dwcp_sock_stats::connections_opened},
+      {"dwcp_observer_tcp_connections_opened_total", "TCP connections the target dialled or accepted that reached ESTABLISHED (inet_sock_set_state; each end charged to the socket's owner)", &dwcp_sock_stats::connections_opened},
       {"dwcp_observer_tcp_connections_closed_total", "TCP connections of the target that reached CLOSE", &dwcp_sock_stats::connections_closed},
   };
 
@@ -214,6 +214,14 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
   }
   families.push_back(std::move(lost));
   families.push_back(std::move(hits));
+  if (bpf_) {
+    MetricFamily kernel{"dwcp_observer_kernel_feature",
+                        "Mechanism this kernel gives each job of the BPF side (docs/kernels.md); value 1",
+                        MetricType::Gauge, {}};
+    for (const auto& [feature, mechanism] : feature_mechanisms(bpf_->kernel_plan()))
+      kernel.metric.push_back(metric({{"feature", feature}, {"mechanism", mechanism}}, 1, MetricType::Gauge));
+    families.push_back(std::move(kernel));
+  }
   return families;
 }
 

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""One kernel of the matrix: boots Debian's stock kernel of SUITE in qemu (guest.py) and runs the
+real-kernel integration tests inside it against the already built agent and fixtures, expecting
+the mechanisms docs/kernels.md names for that kernel.
+
+  kernel_matrix.py SUITE      (bullseye: 5.10, bookworm: 6.1, trixie: 6.12, forky: 7.x)
+
+Exit 0 when every test passed in the guest; 77 (skip) when qemu or the kernel cannot be had,
+unless CI=true, where that fails.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import guest  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# What each kernel must get (agent/kernel_features.h): feature=mechanism.
+EXPECTED = {
+    "bullseye": "socket_bytes=fexit_tcp_sendmsg_recvmsg,probe_spec=address_map,uprobe_link=classic",
+    "bookworm": "socket_bytes=fexit_tcp_sendmsg_recvmsg,probe_spec=attach_cookie,uprobe_link=classic",
+    "trixie": "socket_bytes=sock_length_tracepoints,probe_spec=attach_cookie,uprobe_link=uprobe_multi",
+    "forky": "socket_bytes=sock_length_tracepoints,probe_spec=attach_cookie,uprobe_link=uprobe_multi",
+}
+
+# A subset that TCG emulation runs in a few minutes: AMST ground truth (incl. connection
+# ownership, socket bytes, the mechanism line), Go functions ground truth on plain/stripped/PIE/
+# stripped-PIE builds, and detaching: SIGKILL leaves no link behind. On the host the whole suite runs.
+# Not the SIGTERM tests: their 5 and 10 s limits measure the emulator (detaching 106 classic
+# uprobes and the fexit trampolines takes 7-10 s under TCG on 6.1; docs/kernels.md).
+TESTS = [
+    "test_amst.AmstGroundTruth.test_bytes_per_stream_streams_and_socket_bytes_are_exact",
+    "test_amst.AmstGroundTruth.test_connections_are_charged_to_the_socket_owner_on_both_ends",
+    "test_go_functions.GroundTruthOnFourBuilds",
+    "test_lifecycle.Lifecycle.test_sigkill_leaves_no_link_behind",
+]
+
+
+def unavailable(why):
+    print(("FAIL" if IN_CI else "SKIP") + ": kernel matrix: " + why, flush=True)
+    return 1 if IN_CI else 77
+
+
+def main():
+    suite = sys.argv[1]
+    if not shutil.which("qemu-system-x86_64"):
+        return unavailable("qemu-system-x86_64 not installed (package qemu-system-x86)")
+    if not os.path.exists("/bin/busybox"):
+        return unavailable("/bin/busybox missing (package busybox-static)")
+    if os.geteuid() != 0:
+        return unavailable("not root (the guest exports this machine's whole root file system)")
+    for var in ("DWCP_OBSERVER_BIN", "DWCP_FIXTURE_DIR", "DWCP_SOURCE_DIR"):
+        if not os.environ.get(var):
+            return unavailable(var + " not set (run through ctest)")
+    started = time.time()
+    fetch = subprocess.run(["bash", os.path.join(HERE, "fetch_kernels.sh"), suite])
+    if fetch.returncode != 0:
+        return unavailable("cannot fetch the %s kernel from the Debian mirror" % suite)
+    fetched = time.time()
+    env = {k: os.environ[k] for k in ("DWCP_OBSERVER_BIN", "DWCP_FIXTURE_DIR", "DWCP_SOURCE_DIR")}
+    # In the guest the tests must run, never skip.
+    env.update({"CI": "true", "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "DWCP_EXPECT_KERNEL_FEATURES": EXPECTED[suite]})
+    command = "python3 -m unittest -v " + " ".join(TESTS)
+    rc, output = guest.run(suite, command, timeout=int(os.environ.get("DWCP_GUEST_TIMEOUT", "840")), env=env,
+                           cwd=os.path.join(os.environ["DWCP_SOURCE_DIR"], "tests", "integration"))
+    done = time.time()
+    mechanism = [l for l in output.splitlines() if "kernel mechanisms:" in l]
+    print("kernel matrix %s: exit %s; fetch %.0f s, guest %.0f s; %s" %
+          (suite, rc, fetched - started, done - fetched, mechanism[0].strip() if mechanism else "no mechanism line"),
+          flush=True)
+    if rc is None:
+        return 1
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
