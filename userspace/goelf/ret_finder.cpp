@@ -66,4 +66,23 @@ Result<std::vector<uint64_t>> find_ret_offsets(ByteView code, uint64_t code_addr
   return rets;
 }
 
+Result<bool> starts_instruction(ByteView code, uint64_t code_address, uint64_t target) {
+  if (target < code_address || target - code_address > code.size()) {
+    return Error{"address " + hex(target) + " is not inside the code swept from " + hex(code_address)};
+  }
+  CapstoneHandle capstone;
+  if (!capstone.open) return Error{"capstone could not open an x86-64 disassembler"};
+  std::unique_ptr<cs_insn, InsnDeleter> insn(cs_malloc(capstone.handle));
+  if (!insn) return Error{"capstone could not allocate an instruction"};
+  const uint8_t* cursor = code.data();
+  size_t remaining = code.size();
+  uint64_t address = code_address;
+  while (address < target) {
+    if (!cs_disasm_iter(capstone.handle, &cursor, &remaining, &address, insn.get())) {
+      return Error{"cannot decode the instruction at " + hex(address) + " before " + hex(target)};
+    }
+  }
+  return address == target;
+}
+
 }  // namespace dwcp::goelf
