@@ -3,10 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <memory>
-
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <vector>
 
 #include "goelf/dwarf_limits.h"
