@@ -1,4 +1,5 @@
-// libFuzzer target: the RET finder on arbitrary machine code.
+// libFuzzer target: the RET finder and the entry check's sweep (starts_instruction) on arbitrary
+// machine code; the two sweeps must agree on where each RET starts.
 #include <cstdint>
 #include <cstdlib>
 
@@ -7,6 +8,7 @@
 using namespace dwcp::goelf;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  (void)starts_instruction(ByteView(data, size), 0x401000, 0x401000 + size / 2);
   auto rets = find_ret_offsets(ByteView(data, size), 0x401000);
   if (!rets) return 0;
   uint64_t previous = 0;
@@ -14,6 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint64_t offset = (*rets)[i];
     if (offset >= size || (i > 0 && offset <= previous)) abort();
     previous = offset;
+    auto starts = starts_instruction(ByteView(data, size), 0x401000, 0x401000 + offset);
+    if (!starts || !*starts) abort();  // everything decoded for find_ret_offsets: a boundary
   }
   return 0;
 }

@@ -23,7 +23,15 @@ shift $((OPTIND - 1))
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 lib_sources=("$root"/userspace/goelf/*.cpp)
-fuzzers=(fuzz_go_binary fuzz_pclntab fuzz_buildinfo fuzz_ret_finder)
+profile_sources=("$root"/userspace/profile/*.cpp)
+fuzzers=(fuzz_go_binary fuzz_pclntab fuzz_buildinfo fuzz_ret_finder fuzz_profile)
+# The DWARF path needs libdw (as the agent's build does).
+dw_flags=() dw_libs=()
+if pkg-config --exists libdw; then
+  dw_flags=(-DDWCP_GOELF_HAVE_LIBDW=1 $(pkg-config --cflags libdw))
+  dw_libs=($(pkg-config --libs libdw))
+  fuzzers+=(fuzz_dwarf)
+fi
 
 clangxx=$(command -v clang++ || command -v clang++-14 || true)
 if [[ -z $clangxx ]] || ! echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long){return 0;}' |
@@ -34,16 +42,16 @@ fi
 
 mkdir -p "$workdir"/{bin,obj,seeds,corpus,artifacts}
 flags=(-std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-       -I"$root/userspace" -I"$root/tests/goelf" $(pkg-config --cflags capstone))
+       -I"$root/userspace" -I"$root/include" -I"$root/tests/goelf" $(pkg-config --cflags capstone) "${dw_flags[@]}")
 
 # Rebuild only what is older than a source or header it may include.
-newest_input=$(ls -t "$root"/userspace/goelf/* "$here"/*.cpp "$root"/tests/goelf/synthetic_tables.h "$0" | head -1)
+newest_input=$(ls -t "$root"/userspace/goelf/* "$root"/userspace/profile/* "$here"/*.cpp "$root"/tests/goelf/synthetic_tables.h "$0" | head -1)
 stale() { [[ ! -e $1 || $newest_input -nt $1 ]]; }
 
-objects=()
-for source in "${lib_sources[@]}"; do
+objects=() profile_objects=()
+for source in "${lib_sources[@]}" "${profile_sources[@]}"; do
   object="$workdir/obj/$(basename "${source%.cpp}").o"
-  objects+=("$object")
+  if [[ $source == */profile/* ]]; then profile_objects+=("$object"); else objects+=("$object"); fi
   if stale "$object"; then
     "$clangxx" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$source" -o "$object" &
   fi
@@ -51,8 +59,10 @@ done
 wait
 for fuzzer in "${fuzzers[@]}"; do
   if stale "$workdir/bin/$fuzzer"; then
-    "$clangxx" "${flags[@]}" -fsanitize=fuzzer "$here/$fuzzer.cpp" "${objects[@]}" \
-      $(pkg-config --libs capstone) -o "$workdir/bin/$fuzzer"
+    extra=()
+    [[ $fuzzer == fuzz_profile ]] && extra=("${profile_objects[@]}")
+    "$clangxx" "${flags[@]}" -fsanitize=fuzzer "$here/$fuzzer.cpp" "${objects[@]}" "${extra[@]}" \
+      $(pkg-config --libs capstone) "${dw_libs[@]}" -o "$workdir/bin/$fuzzer"
   fi
 done
 if stale "$workdir/bin/make_seeds"; then
@@ -62,6 +72,8 @@ fi
 # Seeds: synthetic inputs, then the Go tables of the real binaries.
 rm -rf "$workdir/seeds" && mkdir -p "$workdir/seeds"
 "$workdir/bin/make_seeds" "$workdir/seeds"
+mkdir -p "$workdir/seeds/fuzz_dwarf" "$workdir/seeds/fuzz_profile"
+cp "$root"/configs/probes/*.json "$workdir/seeds/fuzz_profile/"
 for binary in "$@"; do
   if [[ ! -f $binary ]]; then
     echo "warning: seed binary $binary does not exist (build the goelf tests first); skipping it" >&2
@@ -75,8 +87,13 @@ for binary in "$@"; do
   objcopy -O binary --only-section=.text "$binary" "$workdir/seeds/fuzz_ret_finder/$name.text" 2>/dev/null || true
   # Whole binaries (megabytes) for the ELF fuzzer too: real section layouts, PIE relocations.
   cp "$binary" "$workdir/seeds/fuzz_go_binary/$name"
+  cp "$binary" "$workdir/seeds/fuzz_dwarf/$name"
 done
 find "$workdir/seeds" -type f -empty -delete
+# Whole-file fuzzers take inputs as large as the largest seed binary (libFuzzer's default
+# max_len would cut a 3 MB Go binary down to its first KBs), at least 4 MiB.
+file_max_len=$(find "$workdir/seeds/fuzz_go_binary" "$workdir/seeds/fuzz_dwarf" -type f -printf '%s\n' | sort -n | tail -1)
+(( ${file_max_len:-0} < 4194304 )) && file_max_len=4194304
 
 status=0
 summary=()
@@ -85,6 +102,7 @@ for fuzzer in "${fuzzers[@]}"; do
   log="$workdir/$fuzzer.log"
   max_len=()
   [[ $fuzzer == fuzz_ret_finder ]] && max_len=(-max_len=4096)
+  [[ $fuzzer == fuzz_go_binary || $fuzzer == fuzz_dwarf ]] && max_len=(-max_len="$file_max_len")
   if ! "$workdir/bin/$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
       "${max_len[@]}" -artifact_prefix="$workdir/artifacts/$fuzzer-" \
       "$workdir/corpus/$fuzzer" "$workdir/seeds/$fuzzer" >"$log" 2>&1; then

@@ -3,9 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <vector>
 
+#include "goelf/dwarf_limits.h"
 #include "goelf/dwarf_types.h"
+#include "goelf/elf_image.h"
 
 using dwcp::goelf::DwarfTypes;
 
@@ -69,3 +74,20 @@ TEST(DwarfTypes, StrippedBinariesHaveNoDwarf) {
 }
 
 }  // namespace
+
+// The cap on compressed DWARF (dwarf_limits.h) reads the sizes the real Go binary declares.
+TEST(DwarfLimits, DeclaredInflatedSizeOfARealBinaryAndTheCap) {
+  std::ifstream file(kDir + "/plain", std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), {});
+  auto elf = dwcp::goelf::ElfImage::parse(std::move(bytes));
+  ASSERT_TRUE(elf) << elf.error();
+  auto total = dwcp::goelf::declared_inflated_size(*elf);
+  ASSERT_TRUE(total) << total.error();
+  // Go compresses its DWARF: some MB inflated, far under the cap.
+  EXPECT_GT(*total, 100000u);
+  EXPECT_LT(*total, dwcp::goelf::kMaxInflatedDebugBytes);
+  auto capped = dwcp::goelf::declared_inflated_size(*elf, *total - 1);
+  ASSERT_FALSE(capped);
+  EXPECT_NE(capped.error().find("not inflated"), std::string::npos) << capped.error();
+  EXPECT_TRUE(dwcp::goelf::declared_inflated_size(*elf, *total));
+}

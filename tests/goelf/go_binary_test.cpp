@@ -4,7 +4,9 @@
 
 #include <elf.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -631,3 +633,49 @@ TEST(GoBinary, NotElfMissingAndTruncatedFilesAreClearErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+// Replaces the 8-byte little-endian `from` (once) in bytes; false when absent.
+bool patch_u64(std::vector<uint8_t>& bytes, uint64_t from, uint64_t to) {
+  for (size_t i = 0; i + 8 <= bytes.size(); ++i) {
+    uint64_t v;
+    std::memcpy(&v, &bytes[i], 8);
+    if (v == from) {
+      std::memcpy(&bytes[i], &to, 8);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+// Issue 14 item 6: a .symtab entry pointing inside an instruction got a probe that corrupted its
+// process. With no pclntab to disagree, the disassembler must.
+TEST(GoBinary, SymbolInsideAnInstructionIsRefused) {
+  const auto& sendchunk = goelf_test::synthetic_elf_functions()[1];
+  auto make = [&](uint64_t symbol_value) {
+    std::vector<uint8_t> bytes = goelf_test::build_elf(0xfffffff1, true);
+    // No pclntab: its magic gone, .symtab is the only name table.
+    const uint8_t magic[] = {0xf1, 0xff, 0xff, 0xff, 0, 0, 1, 8};
+    auto at = std::search(bytes.begin(), bytes.end(), std::begin(magic), std::end(magic));
+    EXPECT_NE(at, bytes.end());
+    std::fill(at, at + 4, 0);
+    if (symbol_value != sendchunk.entry) EXPECT_TRUE(patch_u64(bytes, sendchunk.entry, symbol_value));
+    auto binary = GoBinary::from_bytes(std::move(bytes), "forged");
+    EXPECT_TRUE(binary) << binary.error();
+    EXPECT_EQ(binary->pclntab_version(), "");
+    return binary->find_function(sendchunk.name);
+  };
+  auto honest = make(sendchunk.entry);
+  ASSERT_TRUE(honest) << honest.error();
+  EXPECT_EQ(honest->source, SymbolSource::symtab);
+  for (uint64_t inside : {sendchunk.entry + 1, sendchunk.entry + 2, sendchunk.entry + 6}) {
+    auto forged = make(inside);
+    ASSERT_FALSE(forged) << std::hex << inside;
+    EXPECT_NE(forged.error().find("is inside an instruction"), std::string::npos) << forged.error();
+  }
+  // +3 is where the sweep lands (test rax, rax is 3 bytes): a boundary, so accepted.
+  EXPECT_TRUE(make(sendchunk.entry + 3));
+}

@@ -73,3 +73,16 @@ TEST(RetFinder, MoreRetsThanTheCapAreRefused) {
 
 }  // namespace
 
+
+TEST(StartsInstruction, OnlyBoundariesOfTheLinearSweepStartInstructions) {
+  // mov rax, rcx (3 bytes); ret; int3 padding
+  const std::vector<uint8_t> code = {0x48, 0x89, 0xc8, 0xc3, 0xcc, 0xcc};
+  const ByteView view(code.data(), code.size());
+  for (uint64_t at : {0, 3, 4, 5}) EXPECT_TRUE(*dwcp::goelf::starts_instruction(view, 0x1000, 0x1000 + at)) << at;
+  for (uint64_t at : {1, 2}) EXPECT_FALSE(*dwcp::goelf::starts_instruction(view, 0x1000, 0x1000 + at)) << at;
+  EXPECT_FALSE(dwcp::goelf::starts_instruction(view, 0x1000, 0x0fff));  // before the code: an error
+  // push es (06) is no instruction in 64-bit mode: stepped over, the sweep resumes on the ret.
+  const std::vector<uint8_t> bad = {0x06, 0xc3, 0x48, 0x89, 0xc8};
+  EXPECT_TRUE(*dwcp::goelf::starts_instruction(ByteView(bad.data(), bad.size()), 0, 1));
+  EXPECT_FALSE(dwcp::goelf::starts_instruction(ByteView(bad.data(), bad.size()), 0, 3));  // unknown: an error
+}

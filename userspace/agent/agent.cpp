@@ -332,6 +332,8 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
     // Without DWARF (a stripped build) the profile's offsets are all there is.
     scan = scan_sites(*binary, loaded.dwarf ? &*loaded.dwarf : nullptr);
     if (layout && loaded.dwarf) layout_conflict = field_offset_conflict(layout->field_offsets, *loaded.dwarf);
+    // A DWARF bomb refused by goelf's cap says so here (stripped builds say they have none).
+    if (!loaded.dwarf && loaded.has_package) log("profile offsets not checked against DWARF: " + loaded.dwarf.error());
   }
   const std::vector<std::string>& refused = scan.refused;
   const std::vector<std::string>& absent = scan.absent;

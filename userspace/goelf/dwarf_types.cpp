@@ -4,7 +4,11 @@
 #include <elfutils/libdw.h>
 #include <dwarf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "goelf/dwarf_limits.h"
+#include "goelf/elf_image.h"
 #endif
 
 #include <cerrno>
@@ -19,9 +23,8 @@ namespace {
 // Owns the file descriptor and the libdw session over it.
 class DwarfSession {
  public:
-  explicit DwarfSession(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-    if (fd_ >= 0) dwarf_ = dwarf_begin(fd_, DWARF_C_READ);
-  }
+  explicit DwarfSession(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  void begin() { dwarf_ = dwarf_begin(fd_, DWARF_C_READ); }
   ~DwarfSession() {
     if (dwarf_ != nullptr) dwarf_end(dwarf_);
     if (fd_ >= 0) ::close(fd_);
@@ -67,6 +70,20 @@ bool member_offset(Dwarf_Die* member, uint64_t& offset) {
 Result<DwarfTypes> DwarfTypes::open(const std::string& path) {
   DwarfSession session(path);
   if (session.fd() < 0) return Error{"cannot open " + path + ": " + std::strerror(errno)};
+  // libdw inflates compressed sections when the session begins: their declared sizes first.
+  struct stat info {};
+  if (::fstat(session.fd(), &info) != 0) return Error{"cannot open " + path + ": " + std::strerror(errno)};
+  if (!S_ISREG(info.st_mode) || static_cast<uint64_t>(info.st_size) > (uint64_t{4} << 30))
+    return Error{path + " is not a regular file of at most 4 GiB: DWARF not read"};
+  {
+    auto bytes = FileBytes::map(session.fd(), static_cast<uint64_t>(info.st_size), path);
+    if (!bytes) return Error{bytes.error()};
+    auto elf = ElfImage::parse(std::move(bytes).value());
+    if (!elf) return Error{path + ": " + elf.error()};
+    auto inflated = declared_inflated_size(*elf);
+    if (!inflated) return Error{path + ": " + inflated.error()};
+  }
+  session.begin();
   if (session.get() == nullptr) {
     return Error{path + " has no readable DWARF (" + dwarf_errmsg(-1) +
                  "): struct offsets need a binary built without -ldflags=-w"};

@@ -430,7 +430,47 @@ Result<Function> GoBinary::find_function(std::string_view name) const {
   auto offset = elf_.vaddr_to_offset(function.vaddr, function.size);
   if (!offset) return Error{key + ": " + offset.error()};
   function.file_offset = *offset;
+  if (auto entry = check_entry(function); !entry) return Error{key + ": " + entry.error()};
   return function;
+}
+
+Result<bool> GoBinary::check_entry(const Function& fn) const {
+  // Neither table is trusted alone to say where an instruction starts (a symbol pointing inside
+  // one got a probe that corrupted its process; a pclntab pasted into a C binary names thousands
+  // of places in C code). The entry must be where a linear sweep from the nearest lower place
+  // known to start code — a function entry of either table, or an executable section's start —
+  // lands. Go pads between functions with INT3, so the sweep is exact on Go's own code; the
+  // cost is the preceding function's size.
+  std::optional<uint64_t> anchor;
+  auto consider = [&](uint64_t address) {
+    if (address < fn.vaddr && (!anchor || address > *anchor)) anchor = address;
+  };
+  for (const ElfSymbol& symbol : elf_.function_symbols()) consider(symbol.value);
+  if (pclntab_) {
+    for (const PclntabFunction& other : pclntab_->functions) consider(other.entry);
+  }
+  for (const Section& section : elf_.sections()) {
+    if ((section.flags & SHF_EXECINSTR) != 0 && section.addr <= fn.vaddr) consider(section.addr);
+  }
+  if (!anchor) return true;  // the first byte of executable code: nothing precedes it
+  const uint64_t distance = fn.vaddr - *anchor;
+  if (distance > kMaxFunctionSize) {
+    return Error{"the nearest code start before " + hex(fn.vaddr) + " is " + std::to_string(distance) +
+                 " bytes away: cannot check that the entry starts an instruction, not probing it"};
+  }
+  // Up to one longest instruction (15 bytes) past the entry, so that one spanning it decodes.
+  auto code = elf_.bytes_at_vaddr(*anchor, distance + 15);
+  if (!code) code = elf_.bytes_at_vaddr(*anchor, distance);
+  if (!code || !elf_.is_executable_range(*anchor, distance)) {
+    return Error{"the code before the entry " + hex(fn.vaddr) + " is not in the file: cannot check it, not probing it"};
+  }
+  auto starts = starts_instruction(*code, *anchor, fn.vaddr);
+  if (!starts) return Error{starts.error() + ": cannot check that the entry starts an instruction, not probing it"};
+  if (!*starts) {
+    return Error{"entry " + hex(fn.vaddr) + " is inside an instruction (decoding from " + hex(*anchor) +
+                 "): the symbol tables are wrong or forged, not probing it"};
+  }
+  return true;
 }
 
 Result<std::vector<uint64_t>> GoBinary::ret_offsets(const Function& fn) const {

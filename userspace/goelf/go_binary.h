@@ -89,6 +89,8 @@ class GoBinary {
   // Whether [table_end, etext) is only the alignment padding before runtime.etext.
   bool is_alignment_padding(uint64_t table_end, uint64_t etext) const;
   std::string did_you_mean(std::string_view name) const;
+  // Whether fn's entry starts an instruction (see find_function); an error says why not.
+  Result<bool> check_entry(const Function& fn) const;
 
   ElfImage elf_;
   std::string name_;

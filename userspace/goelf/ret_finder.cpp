@@ -66,4 +66,34 @@ Result<std::vector<uint64_t>> find_ret_offsets(ByteView code, uint64_t code_addr
   return rets;
 }
 
+Result<bool> starts_instruction(ByteView code, uint64_t code_address, uint64_t target) {
+  if (target < code_address || target - code_address > code.size()) {
+    return Error{"address " + hex(target) + " is not inside the code swept from " + hex(code_address)};
+  }
+  CapstoneHandle capstone;
+  if (!capstone.open) return Error{"capstone could not open an x86-64 disassembler"};
+  std::unique_ptr<cs_insn, InsnDeleter> insn(cs_malloc(capstone.handle));
+  if (!insn) return Error{"capstone could not allocate an instruction"};
+  const uint8_t* cursor = code.data();
+  size_t remaining = code.size();
+  uint64_t address = code_address;
+  // Capstone 4 does not know every instruction (some AVX-512 forms Go's runtime uses): past an
+  // unknown one, step a byte at a time until decoding resumes. Go's INT3 padding between
+  // functions brings the sweep back onto the real boundaries before the next entry.
+  size_t unknown = 0;
+  while (address < target) {
+    if (!cs_disasm_iter(capstone.handle, &cursor, &remaining, &address, insn.get())) {
+      if (remaining == 0) break;
+      ++unknown;
+      ++cursor;
+      --remaining;
+      ++address;
+    }
+  }
+  if (unknown > 0 && address != target) {
+    return Error{std::to_string(unknown) + " bytes before " + hex(target) + " do not decode"};
+  }
+  return address == target;
+}
+
 }  // namespace dwcp::goelf

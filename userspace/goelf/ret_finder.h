@@ -21,4 +21,10 @@ namespace dwcp::goelf {
 constexpr size_t kMaxRetsPerFunction = 256;
 Result<std::vector<uint64_t>> find_ret_offsets(ByteView code, uint64_t code_address);
 
+// Whether a linear sweep of code (at code_address) from its first byte lands exactly on target:
+// true when target starts an instruction, false when an instruction spans it. Bytes that do not
+// decode are stepped over one at a time; when there were some and the sweep misses target, the
+// answer is an error (unknown), not false. code must end at or after target.
+Result<bool> starts_instruction(ByteView code, uint64_t code_address, uint64_t target);
+
 }  // namespace dwcp::goelf
