@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "agent/discovery.h"
+#include "child_process.h"
 
 namespace dwcp::agent {
 namespace {
@@ -50,34 +51,7 @@ class Dir {
 };
 
 // A process running `path --wait-signal` (as `uid` when given), killed when destroyed.
-class Child {
- public:
-  Child(const std::string& path, uid_t uid = 0) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      int null = ::open("/dev/null", O_RDWR);
-      dup2(null, 1);
-      dup2(null, 2);
-      if (uid != 0 && (setgid(uid) != 0 || setuid(uid) != 0)) _exit(126);
-      execl(path.c_str(), path.c_str(), "--wait-signal", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 500; ++i) {
-      char link[4096];
-      ssize_t n = readlink(("/proc/" + std::to_string(pid_) + "/exe").c_str(), link, sizeof link);
-      if (n > 0 && std::string(link, n) == path) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  ~Child() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-};
+using test_support::Child;
 
 std::vector<int> pids_of(const std::vector<ProcessInfo>& processes) {
   std::vector<int> pids;

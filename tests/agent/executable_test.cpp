@@ -15,6 +15,7 @@
 #include "agent/executable.h"
 #include "agent/executable_loader.h"
 #include "agent/process.h"
+#include "child_process.h"
 
 namespace dwcp::agent {
 namespace {
@@ -27,34 +28,7 @@ std::string fixture(const char* name) {
 }
 
 // A fixture process, waiting (--wait-signal) until killed.
-class Child {
- public:
-  explicit Child(const std::string& path) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      int null = ::open("/dev/null", O_RDWR);
-      dup2(null, 1);
-      dup2(null, 2);
-      execl(path.c_str(), path.c_str(), "--wait-signal", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    // Until the exec is done, /proc/PID/exe names the test binary.
-    for (int i = 0; i < 500; ++i) {
-      char link[4096];
-      ssize_t n = readlink(("/proc/" + std::to_string(pid_) + "/exe").c_str(), link, sizeof link);
-      if (n > 0 && std::string(link, n) == path) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  ~Child() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-};
+using test_support::Child;
 
 TEST(ExecutableFile, IdentityMatchesPeekAndPathReachesTheSameInode) {
   Child child(fixture("dwcp-fixture"));
