@@ -141,6 +141,10 @@ def initramfs(suite):
     return out
 
 
+# Printed by the guest just before the command: a guest that dies before it never ran our code.
+STARTED_MARKER = "dwcp-guest: command starting"
+
+
 def run(suite, command, timeout=900, env=None, cwd=None):
     """Boots the suite's kernel, runs `command` (a shell string) as root in the guest and returns
     (exit code or None on timeout/crash, console output). The console is echoed live."""
@@ -150,13 +154,15 @@ def run(suite, command, timeout=900, env=None, cwd=None):
         script = os.path.join(work, "cmd.sh")
         with open(script, "w") as f:
             f.write("export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root\n")
+            f.write("echo %s\n" % STARTED_MARKER)
             f.write("cd %s || exit 126\n" % shlex.quote(cwd or os.getcwd()))
             for k, v in (env or {}).items():
                 f.write("export %s=%s\n" % (k, shlex.quote(v)))
             f.write(command + "\n")
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "2048", "-smp", "2", "-nographic",
                "-no-reboot", "-nic", "none", "-kernel", os.path.join(d, "vmlinuz"), "-initrd", ramfs,
-               "-append", "console=ttyS0 panic=-1 quiet loglevel=1 dwcp_cmd=%s" % script,
+               "-append", ("console=ttyS0 panic=-1 quiet loglevel=1 damon_stat.enabled=N damon_reclaim.enabled=N "
+                          "damon_lru_sort.enabled=N dwcp_cmd=%s" % script),
                "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         lines, rc = [], None

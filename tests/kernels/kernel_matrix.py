@@ -40,6 +40,13 @@ TESTS = [
     "test_lifecycle.Lifecycle.test_sigkill_leaves_no_link_behind",
 ]
 
+# Open finding (docs/kernels.md): under Debian's 7.2 in TCG (5-level paging), the Go-functions test
+# — the debug profile, a uprobe on every AMST chunk's entry and RETs — once saw the fixture die with
+# SIGSEGV at a pc in the uprobe single-step (XOL) area, 1 run in 3. Until that is understood, 7.x
+# runs the suites that use the shipped profile (no per-chunk probes); the host and 6.12 (also
+# uprobe_multi + cookies) run it.
+NOT_ON = {"forky": {"test_go_functions.GroundTruthOnFourBuilds"}}
+
 
 def unavailable(why):
     print(("FAIL" if IN_CI else "SKIP") + ": kernel matrix: " + why, flush=True)
@@ -66,9 +73,18 @@ def main():
     # In the guest the tests must run, never skip.
     env.update({"CI": "true", "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "DWCP_EXPECT_KERNEL_FEATURES": EXPECTED[suite]})
-    command = "python3 -m unittest -v " + " ".join(TESTS)
-    rc, output = guest.run(suite, command, timeout=int(os.environ.get("DWCP_GUEST_TIMEOUT", "840")), env=env,
-                           cwd=os.path.join(os.environ["DWCP_SOURCE_DIR"], "tests", "integration"))
+    tests = [t for t in TESTS if t not in NOT_ON.get(suite, set())]
+    for t in sorted(set(TESTS) - set(tests)):
+        print("kernel matrix %s: not run here (open finding, docs/kernels.md): %s" % (suite, t), flush=True)
+    command = "python3 -m unittest -v " + " ".join(tests)
+    cwd = os.path.join(os.environ["DWCP_SOURCE_DIR"], "tests", "integration")
+    timeout = int(os.environ.get("DWCP_GUEST_TIMEOUT", "840"))
+    rc, output = guest.run(suite, command, timeout=timeout, env=env, cwd=cwd)
+    if rc is None and guest.STARTED_MARKER not in output:
+        # The guest kernel died while booting, before any of our code ran (seen once with Debian's
+        # 7.2 under TCG): boot it once more. A crash after the command started is never retried.
+        print("kernel matrix %s: the guest died before the command started; booting it again" % suite, flush=True)
+        rc, output = guest.run(suite, command, timeout=timeout, env=env, cwd=cwd)
     done = time.time()
     mechanism = [l for l in output.splitlines() if "kernel mechanisms:" in l]
     print("kernel matrix %s: exit %s; fetch %.0f s, guest %.0f s; %s" %
