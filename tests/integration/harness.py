@@ -315,6 +315,28 @@ def wait_for(predicate, timeout=15, interval=0.1):
     return result
 
 
+def wait_for_transfer(scrape, truth, pid, timeout=30):
+    """Scrapes until the agent reports all of a fixture run and returns the last samples: socket
+    bytes both ways (ring buffer, drained every 50 ms), per-stream bytes both ways (DWCP's
+    counters, read every 200 ms and at each Close) and the active streams. One rule for every
+    test that waits for a whole run; the caller asserts, so a timeout shows what differs."""
+    last = {}
+
+    def arrived():
+        last["samples"] = scrape()
+        return transfer_arrived(last["samples"], truth, str(pid))
+    wait_for(arrived, timeout=timeout)
+    return last["samples"]
+
+
+def transfer_arrived(samples, truth, pid):
+    return (value(samples, "dwcp_observer_tcp_bytes_sent_total", pid=pid) == truth["socket_bytes_written"]
+            and value(samples, "dwcp_observer_tcp_bytes_received_total", pid=pid) == truth["socket_bytes_read"]
+            and value(samples, "dwcp_amst_bytes_sent_total") == sum(truth["bytes_sent_per_stream"].values())
+            and value(samples, "dwcp_amst_bytes_received_total") == sum(truth["bytes_received_per_stream"].values())
+            and value(samples, "dwcp_amst_streams_active") == truth["streams_opened"] - truth["streams_closed"])
+
+
 class AgentTestCase(unittest.TestCase):
     """Base: stops every tracked process, then checks that no BPF link an agent held survives it.
     (Links are identified by what each agent held, so other BPF users on the machine do not

@@ -7,7 +7,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import (AgentProcess, AgentTestCase, Fixture, free_port, require_bpf, value, wait_for, label_values)
+from harness import (AgentProcess, AgentTestCase, Fixture, free_port, require_bpf, value, wait_for, wait_for_transfer,
+                     label_values)
 
 FEATURES = ("socket_bytes", "probe_spec", "uprobe_link")
 
@@ -21,18 +22,8 @@ class AmstGroundTruth(AgentTestCase):
         fixture.go()
         truth = fixture.wait_done()
 
-        def settled():
-            # Everything the fixture did is in the ring buffer by the time it says DONE; the
-            # agent drains it every 50 ms, so wait until every total has arrived.
-            s = agent.samples()
-            pid = str(fixture.pid)
-            arrived = (value(s, "dwcp_observer_tcp_bytes_sent_total", pid=pid) == truth["socket_bytes_written"]
-                       and value(s, "dwcp_observer_tcp_bytes_received_total", pid=pid) == truth["socket_bytes_read"]
-                       and value(s, "dwcp_amst_bytes_sent_total") == sum(truth["bytes_sent_per_stream"].values())
-                       and value(s, "dwcp_amst_bytes_received_total") == sum(truth["bytes_received_per_stream"].values())
-                       and value(s, "dwcp_amst_streams_active") == truth["streams_opened"] - truth["streams_closed"])
-            return s if arrived else None
-        samples = wait_for(settled, timeout=30) or agent.samples()
+        # Everything the fixture did is in the ring buffer or DWCP's counters once it says DONE.
+        samples = wait_for_transfer(agent.samples, truth, fixture.pid)
         return fixture, agent, truth, samples
 
     def test_bytes_per_stream_streams_and_socket_bytes_are_exact(self):

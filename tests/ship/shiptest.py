@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from harness import AGENT, IN_CI, AgentTestCase, Fixture, require_bpf, parse_exposition, terminate, value, wait_for  # noqa: E402,F401
+from harness import AGENT, IN_CI, AgentTestCase, Fixture, require_bpf, parse_exposition, terminate, value, wait_for, wait_for_transfer  # noqa: E402,F401
 
 import warnings  # noqa: E402
 with warnings.catch_warnings():

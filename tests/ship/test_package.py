@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import unittest
 
-from shiptest import IN_CI, Agent, AgentTestCase, Fixture, parse_exposition, require_bpf, value, wait_for
+from shiptest import IN_CI, Agent, AgentTestCase, Fixture, parse_exposition, require_bpf, value, wait_for_transfer
 
 SOURCE_DIR = os.path.realpath(os.environ.get("DWCP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD_DIR = os.path.realpath(os.environ.get("DWCP_BUILD_DIR", os.path.join(SOURCE_DIR, "build")))
@@ -103,13 +103,7 @@ class Package(AgentTestCase):
         fixture.go()
         truth = fixture.wait_done()
         pid = str(fixture.pid)
-
-        def settled():
-            s = parse_exposition(agent.get("/metrics")[2])
-            done = (value(s, "dwcp_amst_bytes_sent_total") == sum(truth["bytes_sent_per_stream"].values())
-                    and value(s, "dwcp_observer_tcp_bytes_sent_total", pid=pid) == truth["socket_bytes_written"])
-            return s if done else None
-        s = wait_for(settled, timeout=30) or parse_exposition(agent.get("/metrics")[2])
+        s = wait_for_transfer(lambda: parse_exposition(agent.get("/metrics")[2]), truth, pid)
         for stream_id, sent in truth["bytes_sent_per_stream"].items():
             self.assertEqual(value(s, "dwcp_amst_bytes_sent_total", stream_id=stream_id, cluster="pkg"), sent)
         for stream_id, received in truth["bytes_received_per_stream"].items():
