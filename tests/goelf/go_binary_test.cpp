@@ -510,6 +510,35 @@ TEST(GoBinary, CorruptPclntabInAStrippedBinaryIsRefused) {
   EXPECT_NE(fn.error().find("unknown pclntab magic"), std::string::npos) << fn.error();
 }
 
+// Issue 14 item 6: a Go pclntab pasted into a C binary named thousands of places in C code. Stand-in:
+// the stripped build with Go's stack check (CMPQ SP/R12, 16(R14)) turned into a compare against
+// RSI everywhere in the code, so no function starts like Go code while every instruction
+// boundary, size and table stays valid. The table must be refused as not describing the code.
+TEST(GoBinary, PclntabOverCodeThatIsNotGoIsRefused) {
+  auto bytes = read_file(kDir + "/stripped");
+  auto elf = ElfImage::parse(bytes);
+  ASSERT_TRUE(elf) << elf.error();
+  const auto* text = elf->section(".text");
+  ASSERT_NE(text, nullptr);
+  size_t patched = 0;
+  for (size_t i = text->offset; i + 4 <= text->offset + text->size; ++i) {
+    if ((bytes[i] == 0x49 || bytes[i] == 0x4d) && bytes[i + 1] == 0x3b && bytes[i + 2] == 0x66 && bytes[i + 3] == 0x10) {
+      bytes[i] &= ~uint8_t{1};  // REX.B off: [R14+16] becomes [RSI+16], same length
+      ++patched;
+    }
+  }
+  EXPECT_GT(patched, 1000u);
+  auto honest = GoBinary::open(kDir + "/stripped");
+  ASSERT_TRUE(honest && honest->has_pclntab()) << (honest ? honest->pclntab_error() : honest.error());
+  auto forged = GoBinary::from_bytes(std::move(bytes), "not-go-code");
+  ASSERT_TRUE(forged) << forged.error();
+  EXPECT_FALSE(forged->has_pclntab());
+  EXPECT_NE(forged->pclntab_error().find("do not start like Go code"), std::string::npos) << forged->pclntab_error();
+  auto fn = forged->find_function(kSendChunk);
+  ASSERT_FALSE(fn);
+  EXPECT_NE(fn.error().find("do not start like Go code"), std::string::npos) << fn.error();
+}
+
 TEST(GoBinary, SymtabAndPclntabDisagreeingIsRefused) {
   Patched patched = load_for_patching("plain");
   // Move sendChunk's functab entry by 16 bytes (still sorted): symtab and pclntab now disagree.

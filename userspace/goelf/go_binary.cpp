@@ -303,8 +303,28 @@ Result<Pclntab> GoBinary::read_pclntab_at(ByteView table, uint64_t table_vaddr) 
       (first < text_section->addr || parsed->text_end > text_section->addr + text_section->size)) {
     return Error{"pclntab functions (" + hex(first) + "-" + hex(parsed->text_end) + ") lie outside .text"};
   }
+  if (auto shaped = go_shaped_share(*parsed); shaped * 4 < 1) {
+    return Error{"the pclntab's functions do not start like Go code (" + std::to_string(int(shaped * 100)) +
+                 " % of those sampled begin with Go's stack check; Go's own binaries: ~70 %): the table "
+                 "does not describe this binary's code"};
+  }
   text_start_source_ = header->has_text_start_field ? source : "absolute entries";
   return parsed;
+}
+
+double GoBinary::go_shaped_share(const Pclntab& table) const {
+  // Evenly spread entries, at most kSamples: a fixed cost whatever the table claims.
+  constexpr size_t kSamples = 256;
+  const size_t count = table.functions.size();
+  if (count == 0) return 0;
+  const size_t step = std::max<size_t>(1, count / kSamples);
+  size_t sampled = 0, shaped = 0;
+  for (size_t i = 0; i < count && sampled < kSamples; i += step, ++sampled) {
+    const PclntabFunction& fn = table.functions[i];
+    auto head = elf_.bytes_at_vaddr(fn.entry, std::min<uint64_t>(fn.end - fn.entry, 32));
+    if (head && starts_with_go_stack_check(*head, fn.entry)) ++shaped;
+  }
+  return static_cast<double>(shaped) / static_cast<double>(sampled);
 }
 
 void GoBinary::read_pclntab() {

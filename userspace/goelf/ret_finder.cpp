@@ -3,6 +3,7 @@
 #include <capstone/capstone.h>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -94,6 +95,24 @@ Result<bool> starts_instruction(ByteView code, uint64_t code_address, uint64_t t
     return Error{std::to_string(unknown) + " bytes before " + hex(target) + " do not decode"};
   }
   return address == target;
+}
+
+bool starts_with_go_stack_check(ByteView code, uint64_t code_address) {
+  // The compare's encodings: REX.W(+R/B) 3B /r with ModRM [R14+disp8] and disp8 = 16 (g.stackguard0).
+  static constexpr uint8_t kCmpSp[] = {0x49, 0x3b, 0x66, 0x10};   // CMPQ SP, 16(R14)
+  static constexpr uint8_t kCmpR12[] = {0x4d, 0x3b, 0x66, 0x10};  // CMPQ R12, 16(R14)
+  CapstoneHandle capstone;
+  if (!capstone.open) return false;
+  std::unique_ptr<cs_insn, InsnDeleter> insn(cs_malloc(capstone.handle));
+  if (!insn) return false;
+  const uint8_t* cursor = code.data();
+  size_t remaining = code.size();
+  uint64_t address = code_address;
+  for (int i = 0; i < 4 && cs_disasm_iter(capstone.handle, &cursor, &remaining, &address, insn.get()); ++i) {
+    if (insn->size != 4) continue;
+    if (std::memcmp(insn->bytes, kCmpSp, 4) == 0 || std::memcmp(insn->bytes, kCmpR12, 4) == 0) return true;
+  }
+  return false;
 }
 
 }  // namespace dwcp::goelf

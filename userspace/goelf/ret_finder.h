@@ -27,4 +27,10 @@ Result<std::vector<uint64_t>> find_ret_offsets(ByteView code, uint64_t code_addr
 // answer is an error (unknown), not false. code must end at or after target.
 Result<bool> starts_instruction(ByteView code, uint64_t code_address, uint64_t target);
 
+// Whether code (a function's first bytes) begins with the stack-bound check Go (1.17+, register
+// ABI: R14 holds g) puts at the top of every function that calls another: CMPQ SP, 16(R14), or
+// for larger frames LEAQ/MOVQ+SUBQ into R12 then CMPQ R12, 16(R14), within its first four
+// instructions. Every function a profile probes calls others; C code does not load from R14.
+bool starts_with_go_stack_check(ByteView code, uint64_t code_address);
+
 }  // namespace dwcp::goelf
