@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "agent/bpf_stats.h"
 #include "agent/kernel_features.h"
 #include "dwcp_observer/events.h"
 
@@ -115,8 +117,8 @@ class BpfSession {
 
   bool sock_stats(std::uint32_t tgid, dwcp_sock_stats* out) const;
   void counters(BpfCounters* out) const;
-  // Sum of run_time_ns / run_cnt of the uprobe program (needs kernel.bpf_stats_enabled=1).
-  bool program_stats(std::uint64_t* run_time_ns, std::uint64_t* run_count) const;
+  // Cumulative run time and count of the uprobe program (agent/bpf_stats.h: zero while stats are off).
+  std::optional<ProgramRunStats> program_stats() const;
 
  private:
   BpfSession() = default;
