@@ -6,6 +6,7 @@
 
 #include "agent/privilege.h"
 #include "agent/trap_calibration.h"
+#include "dwcp_observer/contract.h"
 #include "dwcp_observer/http_server.h"
 #include "http/process_collector.h"
 #include "log/log.h"
@@ -93,15 +94,16 @@ int Agent::start(std::string* error) {
     trap_ns_ = trap->ns_per_hit;
     log("uprobe trap cost on this kernel: " + std::to_string(std::lround(trap_ns_)) + " ns per hit");
   } else {
-    trap_ns_ = 5000;  // design.md: 3-9 us on the VMs measured
+    trap_ns_ = 5000;  // 3-9 us on the VMs measured (docs/performance.md)
     log("cannot calibrate the uprobe trap cost (" + why + "): assuming 5000 ns per hit");
   }
 
   std::vector<std::string> probe_names(DWCP_MAX_PROBES);
   for (const auto& probe : profile_.probes) {
     probe_names[probe.probe_id] = probe.event;
-    if (!bpf_->set_spec(2u * probe.probe_id, probe.entry, error)) return kExitBpf;
-    if (probe.has_exit && !bpf_->set_spec(2u * probe.probe_id + 1, probe.exit, error)) return kExitBpf;
+    if (!bpf_->set_spec(contract::entry_spec_index(probe.probe_id), probe.entry, error)) return kExitBpf;
+    if (probe.has_exit && !bpf_->set_spec(contract::exit_spec_index(probe.probe_id), probe.exit, error))
+      return kExitBpf;
   }
   // Per-stream bytes from DWCP's own counters (agent/stream_reader.h): the BPF side reads the
   // stream table at each Close with the profile's layout.

@@ -72,7 +72,7 @@ struct AgentOptions {
   // --web.config.file: TLS and bcrypt basic-auth users (userspace/http/web_config.h).
   TlsOptions tls;
   std::map<std::string, std::string> basic_auth_users;
-  bool verbose = false;
+  bool verbose = false;  // --verbose: debug level and libbpf's own info/debug lines (BpfOptions::verbose)
   // --probe-budget: largest share of the targets' CPU time the uprobes may cost (0.02 = 2 %);
   // above it the costliest probes are detached. 0: no limit (the cost is still estimated).
   double probe_budget = 0.0;

@@ -51,9 +51,8 @@ void Agent::account_overhead() {
   }
   std::vector<ProbeInterval> intervals;
   for (const auto& probe : profile_.probes) {
-    const std::uint32_t entry = 2u * probe.probe_id, exit = entry + 1;
-    const std::uint64_t now = counters.spec_hits[entry] + counters.spec_hits[exit];
-    const std::uint64_t before = last_counters_.spec_hits[entry] + last_counters_.spec_hits[exit];
+    const std::uint64_t now = counters.probe_hits(probe.probe_id);
+    const std::uint64_t before = last_counters_.probe_hits(probe.probe_id);
     intervals.push_back({probe.event, now >= before ? now - before : 0});
   }
   last_counters_ = counters;

@@ -11,6 +11,7 @@
 
 #include "agent/bpf_stats.h"
 #include "agent/kernel_features.h"
+#include "dwcp_observer/contract.h"
 #include "dwcp_observer/events.h"
 
 struct observer;
@@ -71,7 +72,7 @@ struct UprobeSite {
 struct BpfOptions {
   std::uint32_t ringbuf_bytes = 1u << 22;  // power of two, >= page size
   std::uint64_t wakeup_bytes = 256 * 1024;
-  bool verbose = false;  // libbpf's own log to stderr
+  bool verbose = false;  // libbpf's info and debug lines (the verifier log) into our log; its warnings always
   // Features to treat as absent (kernel_features.h, disable_features); defaults to the
   // environment variable DWCP_OBSERVER_DISABLE_FEATURES.
   std::string disable_features;
@@ -81,6 +82,10 @@ struct BpfOptions {
 struct BpfCounters {
   std::uint64_t drops[DWCP_MAX_PROBES][DWCP_DROP_COUNT] = {};
   std::uint64_t spec_hits[DWCP_MAX_SPECS] = {};
+  // Uprobe hits of one probe: its entry site and every RET site.
+  std::uint64_t probe_hits(std::uint32_t probe_id) const {
+    return spec_hits[contract::entry_spec_index(probe_id)] + spec_hits[contract::exit_spec_index(probe_id)];
+  }
 };
 
 class BpfSession {
