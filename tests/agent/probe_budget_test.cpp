@@ -80,3 +80,40 @@ TEST(ProbeBudget, EqualCostsDemoteInNameOrder) {
   EXPECT_EQ(d.demote[0], "alpha");
 }
 
+
+// ---- what may be demoted ------------------------------------------------------------------------
+
+TEST(ProbeBudget, PerSessionAndPerStreamProbesAreNeverDemoted) {
+  // Small Sends (issue #12): the estimate exceeds the target's measured CPU, so the share stays
+  // at 100 % whatever goes. Before, every probe with a hit went, stream_open and session_start
+  // too; now only the per-operation probes do.
+  ProbeBudget budget({0.02, 0.0});
+  auto d = budget.evaluate({{"session_start", 1, budget_may_demote(DWCP_EV_SESSION_START)},
+                            {"stream_open", 2, budget_may_demote(DWCP_EV_STREAM_OPEN)},
+                            {"send", 1000, budget_may_demote(DWCP_EV_SEND)},
+                            {"receive", 900, budget_may_demote(DWCP_EV_RECEIVE)}},
+                           5000, 0, 0.001);
+  EXPECT_DOUBLE_EQ(d.share, 1.0);
+  EXPECT_EQ(d.demote, (std::vector<std::string>{"send", "receive"}));
+  EXPECT_GT(d.share_after, 0.02);  // what may not go still costs: said, not hidden
+}
+
+TEST(ProbeBudget, AKeptProbeCostlierThanTheCandidatesDoesNotStopTheirDemotion) {
+  // session_close is the costliest here (it reads every stream's counters), yet it stays; the
+  // candidates behind it in cost order are still judged.
+  ProbeBudget budget({0.02, 0.0});
+  auto d = budget.evaluate({{"session_close", 20000, false}, {"send", 10000, true}, {"encode", 1000, true}},
+                           5000, 0, 1.0);
+  ASSERT_EQ(d.costs.front().probe, "session_close");
+  EXPECT_EQ(d.demote, (std::vector<std::string>{"send", "encode"}));
+}
+
+TEST(BudgetMayDemote, OnlyPerOperationKinds) {
+  for (auto kind : {DWCP_EV_SEND, DWCP_EV_SEND_CHUNK, DWCP_EV_RECEIVE, DWCP_EV_RECEIVE_CHUNK, DWCP_EV_ENCODE,
+                    DWCP_EV_DECODE, DWCP_EV_COMPRESS_MEMORY, DWCP_EV_COMPRESS_DISK, DWCP_EV_DECOMPRESS})
+    EXPECT_TRUE(budget_may_demote(kind)) << kind;
+  for (auto kind : {DWCP_EV_NONE, DWCP_EV_SESSION_START, DWCP_EV_STREAM_OPEN, DWCP_EV_SESSION_CLOSE,
+                    DWCP_EV_RECONNECT, DWCP_EV_PRUNE, DWCP_EV_MIGRATE_MEMORY, DWCP_EV_MIGRATE_DISK, DWCP_EV_FED_SYNC,
+                    DWCP_EV_FED_BASELINE, DWCP_EV_STREAM_FINAL})
+    EXPECT_FALSE(budget_may_demote(kind)) << kind;
+}

@@ -135,6 +135,8 @@ class Agent {
   // Every overhead interval: each probe's estimated in-target time, the share of the targets'
   // CPU, and the budget's demotions.
   void account_overhead();
+  // The observer metrics of a live target: its uprobe count and each probe's state.
+  void publish_sites(const Target& target, const std::vector<std::pair<std::string, const char*>>& states);
   void detach(Target& target);
   void check_lifecycle();  // check_targets, then update_readiness
   void check_targets();

@@ -114,12 +114,7 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   target.decoder.set_sessions(target.sessions.get());
   target.bandwidth_at = {};
 
-  ObservedProcess observed;
-  observed.pid = static_cast<std::uint32_t>(process.pid);
-  observed.target = target.spec.label;
-  observed.alive = true;
-  observer_->set_target(observed, static_cast<int>(target.sites));
-  observer_->set_probe_states(observed.pid, scan.states);
+  publish_sites(target, scan.states);
 
   std::set<std::string> profile_features;
   for (const auto& probe : profile_.probes) profile_features.insert(probe.feature);
@@ -141,6 +136,15 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   target.build_id = build_id;
   log("attached " + std::to_string(target.sites) + " uprobes to " + who + ", build id " + build_id);
   return kExitOk;
+}
+
+void Agent::publish_sites(const Target& target, const std::vector<std::pair<std::string, const char*>>& states) {
+  ObservedProcess observed;
+  observed.pid = static_cast<std::uint32_t>(target.process->pid);
+  observed.target = target.spec.label;
+  observed.alive = true;
+  observer_->set_target(observed, static_cast<int>(target.sites));
+  observer_->set_probe_states(observed.pid, states);
 }
 
 void Agent::detach(Target& target) {

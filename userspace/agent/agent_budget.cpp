@@ -33,11 +33,10 @@ void Agent::relink(Target& target) {
     if (target.links.empty()) log("probe budget: cannot re-attach the remaining probes to " + who + ": " + why);
   }
   target.sites = target.links.empty() ? 0 : scan.sites.size();
-  ObservedProcess observed;
-  observed.pid = static_cast<std::uint32_t>(process.pid);
-  observed.target = target.spec.label;
-  observed.alive = true;
-  observer_->set_target(observed, static_cast<int>(target.sites));
+  // A demoted probe has no state any more (dwcp_observer_probe_demoted says why); the others
+  // keep theirs, unless the re-attach failed and nothing is attached.
+  const bool attached = !target.links.empty() || scan.sites.empty();
+  publish_sites(target, attached ? scan.states : decltype(scan.states){});
   log("probe budget: " + std::to_string(target.sites) + " uprobes now attached to " + who);
 }
 
@@ -53,7 +52,7 @@ void Agent::account_overhead() {
   for (const auto& probe : profile_.probes) {
     const std::uint64_t now = counters.probe_hits(probe.probe_id);
     const std::uint64_t before = last_counters_.probe_hits(probe.probe_id);
-    intervals.push_back({probe.event, now >= before ? now - before : 0});
+    intervals.push_back({probe.event, now >= before ? now - before : 0, budget_may_demote(probe.kind)});
   }
   last_counters_ = counters;
 

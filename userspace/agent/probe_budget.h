@@ -9,17 +9,28 @@
 #include <string>
 #include <vector>
 
+#include "dwcp_observer/events.h"
+
 namespace dwcp::agent {
 
+// Whether the budget may demote a probe of this kind. Only per-operation probes, whose hit rate
+// grows with the traffic (a Send or Receive, a chunk, an Encode/Decode, an HDE call), are
+// candidates. Probes hit once per session or stream (session_start, stream_open, session_close
+// with its per-stream final bytes, reconnect) or per rare administrative act (prune, migrations,
+// federation) cost next to nothing and carry what no other source gives: never demoted.
+bool budget_may_demote(dwcp_event_kind kind);
+
 struct ProbeInterval {
-  std::string probe;       // probe label (event name of the profile)
-  std::uint64_t hits = 0;  // uprobe hits over the interval (entry + RET sites)
+  std::string probe;        // probe label (event name of the profile)
+  std::uint64_t hits = 0;   // uprobe hits over the interval (entry + RET sites)
+  bool demotable = true;    // budget_may_demote(kind of the probe)
 };
 
 struct ProbeCost {
   std::string probe;
   std::uint64_t hits = 0;
   double seconds = 0;  // estimated in-target time: hits x (trap + program)
+  bool demotable = true;
 };
 
 struct BudgetDecision {
@@ -44,8 +55,11 @@ class ProbeBudget {
   explicit ProbeBudget(BudgetPolicy policy) : policy_(policy) {}
 
   // Estimates each probe's in-target time over an interval and, when the total exceeds the
-  // budget, picks the costliest probes to demote until the rest fits. Removing a probe removes
-  // its time from the target's CPU too: the share after is (O - c) / (T - c).
+  // budget, demotes until the rest fits. Demotion order: among the demotable probes only, the
+  // costliest over the interval first (ties by name, so the same input demotes the same probes);
+  // a probe without hits is never demoted. When the probes that may not be demoted exceed the
+  // budget on their own, every costly candidate goes and share_after says what remains.
+  // Removing a probe removes its time from the target's CPU too: the share after is (O - c) / (T - c).
   BudgetDecision evaluate(const std::vector<ProbeInterval>& probes, double trap_ns_per_hit,
                           double bpf_ns_per_run, double target_cpu_seconds) const;
 

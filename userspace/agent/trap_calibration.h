@@ -49,10 +49,14 @@ struct TrapCalibration {
 };
 
 // Probes a function of this very binary with an empty program and times `calls` calls with and
-// without the probe, best of `rounds`. Needs CAP_BPF + CAP_PERFMON (root). Takes about
-// rounds x calls x (trap cost) — 3 x 10,000 x 5 us = 0.15 s on a VM with 5 us traps.
-std::optional<TrapCalibration> calibrate_trap_cost(std::string* error, std::uint64_t calls = 10000,
-                                                   int rounds = 3);
+// without the probe, `rounds` times each, in this thread's CPU time; the fastest round of each
+// counts. Robust on a loaded machine: waiting for a CPU is not CPU time, and a round disturbed
+// otherwise (an interrupt, a cache flushed by a neighbour) is slower, never faster; with many
+// short rounds (about 2 ms probed) some run undisturbed. The former wall-clock timing of 3 rounds
+// of 10,000 calls read 2.5-3x high at a load average of 8 on 2 cores (docs/performance.md).
+// Needs CAP_BPF + CAP_PERFMON (root). Takes about 2 x rounds x calls x (trap cost) of CPU at the
+// most: 50 x 200 x 10 us = 0.1 s probed.
+std::optional<TrapCalibration> calibrate_trap_cost(std::string* error, std::uint64_t calls = 200, int rounds = 50);
 
 // File offset of the code at `address` in this process's own mappings, and the mapped file
 // (from /proc/self/maps). Exposed for the calibration and its test.
