@@ -80,7 +80,6 @@ TEST(ProbeBudget, EqualCostsDemoteInNameOrder) {
   EXPECT_EQ(d.demote[0], "alpha");
 }
 
-
 // ---- what may be demoted ------------------------------------------------------------------------
 
 TEST(ProbeBudget, PerSessionAndPerStreamProbesAreNeverDemoted) {
@@ -102,8 +101,8 @@ TEST(ProbeBudget, AKeptProbeCostlierThanTheCandidatesDoesNotStopTheirDemotion) {
   // session_close is the costliest here (it reads every stream's counters), yet it stays; the
   // candidates behind it in cost order are still judged.
   ProbeBudget budget({0.02, 0.0});
-  auto d = budget.evaluate({{"session_close", 20000, false}, {"send", 10000, true}, {"encode", 1000, true}},
-                           5000, 0, 1.0);
+  auto d =
+      budget.evaluate({{"session_close", 20000, false}, {"send", 10000, true}, {"encode", 1000, true}}, 5000, 0, 1.0);
   ASSERT_EQ(d.costs.front().probe, "session_close");
   EXPECT_EQ(d.demote, (std::vector<std::string>{"send", "encode"}));
 }
@@ -112,8 +111,8 @@ TEST(BudgetMayDemote, OnlyPerOperationKinds) {
   for (auto kind : {DWCP_EV_SEND, DWCP_EV_SEND_CHUNK, DWCP_EV_RECEIVE, DWCP_EV_RECEIVE_CHUNK, DWCP_EV_ENCODE,
                     DWCP_EV_DECODE, DWCP_EV_COMPRESS_MEMORY, DWCP_EV_COMPRESS_DISK, DWCP_EV_DECOMPRESS})
     EXPECT_TRUE(budget_may_demote(kind)) << kind;
-  for (auto kind : {DWCP_EV_NONE, DWCP_EV_SESSION_START, DWCP_EV_STREAM_OPEN, DWCP_EV_SESSION_CLOSE,
-                    DWCP_EV_RECONNECT, DWCP_EV_PRUNE, DWCP_EV_MIGRATE_MEMORY, DWCP_EV_MIGRATE_DISK, DWCP_EV_FED_SYNC,
-                    DWCP_EV_FED_BASELINE, DWCP_EV_STREAM_FINAL})
+  for (auto kind : {DWCP_EV_NONE, DWCP_EV_SESSION_START, DWCP_EV_STREAM_OPEN, DWCP_EV_SESSION_CLOSE, DWCP_EV_RECONNECT,
+                    DWCP_EV_PRUNE, DWCP_EV_MIGRATE_MEMORY, DWCP_EV_MIGRATE_DISK, DWCP_EV_FED_SYNC, DWCP_EV_FED_BASELINE,
+                    DWCP_EV_STREAM_FINAL})
     EXPECT_FALSE(budget_may_demote(kind)) << kind;
 }

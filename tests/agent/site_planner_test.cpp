@@ -5,7 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
+
+#include "child_process.h"
 
 #include "dwcp_observer/contract.h"
 #include "goelf/dwarf_types.h"
@@ -14,10 +15,7 @@
 namespace dwcp::agent {
 namespace {
 
-std::string fixture(const char* name) {
-  const char* dir = std::getenv("DWCP_FIXTURE_DIR");
-  return std::string(dir ? dir : ".") + "/" + name;
-}
+using test_support::fixture;
 
 profile::Profile default_profile() {
   auto loaded = profile::load_profile(profile::default_profile_path());

@@ -123,12 +123,7 @@ int Agent::start(std::string* error) {
   const bool labelled = options_.targets.size() > 1;
   bool may_reattach = options_.follow || options_.discover;
   for (auto& [target, process] : resolved) {
-    ModelOptions model_options;
-    model_options.cluster = options_.cluster;
-    model_options.node = options_.node;
-    model_options.max_label_values = options_.max_label_values;
-    if (labelled) model_options.target_labels = {{"target", target->spec.label}};
-    target->model = std::make_unique<MetricsModel>(models_, model_options);
+    target->model = make_model(labelled ? target->spec.label : "");
     may_reattach |= !target->spec.comm.empty() || !target->spec.exe.empty();
     if (process) {
       int code = attach(*target, *process, error);
@@ -184,6 +179,15 @@ int Agent::start(std::string* error) {
         (options_.policy.allow_build_ids.empty() ? "" : ", --allow-build-id") + "), at most " +
         std::to_string(DWCP_MAX_TARGETS) + " at once");
   return kExitOk;
+}
+
+std::unique_ptr<MetricsModel> Agent::make_model(const std::string& target_label) const {
+  ModelOptions model_options;
+  model_options.cluster = options_.cluster;
+  model_options.node = options_.node;
+  model_options.max_label_values = options_.max_label_values;
+  if (!target_label.empty()) model_options.target_labels = {{"target", target_label}};
+  return std::make_unique<MetricsModel>(models_, model_options);
 }
 
 void Agent::update_readiness() {

@@ -152,6 +152,8 @@ class Agent {
   // One discovery pass: attach to new DWCP processes (agent/discovery.h).
   void discover();
   void handle_event(const dwcp_event& event);
+  // A target's metrics model; `target_label` "" for the single target of a plain run (no label).
+  std::unique_ptr<MetricsModel> make_model(const std::string& target_label) const;
   // /-/ready: 200 while at least one target is attached with its probes live, else 503 saying,
   // target by target, why not (not attached yet, exited, waiting for a successor), and false
   // while a target's executable read is stuck past its deadline.

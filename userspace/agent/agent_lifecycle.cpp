@@ -112,12 +112,7 @@ void Agent::discover() {
       auto fresh = std::make_unique<Target>();
       fresh->spec.label = label;
       fresh->discovered_exe = process.exe_path;
-      ModelOptions model_options;
-      model_options.cluster = options_.cluster;
-      model_options.node = options_.node;
-      model_options.max_label_values = options_.max_label_values;
-      model_options.target_labels = {{"target", label}};
-      fresh->model = std::make_unique<MetricsModel>(models_, model_options);
+      fresh->model = make_model(label);
       targets_.push_back(std::move(fresh));
       target = targets_.back().get();
       log("discovery: " + who + " holds " + profile_.package + ": observing it as target \"" + label + "\"");

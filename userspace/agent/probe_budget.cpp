@@ -38,9 +38,7 @@ BudgetDecision ProbeBudget::evaluate(const std::vector<ProbeInterval>& probes, d
   // own work is T - O. An estimate above T (a calibration taken on a busier moment) leaves 0.
   const double judged_cpu = std::max(target_cpu_seconds, policy_.min_target_cpu_seconds);
   const double own_work = std::max(0.0, judged_cpu - decision.overhead_seconds);
-  auto share_of = [own_work](double overhead) {
-    return overhead > 0 ? overhead / (own_work + overhead) : 0.0;
-  };
+  auto share_of = [own_work](double overhead) { return overhead > 0 ? overhead / (own_work + overhead) : 0.0; };
   decision.share = share_of(decision.overhead_seconds);
   double remaining = decision.overhead_seconds;
   if (policy_.max_share > 0) {

@@ -21,9 +21,9 @@ namespace dwcp::agent {
 bool budget_may_demote(dwcp_event_kind kind);
 
 struct ProbeInterval {
-  std::string probe;        // probe label (event name of the profile)
-  std::uint64_t hits = 0;   // uprobe hits over the interval (entry + RET sites)
-  bool demotable = true;    // budget_may_demote(kind of the probe)
+  std::string probe;       // probe label (event name of the profile)
+  std::uint64_t hits = 0;  // uprobe hits over the interval (entry + RET sites)
+  bool demotable = true;   // budget_may_demote(kind of the probe)
 };
 
 struct ProbeCost {
@@ -34,12 +34,12 @@ struct ProbeCost {
 };
 
 struct BudgetDecision {
-  std::vector<ProbeCost> costs;      // every probe, costliest first
-  double overhead_seconds = 0;       // sum of costs
-  double target_cpu_seconds = 0;     // measured over the interval (includes the overhead)
-  double share = 0;                  // overhead / target CPU (as judged, see min_target_cpu_seconds)
-  double share_after = 0;            // the same once the demoted probes are gone
-  std::vector<std::string> demote;   // probes to demote, costliest first; empty when in budget
+  std::vector<ProbeCost> costs;     // every probe, costliest first
+  double overhead_seconds = 0;      // sum of costs
+  double target_cpu_seconds = 0;    // measured over the interval (includes the overhead)
+  double share = 0;                 // overhead / target CPU (as judged, see min_target_cpu_seconds)
+  double share_after = 0;           // the same once the demoted probes are gone
+  std::vector<std::string> demote;  // probes to demote, costliest first; empty when in budget
 };
 
 struct BudgetPolicy {
@@ -60,8 +60,8 @@ class ProbeBudget {
   // a probe without hits is never demoted. When the probes that may not be demoted exceed the
   // budget on their own, every costly candidate goes and share_after says what remains.
   // Removing a probe removes its time from the target's CPU too: the share after is (O - c) / (T - c).
-  BudgetDecision evaluate(const std::vector<ProbeInterval>& probes, double trap_ns_per_hit,
-                          double bpf_ns_per_run, double target_cpu_seconds) const;
+  BudgetDecision evaluate(const std::vector<ProbeInterval>& probes, double trap_ns_per_hit, double bpf_ns_per_run,
+                          double target_cpu_seconds) const;
 
  private:
   BudgetPolicy policy_;

@@ -15,8 +15,7 @@ std::string field_offset_conflict(const std::vector<profile::FieldOffsetUse>& us
     // "github.com/.../transport.StreamConn" -> "transport.StreamConn", as the profile spells it.
     const std::string type = use.go_type.substr(use.go_type.rfind('/') + 1);
     return "field " + type + "." + use.field + " is at offset " + std::to_string(*offset) +
-           " in this binary's DWARF, the profile says " + std::to_string(use.offset) +
-           " — correct its \"types\" entry";
+           " in this binary's DWARF, the profile says " + std::to_string(use.offset) + " — correct its \"types\" entry";
   }
   return "";
 }

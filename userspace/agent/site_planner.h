@@ -28,7 +28,7 @@ struct SitePlan {
   std::vector<std::string> refused;  // present but not probeable (no RET found, wrong offsets, ...)
   std::vector<std::string> absent;   // not in this build (its linker dropped them, or never had them)
   std::vector<std::pair<std::string, const char*>> states;  // probe label -> attached|absent|refused
-  bool holds_package = false;        // the binary has any function of the profile's package
+  bool holds_package = false;                               // the binary has any function of the profile's package
   std::set<std::string> live_features;
 };
 

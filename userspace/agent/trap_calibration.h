@@ -22,8 +22,7 @@ namespace dwcp::agent {
 class EmptyUprobes {
  public:
   static std::unique_ptr<EmptyUprobes> attach(int pid, const std::string& binary,
-                                              const std::vector<std::uint64_t>& offsets,
-                                              std::string* error);
+                                              const std::vector<std::uint64_t>& offsets, std::string* error);
   ~EmptyUprobes();
   EmptyUprobes(const EmptyUprobes&) = delete;
   EmptyUprobes& operator=(const EmptyUprobes&) = delete;
@@ -41,11 +40,11 @@ class EmptyUprobes {
 // ---- trap cost calibration -------------------------------------------------------------------
 
 struct TrapCalibration {
-  double ns_per_hit = 0;        // probed call minus plain call: the price of one uprobe hit
-  double ns_per_plain_call = 0; // the same call without a probe (a few ns)
-  std::uint64_t calls = 0;      // calls per timed round
-  bool multi = false;           // measured through a uprobe_multi link (as the agent attaches)
-  bool verified = false;        // the kernel's BPF stats confirmed every probed call ran the program
+  double ns_per_hit = 0;         // probed call minus plain call: the price of one uprobe hit
+  double ns_per_plain_call = 0;  // the same call without a probe (a few ns)
+  std::uint64_t calls = 0;       // calls per timed round
+  bool multi = false;            // measured through a uprobe_multi link (as the agent attaches)
+  bool verified = false;         // the kernel's BPF stats confirmed every probed call ran the program
 };
 
 // Probes a function of this very binary with an empty program and times `calls` calls with and
