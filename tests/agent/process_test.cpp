@@ -59,25 +59,20 @@ TEST(ParseStat, RefusesTruncatedOrMalformedLines) {
 }
 
 TEST(ProcessCpuSeconds, OwnProcessCpuTimeIsReadAndGrows) {
-  std::string error;
-  auto before = process_cpu_seconds(getpid(), &error);
-  ASSERT_TRUE(before.has_value()) << error;
+  auto before = process_cpu_seconds(getpid());
+  ASSERT_TRUE(before.has_value());
   // Burn CPU until the tick-granular counter moves (bounded, so a broken reader fails).
   volatile std::uint64_t sink = 0;
   std::optional<double> after;
   for (int i = 0; i < 400 && (!after || *after <= *before); ++i) {
     for (int j = 0; j < 1000000; ++j) sink = sink + j;
-    after = process_cpu_seconds(getpid(), &error);
+    after = process_cpu_seconds(getpid());
   }
-  ASSERT_TRUE(after.has_value()) << error;
+  ASSERT_TRUE(after.has_value());
   EXPECT_GT(*after, *before);
 }
 
-TEST(ProcessCpuSeconds, MissingProcessSaysSo) {
-  std::string error;
-  EXPECT_FALSE(process_cpu_seconds(0x3fffffff, &error));
-  EXPECT_NE(error.find("/proc/1073741823/stat"), std::string::npos) << error;
-}
+TEST(ProcessCpuSeconds, MissingProcessHasNone) { EXPECT_FALSE(process_cpu_seconds(0x3fffffff)); }
 
 TEST(ParseStat, OwnProcessMatchesInspect) {
   // Our own comm with a newline and a ')' in it, read back through /proc like any target.

@@ -63,8 +63,7 @@ void Agent::account_overhead() {
   std::map<int, double> seen;
   for (const auto& target : targets_) {
     if (!target->process) continue;
-    std::string why;
-    auto seconds = process_cpu_seconds(target->process->pid, &why);
+    auto seconds = process_cpu_seconds(target->process->pid);
     if (!seconds) continue;
     auto it = last_cpu_seconds_.find(target->process->pid);
     if (it == last_cpu_seconds_.end())

@@ -105,18 +105,9 @@ std::optional<StatFields> parse_stat(std::string_view text) {
   return std::nullopt;
 }
 
-std::optional<double> process_cpu_seconds(int pid, std::string* error) {
-  const std::string path = proc_path(pid, "stat");
-  std::string text;
-  if (!read_small(path, &text)) {
-    *error = "cannot read " + path + " (has the process exited?)";
-    return std::nullopt;
-  }
-  auto stat = parse_stat(text);
-  if (!stat) {
-    *error = "unexpected format of " + path + ": " + escape_for_log(text);
-    return std::nullopt;
-  }
+std::optional<double> process_cpu_seconds(int pid) {
+  auto stat = read_stat(pid);
+  if (!stat) return std::nullopt;
   return static_cast<double>(stat->utime_ticks + stat->stime_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 

@@ -46,8 +46,9 @@ struct StatFields {
   std::uint64_t start_time = 0;
 };
 std::optional<StatFields> parse_stat(std::string_view text);
-// utime + stime of the whole process (all threads) from /proc/PID/stat, in seconds.
-std::optional<double> process_cpu_seconds(int pid, std::string* error);
+// utime + stime of the whole process (all threads) from /proc/PID/stat, in seconds; nullopt when
+// the process is gone (or its stat line unreadable): the budget then skips it for the interval.
+std::optional<double> process_cpu_seconds(int pid);
 // Real and effective uid from the text of /proc/PID/status.
 std::optional<ProcessCredentials> parse_status_uids(std::string_view text);
 
