@@ -1,5 +1,5 @@
-// A fixture process for the agent's unit tests: forked, exec'd with --wait-signal (so it idles),
-// optionally as another uid; killed and reaped when the object goes.
+// The Go fixtures for the agent's unit tests: their paths, and a fixture process forked, exec'd
+// with --wait-signal (so it idles), optionally as another uid; killed and reaped when the object goes.
 #pragma once
 
 #include <fcntl.h>
@@ -8,10 +8,17 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
 namespace dwcp::agent::test_support {
+
+// A fixture binary of the build (CTest sets DWCP_FIXTURE_DIR).
+inline std::string fixture(const char* name) {
+  const char* dir = std::getenv("DWCP_FIXTURE_DIR");
+  return std::string(dir ? dir : ".") + "/" + name;
+}
 
 class Child {
  public:

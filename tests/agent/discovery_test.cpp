@@ -23,10 +23,7 @@
 namespace dwcp::agent {
 namespace {
 
-std::string fixture(const char* name) {
-  const char* dir = std::getenv("DWCP_FIXTURE_DIR");
-  return std::string(dir ? dir : ".") + "/" + name;
-}
+using test_support::fixture;
 
 class Dir {
  public:

@@ -22,10 +22,7 @@ namespace {
 
 const char* kPackage = "github.com/khryptorgraphics/novacron/backend/core/network/dwcp";
 
-std::string fixture(const char* name) {
-  const char* dir = std::getenv("DWCP_FIXTURE_DIR");
-  return std::string(dir ? dir : ".") + "/" + name;
-}
+using test_support::fixture;
 
 // A fixture process, waiting (--wait-signal) until killed.
 using test_support::Child;

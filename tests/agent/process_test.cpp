@@ -23,6 +23,8 @@ TEST(ParseStat, PlainComm) {
   EXPECT_EQ(f->comm, "dwcp-fixture");
   EXPECT_EQ(f->state, 'S');
   EXPECT_EQ(f->flags, 4194560u);
+  EXPECT_EQ(f->utime_ticks, 5u);
+  EXPECT_EQ(f->stime_ticks, 6u);
   EXPECT_EQ(f->start_time, 123456u);
 }
 
@@ -32,6 +34,7 @@ TEST(ParseStat, CommWithParenthesesSpacesAndNewline) {
   ASSERT_TRUE(f);
   EXPECT_EQ(f->comm, "a) Z 1 2 (b\nc) R");
   EXPECT_EQ(f->state, 'S');
+  EXPECT_EQ(f->utime_ticks, 5u);  // fields counted from the last ')', not shifted by comm
   EXPECT_EQ(f->start_time, 123456u);
 }
 
@@ -50,7 +53,26 @@ TEST(ParseStat, RefusesTruncatedOrMalformedLines) {
   EXPECT_FALSE(parse_stat(stat_line("x", "S", "1", "99999999999999999999999")));  // overflow
   EXPECT_FALSE(parse_stat(stat_line("x", "SS")));         // state is one character
   EXPECT_FALSE(parse_stat(")4242 (x"));                   // ')' before '('
+  std::string bad_utime = stat_line("x");
+  bad_utime.replace(bad_utime.find(" 5 6 "), 5, " 2x0 6 ");
+  EXPECT_FALSE(parse_stat(bad_utime));                    // utime not a number
 }
+
+TEST(ProcessCpuSeconds, OwnProcessCpuTimeIsReadAndGrows) {
+  auto before = process_cpu_seconds(getpid());
+  ASSERT_TRUE(before.has_value());
+  // Burn CPU until the tick-granular counter moves (bounded, so a broken reader fails).
+  volatile std::uint64_t sink = 0;
+  std::optional<double> after;
+  for (int i = 0; i < 400 && (!after || *after <= *before); ++i) {
+    for (int j = 0; j < 1000000; ++j) sink = sink + j;
+    after = process_cpu_seconds(getpid());
+  }
+  ASSERT_TRUE(after.has_value());
+  EXPECT_GT(*after, *before);
+}
+
+TEST(ProcessCpuSeconds, MissingProcessHasNone) { EXPECT_FALSE(process_cpu_seconds(0x3fffffff)); }
 
 TEST(ParseStat, OwnProcessMatchesInspect) {
   // Our own comm with a newline and a ')' in it, read back through /proc like any target.

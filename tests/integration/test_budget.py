@@ -1,7 +1,8 @@
 """The probe budget is on by default (2 % of the target's CPU): on a workload of small Sends,
-where the uprobe traps cost far more than that, the agent detaches the costliest probes and says
-so, in its log and in dwcp_observer_probe_demoted. (The other integration tests turn the budget
-off: they compare counts exactly, which a demotion mid-test would break.)"""
+where the uprobe traps cost far more than that, the agent detaches the costliest per-operation
+probes and says so, in its log and in dwcp_observer_probe_demoted; the per-session and per-stream
+probes stay. (The other integration tests turn the budget off: they compare counts exactly, which
+a demotion mid-test would break.)"""
 import re
 import unittest
 
@@ -35,6 +36,16 @@ class DefaultBudget(AgentTestCase):
             self.assertEqual(value(s, "dwcp_observer_probe_demoted", probe=name), 1, name)
         self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_probes_attached") < attached,
                                  timeout=10), agent.log())
+        # Only per-operation probes are candidates: the once-per-session and once-per-stream ones
+        # stay attached whatever the share (userspace/agent/probe_budget.h, budget_may_demote).
+        self.assertTrue(wait_for(lambda: "uprobes now attached" in agent.log(), timeout=10), agent.log())
+        s = agent.samples()
+        for kept in ("session_start", "stream_open", "session_close"):
+            self.assertNotIn(kept, names, agent.log())
+            self.assertEqual(value(s, "dwcp_observer_probe_demoted", probe=kept), 0, kept)
+            self.assertEqual(value(s, "dwcp_observer_probe_state", probe=kept, state="attached"), 1, kept)
+        for name in names:
+            self.assertIsNone(value(s, "dwcp_observer_probe_state", probe=name, state="attached"), name)
 
 
 if __name__ == "__main__":

@@ -611,7 +611,7 @@ class MoreBadInput(AgentTestCase):
 
 
 # 9 ----------------------------------------------------------------------------------------------
-MESSAGE_SOURCES = ["userspace/agent/agent.cpp", "userspace/agent/process.cpp", "userspace/agent/privilege.cpp",
+MESSAGE_SOURCES = ["userspace/agent/agent*.cpp", "userspace/agent/site_planner.cpp", "userspace/agent/process.cpp", "userspace/agent/privilege.cpp",
                    "userspace/agent/executable.cpp", "userspace/agent/executable_loader.cpp",
                    "userspace/agent/discovery.cpp", "userspace/agent/follow_policy.cpp",
                    "userspace/agent/stream_reader.cpp",

@@ -20,7 +20,7 @@
 #include "agent/executable_loader.h"
 #include "agent/follow_policy.h"
 #include "agent/observer_metrics.h"
-#include "agent/overhead.h"
+#include "agent/probe_budget.h"
 #include "agent/process.h"
 #include "agent/stream_reader.h"
 #include "dwcp_observer/http_server.h"
@@ -72,7 +72,7 @@ struct AgentOptions {
   // --web.config.file: TLS and bcrypt basic-auth users (userspace/http/web_config.h).
   TlsOptions tls;
   std::map<std::string, std::string> basic_auth_users;
-  bool verbose = false;
+  bool verbose = false;  // --verbose: debug level and libbpf's own info/debug lines (BpfOptions::verbose)
   // --probe-budget: largest share of the targets' CPU time the uprobes may cost (0.02 = 2 %);
   // above it the costliest probes are detached. 0: no limit (the cost is still estimated).
   double probe_budget = 0.0;
@@ -125,18 +125,6 @@ class Agent {
     std::string discovered_exe;
   };
 
-  // The uprobe sites of the profile's probes in one binary, without those --probe-budget demoted.
-  struct SiteScan {
-    std::vector<UprobeSite> sites;
-    std::vector<std::string> refused;  // present but not probeable (no RET found, wrong offsets, ...)
-    std::vector<std::string> absent;   // not in this build (its linker dropped them, or never had them)
-    std::vector<std::pair<std::string, const char*>> states;  // probe label -> attached|absent|refused
-    bool holds_package = false;        // the binary has any function of the profile's package
-    std::set<std::string> live_features;
-  };
-  // `dwarf`: the binary's DWARF struct layouts, nullptr when it has none (stripped); a probe whose
-  // profile field offsets the DWARF contradicts is refused instead of reading the wrong bytes.
-  SiteScan scan_sites(const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf) const;
   // Reads the process's executable (on a worker, with --attach-timeout) and attaches.
   int attach(Target& target, const ProcessInfo& process, std::string* error);
   // Attaches what `loaded` read, through its file descriptor, and checks afterwards that the
@@ -147,6 +135,8 @@ class Agent {
   // Every overhead interval: each probe's estimated in-target time, the share of the targets'
   // CPU, and the budget's demotions.
   void account_overhead();
+  // The observer metrics of a live target: its uprobe count and each probe's state.
+  void publish_sites(const Target& target, const std::vector<std::pair<std::string, const char*>>& states);
   void detach(Target& target);
   void check_lifecycle();  // check_targets, then update_readiness
   void check_targets();
@@ -162,6 +152,8 @@ class Agent {
   // One discovery pass: attach to new DWCP processes (agent/discovery.h).
   void discover();
   void handle_event(const dwcp_event& event);
+  // A target's metrics model; `target_label` "" for the single target of a plain run (no label).
+  std::unique_ptr<MetricsModel> make_model(const std::string& target_label) const;
   // /-/ready: 200 while at least one target is attached with its probes live, else 503 saying,
   // target by target, why not (not attached yet, exited, waiting for a successor), and false
   // while a target's executable read is stuck past its deadline.
@@ -184,7 +176,7 @@ class Agent {
   std::set<std::pair<int, std::uint64_t>> refused_followers_;  // (pid, start time) counted once
   std::set<int> stuck_candidates_;  // discovery: PIDs whose read was given up, retried once it ends
 
-  // Overhead accounting (agent/overhead.h). The stats session keeps the kernel's BPF run-time
+  // Overhead accounting (agent/agent_budget.cpp). The stats session keeps the kernel's BPF run-time
   // accounting on exactly as long as the agent runs.
   std::unique_ptr<BpfStatsSession> bpf_stats_;
   double trap_ns_ = 0;

@@ -436,15 +436,11 @@ void BpfSession::counters(BpfCounters* out) const {
   }
 }
 
-bool BpfSession::program_stats(std::uint64_t* run_time_ns, std::uint64_t* run_count) const {
-  bpf_prog_info info{};
-  __u32 len = sizeof(info);
+std::optional<ProgramRunStats> BpfSession::program_stats() const {
   bpf_program* program = multi_uprobes_ ? skel_->progs.dwcp_uprobe_multi : skel_->progs.dwcp_uprobe;
   if (plan_.probe_spec == ProbeSpecSource::kAddress) program = skel_->progs.dwcp_uprobe_addr;
-  if (bpf_obj_get_info_by_fd(bpf_program__fd(program), &info, &len)) return false;
-  *run_time_ns = info.run_time_ns;
-  *run_count = info.run_cnt;
-  return true;
+  std::string error;
+  return read_program_run_stats(bpf_program__fd(program), &error);
 }
 
 }  // namespace dwcp::agent

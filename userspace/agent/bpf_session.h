@@ -5,10 +5,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "agent/bpf_stats.h"
 #include "agent/kernel_features.h"
+#include "dwcp_observer/contract.h"
 #include "dwcp_observer/events.h"
 
 struct observer;
@@ -69,7 +72,7 @@ struct UprobeSite {
 struct BpfOptions {
   std::uint32_t ringbuf_bytes = 1u << 22;  // power of two, >= page size
   std::uint64_t wakeup_bytes = 256 * 1024;
-  bool verbose = false;  // libbpf's own log to stderr
+  bool verbose = false;  // libbpf's info and debug lines (the verifier log) into our log; its warnings always
   // Features to treat as absent (kernel_features.h, disable_features); defaults to the
   // environment variable DWCP_OBSERVER_DISABLE_FEATURES.
   std::string disable_features;
@@ -79,6 +82,10 @@ struct BpfOptions {
 struct BpfCounters {
   std::uint64_t drops[DWCP_MAX_PROBES][DWCP_DROP_COUNT] = {};
   std::uint64_t spec_hits[DWCP_MAX_SPECS] = {};
+  // Uprobe hits of one probe: its entry site and every RET site.
+  std::uint64_t probe_hits(std::uint32_t probe_id) const {
+    return spec_hits[contract::entry_spec_index(probe_id)] + spec_hits[contract::exit_spec_index(probe_id)];
+  }
 };
 
 class BpfSession {
@@ -115,8 +122,8 @@ class BpfSession {
 
   bool sock_stats(std::uint32_t tgid, dwcp_sock_stats* out) const;
   void counters(BpfCounters* out) const;
-  // Sum of run_time_ns / run_cnt of the uprobe program (needs kernel.bpf_stats_enabled=1).
-  bool program_stats(std::uint64_t* run_time_ns, std::uint64_t* run_count) const;
+  // Cumulative run time and count of the uprobe program (agent/bpf_stats.h: zero while stats are off).
+  std::optional<ProgramRunStats> program_stats() const;
 
  private:
   BpfSession() = default;

@@ -208,8 +208,7 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
       lost.metric.push_back(metric({{"probe", probe_names_[probe]}, {"reason", contract::drop_reason_name(reason)}},
                                    static_cast<double>(counters.drops[probe][reason]), MetricType::Counter));
     if (probe == DWCP_PROBE_ID_SOCKET) continue;
-    const auto entry = contract::entry_spec_index(probe), exit = contract::exit_spec_index(probe);
-    double h = static_cast<double>(counters.spec_hits[entry] + counters.spec_hits[exit]);
+    double h = static_cast<double>(counters.probe_hits(static_cast<std::uint32_t>(probe)));
     hits.metric.push_back(metric({{"probe", probe_names_[probe]}}, h, MetricType::Counter));
   }
   families.push_back(std::move(lost));

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "agent/bpf_session.h"
-#include "agent/overhead.h"
+#include "agent/probe_budget.h"
 
 namespace dwcp::agent {
 
@@ -39,7 +39,7 @@ class ObserverMetrics : public prometheus::Collectable {
   // The process exited: its last socket counters stay exported (counters never go back).
   void mark_target_gone(std::uint32_t pid, const dwcp_sock_stats& last);
 
-  // The agent's estimate of what its uprobes cost the targets (agent/overhead.h), updated by the
+  // The agent's estimate of what its uprobes cost the targets (agent/probe_budget.h), updated by the
   // overhead tick of the consumer thread.
   void set_trap_cost(double seconds_per_hit);
   void add_probe_overhead(const std::vector<ProbeCost>& costs);  // ProbeCost::probe = probe label

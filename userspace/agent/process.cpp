@@ -67,7 +67,7 @@ constexpr unsigned kPfKthread = 0x00200000;
 }  // namespace
 
 std::optional<StatFields> parse_stat(std::string_view text) {
-  // "pid (comm) state ppid ... flags(9) ... starttime(22) ...". comm is whatever the process
+  // "pid (comm) state ppid ... flags(9) ... utime(14) stime(15) ... starttime(22) ...". comm is whatever the process
   // set (prctl(PR_SET_NAME) takes any byte but NUL): only the first '(' and the last ')' are
   // certain.
   const auto open = text.find('(');
@@ -91,6 +91,9 @@ std::optional<StatFields> parse_stat(std::string_view text) {
     } else if (index == 9) {
       if (!parse_u64(field, &number)) return std::nullopt;
       fields.flags = static_cast<unsigned>(number);
+    } else if (index == 14 || index == 15) {
+      if (!parse_u64(field, &number)) return std::nullopt;
+      (index == 14 ? fields.utime_ticks : fields.stime_ticks) = number;
     } else if (index == 22) {
       if (!parse_u64(field, &number)) return std::nullopt;
       fields.start_time = number;
@@ -100,6 +103,12 @@ std::optional<StatFields> parse_stat(std::string_view text) {
     at = end;
   }
   return std::nullopt;
+}
+
+std::optional<double> process_cpu_seconds(int pid) {
+  auto stat = read_stat(pid);
+  if (!stat) return std::nullopt;
+  return static_cast<double>(stat->utime_ticks + stat->stime_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::optional<ProcessCredentials> parse_status_uids(std::string_view text) {

@@ -41,9 +41,14 @@ struct StatFields {
   std::string comm;  // between the first '(' and the LAST ')': comm may hold ')', spaces, newlines
   char state = '?';
   unsigned flags = 0;
+  std::uint64_t utime_ticks = 0;  // user and system CPU time of all its threads, in clock ticks
+  std::uint64_t stime_ticks = 0;
   std::uint64_t start_time = 0;
 };
 std::optional<StatFields> parse_stat(std::string_view text);
+// utime + stime of the whole process (all threads) from /proc/PID/stat, in seconds; nullopt when
+// the process is gone (or its stat line unreadable): the budget then skips it for the interval.
+std::optional<double> process_cpu_seconds(int pid);
 // Real and effective uid from the text of /proc/PID/status.
 std::optional<ProcessCredentials> parse_status_uids(std::string_view text);
 

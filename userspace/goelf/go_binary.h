@@ -73,7 +73,6 @@ class GoBinary {
   Result<std::vector<uint64_t>> ret_offsets(const Function& fn) const;
   // Every function name known from .symtab and the pclntab, sorted, without duplicates.
   std::vector<std::string> function_names() const;
-  Result<uint64_t> vaddr_to_file_offset(uint64_t vaddr) const { return elf_.vaddr_to_offset(vaddr); }
 
  private:
   static Result<GoBinary> from_elf(Result<ElfImage> elf, std::string display_name);

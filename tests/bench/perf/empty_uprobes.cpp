@@ -1,7 +1,7 @@
 // empty_uprobes: holds uprobes with an empty BPF program (`r0 = 0; exit`) on the given file
 // offsets of a binary, in one process, until stdin closes. The floor of benchmark 1: what any
 // uprobe costs the target before a single instruction of an observer runs. Uses the agent's own
-// EmptyUprobes (userspace/agent/overhead.cpp): one uprobe_multi link, as the agent attaches.
+// EmptyUprobes (userspace/agent/trap_calibration.cpp): one uprobe_multi link, as the agent attaches.
 //
 // usage: empty_uprobes PID BINARY OFFSET [OFFSET...]   (offsets decimal or 0x-hex)
 #include <cstdio>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/overhead.h"
+#include "agent/trap_calibration.h"
 
 int main(int argc, char** argv) {
   if (argc < 4) {

@@ -1,4 +1,6 @@
-#include "agent/overhead.h"
+#include "agent/trap_calibration.h"
+
+#include "agent/bpf_stats.h"
 #include "agent/uprobe_multi.h"
 
 #include <bpf/bpf.h>
@@ -10,11 +12,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
-#include <sstream>
 
 // The calibration target: a leaf function whose first instruction is an ordinary one the kernel
 // single-steps out of line (as it does the first instruction of a Go function, `cmp rsp,
@@ -92,8 +93,13 @@ int attach_perf_uprobe(int pmu_type, int prog_fd, int pid, const std::string& bi
   return fd;
 }
 
-double elapsed_ns(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+// CPU time of this thread, user and system: the trap is handled in the calling thread and billed
+// to it (as the target's traps are billed to the target), while time spent waiting for a CPU on a
+// loaded machine is not, as it was with a wall clock.
+double thread_cpu_ns() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) * 1e9 + static_cast<double>(now.tv_nsec);
 }
 
 // Best of `rounds` timings of `calls` calls; the function pointer is volatile so the loop is
@@ -103,9 +109,9 @@ double best_loop_ns(std::uint64_t calls, int rounds) {
   double best = 0;
   for (int r = 0; r < rounds; ++r) {
     std::uint64_t x = 0;
-    auto start = std::chrono::steady_clock::now();
+    const double start = thread_cpu_ns();
     for (std::uint64_t i = 0; i < calls; ++i) x = fn(x);
-    double ns = elapsed_ns(start);
+    double ns = thread_cpu_ns() - start;
     asm volatile("" : : "r"(x));
     if (r == 0 || ns < best) best = ns;
   }
@@ -226,110 +232,6 @@ std::optional<TrapCalibration> calibrate_trap_cost(std::string* error, std::uint
   }
   result.ns_per_hit = std::max(0.0, (probed_ns - plain_ns) / static_cast<double>(calls));
   return result;
-}
-
-// ---- BPF stats -------------------------------------------------------------------------------
-
-std::unique_ptr<BpfStatsSession> BpfStatsSession::enable(std::string* error) {
-  int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-  if (fd < 0) {
-    int err = errno;
-    *error = "cannot enable BPF run-time stats (BPF_ENABLE_STATS, kernel 5.8+): " + errno_text(err);
-    if (err == EPERM) *error += " — needs CAP_SYS_ADMIN; or set `sysctl kernel.bpf_stats_enabled=1`";
-    return nullptr;
-  }
-  return std::unique_ptr<BpfStatsSession>(new BpfStatsSession(fd));
-}
-
-BpfStatsSession::~BpfStatsSession() {
-  if (fd_ >= 0) close(fd_);
-}
-
-std::optional<ProgramRunStats> read_program_run_stats(int prog_fd, std::string* error) {
-  bpf_prog_info info{};
-  __u32 len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) {
-    *error = "cannot read BPF program info: " + errno_text(errno);
-    return std::nullopt;
-  }
-  return ProgramRunStats{info.run_time_ns, info.run_cnt};
-}
-
-double ns_per_run(const ProgramRunStats& before, const ProgramRunStats& after) {
-  if (after.run_count <= before.run_count || after.run_time_ns < before.run_time_ns) return 0;
-  return static_cast<double>(after.run_time_ns - before.run_time_ns) /
-         static_cast<double>(after.run_count - before.run_count);
-}
-
-// ---- target CPU ------------------------------------------------------------------------------
-
-std::optional<double> parse_proc_stat_cpu_seconds(const std::string& stat_line, long ticks_per_second) {
-  if (ticks_per_second <= 0) return std::nullopt;
-  auto paren = stat_line.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  // After "pid (comm)": field 3 (state) onwards; utime and stime are fields 14 and 15.
-  std::istringstream rest(stat_line.substr(paren + 1));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int index = 3; index <= 15; ++index) {
-    if (!(rest >> field)) return std::nullopt;
-    if (index == 14 || index == 15) {
-      char* end = nullptr;
-      errno = 0;
-      unsigned long long v = std::strtoull(field.c_str(), &end, 10);
-      if (errno != 0 || end == field.c_str() || *end != '\0') return std::nullopt;
-      (index == 14 ? utime : stime) = v;
-    }
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(ticks_per_second);
-}
-
-std::optional<double> process_cpu_seconds(int pid, std::string* error) {
-  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) {
-    *error = "cannot read " + path + " (has the process exited?)";
-    return std::nullopt;
-  }
-  auto seconds = parse_proc_stat_cpu_seconds(line, sysconf(_SC_CLK_TCK));
-  if (!seconds) *error = "unexpected format of " + path + ": " + line;
-  return seconds;
-}
-
-// ---- budget ----------------------------------------------------------------------------------
-
-BudgetDecision ProbeBudget::evaluate(const std::vector<ProbeInterval>& probes, double trap_ns_per_hit,
-                                     double bpf_ns_per_run, double target_cpu_seconds) const {
-  BudgetDecision decision;
-  const double per_hit_s = (std::max(0.0, trap_ns_per_hit) + std::max(0.0, bpf_ns_per_run)) * 1e-9;
-  for (const auto& p : probes)
-    decision.costs.push_back({p.probe, p.hits, static_cast<double>(p.hits) * per_hit_s});
-  // Costliest first; ties by name so that the same input always demotes the same probes.
-  std::sort(decision.costs.begin(), decision.costs.end(), [](const ProbeCost& a, const ProbeCost& b) {
-    return a.seconds != b.seconds ? a.seconds > b.seconds : a.probe < b.probe;
-  });
-  for (const auto& c : decision.costs) decision.overhead_seconds += c.seconds;
-  decision.target_cpu_seconds = target_cpu_seconds;
-
-  // The overhead is billed to the target, so it is part of the CPU time measured: the target's
-  // own work is T - O. An estimate above T (a calibration taken on a busier moment) leaves 0.
-  const double judged_cpu = std::max(target_cpu_seconds, policy_.min_target_cpu_seconds);
-  const double own_work = std::max(0.0, judged_cpu - decision.overhead_seconds);
-  auto share_of = [own_work](double overhead) {
-    return overhead > 0 ? overhead / (own_work + overhead) : 0.0;
-  };
-  decision.share = share_of(decision.overhead_seconds);
-  double remaining = decision.overhead_seconds;
-  if (policy_.max_share > 0) {
-    for (const auto& c : decision.costs) {
-      if (share_of(remaining) <= policy_.max_share || c.seconds <= 0) break;
-      decision.demote.push_back(c.probe);
-      remaining -= c.seconds;
-    }
-  }
-  decision.share_after = share_of(std::max(0.0, remaining));
-  return decision;
 }
 
 }  // namespace dwcp::agent

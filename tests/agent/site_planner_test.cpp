@@ -1,0 +1,135 @@
+// The site planner (agent/site_planner.h): the default profile against the Go fixtures, read from
+// disk. No process, no kernel: what would be attached, and why not.
+#include "agent/site_planner.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "child_process.h"
+
+#include "dwcp_observer/contract.h"
+#include "goelf/dwarf_types.h"
+#include "goelf/go_binary.h"
+
+namespace dwcp::agent {
+namespace {
+
+using test_support::fixture;
+
+profile::Profile default_profile() {
+  auto loaded = profile::load_profile(profile::default_profile_path());
+  EXPECT_TRUE(loaded) << loaded.error();
+  return loaded ? std::move(loaded.value()) : profile::Profile{};
+}
+
+const char* state_of(const SitePlan& plan, const std::string& probe) {
+  for (const auto& [name, state] : plan.states)
+    if (name == probe) return state;
+  return "none";
+}
+
+std::size_t sites_with(const SitePlan& plan, std::uint32_t spec_index) {
+  return static_cast<std::size_t>(std::count_if(plan.sites.begin(), plan.sites.end(),
+                                                [&](const UprobeSite& s) { return s.spec_index == spec_index; }));
+}
+
+class SitePlanner : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(binary) << binary.error();
+    ASSERT_TRUE(dwarf) << dwarf.error();
+    ASSERT_FALSE(profile.probes.empty());
+  }
+  const profile::CompiledProbe& probe(const char* event) const {
+    for (const auto& p : profile.probes)
+      if (p.event == event) return p;
+    ADD_FAILURE() << "no probe " << event;
+    return profile.probes.front();
+  }
+  profile::Profile profile = default_profile();
+  Result<goelf::GoBinary> binary = goelf::GoBinary::open(fixture("dwcp-fixture"));
+  Result<goelf::DwarfTypes> dwarf = goelf::DwarfTypes::open(fixture("dwcp-fixture"));
+};
+
+TEST_F(SitePlanner, EveryProbeIsPlacedAtItsEntryAndEachRet) {
+  SitePlan plan = plan_sites(profile, *binary, &*dwarf, {});
+  EXPECT_TRUE(plan.holds_package);
+  EXPECT_TRUE(plan.refused.empty()) << plan.refused.front();
+  ASSERT_EQ(plan.states.size(), profile.probes.size());
+  std::size_t expected_sites = 0;
+  for (const auto& p : profile.probes) {
+    SCOPED_TRACE(p.event);
+    if (std::string(state_of(plan, p.event)) == "absent") continue;
+    EXPECT_STREQ(state_of(plan, p.event), "attached");
+    EXPECT_TRUE(plan.live_features.count(p.feature));
+    auto fn = binary->find_function(p.symbol);
+    ASSERT_TRUE(fn) << fn.error();
+    // One entry site, at the function's entry, under the probe's entry spec.
+    ASSERT_EQ(sites_with(plan, contract::entry_spec_index(p.probe_id)), 1u);
+    EXPECT_EQ(std::find_if(plan.sites.begin(), plan.sites.end(),
+                           [&](const UprobeSite& s) { return s.spec_index == contract::entry_spec_index(p.probe_id); })
+                  ->offset,
+              fn->file_offset);
+    std::size_t rets = 0;
+    if (p.has_exit) {
+      auto found = binary->ret_offsets(*fn);
+      ASSERT_TRUE(found) << found.error();
+      rets = found->size();
+      EXPECT_GE(rets, 1u);
+    }
+    EXPECT_EQ(sites_with(plan, contract::exit_spec_index(p.probe_id)), rets);
+    expected_sites += 1 + rets;
+  }
+  EXPECT_EQ(plan.sites.size(), expected_sites);
+  // The fixture reproduces DWCP's AMST transport: its probes are all there.
+  for (const char* amst : {"session_start", "stream_open", "send", "receive", "session_close"})
+    EXPECT_STREQ(state_of(plan, amst), "attached") << amst;
+}
+
+TEST_F(SitePlanner, DemotedProbesGetNoSiteAndNoState) {
+  const auto& send = probe("send");
+  SitePlan plan = plan_sites(profile, *binary, &*dwarf, {send.probe_id});
+  EXPECT_EQ(sites_with(plan, contract::entry_spec_index(send.probe_id)), 0u);
+  EXPECT_EQ(sites_with(plan, contract::exit_spec_index(send.probe_id)), 0u);
+  EXPECT_STREQ(state_of(plan, "send"), "none");
+  EXPECT_STREQ(state_of(plan, "receive"), "attached");
+  EXPECT_EQ(plan.states.size(), profile.probes.size() - 1);
+}
+
+TEST_F(SitePlanner, AFieldOffsetTheDwarfContradictsRefusesThatProbeOnly) {
+  auto with_offsets = std::find_if(profile.probes.begin(), profile.probes.end(),
+                                   [](const profile::CompiledProbe& p) { return !p.field_offsets.empty(); });
+  ASSERT_NE(with_offsets, profile.probes.end());
+  const std::string event = with_offsets->event;
+  with_offsets->field_offsets.front().offset += 8;
+  SitePlan plan = plan_sites(profile, *binary, &*dwarf, {});
+  EXPECT_STREQ(state_of(plan, event), "refused");
+  ASSERT_EQ(plan.refused.size(), 1u);
+  EXPECT_NE(plan.refused.front().find("correct its \"types\" entry"), std::string::npos) << plan.refused.front();
+  EXPECT_EQ(sites_with(plan, contract::entry_spec_index(with_offsets->probe_id)), 0u);
+  // Without DWARF (a stripped build) the profile's offsets stand.
+  SitePlan trusting = plan_sites(profile, *binary, nullptr, {});
+  EXPECT_STREQ(state_of(trusting, event), "attached");
+}
+
+TEST_F(SitePlanner, ABinaryWithoutThePackageHoldsNothing) {
+  auto other = goelf::GoBinary::open(fixture("not-dwcp"));
+  ASSERT_TRUE(other) << other.error();
+  SitePlan plan = plan_sites(profile, *other, nullptr, {});
+  EXPECT_FALSE(plan.holds_package);
+  EXPECT_TRUE(plan.sites.empty());
+  EXPECT_EQ(plan.absent.size(), profile.probes.size());
+}
+
+TEST_F(SitePlanner, AStrippedBuildIsPlacedTheSame) {
+  auto stripped = goelf::GoBinary::open(fixture("dwcp-fixture-stripped"));
+  ASSERT_TRUE(stripped) << stripped.error();
+  SitePlan full = plan_sites(profile, *binary, &*dwarf, {});
+  SitePlan plan = plan_sites(profile, *stripped, nullptr, {});
+  EXPECT_EQ(plan.states, full.states);
+  EXPECT_EQ(plan.sites.size(), full.sites.size());
+}
+
+}  // namespace
+}  // namespace dwcp::agent

@@ -1,0 +1,185 @@
+// Attaching one target: read its executable, plan the sites, attach, and detaching it again.
+#include "agent/agent.h"
+
+#include <set>
+
+#include "agent/site_planner.h"
+#include "agent/system_state.h"
+#include "goelf/dwarf_types.h"
+#include "goelf/go_binary.h"
+
+namespace dwcp::agent {
+
+using profile::join;
+
+int Agent::attach(Target& target, const ProcessInfo& process, std::string* error) {
+  LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, false}, options_.stop);
+  if (!outcome.loaded) {
+    *error = "cannot read the binary of process " + std::to_string(process.pid) + " (" + process.exe_link +
+             "): " + outcome.error;
+    return kExitTarget;
+  }
+  return attach_loaded(target, process, *outcome.loaded, error);
+}
+
+int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecutable& loaded, std::string* error) {
+  // One identity from read to attach: symbols were read through this file descriptor, the
+  // uprobes go through it too ("/proc/self/fd/N"), whatever /proc/PID/exe names by now.
+  ProcessInfo process = found;
+  process.executable = loaded.file;
+  process.binary_path = loaded.file->path();
+  const Result<goelf::GoBinary>& binary = loaded.binary;
+  if (binary) {
+    if (Refusal refusal = check_build_id(options_.policy, binary->gnu_build_id(), binary->go_build_id());
+        refusal != Refusal::kNone) {
+      refusals_->refuse(refusal, process.exe, "process " + std::to_string(process.pid) + " (" + process.exe_link + ")");
+      *error = "process " + std::to_string(process.pid) + " (" + process.exe_link + ") has build id " +
+               binary->build_id() + ", which --allow-build-id does not list";
+      return kExitTarget;
+    }
+  }
+  SitePlan scan;
+  std::optional<profile::SessionLayout> layout = profile_.session_layout;
+  std::string layout_conflict;
+  if (binary) {
+    // Without DWARF (a stripped build) the profile's offsets are all there is.
+    scan = plan_sites(profile_, *binary, loaded.dwarf ? &*loaded.dwarf : nullptr, demoted_);
+    if (layout && loaded.dwarf) layout_conflict = field_offset_conflict(layout->field_offsets, *loaded.dwarf);
+    // A DWARF bomb refused by goelf's cap says so here (stripped builds say they have none).
+    if (!loaded.dwarf && loaded.has_package) log("profile offsets not checked against DWARF: " + loaded.dwarf.error());
+  }
+  const std::vector<std::string>& refused = scan.refused;
+  const std::vector<std::string>& absent = scan.absent;
+  const std::vector<UprobeSite>& sites = scan.sites;
+  const std::set<std::string>& live_features = scan.live_features;
+  // The budget may have detached every probe: a successor then gets socket counters only.
+  const bool budget_emptied = sites.empty() && !demoted_.empty();
+  // Decide before touching the kernel. A build that holds only some of the profile's functions
+  // (a program that never receives has no Receive) gets what it has; a process is refused only
+  // when nothing at all can be placed (configs/probes/README.md).
+  const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
+  if (!options_.sockets_only && !budget_emptied && sites.empty()) {
+    if (!binary) {
+      *error = "cannot read the binary of " + who + ": " + binary.error();
+    } else if (!scan.holds_package) {
+      std::vector<std::string> functions;
+      for (const auto& probe : profile_.probes) functions.push_back(probe.function);
+      *error = who + " has none of the symbols of profile '" + profile_.name + "': no function of package " +
+               profile_.package + " (the profile probes " + join(functions, ", ") +
+               ") — is this a DWCP process? Use --profile for another build, or --sockets-only to serve "
+               "kernel-side socket metrics only";
+      // A Go binary without a usable name table: say why, "none of the symbols" alone misleads.
+      if (binary->is_go() && !binary->has_symtab() && !binary->has_pclntab())
+        *error += ". Its Go function table (.gopclntab) cannot be used: " + binary->pclntab_error() +
+                  " — the binary is damaged or from an unsupported Go version";
+    } else {
+      *error = who + " has none of the symbols of profile '" + profile_.name + "' in a form it can probe";
+      if (!absent.empty()) *error += "; absent from this build: " + join(absent, ", ");
+      if (!refused.empty()) *error += "; refused: " + join(refused, "; ");
+      *error += " — is it another build of " + profile_.package +
+                "? Use --profile for it, or --sockets-only to serve kernel-side socket metrics only";
+    }
+    return kExitSymbols;
+  }
+  std::string attach_error;
+  std::vector<Link> links = bpf_->attach_uprobes(process.pid, process.binary_path, sites, &attach_error);
+  if (links.empty() && !sites.empty()) {
+    *error = attach_error;
+    return kExitBpf;
+  }
+  // The probes sit on the inode that was read. A process that execve()d meanwhile (into a
+  // setuid program, say) no longer runs it: it is not the target that was judged and read.
+  if (!still_runs_pinned_file(process)) {
+    links.clear();
+    *error = who + " no longer runs the file that was read (it execve()d another program, or exited, while being "
+             "attached): probes removed, nothing attached";
+    return kExitTarget;
+  }
+  if (!absent.empty())
+    log(who + ": probes absent, functions not in this build of " + profile_.package + ": " + join(absent, ", "));
+  if (!refused.empty()) log(who + ": probes refused: " + join(refused, "; "));
+
+  if (!bpf_->add_target(static_cast<std::uint32_t>(process.pid), error)) return kExitBpf;
+  target.links = std::move(links);
+  target.sites = sites.size();
+  target.process = process;
+  target.decoder = EventDecoder(options_.link_capacity_bps);
+  if (!layout_conflict.empty()) {
+    log(who + ": per-stream AMST bytes not read: " + layout_conflict);
+    layout.reset();
+  }
+  target.sessions = std::make_unique<SessionTracker>(std::make_unique<ProcessMemory>(process.pid), layout,
+                                                     session_metrics_->target(static_cast<std::uint32_t>(process.pid)),
+                                                     [this, who](const std::string& m) { log(who + ": " + m); });
+  target.decoder.set_sessions(target.sessions.get());
+  target.bandwidth_at = {};
+
+  publish_sites(target, scan.states);
+
+  std::set<std::string> profile_features;
+  for (const auto& probe : profile_.probes) profile_features.insert(probe.feature);
+  BinaryVersion version;
+  if (binary) {
+    // DWCP's own version: that of the module holding the profile's package (the main module, or
+    // novacron's backend/core among the dependencies), never the Go toolchain's.
+    const auto& info = binary->build_info();
+    version = {goelf::module_version_of(info, profile_.package), info.vcs_revision, info.vcs_time};
+  }
+  for (const auto& e : attached_state_events(profile_features, live_features, version)) target.model->apply(e);
+  std::string build_id = binary ? binary->build_id() : "";
+  if (build_id.empty()) build_id = "unknown";
+  // A new build (same path or not) was resolved from scratch above; say so, it explains why
+  // probe counts or refusals may differ from the previous run.
+  if (!target.build_id.empty() && target.build_id != build_id)
+    log(who + " runs another build than its predecessor (build id " + target.build_id + " -> " + build_id +
+        "): symbols resolved afresh");
+  target.build_id = build_id;
+  log("attached " + std::to_string(target.sites) + " uprobes to " + who + ", build id " + build_id);
+  return kExitOk;
+}
+
+void Agent::publish_sites(const Target& target, const std::vector<std::pair<std::string, const char*>>& states) {
+  ObservedProcess observed;
+  observed.pid = static_cast<std::uint32_t>(target.process->pid);
+  observed.target = target.spec.label;
+  observed.alive = true;
+  observer_->set_target(observed, static_cast<int>(target.sites));
+  observer_->set_probe_states(observed.pid, states);
+}
+
+void Agent::detach(Target& target) {
+  if (!target.process) return;
+  const auto pid = static_cast<std::uint32_t>(target.process->pid);
+  // Events already in the ring buffer belong to this process: count them before letting go.
+  bpf_->poll(0, [this](const dwcp_event& e) { handle_event(e); });
+  detach_links(&target.links);
+  target.sites = 0;
+  // The process is gone: figures its live sessions counted since the last read are lost (at
+  // most one read interval); closed sessions' figures came final from BPF.
+  target.decoder.set_sessions(nullptr);
+  target.sessions.reset();
+  dwcp_sock_stats last{};
+  bpf_->sock_stats(pid, &last);
+  observer_->mark_target_gone(pid, last);
+  bpf_->remove_target(pid);
+  for (const auto& e : detached_state_events()) target.model->apply(e);
+  log("process " + std::to_string(pid) + " is gone (exited, or execve'd another program); probes detached");
+  target.process.reset();
+}
+
+bool Agent::follows(const Target& target) const {
+  return options_.follow || !target.spec.comm.empty() || !target.spec.exe.empty();
+}
+
+void Agent::attach_successor(Target& target, const ProcessInfo& process) {
+  const auto identity = std::make_pair(process.pid, process.start_time);
+  if (target.rejected == identity) return;  // said once already; wait for the next process
+  std::string why;
+  if (attach(target, process, &why) != kExitOk) {
+    log("cannot attach to process " + std::to_string(process.pid) + ": " + why +
+        " (not retried for this process; waiting for the next one)");
+    target.rejected = identity;
+  }
+}
+
+}  // namespace dwcp::agent

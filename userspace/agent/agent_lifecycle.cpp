@@ -1,0 +1,126 @@
+// Following targets: processes that exit, restart or execve(), --comm/--exe matches, discovery.
+#include "agent/agent.h"
+
+#include <algorithm>
+
+namespace dwcp::agent {
+
+void Agent::check_lifecycle() {
+  check_targets();
+  update_readiness();
+}
+
+void Agent::check_targets() {
+  for (auto& target : targets_) {
+    if (!target->process || same_process_alive(*target->process)) continue;
+    const ProcessInfo before = *target->process;
+    detach(*target);
+    if (!follows(*target)) continue;
+    // execve() in place: the same process (PID and start time) now runs another program, which
+    // may not match --comm/--exe any more. It is its own successor: resolve it again.
+    std::string why;
+    auto now = inspect_process(before.pid, &why);
+    if (now && now->start_time == before.start_time) {
+      if (Refusal refusal = check_candidate(options_.policy, now->exe, now->creds, now->exe_path);
+          refusal != Refusal::kNone)
+        refusals_->refuse(refusal, now->exe, "process " + std::to_string(now->pid) + " (" + now->exe_link + ")");
+      else
+        attach_successor(*target, *now);
+    }
+  }
+
+  for (auto& target : targets_) {
+    if (target->process || !follows(*target)) continue;
+    // A process another target already observes is not a candidate: two targets following the
+    // same command name must not end up on one process.
+    std::vector<int> taken;
+    for (const auto& other : targets_)
+      if (other->process) taken.push_back(other->process->pid);
+    if (auto process = find_allowed(target->spec.comm, target->spec.exe, taken)) attach_successor(*target, *process);
+  }
+}
+
+std::optional<ProcessInfo> Agent::find_allowed(const std::string& comm, const std::string& exe,
+                                               const std::vector<int>& exclude) {
+  for (int pid : find_processes(comm, exe, exclude)) {
+    std::string why;
+    auto process = inspect_process(pid, &why);
+    if (!process) continue;
+    const Refusal refusal = check_candidate(options_.policy, process->exe, process->creds, process->exe_path);
+    if (refusal == Refusal::kNone) return process;
+    // A user's process named like the target is passed over, counted once per process.
+    const auto key = std::make_pair(process->pid, process->start_time);
+    if (refused_followers_.insert(key).second) {
+      if (refused_followers_.size() > 4096) refused_followers_ = {key};
+      refusals_->refuse(refusal, process->exe,
+                        "process " + std::to_string(pid) + " (" + process->exe_link + ", comm " +
+                            escape_for_log(process->comm) + ")");
+    }
+  }
+  return std::nullopt;
+}
+
+void Agent::discover() {
+  // A process whose read was stuck is judged again once that read has ended.
+  const std::vector<int> still_stuck = loader_->stuck_pids();
+  for (auto it = stuck_candidates_.begin(); it != stuck_candidates_.end();) {
+    if (std::find(still_stuck.begin(), still_stuck.end(), *it) != still_stuck.end()) {
+      ++it;
+    } else {
+      discovery_->forget(*it);
+      it = stuck_candidates_.erase(it);
+    }
+  }
+  std::vector<int> observed;
+  for (const auto& target : targets_)
+    if (target->process) observed.push_back(target->process->pid);
+  for (ProcessInfo& process : discovery_->scan(observed)) {
+    const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
+    LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, true}, options_.stop);
+    if (!outcome.loaded) {
+      if (outcome.stopped) return;
+      refusals_->refuse(outcome.refusal, process.exe, who + ": " + outcome.error);
+      discovery_->settle(process, std::nullopt);
+      if (outcome.refusal == Refusal::kStuck) stuck_candidates_.insert(process.pid);
+      continue;
+    }
+    LoadedExecutable& loaded = *outcome.loaded;
+    discovery_->settle(process, loaded.has_package);
+    if (!loaded.has_package) continue;
+    // A restart of a program seen before comes back to its target: its counters continue.
+    Target* target = nullptr;
+    for (auto& known : targets_)
+      if (!known->process && !known->discovered_exe.empty() && known->discovered_exe == process.exe_path)
+        target = known.get();
+    if (!target) {
+      if (targets_.size() >= DWCP_MAX_TARGETS) {
+        refusals_->refuse(Refusal::kMaxTargets, process.exe, who);
+        continue;
+      }
+      // `target` label: the executable's file name, made unique among the targets.
+      std::string name = process.exe_path;
+      if (auto deleted = name.rfind(" (deleted)"); deleted != std::string::npos && deleted + 10 == name.size())
+        name.resize(deleted);
+      name = escape_for_log(name.substr(name.rfind('/') + 1), 64);
+      std::string label = name;
+      for (int n = 2;; ++n) {
+        bool taken = false;
+        for (const auto& known : targets_) taken = taken || known->spec.label == label;
+        if (!taken) break;
+        label = name + "-" + std::to_string(n);
+      }
+      auto fresh = std::make_unique<Target>();
+      fresh->spec.label = label;
+      fresh->discovered_exe = process.exe_path;
+      fresh->model = make_model(label);
+      targets_.push_back(std::move(fresh));
+      target = targets_.back().get();
+      log("discovery: " + who + " holds " + profile_.package + ": observing it as target \"" + label + "\"");
+    }
+    std::string why;
+    if (attach_loaded(*target, process, loaded, &why) != kExitOk)
+      log("discovery: cannot attach to " + who + ": " + why + " (not retried for this process)");
+  }
+}
+
+}  // namespace dwcp::agent

@@ -1,0 +1,77 @@
+#include "agent/site_planner.h"
+
+#include <algorithm>
+
+#include "dwcp_observer/contract.h"
+#include "goelf/dwarf_types.h"
+#include "goelf/go_binary.h"
+
+namespace dwcp::agent {
+
+std::string field_offset_conflict(const std::vector<profile::FieldOffsetUse>& uses, const goelf::DwarfTypes& dwarf) {
+  for (const auto& use : uses) {
+    auto offset = dwarf.field_offset(use.go_type, use.field);
+    if (!offset || static_cast<int64_t>(*offset) == use.offset) continue;
+    // "github.com/.../transport.StreamConn" -> "transport.StreamConn", as the profile spells it.
+    const std::string type = use.go_type.substr(use.go_type.rfind('/') + 1);
+    return "field " + type + "." + use.field + " is at offset " + std::to_string(*offset) +
+           " in this binary's DWARF, the profile says " + std::to_string(use.offset) + " — correct its \"types\" entry";
+  }
+  return "";
+}
+
+SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf,
+                    const std::set<std::uint32_t>& demoted) {
+  SitePlan scan;
+  const std::vector<std::string> names = binary.function_names();  // sorted
+  scan.holds_package = goelf::holds_package(names, profile.package);
+  for (const auto& probe : profile.probes) {
+    if (demoted.count(probe.probe_id)) continue;  // detached by --probe-budget, for good
+    auto refuse = [&](const std::string& why) {
+      scan.refused.push_back(probe.function + " (" + why + ")");
+      scan.states.emplace_back(probe.event, "refused");
+    };
+    auto fn = binary.find_function(probe.symbol);
+    if (!fn) {
+      // Named in the binary but not placeable with certainty (the name tables disagree, a name
+      // shared by several functions, ...): refuse this probe with the resolver's reason and keep
+      // the others. Absent altogether: a build whose program never calls it (Go's linker drops
+      // unreachable functions), a state of the probe, not an error.
+      if (std::binary_search(names.begin(), names.end(), probe.symbol)) {
+        refuse(fn.error());
+      } else {
+        scan.absent.push_back(probe.function);
+        scan.states.emplace_back(probe.event, "absent");
+      }
+      continue;
+    }
+    if (dwarf) {
+      if (std::string conflict = field_offset_conflict(probe.field_offsets, *dwarf); !conflict.empty()) {
+        refuse(conflict);
+        continue;
+      }
+    }
+    std::vector<std::uint64_t> rets;
+    if (probe.has_exit) {
+      auto found = binary.ret_offsets(*fn);
+      if (!found) {
+        refuse("no return sites: " + found.error());
+        continue;
+      }
+      rets = std::move(found.value());
+    }
+    // Every site is a uprobe in the target: bound them whatever the binary claims.
+    if (scan.sites.size() + 1 + rets.size() > kMaxSitesPerProcess) {
+      refuse("its " + std::to_string(1 + rets.size()) + " uprobe sites would exceed " +
+             std::to_string(kMaxSitesPerProcess) + " per process");
+      continue;
+    }
+    scan.sites.push_back({fn->file_offset, contract::entry_spec_index(probe.probe_id)});
+    for (auto ret : rets) scan.sites.push_back({ret, contract::exit_spec_index(probe.probe_id)});
+    scan.live_features.insert(probe.feature);
+    scan.states.emplace_back(probe.event, "attached");
+  }
+  return scan;
+}
+
+}  // namespace dwcp::agent

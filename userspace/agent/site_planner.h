@@ -1,0 +1,45 @@
+// Where the profile's probes go in one binary: a pure function of the profile, the binary's
+// symbols (and DWARF, when it has any) and the probes the budget demoted. Reads no process and
+// touches no kernel: tests/agent/site_planner_test.cpp drives it with the Go fixtures.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/bpf_session.h"
+#include "profile/profile.h"
+
+namespace dwcp::goelf {
+class GoBinary;
+class DwarfTypes;
+}  // namespace dwcp::goelf
+
+namespace dwcp::agent {
+
+// 63 probes of a few RETs each need a few hundred; a binary that makes us place more is refused.
+constexpr std::size_t kMaxSitesPerProcess = 4096;
+
+// The uprobe sites of the profile's probes in one binary, without those --probe-budget demoted.
+struct SitePlan {
+  std::vector<UprobeSite> sites;
+  std::vector<std::string> refused;  // present but not probeable (no RET found, wrong offsets, ...)
+  std::vector<std::string> absent;   // not in this build (its linker dropped them, or never had them)
+  std::vector<std::pair<std::string, const char*>> states;  // probe label -> attached|absent|refused
+  bool holds_package = false;                               // the binary has any function of the profile's package
+  std::set<std::string> live_features;
+};
+
+// `dwarf`: the binary's DWARF struct layouts, nullptr when it has none (stripped); a probe whose
+// profile field offsets the DWARF contradicts is refused instead of reading the wrong bytes.
+// `demoted`: probe ids detached by --probe-budget, for good.
+SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf,
+                    const std::set<std::uint32_t>& demoted);
+
+// Why the binary's DWARF says `probe` would read the wrong bytes, or "" when every field offset
+// the probe relies on agrees (or the DWARF does not describe it: then the profile stands).
+std::string field_offset_conflict(const std::vector<profile::FieldOffsetUse>& uses, const goelf::DwarfTypes& dwarf);
+
+}  // namespace dwcp::agent
