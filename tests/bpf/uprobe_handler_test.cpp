@@ -119,12 +119,13 @@ TEST_F(UprobeHandler, FieldsAreReadAtOffsetsThroughPointersAndStackWords) {
   Outer outer{2, 0xab, 0xbeef, 0xdeadbeef, &inner};
   // A Go frame: arguments that did not fit registers sit above SP.
   std::uint64_t frame[4] = {0, 77, reinterpret_cast<std::uint64_t>(&outer), 0};
-  bpf().set_spec(kEntry, probe_spec(DWCP_EV_ENCODE, kProbe, DWCP_PHASE_ENTRY_ONLY,
-                                    {int_field(DWCP_SLOT_ID, reg_loc(DWCP_REG_RAX, {offsetof(Outer, inner),
-                                                                                    offsetof(Inner, length)})),
-                                     int_field(DWCP_SLOT_BYTES, reg_loc(DWCP_REG_RAX, {offsetof(Outer, u16)}, 2)),
-                                     int_field(DWCP_SLOT_COUNT, stack_loc(8)),
-                                     int_field(DWCP_SLOT_ENTRY_AUX, stack_loc(16, {offsetof(Outer, u32)}, 4))}));
+  bpf().set_spec(
+      kEntry,
+      probe_spec(DWCP_EV_ENCODE, kProbe, DWCP_PHASE_ENTRY_ONLY,
+                 {int_field(DWCP_SLOT_ID, reg_loc(DWCP_REG_RAX, {offsetof(Outer, inner), offsetof(Inner, length)})),
+                  int_field(DWCP_SLOT_BYTES, reg_loc(DWCP_REG_RAX, {offsetof(Outer, u16)}, 2)),
+                  int_field(DWCP_SLOT_COUNT, stack_loc(8)),
+                  int_field(DWCP_SLOT_ENTRY_AUX, stack_loc(16, {offsetof(Outer, u32)}, 4))}));
   run(kEntry, Regs{}.reg(DWCP_REG_RAX, &outer).sp(frame).g(kG1));
   const dwcp_event ev = one_event();
   EXPECT_EQ(ev.flags, 0u);
@@ -143,13 +144,13 @@ TEST_F(UprobeHandler, FieldsAreReadAtOffsetsThroughPointersAndStackWords) {
 TEST_F(UprobeHandler, NilPointerChainsReadAsZeroWithoutFailure) {
   Outer no_inner{2, 0, 0, 5, nullptr};
   const char name[] = "vm-1";
-  bpf().set_spec(kEntry,
-                 probe_spec(DWCP_EV_MIGRATE_MEMORY, kProbe, DWCP_PHASE_ENTRY_ONLY,
-                            {int_field(DWCP_SLOT_ID, reg_loc(DWCP_REG_RAX, {offsetof(Outer, u32)}, 4)),
-                             int_field(DWCP_SLOT_BYTES, reg_loc(DWCP_REG_RBX, {offsetof(Outer, inner),
-                                                                               offsetof(Inner, length)})),
-                             nonnil_field(DWCP_SLOT_COUNT, reg_loc(DWCP_REG_RCX)),
-                             string_field(DWCP_STR_NAME, reg_loc(DWCP_REG_RDI, {0}), reg_loc(DWCP_REG_RSI))}));
+  bpf().set_spec(
+      kEntry,
+      probe_spec(DWCP_EV_MIGRATE_MEMORY, kProbe, DWCP_PHASE_ENTRY_ONLY,
+                 {int_field(DWCP_SLOT_ID, reg_loc(DWCP_REG_RAX, {offsetof(Outer, u32)}, 4)),
+                  int_field(DWCP_SLOT_BYTES, reg_loc(DWCP_REG_RBX, {offsetof(Outer, inner), offsetof(Inner, length)})),
+                  nonnil_field(DWCP_SLOT_COUNT, reg_loc(DWCP_REG_RCX)),
+                  string_field(DWCP_STR_NAME, reg_loc(DWCP_REG_RDI, {0}), reg_loc(DWCP_REG_RSI))}));
   // RAX nil at the first hop, RBX's struct nil at the second; RCX an error word that is nil;
   // the string's data pointer is reached through a nil pointer (an empty string).
   run(kEntry, Regs{}.reg(DWCP_REG_RBX, &no_inner).reg(DWCP_REG_RSI, sizeof name - 1).g(kG1));
@@ -275,10 +276,9 @@ TEST_F(UprobeHandler, LongStringsAreTruncatedAndFlagged) {
   const std::string longer = "cluster-" + std::string(100, 'b');
   const char* fits_data = fits.data();
   const char* longer_data = longer.data();
-  bpf().set_spec(kEntry,
-                 probe_spec(DWCP_EV_FED_SYNC, kProbe, DWCP_PHASE_ENTRY_ONLY,
-                            {string_field(DWCP_STR_NAME, reg_loc(DWCP_REG_RAX), reg_loc(DWCP_REG_RBX)),
-                             string_field(DWCP_STR_PEER, reg_loc(DWCP_REG_RCX, {0}), reg_loc(DWCP_REG_RDI))}));
+  bpf().set_spec(kEntry, probe_spec(DWCP_EV_FED_SYNC, kProbe, DWCP_PHASE_ENTRY_ONLY,
+                                    {string_field(DWCP_STR_NAME, reg_loc(DWCP_REG_RAX), reg_loc(DWCP_REG_RBX)),
+                                     string_field(DWCP_STR_PEER, reg_loc(DWCP_REG_RCX, {0}), reg_loc(DWCP_REG_RDI))}));
   run(kEntry, Regs{}
                   .reg(DWCP_REG_RAX, fits_data)
                   .reg(DWCP_REG_RBX, fits.size())
@@ -370,7 +370,8 @@ TEST_F(UprobeHandler, SessionCloseEmitsEachStreamsFinalCounters) {
     EXPECT_EQ(ev.val[DWCP_SLOT_SESSION], session_ptr);
     EXPECT_EQ(ev.val[DWCP_SLOT_FINAL_INDEX], i);
     EXPECT_EQ(ev.val[DWCP_SLOT_FINAL_TABLE_LEN], 3);
-    EXPECT_EQ(ev.val[DWCP_SLOT_FINAL_STREAM_PTR], static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(table[i])));
+    EXPECT_EQ(ev.val[DWCP_SLOT_FINAL_STREAM_PTR],
+              static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(table[i])));
   }
   EXPECT_EQ(events[0].flags, 0u);
   EXPECT_EQ(events[0].val[DWCP_SLOT_FINAL_STREAM_ID], 10);
@@ -391,10 +392,13 @@ TEST_F(UprobeHandler, SessionCloseEmitsEachStreamsFinalCounters) {
 // update is counted as map_full (and its exit then as unmatched).
 TEST_F(UprobeHandler, FailedInflightUpdateIsCountedAsMapFull) {
   std::string error;
-  TestObject small(kRingBytes, [](uprobe_test* skel) {
-    bpf_map__set_type(skel->maps.inflight, BPF_MAP_TYPE_HASH);
-    bpf_map__set_max_entries(skel->maps.inflight, 1);
-  }, &error);
+  TestObject small(
+      kRingBytes,
+      [](uprobe_test* skel) {
+        bpf_map__set_type(skel->maps.inflight, BPF_MAP_TYPE_HASH);
+        bpf_map__set_max_entries(skel->maps.inflight, 1);
+      },
+      &error);
   ASSERT_TRUE(small) << error;
   small.set_spec(kEntry, probe_spec(DWCP_EV_SEND, kProbe, DWCP_PHASE_ENTRY));
   small.set_spec(kExit, probe_spec(DWCP_EV_SEND, kProbe, DWCP_PHASE_EXIT));
