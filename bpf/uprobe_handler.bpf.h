@@ -22,9 +22,10 @@ static __always_inline struct go_regs *capture_regs(struct pt_regs *ctx, __u32 s
 	regs->r[DWCP_REG_R9] = ctx->r9;
 	regs->r[DWCP_REG_R10] = ctx->r10;
 	regs->r[DWCP_REG_R11] = ctx->r11;
-	regs->r[15] = ctx->sp;
+	regs->r[GO_REG_SP] = ctx->sp;
 	return regs;
 }
+
 static __always_inline int read_user_width(__u64 addr, __u8 width, __u64 *out)
 {
 	__u64 v = 0;
