@@ -1,7 +1,11 @@
 # bpf_skeleton(NAME SOURCE): X.bpf.c -> X.bpf.o (clang -target bpf) -> X.skel.h (bpftool gen
-# skeleton) -> INTERFACE library NAME_skel that the agent links.
+# skeleton) -> INTERFACE library NAME_skel that the agent links. Sources include bpf/'s headers
+# (vmlinux.h, the *.bpf.h parts of the observer) wherever they are: the BPF unit tier's test
+# object (tests/bpf/) runs the observer's own inline code.
 find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
+
+file(GLOB DWCP_BPF_HEADERS ${CMAKE_SOURCE_DIR}/bpf/*.h)
 
 function(bpf_skeleton name source)
   set(obj ${CMAKE_CURRENT_BINARY_DIR}/${name}.bpf.o)
@@ -9,9 +13,9 @@ function(bpf_skeleton name source)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror
-            -I${CMAKE_CURRENT_SOURCE_DIR} -I${CMAKE_SOURCE_DIR}/include
+            -I${CMAKE_CURRENT_SOURCE_DIR} -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_SOURCE_DIR}/include
             -c ${source} -o ${obj}
-    DEPENDS ${source} ${ARGN} ${CMAKE_SOURCE_DIR}/include/dwcp_observer/events.h
+    DEPENDS ${source} ${ARGN} ${DWCP_BPF_HEADERS} ${CMAKE_SOURCE_DIR}/include/dwcp_observer/events.h
     COMMENT "BPF ${name}.bpf.o"
     VERBATIM)
   add_custom_command(

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One kernel of the matrix: boots Debian's stock kernel of SUITE in qemu (guest.py) and runs the
-real-kernel integration tests inside it against the already built agent and fixtures, expecting
-the mechanisms docs/kernels.md names for that kernel.
+BPF unit tier (tests/bpf) and the real-kernel integration tests inside it against the already built
+agent and fixtures, expecting the mechanisms docs/kernels.md names for that kernel.
 
   kernel_matrix.py SUITE      (bullseye: 5.10, bookworm: 6.1, trixie: 6.12, forky: 7.x)
 
@@ -61,7 +61,7 @@ def main():
         return unavailable("/bin/busybox missing (package busybox-static)")
     if os.geteuid() != 0:
         return unavailable("not root (the guest exports this machine's whole root file system)")
-    for var in ("DWCP_OBSERVER_BIN", "DWCP_FIXTURE_DIR", "DWCP_SOURCE_DIR"):
+    for var in ("DWCP_OBSERVER_BIN", "DWCP_FIXTURE_DIR", "DWCP_SOURCE_DIR", "DWCP_BPF_UNIT_BIN"):
         if not os.environ.get(var):
             return unavailable(var + " not set (run through ctest)")
     started = time.time()
@@ -69,14 +69,17 @@ def main():
     if fetch.returncode != 0:
         return unavailable("cannot fetch the %s kernel from the Debian mirror" % suite)
     fetched = time.time()
-    env = {k: os.environ[k] for k in ("DWCP_OBSERVER_BIN", "DWCP_FIXTURE_DIR", "DWCP_SOURCE_DIR")}
+    env = {k: os.environ[k] for k in ("DWCP_OBSERVER_BIN", "DWCP_FIXTURE_DIR", "DWCP_SOURCE_DIR", "DWCP_BPF_UNIT_BIN")}
     # In the guest the tests must run, never skip.
     env.update({"CI": "true", "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "DWCP_EXPECT_KERNEL_FEATURES": EXPECTED[suite]})
     tests = [t for t in TESTS if t not in NOT_ON.get(suite, set())]
     for t in sorted(set(TESTS) - set(tests)):
         print("kernel matrix %s: not run here (open finding, docs/kernels.md): %s" % (suite, t), flush=True)
-    command = "python3 -m unittest -v " + " ".join(tests)
+    # The BPF unit tier first (a few seconds; CI=true makes a test it cannot run here a failure
+    # that names what the kernel lacks), then the integration tests whatever its result.
+    command = ('rc=0; "$DWCP_BPF_UNIT_BIN" --gtest_color=no || rc=1; python3 -m unittest -v %s || rc=1; exit $rc'
+               % " ".join(tests))
     cwd = os.path.join(os.environ["DWCP_SOURCE_DIR"], "tests", "integration")
     timeout = int(os.environ.get("DWCP_GUEST_TIMEOUT", "840"))
     rc, output = guest.run(suite, command, timeout=timeout, env=env, cwd=cwd)
@@ -87,8 +90,12 @@ def main():
         rc, output = guest.run(suite, command, timeout=timeout, env=env, cwd=cwd)
     done = time.time()
     mechanism = [l for l in output.splitlines() if "kernel mechanisms:" in l]
-    print("kernel matrix %s: exit %s; fetch %.0f s, guest %.0f s; %s" %
-          (suite, rc, fetched - started, done - fetched, mechanism[0].strip() if mechanism else "no mechanism line"),
+    # gtest's last word: "N FAILED TEST(S)" when any failed, else "[  PASSED  ] N tests."
+    unit = ([l for l in output.splitlines() if "FAILED TEST" in l] or
+            [l for l in output.splitlines() if "[  PASSED  ]" in l])
+    print("kernel matrix %s: exit %s; fetch %.0f s, guest %.0f s; %s; bpf unit tier: %s" %
+          (suite, rc, fetched - started, done - fetched, mechanism[0].strip() if mechanism else "no mechanism line",
+           unit[0].split("]", 1)[-1].strip() if unit else "no result line"),
           flush=True)
     if rc is None:
         return 1

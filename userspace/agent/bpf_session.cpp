@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/bpf_abi.h"
 #include "agent/listeners.h"
 #include "agent/load_base.h"
 #include "agent/uprobe_multi.h"
@@ -139,6 +140,10 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
     return nullptr;
   }
   auto* skel = session->skel_;
+  if (std::string refusal = abi_refusal(skel->obj); !refusal.empty()) {
+    *error = "cannot load the BPF programs: " + refusal;
+    return nullptr;
+  }
   // A threshold the buffer cannot reach never wakes the consumer, which then drains only on its
   // 50 ms timer: a 256 KiB buffer lost 64 % of 70,000 events/s that 1 MiB carried without loss
   // (docs/performance.md, benchmark 3). Wake at a quarter of the buffer at most.

@@ -1,5 +1,5 @@
 // The TCP listening sockets a process already holds when the agent attaches, so that the
-// connections it accepts later are charged to it (bpf/observer.bpf.c: passive opens are charged to
+// connections it accepts later are charged to it (bpf/connections.bpf.h: passive opens are charged to
 // the owner of the listener on their local port). Listeners opened after the attach are learnt
 // in the kernel at listen().
 #pragma once
