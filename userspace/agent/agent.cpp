@@ -256,6 +256,11 @@ Agent::SiteScan Agent::scan_sites(const goelf::GoBinary& binary, const goelf::Dw
       scan.refused.push_back(probe.function + " (" + why + ")");
       scan.states.emplace_back(probe.event, "refused");
     };
+    if (bpf_->kernel_plan().refuse_per_chunk_probes && is_per_chunk_event(probe.event)) {
+      refuse("a probe per chunk, refused on this kernel: a target died under per-chunk probes on 7.2, "
+             "docs/kernels.md");
+      continue;
+    }
     auto fn = binary.find_function(probe.symbol);
     if (!fn) {
       // Named in the binary but not placeable with certainty (the name tables disagree, a name

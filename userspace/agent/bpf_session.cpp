@@ -128,7 +128,7 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
   disable_features(&features, disable, &unknown);
   if (!unknown.empty()) {
     *error = "DWCP_OBSERVER_DISABLE_FEATURES: unknown feature '" + unknown.front() +
-             "' (known: sock_length, fexit, attach_cookie, uprobe_multi)";
+             "' (known: sock_length, fexit, attach_cookie, uprobe_multi, per_chunk_probes)";
     return nullptr;
   }
   session->plan_ = plan_kernel(features);
