@@ -119,6 +119,12 @@ TEST(KernelPlan, PerChunkProbesAreRefusedFrom7AndNamedInTheLogLine) {
   EXPECT_EQ(mechanisms(plan),
             "socket_bytes=sock_length_tracepoints probe_spec=attach_cookie uprobe_link=uprobe_multi ");
 
+  f.allow_unvouched_per_chunk_probes = true;  // DWCP_OBSERVER_PER_CHUNK_PROBES=allow
+  const auto allowed = plan_kernel(f);
+  EXPECT_FALSE(allowed.refuse_per_chunk_probes);
+  EXPECT_NE(describe_plan(f.release, allowed).find("; per-chunk probes allowed by DWCP_OBSERVER_PER_CHUNK_PROBES"),
+            std::string::npos);
+
   const auto older = plan_kernel(debian("6.12.117+deb13-amd64", true, 5, true, true));
   EXPECT_FALSE(older.refuse_per_chunk_probes);
   EXPECT_EQ(describe_plan("6.12.117+deb13-amd64", older).find("per-chunk"), std::string::npos);

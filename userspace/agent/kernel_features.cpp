@@ -50,7 +50,8 @@ bool per_chunk_probes_vouched(const std::string& release) {
 
 KernelPlan plan_kernel(const KernelFeatures& features) {
   KernelPlan plan;
-  plan.refuse_per_chunk_probes = !features.per_chunk_probes;
+  plan.refuse_per_chunk_probes = !features.per_chunk_probes && !features.allow_unvouched_per_chunk_probes;
+  plan.unvouched_per_chunk_probes = !features.per_chunk_probes && features.allow_unvouched_per_chunk_probes;
   const bool tracepoints = features.tracepoints.count("sock_send_length") != 0 &&
                            features.tracepoints.count("sock_recv_length") != 0;
   const bool recvmsg_known = features.tcp_recvmsg_params == 5 || features.tcp_recvmsg_params == 6;
@@ -107,6 +108,9 @@ std::string describe_plan(const std::string& release, const KernelPlan& plan) {
   if (plan.refuse_per_chunk_probes)
     out << "; per-chunk probes (send_chunk, receive_chunk) refused: a target died under them once at a pc in the "
            "uprobe single-step page on 7.2, cause unknown (docs/kernels.md)";
+  if (plan.unvouched_per_chunk_probes)
+    out << "; per-chunk probes allowed by DWCP_OBSERVER_PER_CHUNK_PROBES=allow although not vouched for on this "
+           "kernel (docs/kernels.md)";
   return out.str();
 }
 

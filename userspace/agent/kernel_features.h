@@ -26,6 +26,9 @@ struct KernelFeatures {
   // from 7.0, where a target died once at a pc in the uprobe single-step (XOL) page under them and
   // the cause is not known (docs/kernels.md, "7.x: per-chunk probes refused").
   bool per_chunk_probes = true;
+  // DWCP_OBSERVER_PER_CHUNK_PROBES=allow: attach them anyway where they are not vouched for (the
+  // operator accepts the risk; tests/kernels/chunk_probe_stress.py needs them there).
+  bool allow_unvouched_per_chunk_probes = false;
 };
 
 enum class SocketBytes { kTracepoints, kFexit, kNone };
@@ -40,6 +43,7 @@ struct KernelPlan {
   std::vector<std::string> missing_tracepoints;  // TCP tracepoints switched off (counters stay 0)
   std::string why_no_socket_bytes;
   bool refuse_per_chunk_probes = false;  // send_chunk/receive_chunk probes are refused, not attached
+  bool unvouched_per_chunk_probes = false;  // attached although not vouched for (allowed by the operator)
 };
 
 // Whether a profile probe of this event is hit once per AMST chunk (the debug profile's
