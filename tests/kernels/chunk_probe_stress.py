@@ -141,6 +141,9 @@ def inside(args):
                     agent = AgentProcess(["--pid", str(fixture.pid), "--max-label-values", "4096", "--profile",
                                           os.path.join(SOURCE, "configs/probes/novacron-dwcp-chunks.json")])
                     agent.wait_ready()
+                    if runs == 0:  # the kernel line: per-chunk probes allowed, not refused
+                        print("stress: " + next(line for line in agent.log().splitlines()
+                                                if line.startswith("kernel ")), flush=True)
                 fixture.go()
                 runs += 1
                 if args.storm:
