@@ -126,7 +126,10 @@ def inside(args):
     """In the guest: the loop."""
     sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
     from harness import AgentProcess, Fixture, fixture_path  # noqa: E402
-    print("stress: kernel %s mode=%s storm=%s ms" % (os.uname().release, args.mode, args.storm), flush=True)
+    with open("/proc/cpuinfo") as f:
+        paging = 5 if " la57" in f.read() else 4
+    print("stress: kernel %s, %d-level paging, mode=%s storm=%s ms" % (os.uname().release, paging, args.mode,
+                                                                       args.storm), flush=True)
     trace_on(args, fixture_path(VARIANT))
     runs = crashes = 0
     started = time.time()
