@@ -131,5 +131,25 @@ TEST_F(SitePlanner, AStrippedBuildIsPlacedTheSame) {
   EXPECT_EQ(plan.sites.size(), full.sites.size());
 }
 
+// On kernels whose plan refuses per-chunk probes (7.x, docs/kernels.md) the debug profile keeps
+// every other probe; with the refusal off, the chunk probes are placed like the rest.
+TEST_F(SitePlanner, PerChunkProbesAreRefusedOnlyWhenTheKernelPlanSaysSo) {
+  const std::string path = profile::default_profile_path();
+  auto chunks = profile::load_profile(path.substr(0, path.rfind('/') + 1) + "novacron-dwcp-chunks.json");
+  ASSERT_TRUE(chunks) << chunks.error();
+  SitePlan allowed = plan_sites(*chunks, *binary, &*dwarf, {}, false);
+  SitePlan refused = plan_sites(*chunks, *binary, &*dwarf, {}, true);
+  for (const char* event : {"send_chunk", "receive_chunk"}) {
+    EXPECT_STREQ(state_of(allowed, event), "attached") << event;
+    EXPECT_STREQ(state_of(refused, event), "refused") << event;
+  }
+  ASSERT_EQ(refused.refused.size(), 2u);
+  EXPECT_NE(refused.refused.front().find("refused on this kernel"), std::string::npos) << refused.refused.front();
+  std::size_t others = 0;
+  for (const auto& [event, state] : refused.states) others += std::string(state) == "attached";
+  EXPECT_EQ(others, chunks->probes.size() - 2);
+  EXPECT_LT(refused.sites.size(), allowed.sites.size());
+}
+
 }  // namespace
 }  // namespace dwcp::agent

@@ -145,9 +145,10 @@ def initramfs(suite):
 STARTED_MARKER = "dwcp-guest: command starting"
 
 
-def run(suite, command, timeout=900, env=None, cwd=None):
+def run(suite, command, timeout=900, env=None, cwd=None, cpu="max"):
     """Boots the suite's kernel, runs `command` (a shell string) as root in the guest and returns
-    (exit code or None on timeout/crash, console output). The console is echoed live."""
+    (exit code or None on timeout/crash, console output). The console is echoed live. `cpu` is
+    qemu's -cpu (experiments: "max,la57=off" for 4-level paging)."""
     d = kernel_dir(suite)
     ramfs = initramfs(suite)
     with tempfile.TemporaryDirectory(prefix="dwcp-guest-") as work:
@@ -159,7 +160,7 @@ def run(suite, command, timeout=900, env=None, cwd=None):
             for k, v in (env or {}).items():
                 f.write("export %s=%s\n" % (k, shlex.quote(v)))
             f.write(command + "\n")
-        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "2048", "-smp", "2", "-nographic",
+        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", cpu, "-m", "2048", "-smp", "2", "-nographic",
                "-no-reboot", "-nic", "none", "-kernel", os.path.join(d, "vmlinuz"), "-initrd", ramfs,
                "-append", ("console=ttyS0 panic=-1 quiet loglevel=1 damon_stat.enabled=N damon_reclaim.enabled=N "
                           "damon_lru_sort.enabled=N dwcp_cmd=%s" % script),

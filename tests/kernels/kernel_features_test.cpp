@@ -100,6 +100,43 @@ TEST(MapReads, NeedCapBpfBefore519WhenUnprivilegedBpfIsDisabled) {
   EXPECT_FALSE(map_reads_need_cap_bpf("6.1.0-50-amd64", 2));
 }
 
+TEST(KernelPlan, PerChunkProbesAreRefusedFrom7AndNamedInTheLogLine) {
+  // As probe_kernel_features() fills it: not vouched for from 7.0 (docs/kernels.md).
+  EXPECT_TRUE(per_chunk_probes_vouched("5.10.0-32-amd64"));
+  EXPECT_TRUE(per_chunk_probes_vouched("6.12.117+deb13-amd64"));
+  EXPECT_TRUE(per_chunk_probes_vouched("6.18.44-fc-v1098"));
+  EXPECT_FALSE(per_chunk_probes_vouched("7.0.0"));
+  EXPECT_FALSE(per_chunk_probes_vouched("7.2.12+deb14-amd64"));
+  EXPECT_FALSE(per_chunk_probes_vouched("8.1.0"));
+
+  auto f = debian("7.2.12+deb14-amd64", true, 5, true, true);
+  f.per_chunk_probes = per_chunk_probes_vouched(f.release);
+  const auto plan = plan_kernel(f);
+  EXPECT_TRUE(plan.refuse_per_chunk_probes);
+  EXPECT_NE(describe_plan(f.release, plan).find("; per-chunk probes (send_chunk, receive_chunk) refused: "),
+            std::string::npos);
+  // The other jobs' mechanisms are those of any kernel that has everything.
+  EXPECT_EQ(mechanisms(plan),
+            "socket_bytes=sock_length_tracepoints probe_spec=attach_cookie uprobe_link=uprobe_multi ");
+
+  f.allow_unvouched_per_chunk_probes = true;  // DWCP_OBSERVER_PER_CHUNK_PROBES=allow
+  const auto allowed = plan_kernel(f);
+  EXPECT_FALSE(allowed.refuse_per_chunk_probes);
+  EXPECT_NE(describe_plan(f.release, allowed).find("; per-chunk probes allowed by DWCP_OBSERVER_PER_CHUNK_PROBES"),
+            std::string::npos);
+
+  const auto older = plan_kernel(debian("6.12.117+deb13-amd64", true, 5, true, true));
+  EXPECT_FALSE(older.refuse_per_chunk_probes);
+  EXPECT_EQ(describe_plan("6.12.117+deb13-amd64", older).find("per-chunk"), std::string::npos);
+}
+
+TEST(KernelPlan, OnlyTheDebugProfilesPerChunkEventsArePerChunk) {
+  EXPECT_TRUE(is_per_chunk_event("send_chunk"));
+  EXPECT_TRUE(is_per_chunk_event("receive_chunk"));
+  for (const char* event : {"send", "receive", "session_start", "stream_open", "session_close", "reconnect", ""})
+    EXPECT_FALSE(is_per_chunk_event(event)) << event;
+}
+
 TEST(DisableFeatures, ForcesTheFallbacksAndReportsUnknownNames) {
   auto f = debian("6.18.0", true, 5, true, true);
   std::vector<std::string> unknown;
@@ -109,6 +146,10 @@ TEST(DisableFeatures, ForcesTheFallbacksAndReportsUnknownNames) {
             "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=address_map uprobe_link=classic ");
   disable_features(&f, "fexit", &unknown);
   EXPECT_EQ(plan_kernel(f).socket_bytes, SocketBytes::kNone);
+  EXPECT_FALSE(plan_kernel(f).refuse_per_chunk_probes);
+  disable_features(&f, "per_chunk_probes", &unknown);  // the 7.x refusal, tested on any kernel
+  EXPECT_TRUE(plan_kernel(f).refuse_per_chunk_probes);
+  EXPECT_EQ(unknown, std::vector<std::string>{"bogus"});
 }
 
 const char* kMaps =

@@ -40,12 +40,13 @@ TESTS = [
     "test_lifecycle.Lifecycle.test_sigkill_leaves_no_link_behind",
 ]
 
-# Open finding (docs/kernels.md): under Debian's 7.2 in TCG (5-level paging), the Go-functions test
-# — the debug profile, a uprobe on every AMST chunk's entry and RETs — once saw the fixture die with
-# SIGSEGV at a pc in the uprobe single-step (XOL) area, 1 run in 3. Until that is understood, 7.x
-# runs the suites that use the shipped profile (no per-chunk probes); the host and 6.12 (also
-# uprobe_multi + cookies) run it.
+# From 7.0 the agent refuses the probes hit per AMST chunk (a target died once under them in the
+# 7.2 guest, cause unknown: docs/kernels.md, "7.x: per-chunk probes refused"), so the four-build
+# ground truth of the debug profile cannot hold there; instead 7.x checks what the agent does: the
+# debug profile on all four builds attaches all but sendChunk/receiveChunk, says so, and the rest
+# is exact. (Elsewhere that test forces the refusal; the host runs it, so the matrix does not.)
 NOT_ON = {"forky": {"test_go_functions.GroundTruthOnFourBuilds"}}
+ONLY_ON = {"forky": ["test_go_functions.PerChunkProbesRefused"]}
 
 
 def unavailable(why):
@@ -73,13 +74,19 @@ def main():
     # In the guest the tests must run, never skip.
     env.update({"CI": "true", "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "DWCP_EXPECT_KERNEL_FEATURES": EXPECTED[suite]})
-    tests = [t for t in TESTS if t not in NOT_ON.get(suite, set())]
+    tests = [t for t in TESTS if t not in NOT_ON.get(suite, set())] + ONLY_ON.get(suite, [])
     for t in sorted(set(TESTS) - set(tests)):
+<<<<<<< HEAD
         print("kernel matrix %s: not run here (open finding, docs/kernels.md): %s" % (suite, t), flush=True)
     # The BPF unit tier first (a few seconds; CI=true makes a test it cannot run here a failure
     # that names what the kernel lacks), then the integration tests whatever its result.
     command = ('rc=0; "$DWCP_BPF_UNIT_BIN" --gtest_color=no || rc=1; python3 -m unittest -v %s || rc=1; exit $rc'
                % " ".join(tests))
+=======
+        print("kernel matrix %s: not run here (per-chunk probes refused, docs/kernels.md): %s" % (suite, t),
+              flush=True)
+    command = "python3 -m unittest -v " + " ".join(tests)
+>>>>>>> s18-xol
     cwd = os.path.join(os.environ["DWCP_SOURCE_DIR"], "tests", "integration")
     timeout = int(os.environ.get("DWCP_GUEST_TIMEOUT", "840"))
     rc, output = guest.run(suite, command, timeout=timeout, env=env, cwd=cwd)

@@ -43,7 +43,8 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   std::string layout_conflict;
   if (binary) {
     // Without DWARF (a stripped build) the profile's offsets are all there is.
-    scan = plan_sites(profile_, *binary, loaded.dwarf ? &*loaded.dwarf : nullptr, demoted_);
+    scan = plan_sites(profile_, *binary, loaded.dwarf ? &*loaded.dwarf : nullptr, demoted_,
+                      bpf_->kernel_plan().refuse_per_chunk_probes);
     if (layout && loaded.dwarf) layout_conflict = field_offset_conflict(layout->field_offsets, *loaded.dwarf);
     // A DWARF bomb refused by goelf's cap says so here (stripped builds say they have none).
     if (!loaded.dwarf && loaded.has_package) log("profile offsets not checked against DWARF: " + loaded.dwarf.error());

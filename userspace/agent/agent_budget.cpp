@@ -22,7 +22,8 @@ void Agent::relink(Target& target) {
     return;
   }
   auto dwarf = goelf::DwarfTypes::open(process.binary_path);
-  SitePlan scan = plan_sites(profile_, *binary, dwarf ? &*dwarf : nullptr, demoted_);
+  SitePlan scan = plan_sites(profile_, *binary, dwarf ? &*dwarf : nullptr, demoted_,
+                      bpf_->kernel_plan().refuse_per_chunk_probes);
   // The old link goes first: with both attached for a moment, entry-only probes would count
   // twice and RET sites would report unmatched exits. Calls made in the few milliseconds
   // between are not seen.

@@ -129,9 +129,11 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
   disable_features(&features, disable, &unknown);
   if (!unknown.empty()) {
     *error = "DWCP_OBSERVER_DISABLE_FEATURES: unknown feature '" + unknown.front() +
-             "' (known: sock_length, fexit, attach_cookie, uprobe_multi)";
+             "' (known: sock_length, fexit, attach_cookie, uprobe_multi, per_chunk_probes)";
     return nullptr;
   }
+  if (const char* env = std::getenv("DWCP_OBSERVER_PER_CHUNK_PROBES"); env && std::string(env) == "allow")
+    features.allow_unvouched_per_chunk_probes = true;
   session->plan_ = plan_kernel(features);
 
   session->skel_ = observer::open();

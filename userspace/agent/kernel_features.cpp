@@ -40,8 +40,18 @@ std::string kernel_refusal(const KernelFeatures& features) {
   return missing;
 }
 
+bool is_per_chunk_event(const std::string& event) {
+  return event == "send_chunk" || event == "receive_chunk";
+}
+
+bool per_chunk_probes_vouched(const std::string& release) {
+  return kernel_version(release) < std::make_pair(7, 0);
+}
+
 KernelPlan plan_kernel(const KernelFeatures& features) {
   KernelPlan plan;
+  plan.refuse_per_chunk_probes = !features.per_chunk_probes && !features.allow_unvouched_per_chunk_probes;
+  plan.unvouched_per_chunk_probes = !features.per_chunk_probes && features.allow_unvouched_per_chunk_probes;
   const bool tracepoints = features.tracepoints.count("sock_send_length") != 0 &&
                            features.tracepoints.count("sock_recv_length") != 0;
   const bool recvmsg_known = features.tcp_recvmsg_params == 5 || features.tcp_recvmsg_params == 6;
@@ -95,6 +105,12 @@ std::string describe_plan(const std::string& release, const KernelPlan& plan) {
     out << "; tracepoints missing (their counters stay 0):";
     for (const auto& name : plan.missing_tracepoints) out << ' ' << name;
   }
+  if (plan.refuse_per_chunk_probes)
+    out << "; per-chunk probes (send_chunk, receive_chunk) refused: a target died under them once at a pc in the "
+           "uprobe single-step page on 7.2, cause unknown (docs/kernels.md)";
+  if (plan.unvouched_per_chunk_probes)
+    out << "; per-chunk probes allowed by DWCP_OBSERVER_PER_CHUNK_PROBES=allow although not vouched for on this "
+           "kernel (docs/kernels.md)";
   return out.str();
 }
 
@@ -112,6 +128,8 @@ void disable_features(KernelFeatures* features, const std::string& list, std::ve
       features->attach_cookie = false;
     } else if (name == "uprobe_multi") {
       features->uprobe_multi = false;
+    } else if (name == "per_chunk_probes") {
+      features->per_chunk_probes = false;
     } else if (unknown) {
       unknown->push_back(name);
     }
@@ -177,6 +195,7 @@ KernelFeatures probe_kernel_features() {
   KernelFeatures features;
   utsname uts{};
   if (uname(&uts) == 0) features.release = uts.release;
+  features.per_chunk_probes = per_chunk_probes_vouched(features.release);
 
   btf* vmlinux = btf__load_vmlinux_btf();
   if (!vmlinux || libbpf_get_error(vmlinux)) return features;

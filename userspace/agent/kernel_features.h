@@ -22,6 +22,13 @@ struct KernelFeatures {
   int tcp_recvmsg_params = 0;          // argument count of tcp_recvmsg in BTF (6 before 5.19, 5 after)
   bool attach_cookie = false;          // bpf_get_attach_cookie in kprobe/uprobe programs
   bool uprobe_multi = false;           // BPF_TRACE_UPROBE_MULTI links
+  // Probes hit per AMST chunk (send_chunk, receive_chunk: the debug profile) are vouched for: false
+  // from 7.0, where a target died once at a pc in the uprobe single-step (XOL) page under them and
+  // the cause is not known (docs/kernels.md, "7.x: per-chunk probes refused").
+  bool per_chunk_probes = true;
+  // DWCP_OBSERVER_PER_CHUNK_PROBES=allow: attach them anyway where they are not vouched for (the
+  // operator accepts the risk; tests/kernels/chunk_probe_stress.py needs them there).
+  bool allow_unvouched_per_chunk_probes = false;
 };
 
 enum class SocketBytes { kTracepoints, kFexit, kNone };
@@ -35,7 +42,15 @@ struct KernelPlan {
   UprobeLinks uprobe_links = UprobeLinks::kClassic;
   std::vector<std::string> missing_tracepoints;  // TCP tracepoints switched off (counters stay 0)
   std::string why_no_socket_bytes;
+  bool refuse_per_chunk_probes = false;  // send_chunk/receive_chunk probes are refused, not attached
+  bool unvouched_per_chunk_probes = false;  // attached although not vouched for (allowed by the operator)
 };
+
+// Whether a profile probe of this event is hit once per AMST chunk (the debug profile's
+// send_chunk and receive_chunk), not once per transfer.
+bool is_per_chunk_event(const std::string& event);
+// Kernels from 7.0: per-chunk probes are not vouched for there (KernelFeatures::per_chunk_probes).
+bool per_chunk_probes_vouched(const std::string& release);
 
 // The tp_btf tracepoints the object uses besides the socket byte pair.
 const std::vector<std::string>& tcp_tracepoints();
@@ -62,7 +77,7 @@ bool map_reads_need_cap_bpf(const std::string& release, int unprivileged_bpf_dis
 bool map_reads_need_cap_bpf();
 
 // Switches features off as if the kernel lacked them (tests of the fallbacks on a newer kernel):
-// a comma-separated list of sock_length, fexit, attach_cookie, uprobe_multi
+// a comma-separated list of sock_length, fexit, attach_cookie, uprobe_multi, per_chunk_probes
 // (environment variable DWCP_OBSERVER_DISABLE_FEATURES). Unknown names are returned in *unknown.
 void disable_features(KernelFeatures* features, const std::string& list, std::vector<std::string>* unknown);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "agent/kernel_features.h"
 #include "dwcp_observer/contract.h"
 #include "goelf/dwarf_types.h"
 #include "goelf/go_binary.h"
@@ -21,7 +22,7 @@ std::string field_offset_conflict(const std::vector<profile::FieldOffsetUse>& us
 }
 
 SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf,
-                    const std::set<std::uint32_t>& demoted) {
+                    const std::set<std::uint32_t>& demoted, bool refuse_per_chunk) {
   SitePlan scan;
   const std::vector<std::string> names = binary.function_names();  // sorted
   scan.holds_package = goelf::holds_package(names, profile.package);
@@ -31,6 +32,11 @@ SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& bina
       scan.refused.push_back(probe.function + " (" + why + ")");
       scan.states.emplace_back(probe.event, "refused");
     };
+    if (refuse_per_chunk && is_per_chunk_event(probe.event)) {
+      refuse("a probe per chunk, refused on this kernel: a target died under per-chunk probes on 7.2, "
+             "docs/kernels.md");
+      continue;
+    }
     auto fn = binary.find_function(probe.symbol);
     if (!fn) {
       // Named in the binary but not placeable with certainty (the name tables disagree, a name

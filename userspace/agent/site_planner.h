@@ -34,9 +34,10 @@ struct SitePlan {
 
 // `dwarf`: the binary's DWARF struct layouts, nullptr when it has none (stripped); a probe whose
 // profile field offsets the DWARF contradicts is refused instead of reading the wrong bytes.
-// `demoted`: probe ids detached by --probe-budget, for good.
+// `demoted`: probe ids detached by --probe-budget, for good. `refuse_per_chunk`: the kernel's
+// plan refuses per-chunk probes (KernelPlan::refuse_per_chunk_probes, docs/kernels.md).
 SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf,
-                    const std::set<std::uint32_t>& demoted);
+                    const std::set<std::uint32_t>& demoted, bool refuse_per_chunk = false);
 
 // Why the binary's DWARF says `probe` would read the wrong bytes, or "" when every field offset
 // the probe relies on agrees (or the DWARF does not describe it: then the profile stands).
