@@ -148,7 +148,9 @@ inline std::vector<uint64_t> synthetic_sendchunk_rets() { return {10, 18}; }
 inline std::vector<uint8_t> build_elf(uint32_t pclntab_magic, bool with_symtab) {
   std::vector<uint8_t> out(kSyntheticTextOffset, 0);
   // .text
-  const std::vector<uint8_t> simple = {0x48, 0x89, 0xc8, 0xc3};  // mov rax, rcx; ret
+  // Go's stack check (cmp rsp, [r14+0x10]) then mov rax, rcx; ret: two of the three functions start
+  // like Go code, as most of a real Go binary's do (GoBinary refuses a table over code that does not).
+  const std::vector<uint8_t> simple = {0x49, 0x3b, 0x66, 0x10, 0x48, 0x89, 0xc8, 0xc3};
   const std::vector<uint8_t> two_rets = {0x48, 0x85, 0xc0, 0x74, 0x06, 0xb8, 0xc3, 0x00, 0x00, 0x00, 0xc3,
                                          0x48, 0xc7, 0xc1, 0xc3, 0xc3, 0xc3, 0x00, 0xc2, 0x08, 0x00};
   for (const auto* code : {&simple, &two_rets, &simple}) {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "agent/uprobe_multi.h"
+#include "dwcp_observer/contract.h"
 
 namespace dwcp::agent {
 
@@ -41,7 +42,8 @@ std::string kernel_refusal(const KernelFeatures& features) {
 }
 
 bool is_per_chunk_event(const std::string& event) {
-  return event == "send_chunk" || event == "receive_chunk";
+  const auto kind = contract::event_kind_from_name(event);
+  return kind == DWCP_EV_SEND_CHUNK || kind == DWCP_EV_RECEIVE_CHUNK;
 }
 
 bool per_chunk_probes_vouched(const std::string& release) {

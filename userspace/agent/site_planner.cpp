@@ -33,8 +33,9 @@ SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& bina
       scan.states.emplace_back(probe.event, "refused");
     };
     if (refuse_per_chunk && is_per_chunk_event(probe.event)) {
-      refuse("a probe per chunk, refused on this kernel: a target died under per-chunk probes on 7.2, "
-             "docs/kernels.md");
+      refuse(
+          "a probe per chunk, refused on this kernel: a target died under per-chunk probes on 7.2, "
+          "docs/kernels.md");
       continue;
     }
     auto fn = binary.find_function(probe.symbol);
