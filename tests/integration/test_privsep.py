@@ -8,17 +8,19 @@ HTTP process's credentials can neither open /etc/shadow for writing nor ptrace t
 target. /metrics still reports a fixture's ground truth exactly; when the HTTP process dies the
 agent exits with code 1 (docs/security.md)."""
 import os
+import platform
 import pwd
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
-import time
 import unittest
 
-from harness import (AGENT, AgentProcess, AgentTestCase, Fixture, link_ids_of, require_bpf, value, wait_for,
-                     wait_for_transfer)
+from harness import (AGENT, AgentProcess, AgentTestCase, Fixture, fixture_path, link_ids_of, require_bpf, value,
+                     wait_for, wait_for_transfer)
 
 CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE, CAP_PERFMON, CAP_BPF = 2, 19, 38, 39
 
@@ -30,6 +32,15 @@ def expected_ids():
         return pw.pw_uid, pw.pw_gid
     except KeyError:
         return 65534, 65534
+
+
+def map_reads_need_cap_bpf():
+    """agent/kernel_features.h: before 5.19, with unprivileged BPF disabled, every bpf() map read
+    checks CAP_BPF, so the agent keeps CAP_BPF + CAP_PERFMON whatever its targets (the 5.10 guest)."""
+    major, minor = (int(x) for x in re.match(r"(\d+)\.(\d+)", platform.release()).groups())
+    with open("/proc/sys/kernel/unprivileged_bpf_disabled") as f:
+        disabled = int(f.read().strip() or "0")
+    return (major, minor) < (5, 19) and disabled != 0
 
 
 def status_of(pid, task=None):
@@ -117,7 +128,7 @@ class PrivilegeSeparation(AgentTestCase):
 
                 # The agent: the same uid, exactly the capabilities it still needs, in every thread.
                 want = (1 << CAP_SYS_PTRACE) | (1 << CAP_DAC_READ_SEARCH)
-                if follow:
+                if follow or map_reads_need_cap_bpf():
                     want |= (1 << CAP_BPF) | (1 << CAP_PERFMON)
                 for task in [int(t) for t in os.listdir("/proc/%d/task" % parent)]:
                     st = status_of(parent, task)
@@ -194,6 +205,43 @@ class PrivilegeSeparation(AgentTestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         result = dict(line.split() for line in out.stdout.splitlines())
         self.assertEqual(result, {"shadow": "EACCES", "own": "seized", "agent": "EPERM", "fixture": "EPERM"})
+
+    def test_reattach_after_a_restart_as_the_unprivileged_user(self):
+        """--comm: the successor is resolved and attached by the agent after its uid switch, and its
+        socket and per-stream bytes (DWCP's counters, read with process_vm_readv) are exact."""
+        uid, _ = expected_ids()
+        directory = tempfile.mkdtemp(prefix="dwcp-privsep-")
+        self.addCleanup(shutil.rmtree, directory, True)
+        name = "dwcpp-%06x" % int.from_bytes(os.urandom(3), "little")
+        binary = os.path.join(directory, name)
+        shutil.copy2(fixture_path(), binary)
+        os.chmod(directory, 0o755)
+        args = ["--streams", "3", "--transfers", "2", "--transfer-size", str(2 * 65536 + 777)]
+        before = 0
+        agent = None
+        for run in range(2):
+            fixture = self.track(Fixture(binary, args))
+            if agent is None:
+                agent = self.track(AgentProcess(["--comm", name]))
+            pid = str(fixture.pid)
+            self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_target_up", pid=pid) == 1,
+                                     timeout=20), "run %d: not attached:\n%s" % (run, agent.log()))
+            self.assertEqual(ids(status_of(agent.proc.pid), "Uid"), [uid] * 4)
+            fixture.go()
+            truth = fixture.wait_done()
+            want = before + sum(truth["bytes_sent_per_stream"].values())
+
+            def arrived():
+                s = agent.samples()
+                return (value(s, "dwcp_observer_tcp_bytes_sent_total", pid=pid) == truth["socket_bytes_written"]
+                        and value(s, "dwcp_amst_bytes_sent_total") == want) and s
+            samples = wait_for(arrived, timeout=30) or agent.samples()
+            self.assertEqual(value(samples, "dwcp_observer_tcp_bytes_sent_total", pid=pid), truth["socket_bytes_written"],
+                             "run %d" % run)
+            self.assertEqual(value(samples, "dwcp_amst_bytes_sent_total"), want, "run %d" % run)
+            before = want
+            fixture.stop()
+        self.assertEqual(len(re.findall(r"attached \d+ uprobes to process", agent.log())), 2, agent.log())
 
     def test_killing_the_http_process_ends_the_agent_with_code_1(self):
         fixture = self.track(Fixture())
