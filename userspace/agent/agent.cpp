@@ -200,6 +200,7 @@ int Agent::start(std::string* error) {
   CapabilityNeeds needs;
   needs.reattach = may_reattach || options_.probe_budget > 0 ||  // demotion re-attaches
                    map_reads_need_cap_bpf();                      // kernels before 5.19 (kernel_features.h)
+  needs.reattach_opens_perf_events = bpf_->kernel_plan().uprobe_links == UprobeLinks::kClassic;
   needs.run_as = options_.run_as;
   std::vector<std::string> kept;
   std::string drop_error;

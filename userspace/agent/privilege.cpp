@@ -94,6 +94,16 @@ bool switch_ids(const RunAs& run_as, std::string* error) {
   return true;
 }
 
+// kernel.perf_event_paranoid, or 2 (mainline's highest level) when unreadable.
+int perf_event_paranoid() {
+  int level = 2;
+  if (FILE* f = std::fopen("/proc/sys/kernel/perf_event_paranoid", "r")) {
+    if (std::fscanf(f, "%d", &level) != 1) level = 2;
+    std::fclose(f);
+  }
+  return level;
+}
+
 bool can_switch_ids(const CapSets& sets) {
   return has_effective(sets, CAP_SETUID) && has_effective(sets, CAP_SETGID);
 }
@@ -168,7 +178,9 @@ bool drop_capabilities_after_attach(const CapabilityNeeds& needs, std::vector<st
     keep.push_back(CAP_BPF);
     keep.push_back(CAP_PERFMON);
     // Kernels before 5.8 (no CAP_BPF/CAP_PERFMON) check CAP_SYS_ADMIN instead.
-    if (!has_effective(sets, CAP_BPF) || !has_effective(sets, CAP_PERFMON)) keep.push_back(CAP_SYS_ADMIN);
+    if (!has_effective(sets, CAP_BPF) || !has_effective(sets, CAP_PERFMON) ||
+        (needs.reattach_opens_perf_events && perf_event_paranoid() > 2))
+      keep.push_back(CAP_SYS_ADMIN);
   }
   if (needs.privileged_port) keep.push_back(CAP_NET_BIND_SERVICE);
 

@@ -31,6 +31,10 @@ struct CapabilityNeeds {
   // A target may come back (--follow, --comm, --exe): attaching uprobes to a new process needs
   // CAP_BPF + CAP_PERFMON (CAP_SYS_ADMIN on kernels older than 5.8, which lack them).
   bool reattach = false;
+  // Re-attaching goes through perf_event_open (classic uprobes, no uprobe_multi links). Debian's and
+  // Ubuntu's kernels add a kernel.perf_event_paranoid level 3 (their default) under which
+  // perf_event_open needs CAP_SYS_ADMIN whatever CAP_PERFMON says: then CAP_SYS_ADMIN is kept too.
+  bool reattach_opens_perf_events = false;
   // --listen on a port below 1024 (the HTTP server binds after this drop).
   bool privileged_port = false;
   // Switch to this uid/gid (supplementary groups dropped) keeping the capabilities above: the
