@@ -58,6 +58,36 @@ struct HttpOptions {
   std::string title = "dwcp-observer";  // landing page title
 };
 
+// Where the answers of /metrics and /-/ready come from. The default (LocalContent) renders
+// collectables of this process; the agent's unprivileged HTTP process asks its privileged parent
+// instead (userspace/agent/http_child.h), through the same server.
+class ContentSource {
+ public:
+  virtual ~ContentSource() = default;
+  // The /metrics body (without the server's own auth counter); false: unavailable (503).
+  virtual bool metrics(std::string* body) = 0;
+  // /-/ready: true when ready, else false with *reason saying why not.
+  virtual bool ready(std::string* reason) = 0;
+};
+
+// Collectables of this process (held weakly: a gone one is skipped) and a readiness flag.
+class LocalContent : public ContentSource {
+ public:
+  explicit LocalContent(std::vector<std::weak_ptr<prometheus::Collectable>> collectables = {})
+      : collectables_(std::move(collectables)) {}
+  bool metrics(std::string* body) override;
+  bool ready(std::string* reason) override;
+  void add_collectable(std::weak_ptr<prometheus::Collectable> collectable);
+  void set_ready(bool ready, std::string reason_if_not_ready = "starting");
+  bool is_ready() const { return ready_.load(); }
+
+ private:
+  std::atomic<bool> ready_{false};
+  mutable std::mutex mutex_;  // guards collectables_ and not_ready_reason_
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables_;
+  std::string not_ready_reason_ = "starting";
+};
+
 class HttpServer;
 
 // Errors as values: either a running server or a message saying what is wrong and what to do.
@@ -72,6 +102,8 @@ class HttpServer {
   // Starts listening at once. Collectables are held weakly (a gone one is skipped).
   static HttpStartResult start(const HttpOptions& options,
                                std::vector<std::weak_ptr<prometheus::Collectable>> collectables);
+  // Serves what `source` answers; add_collectable/set_ready do nothing then (the source decides).
+  static HttpStartResult start_with(const HttpOptions& options, std::shared_ptr<ContentSource> source);
   ~HttpServer();  // stops the server; in-flight requests finish first
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -81,7 +113,7 @@ class HttpServer {
   void add_collectable(std::weak_ptr<prometheus::Collectable> collectable);
   // /-/ready answers 503 with `reason_if_not_ready` until set_ready(true).
   void set_ready(bool ready, std::string reason_if_not_ready = "starting");
-  bool ready() const { return ready_.load(); }
+  bool ready() const { return local_ && local_->is_ready(); }
   std::string render_metrics() const;  // the /metrics body
   bool tls() const { return tls_; }
 
@@ -100,10 +132,8 @@ class HttpServer {
   int port_ = 0;
   std::string title_;
   std::string expected_authorization_;  // "Basic base64(user:password)", empty = no auth
-  std::atomic<bool> ready_{false};
-  mutable std::mutex mutex_;  // guards collectables_ and not_ready_reason_
-  std::vector<std::weak_ptr<prometheus::Collectable>> collectables_;
-  std::string not_ready_reason_ = "starting";
+  std::shared_ptr<LocalContent> local_;    // start() with collectables: the source itself
+  std::shared_ptr<ContentSource> source_;  // what /metrics and /-/ready answer
 
   std::map<std::string, std::string> users_;  // user -> crypt(3) hash
   // Authorization headers that passed a hash check: bcrypt costs ~50 ms of CPU, not paid on

@@ -345,7 +345,8 @@ class Lifecycle(AgentTestCase):
                 agent.wait_ready()
                 pid = agent.proc.pid
                 tasks = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
-                self.assertGreater(len(tasks), 2, "expected HTTP and consumer threads")
+                # HTTP runs in a process of its own (test_privsep.py): here the thread answering it.
+                self.assertGreaterEqual(len(tasks), 2, "expected the thread answering the HTTP process")
                 for task in tasks:
                     eff = cap_eff(pid, task)
                     for cap in (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_DAC_OVERRIDE):

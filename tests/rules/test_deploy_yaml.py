@@ -22,7 +22,7 @@ OPERATOR = CONFIGS / "deploy/prometheus-operator"
 WITH_OPERATOR = CONFIGS / "deploy/kubernetes-with-prometheus-operator"
 PORT = 9476  # the agent's default port (docs/deployment.md)
 UNIT = CONFIGS / "deploy/systemd/dwcp-observer.service"
-CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE", "DAC_READ_SEARCH"}
+CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE", "DAC_READ_SEARCH", "SETUID", "SETGID", "SETPCAP"}
 
 results = []
 

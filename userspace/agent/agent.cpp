@@ -139,20 +139,11 @@ int Agent::start(std::string* error) {
     targets_.push_back(std::move(target));
   }
 
-  // Still a single thread here: every thread started from now on (HTTP workers, the consumer)
-  // inherits the reduced capability sets.
-  CapabilityNeeds needs;
-  needs.reattach = may_reattach || options_.probe_budget > 0 ||  // demotion re-attaches
-                   map_reads_need_cap_bpf();                      // kernels before 5.19 (kernel_features.h)
-  needs.privileged_port = listen_port > 0 && listen_port < 1024;
-  std::vector<std::string> kept;
-  std::string drop_error;
-  if (drop_capabilities_after_attach(needs, &kept, &drop_error))
-    log("capabilities after attach: " + (kept.empty() ? std::string("none") : join(kept, ", ")));
-  else
-    log("warning: could not drop capabilities after attach: " + drop_error);
-
-  // Listen last. A port in use still fails fast: the destructor detaches what was attached.
+  // Privilege separation (agent/http_child.h, docs/security.md): the HTTP server runs in a
+  // process of its own, started while this one is still privileged (it binds and reads the TLS
+  // files, then drops to --user/--group with no capability); then this one drops to the same
+  // uid keeping only what it still needs. A port in use still fails fast: the destructor
+  // detaches what was attached.
   HttpOptions http_options;
   http_options.listen_address = options_.listen;
   http_options.basic_auth_user = options_.basic_auth_user;
@@ -163,14 +154,28 @@ int Agent::start(std::string* error) {
   // cheap workers and a short timeout keep scrapes answered (docs/troubleshooting.md, slow clients).
   http_options.threads = 64;
   http_options.request_timeout_ms = 2000;
-  process_metrics_ = std::make_shared<http::ProcessCollector>();
-  auto started = HttpServer::start(http_options, {models_, observer_, session_metrics_->registry(), process_metrics_});
-  if (!started) {
-    *error = started.error;
-    return kExitListen;
-  }
-  http_ = std::move(started.server);
-  http_->add_collectable(refusals_);
+  process_metrics_ = std::make_shared<http::ProcessCollector>();  // this process's process_*
+  const RunAs run_as = options_.run_as.value_or(RunAs{0, 0, "root"});
+  http_ = HttpChild::start(http_options, run_as,
+                           {models_, observer_, session_metrics_->registry(), process_metrics_, refusals_}, error);
+  if (!http_) return kExitListen;
+  log("HTTP process " + std::to_string(http_->pid()) + " serves " + http_->address() + " as " + http_->credentials());
+
+  // Still a single thread here (but for a given-up read): every thread started from now on
+  // (the HTTP answerer, the consumer) inherits the reduced credentials.
+  CapabilityNeeds needs;
+  needs.reattach = may_reattach || options_.probe_budget > 0 ||  // demotion re-attaches
+                   map_reads_need_cap_bpf();                      // kernels before 5.19 (kernel_features.h)
+  needs.reattach_opens_perf_events = bpf_->kernel_plan().uprobe_links == UprobeLinks::kClassic;
+  needs.run_as = options_.run_as;
+  std::vector<std::string> kept;
+  std::string drop_error;
+  if (drop_capabilities_after_attach(needs, &kept, &drop_error))
+    log("capabilities after attach: " + (kept.empty() ? std::string("none") : join(kept, ", ")) + "; " +
+        describe_credentials());
+  else
+    log("warning: could not drop capabilities after attach: " + drop_error);
+  http_->serve();
   update_readiness();
   if (discovery_)
     log("discovery: watching every process for the package " + profile_.package + " (executables owned by root, "

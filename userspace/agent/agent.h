@@ -19,6 +19,7 @@
 #include "agent/discovery.h"
 #include "agent/executable_loader.h"
 #include "agent/follow_policy.h"
+#include "agent/http_child.h"
 #include "agent/observer_metrics.h"
 #include "agent/probe_budget.h"
 #include "agent/process.h"
@@ -88,6 +89,8 @@ struct AgentOptions {
   FollowPolicy policy;
   // --attach-timeout: longest wait for a target's executable to be read (agent/executable_loader.h).
   std::chrono::milliseconds attach_timeout{5000};
+  // --user/--group: who the agent and its HTTP process become after attach (agent/privilege.h).
+  std::optional<RunAs> run_as;
   // Set by the signal handler: start() gives up waiting for a read when it becomes true.
   const std::atomic<bool>* stop = nullptr;
 };
@@ -166,7 +169,7 @@ class Agent {
   std::shared_ptr<ModelRegistry> models_;
   std::shared_ptr<ObserverMetrics> observer_;
   std::shared_ptr<SessionMetrics> session_metrics_;
-  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<HttpChild> http_;  // the unprivileged HTTP process (agent/http_child.h)
   std::shared_ptr<prometheus::Collectable> process_metrics_;  // process_* (served weakly)
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<Event> scratch_events_;

@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   // `dwcp-observer top [URL]`: the live terminal view of an agent (userspace/top), no BPF.
   if (argc > 1 && std::string(argv[1]) == "top")
     return dwcp::top::top_main(argc - 1, argv + 1, dwcp::agent::AgentOptions{}.listen);
+  // The agent's own unprivileged HTTP process (agent/http_child.h), not a user-facing mode.
+  if (argc > 1 && std::string(argv[1]) == dwcp::agent::kHttpChildMode) return dwcp::agent::http_child_main(argc, argv);
   using namespace dwcp::agent;
   // Before anything can block (reading a target's executable may): a signal only sets a flag,
   // which every wait of start() and run() looks at.
@@ -137,6 +139,14 @@ int main(int argc, char** argv) {
                  "seconds over which the uprobes' cost is estimated and the budget judged")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
+  // Privilege separation (docs/security.md): after attach the agent and its HTTP process run as
+  // this user; empty: dwcp-observer if it exists, else nobody:nogroup. "root" keeps uid 0.
+  std::string run_as_user, run_as_group;
+  app.add_option("--user", run_as_user,
+                 "user the agent and its HTTP process run as after attach (default: dwcp-observer if it exists, "
+                 "else nobody; root: stay uid 0)");
+  app.add_option("--group", run_as_group, "group they run as after attach (default: the user's primary group; "
+                 "nogroup for nobody)");
   app.add_flag("--verbose", options.verbose, "libbpf's log (same as --log.level=debug)");
   try {
     app.parse(argc, argv);
@@ -165,6 +175,14 @@ int main(int argc, char** argv) {
   }
   for (const auto& exe : exes) options.targets.push_back({0, "", exe, exe});
   options.policy.allow_uids.assign(allow_uids.begin(), allow_uids.end());
+  {
+    std::string why;
+    options.run_as = resolve_run_as(run_as_user, run_as_group, &why);
+    if (!options.run_as) {
+      log::error(why);
+      return kExitUsage;
+    }
+  }
   options.attach_timeout = std::chrono::milliseconds(static_cast<long long>(attach_timeout_s * 1000));
   options.stop = &g_stop;
   // No target named: discovery (every process whose binary holds the profile's package).

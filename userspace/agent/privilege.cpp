@@ -1,11 +1,14 @@
 #include "agent/privilege.h"
 
+#include <grp.h>
 #include <linux/capability.h>
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace dwcp::agent {
@@ -51,7 +54,106 @@ const char* cap_name(int cap) {
   return "CAP_?";
 }
 
+bool write_caps(const __user_cap_data_struct (&next)[2], std::string* error) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct copy[2] = {next[0], next[1]};
+  if (syscall(SYS_capset, &header, copy) == 0) return true;
+  *error = std::string("capset: ") + std::strerror(errno);
+  return false;
+}
+
+// Bounding set: limits what an execve() could ever grant again. Changing it needs CAP_SETPCAP,
+// which a setcap'd binary does not have: best effort, before CAP_SETPCAP goes.
+void drop_bounding_except(const __user_cap_data_struct (&keep)[2], const CapSets& sets) {
+  if (!has_effective(sets, CAP_SETPCAP)) return;
+  for (int cap = 0; cap <= kLastKnownCap; ++cap) {
+    if (keep[cap / 32].permitted & (1u << (cap % 32))) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;  // unknown to this kernel
+  }
+}
+
+// setgroups(0), setresgid, setresuid: glibc applies each to every thread of the process.
+bool switch_ids(const RunAs& run_as, std::string* error) {
+  if (setgroups(0, nullptr) != 0) {
+    *error = std::string("setgroups: ") + std::strerror(errno);
+    return false;
+  }
+  if (setresgid(run_as.gid, run_as.gid, run_as.gid) != 0) {
+    *error = "setresgid(" + std::to_string(run_as.gid) + "): " + std::strerror(errno);
+    return false;
+  }
+  if (setresuid(run_as.uid, run_as.uid, run_as.uid) != 0) {
+    *error = "setresuid(" + std::to_string(run_as.uid) + "): " + std::strerror(errno);
+    return false;
+  }
+  // A way back would make the switch pointless: uid 0 must be out of reach now.
+  if (setresuid(0, 0, 0) == 0 || getuid() != run_as.uid || geteuid() != run_as.uid) {
+    *error = "uid 0 is still reachable after setresuid(" + std::to_string(run_as.uid) + ")";
+    return false;
+  }
+  return true;
+}
+
+// kernel.perf_event_paranoid, or 2 (mainline's highest level) when unreadable.
+int perf_event_paranoid() {
+  int level = 2;
+  if (FILE* f = std::fopen("/proc/sys/kernel/perf_event_paranoid", "r")) {
+    if (std::fscanf(f, "%d", &level) != 1) level = 2;
+    std::fclose(f);
+  }
+  return level;
+}
+
+bool can_switch_ids(const CapSets& sets) {
+  return has_effective(sets, CAP_SETUID) && has_effective(sets, CAP_SETGID);
+}
+
 }  // namespace
+
+std::optional<RunAs> resolve_run_as(const std::string& user, const std::string& group, std::string* error) {
+  RunAs run_as{65534, 65534, ""};
+  std::string user_name = "65534", group_name = "65534";
+  // getpwnam/getgrnam: called once, at start, from one thread.
+  const passwd* pw = nullptr;
+  if (!user.empty()) {
+    pw = getpwnam(user.c_str());
+    if (pw == nullptr && user.find_first_not_of("0123456789") == std::string::npos && user.size() < 10)
+      pw = getpwuid(static_cast<uid_t>(std::stoul(user)));
+    if (pw == nullptr) {
+      *error = "--user " + user + ": no such user";
+      return std::nullopt;
+    }
+  } else {
+    pw = getpwnam("dwcp-observer");
+    if (pw == nullptr) pw = getpwnam("nobody");
+  }
+  if (pw != nullptr) {
+    run_as.uid = pw->pw_uid;
+    run_as.gid = pw->pw_gid;
+    user_name = pw->pw_name;
+  }
+  const struct group* gr = nullptr;
+  if (!group.empty()) {
+    gr = getgrnam(group.c_str());
+    if (gr == nullptr && group.find_first_not_of("0123456789") == std::string::npos && group.size() < 10)
+      gr = getgrgid(static_cast<gid_t>(std::stoul(group)));
+    if (gr == nullptr) {
+      *error = "--group " + group + ": no such group";
+      return std::nullopt;
+    }
+  } else if (user.empty() && pw != nullptr && std::string(pw->pw_name) == "nobody") {
+    // Debian's nobody has group nogroup (65534); name it so the log says so.
+    gr = getgrnam("nogroup");
+  } else {
+    gr = getgrgid(run_as.gid);
+  }
+  if (gr != nullptr) {
+    run_as.gid = gr->gr_gid;
+    group_name = gr->gr_name;
+  }
+  run_as.name = user_name + ":" + group_name + " (" + std::to_string(run_as.uid) + ":" + std::to_string(run_as.gid) + ")";
+  return run_as;
+}
 
 std::vector<std::string> missing_capabilities() {
   CapSets sets{};
@@ -76,7 +178,9 @@ bool drop_capabilities_after_attach(const CapabilityNeeds& needs, std::vector<st
     keep.push_back(CAP_BPF);
     keep.push_back(CAP_PERFMON);
     // Kernels before 5.8 (no CAP_BPF/CAP_PERFMON) check CAP_SYS_ADMIN instead.
-    if (!has_effective(sets, CAP_BPF) || !has_effective(sets, CAP_PERFMON)) keep.push_back(CAP_SYS_ADMIN);
+    if (!has_effective(sets, CAP_BPF) || !has_effective(sets, CAP_PERFMON) ||
+        (needs.reattach_opens_perf_events && perf_event_paranoid() > 2))
+      keep.push_back(CAP_SYS_ADMIN);
   }
   if (needs.privileged_port) keep.push_back(CAP_NET_BIND_SERVICE);
 
@@ -88,25 +192,79 @@ bool drop_capabilities_after_attach(const CapabilityNeeds& needs, std::vector<st
     next[cap / 32].permitted |= 1u << (cap % 32);
     kept->push_back(cap_name(cap));
   }
-  // The bounding set limits what an execve() could ever grant again; changing it needs
-  // CAP_SETPCAP, which a setcap'd binary does not have: best effort, before CAP_SETPCAP goes.
-  if (has_effective(sets, CAP_SETPCAP)) {
-    for (int cap = 0; cap <= kLastKnownCap; ++cap) {
-      if (next[cap / 32].permitted & (1u << (cap % 32))) continue;
-      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;  // unknown to this kernel
-    }
-  }
+  drop_bounding_except(next, sets);
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  if (syscall(SYS_capset, &header, next) != 0) {
-    *error = std::string("capset: ") + std::strerror(errno);
-    return false;
+  if (needs.run_as && needs.run_as->uid != 0 && can_switch_ids(sets)) {
+    // Keep the permitted set across the uid change (the kernel would clear it on leaving uid 0):
+    // only for this thread's switch, then locked off again. Threads that exist already (a read
+    // given up on) lose every capability with the switch; new ones inherit this thread's sets.
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
+      *error = std::string("prctl(PR_SET_KEEPCAPS): ") + std::strerror(errno);
+      return false;
+    }
+    if (!switch_ids(*needs.run_as, error)) return false;
+    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
   }
+  if (!write_caps(next, error)) return false;
+  // Holding CAP_SYS_PTRACE: no core dump, no ptrace by processes of the same uid (the HTTP
+  // process runs as that uid too), /proc/self stays root-owned.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     *error = std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno);
     return false;
   }
   return true;
+}
+
+bool prepare_unprivileged(std::string* error) {
+  CapSets sets{};
+  if (!read_caps(&sets)) {
+    *error = std::string("capget: ") + std::strerror(errno);
+    return false;
+  }
+  __user_cap_data_struct none[2]{};
+  drop_bounding_except(none, sets);
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  // Keep what binding and reading the TLS files need (the uid switch clears it); no inheritable.
+  __user_cap_data_struct next[2] = {sets.data[0], sets.data[1]};
+  next[0].inheritable = next[1].inheritable = 0;
+  if (!can_switch_ids(sets)) next[0] = next[1] = __user_cap_data_struct{};
+  if (!write_caps(next, error)) return false;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    *error = std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+bool become_unprivileged(const RunAs& run_as, std::string* error) {
+  CapSets sets{};
+  if (!read_caps(&sets)) {
+    *error = std::string("capget: ") + std::strerror(errno);
+    return false;
+  }
+  if (can_switch_ids(sets) && run_as.uid != 0 && !switch_ids(run_as, error)) return false;
+  __user_cap_data_struct none[2]{};
+  if (!write_caps(none, error)) return false;
+  if (!read_caps(&sets)) {
+    *error = std::string("capget: ") + std::strerror(errno);
+    return false;
+  }
+  for (const auto& half : sets.data)
+    if (half.effective != 0 || half.permitted != 0 || half.inheritable != 0) {
+      *error = "capabilities left after the drop";
+      return false;
+    }
+  return true;
+}
+
+std::string describe_credentials() {
+  CapSets sets{};
+  char caps[32] = "?";
+  if (read_caps(&sets))
+    std::snprintf(caps, sizeof(caps), "%08x%08x", sets.data[1].effective, sets.data[0].effective);
+  return "uid=" + std::to_string(getuid()) + " gid=" + std::to_string(getgid()) +
+         " groups=" + std::to_string(getgroups(0, nullptr)) + " CapEff=" + caps;
 }
 
 }  // namespace dwcp::agent

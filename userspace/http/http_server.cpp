@@ -188,6 +188,13 @@ bool parse_listen_address(const std::string& text, std::string* host, int* port,
 
 HttpStartResult HttpServer::start(const HttpOptions& options,
                                   std::vector<std::weak_ptr<prometheus::Collectable>> collectables) {
+  auto local = std::make_shared<LocalContent>(std::move(collectables));
+  HttpStartResult result = start_with(options, local);
+  if (result.server) result.server->local_ = std::move(local);
+  return result;
+}
+
+HttpStartResult HttpServer::start_with(const HttpOptions& options, std::shared_ptr<ContentSource> source) {
   static std::once_flag civetweb_init;
   std::call_once(civetweb_init, [] { mg_init_library(0); });
 
@@ -203,7 +210,7 @@ HttpStartResult HttpServer::start(const HttpOptions& options,
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->host_ = host.empty() ? "0.0.0.0" : host;
   server->title_ = options.title;
-  server->collectables_ = std::move(collectables);
+  server->source_ = std::move(source);
   if (!options.basic_auth_user.empty())
     server->expected_authorization_ =
         "Basic " + base64(options.basic_auth_user + ":" + options.basic_auth_password);
@@ -291,27 +298,49 @@ HttpServer::~HttpServer() {
 std::string HttpServer::address() const { return host_ + ":" + std::to_string(port_); }
 
 void HttpServer::add_collectable(std::weak_ptr<prometheus::Collectable> collectable) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  collectables_.push_back(std::move(collectable));
+  if (local_) local_->add_collectable(std::move(collectable));
 }
 
 void HttpServer::set_ready(bool ready, std::string reason_if_not_ready) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    not_ready_reason_ = std::move(reason_if_not_ready);
-  }
-  ready_.store(ready);
+  if (local_) local_->set_ready(ready, std::move(reason_if_not_ready));
 }
 
 std::string HttpServer::render_metrics() const {
+  std::string body;
+  if (!source_->metrics(&body)) return "";
+  // The auth counter exists only where auth does (the hook library's plain server has none).
+  const bool auth = !expected_authorization_.empty() || !users_.empty();
+  return body + (auth ? auth_failure_text() : "");
+}
+
+bool LocalContent::metrics(std::string* body) {
   std::vector<std::weak_ptr<prometheus::Collectable>> collectables;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     collectables = collectables_;
   }
-  // The auth counter exists only where auth does (the hook library's plain server has none).
-  const bool auth = !expected_authorization_.empty() || !users_.empty();
-  return render_text(collectables) + (auth ? auth_failure_text() : "");
+  *body = render_text(collectables);
+  return true;
+}
+
+bool LocalContent::ready(std::string* reason) {
+  if (ready_.load()) return true;
+  std::lock_guard<std::mutex> lock(mutex_);
+  *reason = not_ready_reason_;
+  return false;
+}
+
+void LocalContent::add_collectable(std::weak_ptr<prometheus::Collectable> collectable) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  collectables_.push_back(std::move(collectable));
+}
+
+void LocalContent::set_ready(bool ready, std::string reason_if_not_ready) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    not_ready_reason_ = std::move(reason_if_not_ready);
+  }
+  ready_.store(ready);
 }
 
 std::string HttpServer::auth_failure_text() const {
@@ -402,7 +431,12 @@ int HttpServer::handle(struct mg_connection* connection) {
         return 401;
       }
     }
-    const std::string body = render_metrics();
+    std::string body;
+    if (!source_->metrics(&body)) {
+      respond(connection, 503, "Service Unavailable", "text/plain; charset=utf-8", "metrics unavailable\n");
+      return 503;
+    }
+    if (!expected_authorization_.empty() || !users_.empty()) body += auth_failure_text();
     if (accepts_gzip(connection)) {
       const std::string compressed = gzip(body);
       if (!compressed.empty()) {
@@ -419,14 +453,10 @@ int HttpServer::handle(struct mg_connection* connection) {
     return 200;
   }
   if (path == "/-/ready" || path == "/ready") {
-    if (ready_.load()) {
+    std::string reason;
+    if (source_->ready(&reason)) {
       respond(connection, 200, "OK", "text/plain; charset=utf-8", "Ready\n");
       return 200;
-    }
-    std::string reason;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      reason = not_ready_reason_;
     }
     respond(connection, 503, "Service Unavailable", "text/plain; charset=utf-8",
             "Not ready: " + reason + "\n");

@@ -1,0 +1,307 @@
+#include "agent/http_child.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+
+#include "log/log.h"
+
+extern char** environ;
+
+namespace dwcp::agent {
+namespace {
+
+constexpr int kChildFd = 3;                           // the socketpair end in the HTTP process
+constexpr std::uint32_t kMaxOptions = 1u << 20;       // options frame (users, paths)
+constexpr std::uint32_t kMaxStartup = 64u << 10;      // the child's "ok"/"error" frame
+constexpr std::uint32_t kMaxBody = 64u << 20;         // one /metrics body
+constexpr int kStartTimeoutMs = 30000;                // TLS setup and bind, on a slow machine
+constexpr int kExitRuntime = 1;                       // agent.h's kExitRuntime
+constexpr char kMetrics = 'M', kReadiness = 'R';
+
+bool write_all(int fd, const void* data, std::size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool read_all(int fd, void* data, std::size_t size) {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::read(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool send_frame(int fd, const std::string& payload) {
+  const auto size = static_cast<std::uint32_t>(payload.size());
+  return write_all(fd, &size, sizeof(size)) && write_all(fd, payload.data(), payload.size());
+}
+
+// False on EOF, error, or a frame longer than `max` (nothing of it is read then).
+bool read_frame(int fd, std::uint32_t max, std::string* payload) {
+  std::uint32_t size = 0;
+  if (!read_all(fd, &size, sizeof(size)) || size > max) return false;
+  payload->assign(size, '\0');
+  return read_all(fd, payload->data(), size);
+}
+
+// Fields of a frame: each a u32 length and its bytes.
+struct Encoder {
+  std::string out;
+  Encoder& put(const std::string& field) {
+    const auto size = static_cast<std::uint32_t>(field.size());
+    out.append(reinterpret_cast<const char*>(&size), sizeof(size));
+    out += field;
+    return *this;
+  }
+  Encoder& put(std::int64_t number) { return put(std::to_string(number)); }
+};
+
+struct Decoder {
+  const std::string& in;
+  std::size_t at = 0;
+  bool get(std::string* field) {
+    std::uint32_t size = 0;
+    if (in.size() - at < sizeof(size)) return false;
+    std::memcpy(&size, in.data() + at, sizeof(size));
+    at += sizeof(size);
+    if (in.size() - at < size) return false;
+    field->assign(in, at, size);
+    at += size;
+    return true;
+  }
+  bool get(std::int64_t* number) {
+    std::string text;
+    if (!get(&text) || text.empty() || text.size() > 19 || text.find_first_not_of("-0123456789") != std::string::npos)
+      return false;
+    *number = std::stoll(text);
+    return true;
+  }
+};
+
+std::string encode_options(const HttpOptions& options, const RunAs& run_as) {
+  Encoder e;
+  e.put(options.listen_address).put(std::int64_t{options.threads}).put(std::int64_t{options.request_timeout_ms});
+  e.put(options.basic_auth_user).put(options.basic_auth_password);
+  e.put(static_cast<std::int64_t>(options.basic_auth_users.size()));
+  for (const auto& [user, hash] : options.basic_auth_users) e.put(user).put(hash);
+  e.put(options.tls.cert_file).put(options.tls.key_file).put(options.tls.client_ca_file).put(options.tls.client_auth_type);
+  e.put(options.title);
+  e.put(std::int64_t{run_as.uid}).put(std::int64_t{run_as.gid}).put(run_as.name);
+  e.put(std::int64_t{::getpid()});
+  return e.out;
+}
+
+bool decode_options(const std::string& frame, HttpOptions* options, RunAs* run_as, pid_t* parent) {
+  Decoder d{frame};
+  std::int64_t threads = 0, timeout = 0, users = 0, uid = 0, gid = 0, ppid = 0;
+  if (!d.get(&options->listen_address) || !d.get(&threads) || !d.get(&timeout) ||
+      !d.get(&options->basic_auth_user) || !d.get(&options->basic_auth_password) || !d.get(&users))
+    return false;
+  for (std::int64_t i = 0; i < users; ++i) {
+    std::string user, hash;
+    if (!d.get(&user) || !d.get(&hash)) return false;
+    options->basic_auth_users[user] = hash;
+  }
+  if (!d.get(&options->tls.cert_file) || !d.get(&options->tls.key_file) || !d.get(&options->tls.client_ca_file) ||
+      !d.get(&options->tls.client_auth_type) || !d.get(&options->title) || !d.get(&uid) || !d.get(&gid) ||
+      !d.get(&run_as->name) || !d.get(&ppid))
+    return false;
+  options->threads = static_cast<int>(threads);
+  options->request_timeout_ms = static_cast<int>(timeout);
+  run_as->uid = static_cast<uid_t>(uid);
+  run_as->gid = static_cast<gid_t>(gid);
+  *parent = static_cast<pid_t>(ppid);
+  return true;
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
+                                  strsignal(WTERMSIG(status)) + ")";
+  return "ended (status " + std::to_string(status) + ")";
+}
+
+// The HTTP process's side: each request one round trip to the parent, one at a time.
+class ParentChannel : public ContentSource {
+ public:
+  explicit ParentChannel(int fd) : fd_(fd) {}
+  bool metrics(std::string* body) override { return ask(kMetrics, body); }
+  bool ready(std::string* reason) override { return ask(kReadiness, reason); }
+  std::mutex& mutex() { return mutex_; }
+
+ private:
+  bool ask(char request, std::string* text) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::string reply;
+    if (!write_all(fd_, &request, 1) || !read_frame(fd_, kMaxBody, &reply) || reply.empty()) {
+      // The parent is gone (PR_SET_PDEATHSIG usually ends us first) or answered nonsense:
+      // nothing true can be served any more.
+      _exit(3);
+    }
+    text->assign(reply, 1, std::string::npos);
+    return reply[0] == 1;
+  }
+
+  int fd_;
+  std::mutex mutex_;
+};
+
+}  // namespace
+
+std::unique_ptr<HttpChild> HttpChild::start(const HttpOptions& options, const RunAs& run_as,
+                                            std::vector<std::weak_ptr<prometheus::Collectable>> collectables,
+                                            std::string* error) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    *error = std::string("socketpair: ") + std::strerror(errno);
+    return nullptr;
+  }
+  std::unique_ptr<HttpChild> child(new HttpChild());
+  child->fd_ = fds[0];
+  child->content_ = std::make_shared<LocalContent>(std::move(collectables));
+
+  // posix_spawn (vfork + exec): safe in a process with threads. The child gets the socket as
+  // fd 3 and no other descriptor of ours (BPF objects, target executables).
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], kChildFd);
+  posix_spawn_file_actions_addclosefrom_np(&actions, kChildFd + 1);
+  std::string fd_text = std::to_string(kChildFd);
+  char arg0[] = "dwcp-observer-http";
+  char* argv[] = {arg0, const_cast<char*>(kHttpChildMode), fd_text.data(), nullptr};
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    *error = std::string("cannot start the HTTP process: ") + std::strerror(rc);
+    return nullptr;
+  }
+  child->pid_ = pid;
+
+  std::string startup;
+  pollfd waiting{child->fd_, POLLIN, 0};
+  const bool sent = send_frame(child->fd_, encode_options(options, run_as));
+  if (!sent || ::poll(&waiting, 1, kStartTimeoutMs) != 1 || !read_frame(child->fd_, kMaxStartup, &startup)) {
+    *error = "the HTTP process did not start (pid " + std::to_string(pid) + ")";
+    return nullptr;  // the destructor ends and reaps it
+  }
+  Decoder d{startup};
+  std::string state, text;
+  if (!d.get(&state) || !d.get(&text) || (state == "ok" && !d.get(&child->credentials_)) || state != "ok") {
+    *error = state == "error" ? text : "the HTTP process answered nonsense at start";
+    return nullptr;
+  }
+  child->address_ = text;
+  return child;
+}
+
+HttpChild::~HttpChild() {
+  stopping_ = true;
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);  // wakes answer()
+  if (thread_.joinable()) thread_.join();
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void HttpChild::serve() {
+  thread_ = std::thread([this] { answer(); });
+}
+
+void HttpChild::answer() {
+  std::string why = "closed its end";
+  for (;;) {
+    char request = 0;
+    ssize_t n = ::read(fd_, &request, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != 1) break;
+    std::string reply(1, '\1');
+    if (request == kMetrics) {
+      std::string body;
+      content_->metrics(&body);
+      if (body.size() >= kMaxBody) reply = std::string(1, '\0') + "metrics body exceeds the channel's cap";
+      else reply += body;
+    } else if (request == kReadiness) {
+      std::string reason;
+      if (!content_->ready(&reason)) reply = std::string(1, '\0') + reason;
+    } else {
+      why = "sent an unknown request";
+      break;
+    }
+    if (!send_frame(fd_, reply)) break;
+  }
+  if (stopping_) return;
+  // Nothing serves /metrics any more, and this process can no longer start a server of its own
+  // (it dropped root): exit non-zero so that systemd/Kubernetes restart the whole agent. Exiting
+  // closes every BPF link, which detaches the probes.
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  dwcp::log::error("the HTTP process (pid " + std::to_string(pid_) + ") " + why + " and " + describe_status(status) +
+                       ": exiting so that the service manager restarts the agent",
+                   {{"exit_code", std::to_string(kExitRuntime)}});
+  _exit(kExitRuntime);
+}
+
+int http_child_main(int argc, char** argv) {
+  // The parent ends this process (SIGKILL, or PR_SET_PDEATHSIG when it dies): a Ctrl-C or a
+  // service manager's SIGTERM to every process must not end the server before the agent.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  if (argc != 3 || std::string(argv[2]) != std::to_string(kChildFd)) return 2;
+  const int fd = kChildFd;
+  std::string frame;
+  HttpOptions options;
+  RunAs run_as;
+  pid_t parent = 0;
+  if (!read_frame(fd, kMaxOptions, &frame) || !decode_options(frame, &options, &run_as, &parent)) return 2;
+  auto fail = [fd](const std::string& message) {
+    send_frame(fd, Encoder().put("error").put(message).out);
+    return kExitRuntime;
+  };
+  std::string error;
+  if (!prepare_unprivileged(&error)) return fail("the HTTP process cannot drop privileges: " + error);
+  auto channel = std::make_shared<ParentChannel>(fd);
+  // No request reaches the parent before the start frame (a client may connect at once).
+  std::unique_lock<std::mutex> hold(channel->mutex());
+  auto started = HttpServer::start_with(options, channel);
+  if (!started) return fail(started.error);
+  if (!become_unprivileged(run_as, &error)) return fail("the HTTP process cannot drop privileges: " + error);
+  // Set after the uid change (which clears it); the parent may have died just before.
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (::getppid() != parent) return kExitRuntime;
+  if (!send_frame(fd, Encoder().put("ok").put(started.server->address()).put(describe_credentials()).out))
+    return kExitRuntime;
+  hold.unlock();
+  for (;;) ::pause();
+}
+
+}  // namespace dwcp::agent
