@@ -354,6 +354,9 @@ Result<Profile> parse_profile(std::string_view json_text, std::string_view sourc
     }
     return Error{source + ":" + std::to_string(line) + ":" + std::to_string(column) +
                  ": invalid JSON: " + parse_error_reason(error.what())};
+  } catch (const Json::exception& error) {
+    // Valid syntax the library cannot hold, e.g. a number out of double's range (found by fuzz_profile).
+    return Error{source + ": invalid JSON: " + error.what()};
   }
   auto profile = compile_profile(root);
   if (!profile) return Error{source + ": " + profile.error()};
