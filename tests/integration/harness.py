@@ -44,6 +44,20 @@ def fixture_path(variant="dwcp-fixture"):
     return os.path.join(FIXTURE_DIR, variant)
 
 
+def private_fixture(directory, variant="dwcp-fixture", name=None):
+    """A copy of a fixture under a command name (comm) no other process on the machine has, so
+    that --follow / --comm / --exe cannot pick up someone else's fixture."""
+    name = name or "dwcpf-%06x" % (int.from_bytes(os.urandom(3), "little"))
+    path = os.path.join(directory, name)
+    shutil.copy2(fixture_path(variant), path)
+    return path
+
+
+def run_agent(args, prefix=(), timeout=30):
+    proc = subprocess.run(list(prefix) + [AGENT] + list(args), capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stderr + proc.stdout
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
