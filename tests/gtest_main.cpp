@@ -1,7 +1,7 @@
-// main() of the BPF unit tier: a test that cannot run here (no root, a kernel without what it
-// needs) is skipped with the reason, and then the whole binary exits 77, which CTest reports as
-// skipped (SKIP_RETURN_CODE) — or 1 under CI=true, where every suite must run (the rule of
-// tests/run_python_suite.py).
+// main() of every GoogleTest binary: a test that cannot run here (no root, a kernel or a build
+// without what it needs) is skipped with the reason, and then the binary exits 77, which CTest
+// reports as skipped (SKIP_RETURN_CODE 77 on every GoogleTest test) — or 1 under CI=true, where
+// every suite must run (the rule of tests/run_python_suite.py).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
