@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "agent/bpf_abi.h"
+#include "agent/bpf_stats.h"
 #include "agent/listeners.h"
 #include "agent/load_base.h"
 #include "agent/uprobe_multi.h"
@@ -43,11 +44,6 @@ int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) 
                                                        : dwcp::log::Level::kDebug;
   dwcp::log::write(ours, message, {{"component", "libbpf"}});
   return n;
-}
-
-std::string errno_text(int err) {
-  if (err < 0) err = -err;
-  return std::strerror(err);
 }
 
 std::string hex(std::uint64_t v) {

@@ -9,11 +9,13 @@
 
 namespace dwcp::agent {
 
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
 std::unique_ptr<BpfStatsSession> BpfStatsSession::enable(std::string* error) {
   int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
   if (fd < 0) {
     int err = errno;
-    *error = "cannot enable BPF run-time stats (BPF_ENABLE_STATS, kernel 5.8+): " + std::string(std::strerror(err));
+    *error = "cannot enable BPF run-time stats (BPF_ENABLE_STATS, kernel 5.8+): " + errno_text(err);
     if (err == EPERM) *error += " — needs CAP_SYS_ADMIN; or set `sysctl kernel.bpf_stats_enabled=1`";
     return nullptr;
   }
@@ -28,7 +30,7 @@ std::optional<ProgramRunStats> read_program_run_stats(int prog_fd, std::string* 
   bpf_prog_info info{};
   __u32 len = sizeof(info);
   if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) {
-    *error = "cannot read BPF program info: " + std::string(std::strerror(errno));
+    *error = "cannot read BPF program info: " + errno_text(errno);
     return std::nullopt;
   }
   return ProgramRunStats{info.run_time_ns, info.run_cnt};

@@ -34,6 +34,10 @@ struct ProgramRunStats {
 // Cumulative run time and count of the program behind `prog_fd` (zero while stats are off).
 std::optional<ProgramRunStats> read_program_run_stats(int prog_fd, std::string* error);
 
+// strerror of an errno value or of a libbpf/bpf() result (-errno): one wording for every BPF
+// failure the agent reports (sessions, calibration, stats).
+std::string errno_text(int err);
+
 // Mean ns per run between two readings; 0 when the program did not run (or stats were off).
 double ns_per_run(const ProgramRunStats& before, const ProgramRunStats& after);
 

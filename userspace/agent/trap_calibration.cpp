@@ -44,8 +44,6 @@ extern "C" __attribute__((noinline, used)) std::uint64_t dwcp_overhead_calibrati
 namespace dwcp::agent {
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
-
 // `r0 = 0; exit`: a kprobe-type program (uprobes run kprobe programs) that does nothing.
 int load_empty_program(bool for_multi, std::string* error) {
   bpf_insn insns[2] = {};
