@@ -43,6 +43,10 @@ struct inflight_value {
 	__u32 _pad;
 	__s64 val[DWCP_MAX_FIELDS];
 	char str[DWCP_STR_SLOTS][DWCP_STR_LEN];
+	// session_close / adjust_streams: the session's stream slice (array pointer, length) as the
+	// call began; DWCP empties or cuts the slice before the RET (dwcp_stream_layout).
+	__u64 table_ptr;
+	__u64 table_len;
 };
 
 struct {

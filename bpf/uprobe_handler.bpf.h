@@ -134,32 +134,56 @@ static __always_inline __u64 ringbuf_flags(void)
 }
 
 // AMST session stream tables (per-stream bytes without a probe per chunk).
-// As Close returns, DWCP's own per-stream counters are final: read the session's stream table
-// there, while the caller surely still holds the session, and emit one DWCP_EV_STREAM_FINAL per
-// stream, ahead of the session_close event. At the RET rather than the entry: once per call
-// even when Go's prologue re-runs the entry (morestack), and counting what Close itself flushed.
-// The agent reads the same counters from userspace while the session lives
-// (agent/stream_reader.h).
-static __always_inline void emit_stream_table(__u64 session, __u32 tgid, __u32 probe_id, __u64 goroutine)
+// DWCP's own per-stream counters are final as Close returns, and the streams AdjustStreams closes
+// leave the table as it returns. But both change the session's slice before their RET (Close sets
+// m.streams = nil, AdjustStreams cuts it), so the entry saves the slice's array pointer and length
+// (save_stream_table) and the RET reads every stream through them (emit_stream_table): one
+// DWCP_EV_STREAM_FINAL per stream, ahead of the probe's own event. At the RET rather than the
+// entry: chunks of a Send still running at Close's entry are counted before Close gets its lock,
+// and the RET fires once per call even when Go's prologue re-runs the entry (morestack). The agent
+// reads the same counters from userspace while the session lives (agent/stream_reader.h).
+static __always_inline const struct dwcp_stream_layout *stream_layout_on(void)
 {
 	__u32 zero = 0;
 	const struct dwcp_stream_layout *layout = bpf_map_lookup_elem(&stream_layout, &zero);
-	if (!layout || !layout->enabled || session == 0)
+	return layout && layout->enabled ? layout : 0;
+}
+
+static __always_inline bool saves_stream_table(__u16 kind)
+{
+	return kind == DWCP_EV_SESSION_CLOSE || kind == DWCP_EV_ADJUST_STREAMS;
+}
+
+static __always_inline void save_stream_table(struct inflight_value *in, __u32 probe_id)
+{
+	const struct dwcp_stream_layout *layout = stream_layout_on();
+	__u64 session = (__u64)in->val[DWCP_SLOT_SESSION];
+	if (!layout || session == 0)
 		return;
 	__u64 table[2] = {}; // streams slice: data pointer, length
 	if (bpf_probe_read_user(table, sizeof(table), (void *)(session + layout->streams_off))) {
 		count_drop(probe_id, DWCP_DROP_READ_FAILED);
 		return;
 	}
+	in->table_ptr = table[0];
+	in->table_len = table[1];
+}
+
+static __always_inline void emit_stream_table(__u64 session, __u64 table_ptr, __u64 table_len, __u32 tgid,
+					      __u32 probe_id, __u64 goroutine)
+{
+	const struct dwcp_stream_layout *layout = stream_layout_on();
+	if (!layout || session == 0)
+		return;
 	__u32 max = layout->max_streams;
 	if (max > DWCP_MAX_SESSION_STREAMS)
 		max = DWCP_MAX_SESSION_STREAMS;
 	for (__u32 i = 0; i < DWCP_MAX_SESSION_STREAMS; i++) {
-		if (i >= max || i >= table[1])
+		if (i >= max || i >= table_len)
 			break;
 		__u64 stream = 0;
 		__u32 flags = 0;
-		if (bpf_probe_read_user(&stream, 8, (void *)(table[0] + 8 * (__u64)i)) || stream == 0)
+		if (bpf_probe_read_user(&stream, 8, (void *)(table_ptr + 8 * (__u64)i)) || stream == 0)
 			flags = DWCP_EVF_READ_FAILED;
 		struct dwcp_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 		if (!ev) {
@@ -188,7 +212,8 @@ static __always_inline void emit_stream_table(__u64 session, __u32 tgid, __u32 p
 		ev->val[DWCP_SLOT_SESSION] = (__s64)session;
 		ev->val[DWCP_SLOT_FINAL_STREAM_PTR] = (__s64)stream;
 		ev->val[DWCP_SLOT_FINAL_INDEX] = i;
-		ev->val[DWCP_SLOT_FINAL_TABLE_LEN] = (__s64)table[1];
+		ev->val[DWCP_SLOT_FINAL_TABLE_LEN] = (__s64)table_len;
+		ev->val[DWCP_SLOT_FINAL_TABLE_PTR] = (__s64)table_ptr;
 		bpf_ringbuf_submit(ev, ringbuf_flags());
 	}
 }
@@ -220,6 +245,8 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index, 
 		in->flags = read_fields(regs, spec, in->val, 0, in->str);
 		if (in->flags & DWCP_EVF_READ_FAILED)
 			count_drop(probe_id, DWCP_DROP_READ_FAILED);
+		if (saves_stream_table(spec->kind))
+			save_stream_table(in, probe_id);
 		if (bpf_map_update_elem(&inflight, &key, in, BPF_ANY))
 			count_drop(probe_id, DWCP_DROP_MAP_FULL);
 		return 0;
@@ -232,8 +259,9 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index, 
 			count_drop(probe_id, DWCP_DROP_UNMATCHED_EXIT);
 			return 0;
 		}
-		if (spec->kind == DWCP_EV_SESSION_CLOSE)
-			emit_stream_table((__u64)entry->val[DWCP_SLOT_SESSION], tgid, probe_id, key.goroutine);
+		if (saves_stream_table(spec->kind))
+			emit_stream_table((__u64)entry->val[DWCP_SLOT_SESSION], entry->table_ptr, entry->table_len, tgid,
+					  probe_id, key.goroutine);
 	}
 
 	struct dwcp_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);

@@ -36,7 +36,8 @@ inline constexpr const char* kEventKindNames[] = {
     "migrate_disk",     // DWCP_EV_MIGRATE_DISK
     "fed_sync",         // DWCP_EV_FED_SYNC
     "fed_baseline",     // DWCP_EV_FED_BASELINE
-    "stream_final",     // DWCP_EV_STREAM_FINAL: emitted by the BPF program at session_close
+    "stream_final",     // DWCP_EV_STREAM_FINAL: emitted by the BPF program at session_close/adjust_streams
+    "adjust_streams",   // DWCP_EV_ADJUST_STREAMS
 };
 
 // Indexed by enum dwcp_drop_reason: the `reason` label of dwcp_observer_events_lost_total.

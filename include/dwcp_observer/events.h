@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define DWCP_ABI_VERSION 1
+#define DWCP_ABI_VERSION 2
 
 #define DWCP_MAX_PROBES 64   /* functions of one profile */
 #define DWCP_MAX_SPECS (2 * DWCP_MAX_PROBES) /* spec 2*probe_id: entry, 2*probe_id+1: exit (all RET sites) */
@@ -51,8 +51,10 @@ enum dwcp_event_kind {
 	/* Appended (never renumber the kinds above). Emitted by the BPF program itself, not named by a
 	 * profile probe: at each RET of a session_close probe (before its own event), one event per
 	 * stream of the session's stream table (struct dwcp_stream_layout): DWCP's own final
-	 * per-stream byte counters. */
+	 * per-stream byte counters (read through the table saved at the probe's entry). Also at each
+	 * RET of an adjust_streams probe. */
 	DWCP_EV_STREAM_FINAL,
+	DWCP_EV_ADJUST_STREAMS, /* MultiStreamTCP.AdjustStreams: streams added or closed and cut off */
 	DWCP_EV_KIND_COUNT,
 };
 
@@ -77,10 +79,12 @@ enum dwcp_slot {
 #define DWCP_SLOT_FINAL_SENT DWCP_SLOT_BYTES   /* StreamConn.bytesSent */
 #define DWCP_SLOT_FINAL_RECV DWCP_SLOT_COUNT   /* StreamConn.bytesRecv */
 /* DWCP_SLOT_SESSION: the session; slot 4: the *StreamConn; slot 5: its index in the table;
- * slot 6: the table's length as read (more than DWCP_MAX_SESSION_STREAMS: the rest not sent). */
+ * slot 6: the table's length as saved (more than DWCP_MAX_SESSION_STREAMS: the rest not sent);
+ * slot 7: the table's array pointer as saved (the agent reads the rest through it). */
 #define DWCP_SLOT_FINAL_STREAM_PTR 4
 #define DWCP_SLOT_FINAL_INDEX 5
 #define DWCP_SLOT_FINAL_TABLE_LEN 6
+#define DWCP_SLOT_FINAL_TABLE_PTR 7
 #define DWCP_STR_NAME 0 /* string slot: vm id, state key, source cluster, baseline id */
 #define DWCP_STR_PEER 1 /* string slot: target host, remote cluster */
 #define DWCP_STR_SLOTS 2
@@ -216,7 +220,10 @@ struct dwcp_sock_stats {
 /* Where a session's stream table lives (from the profile's "types": MultiStreamTCP.streams, a
  * []*StreamConn, and StreamConn's streamID/bytesSent/bytesRecv), stored by the agent in the
  * one-entry `stream_layout` map. enabled == 0: the BPF program emits no STREAM_FINAL events.
- * The session pointer comes from the session_close probe's DWCP_SLOT_SESSION entry field. */
+ * The session pointer comes from the session_close (or adjust_streams) probe's DWCP_SLOT_SESSION
+ * entry field. DWCP's Close sets `m.streams = nil` and AdjustStreams cuts the slice before they
+ * return: the slice's array pointer and length are saved at the entry and read at the RET (the
+ * array itself and the streams it points to are still alive then). */
 #define DWCP_MAX_SESSION_STREAMS 64
 struct dwcp_stream_layout {
 	__u32 enabled;

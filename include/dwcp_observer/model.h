@@ -76,6 +76,23 @@ struct CompressionDone {
   // False when the source cannot tell a delta hit from a miss (HDE.CompressMemory seen from
   // BPF): the compression then counts in bytes and ratio but not in the delta hit rate.
   bool delta_known = true;
+  // True when the source counts the successful operation and its hit or miss from DWCP's own
+  // totals (EncoderTotals): this event then adds bytes and a ratio only.
+  bool operation_counted = false;
+};
+// DWCP's own figures, read from its memory by the agent (never by the hook library, whose caller
+// reports each call instead).
+// A session's activeStreams (Start, AdjustStreams and the health check set it): while a session
+// has one, dwcp_amst_streams_active counts it instead of the session's open streams.
+struct ActiveStreams {
+  std::uint64_t session = 0;
+  std::int64_t count = 0;
+};
+// Growth of a DeltaEncoder's totalEncoded and deltaHits since the last report:
+// dwcp_hde_operations_total{encode,success} and the delta hit rate, as DWCP's GetMetrics has them.
+struct EncoderTotals {
+  std::uint64_t encoded = 0;
+  std::uint64_t delta_hits = 0;
 };
 struct DecompressionDone {
   bool success = true;
@@ -127,7 +144,8 @@ using Event = std::variant<StreamOpened, StreamClosed, AllStreamsClosed, StreamB
                            Latency, BandwidthUpdate, CompressionDone, DecompressionDone,
                            BaselineCount, DictionaryEfficiency, MigrationStarted,
                            MigrationCompleted, SpeedupCalculated, FederationSync, ComponentHealth,
-                           FeatureToggle, VersionInfo, SessionClosed, StreamsAdopted>;
+                           FeatureToggle, VersionInfo, SessionClosed, StreamsAdopted, ActiveStreams,
+                           EncoderTotals>;
 
 // ---- the model --------------------------------------------------------------------------------
 

@@ -334,8 +334,9 @@ TEST_F(UprobeHandler, FullRingBufferCountsEachLostEvent) {
   EXPECT_EQ(bpf().drops(kProbe, DWCP_DROP_UNMATCHED_EXIT), 1u);
 }
 
-// The AMST session's stream table, read at Close's RET: one STREAM_FINAL per stream, then the
-// session_close event.
+// The AMST session's stream table, saved at Close's entry and read at its RET: one STREAM_FINAL
+// per stream, then the session_close event. Between the two, as DWCP's Close does, the session's
+// slice is emptied (m.streams = nil) and a chunk still in flight is counted.
 TEST_F(UprobeHandler, SessionCloseEmitsEachStreamsFinalCounters) {
   struct StreamConn {
     std::uint64_t pad;
@@ -348,7 +349,7 @@ TEST_F(UprobeHandler, SessionCloseEmitsEachStreamsFinalCounters) {
     StreamConn** streams;  // a Go slice: data, len, cap
     std::uint64_t len, cap;
   };
-  StreamConn s0{0, 10, 1000, 10}, s2{0, 12, 3000, 30};
+  StreamConn s0{0, 10, 900, 10}, s2{0, 12, 3000, 30};
   StreamConn* table[3] = {&s0, nullptr, &s2};
   Session session{{}, table, 3, 3};
   dwcp_stream_layout layout{};
@@ -364,6 +365,9 @@ TEST_F(UprobeHandler, SessionCloseEmitsEachStreamsFinalCounters) {
   bpf().set_spec(kExit, probe_spec(DWCP_EV_SESSION_CLOSE, kProbe, DWCP_PHASE_EXIT,
                                    {nonnil_field(DWCP_SLOT_ERR, reg_loc(DWCP_REG_RAX))}));
   run(kEntry, Regs{}.reg(DWCP_REG_RAX, &session).g(kG1));
+  s0.sent = 1000;
+  session.streams = nullptr;
+  session.len = session.cap = 0;
   run(kExit, Regs{}.g(kG1));
   const auto events = bpf().drain();
   ASSERT_EQ(events.size(), 4u);
@@ -375,6 +379,7 @@ TEST_F(UprobeHandler, SessionCloseEmitsEachStreamsFinalCounters) {
     EXPECT_EQ(ev.val[DWCP_SLOT_SESSION], session_ptr);
     EXPECT_EQ(ev.val[DWCP_SLOT_FINAL_INDEX], i);
     EXPECT_EQ(ev.val[DWCP_SLOT_FINAL_TABLE_LEN], 3);
+    EXPECT_EQ(ev.val[DWCP_SLOT_FINAL_TABLE_PTR], static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(table)));
     EXPECT_EQ(ev.val[DWCP_SLOT_FINAL_STREAM_PTR],
               static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(table[i])));
   }

@@ -218,23 +218,25 @@ TEST(SessionTracker, AdoptsRunningSessionsWithTheirBytesAndNeverStartedOnesClose
   EXPECT_TRUE(std::holds_alternative<SessionClosed>(out[0]));
 }
 
-TEST(SessionTracker, StreamsBeyondWhatBpfReadsAtCloseAreReadWhenCloseIsSeen) {
+TEST(SessionTracker, StreamsBeyondWhatBpfReadsAtCloseAreReadThroughTheSavedTable) {
   Harness h;
-  const std::uint64_t big = 0x100000;
+  const std::uint64_t big = 0x100000, array = 0x180000;
   std::vector<std::uint64_t> streams;
   for (int i = 0; i < 10; ++i) streams.push_back(0x200000 + 0x100 * i);
-  h.memory->session(big, 0x180000, streams, 0);
+  h.memory->session(big, array, streams, 0);
   h.decode(DWCP_EV_RECEIVE, big);  // first read: 10 streams
   // 70 more accepted before Close, with no read in between: only BPF's table length says so.
   for (int i = 10; i < 80; ++i) streams.push_back(0x200000 + 0x100 * i);
-  h.memory->session(big, 0x180000, streams, 0);
+  h.memory->session(big, array, streams, 0);
   for (int i = 0; i < 80; ++i) h.memory->set(streams[i], i, 0, 10);
+  // As DWCP's Close does before it returns: m.streams = nil. The array itself stays.
+  h.memory->words[big + 16] = h.memory->words[big + 24] = h.memory->words[big + 32] = 0;
   std::vector<Event> out;
   for (int i = 0; i < DWCP_MAX_SESSION_STREAMS; ++i) {  // what BPF sends as Close returns
     auto finals = h.decode(DWCP_EV_STREAM_FINAL, big,
                            {{DWCP_SLOT_FINAL_STREAM_ID, i}, {DWCP_SLOT_FINAL_RECV, 10},
                             {DWCP_SLOT_FINAL_STREAM_PTR, static_cast<std::int64_t>(streams[i])},
-                            {DWCP_SLOT_FINAL_TABLE_LEN, 80}}, 0);
+                            {DWCP_SLOT_FINAL_TABLE_LEN, 80}, {DWCP_SLOT_FINAL_TABLE_PTR, array}}, 0);
     out.insert(out.end(), finals.begin(), finals.end());
   }
   auto closed = h.decode(DWCP_EV_SESSION_CLOSE, big);
@@ -284,4 +286,111 @@ TEST(SessionTracker, WithoutALayoutChunkProbesCountTheBytes) {
 }
 
 }  // namespace
+
+namespace {
+// The shipped layout's optional fields at their DWCP offsets: activeStreams @96, started @240,
+// StreamConn.reconnects @72 (4-byte fields, stored in their own words here).
+profile::SessionLayout full_layout() {
+  profile::SessionLayout l = layout();
+  l.active_off = 96;
+  l.started_off = 240;
+  l.reconnects_off = 72;
+  return l;
+}
+
+struct FullHarness : Harness {
+  FullHarness() {
+    auto fake = std::make_unique<FakeMemory>();
+    memory = fake.get();
+    tracker = std::make_unique<SessionTracker>(std::move(fake), full_layout(), metrics.target(2),
+                                               [this](const std::string& m) { logs.push_back(m); });
+    decoder.set_sessions(tracker.get());
+  }
+  void session(std::uint64_t at, std::uint64_t data, const std::vector<std::uint64_t>& streams, std::int64_t active,
+               bool started) {
+    memory->session(at, data, streams, static_cast<std::int64_t>(streams.size()));
+    memory->words[at + 96] = static_cast<std::uint64_t>(active);
+    memory->words[at + 240] = started ? 1 : 0;
+    for (auto stream : streams)  // the words between the counters and reconnects (read in one span)
+      for (std::uint64_t off = 32; off <= 72; off += 8) memory->words[stream + off] = 0;
+  }
+};
+
+std::vector<std::int64_t> actives(const std::vector<Event>& events) {
+  std::vector<std::int64_t> out;
+  for (const auto& e : events)
+    if (const auto* a = std::get_if<ActiveStreams>(&e)) out.push_back(a->count);
+  return out;
+}
+}  // namespace
+
+// dwcp_amst_streams_active is DWCP's own activeStreams: the health check lowers it without any
+// Close, and a session whose Start failed (started false) holds none and is not a session.
+TEST(SessionTracker, ActiveStreamsAndStartedAreDwcpsOwn) {
+  FullHarness h;
+  const std::uint64_t s = 0x100000;
+  h.session(s, 0x180000, {0x200000, 0x200100, 0x200200}, 3, true);
+  auto out = h.decode(DWCP_EV_SEND, s);
+  EXPECT_EQ(actives(out), (std::vector<std::int64_t>{3}));
+  EXPECT_EQ(h.tracker->live_sessions(), 1u);
+  h.memory->words[s + 96] = 2;  // the health check found one stream unhealthy
+  out.clear();
+  h.tracker->refresh(&out);
+  EXPECT_EQ(actives(out), (std::vector<std::int64_t>{2}));
+  out.clear();
+  h.tracker->refresh(&out);
+  EXPECT_TRUE(actives(out).empty()) << "unchanged: not sent again";
+
+  const std::uint64_t failed = 0x300000;  // Start failed: no stream, started false
+  h.session(failed, 0x380000, {}, 0, false);
+  out = h.decode(DWCP_EV_SESSION_START, failed, {{DWCP_SLOT_ERR, 1}});
+  EXPECT_EQ(h.tracker->live_sessions(), 1u) << "a session whose Start failed is not counted";
+}
+
+// AdjustStreams cuts the table before it returns: the streams it closed get their finals through
+// the saved table; the streams left and the new count are read as it returns.
+TEST(SessionTracker, AdjustStreamsShrinkChargesTheRemovedStreamsOnce) {
+  FullHarness h;
+  const std::uint64_t s = 0x100000, array = 0x180000;
+  const std::vector<std::uint64_t> streams = {0x200000, 0x200100, 0x200200, 0x200300};
+  h.session(s, array, streams, 4, true);
+  h.decode(DWCP_EV_SEND, s);
+  for (int i = 0; i < 4; ++i) h.memory->set(streams[i], i, 1000, 0);
+  // AdjustStreams(…) down to 2: m.streams = m.streams[:2], activeStreams = 2.
+  h.memory->words[s + 24] = 2;
+  h.memory->words[s + 96] = 2;
+  std::vector<Event> out;
+  for (int i = 0; i < 4; ++i) {
+    auto finals = h.decode(DWCP_EV_STREAM_FINAL, s,
+                           {{DWCP_SLOT_FINAL_STREAM_ID, i}, {DWCP_SLOT_FINAL_SENT, 1000},
+                            {DWCP_SLOT_FINAL_STREAM_PTR, static_cast<std::int64_t>(streams[i])},
+                            {DWCP_SLOT_FINAL_TABLE_LEN, 4}, {DWCP_SLOT_FINAL_TABLE_PTR, array}}, 0);
+    out.insert(out.end(), finals.begin(), finals.end());
+  }
+  auto adjusted = h.decode(DWCP_EV_ADJUST_STREAMS, s);
+  out.insert(out.end(), adjusted.begin(), adjusted.end());
+  for (int round = 0; round < 6; ++round) h.tracker->refresh(&out);  // the removed ones are forgotten
+  const auto sums = bytes(out);
+  ASSERT_EQ(sums.size(), 4u);
+  for (const auto& [id, figures] : sums) EXPECT_EQ(figures.first, 1000u) << id;
+  EXPECT_EQ(actives(out), (std::vector<std::int64_t>{2}));
+}
+
+// A successful reconnect is no error (DWCP counts it in StreamConn.reconnects); a failed one is
+// DWCP's own error "reconnect_failed".
+TEST(SessionTracker, ReconnectsAreCountedAsDwcpCountsThem) {
+  FullHarness h;
+  const std::uint64_t s = 0x100000;
+  h.session(s, 0x180000, {0x200000}, 1, true);
+  auto out = h.decode(DWCP_EV_RECONNECT, s, {{DWCP_SLOT_ID, 0}});
+  for (const auto& e : out) EXPECT_FALSE(std::holds_alternative<StreamError>(e));
+  h.memory->words[0x200000 + 72] = 1;
+  h.tracker->refresh(&out);
+  out = h.decode(DWCP_EV_RECONNECT, s, {{DWCP_SLOT_ID, 0}, {DWCP_SLOT_ERR, 1}});
+  ASSERT_EQ(out.size(), 1u);
+  const auto* error = std::get_if<StreamError>(&out[0]);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->error_type, "reconnect_failed");
+}
+
 }  // namespace dwcp::agent

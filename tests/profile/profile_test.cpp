@@ -60,7 +60,7 @@ TEST(ShippedProfile, LoadsWithEveryCatalogueFunction) {
   const Profile& profile = shipped();
   EXPECT_EQ(profile.name, "novacron-dwcp");
   EXPECT_EQ(profile.package, kPackage);
-  ASSERT_EQ(profile.probes.size(), 16u);
+  ASSERT_EQ(profile.probes.size(), 17u);
   for (size_t i = 0; i < profile.probes.size(); ++i) {
     const CompiledProbe& probe = profile.probes[i];
     EXPECT_EQ(probe.probe_id, i);
@@ -102,8 +102,8 @@ TEST(ShippedProfile, DebugProfileAddsOnlyTheChunkProbes) {
 
 TEST(ShippedProfile, AmstProbesCarryTheirSessionAndTheLayoutIsDeclared) {
   // The receiver (*MultiStreamTCP) is the first word: RAX at entry.
-  for (const char* event : {"session_start", "stream_open", "send", "receive", "session_close", "reconnect",
-                            "send_chunk", "receive_chunk"})
+  for (const char* event : {"session_start", "stream_open", "send", "receive", "session_close", "adjust_streams",
+                            "reconnect", "send_chunk", "receive_chunk"})
     EXPECT_EQ(field(probe_for(event).entry, DWCP_SLOT_SESSION), "REG RAX width 8") << event;
   // The same slot is "aux" for other kinds: Encode keeps ptr(data) there (the skip test), no session.
   EXPECT_EQ(field(probe_for("encode").entry, DWCP_SLOT_ENTRY_AUX), "REG RDI width 8");
@@ -114,9 +114,13 @@ TEST(ShippedProfile, AmstProbesCarryTheirSessionAndTheLayoutIsDeclared) {
   EXPECT_EQ(layout.stream_id_off, 8);
   EXPECT_EQ(layout.sent_off, 16);
   EXPECT_EQ(layout.recv_off, 24);
+  // DWCP's own figures beside the bytes (catalogue §6): activeStreams, started, reconnects.
+  EXPECT_EQ(layout.active_off, 96);
+  EXPECT_EQ(layout.started_off, 240);
+  EXPECT_EQ(layout.reconnects_off, 72);
   const std::string session = kPackage + "/transport.MultiStreamTCP";
   EXPECT_EQ(layout.field_offsets.front(), (FieldOffsetUse{session, "streams", 16}));
-  EXPECT_EQ(layout.field_offsets.size(), 5u);
+  EXPECT_EQ(layout.field_offsets.size(), 8u);
 }
 
 TEST(ShippedProfile, SymbolsAndFeatures) {

@@ -45,7 +45,13 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
     // Without DWARF (a stripped build) the profile's offsets are all there is.
     scan = plan_sites(profile_, *binary, loaded.dwarf ? &*loaded.dwarf : nullptr, demoted_,
                       bpf_->kernel_plan().refuse_per_chunk_probes);
-    if (layout && loaded.dwarf) layout_conflict = field_offset_conflict(layout->field_offsets, *loaded.dwarf);
+    if (layout && loaded.dwarf) {
+      layout_conflict = field_offset_conflict(layout->field_offsets, *loaded.dwarf);
+      const auto dropped = drop_fields_dwarf_lacks(&*layout, *loaded.dwarf);
+      if (!dropped.empty())
+        log("this build has no " + join(dropped, ", ") + " (DWARF): the agent does not read them in process " +
+            std::to_string(process.pid));
+    }
     // A DWARF bomb refused by goelf's cap says so here (stripped builds say they have none).
     if (!loaded.dwarf && loaded.has_package) log("profile offsets not checked against DWARF: " + loaded.dwarf.error());
   }

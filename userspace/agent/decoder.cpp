@@ -44,6 +44,7 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
     case DWCP_EV_SESSION_CLOSE:
     case DWCP_EV_RECONNECT:
     case DWCP_EV_STREAM_FINAL:
+    case DWCP_EV_ADJUST_STREAMS:
       decode_amst(e, out);
       break;
     case DWCP_EV_COMPRESS_MEMORY:
@@ -159,9 +160,18 @@ void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
   // First sight of a session adopts the streams it already holds. The last events of a Close
   // (its final figures, its return) must not re-open a session the same Close just closed.
   if (sessions_ != nullptr && session != 0)
-    sessions_->seen(session, out, e.kind != DWCP_EV_STREAM_FINAL && e.kind != DWCP_EV_SESSION_CLOSE);
+    sessions_->seen(session, out, e.kind != DWCP_EV_STREAM_FINAL && e.kind != DWCP_EV_SESSION_CLOSE,
+                    e.kind == DWCP_EV_SESSION_START);
 
   switch (e.kind) {
+    case DWCP_EV_SESSION_START:
+      // DWCP counts a session from a Start that returned nil (one that failed holds no stream).
+      if (sessions_ != nullptr && session != 0 && paired && !failed) sessions_->started(session);
+      break;
+    case DWCP_EV_ADJUST_STREAMS:
+      // The streams it closed sent their finals ahead of this event; the table holds the rest.
+      if (sessions_ != nullptr && session != 0) sessions_->adjusted(session, out);
+      break;
     case DWCP_EV_STREAM_OPEN:
       out->push_back(StreamOpened{id, !failed, session});
       break;
@@ -177,7 +187,8 @@ void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
         figures.id = e.val[DWCP_SLOT_FINAL_STREAM_ID];
         figures.sent = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_SENT]);
         figures.received = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_RECV]);
-        sessions_->final_figures(session, figures, static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_TABLE_LEN]),
+        sessions_->final_figures(session, figures, static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_TABLE_PTR]),
+                                 static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_TABLE_LEN]),
                                  e.flags & DWCP_EVF_READ_FAILED, out);
       }
       break;
@@ -205,7 +216,10 @@ void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
         out->push_back(StreamBytes{id, 0, non_negative(e.val[DWCP_SLOT_RESULT_BYTES])});
       break;
     case DWCP_EV_RECONNECT:
-      out->push_back(StreamError{id, "reconnect"});
+      // DWCP's health check counts a reconnect that fails as its error "reconnect_failed"; one
+      // that succeeds is no error (StreamConn.reconnects counts it, read with the stream table).
+      // Without an exit (entry-only profile) success is not known: nothing is counted.
+      if (failed) out->push_back(StreamError{id, "reconnect_failed"});
       break;
     default:
       break;

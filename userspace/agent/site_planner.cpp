@@ -21,6 +21,33 @@ std::string field_offset_conflict(const std::vector<profile::FieldOffsetUse>& us
   return "";
 }
 
+std::vector<std::string> drop_fields_dwarf_lacks(profile::SessionLayout* layout, const goelf::DwarfTypes& dwarf) {
+  std::vector<std::string> dropped;
+  if (layout->field_offsets.empty()) return dropped;
+  // The full Go names of the two structs, as the layout's first uses spell them.
+  std::string session_type, stream_type;
+  for (const auto& use : layout->field_offsets) {
+    if (use.field == "streams") session_type = use.go_type;
+    if (use.field == "streamID") stream_type = use.go_type;
+  }
+  struct Optional {
+    const std::string& type;
+    const char* field;
+    std::int32_t* offset;
+  };
+  const Optional optionals[] = {{session_type, "activeStreams", &layout->active_off},
+                                {session_type, "started", &layout->started_off},
+                                {stream_type, "reconnects", &layout->reconnects_off}};
+  for (const Optional& o : optionals) {
+    // Only where DWARF knows the struct (the required field is there) but not this field.
+    const char* known = &o.type == &session_type ? "streams" : "streamID";
+    if (*o.offset < 0 || !dwarf.field_offset(o.type, known) || dwarf.field_offset(o.type, o.field)) continue;
+    *o.offset = -1;
+    dropped.push_back(o.type.substr(o.type.rfind('/') + 1) + "." + o.field);
+  }
+  return dropped;
+}
+
 SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf,
                     const std::set<std::uint32_t>& demoted, bool refuse_per_chunk) {
   SitePlan scan;

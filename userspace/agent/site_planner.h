@@ -43,4 +43,9 @@ SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& bina
 // the probe relies on agrees (or the DWARF does not describe it: then the profile stands).
 std::string field_offset_conflict(const std::vector<profile::FieldOffsetUse>& uses, const goelf::DwarfTypes& dwarf);
 
+// The session layout's optional fields (activeStreams, started, reconnects) that a binary whose
+// DWARF knows the session's struct does not have are another build's: they are not read there.
+// Returns the names dropped ("transport.MultiStreamTCP.started", ...).
+std::vector<std::string> drop_fields_dwarf_lacks(profile::SessionLayout* layout, const goelf::DwarfTypes& dwarf);
+
 }  // namespace dwcp::agent

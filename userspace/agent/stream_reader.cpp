@@ -56,27 +56,49 @@ bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layou
   }
   std::uint64_t slice[3] = {};
   std::int64_t num_streams = 0;
-  if (!memory.read({{session + layout.streams_off, slice, sizeof slice},
-                    {session + layout.num_streams_off, &num_streams, sizeof num_streams}},
-                   why))
-    return false;
+  std::int32_t active = 0;
+  std::uint8_t started = 0;
+  std::vector<MemoryReader::Range> ranges = {{session + layout.streams_off, slice, sizeof slice},
+                                             {session + layout.num_streams_off, &num_streams, sizeof num_streams}};
+  if (layout.active_off >= 0) ranges.push_back({session + layout.active_off, &active, sizeof active});
+  if (layout.started_off >= 0) ranges.push_back({session + layout.started_off, &started, sizeof started});
+  if (!memory.read(ranges, why)) return false;
   const std::uint64_t data = slice[0], length = slice[1], capacity = slice[2];
   if (length > capacity || capacity > kMaxTableLength || num_streams < 0 ||
-      num_streams > static_cast<std::int64_t>(kMaxTableLength) || (length > 0 && !plausible_pointer(data))) {
-    *why = "implausible stream table (len " + std::to_string(length) + ", cap " + std::to_string(capacity) +
-           ", numStreams " + std::to_string(num_streams) + "): wrong layout, or the session was freed";
+      num_streams > static_cast<std::int64_t>(kMaxTableLength) || (length > 0 && !plausible_pointer(data)) ||
+      active < 0 || active > static_cast<std::int32_t>(kMaxTableLength) || started > 1) {
+    *why = "implausible session (len " + std::to_string(length) + ", cap " + std::to_string(capacity) +
+           ", numStreams " + std::to_string(num_streams) + ", activeStreams " + std::to_string(active) +
+           "): wrong layout, or the session was freed";
     return false;
   }
   out->num_streams = num_streams;
+  out->data = data;
   out->length = length;
-  const std::size_t n = std::min<std::uint64_t>(length, max_streams);
-  if (n == 0) return true;
-  std::vector<std::uint64_t> pointers(n);
-  if (!memory.read({{data, pointers.data(), n * 8}}, why)) return false;
+  if (layout.active_off >= 0) out->active = active;
+  if (layout.started_off >= 0) out->started = started != 0;
+  return read_streams(memory, layout, data, 0, std::min<std::uint64_t>(length, max_streams), &out->streams, why);
+}
 
-  // One span per stream covering the three counters (they sit within a few words of each other).
-  const std::int32_t lo = std::min({layout.stream_id_off, layout.sent_off, layout.recv_off});
-  const std::int32_t hi = std::max({layout.stream_id_off, layout.sent_off, layout.recv_off}) + 8;
+bool read_streams(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t data, std::size_t from,
+                  std::size_t to, std::vector<StreamFigures>* out, std::string* why) {
+  if (to <= from) return true;
+  if (to - from > kMaxTableLength || !plausible_pointer(data)) {
+    *why = "implausible stream table";
+    return false;
+  }
+  const std::size_t n = to - from;
+  std::vector<std::uint64_t> pointers(n);
+  if (!memory.read({{data + 8 * from, pointers.data(), n * 8}}, why)) return false;
+
+  // One span per stream covering its counters (they sit within a few words of each other).
+  const bool reconnects = layout.reconnects_off >= 0;
+  std::int32_t lo = std::min({layout.stream_id_off, layout.sent_off, layout.recv_off});
+  std::int32_t hi = std::max({layout.stream_id_off, layout.sent_off, layout.recv_off}) + 8;
+  if (reconnects) {
+    lo = std::min(lo, layout.reconnects_off);
+    hi = std::max(hi, layout.reconnects_off + 4);
+  }
   if (lo < 0 || hi - lo > 256) {
     *why = "StreamConn counter offsets too far apart";
     return false;
@@ -86,7 +108,7 @@ bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layou
   std::vector<MemoryReader::Range> ranges;
   for (std::size_t i = 0; i < n; ++i) {
     if (!plausible_pointer(pointers[i])) {
-      *why = "stream " + std::to_string(i) + " of the table is not a pointer";
+      *why = "stream " + std::to_string(from + i) + " of the table is not a pointer";
       return false;
     }
     ranges.push_back({pointers[i] + lo, &bytes[i * span], span});
@@ -103,11 +125,16 @@ bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layou
     f.id = static_cast<std::int64_t>(word(i, layout.stream_id_off));
     f.sent = word(i, layout.sent_off);
     f.received = word(i, layout.recv_off);
-    if (f.id < 0 || f.id >= kMaxStreamId) {
-      *why = "stream " + std::to_string(i) + " has id " + std::to_string(f.id) + ": wrong layout, or freed";
+    if (reconnects) {
+      std::int32_t r;
+      std::memcpy(&r, &bytes[i * span + (layout.reconnects_off - lo)], 4);
+      f.reconnects = r;
+    }
+    if (f.id < 0 || f.id >= kMaxStreamId || f.reconnects.value_or(0) < 0) {
+      *why = "stream " + std::to_string(from + i) + " has id " + std::to_string(f.id) + ": wrong layout, or freed";
       return false;
     }
-    out->streams.push_back(f);
+    out->push_back(f);
   }
   return true;
 }
@@ -134,15 +161,21 @@ SessionMetrics::SessionMetrics() : registry_(std::make_shared<prometheus::Regist
                      .Register(*registry_);
   truncated_ = &prometheus::BuildCounter()
                     .Name("dwcp_observer_amst_sessions_truncated_total")
-                    .Help("Sessions holding more streams than the agent reads (64): the rest are not counted")
+                    .Help("Sessions holding more streams than the agent reads (" + std::to_string(kMaxReadStreams) +
+                          "): the rest are not counted")
                     .Register(*registry_);
+  reconnects_ = &prometheus::BuildCounter()
+                     .Name("dwcp_observer_amst_stream_reconnects_total")
+                     .Help("Successful stream reconnects, as DWCP counts them itself (StreamConn.reconnects, "
+                           "read from the target); a failed one is dwcp_amst_errors_total{error_type=\"reconnect_failed\"}")
+                     .Register(*registry_);
 }
 
 SessionMetrics::ForTarget SessionMetrics::target(std::uint32_t pid) {
   const std::string p = std::to_string(pid);
   return {&sessions_->Add({{"pid", p}}), &readable_->Add({{"pid", p}}), &reads_->Add({{"pid", p}, {"result", "ok"}}),
           &reads_->Add({{"pid", p}, {"result", "failed"}}), &unreadable_->Add({{"pid", p}}),
-          &truncated_->Add({{"pid", p}})};
+          &truncated_->Add({{"pid", p}}), &reconnects_->Add({{"pid", p}})};
 }
 
 SessionTracker::SessionTracker(std::unique_ptr<MemoryReader> memory, std::optional<profile::SessionLayout> layout,
@@ -153,9 +186,11 @@ SessionTracker::SessionTracker(std::unique_ptr<MemoryReader> memory, std::option
 
 std::size_t SessionTracker::live_sessions() const {
   std::size_t n = 0;
-  for (const auto& [address, session] : sessions_) n += !session.closed;
+  for (const auto& [address, session] : sessions_) n += !session.closed && session.started;
   return n;
 }
+
+void SessionTracker::publish_sessions() { metrics_.sessions->Set(static_cast<double>(live_sessions())); }
 
 bool SessionTracker::read(std::uint64_t address, Session& session, StreamTable* table) {
   std::string why;
@@ -185,20 +220,47 @@ void SessionTracker::charge(Session& session, const StreamFigures& figures, std:
   auto [it, fresh] = session.streams.try_emplace(figures.ptr);
   Stream& known = it->second;
   std::uint64_t sent = figures.sent, received = figures.received;
+  std::int32_t reconnects = figures.reconnects.value_or(0);
   if (!fresh && known.id == figures.id) {
     // The same stream: charge only growth. A figure below what was charged is an older snapshot
     // (a read that raced the final one): nothing to add.
     sent = figures.sent > known.sent ? figures.sent - known.sent : 0;
     received = figures.received > known.received ? figures.received - known.received : 0;
+    reconnects = figures.reconnects && *figures.reconnects > known.reconnects ? *figures.reconnects - known.reconnects : 0;
     known.sent = std::max(known.sent, figures.sent);
     known.received = std::max(known.received, figures.received);
+    known.reconnects = std::max(known.reconnects, figures.reconnects.value_or(0));
   } else {
-    known = {figures.id, figures.sent, figures.received};  // a new stream at this address
+    known = {figures.id, figures.sent, figures.received, figures.reconnects.value_or(0), known.last_read};
   }
   if (sent != 0 || received != 0) out->push_back(StreamBytes{std::to_string(figures.id), sent, received});
+  if (reconnects > 0) metrics_.reconnects->Increment(reconnects);
 }
 
-void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool reopen) {
+void SessionTracker::take(std::uint64_t address, Session& session, const StreamTable& table, std::vector<Event>* out) {
+  ++session.reads;
+  for (const auto& figures : table.streams) {
+    charge(session, figures, out);
+    session.streams[figures.ptr].last_read = session.reads;
+  }
+  if (table.started) session.started = *table.started;
+  if (table.active) {
+    // DWCP's own count; a session that has not started (or whose Start failed) holds none.
+    const std::int64_t active = session.started ? *table.active : 0;
+    if (session.active != active) out->push_back(ActiveStreams{address, active});
+    session.active = active;
+  }
+  // Streams gone from the table for a few reads (closed by AdjustStreams, their finals charged)
+  // are forgotten, so a table that churns cannot grow the agent. Not at once: a final of a stream
+  // this read no longer found may still be on its way through the ring buffer.
+  if (table.length <= kMaxReadStreams) {
+    for (auto it = session.streams.begin(); it != session.streams.end();)
+      it = it->second.last_read + 3 < session.reads ? session.streams.erase(it) : std::next(it);
+  }
+  publish_sessions();
+}
+
+void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool reopen, bool by_start) {
   if (address == 0) return;
   auto it = sessions_.find(address);
   if (it != sessions_.end()) {
@@ -206,13 +268,17 @@ void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool r
     // A closed session's address probed again by Start/Send/...: a new session there.
     sessions_.erase(it);
   }
-  if (live_sessions() >= kMaxTrackedSessions) {
+  const auto open = std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) { return !s.second.closed; });
+  if (static_cast<std::size_t>(open) >= kMaxTrackedSessions) {
     if (!logged_full_) log_("tracking " + std::to_string(kMaxTrackedSessions) + " AMST sessions: newer ones are not adopted");
     logged_full_ = true;
     return;
   }
   Session& session = sessions_[address];
-  metrics_.sessions->Set(static_cast<double>(live_sessions()));
+  // Without a started flag to read, a session counts once a probe other than Start's saw it
+  // (Start's own event says whether it succeeded: started()).
+  session.started = reopen && !by_start && !(layout_ && layout_->started_off >= 0);
+  publish_sessions();
   if (!layout_) return;
   StreamTable table;
   if (!read(address, session, &table)) return;
@@ -222,43 +288,72 @@ void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool r
   const std::size_t own = std::min<std::size_t>(table.streams.size(), static_cast<std::size_t>(table.num_streams));
   for (std::size_t i = 0; i < own; ++i) adopted.stream_ids.push_back(std::to_string(table.streams[i].id));
   if (!adopted.stream_ids.empty()) out->push_back(std::move(adopted));
-  for (const auto& figures : table.streams) charge(session, figures, out);
+  take(address, session, table, out);
 }
 
-void SessionTracker::final_figures(std::uint64_t address, const StreamFigures& figures,
+void SessionTracker::started(std::uint64_t address) {
+  auto it = sessions_.find(address);
+  if (it == sessions_.end() || it->second.closed) return;
+  if (!layout_ || layout_->started_off < 0) it->second.started = true;
+  publish_sessions();
+}
+
+void SessionTracker::final_figures(std::uint64_t address, const StreamFigures& figures, std::uint64_t table,
                                    std::uint64_t table_length, bool read_failed, std::vector<Event>* out) {
   if (!layout_) return;  // the binary contradicts the layout: BPF read the wrong words
   auto it = sessions_.find(address);
-  if (it == sessions_.end()) return;  // seen() could not track it
-  it->second.table_length = std::max(it->second.table_length, table_length);
+  if (it == sessions_.end() || it->second.closed) return;  // untracked, or a Close of a closed session
+  Session& session = it->second;
+  session.saved_table = table;
+  session.saved_length = table_length;
   if (read_failed) {
-    if (!it->second.unreadable) {
-      it->second.unreadable = true;
+    if (!session.unreadable) {
+      session.unreadable = true;
       metrics_.unreadable->Increment();
       if (!logged_failure_) log_("cannot read an AMST session's final per-stream figures at Close (BPF read failed)");
       logged_failure_ = true;
     }
     return;
   }
-  charge(it->second, figures, out);
+  charge(session, figures, out);
+  session.streams[figures.ptr].last_read = session.reads;
+}
+
+void SessionTracker::read_rest_of_saved(Session& session, std::vector<Event>* out) {
+  // BPF sent the first DWCP_MAX_SESSION_STREAMS streams' final figures; the rest are read now,
+  // through the array saved at the call's entry, while the call has only just returned.
+  const std::uint64_t length = std::min<std::uint64_t>(session.saved_length, kMaxReadStreams);
+  if (layout_ && !session.unreadable && length > DWCP_MAX_SESSION_STREAMS) {
+    std::vector<StreamFigures> rest;
+    std::string why;
+    if (read_streams(*memory_, *layout_, session.saved_table, DWCP_MAX_SESSION_STREAMS, length, &rest, &why)) {
+      metrics_.reads_ok->Increment();
+      for (const auto& figures : rest) charge(session, figures, out);
+    } else {
+      metrics_.reads_failed->Increment();
+    }
+  }
+  session.saved_table = session.saved_length = 0;
 }
 
 void SessionTracker::closed(std::uint64_t address, std::vector<Event>* out) {
   auto it = sessions_.find(address);
   if (it == sessions_.end() || it->second.closed) return;
   Session& session = it->second;
-  // The BPF side sent the first DWCP_MAX_SESSION_STREAMS streams' final figures; the rest are
-  // read now, while Close has only just returned.
-  StreamTable table;
-  if (layout_ && !session.unreadable && session.table_length > DWCP_MAX_SESSION_STREAMS &&
-      read(address, session, &table)) {
-    for (std::size_t i = DWCP_MAX_SESSION_STREAMS; i < table.streams.size(); ++i)
-      charge(session, table.streams[i], out);
-  }
+  read_rest_of_saved(session, out);
   session.closed = true;
+  session.streams.clear();  // a second Close repeats no figure: nothing is charged after closed
   closed_order_.push_back(address);
   forget_old_closed();
-  metrics_.sessions->Set(static_cast<double>(live_sessions()));
+  publish_sessions();
+}
+
+void SessionTracker::adjusted(std::uint64_t address, std::vector<Event>* out) {
+  auto it = sessions_.find(address);
+  if (it == sessions_.end() || it->second.closed) return;
+  read_rest_of_saved(it->second, out);
+  StreamTable table;
+  if (layout_ && !it->second.unreadable && read(address, it->second, &table)) take(address, it->second, table, out);
 }
 
 void SessionTracker::forget_old_closed() {
@@ -287,7 +382,7 @@ void SessionTracker::refresh(std::vector<Event>* out) {
       metrics_.unreadable->Increment();
       continue;
     }
-    for (const auto& figures : table.streams) charge(session, figures, out);
+    take(address, session, table, out);
   }
 }
 

@@ -3,8 +3,10 @@
 // counters from the target's memory with process_vm_readv (CAP_SYS_PTRACE) instead of trapping
 // on sendChunk/receiveChunk. Sessions (*MultiStreamTCP) are learnt from the probes that carry
 // them as receiver; their stream tables are read on first sight (adopting streams already open)
-// and on a short interval; as Close returns the BPF program sends the final figures (events.h,
-// DWCP_EV_STREAM_FINAL). Deltas are charged per stream_id, summed across sessions.
+// and on a short interval; as Close and AdjustStreams return, the BPF program sends the final
+// figures of the streams they drop (events.h, DWCP_EV_STREAM_FINAL). Deltas are charged per
+// stream_id, summed across sessions. Each read also takes the session's own activeStreams and
+// started flag (where the profile declares them): dwcp_amst_streams_active is DWCP's figure.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -56,12 +58,16 @@ struct StreamFigures {
   std::int64_t id = 0;
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
+  std::optional<std::int32_t> reconnects;  // StreamConn.reconnects, where the layout has it
 };
 
 struct StreamTable {
   std::int64_t num_streams = 0;  // MultiStreamTCP.numStreams
+  std::uint64_t data = 0;        // the slice's array pointer
   std::uint64_t length = 0;      // len(streams) as read
   std::vector<StreamFigures> streams;  // the first min(length, max_streams)
+  std::optional<std::int32_t> active;  // MultiStreamTCP.activeStreams
+  std::optional<bool> started;         // MultiStreamTCP.started
 };
 
 // Streams of one session read from userspace at most. (The BPF side reads the first
@@ -72,6 +78,10 @@ constexpr std::size_t kMaxReadStreams = 1024;
 // (the target is untrusted and may free the session meanwhile). Error text says what was wrong.
 bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t session,
                        StreamTable* out, std::string* why, std::size_t max_streams = kMaxReadStreams);
+// Reads streams [from, to) of a table's array (a slice saved before DWCP dropped it), appending
+// to *out; the same checks as read_stream_table.
+bool read_streams(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t data, std::size_t from,
+                  std::size_t to, std::vector<StreamFigures>* out, std::string* why);
 
 // dwcp_observer_amst_* families: what the reading costs and where it fell short, per target pid.
 class SessionMetrics {
@@ -85,6 +95,7 @@ class SessionMetrics {
     prometheus::Counter* reads_failed;
     prometheus::Counter* unreadable;      // sessions whose counters could not be read
     prometheus::Counter* truncated;       // sessions with more streams than are read (kMaxReadStreams)
+    prometheus::Counter* reconnects;      // DWCP's own successful reconnects (StreamConn.reconnects)
   };
   ForTarget target(std::uint32_t pid);
 
@@ -95,6 +106,7 @@ class SessionMetrics {
   prometheus::Family<prometheus::Counter>* reads_;
   prometheus::Family<prometheus::Counter>* unreadable_;
   prometheus::Family<prometheus::Counter>* truncated_;
+  prometheus::Family<prometheus::Counter>* reconnects_;
 };
 
 // The sessions of one target process. Used from the agent's consumer thread only.
@@ -113,34 +125,52 @@ class SessionTracker {
   // A probe carried `session` (its receiver). The first time: read its stream table, adopt the
   // streams it already holds (StreamsAdopted) and charge their bytes so far. `reopen`: a closed
   // session seen again is a new session at a reused address (false for Close's own events).
-  void seen(std::uint64_t session, std::vector<Event>* out, bool reopen = true);
-  // DWCP_EV_STREAM_FINAL: one stream's figures as Close returns, read in BPF.
-  // table_length: len(streams) as BPF read it (streams past the first 64 are read at Close).
-  void final_figures(std::uint64_t session, const StreamFigures& figures, std::uint64_t table_length,
-                     bool read_failed, std::vector<Event>* out);
-  // Close returned: no more reads of this session (its memory may be freed from now on). A
-  // session with more streams than BPF reads at Close gets one last read of the rest first.
+  // `by_start`: seen through Start's own event, which alone does not make it a started session.
+  void seen(std::uint64_t session, std::vector<Event>* out, bool reopen = true, bool by_start = false);
+  // DWCP_EV_STREAM_FINAL: one stream's figures as Close or AdjustStreams returns, read in BPF
+  // through the table saved at the call's entry (array pointer `table`, length `table_length`;
+  // streams past the first DWCP_MAX_SESSION_STREAMS are read by dropped()).
+  void final_figures(std::uint64_t session, const StreamFigures& figures, std::uint64_t table,
+                     std::uint64_t table_length, bool read_failed, std::vector<Event>* out);
+  // Close returned: no more reads of this session (its memory may be freed from now on).
   void closed(std::uint64_t session, std::vector<Event>* out);
+  // AdjustStreams returned: the streams it closed got their finals; read what the session holds now.
+  void adjusted(std::uint64_t session, std::vector<Event>* out);
+  // Start returned without error: the session counts from now on (where the layout has no
+  // started flag to read).
+  void started(std::uint64_t session);
   // Reads every live session's table and charges what its streams counted since the last read.
   void refresh(std::vector<Event>* out);
 
+  // Sessions that are started and not closed.
   std::size_t live_sessions() const;
 
  private:
   struct Stream {
     std::int64_t id = 0;
     std::uint64_t sent = 0, received = 0;
+    std::int32_t reconnects = 0;
+    std::uint64_t last_read = 0;  // the session read that last found it in the table
   };
   struct Session {
     bool closed = false;
     bool unreadable = false;
+    bool started = false;
     std::uint64_t table_length = 0;  // at the last read
+    std::uint64_t reads = 0;
+    std::optional<std::int64_t> active;  // last ActiveStreams sent
+    std::uint64_t saved_table = 0, saved_length = 0;  // from Close/AdjustStreams finals
     std::map<std::uint64_t, Stream> streams;  // by *StreamConn
   };
   // Charges figures against what was already charged for that stream (growth only); a stream
   // whose id changed is a new object at a reused address: charged from zero.
   void charge(Session& session, const StreamFigures& figures, std::vector<Event>* out);
   bool read(std::uint64_t address, Session& session, StreamTable* table);
+  // A table just read: charge its streams, take the session's own figures, forget streams long gone.
+  void take(std::uint64_t address, Session& session, const StreamTable& table, std::vector<Event>* out);
+  // Streams past what BPF sent as finals, read through the saved table.
+  void read_rest_of_saved(Session& session, std::vector<Event>* out);
+  void publish_sessions();
   void forget_old_closed();
 
   std::unique_ptr<MemoryReader> memory_;

@@ -28,7 +28,14 @@ std::vector<prometheus::MetricFamily> ModelImpl::collect() const {
   std::optional<double> streams_active, utilization, hit_rate, dictionary;
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    streams_active = static_cast<double>(open_count_);
+    // A session whose own activeStreams is known counts that; the others, their open streams.
+    std::size_t counted = open_count_;
+    double active = 0;
+    for (const auto& [session, count] : active_by_session_) {
+      active += static_cast<double>(count);
+      if (auto open = open_streams_.find(session); open != open_streams_.end()) counted -= open->second.size();
+    }
+    streams_active = static_cast<double>(counted) + active;
     if (has_bandwidth_) utilization = bandwidth_available_ > 0 ? bandwidth_used_ / bandwidth_available_ * 100 : 0;
     if (has_dictionary_efficiency_) dictionary = dictionary_efficiency_;
   }

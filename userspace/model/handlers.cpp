@@ -124,6 +124,29 @@ void ModelImpl::on(const AllStreamsClosed&) {
 void ModelImpl::on(const SessionClosed& e) {
   std::lock_guard<std::mutex> lock(state_mutex_);
   close_session_locked(e.session);
+  active_by_session_.erase(e.session);
+}
+
+void ModelImpl::on(const ActiveStreams& e) {
+  std::int64_t count = e.count;
+  if (count < 0) {
+    invalid(kNegativeValue);
+    count = 0;
+  }
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  if (active_by_session_.size() >= kMaxTracked && active_by_session_.count(e.session) == 0) {
+    invalid(kTrackingTableFull);
+    return;
+  }
+  active_by_session_[e.session] = count;
+}
+
+void ModelImpl::on(const EncoderTotals& e) {
+  if (e.delta_hits > e.encoded) invalid(kNegativeValue);  // more hits than encodes: misses would go below 0
+  const std::uint64_t hits = std::min(e.delta_hits, e.encoded);
+  encode_success_->count.fetch_add(e.encoded, std::memory_order_relaxed);
+  delta_hits_.fetch_add(hits, std::memory_order_relaxed);
+  delta_misses_.fetch_add(e.encoded - hits, std::memory_order_relaxed);
 }
 
 void ModelImpl::on(const StreamsAdopted& e) {
@@ -177,6 +200,13 @@ void ModelImpl::increment_operation(std::string_view operation, bool success) {
 }
 
 void ModelImpl::on(const CompressionDone& e) {
+  if (e.success && e.operation_counted) {
+    // The operation, hit and miss come from the source's own totals (EncoderTotals).
+    const std::string_view type = e.data_type.empty() ? std::string_view(kUnknown) : std::string_view(e.data_type);
+    if (e.data_type.empty()) invalid(kEmptyId);
+    record_compression(data_type_cells(type), e.original_bytes, e.compressed_bytes, false, false);
+    return;
+  }
   if (e.success && e.operation == "encode" && e.delta_known) {
     compression_done(e.data_type, e.original_bytes, e.compressed_bytes, e.delta_hit);
     return;

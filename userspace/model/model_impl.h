@@ -42,6 +42,8 @@ class ModelImpl {
   void on(const AllStreamsClosed& e);
   void on(const SessionClosed& e);
   void on(const StreamsAdopted& e);
+  void on(const ActiveStreams& e);
+  void on(const EncoderTotals& e);
   void on(const StreamBytes& e) { stream_bytes(e.stream_id, e.sent, e.received); }
   void on(const StreamError& e);
   void on(const Latency& e);
@@ -111,6 +113,8 @@ class ModelImpl {
   // Open streams by session (the AMST *MultiStreamTCP; 0 for sources without sessions) and id.
   std::unordered_map<std::uint64_t, OpenStreams> open_streams_;
   std::size_t open_count_ = 0;
+  // DWCP's own activeStreams by session, where the source reads it (ActiveStreams).
+  std::unordered_map<std::uint64_t, std::int64_t> active_by_session_;
   std::unordered_map<std::string, Clock::time_point> migrations_;
   bool has_bandwidth_ = false;
   double bandwidth_used_ = 0;

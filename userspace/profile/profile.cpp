@@ -234,22 +234,31 @@ Result<std::optional<SessionLayout>> session_layout(const TypeTable& types, cons
     const char* key;
     const char* field;
     GoType::Kind kind;
+    std::size_t size;
     int32_t* out;
+    bool optional;
   };
   const Need needs[] = {
-      {*session, "transport.MultiStreamTCP", "streams", GoType::Kind::Slice, &layout.streams_off},
-      {*session, "transport.MultiStreamTCP", "numStreams", GoType::Kind::Int, &layout.num_streams_off},
-      {*stream, "transport.StreamConn", "streamID", GoType::Kind::Int, &layout.stream_id_off},
-      {*stream, "transport.StreamConn", "bytesSent", GoType::Kind::Int, &layout.sent_off},
-      {*stream, "transport.StreamConn", "bytesRecv", GoType::Kind::Int, &layout.recv_off},
+      {*session, "transport.MultiStreamTCP", "streams", GoType::Kind::Slice, 24, &layout.streams_off, false},
+      {*session, "transport.MultiStreamTCP", "numStreams", GoType::Kind::Int, 8, &layout.num_streams_off, false},
+      {*stream, "transport.StreamConn", "streamID", GoType::Kind::Int, 8, &layout.stream_id_off, false},
+      {*stream, "transport.StreamConn", "bytesSent", GoType::Kind::Int, 8, &layout.sent_off, false},
+      {*stream, "transport.StreamConn", "bytesRecv", GoType::Kind::Int, 8, &layout.recv_off, false},
+      {*session, "transport.MultiStreamTCP", "activeStreams", GoType::Kind::Int, 4, &layout.active_off, true},
+      {*session, "transport.MultiStreamTCP", "started", GoType::Kind::Bool, 1, &layout.started_off, true},
+      {*stream, "transport.StreamConn", "reconnects", GoType::Kind::Int, 4, &layout.reconnects_off, true},
   };
   for (const Need& need : needs) {
     const GoField* field = need.type->field(need.field);
+    if (!field && need.optional) continue;
     if (!field) return std::optional<SessionLayout>{};
-    if (field->type->kind != need.kind || (need.kind == GoType::Kind::Int && field->type->size != 8))
-      return Error{std::string("types.") + need.key + ".fields." + need.field +
-                   ": the session layout needs " + (need.kind == GoType::Kind::Slice ? "a slice" : "an 8-byte integer") +
+    if (field->type->kind != need.kind || (need.kind != GoType::Kind::Slice && field->type->size != need.size)) {
+      const std::string want = need.kind == GoType::Kind::Slice  ? "a slice"
+                               : need.kind == GoType::Kind::Bool ? "a bool"
+                                                                 : "a " + std::to_string(need.size) + "-byte integer";
+      return Error{std::string("types.") + need.key + ".fields." + need.field + ": the session layout needs " + want +
                    " here (DWCP reads it as one)"};
+    }
     *need.out = field->offset;
     layout.field_offsets.push_back({qualified_type_name(need.key, package, types.root_scope()), need.field, field->offset});
   }

@@ -52,6 +52,12 @@ struct SessionLayout {
   int32_t stream_id_off = 0;
   int32_t sent_off = 0;
   int32_t recv_off = 0;
+  // Optional (-1: the profile does not declare them). DWCP's own activeStreams (atomic.Int32: Start,
+  // AdjustStreams and the health check set it), its started flag (bool), and each stream's
+  // reconnects (atomic.Int32: successful reconnectStream calls).
+  int32_t active_off = -1;
+  int32_t started_off = -1;
+  int32_t reconnects_off = -1;
   std::vector<FieldOffsetUse> field_offsets;  // checked against the binary's DWARF
 };
 
