@@ -348,7 +348,7 @@ def transfer_arrived(samples, truth, pid):
             and value(samples, "dwcp_observer_tcp_bytes_received_total", pid=pid) == truth["socket_bytes_read"]
             and value(samples, "dwcp_amst_bytes_sent_total") == sum(truth["bytes_sent_per_stream"].values())
             and value(samples, "dwcp_amst_bytes_received_total") == sum(truth["bytes_received_per_stream"].values())
-            and value(samples, "dwcp_amst_streams_active") == truth["streams_opened"] - truth["streams_closed"])
+            and value(samples, "dwcp_amst_streams_active") == truth["active_streams"])
 
 
 class AgentTestCase(unittest.TestCase):

@@ -28,7 +28,11 @@ PACKAGE = "github.com/khryptorgraphics/novacron/backend/core/network/dwcp"
 # calls on several streams, and reconnects.
 WORKLOAD = ["--workload", "all", "--transfers", "6", "--goroutines", "6", "--streams", "3",
             "--chunk-size", "10000", "--transfer-size", "50000"]
-FAULTS = ["--fail-every", "5"]
+# Send faults, a Send failing mid-way (sendChunk errors) and the health check reconnecting
+# (with and without success).
+FAULTS = ["--fail-every", "5", "--send-fail", "--reconnect"]
+# dwcp-sender (a partial build) has the Send faults only.
+SENDER_FAULTS = ["--fail-every", "5"]
 # What a refused PruneOldBaselines probe no longer feeds.
 PRUNE_KEYS = ("events decoded prune", "hde baseline count")
 
@@ -42,7 +46,7 @@ EVENT_CALLS = {
     "receive": lambda t: t["receives"],
     "receive_chunk": lambda t: t["receive_chunk_calls"],
     "session_close": lambda t: t["sessions_closed"],
-    "reconnect": lambda t: t["reconnects"],
+    "reconnect": lambda t: t["reconnect_calls"],
     "encode": lambda t: t["hde"]["encode_calls"],
     "decode": lambda t: t["hde"]["decode_calls"],
     "prune": lambda t: t["hde"]["prune_calls"],
@@ -113,14 +117,18 @@ def expected(truth, without=(), chunk_probes=True):
         "amst streams opened": truth["streams_opened"],
         "amst errors send": truth["send_errors"],
         "amst errors send_chunk": truth["send_chunk_errors"],
-        "amst errors reconnect": truth["reconnects"],
+        # DWCP's own error: a reconnect that failed; a successful one is no error.
+        "amst errors reconnect_failed": truth["reconnect_failed"],
+        "amst errors reconnect": 0,
+        "amst errors receive": truth["receive_errors"],
         # receiveChunk's end-of-stream error is not an AMST error (decoder.cpp says why).
         "amst errors receive_chunk": 0,
         "amst errors migration_memory": m["memory_errors"],
         "amst errors migration_disk": m["disk_errors"],
         "amst errors federation_sync": f["sync_errors"],
         "amst errors federation_baseline": f["propagate_errors"],
-        "amst errors, all types": (truth["send_errors"] + truth["send_chunk_errors"] + truth["reconnects"] +
+        "amst errors, all types": (truth["send_errors"] + truth["send_chunk_errors"] + truth["reconnect_failed"] +
+                                   truth["receive_errors"] +
                                    m["memory_errors"] +
                                    m["disk_errors"] + f["sync_errors"] + f["propagate_errors"]),
     }
@@ -385,7 +393,7 @@ class PartialBuild(GoFunctionsTestCase):
     def test_sender_only_build_attaches_what_it_has_exactly(self):
         for variant in ("dwcp-sender", "dwcp-sender-stripped-pie"):
             with self.subTest(variant=variant):
-                truth, s, agent = self.observe(variant, WORKLOAD + FAULTS)
+                truth, s, agent = self.observe(variant, WORKLOAD + SENDER_FAULTS)
                 try:
                     self.assertEqual(truth["receives"] + truth["hde"]["decode_calls"] +
                                      truth["hde"]["decompress_calls"], 0)

@@ -190,8 +190,9 @@ class Lifecycle(AgentTestCase):
             truth2 = second.wait_done()
             s = self.settle(agent, second.pid, truth2, before)
             after = per_stream(s, "dwcp_amst_bytes_sent_total")
+            # DWCP sends chunk i on stream i % n from 0 in every Send: a stream may carry nothing.
             self.assertEqual({k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)},
-                             truth2["bytes_sent_per_stream"])
+                             {k: v for k, v in truth2["bytes_sent_per_stream"].items() if v})
             self.assertEqual(value(s, "dwcp_observer_tcp_bytes_sent_total", pid=str(second.pid)),
                              truth2["socket_bytes_written"])
         finally:
@@ -263,9 +264,11 @@ class Lifecycle(AgentTestCase):
         for f, t in zip(fixtures, truths):
             label = "pid-%d" % f.pid
             with self.subTest(target=label):
-                self.assertEqual(per_stream(s, "dwcp_amst_bytes_sent_total", target=label), t["bytes_sent_per_stream"])
+                # Streams that carried nothing (small Sends start at stream 0) have no series.
+                self.assertEqual(per_stream(s, "dwcp_amst_bytes_sent_total", target=label),
+                                 {k: v for k, v in t["bytes_sent_per_stream"].items() if v})
                 self.assertEqual(per_stream(s, "dwcp_amst_bytes_received_total", target=label),
-                                 t["bytes_received_per_stream"])
+                                 {k: v for k, v in t["bytes_received_per_stream"].items() if v})
                 self.assertEqual(value(s, "dwcp_amst_streams_total", target=label, result="success"), t["streams_opened"])
                 self.assertEqual(value(s, "dwcp_amst_latency_seconds_count", target=label, operation="send"), t["sends"])
                 self.assertEqual(value(s, "dwcp_observer_tcp_bytes_sent_total", pid=str(f.pid)), t["socket_bytes_written"])

@@ -69,25 +69,28 @@ class Sessions(AgentTestCase):
 
         c = fixture.wait_checkpoint("started")
         self.assertEqual(c["active"], SESSIONS * STREAMS)
-        self.expect(agent, {"active": c["active"], "opened": c["opened"], "durations": 0}, "started")
+        # streams_active is DWCP's own activeStreams over open sessions, receivers included.
+        self.assertEqual(c["active_streams"], 2 * SESSIONS * STREAMS)
+        self.expect(agent, {"active": c["active_streams"], "opened": c["opened"], "durations": 0}, "started")
         fixture.resume()
 
         c = fixture.wait_checkpoint("transferred")
         # Mid-session bytes: read from the live sessions' counters (no Close yet).
-        self.expect(agent, {"active": c["active"], "sent": c["bytes_sent_per_stream"],
+        self.expect(agent, {"active": c["active_streams"], "sent": c["bytes_sent_per_stream"],
                             "received": c["bytes_received_per_stream"]}, "transferred")
         fixture.resume()
 
         c = fixture.wait_checkpoint("one_closed")
         self.assertEqual(c["active"], (SESSIONS - 1) * STREAMS)
         # Close ended its own session's streams only, each timed.
-        self.expect(agent, {"active": c["active"], "durations": c["closed"]}, "one_closed")
+        self.expect(agent, {"active": c["active_streams"], "durations": c["closed"]}, "one_closed")
         fixture.resume()
 
         c = fixture.wait_checkpoint("never_started_closed")
         self.assertEqual(c["active"], (SESSIONS - 1) * STREAMS)
-        # A session that never started closes nothing.
-        self.expect(agent, {"active": c["active"], "opened": c["opened"], "durations": c["closed"]},
+        # A session that never started closes nothing; one whose Start failed is no session.
+        self.assertEqual(c["start_errors"], 1)
+        self.expect(agent, {"active": c["active_streams"], "opened": c["opened"], "durations": c["closed"]},
                     "never_started_closed")
         fixture.resume()
 
@@ -116,16 +119,16 @@ class Sessions(AgentTestCase):
         c = fixture.wait_checkpoint("adopted")
         # Adopted at their first probe hit: active from then on, but neither counted as opened
         # nor timed; their bytes are DWCP's own counters, including those before the attach.
-        self.expect(agent, {"active": c["active"], "opened": 0, "durations": 0,
+        self.expect(agent, {"active": c["active_streams"], "opened": 0, "durations": 0,
                             "sent": c["bytes_sent_per_stream"], "received": c["bytes_received_per_stream"]},
                     "adopted")
         fixture.resume()
 
         c = fixture.wait_checkpoint("one_closed")
-        self.expect(agent, {"active": c["active"], "durations": 0}, "one_closed")
+        self.expect(agent, {"active": c["active_streams"], "durations": 0}, "one_closed")
         fixture.resume()
         c = fixture.wait_checkpoint("never_started_closed")
-        self.expect(agent, {"active": c["active"]}, "never_started_closed")
+        self.expect(agent, {"active": c["active_streams"]}, "never_started_closed")
         fixture.resume()
         c = fixture.wait_checkpoint("all_closed")
         self.expect(agent, {"active": 0, "opened": 0, "durations": 0}, "all_closed")
