@@ -385,8 +385,9 @@ class PerChunkProbesRefused(GoFunctionsTestCase):
 
 
 # What Go's linker leaves out of dwcp-sender (tests/fixtures/dwcp-sender: it never receives,
-# decodes or decompresses); receiveChunk stays, reachable from Start's receiver branch.
-SENDER_ABSENT = ("transport.(*MultiStreamTCP).Receive", "compression.(*DeltaEncoder).Decode", "(*HDE).Decompress")
+# decodes, decompresses or adjusts streams); receiveChunk stays, reachable from Start's receiver branch.
+SENDER_ABSENT = ("transport.(*MultiStreamTCP).AdjustStreams", "transport.(*MultiStreamTCP).Receive",
+                 "compression.(*DeltaEncoder).Decode", "(*HDE).Decompress")
 
 
 class PartialBuild(GoFunctionsTestCase):
@@ -425,7 +426,7 @@ class PartialBuild(GoFunctionsTestCase):
         truth, s, agent = self.observe("dwcp-fixture", ["--workload", "amst", "--transfers", "1"])
         self.assertEqual(label_values(s, "dwcp_system_version_info", "version"), {"(devel)"})
         # Probe states describe live processes only: gone with the target.
-        self.assertEqual(value(s, "dwcp_observer_probe_state", state="attached"), 18)
+        self.assertEqual(value(s, "dwcp_observer_probe_state", state="attached"), 19)
         self._cleanups_procs[0].stop()  # the fixture
         self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_probe_state") is None),
                         "probe states of the exited target still exported")
@@ -490,7 +491,7 @@ class Refusals(GoFunctionsTestCase):
 
     def test_function_missing_from_the_build_is_absent_and_the_rest_run(self):
         # A profile for a build that has PruneExpiredBaselines where the fixture has
-        # PruneOldBaselines: that one probe is absent (a state, not a refusal), the 17 others
+        # PruneOldBaselines: that one probe is absent (a state, not a refusal), the 18 others
         # attach. (A binary with none of the package is refused: test_bad_input.)
         missing = "compression.(*DeltaEncoder).PruneExpiredBaselines"
         profile = self.profile_with("compression.(*DeltaEncoder).PruneOldBaselines", {
@@ -503,7 +504,7 @@ class Refusals(GoFunctionsTestCase):
         self.assertNotIn("probes refused", log)
         self.assertEqual(value(s, "dwcp_observer_probe_state", probe="prune", state="absent"), 1)
         self.assertEqual(value(s, "dwcp_observer_probe_state", probe="prune", state="attached"), 0)
-        self.assertEqual(value(s, "dwcp_observer_probe_state", state="attached"), 17)
+        self.assertEqual(value(s, "dwcp_observer_probe_state", state="attached"), 18)
         self.assertRestExact(truth, s)
 
     def test_function_the_resolver_cannot_vouch_for_is_refused_and_the_rest_run(self):
