@@ -1,5 +1,7 @@
 #include "agent/stream_reader.h"
 
+#include "agent/stream_sockets.h"
+
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -181,7 +183,10 @@ bool SessionTracker::read(std::uint64_t address, Session& session, StreamTable* 
   return false;
 }
 
-void SessionTracker::charge(Session& session, const StreamFigures& figures, std::vector<Event>* out) {
+void SessionTracker::charge(std::uint64_t address, Session& session, const StreamFigures& figures,
+                            std::vector<Event>* out) {
+  if (consistency_ != nullptr)
+    consistency_->stream_read(address, figures.ptr, figures.id, figures.sent, figures.received);
   auto [it, fresh] = session.streams.try_emplace(figures.ptr);
   Stream& known = it->second;
   std::uint64_t sent = figures.sent, received = figures.received;
@@ -222,7 +227,7 @@ void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool r
   const std::size_t own = std::min<std::size_t>(table.streams.size(), static_cast<std::size_t>(table.num_streams));
   for (std::size_t i = 0; i < own; ++i) adopted.stream_ids.push_back(std::to_string(table.streams[i].id));
   if (!adopted.stream_ids.empty()) out->push_back(std::move(adopted));
-  for (const auto& figures : table.streams) charge(session, figures, out);
+  for (const auto& figures : table.streams) charge(address, session, figures, out);
 }
 
 void SessionTracker::final_figures(std::uint64_t address, const StreamFigures& figures,
@@ -240,7 +245,7 @@ void SessionTracker::final_figures(std::uint64_t address, const StreamFigures& f
     }
     return;
   }
-  charge(it->second, figures, out);
+  charge(address, it->second, figures, out);
 }
 
 void SessionTracker::closed(std::uint64_t address, std::vector<Event>* out) {
@@ -253,9 +258,10 @@ void SessionTracker::closed(std::uint64_t address, std::vector<Event>* out) {
   if (layout_ && !session.unreadable && session.table_length > DWCP_MAX_SESSION_STREAMS &&
       read(address, session, &table)) {
     for (std::size_t i = DWCP_MAX_SESSION_STREAMS; i < table.streams.size(); ++i)
-      charge(session, table.streams[i], out);
+      charge(address, session, table.streams[i], out);
   }
   session.closed = true;
+  if (consistency_ != nullptr) consistency_->session_closed(address);
   closed_order_.push_back(address);
   forget_old_closed();
   metrics_.sessions->Set(static_cast<double>(live_sessions()));
@@ -287,7 +293,7 @@ void SessionTracker::refresh(std::vector<Event>* out) {
       metrics_.unreadable->Increment();
       continue;
     }
-    for (const auto& figures : table.streams) charge(session, figures, out);
+    for (const auto& figures : table.streams) charge(address, session, figures, out);
   }
 }
 

@@ -27,6 +27,8 @@
 
 namespace dwcp::agent {
 
+class StreamConsistency;
+
 // Another process's memory. An interface so that tests can hand the tracker a fake.
 class MemoryReader {
  public:
@@ -125,6 +127,9 @@ class SessionTracker {
   void refresh(std::vector<Event>* out);
 
   std::size_t live_sessions() const;
+  // Optional: told every stream's figures as read and every Close, to check them against the
+  // kernel's socket counts (agent/stream_sockets.h). Not owned.
+  void set_consistency(StreamConsistency* consistency) { consistency_ = consistency; }
 
  private:
   struct Stream {
@@ -139,7 +144,7 @@ class SessionTracker {
   };
   // Charges figures against what was already charged for that stream (growth only); a stream
   // whose id changed is a new object at a reused address: charged from zero.
-  void charge(Session& session, const StreamFigures& figures, std::vector<Event>* out);
+  void charge(std::uint64_t address, Session& session, const StreamFigures& figures, std::vector<Event>* out);
   bool read(std::uint64_t address, Session& session, StreamTable* table);
   void forget_old_closed();
 
@@ -150,6 +155,7 @@ class SessionTracker {
   bool logged_failure_ = false;
   bool logged_full_ = false;
   std::map<std::uint64_t, Session> sessions_;
+  StreamConsistency* consistency_ = nullptr;
   std::deque<std::uint64_t> closed_order_;  // closed sessions kept a while: a second Close repeats finals
 };
 
