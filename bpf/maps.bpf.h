@@ -129,6 +129,16 @@ struct {
 	__type(value, __u32);
 } sock_owner SEC(".maps");
 
+// Bytes per socket of a target, by socket inode number: the kernel's side of the agent's
+// consistency check (agent/stream_sockets.h). LRU: a target's short-lived sockets (HTTP, DNS) age
+// out instead of filling it; the agent deletes an AMST stream's sockets once their session closed.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DWCP_MAX_TRACKED_SOCKETS);
+	__type(key, __u64);
+	__type(value, struct dwcp_socket_bytes);
+} socket_bytes SEC(".maps");
+
 // Listening sockets of targets, by {network namespace, local port}: a passive open is charged to
 // the process whose listener it arrived on. Filled at listen() (process context) and by the agent
 // for listeners that existed before it attached.

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 // A target's TCP bytes and calls, counted in its own sock_stats entry from the socket byte
 // programs (observer.bpf.c: the sock_*_length tracepoints, or fexit on tcp_sendmsg/tcp_recvmsg
-// before 6.3), and the socket -> owner map that lets softirq-context events find the target.
+// before 6.3), the same bytes per socket (socket_bytes, by inode number: what the agent compares
+// with DWCP's per-stream counters), and the socket -> owner map that lets softirq-context events
+// find the target.
 #pragma once
 
 #include "vmlinux.h"
@@ -14,6 +16,7 @@
 #define AF_INET6_ 10
 #define MSG_PEEK_ 2
 #define EAGAIN_ 11
+#define EEXIST_ 17
 
 static __always_inline bool is_tcp(const struct sock *sk)
 {
@@ -56,6 +59,39 @@ static __always_inline struct dwcp_sock_stats *stats_of_owner(const struct sock 
 	return bpf_map_lookup_elem(&sock_stats, tgid);
 }
 
+// The socket's inode number, the N of its "socket:[N]" link in /proc/PID/fd: how the agent finds
+// the socket an AMST stream holds. 0 for a socket without a file (kernel sockets).
+static __always_inline __u64 socket_inode(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+}
+
+// Adds to one socket's byte counts, creating its entry at its first bytes. A failed creation is a
+// loss like any other (drops, socket pseudo probe); a creation that another CPU won is not.
+static __always_inline void add_socket_bytes(__u64 ino, __u64 sent, __u64 received)
+{
+	if (!ino)
+		return;
+	struct dwcp_socket_bytes *bytes = bpf_map_lookup_elem(&socket_bytes, &ino);
+	if (!bytes) {
+		struct dwcp_socket_bytes zero = {};
+		long err = bpf_map_update_elem(&socket_bytes, &ino, &zero, BPF_NOEXIST);
+		if (err && err != -EEXIST_) {
+			count_drop(DWCP_PROBE_ID_SOCKET, DWCP_DROP_MAP_FULL);
+			return;
+		}
+		bytes = bpf_map_lookup_elem(&socket_bytes, &ino);
+		if (!bytes) {
+			count_drop(DWCP_PROBE_ID_SOCKET, DWCP_DROP_MAP_FULL);
+			return;
+		}
+	}
+	if (sent)
+		__sync_fetch_and_add(&bytes->sent, sent);
+	if (received)
+		__sync_fetch_and_add(&bytes->received, received);
+}
+
 // Socket bytes, with the semantics of the sock_send_length/sock_recv_length tracepoints (6.3+):
 // TCP only, ret > 0 is bytes, -EAGAIN is not an error, MSG_PEEK reads are not counted.
 static __always_inline void count_send(struct sock *sk, int ret)
@@ -64,8 +100,10 @@ static __always_inline void count_send(struct sock *sk, int ret)
 	if (!st || !is_tcp(sk))
 		return;
 	__sync_fetch_and_add(&st->send_calls, 1);
-	if (ret > 0)
+	if (ret > 0) {
 		__sync_fetch_and_add(&st->bytes_sent, ret);
+		add_socket_bytes(socket_inode(sk), ret, 0);
+	}
 	else if (ret < 0 && ret != -EAGAIN_)
 		__sync_fetch_and_add(&st->send_errors, 1);
 	remember_owner(sk);
@@ -77,8 +115,10 @@ static __always_inline void count_recv(struct sock *sk, int ret, int flags)
 	if (!st || !is_tcp(sk) || (flags & MSG_PEEK_))
 		return;
 	__sync_fetch_and_add(&st->recv_calls, 1);
-	if (ret > 0)
+	if (ret > 0) {
 		__sync_fetch_and_add(&st->bytes_received, ret);
+		add_socket_bytes(socket_inode(sk), 0, ret);
+	}
 	else if (ret < 0 && ret != -EAGAIN_)
 		__sync_fetch_and_add(&st->recv_errors, 1);
 	remember_owner(sk);

@@ -217,6 +217,16 @@ struct dwcp_sock_stats {
 	__u64 srtt_samples;
 };
 
+/* Bytes of one TCP socket of a target, keyed by the socket's inode number (the N of the
+ * "socket:[N]" link in /proc/PID/fd), in the LRU hash `socket_bytes`: counted with the target's
+ * sock_stats figures, so that the agent can compare the kernel's count on AMST streams' own
+ * sockets with DWCP's per-stream counters (agent/stream_sockets.h). Updated atomically. */
+#define DWCP_MAX_TRACKED_SOCKETS 16384
+struct dwcp_socket_bytes {
+	__u64 sent;     /* as dwcp_sock_stats.bytes_sent, on this socket */
+	__u64 received; /* as dwcp_sock_stats.bytes_received, on this socket */
+};
+
 /* Where a session's stream table lives (from the profile's "types": MultiStreamTCP.streams, a
  * []*StreamConn, and StreamConn's streamID/bytesSent/bytesRecv), stored by the agent in the
  * one-entry `stream_layout` map. enabled == 0: the BPF program emits no STREAM_FINAL events.
@@ -245,6 +255,7 @@ static_assert(sizeof(struct dwcp_inflight_key) == 16, "dwcp_inflight_key layout"
 static_assert(sizeof(struct dwcp_sock_stats) == 13 * 8, "dwcp_sock_stats layout");
 static_assert(sizeof(struct dwcp_spec_addr_key) == 16, "dwcp_spec_addr_key layout");
 static_assert(sizeof(struct dwcp_listen_key) == 8, "dwcp_listen_key layout");
+static_assert(sizeof(struct dwcp_socket_bytes) == 16, "dwcp_socket_bytes layout");
 #endif
 #endif
 

@@ -116,6 +116,7 @@ int Agent::start(std::string* error) {
         "and transport.StreamConn): per-stream bytes come from chunk probes only, if it has any");
   }
   session_metrics_ = std::make_shared<SessionMetrics>();
+  consistency_metrics_ = std::make_shared<ConsistencyMetrics>(*session_metrics_->registry());
   observer_ = std::make_shared<ObserverMetrics>(bpf_.get(), std::move(probe_names));
   observer_->set_trap_cost(trap_ns_ * 1e-9);
   models_ = std::make_shared<ModelRegistry>();

@@ -24,6 +24,7 @@
 #include "agent/probe_budget.h"
 #include "agent/process.h"
 #include "agent/stream_reader.h"
+#include "agent/stream_sockets.h"
 #include "dwcp_observer/http_server.h"
 #include "dwcp_observer/model.h"
 #include "profile/profile.h"
@@ -112,6 +113,9 @@ class Agent {
     TargetSpec spec;
     std::unique_ptr<MetricsModel> model;
     EventDecoder decoder;
+    // Checks the streams' counters against the kernel; the tracker below calls it (declared first:
+    // destroyed after the tracker).
+    std::unique_ptr<StreamConsistency> consistency;
     std::unique_ptr<SessionTracker> sessions;  // AMST sessions of the attached process
     std::optional<ProcessInfo> process;
     std::vector<Link> links;
@@ -169,6 +173,7 @@ class Agent {
   std::shared_ptr<ModelRegistry> models_;
   std::shared_ptr<ObserverMetrics> observer_;
   std::shared_ptr<SessionMetrics> session_metrics_;
+  std::shared_ptr<ConsistencyMetrics> consistency_metrics_;
   std::unique_ptr<HttpChild> http_;  // the unprivileged HTTP process (agent/http_child.h)
   std::shared_ptr<prometheus::Collectable> process_metrics_;  // process_* (served weakly)
   std::vector<std::unique_ptr<Target>> targets_;

@@ -118,6 +118,15 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   target.sessions = std::make_unique<SessionTracker>(std::make_unique<ProcessMemory>(process.pid), layout,
                                                      session_metrics_->target(static_cast<std::uint32_t>(process.pid)),
                                                      [this, who](const std::string& m) { log(who + ": " + m); });
+  // The kernel's check of DWCP's stream counters (agent/stream_sockets.h), when they are read.
+  target.consistency.reset();
+  if (layout) {
+    target.consistency = std::make_unique<StreamConsistency>(
+        process.pid, std::make_unique<ProcessMemory>(process.pid), std::make_unique<BpfSocketCounters>(*bpf_),
+        consistency_metrics_->target(static_cast<std::uint32_t>(process.pid)),
+        [this, who](const std::string& m) { log(who + ": " + m); });
+    target.sessions->set_consistency(target.consistency.get());
+  }
   target.decoder.set_sessions(target.sessions.get());
   target.bandwidth_at = {};
 
@@ -165,6 +174,7 @@ void Agent::detach(Target& target) {
   // most one read interval); closed sessions' figures came final from BPF.
   target.decoder.set_sessions(nullptr);
   target.sessions.reset();
+  target.consistency.reset();
   dwcp_sock_stats last{};
   bpf_->sock_stats(pid, &last);
   observer_->mark_target_gone(pid, last);

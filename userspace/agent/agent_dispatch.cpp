@@ -22,6 +22,7 @@ void Agent::read_stream_counters() {
     if (!target->process || !target->sessions) continue;
     scratch_events_.clear();
     target->sessions->refresh(&scratch_events_);
+    if (target->consistency) target->consistency->publish();
     for (const auto& e : scratch_events_) target->model->apply(e);
   }
 }

@@ -422,6 +422,14 @@ bool BpfSession::sock_stats(std::uint32_t tgid, dwcp_sock_stats* out) const {
   return true;
 }
 
+bool BpfSession::socket_bytes(std::uint64_t inode, dwcp_socket_bytes* out) const {
+  return bpf_map__lookup_elem(skel_->maps.socket_bytes, &inode, sizeof(inode), out, sizeof(*out), 0) == 0;
+}
+
+void BpfSession::forget_socket(std::uint64_t inode) {
+  bpf_map__delete_elem(skel_->maps.socket_bytes, &inode, sizeof(inode), 0);
+}
+
 void BpfSession::counters(BpfCounters* out) const {
   *out = {};
   std::vector<std::uint64_t> per_cpu(ncpus_);

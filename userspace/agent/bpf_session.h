@@ -121,6 +121,11 @@ class BpfSession {
   int poll(int timeout_ms, const EventHandler& handler);
 
   bool sock_stats(std::uint32_t tgid, dwcp_sock_stats* out) const;
+  // One socket's bytes since the target was added, by socket inode number (events.h,
+  // dwcp_socket_bytes); false when the socket carried none since (or its entry aged out).
+  bool socket_bytes(std::uint64_t inode, dwcp_socket_bytes* out) const;
+  // Drops a socket's entry (a closed AMST stream's socket, once its figures are settled).
+  void forget_socket(std::uint64_t inode);
   void counters(BpfCounters* out) const;
   // Cumulative run time and count of the uprobe program (agent/bpf_stats.h: zero while stats are off).
   std::optional<ProgramRunStats> program_stats() const;

@@ -170,7 +170,7 @@ void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
       break;
     case DWCP_EV_ADJUST_STREAMS:
       // The streams it closed sent their finals ahead of this event; the table holds the rest.
-      if (sessions_ != nullptr && session != 0) sessions_->adjusted(session, out);
+      if (sessions_ != nullptr && session != 0) sessions_->reread(session, out);
       break;
     case DWCP_EV_STREAM_OPEN:
       out->push_back(StreamOpened{id, !failed, session});
@@ -218,8 +218,11 @@ void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
     case DWCP_EV_RECONNECT:
       // DWCP's health check counts a reconnect that fails as its error "reconnect_failed"; one
       // that succeeds is no error (StreamConn.reconnects counts it, read with the stream table).
-      // Without an exit (entry-only profile) success is not known: nothing is counted.
+      // Without an exit (entry-only profile) success is not known: nothing is counted. The stream
+      // has a new connection now: read the session at once, so that the consistency check sees
+      // the new socket even when Close follows before the next timed read.
       if (failed) out->push_back(StreamError{id, "reconnect_failed"});
+      if (sessions_ != nullptr && session != 0 && paired) sessions_->reread(session, out);
       break;
     default:
       break;

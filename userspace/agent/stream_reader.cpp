@@ -1,5 +1,7 @@
 #include "agent/stream_reader.h"
 
+#include "agent/stream_sockets.h"
+
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -216,7 +218,10 @@ bool SessionTracker::read(std::uint64_t address, Session& session, StreamTable* 
   return false;
 }
 
-void SessionTracker::charge(Session& session, const StreamFigures& figures, std::vector<Event>* out) {
+void SessionTracker::charge(std::uint64_t address, Session& session, const StreamFigures& figures,
+                            std::vector<Event>* out) {
+  if (consistency_ != nullptr)
+    consistency_->stream_read(address, figures.ptr, figures.id, figures.sent, figures.received);
   auto [it, fresh] = session.streams.try_emplace(figures.ptr);
   Stream& known = it->second;
   std::uint64_t sent = figures.sent, received = figures.received;
@@ -240,7 +245,7 @@ void SessionTracker::charge(Session& session, const StreamFigures& figures, std:
 void SessionTracker::take(std::uint64_t address, Session& session, const StreamTable& table, std::vector<Event>* out) {
   ++session.reads;
   for (const auto& figures : table.streams) {
-    charge(session, figures, out);
+    charge(address, session, figures, out);
     session.streams[figures.ptr].last_read = session.reads;
   }
   if (table.started) session.started = *table.started;
@@ -315,11 +320,11 @@ void SessionTracker::final_figures(std::uint64_t address, const StreamFigures& f
     }
     return;
   }
-  charge(session, figures, out);
+  charge(address, session, figures, out);
   session.streams[figures.ptr].last_read = session.reads;
 }
 
-void SessionTracker::read_rest_of_saved(Session& session, std::vector<Event>* out) {
+void SessionTracker::read_rest_of_saved(std::uint64_t address, Session& session, std::vector<Event>* out) {
   // BPF sent the first DWCP_MAX_SESSION_STREAMS streams' final figures; the rest are read now,
   // through the array saved at the call's entry, while the call has only just returned.
   const std::uint64_t length = std::min<std::uint64_t>(session.saved_length, kMaxReadStreams);
@@ -328,7 +333,7 @@ void SessionTracker::read_rest_of_saved(Session& session, std::vector<Event>* ou
     std::string why;
     if (read_streams(*memory_, *layout_, session.saved_table, DWCP_MAX_SESSION_STREAMS, length, &rest, &why)) {
       metrics_.reads_ok->Increment();
-      for (const auto& figures : rest) charge(session, figures, out);
+      for (const auto& figures : rest) charge(address, session, figures, out);
     } else {
       metrics_.reads_failed->Increment();
     }
@@ -340,18 +345,19 @@ void SessionTracker::closed(std::uint64_t address, std::vector<Event>* out) {
   auto it = sessions_.find(address);
   if (it == sessions_.end() || it->second.closed) return;
   Session& session = it->second;
-  read_rest_of_saved(session, out);
+  read_rest_of_saved(address, session, out);
   session.closed = true;
   session.streams.clear();  // a second Close repeats no figure: nothing is charged after closed
+  if (consistency_ != nullptr) consistency_->session_closed(address);
   closed_order_.push_back(address);
   forget_old_closed();
   publish_sessions();
 }
 
-void SessionTracker::adjusted(std::uint64_t address, std::vector<Event>* out) {
+void SessionTracker::reread(std::uint64_t address, std::vector<Event>* out) {
   auto it = sessions_.find(address);
   if (it == sessions_.end() || it->second.closed) return;
-  read_rest_of_saved(it->second, out);
+  read_rest_of_saved(address, it->second, out);
   StreamTable table;
   if (layout_ && !it->second.unreadable && read(address, it->second, &table)) take(address, it->second, table, out);
 }

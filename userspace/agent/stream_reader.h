@@ -29,6 +29,8 @@
 
 namespace dwcp::agent {
 
+class StreamConsistency;
+
 // Another process's memory. An interface so that tests can hand the tracker a fake.
 class MemoryReader {
  public:
@@ -134,8 +136,9 @@ class SessionTracker {
                      std::uint64_t table_length, bool read_failed, std::vector<Event>* out);
   // Close returned: no more reads of this session (its memory may be freed from now on).
   void closed(std::uint64_t session, std::vector<Event>* out);
-  // AdjustStreams returned: the streams it closed got their finals; read what the session holds now.
-  void adjusted(std::uint64_t session, std::vector<Event>* out);
+  // AdjustStreams or reconnectStream returned: the streams AdjustStreams closed got their finals;
+  // read what the session holds now (new streams, a stream's new connection, activeStreams).
+  void reread(std::uint64_t session, std::vector<Event>* out);
   // Start returned without error: the session counts from now on (where the layout has no
   // started flag to read).
   void started(std::uint64_t session);
@@ -144,6 +147,9 @@ class SessionTracker {
 
   // Sessions that are started and not closed.
   std::size_t live_sessions() const;
+  // Optional: told every stream's figures as read and every Close, to check them against the
+  // kernel's socket counts (agent/stream_sockets.h). Not owned.
+  void set_consistency(StreamConsistency* consistency) { consistency_ = consistency; }
 
  private:
   struct Stream {
@@ -164,12 +170,12 @@ class SessionTracker {
   };
   // Charges figures against what was already charged for that stream (growth only); a stream
   // whose id changed is a new object at a reused address: charged from zero.
-  void charge(Session& session, const StreamFigures& figures, std::vector<Event>* out);
+  void charge(std::uint64_t address, Session& session, const StreamFigures& figures, std::vector<Event>* out);
   bool read(std::uint64_t address, Session& session, StreamTable* table);
   // A table just read: charge its streams, take the session's own figures, forget streams long gone.
   void take(std::uint64_t address, Session& session, const StreamTable& table, std::vector<Event>* out);
   // Streams past what BPF sent as finals, read through the saved table.
-  void read_rest_of_saved(Session& session, std::vector<Event>* out);
+  void read_rest_of_saved(std::uint64_t address, Session& session, std::vector<Event>* out);
   void publish_sessions();
   void forget_old_closed();
 
@@ -180,6 +186,7 @@ class SessionTracker {
   bool logged_failure_ = false;
   bool logged_full_ = false;
   std::map<std::uint64_t, Session> sessions_;
+  StreamConsistency* consistency_ = nullptr;
   std::deque<std::uint64_t> closed_order_;  // closed sessions kept a while: a second Close repeats finals
 };
 

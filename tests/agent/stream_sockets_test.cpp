@@ -1,0 +1,350 @@
+// The agent's check against the kernel (agent/stream_sockets.h): the way from a *StreamConn to its
+// fd through a fake target memory, with every hostile value it may hold; the "socket:[N]" links;
+// a real socket of this process; and the ledger's arithmetic over fake kernel counts: mid-flight
+// attach, reconnects, closes, reused addresses and its bounds.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "agent/stream_sockets.h"
+
+namespace dwcp::agent {
+namespace {
+
+// Sparse fake memory: 8-byte words by address; a missing word is an unmapped address.
+struct FakeMemory : MemoryReader {
+  std::map<std::uint64_t, std::uint64_t> words;
+  bool read(const std::vector<Range>& ranges, std::string* why) override {
+    for (const auto& r : ranges) {
+      auto it = words.find(r.addr);
+      if (it == words.end() || r.len != 8) {
+        *why = "EFAULT";
+        return false;
+      }
+      std::memcpy(r.out, &it->second, 8);
+    }
+    return true;
+  }
+  // StreamConn at `stream` -> TCPConn at `conn` -> netFD at `netfd` holding `fd` (Go's layout).
+  void chain(std::uint64_t stream, std::uint64_t conn, std::uint64_t netfd, std::int64_t fd) {
+    words[stream] = conn;
+    words[conn] = netfd;
+    words[netfd + 16] = static_cast<std::uint64_t>(fd);
+  }
+};
+
+constexpr std::uint64_t kStream = 0xc000100000, kConn = 0xc000200000, kNetFD = 0xc000300000;
+
+TEST(StreamSocketFd, FollowsConnFdAndSysfd) {
+  FakeMemory memory;
+  memory.chain(kStream, kConn, kNetFD, 7);
+  std::string why;
+  EXPECT_EQ(stream_socket_fd(memory, kStream, &why), 7) << why;
+}
+
+TEST(StreamSocketFd, ClosedStreamHasNoSocketAndIsNoError) {
+  FakeMemory memory;
+  memory.chain(kStream, 0, kNetFD, 7);  // conn nil: closed, or between a reconnect's connections
+  std::string why = "stale";
+  EXPECT_EQ(stream_socket_fd(memory, kStream, &why), std::nullopt);
+  EXPECT_EQ(why, "");
+  memory.chain(kStream, kConn, kNetFD, -1);  // poll.FD closed its fd
+  EXPECT_EQ(stream_socket_fd(memory, kStream, &why), std::nullopt);
+  EXPECT_EQ(why, "");
+}
+
+TEST(StreamSocketFd, RefusesWhatIsNoPointerOrNoFd) {
+  FakeMemory memory;
+  std::string why;
+  EXPECT_EQ(stream_socket_fd(memory, 0, &why), std::nullopt);
+  EXPECT_NE(why, "");
+  EXPECT_EQ(stream_socket_fd(memory, kStream + 3, &why), std::nullopt);  // misaligned
+  EXPECT_NE(why, "");
+  EXPECT_EQ(stream_socket_fd(memory, std::uint64_t{1} << 52, &why), std::nullopt);  // kernel half
+  EXPECT_NE(why, "");
+
+  const std::pair<std::uint64_t, std::uint64_t> bad_pointers[] = {
+      {0xc000200001, kNetFD},            // conn misaligned
+      {std::uint64_t{1} << 48, kNetFD},  // conn beyond user space
+      {kConn, 0},                        // netFD nil
+      {kConn, 0x8000000000000000},       // netFD garbage
+  };
+  for (const auto& [conn, netfd] : bad_pointers) {
+    memory.words.clear();
+    memory.words[kStream] = conn;
+    memory.words[conn] = netfd;
+    why.clear();
+    EXPECT_EQ(stream_socket_fd(memory, kStream, &why), std::nullopt) << std::hex << conn << " " << netfd;
+    EXPECT_NE(why, "");
+  }
+  for (std::int64_t fd : {std::int64_t{-2}, std::int64_t{1} << 30, std::int64_t{1} << 40}) {
+    memory.chain(kStream, kConn, kNetFD, fd);
+    why.clear();
+    EXPECT_EQ(stream_socket_fd(memory, kStream, &why), std::nullopt) << fd;
+    EXPECT_NE(why, "") << fd;
+  }
+  memory.words.clear();  // unreadable: the read's own error
+  why.clear();
+  EXPECT_EQ(stream_socket_fd(memory, kStream, &why), std::nullopt);
+  EXPECT_EQ(why, "EFAULT");
+}
+
+TEST(StreamSocketFd, OffsetsComeFromThePath) {
+  FakeMemory memory;
+  memory.words[kStream + 32] = kConn;
+  memory.words[kConn + 8] = kNetFD;
+  memory.words[kNetFD + 24] = 9;
+  std::string why;
+  EXPECT_EQ(stream_socket_fd(memory, kStream, &why, SocketPath{32, 8, 24}), 9) << why;
+}
+
+TEST(SocketLink, ParsesSocketInodesOnly) {
+  EXPECT_EQ(parse_socket_link("socket:[12345]"), 12345u);
+  EXPECT_EQ(parse_socket_link("socket:[18446744073709551615]"), 18446744073709551615u);
+  for (const char* bad :
+       {"", "socket:[]", "socket:[0]", "socket:[12a]", "socket:[-1]", "socket:[12", "socket:12]", "pipe:[12345]",
+        "anon_inode:[eventfd]", "/dev/null", "socket:[123] ", "socket:[18446744073709551616]"})
+    EXPECT_EQ(parse_socket_link(bad), std::nullopt) << bad;
+}
+
+TEST(SocketLink, FindsTheInodeOfARealSocket) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  std::string why;
+  auto inode = socket_inode(getpid(), fds[0], &why);
+  ASSERT_TRUE(inode) << why;
+  struct stat st {};
+  ASSERT_EQ(fstat(fds[0], &st), 0);
+  EXPECT_EQ(*inode, st.st_ino);
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_EQ(socket_inode(getpid(), fds[0], &why), std::nullopt);  // closed
+  EXPECT_NE(why.find("readlink"), std::string::npos) << why;
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  EXPECT_EQ(socket_inode(getpid(), pipe_fds[0], &why), std::nullopt);
+  EXPECT_NE(why.find("no socket"), std::string::npos) << why;
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+}
+
+// The kernel's per-socket counts, set by the test.
+struct FakeKernel : SocketCounters {
+  std::map<std::uint64_t, dwcp_socket_bytes> sockets;
+  std::set<std::uint64_t> forgotten;
+  bool bytes(std::uint64_t inode, dwcp_socket_bytes* out) override {
+    auto it = sockets.find(inode);
+    if (it == sockets.end()) return false;
+    *out = it->second;
+    return true;
+  }
+  void forget(std::uint64_t inode) override {
+    sockets.erase(inode);
+    forgotten.insert(inode);
+  }
+  void add(std::uint64_t inode, std::uint64_t sent, std::uint64_t received) {
+    sockets[inode].sent += sent;
+    sockets[inode].received += received;
+  }
+};
+
+constexpr std::uint64_t kSession = 0xc000010000, kOther = 0xc000020000;
+constexpr std::uint64_t kS1 = 0xc000400000, kS2 = 0xc000500000;
+
+void expect_difference(ConsistencyLedger& ledger, std::int64_t sent, std::int64_t received) {
+  const ByteDifference d = ledger.difference();
+  EXPECT_EQ(d.sent, sent);
+  EXPECT_EQ(d.received, received);
+}
+
+TEST(ConsistencyLedger, AgreeingCountsGiveZero) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  kernel.add(100, 65544, 0);
+  ledger.observe(kSession, kS1, 0, 100, 65544, 0);
+  expect_difference(ledger, 0, 0);
+  EXPECT_EQ(ledger.streams(), 1u);
+  EXPECT_EQ(ledger.checked(), 1u);
+}
+
+TEST(ConsistencyLedger, BytesInFlightShowUntilDwcpCountsThem) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  kernel.add(100, 4104, 8);  // written and a header read; DWCP counts after the whole chunk
+  expect_difference(ledger, 4104, 8);
+  ledger.observe(kSession, kS1, 0, 100, 4104, 0);
+  kernel.add(100, 0, 1000);
+  ledger.observe(kSession, kS1, 0, 100, 4104, 1008);
+  expect_difference(ledger, 0, 0);
+}
+
+TEST(ConsistencyLedger, MidFlightAttachCountsFromTheFirstSighting) {
+  FakeKernel kernel;
+  kernel.add(100, 300, 40);  // counted by BPF between the attach and the first read
+  ConsistencyLedger ledger(kernel);
+  // DWCP holds bytes from before the attach that the kernel never counted here.
+  ledger.observe(kSession, kS1, 0, 100, 1'000'000, 5'000);
+  expect_difference(ledger, 0, 0);
+  kernel.add(100, 700, 60);
+  ledger.observe(kSession, kS1, 0, 100, 1'000'700, 5'060);
+  expect_difference(ledger, 0, 0);
+}
+
+TEST(ConsistencyLedger, AStreamIsCheckedFromTheFirstReadThatFindsItsSocket) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(kSession, kS1, 0, 0, 500, 0);  // no socket found: nothing to compare yet
+  EXPECT_EQ(ledger.streams(), 0u);
+  EXPECT_EQ(ledger.checked(), 0u);
+  kernel.add(100, 800, 0);
+  ledger.observe(kSession, kS1, 0, 100, 1300, 0);
+  kernel.add(100, 200, 0);
+  ledger.observe(kSession, kS1, 0, 0, 1500, 0);  // closed meanwhile: figures still count
+  expect_difference(ledger, 0, 0);
+}
+
+TEST(ConsistencyLedger, ReconnectSumsEverySocketTheStreamHeld) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  kernel.add(100, 50, 0);
+  ledger.observe(kSession, kS1, 0, 100, 10'000, 0);
+  kernel.add(100, 1000, 0);  // the old connection's last bytes, never seen by a read of it
+  kernel.add(200, 3000, 0);  // the new connection's: DWCP's counter continues across
+  ledger.observe(kSession, kS1, 0, 200, 14'000, 0);
+  expect_difference(ledger, 0, 0);
+  kernel.add(100, 0, 0);
+  kernel.add(200, 96, 0);
+  ledger.observe(kSession, kS1, 0, 200, 14'096, 0);
+  expect_difference(ledger, 0, 0);
+}
+
+TEST(ConsistencyLedger, WrongCounterShowsAsADifference) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(kSession, kS1, 0, 100, 7, 7);
+  kernel.add(100, 65544, 131088);
+  ledger.observe(kSession, kS1, 0, 100, 7, 7);  // a field that does not count bytes
+  expect_difference(ledger, 65544, 131088);
+}
+
+TEST(ConsistencyLedger, ErrorsOfOppositeSignDoNotCancel) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  // Sent and received counters swapped by a wrong layout; sender and receiver in one process.
+  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  ledger.observe(kOther, kS2, 0, 200, 0, 0);
+  kernel.add(100, 5000, 0);
+  kernel.add(200, 0, 5000);
+  ledger.observe(kSession, kS1, 0, 100, 0, 5000);
+  ledger.observe(kOther, kS2, 0, 200, 5000, 0);
+  expect_difference(ledger, 10000, 10000);
+}
+
+TEST(ConsistencyLedger, ClosedSessionsStaySettledAndAreForgotten) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  ledger.observe(kOther, kS2, 0, 200, 0, 0);
+  kernel.add(100, 5000, 0);
+  kernel.add(200, 0, 9000);
+  ledger.observe(kSession, kS1, 0, 0, 4000, 0);  // Close's final figures (conn already nil)
+  ledger.observe(kOther, kS2, 0, 200, 0, 9000);
+  ledger.session_closed(kSession);
+  EXPECT_EQ(ledger.streams(), 1u);
+  EXPECT_EQ(kernel.forgotten, std::set<std::uint64_t>{100});
+  expect_difference(ledger, 1000, 0);  // 1000 bytes the kernel sent that DWCP never counted
+  ledger.session_closed(kOther);
+  expect_difference(ledger, 1000, 0);
+  EXPECT_EQ(ledger.streams(), 0u);
+}
+
+TEST(ConsistencyLedger, ANewStreamAtAFreedAddressStartsAfresh) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  kernel.add(100, 500, 0);
+  ledger.observe(kSession, kS1, 0, 100, 500, 0);
+  kernel.add(300, 77, 0);
+  ledger.observe(kSession, kS1, 3, 300, 9999, 0);  // another id at the same address
+  expect_difference(ledger, 0, 0);
+  kernel.add(300, 23, 0);
+  ledger.observe(kSession, kS1, 3, 300, 10'022, 0);
+  expect_difference(ledger, 0, 0);
+  EXPECT_EQ(ledger.streams(), 1u);
+}
+
+TEST(ConsistencyLedger, ASocketCountsForOneStreamOnly) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  ledger.observe(kSession, kS2, 1, 200, 0, 0);
+  kernel.add(100, 10, 0);
+  kernel.add(200, 20, 0);
+  ledger.observe(kSession, kS2, 1, 100, 20, 0);  // a stale fd now naming kS1's socket
+  ledger.observe(kSession, kS1, 0, 100, 10, 0);
+  expect_difference(ledger, 0, 0);
+}
+
+TEST(ConsistencyLedger, OlderReadsDoNotLowerFigures) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  kernel.add(100, 900, 0);
+  ledger.observe(kSession, kS1, 0, 0, 900, 0);  // final figures
+  ledger.observe(kSession, kS1, 0, 0, 400, 0);  // a timer read that raced them
+  expect_difference(ledger, 0, 0);
+}
+
+TEST(ConsistencyLedger, AnEntryThatAgedOutDoesNotLowerTheKernelsCount) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  kernel.add(100, 800, 0);
+  ledger.observe(kSession, kS1, 0, 100, 800, 0);
+  expect_difference(ledger, 0, 0);
+  kernel.sockets.erase(100);
+  expect_difference(ledger, 0, 0);
+}
+
+TEST(ConsistencyLedger, IsBounded) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel, 2);
+  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  ledger.observe(kSession, kS2, 1, 200, 0, 0);
+  EXPECT_FALSE(ledger.wants_socket(0xc000600000, 2, 0, 0));
+  ledger.observe(kSession, 0xc000600000, 2, 300, 0, 0);  // not tracked: not compared either
+  kernel.add(300, 1000, 0);
+  EXPECT_EQ(ledger.streams(), 2u);
+  expect_difference(ledger, 0, 0);
+
+  // A stream that reconnects more often than is kept per stream: settled, then afresh.
+  std::uint64_t sent = 0;
+  for (std::uint64_t inode = 1000; inode < 1000 + 3 * ConsistencyLedger::kMaxSocketsPerStream; ++inode) {
+    kernel.add(inode, 10, 0);
+    sent += 10;
+    ledger.observe(kSession, kS1, 0, inode, sent, 0);
+  }
+  expect_difference(ledger, 0, 0);
+  EXPECT_EQ(ledger.streams(), 2u);
+}
+
+TEST(ConsistencyLedger, WantsTheSocketOfNewAndMovingStreamsOnly) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  EXPECT_TRUE(ledger.wants_socket(kS1, 0, 0, 0));
+  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  EXPECT_FALSE(ledger.wants_socket(kS1, 0, 0, 0));
+  EXPECT_TRUE(ledger.wants_socket(kS1, 0, 8, 0));
+  EXPECT_TRUE(ledger.wants_socket(kS1, 0, 0, 8));
+  EXPECT_TRUE(ledger.wants_socket(kS1, 1, 0, 0));
+}
+
+}  // namespace
+}  // namespace dwcp::agent

@@ -1,0 +1,268 @@
+#include "agent/stream_sockets.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "agent/bpf_session.h"
+
+namespace dwcp::agent {
+namespace {
+
+constexpr std::uint64_t kUserTop = std::uint64_t{1} << 47;  // amd64 user addresses end below
+// A process's fds are below its RLIMIT_NOFILE; the kernel's hard ceiling (fs.nr_open) is 2^30.
+constexpr std::int64_t kMaxFd = std::int64_t{1} << 30;
+
+bool plausible_pointer(std::uint64_t p) { return p != 0 && p % 8 == 0 && p < kUserTop; }
+
+std::string hex(std::uint64_t v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(v));
+  return text;
+}
+
+// One pointer-sized word at `address`; false with *why on a failed read.
+bool read_word(MemoryReader& memory, std::uint64_t address, std::uint64_t* out, std::string* why) {
+  return memory.read({{address, out, sizeof *out}}, why);
+}
+
+// Non-negative growth from `base` to `now` as a signed figure.
+std::int64_t growth(std::uint64_t base, std::uint64_t now) {
+  return now >= base ? static_cast<std::int64_t>(now - base) : 0;
+}
+
+}  // namespace
+
+std::optional<int> stream_socket_fd(MemoryReader& memory, std::uint64_t stream, std::string* why,
+                                    const SocketPath& path) {
+  why->clear();
+  if (!plausible_pointer(stream)) {
+    *why = "stream pointer " + hex(stream) + " is not a user address";
+    return std::nullopt;
+  }
+  std::uint64_t conn = 0, netfd = 0, sysfd = 0;
+  if (!read_word(memory, stream + path.stream_conn, &conn, why)) return std::nullopt;
+  if (conn == 0) return std::nullopt;  // closed, or between a reconnect's two connections: no socket, no error
+  if (!plausible_pointer(conn)) {
+    *why = "StreamConn.conn " + hex(conn) + " is not a pointer: wrong layout, or the stream was freed";
+    return std::nullopt;
+  }
+  if (!read_word(memory, conn + path.conn_fd, &netfd, why)) return std::nullopt;
+  if (!plausible_pointer(netfd)) {
+    *why = "net.TCPConn.fd " + hex(netfd) + " is not a pointer: not a *net.TCPConn, or freed";
+    return std::nullopt;
+  }
+  if (!read_word(memory, netfd + path.netfd_sysfd, &sysfd, why)) return std::nullopt;
+  const auto fd = static_cast<std::int64_t>(sysfd);
+  if (fd == -1) return std::nullopt;  // poll.FD closed it
+  if (fd < 0 || fd >= kMaxFd) {
+    *why = "poll.FD.Sysfd " + std::to_string(fd) + " is no fd: not a *net.TCPConn, or freed";
+    return std::nullopt;
+  }
+  return static_cast<int>(fd);
+}
+
+std::optional<std::uint64_t> parse_socket_link(std::string_view link) {
+  constexpr std::string_view kPrefix = "socket:[";
+  if (link.size() < kPrefix.size() + 2 || link.substr(0, kPrefix.size()) != kPrefix || link.back() != ']')
+    return std::nullopt;
+  const std::string_view digits = link.substr(kPrefix.size(), link.size() - kPrefix.size() - 1);
+  std::uint64_t inode = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), inode);
+  if (ec != std::errc() || end != digits.data() + digits.size() || inode == 0) return std::nullopt;
+  return inode;
+}
+
+std::optional<std::uint64_t> socket_inode(int pid, int fd, std::string* why) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+  char link[64];
+  const ssize_t n = readlink(path.c_str(), link, sizeof link);
+  if (n < 0) {
+    *why = "readlink " + path + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  if (static_cast<std::size_t>(n) == sizeof link) {
+    *why = path + " is no socket (a long link)";
+    return std::nullopt;
+  }
+  auto inode = parse_socket_link(std::string_view(link, static_cast<std::size_t>(n)));
+  if (!inode) *why = path + " is no socket (" + std::string(link, static_cast<std::size_t>(n)) + ")";
+  return inode;
+}
+
+bool BpfSocketCounters::bytes(std::uint64_t inode, dwcp_socket_bytes* out) { return bpf_.socket_bytes(inode, out); }
+
+void BpfSocketCounters::forget(std::uint64_t inode) { bpf_.forget_socket(inode); }
+
+ConsistencyLedger::ConsistencyLedger(SocketCounters& kernel, std::size_t max_streams)
+    : kernel_(kernel), max_streams_(max_streams) {}
+
+void ConsistencyLedger::look(std::uint64_t inode, Socket& socket) {
+  dwcp_socket_bytes now{};
+  if (!kernel_.bytes(inode, &now)) return;
+  // Counters only grow; a smaller figure is an entry that aged out of the LRU map and came back.
+  socket.sent = std::max<std::uint64_t>(socket.sent, now.sent);
+  socket.received = std::max<std::uint64_t>(socket.received, now.received);
+}
+
+bool ConsistencyLedger::wants_socket(std::uint64_t stream, std::int64_t id, std::uint64_t sent,
+                                     std::uint64_t received) const {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return streams_.size() < max_streams_;
+  const Stream& s = it->second;
+  return s.id != id || s.sent != sent || s.received != received;
+}
+
+void ConsistencyLedger::observe(std::uint64_t session, std::uint64_t stream, std::int64_t id, std::uint64_t inode,
+                                std::uint64_t sent, std::uint64_t received) {
+  // A socket belongs to one stream: a stale fd read (closed, its number reused by another
+  // stream's socket) must not count that socket twice.
+  if (inode != 0) {
+    auto owner = owner_.find(inode);
+    if (owner != owner_.end() && owner->second != stream) inode = 0;
+  }
+  auto it = streams_.find(stream);
+  // Another object at a freed stream's address, or a stream that reconnected more often than is
+  // kept: what it counted so far is settled and it starts afresh from this read.
+  if (it != streams_.end() &&
+      (it->second.id != id || it->second.session != session ||
+       (inode != 0 && !it->second.sockets.count(inode) && it->second.sockets.size() >= kMaxSocketsPerStream))) {
+    settle(it);
+    it = streams_.end();
+  }
+  if (it == streams_.end()) {
+    // Checked from the first read that finds its socket: before that, nothing is known to compare.
+    if (inode == 0 || streams_.size() >= max_streams_) return;
+    Stream fresh;
+    fresh.session = session;
+    fresh.id = id;
+    fresh.base_sent = fresh.sent = sent;
+    fresh.base_received = fresh.received = received;
+    Socket socket;
+    look(inode, socket);
+    socket.base_sent = socket.sent;
+    socket.base_received = socket.received;
+    fresh.sockets.emplace(inode, socket);
+    owner_[inode] = stream;
+    streams_.emplace(stream, std::move(fresh));
+    ++checked_;
+    return;
+  }
+  Stream& known = it->second;
+  // A read that raced a later one (the final figures at Close) may be older: figures only grow.
+  known.sent = std::max(known.sent, sent);
+  known.received = std::max(known.received, received);
+  if (inode != 0 && known.sockets.emplace(inode, Socket{}).second) owner_[inode] = stream;  // a reconnect's socket
+}
+
+ByteDifference ConsistencyLedger::of(Stream& stream) {
+  ByteDifference d;
+  for (auto& [inode, socket] : stream.sockets) {
+    look(inode, socket);
+    d.sent += growth(socket.base_sent, socket.sent);
+    d.received += growth(socket.base_received, socket.received);
+  }
+  d.sent -= growth(stream.base_sent, stream.sent);
+  d.received -= growth(stream.base_received, stream.received);
+  return d;
+}
+
+// Per stream, the size of the difference: streams that err both ways (a layout that swaps the
+// counters, with sender and receiver in one process) must not cancel out in the sum.
+ByteDifference ConsistencyLedger::magnitude(Stream& stream) {
+  const ByteDifference d = of(stream);
+  return {d.sent < 0 ? -d.sent : d.sent, d.received < 0 ? -d.received : d.received};
+}
+
+void ConsistencyLedger::settle(std::map<std::uint64_t, Stream>::iterator it) {
+  const ByteDifference d = magnitude(it->second);
+  settled_.sent += d.sent;
+  settled_.received += d.received;
+  for (const auto& [inode, socket] : it->second.sockets) {
+    owner_.erase(inode);
+    kernel_.forget(inode);
+  }
+  streams_.erase(it);
+}
+
+void ConsistencyLedger::session_closed(std::uint64_t session) {
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    auto next = std::next(it);
+    if (it->second.session == session) settle(it);
+    it = next;
+  }
+}
+
+ByteDifference ConsistencyLedger::difference() {
+  ByteDifference total = settled_;
+  for (auto& [ptr, stream] : streams_) {
+    const ByteDifference d = magnitude(stream);
+    total.sent += d.sent;
+    total.received += d.received;
+  }
+  return total;
+}
+
+ConsistencyMetrics::ConsistencyMetrics(prometheus::Registry& registry) {
+  bytes_ = &prometheus::BuildGauge()
+                .Name("dwcp_observer_consistency_bytes")
+                .Help(
+                    "Sum over AMST streams of |bytes the kernel counted on the stream's own sockets - DWCP's "
+                    "per-stream counter (StreamConn.bytesSent/bytesRecv)| over the same time, per direction: 0 "
+                    "within the chunks in flight; a lasting difference means a wrong layout or lost figures")
+                .Register(registry);
+  checked_ = &prometheus::BuildCounter()
+                  .Name("dwcp_observer_consistency_streams_checked_total")
+                  .Help(
+                      "AMST streams whose socket the agent found, so that their counters are checked against the "
+                      "kernel's (dwcp_observer_consistency_bytes)")
+                  .Register(registry);
+}
+
+ConsistencyMetrics::ForTarget ConsistencyMetrics::target(std::uint32_t pid) {
+  const std::string p = std::to_string(pid);
+  return {&bytes_->Add({{"pid", p}, {"direction", "sent"}}), &bytes_->Add({{"pid", p}, {"direction", "received"}}),
+          &checked_->Add({{"pid", p}})};
+}
+
+StreamConsistency::StreamConsistency(int pid, std::unique_ptr<MemoryReader> memory,
+                                     std::unique_ptr<SocketCounters> kernel, ConsistencyMetrics::ForTarget metrics,
+                                     std::function<void(const std::string&)> log)
+    : pid_(pid),
+      memory_(std::move(memory)),
+      kernel_(std::move(kernel)),
+      ledger_(*kernel_),
+      metrics_(metrics),
+      log_(std::move(log)) {}
+
+void StreamConsistency::stream_read(std::uint64_t session, std::uint64_t stream, std::int64_t id, std::uint64_t sent,
+                                    std::uint64_t received) {
+  std::uint64_t inode = 0;
+  if (ledger_.wants_socket(stream, id, sent, received)) {
+    std::string why;
+    auto fd = stream_socket_fd(*memory_, stream, &why);
+    if (fd) {
+      if (auto found = socket_inode(pid_, *fd, &why)) inode = *found;
+    }
+    // A closed stream has no socket; anything else is worth saying once per target.
+    if (!why.empty() && !logged_) {
+      log_("cannot find the socket of an AMST stream (" + why + "): its bytes are not checked against the kernel");
+      logged_ = true;
+    }
+  }
+  ledger_.observe(session, stream, id, inode, sent, received);
+}
+
+void StreamConsistency::session_closed(std::uint64_t session) { ledger_.session_closed(session); }
+
+void StreamConsistency::publish() {
+  const ByteDifference d = ledger_.difference();
+  metrics_.sent->Set(static_cast<double>(d.sent));
+  metrics_.received->Set(static_cast<double>(d.received));
+  metrics_.checked->Increment(static_cast<double>(ledger_.checked() - published_checked_));
+  published_checked_ = ledger_.checked();
+}
+
+}  // namespace dwcp::agent
