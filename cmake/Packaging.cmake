@@ -2,7 +2,8 @@
 #   dwcp-observer      the agent (/usr/sbin), its TLS shim (/usr/lib/dwcp-observer), the probe
 #                      profile and the operators' kit (/usr/share/dwcp-observer), the systemd unit,
 #                      /etc/default/dwcp-observer, docs
-#   dwcp-observer-dev  the hook library (libdwcp_hooks.so, .a) and its C/C++ headers
+#   dwcp-observer-dev  the hook library (libdwcp_hooks.so, .a) and its C/C++ headers, pkg-config and
+#                      CMake files, the Go binding's source (/usr/share/gocode/src/...)
 #
 # A package build sets the agent's default profile to the installed one:
 #   cmake -S . -B build-pkg -DCMAKE_INSTALL_PREFIX=/usr -DDWCP_BUILD_TESTS=OFF \
@@ -40,6 +41,17 @@ install(TARGETS dwcp_hooks dwcp_hooks_static
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
 install(FILES ${CMAKE_SOURCE_DIR}/include/dwcp_observer/hooks.h ${CMAKE_SOURCE_DIR}/include/dwcp_observer/hooks_c.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/dwcp_observer COMPONENT dev)
+# For programs outside this build: the self-contained archive, pkg-config files, a CMake
+# package (find_package(dwcp_hooks CONFIG)), and the Go binding's source where Debian keeps Go
+# sources (docs/go-fallback.md: a go.mod `replace` points there).
+install(FILES ${CMAKE_BINARY_DIR}/lib/libdwcp_hooks.a DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
+install(FILES ${CMAKE_BINARY_DIR}/pkgconfig-install/dwcp_hooks.pc ${CMAKE_BINARY_DIR}/pkgconfig-install/dwcp_hooks_static.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/cmake/dwcp_hooksConfig.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/dwcp_hooks COMPONENT dev)
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/bindings/go/dwcpmetrics/
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/gocode/src/github.com/dwcp-observer/dwcp-observer/bindings/go/dwcpmetrics
+        COMPONENT dev PATTERN "*_test.go" EXCLUDE PATTERN "testdata" EXCLUDE)
 
 # --- CPack: two Debian packages ---
 set(CPACK_PACKAGE_NAME dwcp-observer)

@@ -2,7 +2,8 @@
 installed /usr/sbin/dwcp-observer run with the source and build trees out of reach (a private
 mount namespace with an empty tmpfs over them) against a DWCP fixture: it must find its default
 profile at the installed path, attach, and report the fixture's ground truth exactly. The -dev
-package's headers and library must build and link a C program. Both packages are removed at the
+package's headers and library must build and link a C program, and a Go program using the Go
+binding it installs (go build, shared and static, with the tree out of reach). Both packages are removed at the
 end (dpkg -r)."""
 import os
 import subprocess
@@ -86,6 +87,39 @@ class Package(AgentTestCase):
                                 capture_output=True, text=True)
             self.assertEqual(cc.returncode, 0, cc.stderr)
             self.assertEqual(subprocess.run([binary]).returncode, 0)
+
+    def test_dev_package_builds_a_go_program_with_the_binding(self):
+        go_bin = "/usr/lib/go-1.19/bin/go"  # Debian 12's Go, installed by scripts/setup.sh
+        if not os.path.exists(go_bin):
+            self.fail("golang-1.19-go is not installed (scripts/setup.sh installs it)")
+        module = "github.com/dwcp-observer/dwcp-observer/bindings/go/dwcpmetrics"
+        hidden = [SOURCE_DIR] + ([BUILD_DIR] if not BUILD_DIR.startswith(SOURCE_DIR + "/") else [])
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "go.mod"), "w") as f:
+                f.write("module example.com/hooked\n\ngo 1.19\n\nrequire %s v0.0.0\n\nreplace %s => /usr/share/gocode/src/%s\n"
+                        % (module, module, module))
+            with open(os.path.join(tmp, "main.go"), "w") as f:
+                f.write('package main\n\nimport (\n\t"fmt"\n\n\tmetrics "%s"\n)\n\n'
+                        'func main() {\n\tif err := metrics.InitializeMetrics("pkg", "n1", -1); err != nil {\n'
+                        '\t\tpanic(err)\n\t}\n\tmetrics.NewAMSTMetricsWrapper().OnStreamData("3", 72, 0)\n'
+                        '\tfmt.Print(metrics.MetricsText())\n}\n' % module)
+            # The Go tests' cache when there is one (reruns compile nothing); it holds no source.
+            go_cache = "/var/cache/dwcp-observer/go"
+            gocache = os.path.join(go_cache, "gocache-1.19") if os.access(go_cache, os.W_OK) else os.path.join(tmp, "gocache")
+            env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOSUMDB="off", GOTOOLCHAIN="local",
+                       CGO_ENABLED="1", GOCACHE=gocache, GOPATH=os.path.join(tmp, "gopath"))
+            env.pop("PKG_CONFIG_PATH", None)
+            env.pop("LD_LIBRARY_PATH", None)
+            for tags in ([], ["-tags", "dwcp_static"]):
+                binary = os.path.join(tmp, "hooked" + ("-static" if tags else ""))
+                build = subprocess.run(out_of_reach(*hidden) + [go_bin, "build"] + tags + ["-o", binary, "."],
+                                       cwd=tmp, env=env, capture_output=True, text=True)
+                self.assertEqual(build.returncode, 0, build.stderr)
+                run = subprocess.run(out_of_reach(*hidden) + [binary], env=env, capture_output=True, text=True)
+                self.assertEqual(run.returncode, 0, run.stderr)
+                self.assertIn('dwcp_amst_bytes_sent_total{cluster="pkg",node="n1",stream_id="3"} 72', run.stdout)
+                ldd = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+                self.assertEqual("libdwcp_hooks.so" in ldd, not tags, ldd)
 
     def test_installed_agent_with_the_tree_out_of_reach_reports_exactly(self):
         hidden = [SOURCE_DIR] + ([BUILD_DIR] if not BUILD_DIR.startswith(SOURCE_DIR + "/") else [])

@@ -11,6 +11,11 @@ namespace {
 
 std::string_view text(const char* s) { return s != nullptr ? std::string_view(s) : std::string_view(); }
 
+// A counted string; a NULL pointer is "" whatever the length says.
+std::string_view text(const char* s, size_t len) {
+  return s != nullptr ? std::string_view(s, len) : std::string_view();
+}
+
 std::mutex error_mutex;
 std::string last_error;
 
@@ -97,6 +102,9 @@ void dwcp_on_session_closed(void) {
 void dwcp_on_stream_data(const char* id, int64_t sent, int64_t received) {
   guarded([&] { dwcp::AMSTMetricsWrapper().OnStreamData(text(id), sent, received); });
 }
+void dwcp_on_stream_data_n(const char* id, size_t id_len, int64_t sent, int64_t received) {
+  guarded([&] { dwcp::AMSTMetricsWrapper().OnStreamData(text(id, id_len), sent, received); });
+}
 void dwcp_on_stream_error(const char* id, const char* error_type) {
   guarded([&] { dwcp::AMSTMetricsWrapper().OnStreamError(text(id), text(error_type)); });
 }
@@ -112,6 +120,13 @@ void dwcp_on_compression_complete(const char* data_type, int64_t original, int64
   guarded([&] {
     dwcp::HDEMetricsWrapper().OnCompressionComplete(text(data_type), original, compressed,
                                                     delta_hit != 0);
+  });
+}
+void dwcp_on_compression_complete_n(const char* data_type, size_t data_type_len, int64_t original,
+                                    int64_t compressed, int delta_hit) {
+  guarded([&] {
+    dwcp::HDEMetricsWrapper().OnCompressionComplete(text(data_type, data_type_len), original,
+                                                    compressed, delta_hit != 0);
   });
 }
 void dwcp_on_decompression_complete(int success) {

@@ -1,0 +1,3 @@
+module github.com/dwcp-observer/dwcp-observer/bindings/go/dwcpmetrics
+
+go 1.19
