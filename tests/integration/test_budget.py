@@ -74,6 +74,8 @@ class DefaultBudget(AgentTestCase):
         self.assertEqual(value(s, "dwcp_observer_events_total", kind="session_close"), truth["sessions_closed"])
         for kept in KEPT:
             self.assertEqual(value(s, "dwcp_observer_events_lost_total", probe=kept) or 0, 0, kept)
+        # RETs at the start of a window, whose call began before it, are counted apart.
+        self.assertIsNotNone(value(s, "dwcp_observer_probe_sampling_edge_exits_total", probe=probe))
         for reason in ("unmatched_exit", "map_full", "ringbuf_full", "read_failed"):
             self.assertEqual(value(s, "dwcp_observer_events_lost_total", reason=reason) or 0, 0,
                              "%s: %s" % (reason, agent.metrics()))

@@ -6,8 +6,8 @@
 // probe has links of its own (agent_attach.cpp), so its windows never detach the probes that
 // counts depend on (session_start, stream_open, session_close, reconnect, prune, migrations,
 // federation). At a window's start, a call already running has its RET seen without its entry:
-// the BPF side counts an unmatched exit, which the observer metrics report as
-// reason="sampling_edge" (not watched by the alerts); at a window's end the entries left
+// the BPF side counts an unmatched exit, which the observer metrics report apart, in
+// dwcp_observer_probe_sampling_edge_exits_total (not a loss, no alert); at a window's end the entries left
 // waiting for their RET are deleted, so that none pairs with a later call's RET.
 #include "agent/agent.h"
 

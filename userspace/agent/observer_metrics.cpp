@@ -234,6 +234,11 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
   BpfCounters counters;
   if (bpf_) bpf_->counters(&counters);
   MetricFamily lost{"dwcp_observer_events_lost_total", "Events or counts lost in BPF, by probe and reason (counted in the kernel)", MetricType::Counter, {}};
+  MetricFamily edge_family{"dwcp_observer_probe_sampling_edge_exits_total",
+                           "RETs of a sampled probe seen without their entry because the call began before the "
+                           "sampling window opened: not a loss (not in dwcp_observer_events_lost_total)",
+                           MetricType::Counter,
+                           {}};
   MetricFamily hits{"dwcp_observer_probe_hits_total", "Uprobe hits (traps taken in the target), by probe", MetricType::Counter, {}};
   std::map<std::uint32_t, std::uint64_t> edge_exits;  // unmatched exits that were sampling edges
   {
@@ -253,16 +258,17 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
       lost.metric.push_back(metric({{"probe", probe_names_[probe]}, {"reason", contract::drop_reason_name(reason)}},
                                    static_cast<double>(n), MetricType::Counter));
     }
-    // A RET whose entry fell before a sampling window opened: expected, and kept apart so that
-    // the loss alert does not page on sampling (agent/agent_budget.cpp).
+    // A RET whose entry fell before a sampling window opened: expected, not a loss, and kept in
+    // a family of its own so that the loss alert, dashboards and dwcp-top do not count it.
     if (probe != DWCP_PROBE_ID_SOCKET)
-      lost.metric.push_back(metric({{"probe", probe_names_[probe]}, {"reason", "sampling_edge"}},
-                                   static_cast<double>(edge), MetricType::Counter));
+      edge_family.metric.push_back(
+          metric({{"probe", probe_names_[probe]}}, static_cast<double>(edge), MetricType::Counter));
     if (probe == DWCP_PROBE_ID_SOCKET) continue;
     double h = static_cast<double>(counters.probe_hits(static_cast<std::uint32_t>(probe)));
     hits.metric.push_back(metric({{"probe", probe_names_[probe]}}, h, MetricType::Counter));
   }
   families.push_back(std::move(lost));
+  families.push_back(std::move(edge_family));
   families.push_back(std::move(hits));
   if (bpf_) {
     MetricFamily kernel{"dwcp_observer_kernel_feature",

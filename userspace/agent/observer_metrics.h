@@ -47,7 +47,8 @@ class ObserverMetrics : public prometheus::Collectable {
   void set_overhead_share(double share);
   // The probes the budget samples (probe id -> share of each interval attached) and those whose
   // unmatched exits are sampling edges (sampled now or in the interval that just ended): from
-  // now on their unmatched exits count as dwcp_observer_events_lost_total{reason="sampling_edge"}.
+  // now on their unmatched exits count in dwcp_observer_probe_sampling_edge_exits_total instead
+  // of dwcp_observer_events_lost_total{reason="unmatched_exit"}.
   void set_sampling(const std::map<std::uint32_t, double>& ratios, const std::set<std::uint32_t>& edges);
   // Each profile probe's state in process pid: "attached", "sampled" (attached part of every
   // interval by the budget), "absent" (the function is not in this build) or "refused"
@@ -67,7 +68,7 @@ class ObserverMetrics : public prometheus::Collectable {
   prometheus::Family<prometheus::Gauge>* probe_demoted_;
   prometheus::Family<prometheus::Gauge>* probe_state_;
   prometheus::Family<prometheus::Gauge>* sample_ratio_;
-  // Unmatched exits moved to reason="sampling_edge", per probe id: while a probe's edges are
+  // Unmatched exits moved to the sampling-edge family, per probe id: while a probe's edges are
   // open, every unmatched exit since `base` is an edge; `moved` holds the closed spans.
   struct Edges {
     bool open = false;
