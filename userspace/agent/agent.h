@@ -74,8 +74,9 @@ struct AgentOptions {
   TlsOptions tls;
   std::map<std::string, std::string> basic_auth_users;
   bool verbose = false;  // --verbose: debug level and libbpf's own info/debug lines (BpfOptions::verbose)
-  // --probe-budget: largest share of the targets' CPU time the uprobes may cost (0.02 = 2 %);
-  // above it the costliest probes are detached. 0: no limit (the cost is still estimated).
+  // --probe-budget: largest share of the targets' CPU time (or of one core, whichever is more)
+  // the uprobes may cost (0.02 = 2 %); above it the costliest per-operation probes are sampled.
+  // 0: no limit (the cost is still estimated).
   double probe_budget = 0.0;
   // WAN link capacity in bits/s (0: unknown): bandwidth utilization and migration speedup.
   double link_capacity_bps = 0;
