@@ -63,10 +63,11 @@ def main():
     ap.add_argument("--streams", type=int, default=4)
     ap.add_argument("--big-size", type=int, default=32 << 20)
     ap.add_argument("--big-transfers", type=int, default=4)
+    ap.add_argument("--workloads", default="big_transfer,small_sends")
     args = ap.parse_args()
-    loads = workloads(args)
+    loads = {w: a for w, a in workloads(args).items() if w in args.workloads.split(",")}
     pc.log("load average at start: " + open("/proc/loadavg").read().strip())
-    run_once(loads["small_sends"], False)  # warm-up: page cache, CPU frequency
+    run_once(next(iter(loads.values())), False)  # warm-up: page cache, CPU frequency
     rows = {(w, a): [] for w in loads for a in (False, True)}
     order = [(w, a) for w in loads for a in (False, True)]
     for i in range(args.runs):
@@ -88,7 +89,7 @@ def main():
         print("| %s | %s | %s | %s | %.1f %% | %.1f %% | %s |" % (
             w, spread([b["cpu"] for b in base]), spread([a["cpu"] for a in agent]), spread(ratio, "%.3f"),
             100 * statistics.median(estimate), 100 * statistics.median(measured), "; ".join(sampled)))
-    pc.save("budget", {"%s/%s" % (w, "agent" if a else "none"): r for (w, a), r in rows.items()})
+    pc.save("budget_" + "_".join(loads), {"%s/%s" % (w, "agent" if a else "none"): r for (w, a), r in rows.items()})
 
 
 if __name__ == "__main__":
