@@ -1,7 +1,9 @@
-// The budget controller (agent/probe_budget.h): measured costs in, demotions out. No kernel.
+// The budget controller (agent/probe_budget.h): measured costs in, sampling ratios out. No kernel.
 #include "agent/probe_budget.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "agent/bpf_stats.h"
 
@@ -14,97 +16,165 @@ TEST(RunStats, MeanNanosecondsPerRunBetweenReadings) {
   EXPECT_DOUBLE_EQ(ns_per_run({5000, 10}, {100, 20}), 0.0);   // program replaced: no negative
 }
 
-TEST(ProbeBudget, WithinBudgetDemotesNothing) {
-  ProbeBudget budget({/*max_share=*/0.05, /*min_target_cpu_seconds=*/0.0});
-  // 1,000 hits x 5 us = 5 ms of 1 s of target CPU: 0.5 %.
-  auto d = budget.evaluate({{"send_chunk", 1000}}, 4000, 1000, 1.0);
+TEST(ProbeBudget, WithinBudgetSamplesNothing) {
+  ProbeBudget budget({/*max_share=*/0.05});
+  // 1,000 hits x 5 us = 5 ms; the target used 2 s of CPU in 1 s (two cores): 0.25 %.
+  auto d = budget.evaluate({{"send", 1000}}, 4000, 1000, 2.0, 1.0);
   EXPECT_NEAR(d.overhead_seconds, 0.005, 1e-12);
-  EXPECT_NEAR(d.share, 0.005, 1e-12);
-  EXPECT_TRUE(d.demote.empty());
+  EXPECT_NEAR(d.share, 0.0025, 1e-12);
+  EXPECT_TRUE(d.ratios.empty());
   EXPECT_NEAR(d.share_after, d.share, 1e-12);
 }
 
-TEST(ProbeBudget, DemotesCostliestFirstUntilTheRestFits) {
-  ProbeBudget budget({0.02, 0.0});
-  // 5 us per hit, 1 s of target CPU. send_chunk 60 ms, receive_chunk 40 ms, send 1 ms.
-  auto d = budget.evaluate({{"send", 200}, {"receive_chunk", 8000}, {"send_chunk", 12000}}, 4500, 500, 1.0);
-  ASSERT_EQ(d.costs.size(), 3u);
-  EXPECT_EQ(d.costs[0].probe, "send_chunk");
-  EXPECT_EQ(d.costs[1].probe, "receive_chunk");
-  EXPECT_EQ(d.costs[2].probe, "send");
-  EXPECT_NEAR(d.overhead_seconds, 0.101, 1e-9);
-  EXPECT_NEAR(d.share, 0.101, 1e-9);  // the overhead is inside the measured CPU time
-  // Without send_chunk: 41 ms of (1 - 0.06) s = 4.4 % > 2 %; without receive_chunk as well:
-  // 1 ms of 0.9 s = 0.11 %: fits, send stays.
-  EXPECT_EQ(d.demote, (std::vector<std::string>{"send_chunk", "receive_chunk"}));
-  EXPECT_NEAR(d.share_after, 0.001 / 0.9, 1e-9);
+TEST(ProbeBudget, QuietTargetIsJudgedAsAShareOfOneCore) {
+  // The real DWCP, mostly idle (issue #25): 10 s interval, the target used 40 ms of CPU of which
+  // the probes 8 ms (1,600 hits x 5 us). Against its own CPU that is 20 %; against the former
+  // 50 ms floor 16 %; what it costs the machine is 8 ms of one core's 10 s: 0.08 %. Nothing goes.
+  ProbeBudget budget({0.02});
+  auto d = budget.evaluate({{"send", 800}, {"encode", 800}}, 5000, 0, 0.040, 10.0);
+  EXPECT_NEAR(d.share, 0.008 / 10.0, 1e-12);
+  EXPECT_DOUBLE_EQ(d.judged_seconds, 10.0);
+  EXPECT_DOUBLE_EQ(d.target_cpu_seconds, 0.040);  // reported as measured
+  EXPECT_TRUE(d.ratios.empty());
+}
+
+TEST(ProbeBudget, BusyTargetIsJudgedAgainstItsOwnCpu) {
+  // 4 s of CPU in 2 s (two busy cores): 100 ms of probes is 2.5 % of it, not 5 % of one core.
+  ProbeBudget budget({0.03});
+  auto d = budget.evaluate({{"send", 20000}}, 5000, 0, 4.0, 2.0);
+  EXPECT_DOUBLE_EQ(d.judged_seconds, 4.0);
+  EXPECT_NEAR(d.share, 0.025, 1e-12);
+  EXPECT_TRUE(d.ratios.empty());
+}
+
+TEST(ProbeBudget, QuietTargetOverBudgetIsSampledToFitOneCore) {
+  // 10 s interval, target CPU 1 s (quiet): send costs 0.5 s (100,000 hits x 5 us), 5 % of one
+  // core. Budget 2 %: send may cost 0.2 s, so it is attached 0.2 / 0.5 = 40 % of the interval.
+  ProbeBudget budget({0.02});
+  auto d = budget.evaluate({{"send", 100000}, {"session_start", 0, false}}, 5000, 0, 1.0, 10.0);
+  EXPECT_NEAR(d.share, 0.05, 1e-12);
+  ASSERT_EQ(d.ratios.count("send"), 1u);
+  EXPECT_NEAR(d.ratios.at("send"), 0.40, 1e-9);
+  EXPECT_LE(d.share_after, 0.02 + 1e-12);
+  EXPECT_EQ(d.ratios.count("session_start"), 0u);
+}
+
+TEST(ProbeBudget, BusyTargetOverBudgetIsSampledToFitItsOwnCpu) {
+  // 1 s interval, 2 s of target CPU of which send_chunk 0.2 s and receive_chunk 0.1 s (15 %).
+  // Budget 5 %: send_chunk alone at its floor leaves 0.01 + 0.1 of 1.81 s = 6.1 %: receive_chunk is
+  // sampled too, at the largest ratio that fits.
+  ProbeBudget budget({0.05});
+  auto d = budget.evaluate({{"send_chunk", 40000}, {"receive_chunk", 20000}}, 5000, 0, 2.0, 1.0);
+  ASSERT_EQ(d.costs[0].probe, "send_chunk");
+  // send_chunk: r <= (0.05 x 1.8 - 0.1) / (0.2 x 0.95) < 0, or (0.05 x 1 - 0.1) / 0.2 < 0: the floor.
+  EXPECT_NEAR(d.ratios.at("send_chunk"), kSampleRatioStep, 1e-12);
+  // receive_chunk, others 0.01 s, CPU without it 1.81 - 0.1 = 1.71 s:
+  // r <= (0.05 x 1.71 - 0.01) / (0.1 x 0.95) = 0.795 -> 0.75.
+  EXPECT_NEAR(d.ratios.at("receive_chunk"), 0.75, 1e-12);
+  EXPECT_LE(d.share_after, 0.05);
+}
+
+TEST(ProbeBudget, SampledProbeIsJudgedAtItsFullTimeCost) {
+  // send was attached 40 % of the interval: its 40,000 hits stand for 100,000, and the 0.3 s it
+  // did not cost are added to the target's CPU. The same ratio again: a stable decision.
+  ProbeBudget budget({0.02});
+  auto d = budget.evaluate({{"send", 40000, true, 0.4}}, 5000, 0, 0.7, 10.0);
+  ASSERT_EQ(d.costs.size(), 1u);
+  EXPECT_NEAR(d.costs[0].seconds, 0.2, 1e-12);
+  EXPECT_NEAR(d.costs[0].full_seconds, 0.5, 1e-12);
+  EXPECT_NEAR(d.share, 0.02, 1e-12);
+  EXPECT_NEAR(d.share_full, 0.05, 1e-12);
+  EXPECT_NEAR(d.ratios.at("send"), 0.40, 1e-9);
+}
+
+TEST(ProbeBudget, SampledProbeComesBackWhenTheTrafficFalls) {
+  // Fewer sends: attached a fifth of the time they stand for 25,000 hits, 0.125 s of one core's
+  // 10 s: 1.25 %, within 2 %: attached all the time again.
+  ProbeBudget budget({0.02});
+  auto d = budget.evaluate({{"send", 5000, true, 0.2}}, 5000, 0, 0.2, 10.0);
+  EXPECT_NEAR(d.share_full, 0.0125, 1e-12);
+  EXPECT_TRUE(d.ratios.empty());
 }
 
 TEST(ProbeBudget, ZeroBudgetMeansNoPolicy) {
-  ProbeBudget budget({0.0, 0.0});
-  auto d = budget.evaluate({{"send_chunk", 1000000}}, 5000, 0, 1.0);
+  ProbeBudget budget({0.0});
+  auto d = budget.evaluate({{"send_chunk", 1000000}}, 5000, 0, 1.0, 1.0);
   EXPECT_GT(d.share, 0.5);
-  EXPECT_TRUE(d.demote.empty());
+  EXPECT_TRUE(d.ratios.empty());
 }
 
-TEST(ProbeBudget, NearlyIdleTargetIsJudgedAgainstTheFloor) {
-  // 10 hits x 5 us = 50 us over an interval in which the target used 100 us of CPU: a 50 %
-  // share on paper, but nothing worth demoting for. Against a 50 ms floor it is 0.1 %.
-  ProbeBudget budget({0.02, 0.05});
-  auto d = budget.evaluate({{"session_start", 10}}, 5000, 0, 0.0001);
-  EXPECT_NEAR(d.share, 50e-6 / 0.05, 1e-9);
-  EXPECT_TRUE(d.demote.empty());
-  EXPECT_DOUBLE_EQ(d.target_cpu_seconds, 0.0001);  // reported as measured
+TEST(ProbeBudget, ProbesWithoutHitsAreNeverSampled) {
+  ProbeBudget budget({0.001});
+  auto d = budget.evaluate({{"idle", 0}, {"hot", 100000}}, 5000, 0, 1.0, 1.0);
+  EXPECT_EQ(d.ratios.count("idle"), 0u);
+  EXPECT_EQ(d.ratios.count("hot"), 1u);
 }
 
-TEST(ProbeBudget, ProbesWithoutHitsAreNeverDemoted) {
-  ProbeBudget budget({0.001, 0.0});
-  auto d = budget.evaluate({{"idle", 0}, {"hot", 100000}}, 5000, 0, 1.0);
-  EXPECT_EQ(d.demote, std::vector<std::string>{"hot"});
+TEST(ProbeBudget, NoTimeAtAllIsNoShare) {
+  // A zero-length interval and a target that used no CPU: no division by zero.
+  ProbeBudget budget({0.02});
+  auto d = budget.evaluate({{"send", 0}}, 5000, 0, 0.0, 0.0);
+  EXPECT_DOUBLE_EQ(d.share, 0.0);
   EXPECT_DOUBLE_EQ(d.share_after, 0.0);
+  EXPECT_TRUE(d.ratios.empty());
 }
 
-TEST(ProbeBudget, EstimateAboveMeasuredCpuDemotesEverythingThatCosts) {
-  // A calibration taken at a busier moment may estimate more than the target's CPU: the own
-  // work is then 0 and the share 100 % until every costly probe is gone.
-  ProbeBudget budget({0.02, 0.0});
-  auto d = budget.evaluate({{"a", 1000}, {"b", 10}}, 5000, 0, 0.001);
-  EXPECT_DOUBLE_EQ(d.share, 1.0);
-  EXPECT_EQ(d.demote, (std::vector<std::string>{"a", "b"}));
+TEST(ProbeBudget, EstimateAboveMeasuredCpuSamplesAtTheFloor) {
+  // A calibration taken at a busier moment may estimate more than the target's CPU: judged
+  // against one core, the candidates go to the floor, never away.
+  ProbeBudget budget({0.02});
+  auto d = budget.evaluate({{"a", 1000000}, {"b", 100000}}, 5000, 0, 0.001, 1.0);
+  EXPECT_NEAR(d.ratios.at("a"), kSampleRatioStep, 1e-12);
+  EXPECT_NEAR(d.ratios.at("b"), kSampleRatioStep, 1e-12);
+  EXPECT_GT(d.share_after, 0.02);  // what still costs is said, not hidden
 }
 
-TEST(ProbeBudget, EqualCostsDemoteInNameOrder) {
-  ProbeBudget budget({0.001, 0.0});
-  auto d = budget.evaluate({{"zeta", 1000}, {"alpha", 1000}}, 5000, 0, 1.0);
-  ASSERT_FALSE(d.demote.empty());
-  EXPECT_EQ(d.demote[0], "alpha");
+TEST(ProbeBudget, EqualCostsSampleInNameOrder) {
+  // Two probes of 0.05 s each in 1 s of one core, budget 6.8 %: the first in name order is sampled
+  // (ratio (0.068 - 0.05) / 0.05 = 0.36, down to 0.35), and then the rest fits.
+  ProbeBudget budget({0.068});
+  auto d = budget.evaluate({{"zeta", 10000}, {"alpha", 10000}}, 5000, 0, 0.5, 1.0);
+  EXPECT_NEAR(d.ratios.at("alpha"), 0.35, 1e-9);
+  EXPECT_EQ(d.ratios.count("zeta"), 0u);
 }
 
-// ---- what may be demoted ------------------------------------------------------------------------
+TEST(ProbeBudget, RatiosAreStepsAndNeverAboveTheFit) {
+  for (std::uint64_t hits = 50000; hits < 400000; hits += 12345) {
+    ProbeBudget budget({0.02});
+    auto d = budget.evaluate({{"send", hits}}, 5000, 0, 1.0, 10.0);
+    ASSERT_EQ(d.ratios.size(), 1u) << hits;
+    const double r = d.ratios.at("send");
+    EXPECT_NEAR(r / kSampleRatioStep, std::round(r / kSampleRatioStep), 1e-9) << hits;
+    EXPECT_LE(d.share_after, 0.02 + 1e-12) << hits;
+  }
+}
 
-TEST(ProbeBudget, PerSessionAndPerStreamProbesAreNeverDemoted) {
-  // Small Sends (issue #12): the estimate exceeds the target's measured CPU, so the share stays
-  // at 100 % whatever goes. Before, every probe with a hit went, stream_open and session_start
-  // too; now only the per-operation probes do.
-  ProbeBudget budget({0.02, 0.0});
-  auto d = budget.evaluate({{"session_start", 1, budget_may_demote(DWCP_EV_SESSION_START)},
-                            {"stream_open", 2, budget_may_demote(DWCP_EV_STREAM_OPEN)},
+// ---- what may be sampled -------------------------------------------------------------------------
+
+TEST(ProbeBudget, PerSessionAndPerStreamProbesAreNeverSampled) {
+  ProbeBudget budget({0.02});
+  auto d = budget.evaluate({{"session_start", 100000, budget_may_demote(DWCP_EV_SESSION_START)},
+                            {"stream_open", 100000, budget_may_demote(DWCP_EV_STREAM_OPEN)},
+                            {"session_close", 100000, budget_may_demote(DWCP_EV_SESSION_CLOSE)},
                             {"send", 1000, budget_may_demote(DWCP_EV_SEND)},
                             {"receive", 900, budget_may_demote(DWCP_EV_RECEIVE)}},
-                           5000, 0, 0.001);
-  EXPECT_DOUBLE_EQ(d.share, 1.0);
-  EXPECT_EQ(d.demote, (std::vector<std::string>{"send", "receive"}));
+                           5000, 0, 1.0, 1.0);
+  EXPECT_EQ(d.ratios.count("session_start"), 0u);
+  EXPECT_EQ(d.ratios.count("stream_open"), 0u);
+  EXPECT_EQ(d.ratios.count("session_close"), 0u);
+  EXPECT_EQ(d.ratios.count("send"), 1u);
+  EXPECT_EQ(d.ratios.count("receive"), 1u);
   EXPECT_GT(d.share_after, 0.02);  // what may not go still costs: said, not hidden
 }
 
-TEST(ProbeBudget, AKeptProbeCostlierThanTheCandidatesDoesNotStopTheirDemotion) {
-  // session_close is the costliest here (it reads every stream's counters), yet it stays; the
-  // candidates behind it in cost order are still judged.
-  ProbeBudget budget({0.02, 0.0});
-  auto d =
-      budget.evaluate({{"session_close", 20000, false}, {"send", 10000, true}, {"encode", 1000, true}}, 5000, 0, 1.0);
+TEST(ProbeBudget, AKeptProbeCostlierThanTheCandidatesDoesNotStopTheirSampling) {
+  // session_close is the costliest here, yet it stays; the candidates behind it are still judged.
+  ProbeBudget budget({0.02});
+  auto d = budget.evaluate({{"session_close", 20000, false}, {"send", 10000, true}, {"encode", 1000, true}}, 5000, 0,
+                           1.0, 1.0);
   ASSERT_EQ(d.costs.front().probe, "session_close");
-  EXPECT_EQ(d.demote, (std::vector<std::string>{"send", "encode"}));
+  EXPECT_EQ(d.ratios.count("send"), 1u);
+  EXPECT_EQ(d.ratios.count("encode"), 1u);
 }
 
 TEST(BudgetMayDemote, OnlyPerOperationKinds) {

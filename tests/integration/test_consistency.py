@@ -29,8 +29,8 @@ def consistency(samples, pid):
 
 
 class Consistency(AgentTestCase):
-    def run_fixture(self, variant="dwcp-fixture", agent_args=()):
-        fixture = self.track(Fixture(variant, TRANSFER))
+    def run_fixture(self, variant="dwcp-fixture", agent_args=(), fixture_args=()):
+        fixture = self.track(Fixture(variant, TRANSFER + list(fixture_args)))
         agent = self.track(AgentProcess(["--pid", str(fixture.pid)] + list(agent_args)))
         agent.wait_ready()
         fixture.go()
@@ -50,6 +50,17 @@ class Consistency(AgentTestCase):
         self.assertEqual(value(samples, "dwcp_observer_consistency_streams_checked_total", pid=pid), 2 * STREAMS)
         self.assertEqual(truth["reconnects"], 0)
         self.assertNotIn("cannot find the socket", agent.log())
+
+    def test_reconnected_streams_agree_too(self):
+        require_bpf(self)
+        # DWCP's health check gives streams new connections (and fails to, three times); the
+        # reconnect's own event re-reads the session, so each new socket is seen before Close.
+        fixture, agent, truth = self.run_fixture(fixture_args=["--reconnect"])
+        wait_for_transfer(agent.samples, truth, fixture.pid)
+        pid = str(fixture.pid)
+        self.assertGreater(truth["reconnects"], 0)
+        settled = wait_for(lambda: consistency(agent.samples(), pid) == (0, 0), timeout=10)
+        self.assertTrue(settled, consistency(agent.samples(), pid))
 
     def test_a_wrong_counter_offset_shows_by_the_next_scrape(self):
         require_bpf(self)

@@ -237,6 +237,7 @@ void Agent::run(const std::atomic<bool>& stop) {
     // Records arrive without wake-ups below the threshold: a short poll is the drain timer.
     int n = bpf_->poll(50, handler);
     if (n < 0 && n != -EINTR) log("ring buffer poll failed: " + std::to_string(n));
+    end_sampling_windows();  // within one poll (50 ms) of each window's end
     if (clock::now() >= next_overhead) {
       account_overhead();
       next_overhead = clock::now() + options_.overhead_interval;

@@ -75,8 +75,9 @@ struct AgentOptions {
   TlsOptions tls;
   std::map<std::string, std::string> basic_auth_users;
   bool verbose = false;  // --verbose: debug level and libbpf's own info/debug lines (BpfOptions::verbose)
-  // --probe-budget: largest share of the targets' CPU time the uprobes may cost (0.02 = 2 %);
-  // above it the costliest probes are detached. 0: no limit (the cost is still estimated).
+  // --probe-budget: largest share of the targets' CPU time (or of one core, whichever is more)
+  // the uprobes may cost (0.02 = 2 %); above it the costliest per-operation probes are sampled.
+  // 0: no limit (the cost is still estimated).
   double probe_budget = 0.0;
   // WAN link capacity in bits/s (0: unknown): bandwidth utilization and migration speedup.
   double link_capacity_bps = 0;
@@ -118,8 +119,16 @@ class Agent {
     std::unique_ptr<StreamConsistency> consistency;
     std::unique_ptr<SessionTracker> sessions;  // AMST sessions of the attached process
     std::optional<ProcessInfo> process;
-    std::vector<Link> links;
-    std::size_t sites = 0;  // uprobe sites attached (entries + RETs)
+    std::vector<Link> links;  // the probes that are never sampled, in one link where the kernel allows
+    // Every probe the budget may sample has links of its own: attaching or detaching it for a
+    // sampling window never touches the others (agent/agent_budget.cpp).
+    struct SampledLinks {
+      std::vector<UprobeSite> sites;
+      std::vector<Link> links;  // empty while detached
+    };
+    std::map<std::uint32_t, SampledLinks> per_operation;  // by probe id
+    std::size_t sites = 0;  // uprobe sites planned (entries + RETs), a sampled probe's included
+    std::vector<std::pair<std::string, const char*>> probe_states;  // as planned at attach
     std::string build_id;   // of the binary last attached to ("" before the first attach)
     // (pid, start time) of a process that matched but could not be attached: not retried
     // every check, which would repeat the same message five times a second.
@@ -137,13 +146,17 @@ class Agent {
   // Attaches what `loaded` read, through its file descriptor, and checks afterwards that the
   // process still runs that very file: if not, detaches and says so.
   int attach_loaded(Target& target, const ProcessInfo& process, LoadedExecutable& loaded, std::string* error);
-  // Re-attaches a live target's uprobes without the demoted probes.
-  void relink(Target& target);
   // Every overhead interval: each probe's estimated in-target time, the share of the targets'
-  // CPU, and the budget's demotions.
+  // CPU, the budget's sampling ratios, and the start of the next sampling windows.
   void account_overhead();
-  // The observer metrics of a live target: its uprobe count and each probe's state.
-  void publish_sites(const Target& target, const std::vector<std::pair<std::string, const char*>>& states);
+  // Attaches (detaches) a per-operation probe's own links in one target; false with *error.
+  bool attach_sampled(Target& target, std::uint32_t probe_id, std::string* error);
+  void detach_sampled(Target& target, std::uint32_t probe_id);
+  // Ends the sampling windows that are due: their probes are detached until the next interval.
+  void end_sampling_windows();
+  // The observer metrics of a live target: its uprobe count and each probe's state (a sampled
+  // probe's state is "sampled").
+  void publish_sites(const Target& target);
   void detach(Target& target);
   void check_lifecycle();  // check_targets, then update_readiness
   void check_targets();
@@ -191,7 +204,13 @@ class Agent {
   ProgramRunStats last_run_{};
   BpfCounters last_counters_{};
   std::map<int, double> last_cpu_seconds_;  // by target pid
-  std::set<std::uint32_t> demoted_;         // probe ids detached by --probe-budget
+  std::chrono::steady_clock::time_point last_overhead_at_{};
+  // Sampling: the ratio of each probe the budget samples (probe id -> 0 < r < 1), the ratio in
+  // force over the interval now running (what its hits stand for), and the end of the current
+  // window of each sampled probe still attached.
+  std::map<std::uint32_t, double> sample_ratio_;
+  std::map<std::uint32_t, double> interval_ratio_;
+  std::map<std::uint32_t, std::chrono::steady_clock::time_point> window_end_;
 };
 
 }  // namespace dwcp::agent

@@ -1,7 +1,9 @@
 // Attaching one target: read its executable, plan the sites, attach, and detaching it again.
 #include "agent/agent.h"
 
+#include <map>
 #include <set>
+#include <string_view>
 
 #include "agent/site_planner.h"
 #include "agent/system_state.h"
@@ -43,7 +45,8 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   std::string layout_conflict;
   if (binary) {
     // Without DWARF (a stripped build) the profile's offsets are all there is.
-    scan = plan_sites(profile_, *binary, loaded.dwarf ? &*loaded.dwarf : nullptr, demoted_,
+    // The budget never detaches for good (it samples): every probe is planned.
+    scan = plan_sites(profile_, *binary, loaded.dwarf ? &*loaded.dwarf : nullptr, {},
                       bpf_->kernel_plan().refuse_per_chunk_probes);
     if (layout && loaded.dwarf) {
       layout_conflict = field_offset_conflict(layout->field_offsets, *loaded.dwarf);
@@ -59,13 +62,11 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   const std::vector<std::string>& absent = scan.absent;
   const std::vector<UprobeSite>& sites = scan.sites;
   const std::set<std::string>& live_features = scan.live_features;
-  // The budget may have detached every probe: a successor then gets socket counters only.
-  const bool budget_emptied = sites.empty() && !demoted_.empty();
   // Decide before touching the kernel. A build that holds only some of the profile's functions
   // (a program that never receives has no Receive) gets what it has; a process is refused only
   // when nothing at all can be placed (configs/probes/README.md).
   const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
-  if (!options_.sockets_only && !budget_emptied && sites.empty()) {
+  if (!options_.sockets_only && sites.empty()) {
     if (!binary) {
       *error = "cannot read the binary of " + who + ": " + binary.error();
     } else if (!scan.holds_package) {
@@ -88,16 +89,41 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
     }
     return kExitSymbols;
   }
+  // The probes the budget may sample get links of their own (one per probe), the others share
+  // one: a sampling window then never detaches Close and the other count-critical probes.
+  std::vector<UprobeSite> kept_sites;
+  std::map<std::uint32_t, Target::SampledLinks> per_operation;
+  for (const auto& site : sites) {
+    const std::uint32_t probe_id = site.spec_index / 2;  // contract::entry/exit_spec_index
+    // probe_id is the index in the profile's "probes" (profile/profile.h).
+    if (probe_id < profile_.probes.size() && budget_may_demote(profile_.probes[probe_id].kind))
+      per_operation[probe_id].sites.push_back(site);
+    else
+      kept_sites.push_back(site);
+  }
   std::string attach_error;
-  std::vector<Link> links = bpf_->attach_uprobes(process.pid, process.binary_path, sites, &attach_error);
-  if (links.empty() && !sites.empty()) {
-    *error = attach_error;
-    return kExitBpf;
+  std::vector<Link> links;
+  if (!kept_sites.empty()) {
+    links = bpf_->attach_uprobes(process.pid, process.binary_path, kept_sites, &attach_error);
+    if (links.empty()) {
+      *error = attach_error;
+      return kExitBpf;
+    }
+  }
+  for (auto& [probe_id, group] : per_operation) {
+    // A sampled probe outside its window waits for the next one (end_sampling_windows).
+    if (sample_ratio_.count(probe_id) && !window_end_.count(probe_id)) continue;
+    group.links = bpf_->attach_uprobes(process.pid, process.binary_path, group.sites, &attach_error);
+    if (group.links.empty()) {
+      *error = attach_error;
+      return kExitBpf;  // every link made so far is detached on the way out
+    }
   }
   // The probes sit on the inode that was read. A process that execve()d meanwhile (into a
   // setuid program, say) no longer runs it: it is not the target that was judged and read.
   if (!still_runs_pinned_file(process)) {
     links.clear();
+    per_operation.clear();
     *error = who + " no longer runs the file that was read (it execve()d another program, or exited, while being "
              "attached): probes removed, nothing attached";
     return kExitTarget;
@@ -108,7 +134,9 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
 
   if (!bpf_->add_target(static_cast<std::uint32_t>(process.pid), error)) return kExitBpf;
   target.links = std::move(links);
+  target.per_operation = std::move(per_operation);
   target.sites = sites.size();
+  target.probe_states = scan.states;
   target.process = process;
   target.decoder = EventDecoder(options_.link_capacity_bps);
   if (!layout_conflict.empty()) {
@@ -130,7 +158,7 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   target.decoder.set_sessions(target.sessions.get());
   target.bandwidth_at = {};
 
-  publish_sites(target, scan.states);
+  publish_sites(target);
 
   std::set<std::string> profile_features;
   for (const auto& probe : profile_.probes) profile_features.insert(probe.feature);
@@ -154,7 +182,13 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   return kExitOk;
 }
 
-void Agent::publish_sites(const Target& target, const std::vector<std::pair<std::string, const char*>>& states) {
+void Agent::publish_sites(const Target& target) {
+  auto states = target.probe_states;
+  for (auto& [probe, state] : states)
+    for (const auto& [probe_id, ratio] : sample_ratio_)
+      if (std::string_view(state) == "attached" && probe_id < profile_.probes.size() &&
+          profile_.probes[probe_id].event == probe)
+        state = "sampled";
   ObservedProcess observed;
   observed.pid = static_cast<std::uint32_t>(target.process->pid);
   observed.target = target.spec.label;
@@ -169,6 +203,7 @@ void Agent::detach(Target& target) {
   // Events already in the ring buffer belong to this process: count them before letting go.
   bpf_->poll(0, [this](const dwcp_event& e) { handle_event(e); });
   detach_links(&target.links);
+  target.per_operation.clear();  // their links detach with them
   target.sites = 0;
   // The process is gone: figures its live sessions counted since the last read are lost (at
   // most one read interval); closed sessions' figures came final from BPF.

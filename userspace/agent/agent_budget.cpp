@@ -1,47 +1,67 @@
-// --probe-budget: every overhead interval, what the uprobes cost the targets, and re-attaching
-// without the probes the budget controller (agent/probe_budget.h) demotes.
+// --probe-budget: every overhead interval, what the uprobes cost the targets, and the sampling of
+// the per-operation probes the budget controller (agent/probe_budget.h) says do not fit.
+//
+// Sampling: a sampled probe is attached for the first ratio x interval seconds of every
+// interval, then detached until the next one; never detached for good. Each per-operation
+// probe has links of its own (agent_attach.cpp), so its windows never detach the probes that
+// counts depend on (session_start, stream_open, session_close, reconnect, prune, migrations,
+// federation). At a window's start, a call already running has its RET seen without its entry:
+// the BPF side counts an unmatched exit, which the observer metrics report apart, in
+// dwcp_observer_probe_sampling_edge_exits_total (not a loss, no alert); at a window's end the entries left
+// waiting for their RET are deleted, so that none pairs with a later call's RET.
 #include "agent/agent.h"
 
+#include <cmath>
 #include <cstdio>
-#include <map>
 
-#include "agent/site_planner.h"
-#include "goelf/dwarf_types.h"
-#include "goelf/go_binary.h"
+#include "dwcp_observer/contract.h"
 
 namespace dwcp::agent {
 
 using profile::join;
 
-void Agent::relink(Target& target) {
-  const ProcessInfo& process = *target.process;
-  const std::string who = "process " + std::to_string(process.pid);
-  auto binary = goelf::GoBinary::open(process.binary_path);
-  if (!binary) {
-    log("probe budget: cannot re-read the binary of " + who + " (" + binary.error() + "): probes unchanged");
-    return;
-  }
-  auto dwarf = goelf::DwarfTypes::open(process.binary_path);
-  SitePlan scan = plan_sites(profile_, *binary, dwarf ? &*dwarf : nullptr, demoted_,
-                      bpf_->kernel_plan().refuse_per_chunk_probes);
-  // The old link goes first: with both attached for a moment, entry-only probes would count
-  // twice and RET sites would report unmatched exits. Calls made in the few milliseconds
-  // between are not seen.
-  detach_links(&target.links);
-  std::string why;
-  if (!scan.sites.empty()) {
-    target.links = bpf_->attach_uprobes(process.pid, process.binary_path, scan.sites, &why);
-    if (target.links.empty()) log("probe budget: cannot re-attach the remaining probes to " + who + ": " + why);
-  }
-  target.sites = target.links.empty() ? 0 : scan.sites.size();
-  // A demoted probe has no state any more (dwcp_observer_probe_demoted says why); the others
-  // keep theirs, unless the re-attach failed and nothing is attached.
-  const bool attached = !target.links.empty() || scan.sites.empty();
-  publish_sites(target, attached ? scan.states : decltype(scan.states){});
-  log("probe budget: " + std::to_string(target.sites) + " uprobes now attached to " + who);
+bool Agent::attach_sampled(Target& target, std::uint32_t probe_id, std::string* error) {
+  auto it = target.per_operation.find(probe_id);
+  if (it == target.per_operation.end() || !it->second.links.empty() || !target.process) return true;
+  it->second.links = bpf_->attach_uprobes(target.process->pid, target.process->binary_path, it->second.sites, error);
+  return !it->second.links.empty();
 }
 
+void Agent::detach_sampled(Target& target, std::uint32_t probe_id) {
+  auto it = target.per_operation.find(probe_id);
+  if (it != target.per_operation.end()) detach_links(&it->second.links);
+}
+
+void Agent::end_sampling_windows() {
+  if (window_end_.empty()) return;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = window_end_.begin(); it != window_end_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    for (auto& target : targets_) detach_sampled(*target, it->first);
+    bpf_->forget_inflight(it->first);
+    it = window_end_.erase(it);
+  }
+}
+
+namespace {
+
+std::string percent(double share) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f %%", 100 * share);
+  return text;
+}
+
+}  // namespace
+
 void Agent::account_overhead() {
+  const auto now = std::chrono::steady_clock::now();
+  const bool first = last_overhead_at_ == std::chrono::steady_clock::time_point{};
+  const double wall = first ? 0.0 : std::chrono::duration<double>(now - last_overhead_at_).count();
+  last_overhead_at_ = now;
+
   BpfCounters counters;
   bpf_->counters(&counters);
   double bpf_ns_per_run = 0;
@@ -51,16 +71,18 @@ void Agent::account_overhead() {
   }
   std::vector<ProbeInterval> intervals;
   for (const auto& probe : profile_.probes) {
-    const std::uint64_t now = counters.probe_hits(probe.probe_id);
+    const std::uint64_t hits_now = counters.probe_hits(probe.probe_id);
     const std::uint64_t before = last_counters_.probe_hits(probe.probe_id);
-    intervals.push_back({probe.event, now >= before ? now - before : 0, budget_may_demote(probe.kind)});
+    auto ratio = interval_ratio_.find(probe.probe_id);
+    intervals.push_back({probe.event, hits_now >= before ? hits_now - before : 0, budget_may_demote(probe.kind),
+                         ratio == interval_ratio_.end() ? 1.0 : ratio->second});
   }
   last_counters_ = counters;
 
   // CPU time of the live targets over the interval; a target seen for the first time only
   // sets its baseline (its whole life's CPU against one interval's hits would mislead).
   double cpu = 0;
-  bool complete = true;
+  bool complete = !first;
   std::map<int, double> seen;
   for (const auto& target : targets_) {
     if (!target->process) continue;
@@ -77,25 +99,59 @@ void Agent::account_overhead() {
 
   BudgetPolicy policy;
   policy.max_share = options_.probe_budget;
-  const BudgetDecision decision = ProbeBudget(policy).evaluate(intervals, trap_ns_, bpf_ns_per_run, cpu);
+  const BudgetDecision decision = ProbeBudget(policy).evaluate(intervals, trap_ns_, bpf_ns_per_run, cpu, wall);
   observer_->add_probe_overhead(decision.costs);
-  if (!complete) return;
-  observer_->set_overhead_share(decision.share);
-  if (decision.demote.empty()) return;
-
-  for (const auto& name : decision.demote) {
-    observer_->set_demoted(name);
+  if (complete) {
+    observer_->set_overhead_share(decision.share);
+    std::map<std::uint32_t, double> ratios;
     for (const auto& probe : profile_.probes)
-      if (probe.event == name) demoted_.insert(probe.probe_id);
+      if (auto r = decision.ratios.find(probe.event); r != decision.ratios.end()) ratios[probe.probe_id] = r->second;
+    if (ratios != sample_ratio_) {
+      std::vector<std::string> sampled, restored;
+      for (const auto& [id, r] : ratios)
+        sampled.push_back(profile_.probes[id].event + " " + std::to_string(std::lround(100 * r)) + " %");
+      for (const auto& [id, r] : sample_ratio_)
+        if (!ratios.count(id)) restored.push_back(profile_.probes[id].event);
+      const std::string interval = std::to_string(options_.overhead_interval.count()) + " s";
+      std::string message = "warning: probe budget: the uprobes would cost " + percent(decision.share_full) +
+                            " of one core or of the targets' CPU, whichever is more, over the last " + interval +
+                            " (budget " + percent(options_.probe_budget) + "; the rule: docs/performance.md)";
+      if (!sampled.empty())
+        message += "; sampling " + join(sampled, ", ") + " of every " + interval + " (estimated " +
+                   percent(decision.share_after) + " then; the other probes stay attached)";
+      if (!restored.empty()) message += "; attached all the time again: " + join(restored, ", ");
+      log(message);
+      // Unmatched exits of a probe sampled now or in the interval that ends are sampling edges.
+      std::set<std::uint32_t> edges;
+      for (const auto& [id, r] : ratios) edges.insert(id);
+      for (const auto& [id, r] : sample_ratio_) edges.insert(id);
+      sample_ratio_ = std::move(ratios);
+      observer_->set_sampling(sample_ratio_, edges);
+      for (auto& target : targets_)
+        if (target->process) publish_sites(*target);
+    } else {
+      std::set<std::uint32_t> edges;
+      for (const auto& [id, r] : sample_ratio_) edges.insert(id);
+      observer_->set_sampling(sample_ratio_, edges);
+    }
   }
-  char share[96];
-  std::snprintf(share, sizeof share, "%.1f %% of the targets' CPU over the last %lld s (budget %.1f %%)",
-                100 * decision.share, static_cast<long long>(options_.overhead_interval.count()),
-                100 * options_.probe_budget);
-  log("probe budget: the uprobes cost an estimated " + std::string(share) + "; detaching " +
-      join(decision.demote, ", ") + " (socket counters stay)");
-  for (auto& target : targets_)
-    if (target->process) relink(*target);
+
+  // The next interval's windows: every per-operation probe is attached now; a sampled one until
+  // ratio x interval from now (end_sampling_windows detaches it then).
+  window_end_.clear();
+  for (const auto& [id, r] : sample_ratio_)
+    window_end_[id] = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                std::chrono::duration<double>(r * options_.overhead_interval.count()));
+  interval_ratio_ = sample_ratio_;
+  for (auto& target : targets_) {
+    if (!target->process) continue;
+    for (const auto& [id, group] : target->per_operation) {
+      std::string why;
+      if (!attach_sampled(*target, id, &why))
+        log("warning: probe budget: cannot re-attach probe " + profile_.probes[id].event + " to process " +
+            std::to_string(target->process->pid) + " for its sampling window: " + why + " (tried again next interval)");
+    }
+  }
 }
 
 }  // namespace dwcp::agent

@@ -447,6 +447,18 @@ void BpfSession::counters(BpfCounters* out) const {
   }
 }
 
+void BpfSession::forget_inflight(std::uint32_t probe_id) {
+  std::vector<dwcp_inflight_key> doomed;
+  dwcp_inflight_key key{}, next{};
+  const dwcp_inflight_key* at = nullptr;  // nullptr: the first key
+  while (bpf_map__get_next_key(skel_->maps.inflight, at, &next, sizeof(next)) == 0) {
+    if (next.probe_id == probe_id) doomed.push_back(next);
+    key = next;
+    at = &key;
+  }
+  for (const auto& k : doomed) bpf_map__delete_elem(skel_->maps.inflight, &k, sizeof(k), 0);
+}
+
 std::optional<ProgramRunStats> BpfSession::program_stats() const {
   bpf_program* program = multi_uprobes_ ? skel_->progs.dwcp_uprobe_multi : skel_->progs.dwcp_uprobe;
   if (plan_.probe_spec == ProbeSpecSource::kAddress) program = skel_->progs.dwcp_uprobe_addr;

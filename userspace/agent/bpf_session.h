@@ -127,6 +127,10 @@ class BpfSession {
   // Drops a socket's entry (a closed AMST stream's socket, once its figures are settled).
   void forget_socket(std::uint64_t inode);
   void counters(BpfCounters* out) const;
+  // Deletes the entries of `probe_id` waiting for their RET (all processes). Called after a
+  // sampled probe's link is detached: an entry whose RET fell outside the window would otherwise
+  // pair, in the next window, with a RET of another call of the same goroutine.
+  void forget_inflight(std::uint32_t probe_id);
   // Cumulative run time and count of the uprobe program (agent/bpf_stats.h: zero while stats are off).
   std::optional<ProgramRunStats> program_stats() const;
 

@@ -125,13 +125,13 @@ int main(int argc, char** argv) {
   app.add_option("--basic-auth-file", auth_file,
                  "deprecated, use --web.config.file: file with one line user:password (root-owned, mode "
                  "0600 or 0400); protects /metrics");
-  // On by default: an observer must not cost DWCP more than a small, stated share. 2 % leaves
-  // the per-Send probes of a busy transfer in place and demotes per-chunk ones first.
+  // On by default: an observer must not cost DWCP more than a small, stated share. Over it the
+  // costliest per-operation probes are sampled, never detached for good (agent/probe_budget.h).
   options.probe_budget = 0.02;
   app.add_option("--probe-budget", options.probe_budget,
-                 "largest share of the targets' CPU time the uprobes may cost, e.g. 0.02 for 2 %; above "
-                 "it the costliest probes are detached (logged; dwcp_observer_probe_demoted{probe} = 1). "
-                 "0: no limit")
+                 "largest share of the targets' CPU time (or of one core, for targets using less) the uprobes "
+                 "may cost, e.g. 0.02 for 2 %; above it the costliest per-operation probes are sampled: "
+                 "attached part of every interval (logged; dwcp_observer_probe_sample_ratio{probe}). 0: no limit")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   int overhead_interval_s = static_cast<int>(options.overhead_interval.count());

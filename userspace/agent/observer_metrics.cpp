@@ -1,5 +1,7 @@
 #include "agent/observer_metrics.h"
 
+#include <algorithm>
+
 #include "agent/decoder.h"
 #include "dwcp_observer/contract.h"
 #include "dwcp_observer/version.h"
@@ -52,14 +54,20 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
                          .Register(*registry_);
   probe_demoted_ = &prometheus::BuildGauge()
                         .Name("dwcp_observer_probe_demoted")
-                        .Help("1 when --probe-budget detached this probe because the estimated overhead "
-                              "exceeded the budget, else 0")
+                        .Help("1 while --probe-budget samples this probe (attached only part of every interval, "
+                              "dwcp_observer_probe_sample_ratio), else 0; never detached for good")
                         .Register(*registry_);
   probe_state_ = &prometheus::BuildGauge()
                       .Name("dwcp_observer_probe_state")
-                      .Help("1 for the state each profile probe is in for a target process: attached, absent "
-                            "(the function is not in this build) or refused (present, address not vouched for)")
+                      .Help("1 for the state each profile probe is in for a target process: attached, sampled "
+                            "(attached part of every interval by --probe-budget), absent (the function is not "
+                            "in this build) or refused (present, address not vouched for)")
                       .Register(*registry_);
+  sample_ratio_ = &prometheus::BuildGauge()
+                       .Name("dwcp_observer_probe_sample_ratio")
+                       .Help("Share of every --probe-budget-interval the probe is attached: 1 unless the budget "
+                             "samples it; counts fed by a sampled probe cover only that share")
+                       .Register(*registry_);
   trap_cost_ = &prometheus::BuildGauge()
                     .Name("dwcp_observer_uprobe_trap_seconds")
                     .Help("Cost of one uprobe hit on this kernel (empty BPF program), calibrated at start-up")
@@ -75,6 +83,7 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
     if (probe_names_[probe].empty() || probe == DWCP_PROBE_ID_SOCKET) continue;
     probe_overhead_->Add({{"probe", probe_names_[probe]}});
     probe_demoted_->Add({{"probe", probe_names_[probe]}}).Set(0);
+    sample_ratio_->Add({{"probe", probe_names_[probe]}}).Set(1);
   }
   // Every kind at zero from the first scrape, so rate() works at once.
   for (std::uint16_t kind = DWCP_EV_NONE + 1; kind < DWCP_EV_KIND_COUNT; ++kind)
@@ -137,7 +146,7 @@ void ObserverMetrics::set_overhead_share(double share) { overhead_share_->Set(sh
 
 void ObserverMetrics::set_probe_states(std::uint32_t pid,
                                        const std::vector<std::pair<std::string, const char*>>& states) {
-  static const char* const kStates[] = {"attached", "absent", "refused"};
+  static const char* const kStates[] = {"attached", "sampled", "absent", "refused"};
   std::lock_guard<std::mutex> lock(processes_mutex_);
   auto& series = probe_state_series_[pid];
   for (auto* gauge : series) probe_state_->Remove(gauge);
@@ -151,7 +160,31 @@ void ObserverMetrics::set_probe_states(std::uint32_t pid,
   }
 }
 
-void ObserverMetrics::set_demoted(const std::string& probe) { probe_demoted_->Add({{"probe", probe}}).Set(1); }
+void ObserverMetrics::set_sampling(const std::map<std::uint32_t, double>& ratios,
+                                   const std::set<std::uint32_t>& edges) {
+  for (std::size_t probe = 0; probe < probe_names_.size(); ++probe) {
+    if (probe_names_[probe].empty() || probe == DWCP_PROBE_ID_SOCKET) continue;
+    auto r = ratios.find(static_cast<std::uint32_t>(probe));
+    sample_ratio_->Add({{"probe", probe_names_[probe]}}).Set(r == ratios.end() ? 1.0 : r->second);
+    probe_demoted_->Add({{"probe", probe_names_[probe]}}).Set(r == ratios.end() ? 0 : 1);
+  }
+  BpfCounters counters;
+  if (bpf_) bpf_->counters(&counters);
+  std::lock_guard<std::mutex> lock(edges_mutex_);
+  for (std::uint32_t probe = 0; probe < DWCP_MAX_PROBES; ++probe) {
+    const std::uint64_t unmatched = counters.drops[probe][DWCP_DROP_UNMATCHED_EXIT];
+    const bool open = edges.count(probe) > 0;
+    auto it = edges_.find(probe);
+    if (it == edges_.end()) {
+      if (open) edges_[probe] = {true, unmatched, 0};
+      continue;
+    }
+    Edges& e = it->second;
+    if (e.open && !open) e.moved += unmatched - std::min(unmatched, e.base);
+    if (!e.open && open) e.base = unmatched;
+    e.open = open;
+  }
+}
 
 std::vector<MetricFamily> ObserverMetrics::Collect() const {
   std::vector<MetricFamily> families = registry_->Collect();
@@ -201,17 +234,41 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
   BpfCounters counters;
   if (bpf_) bpf_->counters(&counters);
   MetricFamily lost{"dwcp_observer_events_lost_total", "Events or counts lost in BPF, by probe and reason (counted in the kernel)", MetricType::Counter, {}};
+  MetricFamily edge_family{"dwcp_observer_probe_sampling_edge_exits_total",
+                           "RETs of a sampled probe seen without their entry because the call began before the "
+                           "sampling window opened: not a loss (not in dwcp_observer_events_lost_total)",
+                           MetricType::Counter,
+                           {}};
   MetricFamily hits{"dwcp_observer_probe_hits_total", "Uprobe hits (traps taken in the target), by probe", MetricType::Counter, {}};
+  std::map<std::uint32_t, std::uint64_t> edge_exits;  // unmatched exits that were sampling edges
+  {
+    std::lock_guard<std::mutex> lock(edges_mutex_);
+    for (const auto& [probe, e] : edges_) {
+      const std::uint64_t unmatched = counters.drops[probe][DWCP_DROP_UNMATCHED_EXIT];
+      edge_exits[probe] = std::min(unmatched, e.moved + (e.open ? unmatched - std::min(unmatched, e.base) : 0));
+    }
+  }
   for (std::size_t probe = 0; probe < probe_names_.size(); ++probe) {
     if (probe_names_[probe].empty()) continue;
-    for (int reason = 0; reason < DWCP_DROP_COUNT; ++reason)
+    auto edges = edge_exits.find(static_cast<std::uint32_t>(probe));
+    const std::uint64_t edge = edges == edge_exits.end() ? 0 : edges->second;
+    for (int reason = 0; reason < DWCP_DROP_COUNT; ++reason) {
+      std::uint64_t n = counters.drops[probe][reason];
+      if (reason == DWCP_DROP_UNMATCHED_EXIT) n -= edge;
       lost.metric.push_back(metric({{"probe", probe_names_[probe]}, {"reason", contract::drop_reason_name(reason)}},
-                                   static_cast<double>(counters.drops[probe][reason]), MetricType::Counter));
+                                   static_cast<double>(n), MetricType::Counter));
+    }
+    // A RET whose entry fell before a sampling window opened: expected, not a loss, and kept in
+    // a family of its own so that the loss alert, dashboards and dwcp-top do not count it.
+    if (probe != DWCP_PROBE_ID_SOCKET)
+      edge_family.metric.push_back(
+          metric({{"probe", probe_names_[probe]}}, static_cast<double>(edge), MetricType::Counter));
     if (probe == DWCP_PROBE_ID_SOCKET) continue;
     double h = static_cast<double>(counters.probe_hits(static_cast<std::uint32_t>(probe)));
     hits.metric.push_back(metric({{"probe", probe_names_[probe]}}, h, MetricType::Counter));
   }
   families.push_back(std::move(lost));
+  families.push_back(std::move(edge_family));
   families.push_back(std::move(hits));
   if (bpf_) {
     MetricFamily kernel{"dwcp_observer_kernel_feature",

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,9 +45,14 @@ class ObserverMetrics : public prometheus::Collectable {
   void set_trap_cost(double seconds_per_hit);
   void add_probe_overhead(const std::vector<ProbeCost>& costs);  // ProbeCost::probe = probe label
   void set_overhead_share(double share);
-  void set_demoted(const std::string& probe);
-  // Each profile probe's state in process pid: "attached", "absent" (the function is not in this
-  // build) or "refused" (present, but its address or layout could not be vouched for).
+  // The probes the budget samples (probe id -> share of each interval attached) and those whose
+  // unmatched exits are sampling edges (sampled now or in the interval that just ended): from
+  // now on their unmatched exits count in dwcp_observer_probe_sampling_edge_exits_total instead
+  // of dwcp_observer_events_lost_total{reason="unmatched_exit"}.
+  void set_sampling(const std::map<std::uint32_t, double>& ratios, const std::set<std::uint32_t>& edges);
+  // Each profile probe's state in process pid: "attached", "sampled" (attached part of every
+  // interval by the budget), "absent" (the function is not in this build) or "refused"
+  // (present, but its address or layout could not be vouched for).
   void set_probe_states(std::uint32_t pid, const std::vector<std::pair<std::string, const char*>>& states);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -61,6 +67,16 @@ class ObserverMetrics : public prometheus::Collectable {
   prometheus::Family<prometheus::Counter>* probe_overhead_;
   prometheus::Family<prometheus::Gauge>* probe_demoted_;
   prometheus::Family<prometheus::Gauge>* probe_state_;
+  prometheus::Family<prometheus::Gauge>* sample_ratio_;
+  // Unmatched exits moved to the sampling-edge family, per probe id: while a probe's edges are
+  // open, every unmatched exit since `base` is an edge; `moved` holds the closed spans.
+  struct Edges {
+    bool open = false;
+    std::uint64_t base = 0;
+    std::uint64_t moved = 0;
+  };
+  mutable std::mutex edges_mutex_;
+  std::map<std::uint32_t, Edges> edges_;
   std::map<std::uint32_t, std::vector<prometheus::Gauge*>> probe_state_series_;  // by pid, under processes_mutex_
   prometheus::Gauge* trap_cost_;
   prometheus::Gauge* overhead_share_;

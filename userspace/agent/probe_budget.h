@@ -1,11 +1,13 @@
 // The probe budget's arithmetic: measured costs in, decisions out. Every uprobe hit is a trap
 // taken by the target's own thread, billed to the target: hits x (trap + BPF program run time)
-// is the probes' share of the target's CPU, and over budget the costliest probes are demoted.
+// is the probes' time in the target. Over budget, the costliest per-operation probes are
+// SAMPLED (attached for a share of every interval), never detached for good.
 // Pure: the measurements come from agent/trap_calibration.h, agent/bpf_stats.h and /proc
 // (process_cpu_seconds); tests/agent/probe_budget_test.cpp drives it.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,55 +15,69 @@
 
 namespace dwcp::agent {
 
-// Whether the budget may demote a probe of this kind. Only per-operation probes, whose hit rate
+// Whether the budget may sample a probe of this kind. Only per-operation probes, whose hit rate
 // grows with the traffic (a Send or Receive, a chunk, an Encode/Decode, an HDE call), are
 // candidates. Probes hit once per session or stream (session_start, stream_open, session_close
-// with its per-stream final bytes, reconnect) or per rare administrative act (prune, migrations,
-// federation) cost next to nothing and carry what no other source gives: never demoted.
+// with its per-stream final bytes, reconnect, AdjustStreams when the profile has it) or per rare
+// administrative act (prune, migrations, federation) carry figures that counters and rules
+// divide by: always attached. Kinds added later are kept too (the default of the switch).
 bool budget_may_demote(dwcp_event_kind kind);
+
+// Sampling ratios are multiples of this step, and never below it: a sampled probe is attached
+// for at least 1/20 of every interval (0.5 s of the default 10 s).
+constexpr double kSampleRatioStep = 0.05;
 
 struct ProbeInterval {
   std::string probe;       // probe label (event name of the profile)
   std::uint64_t hits = 0;  // uprobe hits over the interval (entry + RET sites)
   bool demotable = true;   // budget_may_demote(kind of the probe)
+  double ratio = 1.0;      // share of the interval the probe was attached (1: not sampled)
 };
 
 struct ProbeCost {
   std::string probe;
   std::uint64_t hits = 0;
-  double seconds = 0;  // estimated in-target time: hits x (trap + program)
+  double seconds = 0;       // estimated in-target time over the interval, as attached: hits x (trap + program)
+  double full_seconds = 0;  // the same had it been attached all the interval: seconds / ratio
   bool demotable = true;
 };
 
 struct BudgetDecision {
-  std::vector<ProbeCost> costs;     // every probe, costliest first
-  double overhead_seconds = 0;      // sum of costs
-  double target_cpu_seconds = 0;    // measured over the interval (includes the overhead)
-  double share = 0;                 // overhead / target CPU (as judged, see min_target_cpu_seconds)
-  double share_after = 0;           // the same once the demoted probes are gone
-  std::vector<std::string> demote;  // probes to demote, costliest first; empty when in budget
+  std::vector<ProbeCost> costs;   // every probe, costliest (full_seconds) first
+  double overhead_seconds = 0;    // sum of costs[].seconds: what the probes cost over the interval
+  double target_cpu_seconds = 0;  // measured over the interval (includes the overhead)
+  double judged_seconds = 0;      // what the overhead is judged against: max(target CPU, one core)
+  double share = 0;               // overhead_seconds / judged_seconds: as the interval went
+  double share_full = 0;          // the same with every probe attached all the time
+  double share_after = 0;         // the same with the new sampling ratios
+  // Sampling ratio of every demotable probe that does not fit attached full time (0 < r < 1,
+  // a multiple of kSampleRatioStep); a probe not listed is attached all the time.
+  std::map<std::string, double> ratios;
 };
 
 struct BudgetPolicy {
-  // Largest share of the target's CPU time the probes may take (0.02 = 2 %). 0 disables.
+  // Largest share the probes may take (0.02 = 2 %). 0 disables (the cost is still estimated).
   double max_share = 0.0;
-  // A nearly idle target makes any share look large; below this much target CPU per interval
-  // the share is judged against this floor instead, so a handful of hits demotes nothing.
-  double min_target_cpu_seconds = 0.05;
 };
 
 class ProbeBudget {
  public:
   explicit ProbeBudget(BudgetPolicy policy) : policy_(policy) {}
 
-  // Estimates each probe's in-target time over an interval and, when the total exceeds the
-  // budget, demotes until the rest fits. Demotion order: among the demotable probes only, the
-  // costliest over the interval first (ties by name, so the same input demotes the same probes);
-  // a probe without hits is never demoted. When the probes that may not be demoted exceed the
-  // budget on their own, every costly candidate goes and share_after says what remains.
-  // Removing a probe removes its time from the target's CPU too: the share after is (O - c) / (T - c).
+  // The rule: the overhead O is judged against J = max(T, W), T the targets' CPU time over the
+  // interval, W the interval's wall time (one core). A quiet target (T < one core) is judged by
+  // absolute cost, O as a share of one core: a mostly idle DWCP is never over budget for a
+  // handful of hits, however small its own CPU time. A busy target (T >= one core) is judged by
+  // the share of its own CPU, O / T. O / J is never above O / T.
+  //
+  // Each interval the decision is taken afresh from the full-time estimate (a sampled probe's
+  // hits divided by its ratio, its missed time added to T): when that fits, every probe is
+  // attached all the time again. When it does not, the demotable probes are sampled, costliest
+  // first (ties by name), each at the largest ratio that makes the rest fit (floored at
+  // kSampleRatioStep); a probe without hits is never sampled. When what may not be sampled
+  // exceeds the budget on its own, the candidates go to the floor and share_after says what remains.
   BudgetDecision evaluate(const std::vector<ProbeInterval>& probes, double trap_ns_per_hit, double bpf_ns_per_run,
-                          double target_cpu_seconds) const;
+                          double target_cpu_seconds, double wall_seconds) const;
 
  private:
   BudgetPolicy policy_;
