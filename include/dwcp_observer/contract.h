@@ -60,8 +60,10 @@ inline constexpr const char* kSlotNames[] = {
     "result_aux",    // DWCP_SLOT_RESULT_AUX
     "result_flag",   // DWCP_SLOT_RESULT_FLAG
 };
-// The entry slot DWCP_SLOT_SESSION is also reachable by this name (AMST's *MultiStreamTCP).
+// The entry slot DWCP_SLOT_SESSION is also reachable by this name (AMST's *MultiStreamTCP), and
+// as DWCP_SLOT_OBJECT by the second (a DeltaEncoder probe's receiver).
 inline constexpr const char* kSessionSlotName = "session";
+inline constexpr const char* kObjectSlotName = "object";
 
 // Indexed by string slot (DWCP_STR_NAME, DWCP_STR_PEER).
 inline constexpr const char* kStringSlotNames[] = {"name", "peer"};

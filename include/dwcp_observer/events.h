@@ -72,8 +72,11 @@ enum dwcp_slot {
 	DWCP_SLOT_COUNT_ALL = 8,
 };
 /* AMST probes put their receiver, the *MultiStreamTCP session pointer, in the entry spare slot
- * (profile: `"session": "receiver"`): the identity that keys streams, durations and closes. */
+ * (profile: `"session": "receiver"`): the identity that keys streams, durations and closes.
+ * DeltaEncoder probes put theirs (*DeltaEncoder) in the same slot (`"object": "receiver"`): the
+ * object whose own totals the agent reads. */
 #define DWCP_SLOT_SESSION DWCP_SLOT_ENTRY_AUX
+#define DWCP_SLOT_OBJECT DWCP_SLOT_ENTRY_AUX
 /* What a DWCP_EV_STREAM_FINAL event holds, by slot: */
 #define DWCP_SLOT_FINAL_STREAM_ID DWCP_SLOT_ID /* StreamConn.streamID */
 #define DWCP_SLOT_FINAL_SENT DWCP_SLOT_BYTES   /* StreamConn.bytesSent */

@@ -16,6 +16,7 @@
 
 #include "agent/bpf_session.h"
 #include "agent/decoder.h"
+#include "agent/encoder_reader.h"
 #include "agent/discovery.h"
 #include "agent/executable_loader.h"
 #include "agent/follow_policy.h"
@@ -118,6 +119,7 @@ class Agent {
     // destroyed after the tracker).
     std::unique_ptr<StreamConsistency> consistency;
     std::unique_ptr<SessionTracker> sessions;  // AMST sessions of the attached process
+    std::unique_ptr<EncoderTracker> encoders;  // its DeltaEncoders, where the profile has their layout
     std::optional<ProcessInfo> process;
     std::vector<Link> links;  // the probes that are never sampled, in one link where the kernel allows
     // Every probe the budget may sample has links of its own: attaching or detaching it for a
