@@ -43,7 +43,7 @@ std::string kernel_refusal(const KernelFeatures& features) {
 
 bool is_per_chunk_event(const std::string& event) {
   const auto kind = contract::event_kind_from_name(event);
-  return kind == DWCP_EV_SEND_CHUNK || kind == DWCP_EV_RECEIVE_CHUNK;
+  return kind && contract::event_kind_info(*kind).per_chunk;
 }
 
 bool per_chunk_probes_vouched(const std::string& release) {

@@ -29,28 +29,6 @@ namespace {
 using namespace json;
 
 
-// The dwcp_system_config_enabled{feature} each event belongs to, unless the probe says otherwise.
-std::string default_feature(dwcp_event_kind kind) {
-  switch (kind) {
-    case DWCP_EV_ENCODE:
-    case DWCP_EV_DECODE:
-    case DWCP_EV_PRUNE:
-      return "delta_encoding";
-    case DWCP_EV_COMPRESS_MEMORY:
-    case DWCP_EV_COMPRESS_DISK:
-    case DWCP_EV_DECOMPRESS:
-      return "hde";
-    case DWCP_EV_MIGRATE_MEMORY:
-    case DWCP_EV_MIGRATE_DISK:
-      return "migration";
-    case DWCP_EV_FED_SYNC:
-    case DWCP_EV_FED_BASELINE:
-      return "federation";
-    default:
-      return "amst";
-  }
-}
-
 struct SlotInfo {
   const char* name;
   SlotKind kind;
@@ -158,7 +136,8 @@ Result<CompiledProbe> compile_probe(const Json& probe, const std::string& path, 
   if (!event) return Error{event.error()};
   auto kind = event_kind_from_name(*event);
   if (!kind) {
-    std::vector<std::string> names(std::begin(contract::kEventKindNames) + 1, std::end(contract::kEventKindNames));
+    std::vector<std::string> names;
+    for (auto it = std::begin(contract::kEventKinds) + 1; it != std::end(contract::kEventKinds); ++it) names.push_back(it->name);
     return Error{child(path, "event") + ": unknown event `" + *event + "`" + did_you_mean(*event, names) +
                  "; events are: " + join(names)};
   }
@@ -167,7 +146,7 @@ Result<CompiledProbe> compile_probe(const Json& probe, const std::string& path, 
 
   auto feature = string_member(probe, path, "feature");
   if (!feature) return Error{feature.error()};
-  compiled.feature = feature->empty() ? default_feature(*kind) : *feature;
+  compiled.feature = feature->empty() ? contract::event_kind_info(*kind).feature : *feature;
   if (!is_simple_name(compiled.feature, ""))
     return Error{child(path, "feature") + ": `" + compiled.feature +
                  "` is not a feature name (lower-case letters, digits, '_')"};
