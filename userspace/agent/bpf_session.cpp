@@ -59,8 +59,13 @@ Link& Link::operator=(Link&& other) noexcept {
     reset();
     link_ = other.link_;
     fd_ = other.fd_;
+    // The spec-map entry moves with the link: left behind, the moved-from object's destructor
+    // would delete the entry of a live uprobe.
+    spec_map_fd_ = other.spec_map_fd_;
+    spec_key_ = other.spec_key_;
     other.link_ = nullptr;
     other.fd_ = -1;
+    other.spec_map_fd_ = -1;
   }
   return *this;
 }
