@@ -30,6 +30,7 @@ void Agent::log(const std::string& message) const {
 }
 
 std::string Agent::listen_address() const { return http_ ? http_->address() : ""; }
+std::vector<std::string> Agent::listen_addresses() const { return http_ ? http_->addresses() : std::vector<std::string>{}; }
 
 int Agent::start(std::string* error) {
   if (auto missing = missing_capabilities(); !missing.empty()) {
@@ -151,14 +152,20 @@ int Agent::start(std::string* error) {
   http_options.basic_auth_password = options_.basic_auth_password;
   http_options.basic_auth_users = options_.basic_auth_users;
   http_options.tls = options_.tls;
-  // Slow clients: each idle connection holds a worker for at most the request timeout, so many
-  // cheap workers and a short timeout keep scrapes answered (docs/troubleshooting.md, slow clients).
-  http_options.threads = 64;
+  http_options.extra_listen_addresses = options_.extra_listen;
+  http_options.inherited_listeners = options_.systemd_listeners;
+  http_options.telemetry_path = options_.telemetry_path;
+  http_options.max_requests = options_.max_requests;
+  http_options.headers = options_.http_headers;
+  // A slow or idle client costs the event loop a descriptor, not a worker: a short head timeout
+  // and the connection cap keep scrapes answered (docs/security.md, HTTP front).
   http_options.request_timeout_ms = 2000;
   process_metrics_ = std::make_shared<http::ProcessCollector>();  // this process's process_*
   const RunAs run_as = options_.run_as.value_or(RunAs{0, 0, "root"});
-  http_ = HttpChild::start(http_options, run_as,
-                           {models_, observer_, session_metrics_->registry(), process_metrics_, refusals_}, error);
+  std::vector<std::weak_ptr<prometheus::Collectable>> served = {models_, observer_, session_metrics_->registry(),
+                                                                refusals_};
+  if (!options_.disable_exporter_metrics) served.push_back(process_metrics_);
+  http_ = HttpChild::start(http_options, run_as, std::move(served), error);
   if (!http_) return kExitListen;
   log("HTTP process " + std::to_string(http_->pid()) + " serves " + http_->address() + " as " + http_->credentials());
 

@@ -63,6 +63,12 @@ struct AgentOptions {
   std::vector<TargetSpec> targets;
   bool follow = false;  // re-attach when the target restarts (always on for --comm/--exe)
   std::string listen = "127.0.0.1:9476";  // docs/deployment.md: why this port
+  std::vector<std::string> extra_listen;  // more --web.listen-address flags
+  std::vector<int> systemd_listeners;     // --web.systemd-socket: the sockets systemd passed
+  std::string telemetry_path = "/metrics";
+  int max_requests = 40;                  // --web.max-requests (0: no limit)
+  bool disable_exporter_metrics = false;  // --web.disable-exporter-metrics: no process_*
+  std::map<std::string, std::string> http_headers;  // web config http_server_config.headers
   std::string cluster = "default";
   std::string node;
   std::string profile_path;
@@ -108,7 +114,8 @@ class Agent {
   int start(std::string* error);
   // Runs the consumer/lifecycle loop until `stop` becomes true.
   void run(const std::atomic<bool>& stop);
-  std::string listen_address() const;  // host:port actually bound
+  std::string listen_address() const;  // host:port actually bound (the first)
+  std::vector<std::string> listen_addresses() const;  // every one
 
  private:
   struct Target {
