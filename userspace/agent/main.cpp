@@ -82,6 +82,10 @@ int main(int argc, char** argv) {
                  "(/opt/novacron); repeat for several");
   app.add_option("--allow-build-id", options.policy.allow_build_ids,
                  "follow only binaries with this GNU or Go build id (repeat for several)");
+  app.add_option("--allow-fs", options.policy.allow_fs_types,
+                 "also follow executables on this file system type (as /proc/mounts names it: fuse.sshfs, nfs4; "
+                 "repeat for several). By default only local file systems whose owners the kernel keeps (ext4, xfs, "
+                 "btrfs, tmpfs, overlay, ...) are followed: a FUSE or network server can claim any owner");
   double attach_timeout_s = 5;
   app.add_option("--attach-timeout", attach_timeout_s,
                  "seconds to wait for a target's executable to be read before giving up on it (a stalled "
@@ -114,7 +118,8 @@ int main(int argc, char** argv) {
           return "ring buffer size must be a power of two between 4096 and 1073741824";
         return "";
       });
-  app.add_option("--max-label-values", options.max_label_values, "distinct values kept per free-form label (rest -> \"other\")")
+  app.add_option("--max-label-values", options.max_label_values,
+                 "distinct values kept per free-form label (rest -> \"other\")")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   double link_capacity_mbps = 0;
@@ -145,7 +150,8 @@ int main(int argc, char** argv) {
   app.add_option("--user", run_as_user,
                  "user the agent and its HTTP process run as after attach (default: dwcp-observer if it exists, "
                  "else nobody; root: stay uid 0)");
-  app.add_option("--group", run_as_group, "group they run as after attach (default: the user's primary group; "
+  app.add_option("--group", run_as_group,
+                 "group they run as after attach (default: the user's primary group; "
                  "nogroup for nobody)");
   app.add_flag("--verbose", options.verbose, "libbpf's log (same as --log.level=debug)");
   try {
@@ -167,8 +173,10 @@ int main(int argc, char** argv) {
   for (auto comm : comms) {
     // The kernel keeps 15 bytes of a command name: a longer --comm would never match.
     if (comm.size() > 15) {
-      log::warn("warning: --comm " + comm + " is longer than 15 characters; the kernel cuts command names to 15, so it "
-                "matches \"" + comm.substr(0, 15) + "\" (use --exe PATH for a longer name)");
+      log::warn("warning: --comm " + comm +
+                " is longer than 15 characters; the kernel cuts command names to 15, so it "
+                "matches \"" +
+                comm.substr(0, 15) + "\" (use --exe PATH for a longer name)");
       comm.resize(15);
     }
     options.targets.push_back({0, comm, "", comm});
@@ -196,8 +204,8 @@ int main(int argc, char** argv) {
         return kExitUsage;
       }
   if (options.targets.size() > DWCP_MAX_TARGETS) {
-    log::error(std::to_string(options.targets.size()) + " targets given, at most " +
-               std::to_string(DWCP_MAX_TARGETS) + " can be observed at once: run another agent for the rest");
+    log::error(std::to_string(options.targets.size()) + " targets given, at most " + std::to_string(DWCP_MAX_TARGETS) +
+               " can be observed at once: run another agent for the rest");
     return kExitUsage;
   }
   if (!auth_file.empty()) {
