@@ -98,7 +98,7 @@ LoadOutcome ExecutableLoader::load(const LoadRequest& request, const std::atomic
       out.stopped = true;
       out.refusal = Refusal::kStuck;
       out.error = "stopped while reading the executable of process " + std::to_string(request.pid);
-      give_up(job);
+      give_up(job, true);
       return out;
     }
     const auto now = std::chrono::steady_clock::now();
@@ -108,7 +108,7 @@ LoadOutcome ExecutableLoader::load(const LoadRequest& request, const std::atomic
       out.error = "reading the executable of process " + std::to_string(request.pid) + " did not finish within " +
                   std::to_string(deadline_.count()) +
                   " ms (a stalled file system?): given up, not attached; readiness reports it until the read ends";
-      give_up(job);
+      give_up(job, false);
       return out;
     }
     job->done_cv.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(50)));
@@ -116,10 +116,12 @@ LoadOutcome ExecutableLoader::load(const LoadRequest& request, const std::atomic
   return std::move(job->outcome);
 }
 
-void ExecutableLoader::give_up(const std::shared_ptr<Job>& job) {
-  // The helper is killed: a read not yet taken by the file system ends with it; one that is
-  // keeps only the helper (not the agent) waiting.
-  if (const pid_t helper = job->helper.load(); helper > 0) ::kill(helper, SIGKILL);
+void ExecutableLoader::give_up(const std::shared_ptr<Job>& job, bool stopping) {
+  // Past the deadline the helper is left waiting: the read stays reported as stuck (readiness)
+  // and the file is not tried again until it ends, rather than stalling every discovery pass.
+  // Stopping, it is killed (it would be anyway as the agent exits: PR_SET_PDEATHSIG); a read
+  // the file system already took keeps only the helper, never the agent, in the kernel.
+  if (const pid_t helper = job->helper.load(); stopping && helper > 0) ::kill(helper, SIGKILL);
   abandoned_.push_back(job);
 }
 

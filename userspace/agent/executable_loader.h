@@ -4,8 +4,8 @@
 // wait with it. The worker refuses file systems whose owners the kernel cannot vouch for before
 // opening anything, has a helper process open and copy the file (agent/executable_fetch.h: a
 // stuck read keeps the helper, not the agent, in the kernel) and parses the copy. A read that
-// passes its deadline is given up (its helper killed, its thread left waiting for the helper)
-// and reported until it ends: the agent's readiness says which target is stuck.
+// passes its deadline is given up (its thread left waiting for the helper) and reported until
+// it ends: the agent's readiness says which target is stuck.
 #pragma once
 
 #include <atomic>
@@ -70,7 +70,7 @@ class ExecutableLoader {
 
  private:
   struct Job;
-  void give_up(const std::shared_ptr<Job>& job);
+  void give_up(const std::shared_ptr<Job>& job, bool stopping);
   std::chrono::milliseconds deadline_;
   std::vector<std::string> allow_fs_;
   std::vector<std::shared_ptr<Job>> abandoned_;

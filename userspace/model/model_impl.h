@@ -89,7 +89,7 @@ class ModelImpl {
     do {
       if (n > UINT64_MAX - now) {
         s->count.store(UINT64_MAX, std::memory_order_relaxed);
-        invalid(kCounterOverflow);
+        invalid(model_detail::kCounterOverflow);
         return;
       }
     } while (!s->count.compare_exchange_weak(now, now + n, std::memory_order_relaxed));
