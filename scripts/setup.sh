@@ -13,7 +13,7 @@ PACKAGES=(
   golang-1.19-go
   tmux openssl libssl-dev
   prometheus prometheus-alertmanager
-  curl python3 python3-yaml util-linux procps iproute2 bpftrace
+  curl python3 python3-yaml util-linux procps iproute2 bpftrace strace
   qemu-system-x86 busybox-static cpio xz-utils zstd
 )
 
