@@ -152,6 +152,10 @@ int main(int argc, char** argv) {
                  "(/opt/novacron); repeat for several");
   app.add_option("--allow-build-id", options.policy.allow_build_ids,
                  "follow only binaries with this GNU or Go build id (repeat for several)");
+  app.add_option("--allow-fs", options.policy.allow_fs_types,
+                 "also follow executables on this file system type (as /proc/mounts names it: fuse.sshfs, nfs4; "
+                 "repeat for several). By default only local file systems whose owners the kernel keeps (ext4, xfs, "
+                 "btrfs, tmpfs, overlay, ...) are followed: a FUSE or network server can claim any owner");
   double attach_timeout_s = 5;
   app.add_option("--attach-timeout", attach_timeout_s,
                  "seconds to wait for a target's executable to be read before giving up on it (a stalled "
