@@ -199,12 +199,16 @@ int Agent::start(std::string* error) {
   return kExitOk;
 }
 
-std::unique_ptr<MetricsModel> Agent::make_model(const std::string& target_label) const {
+std::unique_ptr<MetricsModel> Agent::make_model(const std::string& target_label,
+                                                const std::map<std::string, std::string>& identity_labels) const {
   ModelOptions model_options;
   model_options.cluster = options_.cluster;
   model_options.node = options_.node;
   model_options.max_label_values = options_.max_label_values;
-  if (!target_label.empty()) model_options.target_labels = {{"target", target_label}};
+  if (!target_label.empty()) {
+    model_options.target_labels = identity_labels;
+    model_options.target_labels["target"] = target_label;
+  }
   return std::make_unique<MetricsModel>(models_, model_options);
 }
 
@@ -248,6 +252,7 @@ void Agent::run(const std::atomic<bool>& stop) {
     // Records arrive without wake-ups below the threshold: a short poll is the drain timer.
     int n = bpf_->poll(50, handler);
     if (n < 0 && n != -EINTR) log("ring buffer poll failed: " + std::to_string(n));
+    handle_proc_events();
     end_sampling_windows();  // within one poll (50 ms) of each window's end
     if (clock::now() >= next_overhead) {
       account_overhead();
@@ -259,7 +264,11 @@ void Agent::run(const std::atomic<bool>& stop) {
     }
     if (discovery_ && clock::now() >= next_discovery) {
       discover();
-      next_discovery = clock::now() + options_.discovery_interval;
+      // Exec events tell of new processes: a scan is only a resync once one has seen them all.
+      const bool resync = bpf_->kernel_plan().exec_events && discovery_->complete();
+      next_discovery =
+          clock::now() + (resync ? std::chrono::duration_cast<std::chrono::milliseconds>(options_.discovery_resync)
+                                 : options_.discovery_interval);
     }
     if (clock::now() >= next_streams) {
       read_stream_counters();

@@ -156,6 +156,16 @@ int main(int argc, char** argv) {
                  "also follow executables on this file system type (as /proc/mounts names it: fuse.sshfs, nfs4; "
                  "repeat for several). By default only local file systems whose owners the kernel keeps (ext4, xfs, "
                  "btrfs, tmpfs, overlay, ...) are followed: a FUSE or network server can claim any owner");
+  int resync_s = static_cast<int>(options.discovery_resync.count());
+  app.add_option("--discovery-resync", resync_s,
+                 "seconds between /proc scans once the kernel reports process execs (sched_process_exec); "
+                 "they catch what the events missed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  app.add_option("--pod-logs-dir", options.pods_dir,
+                 "the kubelet's pod log directory (<namespace>_<pod>_<uid>/): Kubernetes pod names for the "
+                 "labels of discovered targets")
+      ->capture_default_str();
   double attach_timeout_s = 5;
   app.add_option("--attach-timeout", attach_timeout_s,
                  "seconds to wait for a target's executable to be read before giving up on it (a stalled "
@@ -274,6 +284,7 @@ int main(int argc, char** argv) {
     }
   }
   options.overhead_interval = std::chrono::seconds(overhead_interval_s);
+  options.discovery_resync = std::chrono::seconds(resync_s);
   options.link_capacity_bps = link_capacity_mbps * 1e6;
   for (int pid : pids) options.targets.push_back({pid, "", "", "pid-" + std::to_string(pid)});
   for (auto comm : comms) {
