@@ -220,9 +220,11 @@ bool SessionTracker::read(std::uint64_t address, Session& session, StreamTable* 
 
 void SessionTracker::charge(std::uint64_t address, Session& session, const StreamFigures& figures,
                             std::vector<Event>* out) {
-  if (consistency_ != nullptr)
-    consistency_->stream_read(address, figures.ptr, figures.id, figures.sent, figures.received);
   auto [it, fresh] = session.streams.try_emplace(figures.ptr);
+  // A stream of a session whose Start the agent saw, or new to a table it had read: created while
+  // watched, so its counters began at 0 under the kernel's eyes.
+  if (consistency_ != nullptr)
+    consistency_->stream_read(address, figures, session.born_watched || (fresh && session.read_once));
   Stream& known = it->second;
   std::uint64_t sent = figures.sent, received = figures.received;
   std::int32_t reconnects = figures.reconnects.value_or(0);
@@ -248,6 +250,7 @@ void SessionTracker::take(std::uint64_t address, Session& session, const StreamT
     charge(address, session, figures, out);
     session.streams[figures.ptr].last_read = session.reads;
   }
+  session.read_once = true;
   if (table.started) session.started = *table.started;
   if (table.active) {
     // DWCP's own count; a session that has not started (or whose Start failed) holds none.
@@ -280,6 +283,7 @@ void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool r
     return;
   }
   Session& session = sessions_[address];
+  session.born_watched = by_start;
   // Without a started flag to read, a session counts once a probe other than Start's saw it
   // (Start's own event says whether it succeeded: started()).
   session.started = reopen && !by_start && !(layout_ && layout_->started_off >= 0);
