@@ -268,7 +268,8 @@ void SessionTracker::take(std::uint64_t address, Session& session, const StreamT
   publish_sessions();
 }
 
-void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool reopen, bool by_start) {
+void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool reopen, bool by_start,
+                          bool born_watched) {
   if (address == 0) return;
   auto it = sessions_.find(address);
   if (it != sessions_.end()) {
@@ -283,7 +284,7 @@ void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool r
     return;
   }
   Session& session = sessions_[address];
-  session.born_watched = by_start;
+  session.born_watched = by_start || born_watched;
   // Without a started flag to read, a session counts once a probe other than Start's saw it
   // (Start's own event says whether it succeeded: started()).
   session.started = reopen && !by_start && !(layout_ && layout_->started_off >= 0);

@@ -125,7 +125,7 @@ bool ConsistencyLedger::wants_conn(const StreamRead& read) const {
   auto it = streams_.find(read.stream);
   if (it == streams_.end()) return streams_.size() < max_streams_;
   const Stream& s = it->second;
-  return s.id != read.id || s.session != read.session ||
+  return s.id != read.id || s.session != read.session || s.pending ||
          (s.open && (read.sent > s.last_sent || read.received > s.last_received));
 }
 
@@ -134,33 +134,58 @@ bool ConsistencyLedger::wants_socket(const StreamRead& read) const {
   auto it = streams_.find(read.stream);
   if (it == streams_.end()) return streams_.size() < max_streams_;
   const Stream& s = it->second;
-  return s.id != read.id || s.session != read.session || (s.open && s.conn != *read.conn);
+  return s.id != read.id || s.session != read.session || (s.pending && s.pending_conn != *read.conn) ||
+         (s.open && s.conn != *read.conn);
 }
 
-void ConsistencyLedger::open_window(Stream& stream, const StreamRead& read) {
-  // Counters that began while watched (and a first socket: no reconnect yet), or that hold
-  // nothing yet: every byte the kernel counted on the socket is one DWCP counts, so both sides
-  // start at 0 and no chunk in flight at this read can skew the baseline.
-  const bool from_zero =
-      (read.sent == 0 && read.received == 0) || (read.born_watched && read.reconnects && *read.reconnects == 0);
+dwcp_socket_bytes ConsistencyLedger::kernel_now(std::uint64_t inode) {
+  dwcp_socket_bytes now{};
+  if (!kernel_.bytes(inode, &now)) now = {};
+  return now;
+}
+
+void ConsistencyLedger::open_window(Stream& stream, const StreamRead& read, bool from_zero,
+                                    const dwcp_socket_bytes& kernel) {
   stream.window = stream.open = true;
+  stream.pending = false;
   stream.conn = *read.conn;
   stream.reconnects = read.reconnects;
   stream.connections = 1;
-  stream.base_sent = stream.sent = from_zero ? 0 : read.sent;
-  stream.base_received = stream.received = from_zero ? 0 : read.received;
+  stream.base_sent = from_zero ? 0 : read.sent;
+  stream.base_received = from_zero ? 0 : read.received;
+  stream.sent = read.sent;
+  stream.received = read.received;
   Socket socket;
-  look(read.inode, socket);
   if (!from_zero) {
-    socket.base_sent = socket.sent;
-    socket.base_received = socket.received;
+    socket.base_sent = socket.sent = kernel.sent;
+    socket.base_received = socket.received = kernel.received;
   }
   stream.sockets.emplace(read.inode, socket);
   owner_[read.inode] = read.stream;
-  stream.sent = std::max(stream.sent, read.sent);
-  stream.received = std::max(stream.received, read.received);
   snapshot(stream);
   ++checked_;
+}
+
+void ConsistencyLedger::wait_until_still(Stream& s, const StreamRead& read, bool moved) {
+  if (read.conn && *read.conn == s.pending_conn) {
+    const dwcp_socket_bytes now = kernel_now(s.pending_inode);
+    const bool still = !moved && now.sent == s.pending_kernel.sent && now.received == s.pending_kernel.received;
+    s.pending_kernel = now;
+    if (still) {
+      StreamRead at = read;
+      at.inode = s.pending_inode;
+      at.sent = s.last_sent;
+      at.received = s.last_received;
+      open_window(s, at, false, now);
+    }
+  } else if (read.conn && *read.conn != 0 && read.inode != 0) {
+    // Reconnected while waiting: wait on the new socket.
+    s.pending_conn = *read.conn;
+    s.pending_inode = read.inode;
+    s.pending_kernel = kernel_now(read.inode);
+  } else if (read.conn) {
+    s.pending = false;  // on a connection the agent cannot see: it stays unverified
+  }
 }
 
 void ConsistencyLedger::observe(StreamRead read) {
@@ -186,7 +211,19 @@ void ConsistencyLedger::observe(StreamRead read) {
     fresh.id = read.id;
     fresh.last_sent = read.sent;
     fresh.last_received = read.received;
-    if (read.conn && *read.conn != 0 && read.inode != 0) open_window(fresh, read);
+    if (read.conn && *read.conn != 0 && read.inode != 0) {
+      // Counters that began while watched (and a first socket: no reconnect yet), or that hold
+      // nothing yet: every byte the kernel counted on the socket is one DWCP counts, so both
+      // sides start at 0 and no chunk in flight at this read can skew the baseline.
+      if ((read.sent == 0 && read.received == 0) || (read.born_watched && read.reconnects && *read.reconnects == 0)) {
+        open_window(fresh, read, true, {});
+      } else {
+        fresh.pending = true;
+        fresh.pending_conn = *read.conn;
+        fresh.pending_inode = read.inode;
+        fresh.pending_kernel = kernel_now(read.inode);
+      }
+    }
     // What DWCP counted before the window's baseline (everything, without a window).
     fresh.unverified_sent = fresh.window ? fresh.base_sent : read.sent;
     fresh.unverified_received = fresh.window ? fresh.base_received : read.received;
@@ -218,6 +255,14 @@ void ConsistencyLedger::observe(StreamRead read) {
       // The stream moved to a connection the agent cannot see: compared up to its last verified read.
       s.open = false;
     }
+  }
+  if (!s.window) {
+    s.unverified_sent += sent - s.last_sent;
+    s.unverified_received += received - s.last_received;
+    s.last_sent = sent;
+    s.last_received = received;
+    if (s.pending) wait_until_still(s, read, moved);
+    return;
   }
   if (!s.open) {
     s.unverified_sent += sent - s.last_sent;

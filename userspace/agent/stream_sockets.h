@@ -103,15 +103,15 @@ struct StreamRead {
 // reads in which the agent knew which socket the stream held: a "window" that opens at the first
 // read that finds the stream's socket and lasts while every later read shows the same connection
 // (StreamConn.conn) or a new one whose socket the agent finds (a reconnect's: born after the last
-// read, so all its bytes count). A connection that changed unseen (its socket closed before the
-// agent could look it up, or DWCP's reconnect count says one was skipped) ends the window: from the
-// stream's last read whose figures moved, DWCP's growth is *unverified*, never a difference. So is
-// what a stream counted before its window opened (bytes of before the attach, or a stream never
-// found open). Baselines: 0 on both sides for a stream whose counters began while watched (born
-// watched, no reconnect yet; or nothing counted yet): the kernel counted all its bytes; otherwise
-// the kernel's count at the first sighting (exact when no chunk is in flight then).
-// The figure is the sum over streams of each stream's |difference|. Closed sessions' streams are
-// settled into running sums and forgotten. Pure: the kernel is reached through SocketCounters.
+// read, so all its bytes count); a stream whose counters began before the agent watched opens it at
+// the first read that finds it still (no chunk in flight). A connection that changed unseen (its socket closed before
+// the agent could look it up, or DWCP's reconnect count says one was skipped) ends the window: from the stream's last
+// read whose figures moved, DWCP's growth is *unverified*, never a difference. So is what a stream counted before its
+// window opened (bytes of before the attach, or a stream never found open). Baselines: 0 on both sides for a stream
+// whose counters began while watched (born watched, no reconnect yet; or nothing counted yet): the kernel counted all
+// its bytes; otherwise DWCP's figures and the kernel's count at that still read. The figure is the sum over streams of
+// each stream's |difference|. Closed sessions' streams are settled into running sums and forgotten. Pure: the kernel is
+// reached through SocketCounters.
 class ConsistencyLedger {
  public:
   static constexpr std::size_t kMaxStreams = 16384;
@@ -147,8 +147,14 @@ class ConsistencyLedger {
     std::int64_t id = 0;
     std::uint64_t last_sent = 0, last_received = 0;  // DWCP's figures at the last read
     std::uint64_t unverified_sent = 0, unverified_received = 0;
-    bool window = false;                             // a window opened (sockets, baselines and verified figures hold)
-    bool open = false;                               // ... and still lasts
+    bool window = false;  // a window opened (sockets, baselines and verified figures hold)
+    bool open = false;    // ... and still lasts
+    // A stream found mid-flight (counters that began before the agent watched) waits for a read
+    // at which neither DWCP's figures nor the kernel's count on its socket moved since the last:
+    // no chunk in flight, so that both baselines describe the same bytes.
+    bool pending = false;
+    std::uint64_t pending_conn = 0, pending_inode = 0;
+    dwcp_socket_bytes pending_kernel{};
     std::uint64_t conn = 0;                          // the connection of the window's current socket
     std::optional<std::int32_t> reconnects;          // DWCP's reconnect count as the window opened
     std::int32_t connections = 0;                    // connections the window saw
@@ -159,7 +165,12 @@ class ConsistencyLedger {
   void look(std::uint64_t inode, Socket& socket);
   // Takes the kernel's counts as those of the stream's last verified read.
   void snapshot(Stream& stream);
-  void open_window(Stream& stream, const StreamRead& read);
+  // from_zero: both baselines 0; else DWCP's figures of the read and the kernel's count `kernel`.
+  void open_window(Stream& stream, const StreamRead& read, bool from_zero, const dwcp_socket_bytes& kernel);
+  // The kernel's count on a socket now (zeros when it counted nothing yet).
+  dwcp_socket_bytes kernel_now(std::uint64_t inode);
+  // A mid-flight stream's read: opens its window once it is still, follows a new connection.
+  void wait_until_still(Stream& stream, const StreamRead& read, bool moved);
   ByteDifference of(Stream& stream);
   ByteDifference magnitude(Stream& stream);
   // Adds a stream's difference and unverified bytes to the settled sums and forgets it and its sockets.
