@@ -176,7 +176,8 @@ void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
   // (its final figures, its return) must not re-open a session the same Close just closed.
   if (sessions_ != nullptr && session != 0)
     sessions_->seen(session, out, e.kind != DWCP_EV_STREAM_FINAL && e.kind != DWCP_EV_SESSION_CLOSE,
-                    e.kind == DWCP_EV_SESSION_START);
+                    e.kind == DWCP_EV_SESSION_START,
+                    e.kind == DWCP_EV_SESSION_START || (e.kind == DWCP_EV_STREAM_OPEN && e.val[DWCP_SLOT_ID] == 0));
 
   switch (e.kind) {
     case DWCP_EV_SESSION_START:

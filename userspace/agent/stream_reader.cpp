@@ -288,7 +288,8 @@ SessionTracker::Stream* SessionTracker::charge(std::uint64_t address, Session& s
     refuse(address, session, metrics_.refused_jump, "a stream grew by more than 1 TiB between two reads");
     return nullptr;
   }
-  if (it == session.streams.end()) {
+  const bool fresh = it == session.streams.end();
+  if (fresh) {
     if (tracked_streams_ >= kMaxTrackedStreams) {
       metrics_.untracked->Increment();
       if (!logged_untracked_)
@@ -301,8 +302,10 @@ SessionTracker::Stream* SessionTracker::charge(std::uint64_t address, Session& s
     it = session.streams.emplace(figures.ptr, Stream{}).first;
     ++tracked_streams_;
   }
+  // A stream of a session whose Start the agent saw, or new to a table it had read: created while
+  // watched, so its counters began at 0 under the kernel's eyes.
   if (consistency_ != nullptr)
-    consistency_->stream_read(address, figures.ptr, figures.id, figures.sent, figures.received);
+    consistency_->stream_read(address, figures, session.born_watched || (fresh && session.read_once));
   Stream& known = it->second;
   std::uint64_t sent = figures.sent, received = figures.received;
   std::int32_t reconnects = figures.reconnects.value_or(0);
@@ -332,6 +335,7 @@ void SessionTracker::take(std::uint64_t address, Session& session, const StreamT
     if (session.unreadable) return publish_sessions();
     if (stream != nullptr) stream->last_read = session.reads;
   }
+  session.read_once = true;
   if (table.started) session.started = *table.started;
   if (table.active) {
     // DWCP's own count; a session that has not started (or whose Start failed) holds none.
@@ -353,7 +357,8 @@ void SessionTracker::take(std::uint64_t address, Session& session, const StreamT
   publish_sessions();
 }
 
-void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool reopen, bool by_start) {
+void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool reopen, bool by_start,
+                          bool born_watched) {
   if (address == 0) return;
   auto it = sessions_.find(address);
   if (it != sessions_.end()) {
@@ -370,6 +375,7 @@ void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool r
     return;
   }
   Session& session = sessions_[address];
+  session.born_watched = by_start || born_watched;
   // Without a started flag to read, a session counts once a probe other than Start's saw it
   // (Start's own event says whether it succeeded: started()).
   session.started = reopen && !by_start && !(layout_ && layout_->started_off >= 0);

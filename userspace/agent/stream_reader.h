@@ -144,7 +144,10 @@ class SessionTracker {
   // streams it already holds (StreamsAdopted) and charge their bytes so far. `reopen`: a closed
   // session seen again is a new session at a reused address (false for Close's own events).
   // `by_start`: seen through Start's own event, which alone does not make it a started session.
-  void seen(std::uint64_t session, std::vector<Event>* out, bool reopen = true, bool by_start = false);
+  // `born_watched`: the event shows the session's first stream being created (or Start itself), so
+  // every stream it holds was created while watched (the consistency check's baselines).
+  void seen(std::uint64_t session, std::vector<Event>* out, bool reopen = true, bool by_start = false,
+            bool born_watched = false);
   // DWCP_EV_STREAM_FINAL: one stream's figures as Close or AdjustStreams returns, read in BPF
   // through the table saved at the call's entry (array pointer `table`, length `table_length`;
   // streams past the first DWCP_MAX_SESSION_STREAMS are read by dropped()).
@@ -180,6 +183,8 @@ class SessionTracker {
     bool closed = false;
     bool unreadable = false;
     bool started = false;
+    bool born_watched = false;  // first seen by Start's own event: its streams were created while watched
+    bool read_once = false;     // a table was read: streams new to a later read were created since
     std::uint64_t table_length = 0;  // at the last read
     std::uint64_t reads = 0;
     std::optional<std::int64_t> active;               // last ActiveStreams sent
