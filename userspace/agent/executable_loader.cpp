@@ -38,6 +38,12 @@ LoadOutcome read_executable(const LoadRequest& request) {
     loaded.binary = Error{"not a Go binary"};
   } else {
     loaded.binary = goelf::GoBinary::open(loaded.file->path());
+    // Uprobes run the target's own code: one of another machine (under an emulator) cannot be probed.
+    if (loaded.binary && loaded.binary->arch() != goelf::native_arch()) {
+      loaded.binary =
+          Error{std::string("an ") + goelf::arch_name(loaded.binary->arch()) + " binary, and this agent is " +
+                goelf::arch_name(goelf::native_arch()) + ": its probes cannot run there"};
+    }
     loaded.has_package = loaded.binary && holds_package(*loaded.binary, request.package);
     if (loaded.has_package) loaded.dwarf = goelf::DwarfTypes::open(loaded.file->path());
   }
@@ -114,8 +120,9 @@ std::vector<std::string> ExecutableLoader::stuck() {
                                     if (job->done) return true;
                                     const auto seconds =
                                         std::chrono::duration_cast<std::chrono::seconds>(now - job->started).count();
-                                    out.push_back("process " + std::to_string(job->pid) + " (reading its executable, stuck for " +
-                                                  std::to_string(seconds) + " s)");
+                                    out.push_back("process " + std::to_string(job->pid) +
+                                                  " (reading its executable, stuck for " + std::to_string(seconds) +
+                                                  " s)");
                                     return false;
                                   }),
                    abandoned_.end());
