@@ -34,6 +34,11 @@ include=$(IFS=,; echo "${DEV[*]},${GUEST[*]}")
 echo "arm64 rootfs: mmdebstrap --arch=arm64 bookworm ($(mirror))" >&2
 mmdebstrap --arch=arm64 --variant=minbase --mode=root --include="$include" --skip=cleanup/apt/lists \
   --aptopt='APT::Install-Recommends "false"' bookworm "$ROOT.tmp" "deb $(mirror) bookworm main" >&2
+# Absolute symlinks (libz.so -> /lib/aarch64-linux-gnu/...) would point into this machine's root
+# when the tree is a sysroot: make them relative (the guest resolves either the same way).
+find "$ROOT.tmp/usr/lib" -type l -lname '/*' -print0 | while IFS= read -r -d '' link; do
+  ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$ROOT.tmp$(readlink "$link")")" "$link"
+done
 rm -rf "$ROOT" && mv "$ROOT.tmp" "$ROOT"
 touch "$ROOT/.dwcp-rootfs-$KEY"
 echo "$ROOT"
