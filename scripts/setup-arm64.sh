@@ -5,7 +5,7 @@
 # gets the cross compiler, qemu-system-aarch64 and what builds the arm64 root file system
 # (mmdebstrap + qemu-user-static); the arm64 -dev packages live in that root file system, which
 # is both the cross build's sysroot and the emulated guest's root (tests/arm64/make_rootfs.sh).
-# Idempotent: skips apt when everything is there. Called by scripts/setup.sh.
+# Idempotent: skips apt when everything is there. Called by scripts/setup.sh when DWCP_ARM64=1.
 set -euo pipefail
 
 HOST=(g++-aarch64-linux-gnu gcc-aarch64-linux-gnu qemu-system-arm qemu-user-static binfmt-support mmdebstrap
