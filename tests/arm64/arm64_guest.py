@@ -69,7 +69,7 @@ def main():
                '"$DWCP_BPF_UNIT_BIN" --gtest_color=no || rc=1; '
                'python3 -m unittest -v %s || rc=1; '
                'dpkg -i "$DWCP_DEB" && echo "arm64 guest: installed $(dpkg-query -W dwcp-observer)" || rc=1; '
-               'DWCP_OBSERVER_BIN=/usr/bin/dwcp-observer python3 -m unittest -v %s || rc=1; exit $rc'
+               'DWCP_OBSERVER_BIN=/usr/sbin/dwcp-observer python3 -m unittest -v %s || rc=1; exit $rc'
                % (" ".join(TESTS), BY_PID))
     cwd = os.path.join(SOURCE, "tests", "integration")
     rc, output = guest.run(SUITE, command, timeout=int(os.environ.get("DWCP_GUEST_TIMEOUT", "1500")), env=env,

@@ -12,7 +12,7 @@ CACHE=${DWCP_ARM64_CACHE:-/var/cache/dwcp-observer/arm64}
 DEV=(libbpf-dev libelf-dev libdw-dev zlib1g-dev libcapstone-dev prometheus-cpp-dev libcivetweb-dev libssl-dev
      libcrypt-dev libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libstdc++-12-dev)
 # Guest: the integration tests' interpreter and tools, and busybox for the initramfs.
-GUEST=(python3 python3-yaml busybox-static iproute2 procps util-linux kmod ca-certificates)
+GUEST=(python3 python3-yaml busybox-static iproute2 procps util-linux kmod ca-certificates bpftool)
 KEY=$(printf '%s\n' "${DEV[@]}" "${GUEST[@]}" | sha256sum | cut -c1-12)
 ROOT=$CACHE/rootfs
 if [ -f "$ROOT/.dwcp-rootfs-$KEY" ]; then
