@@ -12,6 +12,7 @@
 
 #include "../model/scenario.h"
 #include "agent/decoder.h"
+#include "agent/target_reads.h"
 #include "agent/system_state.h"
 #include "dwcp_observer/events.h"
 #include "dwcp_observer/hooks.h"
@@ -19,6 +20,13 @@
 
 namespace dwcp {
 namespace {
+
+// The decoder's model events (a decoder without readers: its read requests find nothing to read).
+void decode(agent::EventDecoder& decoder, const dwcp_event& raw, std::vector<Event>* out) {
+  std::vector<agent::Decoded> decoded;
+  decoder.decode(raw, &decoded);
+  agent::carry_out(decoded, nullptr, nullptr, out);
+}
 
 using Slot = std::pair<int, std::int64_t>;
 
@@ -132,7 +140,7 @@ TEST(BpfHookParity, DecodedBpfEventsAndHookCallsGiveIdenticalSeries) {
   for (const auto& e : agent::attached_state_events(kProfileFeatures, kLiveFeatures, kVersion)) model.apply(e);
   agent::EventDecoder decoder;
   std::vector<Event> decoded;
-  for (const auto& raw_event : raw_session()) decoder.decode(raw_event, &decoded);
+  for (const auto& raw_event : raw_session()) decode(decoder, raw_event, &decoded);
   for (const auto& e : decoded) model.apply(e);
   const auto from_bpf = testing::dwcp_series_lines(render_text({registry}));
 
@@ -168,9 +176,9 @@ TEST(BpfHookParity, DecodedBpfEventsAndHookCallsGiveIdenticalSeries) {
 TEST(EventDecoder, EntryOnlyEventsCarryNoErrorOrLatency) {
   agent::EventDecoder decoder;
   std::vector<Event> out;
-  decoder.decode(raw(DWCP_EV_SEND, false, {{DWCP_SLOT_ERR, 1}}), &out);
+  decode(decoder, raw(DWCP_EV_SEND, false, {{DWCP_SLOT_ERR, 1}}), &out);
   EXPECT_TRUE(out.empty()) << "an entry-only Send has neither duration nor error result";
-  decoder.decode(raw(DWCP_EV_SEND_CHUNK, false, {{DWCP_SLOT_ID, 3}, {DWCP_SLOT_BYTES, 72}}), &out);
+  decode(decoder, raw(DWCP_EV_SEND_CHUNK, false, {{DWCP_SLOT_ID, 3}, {DWCP_SLOT_BYTES, 72}}), &out);
   ASSERT_EQ(out.size(), 1u);
   const auto* bytes = std::get_if<StreamBytes>(&out[0]);
   ASSERT_NE(bytes, nullptr);
@@ -181,7 +189,7 @@ TEST(EventDecoder, EntryOnlyEventsCarryNoErrorOrLatency) {
 TEST(EventDecoder, NegativeSizesFromCorruptReadsAreClampedToZero) {
   agent::EventDecoder decoder;
   std::vector<Event> out;
-  decoder.decode(raw(DWCP_EV_SEND_CHUNK, true, {{DWCP_SLOT_ID, 1}, {DWCP_SLOT_BYTES, -5}}), &out);
+  decode(decoder, raw(DWCP_EV_SEND_CHUNK, true, {{DWCP_SLOT_ID, 1}, {DWCP_SLOT_BYTES, -5}}), &out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(std::get<StreamBytes>(out[0]).sent, 0u);
 }
@@ -189,7 +197,7 @@ TEST(EventDecoder, NegativeSizesFromCorruptReadsAreClampedToZero) {
 TEST(EventDecoder, CompressMemoryDoesNotCountInTheDeltaHitRate) {
   agent::EventDecoder decoder;
   std::vector<Event> out;
-  decoder.decode(raw(DWCP_EV_COMPRESS_MEMORY, true, {{DWCP_SLOT_BYTES, 4096}, {DWCP_SLOT_RESULT_BYTES, 1024}}), &out);
+  decode(decoder, raw(DWCP_EV_COMPRESS_MEMORY, true, {{DWCP_SLOT_BYTES, 4096}, {DWCP_SLOT_RESULT_BYTES, 1024}}), &out);
   ASSERT_EQ(out.size(), 1u);
   const auto& done = std::get<CompressionDone>(out[0]);
   EXPECT_EQ(done.data_type, "vm_memory");
@@ -201,7 +209,7 @@ TEST(EventDecoder, CompressMemoryDoesNotCountInTheDeltaHitRate) {
 TEST(EventDecoder, CompressCountsTheInputOfAFailedCallAsHdeDoes) {
   agent::EventDecoder decoder;
   std::vector<Event> out;
-  decoder.decode(raw(DWCP_EV_COMPRESS_DISK, true, {{DWCP_SLOT_BYTES, 4096}, {DWCP_SLOT_RESULT_BYTES, -16},
+  decode(decoder, raw(DWCP_EV_COMPRESS_DISK, true, {{DWCP_SLOT_BYTES, 4096}, {DWCP_SLOT_RESULT_BYTES, -16},
                                                    {DWCP_SLOT_ERR, 1}}), &out);
   ASSERT_EQ(out.size(), 1u);
   const auto& done = std::get<CompressionDone>(out[0]);
@@ -222,7 +230,7 @@ TEST(EventDecoder, EncodeCountsBaselinesAndSkipsAsDeltaEncoderDoes) {
                   {DWCP_SLOT_RESULT_BYTES, compressed}, {DWCP_SLOT_RESULT_FLAG, hit}}, 0.001, key);
     e.ts_ns = ts++;
     out.clear();
-    decoder.decode(e, &out);
+    decode(decoder, e, &out);
   };
   auto baselines = [&]() -> std::int64_t {
     for (const auto& e : out)
@@ -246,7 +254,7 @@ TEST(EventDecoder, EncodeCountsBaselinesAndSkipsAsDeltaEncoderDoes) {
   encode("a", 0x100, 0x300, 4096, 2000, false);  // refresh: "a" is now the youngest
   // A prune of 2 drops the two stored longest ago: b and c. Then b is new again, a is not.
   out.clear();
-  decoder.decode(raw(DWCP_EV_PRUNE, true, {{DWCP_SLOT_RESULT_AUX, 2}}), &out);
+  decode(decoder, raw(DWCP_EV_PRUNE, true, {{DWCP_SLOT_RESULT_AUX, 2}}), &out);
   EXPECT_EQ(baselines(), 1);
   encode("a", 0x100, 0x300, 4096, 2000, false);
   EXPECT_EQ(baselines(), 1);
@@ -257,7 +265,7 @@ TEST(EventDecoder, EncodeCountsBaselinesAndSkipsAsDeltaEncoderDoes) {
 TEST(EventDecoder, PruneNeverDrivesBaselinesNegative) {
   agent::EventDecoder decoder;
   std::vector<Event> out;
-  decoder.decode(raw(DWCP_EV_PRUNE, true, {{DWCP_SLOT_RESULT_AUX, 10}}), &out);
+  decode(decoder, raw(DWCP_EV_PRUNE, true, {{DWCP_SLOT_RESULT_AUX, 10}}), &out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(std::get<BaselineCount>(out[0]).count, 0);
 }

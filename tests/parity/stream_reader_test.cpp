@@ -11,6 +11,7 @@
 
 #include "agent/decoder.h"
 #include "agent/stream_reader.h"
+#include "agent/target_reads.h"
 
 namespace dwcp::agent {
 namespace {
@@ -67,14 +68,14 @@ struct Harness {
   FakeMemory* memory = nullptr;
   SessionMetrics metrics;
   std::unique_ptr<SessionTracker> tracker;
-  EventDecoder decoder;
+  // Sessions tracked and their counters read: what the agent configures with a layout.
+  EventDecoder decoder{DecoderConfig{0, true, true, false}};
   std::vector<std::string> logs;
   Harness() {
     auto fake = std::make_unique<FakeMemory>();
     memory = fake.get();
     tracker = std::make_unique<SessionTracker>(std::move(fake), layout(), metrics.target(1),
                                                [this](const std::string& m) { logs.push_back(m); });
-    decoder.set_sessions(tracker.get());
   }
   std::vector<Event> decode(std::uint16_t kind, std::uint64_t session, std::map<int, std::int64_t> vals = {},
                             std::uint32_t flags = DWCP_EVF_PAIRED) {
@@ -83,8 +84,10 @@ struct Harness {
     e.flags = flags;
     e.val[DWCP_SLOT_SESSION] = static_cast<std::int64_t>(session);
     for (auto [slot, v] : vals) e.val[slot] = v;
+    std::vector<Decoded> decoded;
+    decoder.decode(e, &decoded);
     std::vector<Event> out;
-    decoder.decode(e, &out);
+    carry_out(decoded, tracker.get(), nullptr, &out);
     return out;
   }
 };
@@ -272,16 +275,17 @@ TEST(SessionTracker, UnreadableSessionsAndFreedMemoryFallBackVisibly) {
 TEST(SessionTracker, WithoutALayoutChunkProbesCountTheBytes) {
   SessionMetrics metrics;
   SessionTracker tracker(std::make_unique<FakeMemory>(), std::nullopt, metrics.target(2), [](const std::string&) {});
-  EventDecoder decoder;
-  decoder.set_sessions(&tracker);
+  EventDecoder decoder{DecoderConfig{0, true, tracker.reads_counters(), false}};
   dwcp_event e{};
   e.kind = DWCP_EV_SEND_CHUNK;
   e.flags = DWCP_EVF_PAIRED;
   e.val[DWCP_SLOT_ID] = 2;
   e.val[DWCP_SLOT_BYTES] = 72;
   e.val[DWCP_SLOT_SESSION] = 0x10000;
+  std::vector<Decoded> decoded;
+  decoder.decode(e, &decoded);
   std::vector<Event> out;
-  decoder.decode(e, &out);
+  carry_out(decoded, &tracker, nullptr, &out);
   EXPECT_EQ(bytes(out)["2"].first, 72u);
 
   Harness h;  // with a layout, the same event counts no bytes: the counters do
@@ -309,7 +313,6 @@ struct FullHarness : Harness {
     memory = fake.get();
     tracker = std::make_unique<SessionTracker>(std::move(fake), full_layout(), metrics.target(2),
                                                [this](const std::string& m) { logs.push_back(m); });
-    decoder.set_sessions(tracker.get());
   }
   void session(std::uint64_t at, std::uint64_t data, const std::vector<std::uint64_t>& streams, std::int64_t active,
                bool started) {

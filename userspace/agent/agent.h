@@ -212,6 +212,7 @@ class Agent {
   std::shared_ptr<prometheus::Collectable> process_metrics_;  // process_* (served weakly)
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<Event> scratch_events_;
+  std::vector<Decoded> scratch_decoded_;  // one raw event decoded, before its reads
   std::unique_ptr<ExecutableLoader> loader_;
   std::shared_ptr<RefusalLog> refusals_;
   std::unique_ptr<Discovery> discovery_;  // only without target flags

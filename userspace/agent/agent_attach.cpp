@@ -138,7 +138,6 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   target.sites = sites.size();
   target.probe_states = scan.states;
   target.process = process;
-  target.decoder = EventDecoder(options_.link_capacity_bps);
   if (!layout_conflict.empty()) {
     log(who + ": per-stream AMST bytes not read: " + layout_conflict);
     layout.reset();
@@ -155,7 +154,6 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
         [this, who](const std::string& m) { log(who + ": " + m); });
     target.sessions->set_consistency(target.consistency.get());
   }
-  target.decoder.set_sessions(target.sessions.get());
   // DWCP's DeltaEncoder totals (agent/encoder_reader.h), unless the binary's DWARF says the
   // profile's offsets are another build's.
   target.encoders.reset();
@@ -170,7 +168,13 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
       log(who + ": delta encoder totals not read (Encode events count instead): " + conflict);
     }
   }
-  target.decoder.set_encoders(target.encoders.get());
+  // What the readers give decides what the decoder counts from events (agent/decoder.h).
+  DecoderConfig decoding;
+  decoding.link_capacity_bps = options_.link_capacity_bps;
+  decoding.sessions = true;
+  decoding.stream_counters = target.sessions->reads_counters();
+  decoding.encoder_totals = target.encoders != nullptr;
+  target.decoder = EventDecoder(decoding);
   target.bandwidth_at = {};
 
   publish_sites(target);
@@ -222,8 +226,8 @@ void Agent::detach(Target& target) {
   target.sites = 0;
   // The process is gone: figures its live sessions counted since the last read are lost (at
   // most one read interval); closed sessions' figures came final from BPF.
-  target.decoder.set_sessions(nullptr);
   target.sessions.reset();
+  target.encoders.reset();
   target.consistency.reset();
   dwcp_sock_stats last{};
   bpf_->sock_stats(pid, &last);

@@ -1,5 +1,6 @@
 // Where decoded events and periodic readings go: each target's model.
 #include "agent/agent.h"
+#include "agent/target_reads.h"
 
 #include <chrono>
 
@@ -9,8 +10,11 @@ void Agent::handle_event(const dwcp_event& event) {
   for (auto& target : targets_) {
     if (!target->process || static_cast<std::uint32_t>(target->process->pid) != event.tgid) continue;
     observer_->count_event(event_kind_name(event.kind));
+    // Decoding is pure; the reads it asks for are done here, in order (agent/target_reads.h).
+    scratch_decoded_.clear();
+    target->decoder.decode(event, &scratch_decoded_);
     scratch_events_.clear();
-    target->decoder.decode(event, &scratch_events_);
+    carry_out(scratch_decoded_, target->sessions.get(), target->encoders.get(), &scratch_events_);
     for (const auto& e : scratch_events_) target->model->apply(e);
     return;
   }

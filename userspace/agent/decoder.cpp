@@ -3,8 +3,6 @@
 // A kind of dwcp_event_kind without its case in decode() is a build error, not a silent drop.
 #pragma GCC diagnostic error "-Wswitch"
 
-#include "agent/encoder_reader.h"
-#include "agent/stream_reader.h"
 
 #include <cstring>
 #include <string>
@@ -30,7 +28,7 @@ const char* event_kind_name(std::uint16_t kind) {
   return *name ? name : "unknown";
 }
 
-void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
+void EventDecoder::decode(const dwcp_event& e, std::vector<Decoded>* out) {
   // Without an exit (entry-only probe) there is no error result and no duration: the call is
   // taken as successful and no latency is recorded.
   const bool paired = e.flags & DWCP_EVF_PAIRED;
@@ -69,7 +67,7 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       break;
     }
     case DWCP_EV_ENCODE: {
-      if (encoders_ != nullptr) encoders_->seen(static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT]), out);
+      if (config_.encoder_totals) out->push_back(read::EncoderSeen{static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT])});
       if (!paired) break;
       CompressionDone done;
       done.data_type = "delta";
@@ -91,24 +89,24 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       done.original_bytes = non_negative(original);
       done.compressed_bytes = non_negative(e.val[DWCP_SLOT_RESULT_BYTES]);
       // Where the encoder's own totals are read, they count the operation, hit and baseline.
-      done.operation_counted = encoders_ != nullptr;
+      done.operation_counted = config_.encoder_totals;
       out->push_back(done);
-      if (!done.delta_hit && encoders_ == nullptr) {
+      if (!done.delta_hit && !config_.encoder_totals) {
         baselines_.stored(str_slot(e, DWCP_STR_NAME), e.ts_ns);
         out->push_back(BaselineCount{"delta", baselines_.count()});
       }
       break;
     }
     case DWCP_EV_DECODE:
-      if (encoders_ != nullptr) encoders_->seen(static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT]), out);
+      if (config_.encoder_totals) out->push_back(read::EncoderSeen{static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT])});
       if (paired) out->push_back(DecompressionDone{!failed, "decode"});
       break;
     case DWCP_EV_DECOMPRESS:
       if (paired) out->push_back(DecompressionDone{!failed, "decompress"});
       break;
     case DWCP_EV_PRUNE:
-      if (encoders_ != nullptr) {
-        encoders_->seen(static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT]), out);
+      if (config_.encoder_totals) {
+        out->push_back(read::EncoderSeen{static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT])});
         break;  // the baselines are read from the encoder
       }
       if (!paired) break;
@@ -133,8 +131,8 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       // Speedup against sending the VM's memory raw at line rate: (bytes at link capacity) /
       // (time DWCP took). Above 1 when compression and parallel streams beat the line rate.
       // Disk migrations pass a map of blocks whose total size BPF cannot sum: no speedup.
-      if (e.kind == DWCP_EV_MIGRATE_MEMORY && link_capacity_bps_ > 0 && seconds > 0) {
-        const double line_rate_seconds = non_negative(e.val[DWCP_SLOT_BYTES]) * 8.0 / link_capacity_bps_;
+      if (e.kind == DWCP_EV_MIGRATE_MEMORY && config_.link_capacity_bps > 0 && seconds > 0) {
+        const double line_rate_seconds = non_negative(e.val[DWCP_SLOT_BYTES]) * 8.0 / config_.link_capacity_bps;
         out->push_back(SpeedupCalculated{"memory", line_rate_seconds / seconds});
       }
       break;
@@ -163,7 +161,7 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
 
 // AMST: a session (the *MultiStreamTCP receiver, DWCP_SLOT_SESSION; 0 when the profile does not
 // read it) keys its streams; stream ids repeat across sessions.
-void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
+void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Decoded>* out) {
   const bool paired = e.flags & DWCP_EVF_PAIRED;
   const bool failed = paired && e.val[DWCP_SLOT_ERR] != 0;
   const double seconds = static_cast<double>(e.duration_ns) / 1e9;
@@ -171,41 +169,44 @@ void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
   const auto session = static_cast<std::uint64_t>(e.val[DWCP_SLOT_SESSION]);
   // Bytes come from DWCP's own per-stream counters when the tracker can read them; chunk probes
   // (the opt-in debug profile) then count calls and errors only, never the bytes twice.
-  const bool counters = sessions_ != nullptr && sessions_->reads_counters();
+  const bool counters = config_.stream_counters;
+  const bool sessions = config_.sessions && session != 0;
   // First sight of a session adopts the streams it already holds. The last events of a Close
   // (its final figures, its return) must not re-open a session the same Close just closed.
-  if (sessions_ != nullptr && session != 0)
-    sessions_->seen(session, out, e.kind != DWCP_EV_STREAM_FINAL && e.kind != DWCP_EV_SESSION_CLOSE,
-                    e.kind == DWCP_EV_SESSION_START,
-                    e.kind == DWCP_EV_SESSION_START || (e.kind == DWCP_EV_STREAM_OPEN && e.val[DWCP_SLOT_ID] == 0));
+  if (sessions)
+    out->push_back(read::SessionSeen{
+        session, e.kind != DWCP_EV_STREAM_FINAL && e.kind != DWCP_EV_SESSION_CLOSE, e.kind == DWCP_EV_SESSION_START,
+        e.kind == DWCP_EV_SESSION_START || (e.kind == DWCP_EV_STREAM_OPEN && e.val[DWCP_SLOT_ID] == 0)});
 
   switch (e.kind) {
     case DWCP_EV_SESSION_START:
       // DWCP counts a session from a Start that returned nil (one that failed holds no stream).
-      if (sessions_ != nullptr && session != 0 && paired && !failed) sessions_->started(session);
+      if (sessions && paired && !failed) out->push_back(read::SessionStarted{session});
       break;
     case DWCP_EV_ADJUST_STREAMS:
       // The streams it closed sent their finals ahead of this event; the table holds the rest.
-      if (sessions_ != nullptr && session != 0) sessions_->reread(session, out);
+      if (sessions) out->push_back(read::SessionChanged{session});
       break;
     case DWCP_EV_STREAM_OPEN:
       out->push_back(StreamOpened{id, !failed, session});
       break;
     case DWCP_EV_SESSION_CLOSE:
       // Only this session's streams end; a session that never started holds none.
-      out->push_back(SessionClosed{session});
-      if (sessions_ != nullptr) sessions_->closed(session, out);
+      out->push_back(Event{SessionClosed{session}});
+      if (sessions) out->push_back(read::SessionEnded{session});
       break;
     case DWCP_EV_STREAM_FINAL:
-      if (sessions_ != nullptr) {
-        StreamFigures figures;
-        figures.ptr = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_STREAM_PTR]);
-        figures.id = e.val[DWCP_SLOT_FINAL_STREAM_ID];
-        figures.sent = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_SENT]);
-        figures.received = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_RECV]);
-        sessions_->final_figures(session, figures, static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_TABLE_PTR]),
-                                 static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_TABLE_LEN]),
-                                 e.flags & DWCP_EVF_READ_FAILED, out);
+      if (sessions) {
+        read::StreamFinal final;
+        final.session = session;
+        final.figures.ptr = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_STREAM_PTR]);
+        final.figures.id = e.val[DWCP_SLOT_FINAL_STREAM_ID];
+        final.figures.sent = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_SENT]);
+        final.figures.received = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_RECV]);
+        final.table = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_TABLE_PTR]);
+        final.table_length = static_cast<std::uint64_t>(e.val[DWCP_SLOT_FINAL_TABLE_LEN]);
+        final.read_failed = e.flags & DWCP_EVF_READ_FAILED;
+        out->push_back(final);
       }
       break;
     case DWCP_EV_SEND:
@@ -238,7 +239,7 @@ void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
       // has a new connection now: read the session at once, so that the consistency check sees
       // the new socket even when Close follows before the next timed read.
       if (failed) out->push_back(StreamError{id, "reconnect_failed"});
-      if (sessions_ != nullptr && session != 0 && paired) sessions_->reread(session, out);
+      if (sessions && paired) out->push_back(read::SessionChanged{session});
       break;
     default:
       break;

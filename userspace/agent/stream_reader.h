@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/decoder.h"  // StreamFigures
 #include "dwcp_observer/events.h"
 #include "dwcp_observer/model.h"
 #include "profile/profile.h"
@@ -52,15 +53,6 @@ class ProcessMemory : public MemoryReader {
 
  private:
   int pid_;
-};
-
-// One stream of a session's table, as read.
-struct StreamFigures {
-  std::uint64_t ptr = 0;  // the *StreamConn: what identifies the stream while it lives
-  std::int64_t id = 0;
-  std::uint64_t sent = 0;
-  std::uint64_t received = 0;
-  std::optional<std::int32_t> reconnects;  // StreamConn.reconnects, where the layout has it
 };
 
 struct StreamTable {
