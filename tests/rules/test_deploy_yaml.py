@@ -280,6 +280,11 @@ def test_systemd():
         check(f"systemd: {key}={value}", last(key) == value, last(key))
     check("systemd: system-call filter allows bpf and perf_event_open",
           {"bpf", "perf_event_open"} <= set((last("SystemCallFilter") or "").split()))
+    # Configuration errors end the unit instead of a restart loop: the codes come from agent.h.
+    codes = dict(re.findall(r"(kExit\w+) = (\d+)", (CONFIGS.parent / "userspace/agent/agent.h").read_text()))
+    wanted = {codes[name] for name in ("kExitUsage", "kExitSymbols", "kExitPrivilege")}
+    check("systemd: RestartPreventExitStatus = the agent's usage, profile and privilege exit codes",
+          set((last("RestartPreventExitStatus") or "").split()) == wanted, (last("RestartPreventExitStatus"), wanted))
     check("systemd: ExecStart runs the packaged agent", (last("ExecStart") or "").startswith("/usr/sbin/dwcp-observer "))
     check("systemd: no target flag by default (discovery)",
           not any(flag in " ".join(service.get("Environment", [])) for flag in ("--comm", "--pid", "--exe")))
