@@ -156,8 +156,8 @@ ROWS = [
     ]),
     ("SLA", [
         ("System Availability (SLA 99.9%)", "stat", "percentunit",
-         "Share of component-time up (degraded counts as up) over 30 days, per cluster (cluster:dwcp_system_component_availability:avg30d). SLA 99.9%.",
-         [t(f"cluster:dwcp_system_component_availability:avg30d{{{RULE_CLUSTER}}}", "{{cluster}}")],
+         "Share of component-time up (degraded counts as up) over 14 days (fits a 15-day retention), per cluster (cluster:dwcp_system_component_availability:avg14d). SLA 99.9%.",
+         [t(f"cluster:dwcp_system_component_availability:avg14d{{{RULE_CLUSTER}}}", "{{cluster}}")],
          {"thresholds": [(None, "red"), (0.999, "green")], "decimals": 3}),
         ("Average Migration Time (SLA < 5 min)", "stat", "s",
          "Mean migration time over 24h per cluster (cluster:dwcp_migration_duration_seconds:avg24h). SLA: below 300s.",
