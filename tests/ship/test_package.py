@@ -111,6 +111,25 @@ class Package(AgentTestCase):
         self.assertIn(entry.pw_shell, ("/usr/sbin/nologin", "/bin/false"))
         self.assertFalse(os.path.exists(entry.pw_dir), entry.pw_dir)
 
+    def test_image_rootfs_runs_the_agent_alone(self):
+        """The container image's content (packaging/image-rootfs.sh, stage 2 of the Containerfile:
+        no podman here) is complete: the agent runs chrooted into it, and it is small."""
+        with tempfile.TemporaryDirectory() as root:
+            build = subprocess.run(["sh", os.path.join(SOURCE_DIR, "packaging", "image-rootfs.sh"), root],
+                                   capture_output=True, text=True)
+            self.assertEqual(build.returncode, 0, build.stderr)
+            run = subprocess.run(["chroot", root, INSTALLED, "--help"], capture_output=True, text=True)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertIn("/usr/share/dwcp-observer/probes/novacron-dwcp.json", run.stdout)
+            for profile in ("novacron-dwcp.json", "novacron-dwcp-chunks.json"):
+                self.assertTrue(os.path.exists(os.path.join(root, "usr/share/dwcp-observer/probes", profile)))
+            with open(os.path.join(root, "etc/passwd")) as f:
+                self.assertIn("dwcp-observer:x:9476:9476:", f.read())
+            self.assertFalse(os.path.exists(os.path.join(root, "bin/sh")))  # no shell
+            size = int(subprocess.run(["du", "-sk", root], capture_output=True, text=True).stdout.split()[0])
+            print("image rootfs: %.1f MiB" % (size / 1024))
+            self.assertLess(size, 40 * 1024)  # the Debian-based image was 315 MB
+
     def test_dev_package_builds_a_hooked_program(self):
         with tempfile.TemporaryDirectory() as tmp:
             source = os.path.join(tmp, "hooked.c")
