@@ -241,7 +241,9 @@ class Top(unittest.TestCase):
             # Two targets' percentages combine by their mean (20 %, 80 %), not their sum.
             self.assertIn("delta hit 50.0%", two)
             self.assertIn("2 targets: a pid 11 up, b pid 12 up", two)
-            tiny = self.capture("tiny").rstrip("\n").splitlines()
+            shown = wait_for(lambda: (lambda s: s if "STREAM" in s else None)(self.capture("tiny")), timeout=10)
+            self.assertTrue(shown, self.capture("tiny"))
+            tiny = shown.rstrip("\n").splitlines()
             self.assertLessEqual(len(tiny), 12, tiny)
             self.assertTrue(all(len(line) <= 50 for line in tiny), tiny)
             self.assertTrue(any(line.startswith("STREAM") for line in tiny), tiny)
