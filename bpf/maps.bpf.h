@@ -19,6 +19,22 @@ struct {
 	__uint(max_entries, 1 << 20); // resized by the agent (--ringbuf-size)
 } events SEC(".maps");
 
+// Process execs and observed processes' exits (struct dwcp_proc_event). Small records, each
+// submitted with the default wake-up (the agent is woken as soon as it has drained the last):
+// discovery judges a new process within milliseconds of its exec. 64 KiB hold 8,192 of them;
+// an exec that finds it full is counted (proc_events_lost) and found by the next /proc resync.
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} proc_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} proc_events_lost SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, DWCP_MAX_SPECS);

@@ -138,6 +138,39 @@ int BPF_PROG(on_tcp_recvmsg_exit_nonblock, struct sock *sk, struct msghdr *msg, 
 	return 0;
 }
 
+// ---- process starts and ends (discovery, lifecycle) ------------------------------------------
+
+static __always_inline void send_proc_event(__u32 tgid, __u32 kind)
+{
+	struct dwcp_proc_event event = {.tgid = tgid, .kind = kind};
+	if (bpf_ringbuf_output(&proc_events, &event, sizeof(event), 0)) {
+		__u32 zero = 0;
+		__u64 *lost = bpf_map_lookup_elem(&proc_events_lost, &zero);
+		if (lost)
+			__sync_fetch_and_add(lost, 1);
+	}
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	send_proc_event(p->tgid, DWCP_PROC_EXEC);
+	return 0;
+}
+
+// Fires for every thread; only the end of an observed process matters (the agent detaches and
+// looks for its successor at once instead of at its next 200 ms check). do_exit() counts the
+// thread out of signal->live before this tracepoint: 0 means the last thread is going.
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_sched_process_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+	if (p->signal->live.counter != 0 || !bpf_map_lookup_elem(&sock_stats, &tgid))
+		return 0;
+	send_proc_event(tgid, DWCP_PROC_EXIT);
+	return 0;
+}
+
 // ---- connections, retransmits, resets, RTT (connections.bpf.h) -------------------------------
 
 SEC("tp_btf/inet_sock_set_state")

@@ -14,30 +14,42 @@
 
 namespace dwcp::contract {
 
-// Indexed by enum dwcp_event_kind: the profile's `"event"` value and the `kind` label of
-// dwcp_observer_events_total.
-inline constexpr const char* kEventKindNames[] = {
-    "",                 // DWCP_EV_NONE
-    "session_start",    // DWCP_EV_SESSION_START
-    "stream_open",      // DWCP_EV_STREAM_OPEN
-    "send",             // DWCP_EV_SEND
-    "send_chunk",       // DWCP_EV_SEND_CHUNK
-    "receive",          // DWCP_EV_RECEIVE
-    "receive_chunk",    // DWCP_EV_RECEIVE_CHUNK
-    "session_close",    // DWCP_EV_SESSION_CLOSE
-    "reconnect",        // DWCP_EV_RECONNECT
-    "encode",           // DWCP_EV_ENCODE
-    "decode",           // DWCP_EV_DECODE
-    "prune",            // DWCP_EV_PRUNE
-    "compress_memory",  // DWCP_EV_COMPRESS_MEMORY
-    "compress_disk",    // DWCP_EV_COMPRESS_DISK
-    "decompress",       // DWCP_EV_DECOMPRESS
-    "migrate_memory",   // DWCP_EV_MIGRATE_MEMORY
-    "migrate_disk",     // DWCP_EV_MIGRATE_DISK
-    "fed_sync",         // DWCP_EV_FED_SYNC
-    "fed_baseline",     // DWCP_EV_FED_BASELINE
-    "stream_final",     // DWCP_EV_STREAM_FINAL: emitted by the BPF program at session_close/adjust_streams
-    "adjust_streams",   // DWCP_EV_ADJUST_STREAMS
+// One row per event kind, indexed by enum dwcp_event_kind: everything the agent knows of a kind
+// outside the decoder (whose switch tests/agent/decoder_kinds_test.cpp holds to this table).
+//   name:          the profile's `"event"` value and the `kind` label of dwcp_observer_events_total
+//   feature:       the dwcp_system_config_enabled{feature} a probe of this kind belongs to by default
+//   per_operation: hit once per Send/Receive/Encode/... call: the probe budget may sample it; the
+//                  others (lifecycle, rare administrative acts) carry counts and are never sampled
+//   per_chunk:     hit once per AMST chunk: refused where per-chunk probes are not vouched for
+//                  (kernel_features.h)
+struct EventKindInfo {
+  const char* name;
+  const char* feature;
+  bool per_operation;
+  bool per_chunk;
+};
+inline constexpr EventKindInfo kEventKinds[] = {
+    {"", "", false, false},                             // DWCP_EV_NONE
+    {"session_start", "amst", false, false},            // DWCP_EV_SESSION_START
+    {"stream_open", "amst", false, false},              // DWCP_EV_STREAM_OPEN
+    {"send", "amst", true, false},                      // DWCP_EV_SEND
+    {"send_chunk", "amst", true, true},                 // DWCP_EV_SEND_CHUNK
+    {"receive", "amst", true, false},                   // DWCP_EV_RECEIVE
+    {"receive_chunk", "amst", true, true},              // DWCP_EV_RECEIVE_CHUNK
+    {"session_close", "amst", false, false},            // DWCP_EV_SESSION_CLOSE
+    {"reconnect", "amst", false, false},                // DWCP_EV_RECONNECT
+    {"encode", "delta_encoding", true, false},          // DWCP_EV_ENCODE
+    {"decode", "delta_encoding", true, false},          // DWCP_EV_DECODE
+    {"prune", "delta_encoding", false, false},          // DWCP_EV_PRUNE
+    {"compress_memory", "hde", true, false},            // DWCP_EV_COMPRESS_MEMORY
+    {"compress_disk", "hde", true, false},              // DWCP_EV_COMPRESS_DISK
+    {"decompress", "hde", true, false},                 // DWCP_EV_DECOMPRESS
+    {"migrate_memory", "migration", false, false},      // DWCP_EV_MIGRATE_MEMORY
+    {"migrate_disk", "migration", false, false},        // DWCP_EV_MIGRATE_DISK
+    {"fed_sync", "federation", false, false},           // DWCP_EV_FED_SYNC
+    {"fed_baseline", "federation", false, false},       // DWCP_EV_FED_BASELINE
+    {"stream_final", "amst", false, false},             // DWCP_EV_STREAM_FINAL: the BPF program's own
+    {"adjust_streams", "amst", false, false},           // DWCP_EV_ADJUST_STREAMS
 };
 
 // Indexed by enum dwcp_drop_reason: the `reason` label of dwcp_observer_events_lost_total.
@@ -60,13 +72,15 @@ inline constexpr const char* kSlotNames[] = {
     "result_aux",    // DWCP_SLOT_RESULT_AUX
     "result_flag",   // DWCP_SLOT_RESULT_FLAG
 };
-// The entry slot DWCP_SLOT_SESSION is also reachable by this name (AMST's *MultiStreamTCP).
+// The entry slot DWCP_SLOT_SESSION is also reachable by this name (AMST's *MultiStreamTCP), and
+// as DWCP_SLOT_OBJECT by the second (a DeltaEncoder probe's receiver).
 inline constexpr const char* kSessionSlotName = "session";
+inline constexpr const char* kObjectSlotName = "object";
 
 // Indexed by string slot (DWCP_STR_NAME, DWCP_STR_PEER).
 inline constexpr const char* kStringSlotNames[] = {"name", "peer"};
 
-static_assert(std::size(kEventKindNames) == DWCP_EV_KIND_COUNT, "one name per dwcp_event_kind");
+static_assert(std::size(kEventKinds) == DWCP_EV_KIND_COUNT, "one row per dwcp_event_kind");
 static_assert(std::size(kDropReasonNames) == DWCP_DROP_COUNT, "one name per dwcp_drop_reason");
 static_assert(std::size(kSlotNames) == DWCP_SLOT_COUNT_ALL, "one name per dwcp_slot");
 static_assert(std::size(kStringSlotNames) == DWCP_STR_SLOTS, "one name per string slot");
@@ -80,13 +94,18 @@ static_assert(exit_spec_index(DWCP_MAX_PROBES - 1) < DWCP_MAX_SPECS, "every prob
 
 // "" for DWCP_EV_NONE and out-of-range kinds.
 constexpr const char* event_kind_name(std::uint32_t kind) {
-  return kind > DWCP_EV_NONE && kind < DWCP_EV_KIND_COUNT ? kEventKindNames[kind] : "";
+  return kind > DWCP_EV_NONE && kind < DWCP_EV_KIND_COUNT ? kEventKinds[kind].name : "";
+}
+
+// The row of a kind; DWCP_EV_NONE's (empty, nothing allowed) for out-of-range kinds.
+constexpr const EventKindInfo& event_kind_info(std::uint32_t kind) {
+  return kind < DWCP_EV_KIND_COUNT ? kEventKinds[kind] : kEventKinds[DWCP_EV_NONE];
 }
 
 // "send_chunk" -> DWCP_EV_SEND_CHUNK; nullopt for "" and unknown names.
 constexpr std::optional<dwcp_event_kind> event_kind_from_name(std::string_view name) {
   for (std::uint32_t kind = DWCP_EV_NONE + 1; kind < DWCP_EV_KIND_COUNT; ++kind) {
-    if (name == kEventKindNames[kind]) return static_cast<dwcp_event_kind>(kind);
+    if (name == kEventKinds[kind].name) return static_cast<dwcp_event_kind>(kind);
   }
   return std::nullopt;
 }

@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define DWCP_ABI_VERSION 2
+#define DWCP_ABI_VERSION 3
 
 #define DWCP_MAX_PROBES 64   /* functions of one profile */
 #define DWCP_MAX_SPECS (2 * DWCP_MAX_PROBES) /* spec 2*probe_id: entry, 2*probe_id+1: exit (all RET sites) */
@@ -72,8 +72,11 @@ enum dwcp_slot {
 	DWCP_SLOT_COUNT_ALL = 8,
 };
 /* AMST probes put their receiver, the *MultiStreamTCP session pointer, in the entry spare slot
- * (profile: `"session": "receiver"`): the identity that keys streams, durations and closes. */
+ * (profile: `"session": "receiver"`): the identity that keys streams, durations and closes.
+ * DeltaEncoder probes put theirs (*DeltaEncoder) in the same slot (`"object": "receiver"`): the
+ * object whose own totals the agent reads. */
 #define DWCP_SLOT_SESSION DWCP_SLOT_ENTRY_AUX
+#define DWCP_SLOT_OBJECT DWCP_SLOT_ENTRY_AUX
 /* What a DWCP_EV_STREAM_FINAL event holds, by slot: */
 #define DWCP_SLOT_FINAL_STREAM_ID DWCP_SLOT_ID /* StreamConn.streamID */
 #define DWCP_SLOT_FINAL_SENT DWCP_SLOT_BYTES   /* StreamConn.bytesSent */
@@ -244,8 +247,22 @@ struct dwcp_stream_layout {
 	__s32 recv_off;      /* StreamConn.bytesRecv (uint64) */
 };
 
+/* Process starts and ends, from sched:sched_process_exec and sched:sched_process_exit, in the
+ * ring buffer `proc_events` (apart from `events`: these wake the agent at once, and a flood of
+ * probe events cannot delay them). Every exec on the node is sent (discovery judges it at once);
+ * an exit only for an observed process (a tgid in `sock_stats`), when its last thread ends. */
+enum dwcp_proc_event_kind {
+	DWCP_PROC_EXEC = 1,
+	DWCP_PROC_EXIT = 2,
+};
+struct dwcp_proc_event {
+	__u32 tgid;
+	__u32 kind; /* enum dwcp_proc_event_kind */
+};
+
 #ifndef __bpf__
 #ifdef __cplusplus
+static_assert(sizeof(struct dwcp_proc_event) == 8, "dwcp_proc_event layout");
 static_assert(sizeof(struct dwcp_stream_layout) == 24, "dwcp_stream_layout layout");
 static_assert(sizeof(struct dwcp_loc) == 24, "dwcp_loc layout");
 static_assert(sizeof(struct dwcp_field) == 56, "dwcp_field layout");

@@ -1,53 +1,74 @@
-// A small HTTP server for /metrics and the health endpoints, on civetweb. Our own because
-// prometheus-cpp's Exposer has no API for extra handlers (/-/healthy, /-/ready, landing page).
+// A small HTTP/1.1 server for /metrics and the health endpoints: one epoll loop, OpenSSL 3 for
+// TLS, worker pools for the slow parts. Our own because prometheus-cpp's Exposer has no API for
+// extra handlers, and civetweb (a thread per connection) cannot hold 1,000 idle connections and
+// still answer a scrape (issue 20: 13.2 s).
 //
-//   /metrics              Prometheus text format 0.0.4 of every collectable (optional basic auth)
-//   /-/healthy, /health   200 "OK" while the process serves
-//   /-/ready, /ready      200 "Ready" once set_ready(true), else 503 with the reason
-//   /                     small HTML landing page with links
+//   /metrics (telemetry_path)  Prometheus text 0.0.4, or OpenMetrics 1.0 when the scraper's
+//                              Accept asks for it; gzip on Accept-Encoding: gzip
+//   /-/healthy, /health        200 "OK" while the process serves
+//   /-/ready, /ready           200 "Ready" once set_ready(true), else 503 with the reason
+//   /                          small HTML landing page with links
 //
-// Optional native TLS (civetweb + OpenSSL 3) and basic auth with crypt(3) hashes (bcrypt $2b$/$2y$),
-// as the exporter-toolkit web config describes them (see userspace/http/web_config.h). A slow
-// client holds one worker for at most request_timeout_ms; failed logins are rate-limited per
-// client address and counted in dwcp_observer_http_auth_failures_total{reason}. /metrics is
-// gzip-compressed when the scraper sends Accept-Encoding: gzip.
+// Under abuse (docs/security.md, "HTTP front"):
+//  - connections: at most max_connections; at the cap a new one evicts the connection that has
+//    waited longest without a request in progress, so idle sockets cannot lock a scraper out.
+//    A request head must arrive within request_timeout_ms, a kept-alive connection may idle
+//    idle_timeout_ms between requests.
+//  - passwords: bcrypt runs on a small pool at lower CPU priority (auth_threads, at most
+//    auth_queue checks waiting; beyond that refused unchecked), never on the loop; an unknown
+//    user name costs one bcrypt of the highest configured cost, like a known one; a verified
+//    Authorization header is remembered, so the configured scraper pays no hash per scrape.
+//  - scrapes in flight: at most max_requests (503 beyond, as promhttp does).
+//  - TLS 1.2 only with forward-secret AEAD suites unless cipher_suites says otherwise; the
+//    certificate files are re-read on the next handshake after they change, and on reload_tls().
 //
-// IPv4 only: Debian's civetweb is built without IPv6.
+// HTTP/1.1 only: HTTP/2 is not served (ALPN offers http/1.1); Prometheus falls back to 1.1.
 #pragma once
 
 #include <prometheus/collectable.h>
 
 #include <atomic>
-#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-// civetweb's handles, declared at global scope as civetweb.h does (not included here).
-struct mg_connection;
-struct mg_context;
-
 namespace dwcp {
 
-// TLS as exporter-toolkit's tls_server_config: PEM files; a client CA makes client certificates
-// required (RequireAndVerifyClientCert) or checked when given (VerifyClientCertIfGiven).
+// exporter-toolkit's tls_server_config: PEM files, client certificates, versions, suites, curves.
 struct TlsOptions {
   std::string cert_file;  // empty: plain HTTP
   std::string key_file;
   std::string client_ca_file;
+  // NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven,
+  // RequireAndVerifyClientCert (Go's tls.ClientAuthType names).
   std::string client_auth_type = "NoClientCert";
+  std::string min_version = "TLS12";  // TLS12 or TLS13
+  std::string max_version;            // empty: the newest (TLS13)
+  // Go's names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ...) of TLS 1.2 suites; empty: the
+  // forward-secret AEAD ones (ECDHE with AES-GCM or ChaCha20-Poly1305). TLS 1.3 suites are all
+  // AEAD and forward secret, and are not configurable (as in Go).
+  std::vector<std::string> cipher_suites;
+  std::vector<std::string> curve_preferences;  // Go's names: X25519, CurveP256, CurveP384, CurveP521
+  bool prefer_server_cipher_suites = true;
 };
 
 struct HttpOptions {
-  // "host:port" with an IPv4 host, or ":port" / "port" for every interface. Port 0 picks a
-  // free port (see HttpServer::port()).
+  // "host:port", "[v6]:port", ":port" (every interface) or a host name (its first address).
+  // Port 0 picks a free port (see HttpServer::port()).
   std::string listen_address = "127.0.0.1:9090";
-  // Concurrent requests. A client that sends nothing holds a worker until request_timeout_ms:
-  // more workers than expected idle connections keep scrapes answered (docs/troubleshooting.md).
-  int threads = 4;
-  int request_timeout_ms = 10000;  // whole request head, and each read/write of the answer
+  std::vector<std::string> extra_listen_addresses;  // more --web.listen-address flags
+  // Already listening sockets to serve instead of binding (systemd socket activation).
+  std::vector<int> inherited_listeners;
+  std::string telemetry_path = "/metrics";
+  int max_connections = 512;       // open connections, idle or not (the oldest idle one yields)
+  int max_requests = 40;           // /metrics and /-/ready requests in flight; 0: no limit
+  int request_timeout_ms = 10000;  // TLS handshake + request head; each write of the answer
+  int idle_timeout_ms = 60000;     // a kept-alive connection between requests
+  int auth_threads = 2;            // concurrent bcrypt checks
+  int auth_queue = 16;             // checks waiting for one of them
   // Basic auth for /metrics when both are non-empty (plaintext; the hook library's form). The
   // health endpoints stay open (probes).
   std::string basic_auth_user;
@@ -55,7 +76,11 @@ struct HttpOptions {
   // Basic auth for /metrics: user -> crypt(3) hash ($2b$/$2y$ bcrypt). Takes precedence.
   std::map<std::string, std::string> basic_auth_users;
   TlsOptions tls;
+  // http_server_config.headers: added to every answer (names checked by the web config).
+  std::map<std::string, std::string> headers;
   std::string title = "dwcp-observer";  // landing page title
+  // Where warnings go (a certificate that failed to reload); default: stderr.
+  std::function<void(const std::string&)> warn;
 };
 
 // Where the answers of /metrics and /-/ready come from. The default (LocalContent) renders
@@ -64,7 +89,8 @@ struct HttpOptions {
 class ContentSource {
  public:
   virtual ~ContentSource() = default;
-  // The /metrics body (without the server's own auth counter); false: unavailable (503).
+  // The /metrics body (text format 0.0.4, without the server's own auth counter); false:
+  // unavailable (503).
   virtual bool metrics(std::string* body) = 0;
   // /-/ready: true when ready, else false with *reason saying why not.
   virtual bool ready(std::string* reason) = 0;
@@ -104,53 +130,35 @@ class HttpServer {
                                std::vector<std::weak_ptr<prometheus::Collectable>> collectables);
   // Serves what `source` answers; add_collectable/set_ready do nothing then (the source decides).
   static HttpStartResult start_with(const HttpOptions& options, std::shared_ptr<ContentSource> source);
-  ~HttpServer();  // stops the server; in-flight requests finish first
+  ~HttpServer();  // stops the server
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  int port() const { return port_; }           // the bound port (real one when asked for 0)
-  std::string address() const;                 // "host:port" actually bound
+  int port() const;                            // the first bound port (real one when asked for 0)
+  std::string address() const;                 // the first "host:port" actually bound
+  std::vector<std::string> addresses() const;  // every one
   void add_collectable(std::weak_ptr<prometheus::Collectable> collectable);
   // /-/ready answers 503 with `reason_if_not_ready` until set_ready(true).
   void set_ready(bool ready, std::string reason_if_not_ready = "starting");
-  bool ready() const { return local_ && local_->is_ready(); }
+  bool ready() const;
   std::string render_metrics() const;  // the /metrics body
-  bool tls() const { return tls_; }
+  bool tls() const;
+  // Re-reads the certificate files on the next handshake even if they look unchanged (SIGHUP).
+  void reload_tls();
 
-  // civetweb's C callback (public so the trampoline can reach it; not for callers).
-  int handle(mg_connection* connection);
+  class Impl;
 
  private:
   HttpServer() = default;
-  enum class AuthResult { kOk, kMissing, kWrong, kRateLimited };
-  AuthResult authenticate(mg_connection* connection);
-  std::string auth_failure_text() const;  // dwcp_observer_http_auth_failures_total
-
-  mg_context* context_ = nullptr;
-  bool tls_ = false;
-  std::string host_;
-  int port_ = 0;
-  std::string title_;
-  std::string expected_authorization_;  // "Basic base64(user:password)", empty = no auth
-  std::shared_ptr<LocalContent> local_;    // start() with collectables: the source itself
-  std::shared_ptr<ContentSource> source_;  // what /metrics and /-/ready answer
-
-  std::map<std::string, std::string> users_;  // user -> crypt(3) hash
-  // Authorization headers that passed a hash check: bcrypt costs ~50 ms of CPU, not paid on
-  // every scrape. Bounded; cleared when full.
-  mutable std::mutex auth_mutex_;
-  std::vector<std::string> verified_;
-  struct FailureBucket {
-    double tokens = 0;
-    std::chrono::steady_clock::time_point at{};
-  };
-  std::map<std::string, FailureBucket> failures_by_client_;  // bounded, see authenticate()
-  std::atomic<std::uint64_t> auth_missing_{0}, auth_wrong_{0}, auth_rate_limited_{0};
+  std::unique_ptr<Impl> impl_;
 };
 
-// Splits "host:port" (host may be empty = every interface). False with `error` set when the
-// text is not an IPv4 address with a port in 0..65535.
-bool parse_listen_address(const std::string& text, std::string* host, int* port,
-                          std::string* error);
+// Splits "host:port" (host may be empty = every interface; "[v6]:port"). False with `error` set
+// when the port is not 0..65535 or the form is wrong. Host names are resolved at bind.
+bool parse_listen_address(const std::string& text, std::string* host, int* port, std::string* error);
+
+// Prometheus text 0.0.4 (as prometheus-cpp writes it) to OpenMetrics 1.0 text: counter families
+// named without _total, "unknown" for untyped, `# EOF` at the end.
+std::string to_openmetrics(const std::string& text);
 
 }  // namespace dwcp

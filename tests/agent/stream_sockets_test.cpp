@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "agent/stream_sockets.h"
@@ -155,6 +156,25 @@ struct FakeKernel : SocketCounters {
 
 constexpr std::uint64_t kSession = 0xc000010000, kOther = 0xc000020000;
 constexpr std::uint64_t kS1 = 0xc000400000, kS2 = 0xc000500000;
+constexpr std::uint64_t kC1 = 0xc000700000, kC2 = 0xc000710000, kC3 = 0xc000720000;
+
+// One read: the stream's figures, the connection it held (0: nil) and the socket found behind it
+// (0: none, closed).
+StreamRead at(std::uint64_t session, std::uint64_t stream, std::int64_t id, std::uint64_t conn, std::uint64_t inode,
+              std::uint64_t sent, std::uint64_t received, std::optional<std::int32_t> reconnects = std::nullopt,
+              bool born_watched = false) {
+  StreamRead r;
+  r.session = session;
+  r.stream = stream;
+  r.id = id;
+  r.conn = conn;
+  r.inode = inode;
+  r.sent = sent;
+  r.received = received;
+  r.reconnects = reconnects;
+  r.born_watched = born_watched;
+  return r;
+}
 
 void expect_difference(ConsistencyLedger& ledger, std::int64_t sent, std::int64_t received) {
   const ByteDifference d = ledger.difference();
@@ -162,13 +182,20 @@ void expect_difference(ConsistencyLedger& ledger, std::int64_t sent, std::int64_
   EXPECT_EQ(d.received, received);
 }
 
+void expect_unverified(const ConsistencyLedger& ledger, std::int64_t sent, std::int64_t received) {
+  const ByteDifference u = ledger.unverified();
+  EXPECT_EQ(u.sent, sent);
+  EXPECT_EQ(u.received, received);
+}
+
 TEST(ConsistencyLedger, AgreeingCountsGiveZero) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
-  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
   kernel.add(100, 65544, 0);
-  ledger.observe(kSession, kS1, 0, 100, 65544, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 65544, 0));  // the same connection: no lookup needed
   expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 0, 0);
   EXPECT_EQ(ledger.streams(), 1u);
   EXPECT_EQ(ledger.checked(), 1u);
 }
@@ -176,86 +203,219 @@ TEST(ConsistencyLedger, AgreeingCountsGiveZero) {
 TEST(ConsistencyLedger, BytesInFlightShowUntilDwcpCountsThem) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
-  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
   kernel.add(100, 4104, 8);  // written and a header read; DWCP counts after the whole chunk
   expect_difference(ledger, 4104, 8);
-  ledger.observe(kSession, kS1, 0, 100, 4104, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 4104, 0));
   kernel.add(100, 0, 1000);
-  ledger.observe(kSession, kS1, 0, 100, 4104, 1008);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 4104, 1008));
   expect_difference(ledger, 0, 0);
 }
 
-TEST(ConsistencyLedger, MidFlightAttachCountsFromTheFirstSighting) {
+TEST(ConsistencyLedger, MidFlightAttachComparesFromTheFirstStillRead) {
   FakeKernel kernel;
   kernel.add(100, 300, 40);  // counted by BPF between the attach and the first read
   ConsistencyLedger ledger(kernel);
-  // DWCP holds bytes from before the attach that the kernel never counted here.
-  ledger.observe(kSession, kS1, 0, 100, 1'000'000, 5'000);
-  expect_difference(ledger, 0, 0);
+  // DWCP holds bytes from before the attach that the kernel never counted here; a chunk is in
+  // flight (the kernel counted it, DWCP not yet): no baseline can be taken yet.
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 1'000'000, 5'000, 0));
   kernel.add(100, 700, 60);
-  ledger.observe(kSession, kS1, 0, 100, 1'000'700, 5'060);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 1'000'700, 5'060, 0));  // moved: not still
+  EXPECT_EQ(ledger.checked(), 0u);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 1'000'700, 5'060, 0));  // still: the window opens here
+  EXPECT_EQ(ledger.checked(), 1u);
+  kernel.add(100, 1000, 8);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 1'001'700, 5'060, 0));
+  expect_difference(ledger, 0, 8);  // a header read, its chunk not yet counted by DWCP
+  kernel.add(100, 0, 92);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 1'001'700, 5'160, 0));
   expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 1'000'700, 5'060);
 }
 
-TEST(ConsistencyLedger, AStreamIsCheckedFromTheFirstReadThatFindsItsSocket) {
+TEST(ConsistencyLedger, AMidFlightBaselineNeverTakesAChunkInFlight) {
+  // The first read falls between the kernel's count of a chunk and DWCP's: the kernel has two
+  // chunks, DWCP one. Taken as the baseline, that would leave one chunk of difference for good.
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
-  ledger.observe(kSession, kS1, 0, 0, 500, 0);  // no socket found: nothing to compare yet
-  EXPECT_EQ(ledger.streams(), 0u);
+  kernel.add(100, 2 * 65544, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 65544, 0, 0));
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 2 * 65544, 0, 0));
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 2 * 65544, 0, 0));
+  kernel.add(100, 65544, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 3 * 65544, 0, 0));
+  expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 2 * 65544, 0);
+  EXPECT_EQ(ledger.checked(), 1u);
+  // A reconnect while it waits: it waits on the new socket; one it cannot see: it stays unverified.
+  ledger.observe(at(kSession, kS2, 1, kC2, 200, 10, 0, 0));
+  kernel.add(300, 5, 0);
+  ledger.observe(at(kSession, kS2, 1, kC3, 300, 15, 0, 1));
+  ledger.observe(at(kSession, kS2, 1, kC3, 0, 15, 0, 1));
+  kernel.add(300, 20, 0);
+  ledger.observe(at(kSession, kS2, 1, kC3, 0, 35, 0, 1));
+  expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 2 * 65544 + 15, 0);
+  EXPECT_EQ(ledger.checked(), 2u);
+}
+
+TEST(ConsistencyLedger, CountersThatBeganWhileWatchedStartFromZero) {
+  // The same read as above, of a stream created while watched: both sides from 0, exact at once.
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  kernel.add(100, 2 * 65544, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 65544, 0, 0, true));
+  EXPECT_EQ(ledger.checked(), 1u);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 2 * 65544, 0, 0, true));
+  expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 0, 0);
+  // Nothing counted yet by DWCP: whatever the kernel has is in flight, both start from 0.
+  kernel.add(200, 8, 0);
+  ledger.observe(at(kSession, kS2, 1, kC2, 200, 0, 0));
+  kernel.add(200, 65536, 0);
+  ledger.observe(at(kSession, kS2, 1, kC2, 0, 65544, 0));
+  expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 0, 0);
+  // Born watched but reconnected before its first read: its first socket is unknown, so it
+  // waits for a still read like a stream of before the attach.
+  kernel.add(300, 10, 0);
+  ledger.observe(at(kSession, 0xc000600000, 2, kC3, 300, 500, 0, 1, true));
+  EXPECT_EQ(ledger.checked(), 2u);
+  expect_unverified(ledger, 500, 0);
+}
+
+TEST(ConsistencyLedger, AStreamNeverFoundOpenIsUnverifiedNotADifference) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 500, 0));  // its socket already closed (Close's finals)
   EXPECT_EQ(ledger.checked(), 0u);
   kernel.add(100, 800, 0);
-  ledger.observe(kSession, kS1, 0, 100, 1300, 0);
-  kernel.add(100, 200, 0);
-  ledger.observe(kSession, kS1, 0, 0, 1500, 0);  // closed meanwhile: figures still count
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 1300, 0));  // not taken up later: no baseline to trust
   expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 1300, 0);
+  EXPECT_EQ(ledger.checked(), 0u);
+  ledger.session_closed(kSession);
+  expect_unverified(ledger, 1300, 0);
+  EXPECT_EQ(ledger.streams(), 0u);
 }
 
-TEST(ConsistencyLedger, ReconnectSumsEverySocketTheStreamHeld) {
+TEST(ConsistencyLedger, ASeenReconnectSumsEverySocketTheStreamHeld) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
-  kernel.add(100, 50, 0);
-  ledger.observe(kSession, kS1, 0, 100, 10'000, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
+  kernel.add(100, 10'000, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 10'000, 0));
   kernel.add(100, 1000, 0);  // the old connection's last bytes, never seen by a read of it
   kernel.add(200, 3000, 0);  // the new connection's: DWCP's counter continues across
-  ledger.observe(kSession, kS1, 0, 200, 14'000, 0);
+  ledger.observe(at(kSession, kS1, 0, kC2, 200, 14'000, 0));
   expect_difference(ledger, 0, 0);
-  kernel.add(100, 0, 0);
   kernel.add(200, 96, 0);
-  ledger.observe(kSession, kS1, 0, 200, 14'096, 0);
+  ledger.observe(at(kSession, kS1, 0, kC2, 0, 14'096, 0));
   expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 0, 0);
+}
+
+TEST(ConsistencyLedger, AConnectionThatCameAndWentUnseenIsUnverifiedNotADifference) {
+  // The --reconnect case: a stream reconnects, Sends on the new connection and Closes before the
+  // agent looks; Close's finals name a connection whose socket is gone.
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0, 0, true));
+  kernel.add(100, 131088, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 131088, 0, 0));
+  kernel.add(200, 196632, 0);  // the new socket, never found
+  ledger.observe(at(kSession, kS1, 0, kC2, 0, 131088 + 196632, 0));
+  expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 196632, 0);
+  ledger.session_closed(kSession);
+  expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 196632, 0);
+  EXPECT_EQ(ledger.checked(), 1u);
+}
+
+TEST(ConsistencyLedger, AClosedWindowKeepsTheKernelsCountOfItsLastVerifiedRead) {
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
+  kernel.add(100, 1000, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 1000, 0));
+  kernel.add(100, 500, 0);  // more on the old connection, then a reconnect the agent missed
+  kernel.add(200, 300, 0);
+  ledger.observe(at(kSession, kS1, 0, kC2, 0, 1800, 0));
+  expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 800, 0);
+  // A wrong layout still shows within what was compared.
+  FakeKernel kernel2;
+  ConsistencyLedger ledger2(kernel2);
+  ledger2.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
+  kernel2.add(100, 1000, 0);
+  ledger2.observe(at(kSession, kS1, 0, kC1, 0, 10, 0));
+  ledger2.observe(at(kSession, kS1, 0, kC2, 0, 20, 0));
+  kernel2.add(100, 1000, 0);
+  expect_difference(ledger2, 990, 0);
+}
+
+TEST(ConsistencyLedger, MoreReconnectsThanConnectionsSeenEndTheWindow) {
+  // Two reconnects between reads, the second connection at the first one's address (Go reused
+  // the freed *TCPConn): the same pointer, but DWCP's own count says two came.
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0, 0));
+  kernel.add(200, 400, 0);
+  kernel.add(300, 600, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 1000, 0, 2));
+  expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 1000, 0);
+}
+
+TEST(ConsistencyLedger, AReconnectCountedAfterItsConnectionIsNoSkip) {
+  // DWCP replaces the connection, then counts the reconnect: a read may fall in between.
+  FakeKernel kernel;
+  ConsistencyLedger ledger(kernel);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0, 0));
+  kernel.add(200, 100, 0);
+  ledger.observe(at(kSession, kS1, 0, kC2, 200, 100, 0, 0));
+  kernel.add(200, 100, 0);
+  ledger.observe(at(kSession, kS1, 0, kC2, 0, 200, 0, 1));
+  kernel.add(300, 50, 0);
+  ledger.observe(at(kSession, kS1, 0, kC3, 300, 250, 0, 1));
+  kernel.add(300, 50, 0);
+  ledger.observe(at(kSession, kS1, 0, kC3, 0, 300, 0, 2));
+  expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 0, 0);
 }
 
 TEST(ConsistencyLedger, WrongCounterShowsAsADifference) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
-  ledger.observe(kSession, kS1, 0, 100, 7, 7);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 7, 7, 0, true));
   kernel.add(100, 65544, 131088);
-  ledger.observe(kSession, kS1, 0, 100, 7, 7);  // a field that does not count bytes
-  expect_difference(ledger, 65544, 131088);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 7, 7));  // a field that does not count bytes
+  expect_difference(ledger, 65544 - 7, 131088 - 7);
 }
 
 TEST(ConsistencyLedger, ErrorsOfOppositeSignDoNotCancel) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
   // Sent and received counters swapped by a wrong layout; sender and receiver in one process.
-  ledger.observe(kSession, kS1, 0, 100, 0, 0);
-  ledger.observe(kOther, kS2, 0, 200, 0, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
+  ledger.observe(at(kOther, kS2, 0, kC2, 200, 0, 0));
   kernel.add(100, 5000, 0);
   kernel.add(200, 0, 5000);
-  ledger.observe(kSession, kS1, 0, 100, 0, 5000);
-  ledger.observe(kOther, kS2, 0, 200, 5000, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 0, 5000));
+  ledger.observe(at(kOther, kS2, 0, kC2, 0, 5000, 0));
   expect_difference(ledger, 10000, 10000);
 }
 
 TEST(ConsistencyLedger, ClosedSessionsStaySettledAndAreForgotten) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
-  ledger.observe(kSession, kS1, 0, 100, 0, 0);
-  ledger.observe(kOther, kS2, 0, 200, 0, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
+  ledger.observe(at(kOther, kS2, 0, kC2, 200, 0, 0));
   kernel.add(100, 5000, 0);
   kernel.add(200, 0, 9000);
-  ledger.observe(kSession, kS1, 0, 0, 4000, 0);  // Close's final figures (conn already nil)
-  ledger.observe(kOther, kS2, 0, 200, 0, 9000);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 4000, 0));  // Close's final figures (its socket closed)
+  ledger.observe(at(kOther, kS2, 0, kC2, 0, 0, 9000));
   ledger.session_closed(kSession);
   EXPECT_EQ(ledger.streams(), 1u);
   EXPECT_EQ(kernel.forgotten, std::set<std::uint64_t>{100});
@@ -268,14 +428,14 @@ TEST(ConsistencyLedger, ClosedSessionsStaySettledAndAreForgotten) {
 TEST(ConsistencyLedger, ANewStreamAtAFreedAddressStartsAfresh) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
-  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
   kernel.add(100, 500, 0);
-  ledger.observe(kSession, kS1, 0, 100, 500, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 500, 0));
   kernel.add(300, 77, 0);
-  ledger.observe(kSession, kS1, 3, 300, 9999, 0);  // another id at the same address
+  ledger.observe(at(kSession, kS1, 3, kC2, 300, 9999, 0));  // another id at the same address
   expect_difference(ledger, 0, 0);
   kernel.add(300, 23, 0);
-  ledger.observe(kSession, kS1, 3, 300, 10'022, 0);
+  ledger.observe(at(kSession, kS1, 3, kC2, 0, 10'022, 0));
   expect_difference(ledger, 0, 0);
   EXPECT_EQ(ledger.streams(), 1u);
 }
@@ -283,31 +443,33 @@ TEST(ConsistencyLedger, ANewStreamAtAFreedAddressStartsAfresh) {
 TEST(ConsistencyLedger, ASocketCountsForOneStreamOnly) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
-  ledger.observe(kSession, kS1, 0, 100, 0, 0);
-  ledger.observe(kSession, kS2, 1, 200, 0, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
+  ledger.observe(at(kSession, kS2, 1, kC2, 200, 0, 0));
   kernel.add(100, 10, 0);
   kernel.add(200, 20, 0);
-  ledger.observe(kSession, kS2, 1, 100, 20, 0);  // a stale fd now naming kS1's socket
-  ledger.observe(kSession, kS1, 0, 100, 10, 0);
+  ledger.observe(at(kSession, kS2, 1, kC3, 100, 20, 0));  // a stale fd now naming kS1's socket
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 10, 0));
   expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 20, 0);
 }
 
 TEST(ConsistencyLedger, OlderReadsDoNotLowerFigures) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
-  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
   kernel.add(100, 900, 0);
-  ledger.observe(kSession, kS1, 0, 0, 900, 0);  // final figures
-  ledger.observe(kSession, kS1, 0, 0, 400, 0);  // a timer read that raced them
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 900, 0));  // final figures
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 400, 0));  // a timer read that raced them
   expect_difference(ledger, 0, 0);
+  expect_unverified(ledger, 0, 0);
 }
 
 TEST(ConsistencyLedger, AnEntryThatAgedOutDoesNotLowerTheKernelsCount) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
-  ledger.observe(kSession, kS1, 0, 100, 0, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
   kernel.add(100, 800, 0);
-  ledger.observe(kSession, kS1, 0, 100, 800, 0);
+  ledger.observe(at(kSession, kS1, 0, kC1, 0, 800, 0));
   expect_difference(ledger, 0, 0);
   kernel.sockets.erase(100);
   expect_difference(ledger, 0, 0);
@@ -316,10 +478,11 @@ TEST(ConsistencyLedger, AnEntryThatAgedOutDoesNotLowerTheKernelsCount) {
 TEST(ConsistencyLedger, IsBounded) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel, 2);
-  ledger.observe(kSession, kS1, 0, 100, 0, 0);
-  ledger.observe(kSession, kS2, 1, 200, 0, 0);
-  EXPECT_FALSE(ledger.wants_socket(0xc000600000, 2, 0, 0));
-  ledger.observe(kSession, 0xc000600000, 2, 300, 0, 0);  // not tracked: not compared either
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
+  ledger.observe(at(kSession, kS2, 1, kC2, 200, 0, 0));
+  EXPECT_FALSE(ledger.wants_socket(at(kSession, 0xc000600000, 2, kC3, 0, 0, 0)));
+  EXPECT_FALSE(ledger.wants_conn(at(kSession, 0xc000600000, 2, kC3, 0, 0, 0)));
+  ledger.observe(at(kSession, 0xc000600000, 2, kC3, 300, 0, 0));  // not tracked: not compared either
   kernel.add(300, 1000, 0);
   EXPECT_EQ(ledger.streams(), 2u);
   expect_difference(ledger, 0, 0);
@@ -329,21 +492,75 @@ TEST(ConsistencyLedger, IsBounded) {
   for (std::uint64_t inode = 1000; inode < 1000 + 3 * ConsistencyLedger::kMaxSocketsPerStream; ++inode) {
     kernel.add(inode, 10, 0);
     sent += 10;
-    ledger.observe(kSession, kS1, 0, inode, sent, 0);
+    ledger.observe(at(kSession, kS1, 0, 0xc001000000 + 8 * inode, inode, sent, 0));
   }
   expect_difference(ledger, 0, 0);
   EXPECT_EQ(ledger.streams(), 2u);
 }
 
-TEST(ConsistencyLedger, WantsTheSocketOfNewAndMovingStreamsOnly) {
+TEST(ConsistencyLedger, LooksUpOnlyWhatItNeeds) {
   FakeKernel kernel;
   ConsistencyLedger ledger(kernel);
-  EXPECT_TRUE(ledger.wants_socket(kS1, 0, 0, 0));
-  ledger.observe(kSession, kS1, 0, 100, 0, 0);
-  EXPECT_FALSE(ledger.wants_socket(kS1, 0, 0, 0));
-  EXPECT_TRUE(ledger.wants_socket(kS1, 0, 8, 0));
-  EXPECT_TRUE(ledger.wants_socket(kS1, 0, 0, 8));
-  EXPECT_TRUE(ledger.wants_socket(kS1, 1, 0, 0));
+  EXPECT_TRUE(ledger.wants_conn(at(kSession, kS1, 0, kC1, 0, 0, 0)));
+  EXPECT_TRUE(ledger.wants_socket(at(kSession, kS1, 0, kC1, 0, 0, 0)));
+  EXPECT_FALSE(ledger.wants_socket(at(kSession, kS1, 0, 0, 0, 0, 0)));  // nil conn: nothing to look up
+  ledger.observe(at(kSession, kS1, 0, kC1, 100, 0, 0));
+  // Idle: no read of the connection at all; moving: the connection, but its socket only if it changed.
+  EXPECT_FALSE(ledger.wants_conn(at(kSession, kS1, 0, kC1, 0, 0, 0)));
+  EXPECT_TRUE(ledger.wants_conn(at(kSession, kS1, 0, kC1, 0, 8, 0)));
+  EXPECT_TRUE(ledger.wants_conn(at(kSession, kS1, 0, kC1, 0, 0, 8)));
+  EXPECT_FALSE(ledger.wants_socket(at(kSession, kS1, 0, kC1, 0, 8, 0)));
+  EXPECT_TRUE(ledger.wants_socket(at(kSession, kS1, 0, kC2, 0, 8, 0)));
+  EXPECT_TRUE(ledger.wants_conn(at(kSession, kS1, 1, kC1, 0, 0, 0)));  // another stream at the address
+  // A window that ended needs nothing more.
+  ledger.observe(at(kSession, kS1, 0, kC2, 0, 8, 0));
+  EXPECT_FALSE(ledger.wants_conn(at(kSession, kS1, 0, kC2, 0, 16, 0)));
+  EXPECT_FALSE(ledger.wants_socket(at(kSession, kS1, 0, kC3, 0, 16, 0)));
+}
+
+// The glue: a *StreamConn in (fake) target memory whose fd is a real socket of this process.
+TEST(StreamConsistency, ReadsTheConnectionItselfAndCountsWhatItCannotSee) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  struct stat st {};
+  ASSERT_EQ(fstat(fds[0], &st), 0);
+  auto memory = std::make_unique<FakeMemory>();
+  auto kernel = std::make_unique<FakeKernel>();
+  FakeMemory& mem = *memory;
+  FakeKernel& kern = *kernel;
+  prometheus::Registry registry;
+  ConsistencyMetrics metrics(registry);
+  auto target = metrics.target(1);
+  std::vector<std::string> logs;
+  StreamConsistency consistency(getpid(), std::move(memory), std::move(kernel), target,
+                                [&](const std::string& m) { logs.push_back(m); });
+  mem.chain(kS1, kC1, kNetFD, fds[0]);
+  StreamFigures figures;
+  figures.ptr = kS1;
+  figures.reconnects = 0;
+  consistency.stream_read(kSession, figures, true);
+  kern.add(st.st_ino, 65544, 0);
+  figures.sent = 65544;
+  consistency.stream_read(kSession, figures, true);
+  consistency.publish();
+  EXPECT_EQ(target.sent->Value(), 0);
+  EXPECT_EQ(target.checked->Value(), 1);
+  // Reconnected, sent and closed before the next read: Close's finals carry no connection, the
+  // agent reads it (a new one) and its fd is closed.
+  mem.chain(kS1, kC2, kNetFD + 0x1000, -1);
+  kern.add(st.st_ino + 1, 1000, 0);
+  StreamFigures finals;
+  finals.ptr = kS1;
+  finals.sent = 66544;
+  consistency.stream_read(kSession, finals, true);
+  consistency.session_closed(kSession);
+  consistency.publish();
+  EXPECT_EQ(target.sent->Value(), 0);
+  EXPECT_EQ(target.unverified_sent->Value(), 1000);
+  EXPECT_EQ(target.unverified_received->Value(), 0);
+  EXPECT_TRUE(logs.empty()) << logs.front();
+  close(fds[0]);
+  close(fds[1]);
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""What discovery costs: the agent's CPU time while it watches an idle node (one /proc pass a
-second), against the same agent attached by --pid; and the time from a DWCP process's exec to its
-probes being attached (target_up == 1 on /metrics, polled every 20 ms). Run as root:
+"""What discovery costs: the agent's CPU time while it watches an idle node with --processes
+extra idle processes (sleep), against the same agent attached by --pid; and the time from a DWCP
+process's exec to its probes being attached (target_up == 1 on /metrics, polled every 5 ms),
+p50/p99 over --starts starts. Run as root:
 
   sudo DWCP_OBSERVER_BIN=build/userspace/agent/dwcp-observer DWCP_FIXTURE_DIR=build/tests/fixtures \\
-       python3 tests/bench/discovery_cost.py [--seconds 30] [--starts 10]
+       python3 tests/bench/discovery_cost.py [--seconds 30] [--starts 100] [--processes 0,1000,5000]
 
 Discovery is limited with --allow-path to the benchmark's own directory (so that it attaches to
 nothing else on the machine); every process on the node is still looked at each second."""
@@ -12,6 +13,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 
@@ -46,8 +48,20 @@ def idle_cpu(agent, seconds):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--starts", type=int, default=10)
+    parser.add_argument("--starts", type=int, default=100)
+    parser.add_argument("--processes", default="0", help="extra idle processes per run, comma-separated")
     args = parser.parse_args()
+    for extra in [int(n) for n in args.processes.split(",")]:
+        sleepers = [subprocess.Popen(["sleep", "3600"]) for _ in range(extra)]
+        try:
+            run(args)
+        finally:
+            for p in sleepers:
+                p.kill()
+                p.wait()
+
+
+def run(args):
     directory = private_dir()
     try:
         path = private_copy(directory, "dwcp-fixture-stripped-pie", unique("dw-bench"))
@@ -66,7 +80,7 @@ def main():
             began = time.monotonic()
             fx = Fixture(path)
             while value(agent.samples(), "dwcp_observer_target_up", pid=str(fx.pid)) != 1:
-                time.sleep(0.02)
+                time.sleep(0.005)
             latencies.append(time.monotonic() - began)
             fx.stop()
         rss = rss_kib(agent.proc.pid)
@@ -74,8 +88,10 @@ def main():
         print("processes on the node: %d" % processes)
         print("agent CPU while idle, --pid: %.2f %% of one core" % (100 * pid_share))
         print("agent CPU while idle, discovery: %.2f %% of one core" % (100 * discovery_share))
-        print("exec to attached (stripped PIE, %d starts): min %.0f / median %.0f / max %.0f ms"
-              % (len(latencies), 1000 * min(latencies), 1000 * statistics.median(latencies),
+        latencies.sort()
+        p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+        print("exec to attached (stripped PIE, %d starts): min %.0f / p50 %.0f / p99 %.0f / max %.0f ms"
+              % (len(latencies), 1000 * min(latencies), 1000 * statistics.median(latencies), 1000 * p99,
                  1000 * max(latencies)))
         print("agent RSS after the starts: %d KiB" % rss)
     finally:

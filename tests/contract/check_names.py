@@ -17,19 +17,27 @@ import sys
 
 # DWCP's own label values that happen to equal an event kind's name (see decoder.cpp, model/).
 ALSO_DWCP_LABELS = {"send", "receive", "send_chunk", "reconnect", "encode", "decode", "decompress"}
-TABLES = ("kEventKindNames", "kDropReasonNames", "kSlotNames", "kStringSlotNames")
+TABLES = ("kEventKinds", "kDropReasonNames", "kSlotNames", "kStringSlotNames")
 SOURCE_SUFFIXES = {".c", ".h", ".cpp", ".hpp", ".cc"}
+
+
+def table_names(text, table, path):
+    """The names a table defines: every literal, or for the kind table (one {name, feature, ...}
+    row per kind) the first literal of each row."""
+    m = re.search(r"\b%s\[\]\s*=\s*\{(.*?)\};" % table, text, re.S)
+    if not m:
+        sys.exit("check_names: table %s not found in %s" % (table, path))
+    body = re.sub(r"//[^\n]*", "", m.group(1))
+    if table == "kEventKinds":
+        return {n for n in re.findall(r'\{\s*"([^"]*)"', body) if n}
+    return {n for n in re.findall(r'"([^"]*)"', body) if n}
 
 
 def contract_names(path):
     text = path.read_text()
     names = set()
     for table in TABLES:
-        m = re.search(r"\b%s\[\]\s*=\s*\{(.*?)\};" % table, text, re.S)
-        if not m:
-            sys.exit("check_names: table %s not found in %s" % (table, path))
-        body = re.sub(r"//[^\n]*", "", m.group(1))
-        names.update(n for n in re.findall(r'"([^"]*)"', body) if n)
+        names.update(table_names(text, table, path))
     return names
 
 
@@ -42,9 +50,8 @@ def main():
     # reasons are searched as single literals.
     text = contract.read_text()
     kinds_and_reasons = set()
-    for table in ("kEventKindNames", "kDropReasonNames"):
-        body = re.sub(r"//[^\n]*", "", re.search(r"\b%s\[\]\s*=\s*\{(.*?)\};" % table, text, re.S).group(1))
-        kinds_and_reasons.update(n for n in re.findall(r'"([^"]*)"', body) if n)
+    for table in ("kEventKinds", "kDropReasonNames"):
+        kinds_and_reasons.update(table_names(text, table, contract))
     unique = kinds_and_reasons - ALSO_DWCP_LABELS
     mapping = re.compile(r"case\s+DWCP_(EV|DROP|SLOT)_\w+\s*:\s*return\s+\"")
     literal = re.compile(r'"([a-z_]+)"')

@@ -136,7 +136,7 @@ def label_values(samples, name, label):
 class Fixture:
     """The Go DWCP fixture as a process; ground truth read from its JSON."""
 
-    def __init__(self, variant="dwcp-fixture", args=(), wait_signal=True, linger=True):
+    def __init__(self, variant="dwcp-fixture", args=(), wait_signal=True, linger=True, prefix=()):
         self.dir = tempfile.mkdtemp(prefix="dwcp-fixture-")
         self.truth_path = os.path.join(self.dir, "truth.json")
         cmd = [fixture_path(variant), "--truth", self.truth_path, "--listen", "127.0.0.1:0"]
@@ -144,7 +144,7 @@ class Fixture:
             cmd.append("--wait-signal")
         if linger:
             cmd.append("--linger")
-        cmd += list(args)
+        cmd = list(prefix) + cmd + list(args)  # prefix: e.g. a shell that joins a cgroup, then execs
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("READY"):

@@ -13,6 +13,7 @@ KernelFeatures debian(const std::string& release, bool sock_length, int recvmsg_
   f.release = release;
   f.btf = true;
   for (const auto& tp : tcp_tracepoints()) f.tracepoints.insert(tp);
+  for (const auto& tp : process_tracepoints()) f.tracepoints.insert(tp);
   if (sock_length) f.tracepoints.insert({"sock_send_length", "sock_recv_length"});
   f.fexit_tcp = true;
   f.tcp_recvmsg_params = recvmsg_params;
@@ -31,23 +32,23 @@ TEST(KernelPlan, Debian11Gets_FexitWithNonblockVariant_AddressSpecs_ClassicUprob
   const auto plan = plan_kernel(debian("5.10.0-32-amd64", false, 6, false, false));
   EXPECT_EQ(plan.socket_bytes, SocketBytes::kFexit);
   EXPECT_TRUE(plan.recvmsg_nonblock);
-  EXPECT_EQ(mechanisms(plan), "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=address_map uprobe_link=classic ");
+  EXPECT_EQ(mechanisms(plan), "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=address_map uprobe_link=classic discovery=exec_tracepoint ");
   EXPECT_EQ(describe_plan("5.10.0-32-amd64", plan),
             "kernel 5.10.0-32-amd64: socket bytes from fexit tcp_sendmsg/tcp_recvmsg; probe specs by address "
-            "(no attach cookies); classic uprobes");
+            "(no attach cookies); classic uprobes; process execs from sched_process_exec");
 }
 
 TEST(KernelPlan, Debian12Gets_FexitWithoutNonblock_Cookies_ClassicUprobes) {
   const auto plan = plan_kernel(debian("6.1.0-50-amd64", false, 5, true, false));
   EXPECT_EQ(plan.socket_bytes, SocketBytes::kFexit);
   EXPECT_FALSE(plan.recvmsg_nonblock);
-  EXPECT_EQ(mechanisms(plan), "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=attach_cookie uprobe_link=classic ");
+  EXPECT_EQ(mechanisms(plan), "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=attach_cookie uprobe_link=classic discovery=exec_tracepoint ");
 }
 
 TEST(KernelPlan, Debian13AndLaterGetEverything) {
   const auto plan = plan_kernel(debian("6.12.117+deb13-amd64", true, 5, true, true));
   EXPECT_EQ(mechanisms(plan),
-            "socket_bytes=sock_length_tracepoints probe_spec=attach_cookie uprobe_link=uprobe_multi ");
+            "socket_bytes=sock_length_tracepoints probe_spec=attach_cookie uprobe_link=uprobe_multi discovery=exec_tracepoint ");
   EXPECT_TRUE(plan.missing_tracepoints.empty());
 }
 
@@ -117,7 +118,7 @@ TEST(KernelPlan, PerChunkProbesAreRefusedFrom7AndNamedInTheLogLine) {
             std::string::npos);
   // The other jobs' mechanisms are those of any kernel that has everything.
   EXPECT_EQ(mechanisms(plan),
-            "socket_bytes=sock_length_tracepoints probe_spec=attach_cookie uprobe_link=uprobe_multi ");
+            "socket_bytes=sock_length_tracepoints probe_spec=attach_cookie uprobe_link=uprobe_multi discovery=exec_tracepoint ");
 
   f.allow_unvouched_per_chunk_probes = true;  // DWCP_OBSERVER_PER_CHUNK_PROBES=allow
   const auto allowed = plan_kernel(f);
@@ -143,9 +144,15 @@ TEST(DisableFeatures, ForcesTheFallbacksAndReportsUnknownNames) {
   disable_features(&f, "attach_cookie,uprobe_multi,,sock_length,bogus", &unknown);
   EXPECT_EQ(unknown, std::vector<std::string>{"bogus"});
   EXPECT_EQ(mechanisms(plan_kernel(f)),
-            "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=address_map uprobe_link=classic ");
+            "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=address_map uprobe_link=classic discovery=exec_tracepoint ");
   disable_features(&f, "fexit", &unknown);
   EXPECT_EQ(plan_kernel(f).socket_bytes, SocketBytes::kNone);
+  // Without the process tracepoints discovery keeps scanning /proc (the programs are switched off).
+  EXPECT_TRUE(plan_kernel(f).exec_events);
+  disable_features(&f, "exec_events", &unknown);
+  EXPECT_FALSE(plan_kernel(f).exec_events);
+  EXPECT_NE(mechanisms(plan_kernel(f)).find("discovery=proc_scan"), std::string::npos);
+  EXPECT_NE(describe_plan(f.release, plan_kernel(f)).find("; process execs by /proc scans only"), std::string::npos);
   EXPECT_FALSE(plan_kernel(f).refuse_per_chunk_probes);
   disable_features(&f, "per_chunk_probes", &unknown);  // the 7.x refusal, tested on any kernel
   EXPECT_TRUE(plan_kernel(f).refuse_per_chunk_probes);

@@ -7,6 +7,8 @@
 
 #include <thread>
 
+#include <arpa/inet.h>
+
 namespace dwcp {
 namespace {
 
@@ -39,8 +41,7 @@ TEST(HttpServer, ServesMetricsHealthReadinessAndLandingPage) {
 
   auto metrics = http_get(port, "/metrics");
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.headers.find("Content-Type: text/plain; version=0.0.4"), std::string::npos)
-      << metrics.headers;
+  EXPECT_NE(metrics.headers.find("Content-Type: text/plain; version=0.0.4"), std::string::npos) << metrics.headers;
   EXPECT_NE(metrics.body.find("dwcp_amst_bytes_sent_total{cluster=\"c1\",node=\"n1\",stream_id=\"7\"} 1234"),
             std::string::npos);
 
@@ -116,7 +117,7 @@ TEST(HttpServer, PortInUseIsAClearError) {
 }
 
 TEST(HttpServer, InvalidAddressesAreRejectedWithTheExpectedForm) {
-  for (const char* address : {"127.0.0.1:99999", "nonsense", "1.2.3:80", "127.0.0.1:", "[::1]:9090"}) {
+  for (const char* address : {"127.0.0.1:99999", "non sense", "1.2.3:80", "127.0.0.1:", "[::1]", "[1.2.3.4]:80"}) {
     HttpOptions http;
     http.listen_address = address;
     HttpStartResult started = HttpServer::start(http, {});
@@ -130,10 +131,132 @@ TEST(HttpServer, InvalidAddressesAreRejectedWithTheExpectedForm) {
   EXPECT_EQ(port, 9100);
   ASSERT_TRUE(parse_listen_address("localhost:0", &host, &port, &error));
   EXPECT_EQ(host, "127.0.0.1");
+  ASSERT_TRUE(parse_listen_address("[::1]:9476", &host, &port, &error));
+  EXPECT_EQ(host, "::1");
+  ASSERT_TRUE(parse_listen_address("metrics.example:9476", &host, &port, &error));
+  EXPECT_EQ(host, "metrics.example");
   HttpOptions half_auth;
   half_auth.listen_address = "127.0.0.1:0";
   half_auth.basic_auth_user = "only-user";
   EXPECT_FALSE(HttpServer::start(half_auth, {}));
+}
+
+// A client connection that stays open: several requests, each answer read by its Content-Length.
+class Client {
+ public:
+  explicit Client(int port, const char* host = "127.0.0.1") {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, host, &address.sin_addr);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  }
+  ~Client() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  testing::HttpResponse get(const std::string& path, const std::string& headers = "") {
+    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n";
+    testing::HttpResponse response;
+    if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) < 0) return response;
+    std::string raw;
+    char buffer[65536];
+    std::size_t end = std::string::npos, length = 0;
+    while (end == std::string::npos || raw.size() < end + 4 + length) {
+      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+      if (n <= 0) return response;
+      raw.append(buffer, static_cast<std::size_t>(n));
+      if (end == std::string::npos && (end = raw.find("\r\n\r\n")) != std::string::npos) {
+        const std::size_t at = raw.find("Content-Length: ");
+        length = at < end ? std::stoul(raw.substr(at + 16)) : 0;
+      }
+    }
+    response.status = std::stoi(raw.substr(9, 3));
+    response.headers = raw.substr(0, end);
+    response.body = raw.substr(end + 4, length);
+    return response;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+TEST(HttpServer, KeepsConnectionsAliveAcrossScrapes) {
+  Served served;
+  ASSERT_TRUE(served.server);
+  Client client(served.server->port());
+  ASSERT_TRUE(client.connected());
+  for (int i = 0; i < 3; ++i) {
+    auto response = client.get("/metrics");
+    EXPECT_EQ(response.status, 200) << i;
+    EXPECT_EQ(response.headers.find("Connection: close"), std::string::npos) << response.headers;
+  }
+  // HTTP/1.0 without keep-alive (http_get) is still closed after the answer.
+  EXPECT_NE(http_get(served.server->port(), "/-/healthy").headers.find("Connection: close"), std::string::npos);
+}
+
+TEST(HttpServer, OpenMetricsWhenTheScraperAsksForIt) {
+  Served served;
+  ASSERT_TRUE(served.server);
+  served.model->stream_bytes("7", 1234, 0);
+  // What Prometheus 2.x sends by default.
+  auto om = http_get(served.server->port(), "/metrics",
+                     "Accept: application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;"
+                     "version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2\r\n");
+  EXPECT_EQ(om.status, 200);
+  EXPECT_NE(om.headers.find("Content-Type: application/openmetrics-text; version=1.0.0"), std::string::npos);
+  EXPECT_NE(om.body.find("# TYPE dwcp_amst_bytes_sent counter\n"), std::string::npos);
+  EXPECT_NE(om.body.find("dwcp_amst_bytes_sent_total{cluster=\"c1\",node=\"n1\",stream_id=\"7\"} 1234"),
+            std::string::npos);
+  EXPECT_EQ(om.body.substr(om.body.size() - 6), "# EOF\n");
+  auto text = http_get(served.server->port(), "/metrics", "Accept: text/plain;version=0.0.4\r\n");
+  EXPECT_NE(text.headers.find("text/plain; version=0.0.4"), std::string::npos);
+  EXPECT_EQ(text.body.find("# EOF"), std::string::npos);
+}
+
+TEST(HttpServer, OpenMetricsRewriteOfCountersUntypedAndHelp) {
+  EXPECT_EQ(to_openmetrics("# HELP a_total Some \"quoted\" help\n# TYPE a_total counter\na_total{x=\"1\"} 2\n"
+                           "# HELP b Count without suffix\n# TYPE b counter\nb 3\n# TYPE c untyped\nc 4\n"),
+            "# HELP a Some \\\"quoted\\\" help\n# TYPE a counter\na_total{x=\"1\"} 2\n# HELP b Count without suffix\n"
+            "# TYPE b counter\nb_total 3\n# TYPE c unknown\nc 4\n# EOF\n");
+}
+
+TEST(HttpServer, IdleConnectionsBeyondTheCapDoNotLockOutAScrape) {
+  HttpOptions http;
+  http.max_connections = 64;
+  Served served(http);
+  ASSERT_TRUE(served.server);
+  std::vector<std::unique_ptr<Client>> idle;
+  for (int i = 0; i < 300; ++i) idle.push_back(std::make_unique<Client>(served.server->port()));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(http_get(served.server->port(), "/metrics").status, 200) << i;
+}
+
+TEST(HttpServer, ConfiguredHeadersTelemetryPathAndSeveralListeners) {
+  HttpOptions http;
+  http.telemetry_path = "/probe/metrics";
+  http.extra_listen_addresses = {"127.0.0.2:0"};
+  http.headers = {{"X-Frame-Options", "deny"}};
+  Served served(http);
+  ASSERT_TRUE(served.server);
+  const auto addresses = served.server->addresses();
+  ASSERT_EQ(addresses.size(), 2u);
+  EXPECT_EQ(addresses[1].rfind("127.0.0.2:", 0), 0u) << addresses[1];
+  auto metrics = http_get(served.server->port(), "/probe/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.headers.find("X-Frame-Options: deny"), std::string::npos);
+  EXPECT_EQ(http_get(served.server->port(), "/metrics").status, 404);
+  Client second(std::stoi(addresses[1].substr(addresses[1].rfind(':') + 1)), "127.0.0.2");
+  ASSERT_TRUE(second.connected());
+  EXPECT_EQ(second.get("/probe/metrics").status, 200);
+}
+
+TEST(HttpServer, ServesIPv6Loopback) {
+  HttpOptions http;
+  http.listen_address = "[::1]:0";
+  HttpStartResult started = HttpServer::start(http, {});
+  if (!started && started.error.find("Cannot assign") != std::string::npos) GTEST_SKIP() << "no IPv6 loopback here";
+  ASSERT_TRUE(started) << started.error;
+  EXPECT_EQ(started.server->address().rfind("[::1]:", 0), 0u) << started.server->address();
 }
 
 }  // namespace

@@ -278,6 +278,40 @@ TEST(ModelDerived, BandwidthUtilizationIsUsedOverAvailable) {
   EXPECT_DOUBLE_EQ(*value_of(registry->Collect(), "dwcp_amst_bandwidth_utilization_percent"), 0.0);
 }
 
+// DWCP's own figures where the agent reads them: a session's activeStreams replaces its open
+// streams in the gauge (the health check lowers it without a close); the encoder's totals count
+// encodes and hits, and an Encode event whose operation they count adds sizes and a ratio only.
+TEST(ModelDerived, DwcpsOwnActiveStreamsAndEncoderTotals) {
+  auto registry = std::make_shared<ModelRegistry>();
+  MetricsModel model(registry, options());
+  for (const char* id : {"0", "1", "2"}) model.apply(StreamOpened{id, true, 0x10});
+  model.apply(StreamOpened{"0", true, 0x20});
+  model.apply(ActiveStreams{0x10, 1});
+  EXPECT_EQ(value_of(registry->Collect(), "dwcp_amst_streams_active"), 1 + 1);
+  model.apply(SessionClosed{0x10});
+  EXPECT_EQ(value_of(registry->Collect(), "dwcp_amst_streams_active"), 1);
+  model.apply(ActiveStreams{0x30, -4});  // nonsense is clamped and counted
+  EXPECT_EQ(value_of(registry->Collect(), "dwcp_amst_streams_active"), 1);
+
+  model.apply(EncoderTotals{14, 7});
+  CompressionDone done;
+  done.data_type = "delta";
+  done.operation = "encode";
+  done.original_bytes = 4000;
+  done.compressed_bytes = 1000;
+  done.delta_hit = true;
+  done.operation_counted = true;
+  model.apply(done);
+  const auto families = registry->Collect();
+  EXPECT_EQ(value_of(families, "dwcp_hde_operations_total", {{"operation", "encode"}, {"result", "success"}}), 14);
+  EXPECT_EQ(value_of(families, "dwcp_hde_delta_hit_rate_percent"), 50);
+  EXPECT_EQ(value_of(families, "dwcp_hde_bytes_original_total", {{"data_type", "delta"}}), 4000);
+  const auto* ratio = find_metric(families, "dwcp_hde_compression_ratio", {{"data_type", "delta"}});
+  ASSERT_NE(ratio, nullptr);
+  EXPECT_EQ(ratio->histogram.sample_count, 1u);
+  EXPECT_EQ(value_of(families, "dwcp_observer_invalid_events_total", {{"reason", "negative_value"}}), 1);
+}
+
 TEST(ModelDerived, ActiveStreamsAreOpenedMinusClosed) {
   ManualClock clock;
   auto registry = std::make_shared<ModelRegistry>();

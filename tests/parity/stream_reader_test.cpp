@@ -183,11 +183,13 @@ TEST(SessionTracker, CountersAreChargedAsDeltasPerStreamIdAcrossSessions) {
 
   // Close of a: its final figures from BPF (only the growth since the last read is charged),
   // then its return closes only a's streams and stops reading it.
-  out = h.decode(DWCP_EV_STREAM_FINAL, a,
-                 {{DWCP_SLOT_FINAL_STREAM_ID, 0}, {DWCP_SLOT_FINAL_SENT, 150}, {DWCP_SLOT_FINAL_STREAM_PTR, 0x30000}}, 0);
+  out =
+      h.decode(DWCP_EV_STREAM_FINAL, a,
+               {{DWCP_SLOT_FINAL_STREAM_ID, 0}, {DWCP_SLOT_FINAL_SENT, 150}, {DWCP_SLOT_FINAL_STREAM_PTR, 0x30000}}, 0);
   EXPECT_EQ(bytes(out)["0"].first, 50u);
-  out = h.decode(DWCP_EV_STREAM_FINAL, a,  // the same figures again (a second Close): nothing
-                 {{DWCP_SLOT_FINAL_STREAM_ID, 0}, {DWCP_SLOT_FINAL_SENT, 150}, {DWCP_SLOT_FINAL_STREAM_PTR, 0x30000}}, 0);
+  out =
+      h.decode(DWCP_EV_STREAM_FINAL, a,  // the same figures again (a second Close): nothing
+               {{DWCP_SLOT_FINAL_STREAM_ID, 0}, {DWCP_SLOT_FINAL_SENT, 150}, {DWCP_SLOT_FINAL_STREAM_PTR, 0x30000}}, 0);
   EXPECT_TRUE(bytes(out).empty());
   out = h.decode(DWCP_EV_SESSION_CLOSE, a);
   ASSERT_EQ(out.size(), 1u);
@@ -234,9 +236,12 @@ TEST(SessionTracker, StreamsBeyondWhatBpfReadsAtCloseAreReadThroughTheSavedTable
   std::vector<Event> out;
   for (int i = 0; i < DWCP_MAX_SESSION_STREAMS; ++i) {  // what BPF sends as Close returns
     auto finals = h.decode(DWCP_EV_STREAM_FINAL, big,
-                           {{DWCP_SLOT_FINAL_STREAM_ID, i}, {DWCP_SLOT_FINAL_RECV, 10},
+                           {{DWCP_SLOT_FINAL_STREAM_ID, i},
+                            {DWCP_SLOT_FINAL_RECV, 10},
                             {DWCP_SLOT_FINAL_STREAM_PTR, static_cast<std::int64_t>(streams[i])},
-                            {DWCP_SLOT_FINAL_TABLE_LEN, 80}, {DWCP_SLOT_FINAL_TABLE_PTR, array}}, 0);
+                            {DWCP_SLOT_FINAL_TABLE_LEN, 80},
+                            {DWCP_SLOT_FINAL_TABLE_PTR, array}},
+                           0);
     out.insert(out.end(), finals.begin(), finals.end());
   }
   auto closed = h.decode(DWCP_EV_SESSION_CLOSE, big);
@@ -362,9 +367,12 @@ TEST(SessionTracker, AdjustStreamsShrinkChargesTheRemovedStreamsOnce) {
   std::vector<Event> out;
   for (int i = 0; i < 4; ++i) {
     auto finals = h.decode(DWCP_EV_STREAM_FINAL, s,
-                           {{DWCP_SLOT_FINAL_STREAM_ID, i}, {DWCP_SLOT_FINAL_SENT, 1000},
+                           {{DWCP_SLOT_FINAL_STREAM_ID, i},
+                            {DWCP_SLOT_FINAL_SENT, 1000},
                             {DWCP_SLOT_FINAL_STREAM_PTR, static_cast<std::int64_t>(streams[i])},
-                            {DWCP_SLOT_FINAL_TABLE_LEN, 4}, {DWCP_SLOT_FINAL_TABLE_PTR, array}}, 0);
+                            {DWCP_SLOT_FINAL_TABLE_LEN, 4},
+                            {DWCP_SLOT_FINAL_TABLE_PTR, array}},
+                           0);
     out.insert(out.end(), finals.begin(), finals.end());
   }
   auto adjusted = h.decode(DWCP_EV_ADJUST_STREAMS, s);
@@ -391,6 +399,56 @@ TEST(SessionTracker, ReconnectsAreCountedAsDwcpCountsThem) {
   const auto* error = std::get_if<StreamError>(&out[0]);
   ASSERT_NE(error, nullptr);
   EXPECT_EQ(error->error_type, "reconnect_failed");
+}
+
+// Issue 20: the target writes its own memory (through /proc/PID/mem, as any user running DWCP can).
+TEST(SessionTracker, CountersForcedBackwardsOrNearTwoToTheSixtyFourAreRefusedNotExported) {
+  Harness h;
+  const std::uint64_t a = 0x50000, b = 0x150000;
+  h.memory->session(a, 0x60000, {0x70000}, 1);
+  h.memory->session(b, 0x160000, {0x170000}, 1);
+  h.memory->set(0x70000, 0, 1000, 0);
+  h.memory->set(0x170000, 0, 1000, 0);
+  EXPECT_EQ(bytes(h.decode(DWCP_EV_SEND, a))["0"].first, 1000u);
+  EXPECT_EQ(bytes(h.decode(DWCP_EV_SEND, b))["0"].first, 1000u);
+  h.memory->set(0x70000, 0, 500, 0);                      // backwards
+  h.memory->set(0x170000, 0, ~std::uint64_t{0} - 10, 0);  // near 2^64: the sum would wrap
+  std::vector<Event> out;
+  h.tracker->refresh(&out);
+  h.memory->set(0x70000, 0, 2000, 0);  // and forwards again: the session is read no more
+  h.tracker->refresh(&out);
+  EXPECT_TRUE(bytes(out).empty());
+  EXPECT_EQ(h.tracker->tracked_streams(), 0u);
+  const auto families = h.metrics.registry()->Collect();
+  std::map<std::string, double> refused;
+  for (const auto& f : families)
+    if (f.name == "dwcp_observer_amst_stream_counters_refused_total")
+      for (const auto& m : f.metric)
+        for (const auto& l : m.label)
+          if (l.name == "reason") refused[l.value] = m.counter.value;
+  EXPECT_EQ(refused["decrease"], 1);
+  EXPECT_EQ(refused["jump"], 1);
+}
+
+TEST(SessionTracker, ChurningStreamPointersKeepTheTablesBounded) {
+  Harness h;
+  const std::uint64_t session = 0x50000, data = 0x60000;
+  std::vector<std::uint64_t> streams(kMaxReadStreams);
+  for (std::size_t i = 0; i < streams.size(); ++i) streams[i] = 0x1000000 + 0x100 * i;
+  h.memory->session(session, data, streams, static_cast<std::int64_t>(streams.size()));
+  h.decode(DWCP_EV_SEND, session);
+  std::vector<Event> out;
+  std::uint64_t next = 0x2000000;
+  for (int round = 0; round < 40; ++round) {
+    // Every stream pointer new at every read, each with a few bytes.
+    for (std::size_t i = 0; i < streams.size(); ++i, next += 0x100) {
+      h.memory->words[data + 8 * i] = next;
+      h.memory->set(next, static_cast<std::int64_t>(i), 10, 10);
+    }
+    h.tracker->refresh(&out);
+    EXPECT_LE(h.tracker->tracked_streams(), 4 * kMaxReadStreams);
+    out.clear();
+  }
 }
 
 }  // namespace dwcp::agent

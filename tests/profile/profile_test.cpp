@@ -105,8 +105,8 @@ TEST(ShippedProfile, AmstProbesCarryTheirSessionAndTheLayoutIsDeclared) {
   for (const char* event : {"session_start", "stream_open", "send", "receive", "session_close", "adjust_streams",
                             "reconnect", "send_chunk", "receive_chunk"})
     EXPECT_EQ(field(probe_for(event).entry, DWCP_SLOT_SESSION), "REG RAX width 8") << event;
-  // The same slot is "aux" for other kinds: Encode keeps ptr(data) there (the skip test), no session.
-  EXPECT_EQ(field(probe_for("encode").entry, DWCP_SLOT_ENTRY_AUX), "REG RDI width 8");
+  // The same slot holds a DeltaEncoder probe's receiver ("object"): RAX too.
+  EXPECT_EQ(field(probe_for("encode").entry, DWCP_SLOT_ENTRY_AUX), "REG RAX width 8");
   ASSERT_TRUE(shipped().session_layout.has_value());
   const SessionLayout& layout = *shipped().session_layout;
   EXPECT_EQ(layout.streams_off, 16);
@@ -195,7 +195,15 @@ TEST(ShippedProfile, EncodeReadsTheEncodedDataStruct) {
   const CompiledProbe& probe = probe_for("encode");
   EXPECT_EQ(field(probe.entry, DWCP_STR_NAME, true), "string ptr REG RBX width 8 len REG RCX width 8");
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_BYTES), "REG RSI width 8");
-  EXPECT_EQ(field(probe.entry, DWCP_SLOT_ENTRY_AUX), "REG RDI width 8");  // ptr(data)
+  EXPECT_EQ(field(probe.entry, DWCP_SLOT_ID), "REG RDI width 8");  // ptr(data)
+  // The receiver, whose own totals the agent reads (types DeltaEncoder); Decode and Prune too.
+  for (const char* event : {"encode", "decode", "prune"})
+    EXPECT_EQ(field(probe_for(event).entry, DWCP_SLOT_OBJECT), "REG RAX width 8") << event;
+  ASSERT_TRUE(shipped().encoder_layout.has_value());
+  EXPECT_EQ(shipped().encoder_layout->baselines_off, 0);
+  EXPECT_EQ(shipped().encoder_layout->encoded_off, 152);
+  EXPECT_EQ(shipped().encoder_layout->decoded_off, 160);
+  EXPECT_EQ(shipped().encoder_layout->hits_off, 168);
   EXPECT_EQ(probe.exit.nfields, 4);
   EXPECT_EQ(field(probe.exit, DWCP_SLOT_RESULT_BYTES), "REG RAX deref [32] width 8");  // CompressedSize
   EXPECT_EQ(field(probe.exit, DWCP_SLOT_RESULT_AUX), "REG RAX deref [0] width 8");     // ptr(Data)

@@ -19,19 +19,28 @@ with warnings.catch_warnings():
 
 
 def bcrypt_hash(password, cost=4):
-    """A $2b$ hash (cost 4 keeps the test fast; the agent accepts any cost)."""
+    """A $2b$ hash (cost 4 keeps the test fast; the agent accepts costs up to 12)."""
     return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << cost))
 
 
 class Agent:
     """dwcp-observer with the given flags, waiting for its "serving" line (http or https)."""
 
-    def __init__(self, args, binary=None, prefix=(), expect_start=True):
+    def __init__(self, args, binary=None, prefix=(), expect_start=True, trigger=None):
         fd, self.log_path = tempfile.mkstemp(prefix="dwcp-ship-", suffix=".log")
         self.log_file = os.fdopen(fd, "w+")
         cmd = list(prefix) + [binary or AGENT] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log_file)
         self.address = self.scheme = None
+        if trigger:  # socket activation: the first connection starts the agent
+            import socket
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(trigger, timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
         if expect_start:
             deadline = time.time() + 30
             while time.time() < deadline:
@@ -69,6 +78,11 @@ class Agent:
         return self.proc.returncode
 
 
+def basic_auth_header(user, password):
+    import base64
+    return {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()}
+
+
 class CA:
     """A throw-away CA, a server certificate for 127.0.0.1 and a client certificate, in a temp dir."""
 
@@ -103,6 +117,14 @@ class CA:
         if client_cert:
             ctx.load_cert_chain(self.path("client.crt"), self.path("client.key"))
         return ctx
+
+    def issue(self, name, cn="127.0.0.1"):
+        """Another server certificate of this CA (name.crt, name.key): a renewal."""
+        def run(*args):
+            subprocess.run(["openssl"] + list(args), cwd=self.dir, check=True, capture_output=True)
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn)
+        run("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", name + ".crt", "-days", "2", "-extfile", "ext")
 
     def remove(self):
         import shutil

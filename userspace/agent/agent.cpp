@@ -25,11 +25,14 @@ Agent::~Agent() {
 }
 
 void Agent::log(const std::string& message) const {
-  if (message.rfind("warning: ", 0) == 0) dwcp::log::warn(message.substr(9));
-  else dwcp::log::info(message);
+  if (message.rfind("warning: ", 0) == 0)
+    dwcp::log::warn(message.substr(9));
+  else
+    dwcp::log::info(message);
 }
 
 std::string Agent::listen_address() const { return http_ ? http_->address() : ""; }
+std::vector<std::string> Agent::listen_addresses() const { return http_ ? http_->addresses() : std::vector<std::string>{}; }
 
 int Agent::start(std::string* error) {
   if (auto missing = missing_capabilities(); !missing.empty()) {
@@ -49,7 +52,7 @@ int Agent::start(std::string* error) {
     return kExitSymbols;
   }
   profile_ = std::move(loaded.value());
-  loader_ = std::make_unique<ExecutableLoader>(options_.attach_timeout);
+  loader_ = std::make_unique<ExecutableLoader>(options_.attach_timeout, options_.policy.allow_fs_types);
   refusals_ = std::make_shared<RefusalLog>([this](const std::string& line) { log(line); });
   if (options_.discover) discovery_ = std::make_unique<Discovery>(options_.policy, refusals_.get());
 
@@ -74,6 +77,36 @@ int Agent::start(std::string* error) {
     if (process) taken.push_back(process->pid);
     resolved.emplace_back(std::move(target), std::move(process));
   }
+
+  // Privilege separation (agent/http_child.h, docs/security.md): the HTTP server runs in a
+  // process of its own, started while this one is still privileged (it binds and reads the TLS
+  // files, then drops to --user/--group with no capability). It starts before the BPF object is
+  // even opened: a start that fails here (a port in use, an unreadable TLS key) has touched no
+  // target, so a unit restarting every few seconds never puts probes on DWCP.
+  models_ = std::make_shared<ModelRegistry>();
+  session_metrics_ = std::make_shared<SessionMetrics>();
+  consistency_metrics_ = std::make_shared<ConsistencyMetrics>(*session_metrics_->registry());
+  HttpOptions http_options;
+  http_options.listen_address = options_.listen;
+  http_options.basic_auth_user = options_.basic_auth_user;
+  http_options.basic_auth_password = options_.basic_auth_password;
+  http_options.basic_auth_users = options_.basic_auth_users;
+  http_options.tls = options_.tls;
+  http_options.extra_listen_addresses = options_.extra_listen;
+  http_options.inherited_listeners = options_.systemd_listeners;
+  http_options.telemetry_path = options_.telemetry_path;
+  http_options.max_requests = options_.max_requests;
+  http_options.headers = options_.http_headers;
+  // A slow or idle client costs the event loop a descriptor, not a worker: a short head timeout
+  // and the connection cap keep scrapes answered (docs/security.md, HTTP front).
+  http_options.request_timeout_ms = 2000;
+  process_metrics_ = std::make_shared<http::ProcessCollector>();  // this process's process_*
+  const RunAs run_as = options_.run_as.value_or(RunAs{0, 0, "root"});
+  std::vector<std::weak_ptr<prometheus::Collectable>> served = {models_, session_metrics_->registry(), refusals_};
+  if (!options_.disable_exporter_metrics) served.push_back(process_metrics_);
+  http_ = HttpChild::start(http_options, run_as, std::move(served), error);
+  if (!http_) return kExitListen;
+  log("HTTP process " + std::to_string(http_->pid()) + " serves " + http_->address() + " as " + http_->credentials());
 
   BpfOptions bpf_options;
   bpf_options.ringbuf_bytes = options_.ringbuf_bytes;
@@ -108,18 +141,17 @@ int Agent::start(std::string* error) {
   // Per-stream bytes from DWCP's own counters (agent/stream_reader.h): the BPF side reads the
   // stream table at each Close with the profile's layout.
   if (const auto& layout = profile_.session_layout) {
-    dwcp_stream_layout kernel_layout{1, DWCP_MAX_SESSION_STREAMS, layout->streams_off, layout->stream_id_off,
-                                     layout->sent_off, layout->recv_off};
+    dwcp_stream_layout kernel_layout{
+        1, DWCP_MAX_SESSION_STREAMS, layout->streams_off, layout->stream_id_off, layout->sent_off, layout->recv_off};
     if (!bpf_->set_stream_layout(kernel_layout, error)) return kExitBpf;
   } else {
-    log("profile '" + profile_.name + "' declares no AMST session layout (types transport.MultiStreamTCP "
+    log("profile '" + profile_.name +
+        "' declares no AMST session layout (types transport.MultiStreamTCP "
         "and transport.StreamConn): per-stream bytes come from chunk probes only, if it has any");
   }
-  session_metrics_ = std::make_shared<SessionMetrics>();
-  consistency_metrics_ = std::make_shared<ConsistencyMetrics>(*session_metrics_->registry());
   observer_ = std::make_shared<ObserverMetrics>(bpf_.get(), std::move(probe_names));
   observer_->set_trap_cost(trap_ns_ * 1e-9);
-  models_ = std::make_shared<ModelRegistry>();
+  http_->add_collectable(observer_);
 
   const bool labelled = options_.targets.size() > 1;
   bool may_reattach = options_.follow || options_.discover;
@@ -140,33 +172,11 @@ int Agent::start(std::string* error) {
     targets_.push_back(std::move(target));
   }
 
-  // Privilege separation (agent/http_child.h, docs/security.md): the HTTP server runs in a
-  // process of its own, started while this one is still privileged (it binds and reads the TLS
-  // files, then drops to --user/--group with no capability); then this one drops to the same
-  // uid keeping only what it still needs. A port in use still fails fast: the destructor
-  // detaches what was attached.
-  HttpOptions http_options;
-  http_options.listen_address = options_.listen;
-  http_options.basic_auth_user = options_.basic_auth_user;
-  http_options.basic_auth_password = options_.basic_auth_password;
-  http_options.basic_auth_users = options_.basic_auth_users;
-  http_options.tls = options_.tls;
-  // Slow clients: each idle connection holds a worker for at most the request timeout, so many
-  // cheap workers and a short timeout keep scrapes answered (docs/troubleshooting.md, slow clients).
-  http_options.threads = 64;
-  http_options.request_timeout_ms = 2000;
-  process_metrics_ = std::make_shared<http::ProcessCollector>();  // this process's process_*
-  const RunAs run_as = options_.run_as.value_or(RunAs{0, 0, "root"});
-  http_ = HttpChild::start(http_options, run_as,
-                           {models_, observer_, session_metrics_->registry(), process_metrics_, refusals_}, error);
-  if (!http_) return kExitListen;
-  log("HTTP process " + std::to_string(http_->pid()) + " serves " + http_->address() + " as " + http_->credentials());
-
   // Still a single thread here (but for a given-up read): every thread started from now on
   // (the HTTP answerer, the consumer) inherits the reduced credentials.
   CapabilityNeeds needs;
   needs.reattach = may_reattach || options_.probe_budget > 0 ||  // demotion re-attaches
-                   map_reads_need_cap_bpf();                      // kernels before 5.19 (kernel_features.h)
+                   map_reads_need_cap_bpf();                     // kernels before 5.19 (kernel_features.h)
   needs.reattach_opens_perf_events = bpf_->kernel_plan().uprobe_links == UprobeLinks::kClassic;
   needs.run_as = options_.run_as;
   std::vector<std::string> kept;
@@ -179,20 +189,26 @@ int Agent::start(std::string* error) {
   http_->serve();
   update_readiness();
   if (discovery_)
-    log("discovery: watching every process for the package " + profile_.package + " (executables owned by root, "
+    log("discovery: watching every process for the package " + profile_.package +
+        " (executables owned by root, "
         "not writable by group or others" +
-        (options_.policy.allow_uids.empty() ? "" : ", --allow-uid") + (options_.policy.allow_paths.empty() ? "" : ", --allow-path") +
+        (options_.policy.allow_uids.empty() ? "" : ", --allow-uid") +
+        (options_.policy.allow_paths.empty() ? "" : ", --allow-path") +
         (options_.policy.allow_build_ids.empty() ? "" : ", --allow-build-id") + "), at most " +
         std::to_string(DWCP_MAX_TARGETS) + " at once");
   return kExitOk;
 }
 
-std::unique_ptr<MetricsModel> Agent::make_model(const std::string& target_label) const {
+std::unique_ptr<MetricsModel> Agent::make_model(const std::string& target_label,
+                                                const std::map<std::string, std::string>& identity_labels) const {
   ModelOptions model_options;
   model_options.cluster = options_.cluster;
   model_options.node = options_.node;
   model_options.max_label_values = options_.max_label_values;
-  if (!target_label.empty()) model_options.target_labels = {{"target", target_label}};
+  if (!target_label.empty()) {
+    model_options.target_labels = identity_labels;
+    model_options.target_labels["target"] = target_label;
+  }
   return std::make_unique<MetricsModel>(models_, model_options);
 }
 
@@ -214,8 +230,7 @@ void Agent::update_readiness() {
     if (target->process) {
       any = true;
       ++attached;
-      state = "ready (pid " + std::to_string(target->process->pid) + ", " + std::to_string(target->sites) +
-              " uprobes)";
+      state = "ready (pid " + std::to_string(target->process->pid) + ", " + std::to_string(target->sites) + " uprobes)";
     } else if (target->build_id.empty()) {
       state = "not attached yet (waiting for a process matching " + target->spec.label + ")";
     } else {
@@ -240,6 +255,7 @@ void Agent::run(const std::atomic<bool>& stop) {
     // Records arrive without wake-ups below the threshold: a short poll is the drain timer.
     int n = bpf_->poll(50, handler);
     if (n < 0 && n != -EINTR) log("ring buffer poll failed: " + std::to_string(n));
+    handle_proc_events();
     end_sampling_windows();  // within one poll (50 ms) of each window's end
     if (clock::now() >= next_overhead) {
       account_overhead();
@@ -251,7 +267,11 @@ void Agent::run(const std::atomic<bool>& stop) {
     }
     if (discovery_ && clock::now() >= next_discovery) {
       discover();
-      next_discovery = clock::now() + options_.discovery_interval;
+      // Exec events tell of new processes: a scan is only a resync once one has seen them all.
+      const bool resync = bpf_->kernel_plan().exec_events && discovery_->complete();
+      next_discovery =
+          clock::now() + (resync ? std::chrono::duration_cast<std::chrono::milliseconds>(options_.discovery_resync)
+                                 : options_.discovery_interval);
     }
     if (clock::now() >= next_streams) {
       read_stream_counters();

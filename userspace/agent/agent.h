@@ -16,6 +16,7 @@
 
 #include "agent/bpf_session.h"
 #include "agent/decoder.h"
+#include "agent/encoder_reader.h"
 #include "agent/discovery.h"
 #include "agent/executable_loader.h"
 #include "agent/follow_policy.h"
@@ -62,6 +63,12 @@ struct AgentOptions {
   std::vector<TargetSpec> targets;
   bool follow = false;  // re-attach when the target restarts (always on for --comm/--exe)
   std::string listen = "127.0.0.1:9476";  // docs/deployment.md: why this port
+  std::vector<std::string> extra_listen;  // more --web.listen-address flags
+  std::vector<int> systemd_listeners;     // --web.systemd-socket: the sockets systemd passed
+  std::string telemetry_path = "/metrics";
+  int max_requests = 40;                  // --web.max-requests (0: no limit)
+  bool disable_exporter_metrics = false;  // --web.disable-exporter-metrics: no process_*
+  std::map<std::string, std::string> http_headers;  // web config http_server_config.headers
   std::string cluster = "default";
   std::string node;
   std::string profile_path;
@@ -86,7 +93,12 @@ struct AgentOptions {
   // No --pid/--comm/--exe: watch the node and attach to every process whose binary holds the
   // profile's package (agent/discovery.h), each under its own `target` label.
   bool discover = false;
+  // /proc scans: every second until one has looked at every process (start-up, or no exec events
+  // on this kernel), then a resync every discovery_resync for what exec events missed.
   std::chrono::milliseconds discovery_interval{1000};
+  std::chrono::seconds discovery_resync{60};
+  // The kubelet's pod log directory: Kubernetes pod namespaces and names (agent/identity.h).
+  std::string pods_dir = "/var/log/pods";
   // Who may be followed (discovery, --comm/--exe and --follow successors).
   FollowPolicy policy;
   // --attach-timeout: longest wait for a target's executable to be read (agent/executable_loader.h).
@@ -107,7 +119,8 @@ class Agent {
   int start(std::string* error);
   // Runs the consumer/lifecycle loop until `stop` becomes true.
   void run(const std::atomic<bool>& stop);
-  std::string listen_address() const;  // host:port actually bound
+  std::string listen_address() const;  // host:port actually bound (the first)
+  std::vector<std::string> listen_addresses() const;  // every one
 
  private:
   struct Target {
@@ -118,6 +131,7 @@ class Agent {
     // destroyed after the tracker).
     std::unique_ptr<StreamConsistency> consistency;
     std::unique_ptr<SessionTracker> sessions;  // AMST sessions of the attached process
+    std::unique_ptr<EncoderTracker> encoders;  // its DeltaEncoders, where the profile has their layout
     std::optional<ProcessInfo> process;
     std::vector<Link> links;  // the probes that are never sampled, in one link where the kernel allows
     // Every probe the budget may sample has links of its own: attaching or detaching it for a
@@ -136,9 +150,10 @@ class Agent {
     // Kernel-side bytes sent at the last bandwidth sample, for the utilization gauge.
     std::uint64_t bandwidth_bytes = 0;
     std::chrono::steady_clock::time_point bandwidth_at{};
-    // Found by discovery: the executable path it was found at. A restart of the same path
-    // comes back to this target (its counters continue); discovery, not follows(), finds it.
-    std::string discovered_exe;
+    // Found by discovery: its identity (agent/identity.h: cgroup scope and executable). A
+    // restart of the same service comes back to this target (same labels; its counters
+    // continue); discovery, not follows(), finds it.
+    std::string identity;
   };
 
   // Reads the process's executable (on a worker, with --attach-timeout) and attaches.
@@ -169,11 +184,17 @@ class Agent {
   // --comm/--exe: the newest matching process the follow policy allows (refusals counted).
   std::optional<ProcessInfo> find_allowed(const std::string& comm, const std::string& exe,
                                           const std::vector<int>& exclude);
-  // One discovery pass: attach to new DWCP processes (agent/discovery.h).
-  void discover();
+  // One discovery pass: attach to new DWCP processes (agent/discovery.h); `execs`: only these
+  // processes, which the kernel says just execve()d; null: a /proc scan.
+  void discover(const std::vector<int>* execs = nullptr);
+  // The process events of the last poll: execs go to discovery, an observed process's exit (or
+  // exec in place) and an exec while a --comm/--exe target waits are checked at once (the
+  // lifecycle check runs before discovery).
+  void handle_proc_events();
   void handle_event(const dwcp_event& event);
   // A target's metrics model; `target_label` "" for the single target of a plain run (no label).
-  std::unique_ptr<MetricsModel> make_model(const std::string& target_label) const;
+  std::unique_ptr<MetricsModel> make_model(const std::string& target_label,
+                                           const std::map<std::string, std::string>& identity_labels = {}) const;
   // /-/ready: 200 while at least one target is attached with its probes live, else 503 saying,
   // target by target, why not (not attached yet, exited, waiting for a successor), and false
   // while a target's executable read is stuck past its deadline.
@@ -196,6 +217,7 @@ class Agent {
   std::unique_ptr<Discovery> discovery_;  // only without target flags
   std::set<std::pair<int, std::uint64_t>> refused_followers_;  // (pid, start time) counted once
   std::set<int> stuck_candidates_;  // discovery: PIDs whose read was given up, retried once it ends
+  std::set<int> exited_;            // observed PIDs whose exit the kernel reported, for check_targets
 
   // Overhead accounting (agent/agent_budget.cpp). The stats session keeps the kernel's BPF run-time
   // accounting on exactly as long as the agent runs.

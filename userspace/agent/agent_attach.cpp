@@ -156,6 +156,21 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
     target.sessions->set_consistency(target.consistency.get());
   }
   target.decoder.set_sessions(target.sessions.get());
+  // DWCP's DeltaEncoder totals (agent/encoder_reader.h), unless the binary's DWARF says the
+  // profile's offsets are another build's.
+  target.encoders.reset();
+  if (profile_.encoder_layout) {
+    const std::string conflict =
+        loaded.dwarf ? field_offset_conflict(profile_.encoder_layout->field_offsets, *loaded.dwarf) : "";
+    if (conflict.empty()) {
+      target.encoders = std::make_unique<EncoderTracker>(std::make_unique<ProcessMemory>(process.pid),
+                                                         *profile_.encoder_layout,
+                                                         [this, who](const std::string& m) { log(who + ": " + m); });
+    } else {
+      log(who + ": delta encoder totals not read (Encode events count instead): " + conflict);
+    }
+  }
+  target.decoder.set_encoders(target.encoders.get());
   target.bandwidth_at = {};
 
   publish_sites(target);

@@ -16,13 +16,15 @@ void Agent::handle_event(const dwcp_event& event) {
   }
 }
 
-// DWCP's per-stream counters of every live session, charged as deltas (agent/stream_reader.h).
+// DWCP's own figures of every live session and delta encoder, charged as deltas
+// (agent/stream_reader.h, agent/encoder_reader.h).
 void Agent::read_stream_counters() {
   for (auto& target : targets_) {
-    if (!target->process || !target->sessions) continue;
+    if (!target->process) continue;
     scratch_events_.clear();
-    target->sessions->refresh(&scratch_events_);
+    if (target->sessions) target->sessions->refresh(&scratch_events_);
     if (target->consistency) target->consistency->publish();
+    if (target->encoders) target->encoders->refresh(&scratch_events_);
     for (const auto& e : scratch_events_) target->model->apply(e);
   }
 }

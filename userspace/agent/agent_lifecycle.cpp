@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "agent/identity.h"
+
 namespace dwcp::agent {
 
 void Agent::check_lifecycle() {
@@ -11,8 +13,11 @@ void Agent::check_lifecycle() {
 }
 
 void Agent::check_targets() {
+  // Exits the kernel reported: each is acted on in this pass.
+  const std::set<int> exited = std::move(exited_);
+  exited_.clear();
   for (auto& target : targets_) {
-    if (!target->process || same_process_alive(*target->process)) continue;
+    if (!target->process || (same_process_alive(*target->process) && !exited.count(target->process->pid))) continue;
     const ProcessInfo before = *target->process;
     detach(*target);
     if (!follows(*target)) continue;
@@ -60,7 +65,31 @@ std::optional<ProcessInfo> Agent::find_allowed(const std::string& comm, const st
   return std::nullopt;
 }
 
-void Agent::discover() {
+void Agent::handle_proc_events() {
+  const std::vector<dwcp_proc_event> events = bpf_->take_proc_events();
+  if (events.empty()) return;
+  std::vector<int> execs;
+  bool check = false;
+  for (const auto& event : events) {
+    const int pid = static_cast<int>(event.tgid);
+    bool observed = false;
+    for (const auto& target : targets_) observed = observed || (target->process && target->process->pid == pid);
+    // An observed process that ended or execve()d in place: detach and follow at once. Its last
+    // thread is exiting but /proc still shows it running: the kernel's word is taken.
+    check = check || observed;
+    if (event.kind == DWCP_PROC_EXIT && observed) exited_.insert(pid);
+    if (event.kind == DWCP_PROC_EXEC && !observed) execs.push_back(pid);
+  }
+  // A --comm/--exe target waiting for its process: the new one may be it.
+  for (const auto& target : targets_)
+    check = check || (!execs.empty() && !target->process && follows(*target) && !discovery_);
+  // Before discovery: a restarted service's old process must be gone for the new one to take
+  // its target (and labels) back.
+  if (check) check_lifecycle();
+  if (discovery_ && !execs.empty()) discover(&execs);
+}
+
+void Agent::discover(const std::vector<int>* execs) {
   // A process whose read was stuck is judged again once that read has ended.
   const std::vector<int> still_stuck = loader_->stuck_pids();
   for (auto it = stuck_candidates_.begin(); it != stuck_candidates_.end();) {
@@ -74,7 +103,7 @@ void Agent::discover() {
   std::vector<int> observed;
   for (const auto& target : targets_)
     if (target->process) observed.push_back(target->process->pid);
-  for (ProcessInfo& process : discovery_->scan(observed)) {
+  for (ProcessInfo& process : execs ? discovery_->check(*execs, observed) : discovery_->scan(observed)) {
     const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
     LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, true}, options_.stop);
     if (!outcome.loaded) {
@@ -87,32 +116,29 @@ void Agent::discover() {
     LoadedExecutable& loaded = *outcome.loaded;
     discovery_->settle(process, loaded.has_package);
     if (!loaded.has_package) continue;
-    // A restart of a program seen before comes back to its target: its counters continue.
+    // A restart of a service seen before comes back to its target: same labels, its counters
+    // continue. Labels name the service (cgroup) and executable, never the order of discovery.
+    const Identity identity = identify_process(process.pid, process.exe_path, options_.pods_dir);
     Target* target = nullptr;
     for (auto& known : targets_)
-      if (!known->process && !known->discovered_exe.empty() && known->discovered_exe == process.exe_path)
-        target = known.get();
+      if (!target && !known->process && known->identity == identity.target) target = known.get();
     if (!target) {
       if (targets_.size() >= DWCP_MAX_TARGETS) {
         refusals_->refuse(Refusal::kMaxTargets, process.exe, who);
         continue;
       }
-      // `target` label: the executable's file name, made unique among the targets.
-      std::string name = process.exe_path;
-      if (auto deleted = name.rfind(" (deleted)"); deleted != std::string::npos && deleted + 10 == name.size())
-        name.resize(deleted);
-      name = escape_for_log(name.substr(name.rfind('/') + 1), 64);
-      std::string label = name;
+      // Replicas in one scope running one executable: the second gets "-2", and so on.
+      std::string label = identity.target;
       for (int n = 2;; ++n) {
         bool taken = false;
         for (const auto& known : targets_) taken = taken || known->spec.label == label;
         if (!taken) break;
-        label = name + "-" + std::to_string(n);
+        label = identity.target + "-" + std::to_string(n);
       }
       auto fresh = std::make_unique<Target>();
       fresh->spec.label = label;
-      fresh->discovered_exe = process.exe_path;
-      fresh->model = make_model(label);
+      fresh->identity = identity.target;
+      fresh->model = make_model(label, identity.labels);
       targets_.push_back(std::move(fresh));
       target = targets_.back().get();
       log("discovery: " + who + " holds " + profile_.package + ": observing it as target \"" + label + "\"");

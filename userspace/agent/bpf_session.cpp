@@ -59,8 +59,13 @@ Link& Link::operator=(Link&& other) noexcept {
     reset();
     link_ = other.link_;
     fd_ = other.fd_;
+    // The spec-map entry moves with the link: left behind, the moved-from object's destructor
+    // would delete the entry of a live uprobe.
+    spec_map_fd_ = other.spec_map_fd_;
+    spec_key_ = other.spec_key_;
     other.link_ = nullptr;
     other.fd_ = -1;
+    other.spec_map_fd_ = -1;
   }
   return *this;
 }
@@ -125,7 +130,7 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
   disable_features(&features, disable, &unknown);
   if (!unknown.empty()) {
     *error = "DWCP_OBSERVER_DISABLE_FEATURES: unknown feature '" + unknown.front() +
-             "' (known: sock_length, fexit, attach_cookie, uprobe_multi, per_chunk_probes)";
+             "' (known: sock_length, fexit, attach_cookie, uprobe_multi, per_chunk_probes, exec_events)";
     return nullptr;
   }
   if (const char* env = std::getenv("DWCP_OBSERVER_PER_CHUNK_PROBES"); env && std::string(env) == "allow")
@@ -171,6 +176,8 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
   for (const auto& [program, name] : tcp_programs)
     bpf_program__set_autoload(program, std::find(plan.missing_tracepoints.begin(), plan.missing_tracepoints.end(),
                                                  name) == plan.missing_tracepoints.end());
+  bpf_program__set_autoload(skel->progs.on_sched_process_exec, plan.exec_events);
+  bpf_program__set_autoload(skel->progs.on_sched_process_exit, plan.exec_events);
   const bool cookies = plan.probe_spec == ProbeSpecSource::kCookie;
   session->multi_uprobes_ = plan.uprobe_links == UprobeLinks::kMulti;
   bpf_program__set_autoload(skel->progs.dwcp_uprobe, cookies);
@@ -194,6 +201,11 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
                                     session.get(), nullptr);
   if (!session->ring_) {
     *error = "cannot create the ring buffer reader: " + errno_text(errno);
+    return nullptr;
+  }
+  if (plan.exec_events && ring_buffer__add(session->ring_, bpf_map__fd(skel->maps.proc_events),
+                                           &BpfSession::on_proc_record, session.get())) {
+    *error = "cannot read the process event ring buffer: " + errno_text(errno);
     return nullptr;
   }
   return session;
@@ -221,6 +233,8 @@ bool BpfSession::attach_socket_tracepoints(std::string* error) {
       {skel_->progs.on_tcp_send_reset, "tcp:tcp_send_reset"},
       {skel_->progs.on_tcp_receive_reset, "tcp:tcp_receive_reset"},
       {skel_->progs.on_tcp_probe, "tcp:tcp_probe"},
+      {skel_->progs.on_sched_process_exec, "sched:sched_process_exec"},
+      {skel_->progs.on_sched_process_exit, "sched:sched_process_exit"},
   };
   for (const auto& tp : tracepoints) {
     if (!bpf_program__autoload(tp.program)) continue;  // not on this kernel (kernel_plan())
@@ -392,6 +406,32 @@ int BpfSession::on_ring_record(void* ctx, void* data, std::size_t size) {
   std::memcpy(&event, data, sizeof(event));
   (*self->current_handler_)(event);
   return 0;
+}
+
+int BpfSession::on_proc_record(void* ctx, void* data, std::size_t size) {
+  auto* self = static_cast<BpfSession*>(ctx);
+  if (size < sizeof(dwcp_proc_event)) return 0;
+  dwcp_proc_event event;
+  std::memcpy(&event, data, sizeof(event));
+  self->proc_events_.push_back(event);
+  return 0;
+}
+
+std::vector<dwcp_proc_event> BpfSession::take_proc_events() {
+  std::vector<dwcp_proc_event> out;
+  out.swap(proc_events_);
+  return out;
+}
+
+std::uint64_t BpfSession::proc_events_lost() const {
+  std::vector<std::uint64_t> per_cpu(ncpus_);
+  const std::uint32_t zero = 0;
+  if (bpf_map__lookup_elem(skel_->maps.proc_events_lost, &zero, sizeof(zero), per_cpu.data(),
+                           sizeof(std::uint64_t) * per_cpu.size(), 0))
+    return 0;
+  std::uint64_t sum = 0;
+  for (auto n : per_cpu) sum += n;
+  return sum;
 }
 
 int BpfSession::poll(int timeout_ms, const EventHandler& handler) {

@@ -102,7 +102,8 @@ class BpfSession {
   BpfSession(const BpfSession&) = delete;
   BpfSession& operator=(const BpfSession&) = delete;
 
-  // The socket/TCP tracepoints (or fexit programs) the kernel plan loaded; kept for the session's life.
+  // The socket/TCP tracepoints (or fexit programs) and the process event tracepoints the kernel plan
+  // loaded; kept for the session's life.
   bool attach_socket_tracepoints(std::string* error);
   // Starts counting socket traffic of `tgid` (creates its zeroed entry: the tgid filter).
   bool add_target(std::uint32_t tgid, std::string* error);
@@ -117,6 +118,11 @@ class BpfSession {
   std::vector<Link> attach_uprobes(int pid, const std::string& binary,
                                    const std::vector<UprobeSite>& sites, std::string* error);
 
+  // Process execs and observed processes' exits read by the last poll() (kernel_plan().exec_events;
+  // empty otherwise), oldest first; taking them empties the list.
+  std::vector<dwcp_proc_event> take_proc_events();
+  // Process events the kernel could not queue (proc_events full): the next /proc resync finds them.
+  std::uint64_t proc_events_lost() const;
   // Drains the ring buffer, waiting at most timeout_ms for data. Returns events handled or -errno.
   int poll(int timeout_ms, const EventHandler& handler);
 
@@ -137,6 +143,7 @@ class BpfSession {
  private:
   BpfSession() = default;
   static int on_ring_record(void* ctx, void* data, std::size_t size);
+  static int on_proc_record(void* ctx, void* data, std::size_t size);
   void seed_listeners(std::uint32_t tgid);
   std::vector<Link> attach_uprobes_by_address(int pid, const std::string& binary, const std::vector<UprobeSite>& sites,
                                               std::string* error);
@@ -145,6 +152,7 @@ class BpfSession {
   ring_buffer* ring_ = nullptr;
   std::vector<Link> tracepoint_links_;
   const EventHandler* current_handler_ = nullptr;
+  std::vector<dwcp_proc_event> proc_events_;
   int ncpus_ = 1;
   bool multi_uprobes_ = false;  // kernel takes BPF_TRACE_UPROBE_MULTI links
   KernelPlan plan_;

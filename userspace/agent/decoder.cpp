@@ -1,5 +1,9 @@
 #include "agent/decoder.h"
 
+// A kind of dwcp_event_kind without its case in decode() is a build error, not a silent drop.
+#pragma GCC diagnostic error "-Wswitch"
+
+#include "agent/encoder_reader.h"
 #include "agent/stream_reader.h"
 
 #include <cstring>
@@ -34,7 +38,9 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
   const double seconds = static_cast<double>(e.duration_ns) / 1e9;
   const std::string id = std::to_string(e.val[DWCP_SLOT_ID]);
 
-  switch (e.kind) {
+  // Every kind of the contract has its case (no default: -Werror=switch below makes a kind added
+  // to events.h without one a build error); values outside the enum decode to nothing.
+  switch (static_cast<dwcp_event_kind>(e.kind)) {
     case DWCP_EV_SESSION_START:
     case DWCP_EV_STREAM_OPEN:
     case DWCP_EV_SEND:
@@ -63,6 +69,7 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       break;
     }
     case DWCP_EV_ENCODE: {
+      if (encoders_ != nullptr) encoders_->seen(static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT]), out);
       if (!paired) break;
       CompressionDone done;
       done.data_type = "delta";
@@ -78,25 +85,32 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       // OriginalSize, and counts nowhere. Only the data pointers tell it from a baseline.
       const std::int64_t original = e.val[DWCP_SLOT_BYTES];  // OriginalSize is len(data) on every path
       done.delta_hit = e.val[DWCP_SLOT_RESULT_FLAG] != 0;
-      const bool skipped = !done.delta_hit && e.val[DWCP_SLOT_RESULT_AUX] == e.val[DWCP_SLOT_ENTRY_AUX] &&
+      const bool skipped = !done.delta_hit && e.val[DWCP_SLOT_RESULT_AUX] == e.val[DWCP_SLOT_ID] &&
                            e.val[DWCP_SLOT_RESULT_BYTES] == original;
       if (skipped) break;
       done.original_bytes = non_negative(original);
       done.compressed_bytes = non_negative(e.val[DWCP_SLOT_RESULT_BYTES]);
+      // Where the encoder's own totals are read, they count the operation, hit and baseline.
+      done.operation_counted = encoders_ != nullptr;
       out->push_back(done);
-      if (!done.delta_hit) {
+      if (!done.delta_hit && encoders_ == nullptr) {
         baselines_.stored(str_slot(e, DWCP_STR_NAME), e.ts_ns);
         out->push_back(BaselineCount{"delta", baselines_.count()});
       }
       break;
     }
     case DWCP_EV_DECODE:
+      if (encoders_ != nullptr) encoders_->seen(static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT]), out);
       if (paired) out->push_back(DecompressionDone{!failed, "decode"});
       break;
     case DWCP_EV_DECOMPRESS:
       if (paired) out->push_back(DecompressionDone{!failed, "decompress"});
       break;
     case DWCP_EV_PRUNE:
+      if (encoders_ != nullptr) {
+        encoders_->seen(static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT]), out);
+        break;  // the baselines are read from the encoder
+      }
       if (!paired) break;
       baselines_.pruned(non_negative(e.val[DWCP_SLOT_RESULT_AUX]));
       out->push_back(BaselineCount{"delta", baselines_.count()});
@@ -141,7 +155,8 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Event>* out) {
       out->push_back(sync);
       break;
     }
-    default:
+    case DWCP_EV_NONE:
+    case DWCP_EV_KIND_COUNT:
       break;
   }
 }
@@ -161,7 +176,8 @@ void EventDecoder::decode_amst(const dwcp_event& e, std::vector<Event>* out) {
   // (its final figures, its return) must not re-open a session the same Close just closed.
   if (sessions_ != nullptr && session != 0)
     sessions_->seen(session, out, e.kind != DWCP_EV_STREAM_FINAL && e.kind != DWCP_EV_SESSION_CLOSE,
-                    e.kind == DWCP_EV_SESSION_START);
+                    e.kind == DWCP_EV_SESSION_START,
+                    e.kind == DWCP_EV_SESSION_START || (e.kind == DWCP_EV_STREAM_OPEN && e.val[DWCP_SLOT_ID] == 0));
 
   switch (e.kind) {
     case DWCP_EV_SESSION_START:

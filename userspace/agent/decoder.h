@@ -13,6 +13,7 @@
 
 namespace dwcp::agent {
 
+class EncoderTracker;
 class SessionTracker;
 
 // The contract's name of an event kind, "unknown" outside it (a label is never empty).
@@ -30,6 +31,9 @@ class EventDecoder {
   // carry it and reads its per-stream counters. Without one, sessions still key streams, and
   // per-stream bytes come from chunk probes only.
   void set_sessions(SessionTracker* sessions) { sessions_ = sessions; }
+  // The target's DeltaEncoders (agent/encoder_reader.h): with one, operations, hits and baselines
+  // are DWCP's own totals and Encode events add sizes and ratios only.
+  void set_encoders(EncoderTracker* encoders) { encoders_ = encoders; }
 
   // Appends the model events `raw` stands for to `out`.
   void decode(const dwcp_event& raw, std::vector<Event>* out);
@@ -39,6 +43,7 @@ class EventDecoder {
 
   double link_capacity_bps_ = 0;
   SessionTracker* sessions_ = nullptr;
+  EncoderTracker* encoders_ = nullptr;
   BaselineTracker baselines_;
 };
 

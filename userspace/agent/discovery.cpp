@@ -12,44 +12,59 @@ std::vector<ProcessInfo> Discovery::scan(const std::vector<int>& observed) {
   for (auto it = seen_.begin(); it != seen_.end();) it = present.count(it->first) ? std::next(it) : seen_.erase(it);
 
   std::size_t inspected = 0;
+  complete_ = false;
   for (int pid : pids) {
-    if (candidates.size() >= limits_.max_candidates_per_scan || inspected >= limits_.max_inspections_per_scan) break;
+    if (candidates.size() >= limits_.max_candidates_per_scan || inspected >= limits_.max_inspections_per_scan)
+      return candidates;
     if (std::find(observed.begin(), observed.end(), pid) != observed.end()) continue;
-    // One statx per known process and scan (no file system I/O): has it execve()d?
-    auto exe = peek_executable(pid);
-    if (!exe) continue;  // kernel thread, gone, or not inspectable
-    auto known = seen_.find(pid);
-    if (known != seen_.end() && known->second.exe == *exe) continue;
-    ++inspected;
-    std::string why;
-    auto process = inspect_process(pid, &why);
-    if (!process) continue;
-    if (known != seen_.end() && known->second.start_time == process->start_time && known->second.exe == process->exe)
-      continue;
-    // Judged by what /proc says, before anything of the file is read: a binary a local user
-    // controls is never parsed.
-    const Refusal refusal = check_candidate(policy_, process->exe, process->creds, process->exe_path);
-    if (refusal != Refusal::kNone) {
-      if (!out_of_scope(refusal))
-        refusals_->refuse(refusal, process->exe,
+    consider(pid, &candidates, &inspected);
+  }
+  complete_ = true;
+  return candidates;
+}
+
+std::vector<ProcessInfo> Discovery::check(const std::vector<int>& pids, const std::vector<int>& observed) {
+  std::vector<ProcessInfo> candidates;
+  std::size_t inspected = 0;
+  for (int pid : pids)
+    if (std::find(observed.begin(), observed.end(), pid) == observed.end()) consider(pid, &candidates, &inspected);
+  return candidates;
+}
+
+void Discovery::consider(int pid, std::vector<ProcessInfo>* candidates, std::size_t* inspected) {
+  // One statx per known process and scan (no file system I/O): has it execve()d?
+  auto exe = peek_executable(pid);
+  if (!exe) return;  // kernel thread, gone, or not inspectable
+  auto known = seen_.find(pid);
+  if (known != seen_.end() && known->second.exe == *exe) return;
+  ++*inspected;
+  std::string why;
+  auto process = inspect_process(pid, &why);
+  if (!process) return;
+  if (known != seen_.end() && known->second.start_time == process->start_time && known->second.exe == process->exe)
+    return;
+  // Judged by what /proc says, before anything of the file is read: a binary a local user
+  // controls is never parsed.
+  const Refusal refusal = check_candidate(policy_, process->exe, process->creds, process->exe_path);
+  if (refusal != Refusal::kNone) {
+    if (!out_of_scope(refusal))
+      refusals_->refuse(refusal, process->exe,
                         "process " + std::to_string(pid) + " (" + process->exe_link + ", comm " +
                             escape_for_log(process->comm) + ")");
-      seen_[pid] = {process->start_time, process->exe};
-      continue;
-    }
-    auto verdict = verdicts_.find(process->exe);
-    if (verdict != verdicts_.end() && !verdict->second) {
-      seen_[pid] = {process->start_time, process->exe};
-      continue;
-    }
-    candidates.push_back(std::move(*process));
+    seen_[pid] = {process->start_time, process->exe};
+    return;
   }
-  return candidates;
+  auto verdict = verdicts_.find(process->exe);
+  if (verdict != verdicts_.end() && !verdict->second) {
+    seen_[pid] = {process->start_time, process->exe};
+    return;
+  }
+  candidates->push_back(std::move(*process));
 }
 
 void Discovery::settle(const ProcessInfo& process, std::optional<bool> holds_package) {
   seen_[process.pid] = {process.start_time, process.exe};
-  if (!holds_package) return;  // not read (stuck, changed): no verdict on the file
+  if (!holds_package) return;                                       // not read (stuck, changed): no verdict on the file
   if (verdicts_.size() >= limits_.max_verdicts) verdicts_.clear();  // re-reading beats growing
   verdicts_[process.exe] = *holds_package;
 }

@@ -1,5 +1,7 @@
-// Finds DWCP processes on the node without being told a PID: every scan lists /proc, looks at
-// each process that is new or has execve()d since the last scan, applies the follow policy
+// Finds DWCP processes on the node without being told a PID: the kernel tells the agent of each
+// exec (sched_process_exec, agent/bpf_session.h) and check() judges that process at once; a scan
+// lists /proc (at start, then as a slow resync for what the events missed) and looks at each
+// process that is new or has execve()d since it was last looked at, applies the follow policy
 // (agent/follow_policy.h) from /proc alone, and hands over the processes whose executable may
 // hold the profile's package. Reading the binary is the caller's (on a worker with a deadline);
 // its verdict is remembered per executable identity (dev, inode, size, mtime, ctime), so each
@@ -32,6 +34,10 @@ class Discovery {
   // policy and whose executable is not known to lack the package; `observed` are the PIDs the
   // agent attached already. Refused processes are counted and logged (once) here.
   std::vector<ProcessInfo> scan(const std::vector<int>& observed);
+  // Whether the last scan looked at every process (false: it stopped at a limit; scan again soon).
+  bool complete() const { return complete_; }
+  // The same judgement for the processes that just execve()d (no limit: one per exec event).
+  std::vector<ProcessInfo> check(const std::vector<int>& pids, const std::vector<int>& observed);
 
   // The caller read `process`'s executable: remember whether it holds the package (per file
   // identity) and that this process was judged (it is looked at again only after an execve).
@@ -43,6 +49,8 @@ class Discovery {
   const FollowPolicy& policy() const { return policy_; }
 
  private:
+  // Judges one process; appends it to *candidates when its executable is to be read.
+  void consider(int pid, std::vector<ProcessInfo>* candidates, std::size_t* inspected);
   struct Seen {
     std::uint64_t start_time = 0;
     FileIdentity exe;
@@ -50,6 +58,7 @@ class Discovery {
   FollowPolicy policy_;
   RefusalLog* refusals_;
   DiscoveryLimits limits_;
+  bool complete_ = false;
   std::map<int, Seen> seen_;                 // by PID: judged already, as this (start time, file)
   std::map<FileIdentity, bool> verdicts_;    // executable -> holds the profile's package
 };

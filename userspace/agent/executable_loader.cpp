@@ -1,7 +1,12 @@
 #include "agent/executable_loader.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <thread>
+
+#include "agent/executable_fetch.h"
 
 namespace dwcp::agent {
 
@@ -12,34 +17,47 @@ struct ExecutableLoader::Job {
   LoadOutcome outcome;
   int pid = 0;
   std::chrono::steady_clock::time_point started;
+  std::atomic<pid_t> helper{0};  // the read helper while it runs: killed when the read is given up
 };
 
 namespace {
 
-LoadOutcome read_executable(const LoadRequest& request) {
+LoadOutcome read_executable(const LoadRequest& request, const std::vector<std::string>& allow_fs,
+                            std::atomic<pid_t>* helper) {
   LoadOutcome out;
-  auto file = ExecutableFile::open(request.pid);
-  if (!file) {
-    out.refusal = Refusal::kUnreadable;
-    out.error = file.error();
-    return out;
+  // Before anything is opened: the mount table says which file system the executable is on. A
+  // FUSE server would answer the open and every read itself (and claim any owner it likes).
+  FetchRequest fetch{request.pid, request.expected, true, request.skip_non_go};
+  if (request.expected.mnt_id != 0) {
+    const std::string type = mount_type(request.pid, request.expected.mnt_id);
+    const bool allowed = !type.empty() && std::find(allow_fs.begin(), allow_fs.end(), type) != allow_fs.end();
+    if (!allowed && !trusted_fs_type(type)) {
+      out.refusal = Refusal::kFileSystem;
+      out.error = "its executable is on a file system of type " + (type.empty() ? "unknown" : "\"" + type + "\"") +
+                  ", whose owners the kernel cannot vouch for: nothing read (--allow-fs " +
+                  (type.empty() ? "TYPE" : type) + " allows it)";
+      return out;
+    }
+    fetch.check_magic = !allowed;
   }
-  const FileIdentity& got = (*file)->identity();
-  if (!(got == request.expected) || got.owner != request.expected.owner || got.mode != request.expected.mode) {
-    out.refusal = Refusal::kUnreadable;
-    out.error = "process " + std::to_string(request.pid) +
-                " runs another file than the one it was judged by (it execve()d, or the file changed): "
-                "nothing read";
+  Fetched fetched = fetch_executable(fetch, helper);
+  if (!fetched.file) {
+    out.refusal = fetched.refusal;
+    out.error = fetched.error;
     return out;
   }
   LoadedExecutable loaded;
-  loaded.file = *file;
-  if (request.skip_non_go && !loaded.file->looks_like_go()) {
+  loaded.file = fetched.file;
+  if (fetched.copy_fd < 0) {
     loaded.binary = Error{"not a Go binary"};
   } else {
-    loaded.binary = goelf::GoBinary::open(loaded.file->path());
+    // The parsers read the helper's copy (sealed memory, which cannot stall); they map it, and
+    // the mappings keep it alive after this descriptor is closed.
+    const std::string copy = "/proc/self/fd/" + std::to_string(fetched.copy_fd);
+    loaded.binary = goelf::GoBinary::open(copy);
     loaded.has_package = loaded.binary && holds_package(*loaded.binary, request.package);
-    if (loaded.has_package) loaded.dwarf = goelf::DwarfTypes::open(loaded.file->path());
+    if (loaded.has_package) loaded.dwarf = goelf::DwarfTypes::open(copy);
+    ::close(fetched.copy_fd);
   }
   out.loaded = std::move(loaded);
   return out;
@@ -64,8 +82,8 @@ LoadOutcome ExecutableLoader::load(const LoadRequest& request, const std::atomic
   job->pid = request.pid;
   job->started = std::chrono::steady_clock::now();
   // Detached from the start: a worker blocked in the kernel must never be joined.
-  std::thread([job, request] {
-    LoadOutcome outcome = read_executable(request);
+  std::thread([job, request, allow_fs = allow_fs_] {
+    LoadOutcome outcome = read_executable(request, allow_fs, &job->helper);
     std::lock_guard<std::mutex> lock(job->mutex);
     job->outcome = std::move(outcome);
     job->done = true;
@@ -80,7 +98,7 @@ LoadOutcome ExecutableLoader::load(const LoadRequest& request, const std::atomic
       out.stopped = true;
       out.refusal = Refusal::kStuck;
       out.error = "stopped while reading the executable of process " + std::to_string(request.pid);
-      abandoned_.push_back(job);
+      give_up(job, true);
       return out;
     }
     const auto now = std::chrono::steady_clock::now();
@@ -90,12 +108,21 @@ LoadOutcome ExecutableLoader::load(const LoadRequest& request, const std::atomic
       out.error = "reading the executable of process " + std::to_string(request.pid) + " did not finish within " +
                   std::to_string(deadline_.count()) +
                   " ms (a stalled file system?): given up, not attached; readiness reports it until the read ends";
-      abandoned_.push_back(job);
+      give_up(job, false);
       return out;
     }
     job->done_cv.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(50)));
   }
   return std::move(job->outcome);
+}
+
+void ExecutableLoader::give_up(const std::shared_ptr<Job>& job, bool stopping) {
+  // Past the deadline the helper is left waiting: the read stays reported as stuck (readiness)
+  // and the file is not tried again until it ends, rather than stalling every discovery pass.
+  // Stopping, it is killed (it would be anyway as the agent exits: PR_SET_PDEATHSIG); a read
+  // the file system already took keeps only the helper, never the agent, in the kernel.
+  if (const pid_t helper = job->helper.load(); stopping && helper > 0) ::kill(helper, SIGKILL);
+  abandoned_.push_back(job);
 }
 
 std::vector<int> ExecutableLoader::stuck_pids() {
@@ -114,8 +141,9 @@ std::vector<std::string> ExecutableLoader::stuck() {
                                     if (job->done) return true;
                                     const auto seconds =
                                         std::chrono::duration_cast<std::chrono::seconds>(now - job->started).count();
-                                    out.push_back("process " + std::to_string(job->pid) + " (reading its executable, stuck for " +
-                                                  std::to_string(seconds) + " s)");
+                                    out.push_back("process " + std::to_string(job->pid) +
+                                                  " (reading its executable, stuck for " + std::to_string(seconds) +
+                                                  " s)");
                                     return false;
                                   }),
                    abandoned_.end());

@@ -1,8 +1,11 @@
 // Reads a target's executable on a worker thread, with a deadline. Opening and reading a file
 // can block for good (a stalled FUSE or network file system, a file held by a fanotify
 // permission listener): the agent's own loop, its signal handling and its HTTP server must not
-// wait with it. A read that passes its deadline is given up (its thread is left to finish or
-// hang on its own) and reported until it ends: the agent's readiness says which target is stuck.
+// wait with it. The worker refuses file systems whose owners the kernel cannot vouch for before
+// opening anything, has a helper process open and copy the file (agent/executable_fetch.h: a
+// stuck read keeps the helper, not the agent, in the kernel) and parses the copy. A read that
+// passes its deadline is given up (its thread left waiting for the helper) and reported until
+// it ends: the agent's readiness says which target is stuck.
 #pragma once
 
 #include <atomic>
@@ -53,7 +56,9 @@ bool holds_package(const goelf::GoBinary& binary, const std::string& package);
 class ExecutableLoader {
  public:
   static constexpr std::size_t kMaxStuck = 4;  // abandoned reads before new ones are refused
-  explicit ExecutableLoader(std::chrono::milliseconds deadline) : deadline_(deadline) {}
+  // `allow_fs`: --allow-fs, file system types allowed besides the trusted local ones.
+  explicit ExecutableLoader(std::chrono::milliseconds deadline, std::vector<std::string> allow_fs = {})
+      : deadline_(deadline), allow_fs_(std::move(allow_fs)) {}
   ~ExecutableLoader();
 
   // Blocks until the worker is done, the deadline passes, or *stop (when given) becomes true.
@@ -65,7 +70,9 @@ class ExecutableLoader {
 
  private:
   struct Job;
+  void give_up(const std::shared_ptr<Job>& job, bool stopping);
   std::chrono::milliseconds deadline_;
+  std::vector<std::string> allow_fs_;
   std::vector<std::shared_ptr<Job>> abandoned_;
 };
 

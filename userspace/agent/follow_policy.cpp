@@ -21,16 +21,28 @@ bool allowed_uid(const std::vector<uid_t>& allow, uid_t uid) {
 
 const char* refusal_name(Refusal reason) {
   switch (reason) {
-    case Refusal::kNone: return "none";
-    case Refusal::kOwner: return "owner";
-    case Refusal::kWritable: return "writable";
-    case Refusal::kUid: return "uid";
-    case Refusal::kPath: return "path";
-    case Refusal::kBuildId: return "build_id";
-    case Refusal::kUnreadable: return "unreadable";
-    case Refusal::kStuck: return "stuck";
-    case Refusal::kMaxTargets: return "max_targets";
-    case Refusal::kCount: break;
+    case Refusal::kNone:
+      return "none";
+    case Refusal::kOwner:
+      return "owner";
+    case Refusal::kWritable:
+      return "writable";
+    case Refusal::kUid:
+      return "uid";
+    case Refusal::kPath:
+      return "path";
+    case Refusal::kBuildId:
+      return "build_id";
+    case Refusal::kUnreadable:
+      return "unreadable";
+    case Refusal::kStuck:
+      return "stuck";
+    case Refusal::kMaxTargets:
+      return "max_targets";
+    case Refusal::kFileSystem:
+      return "file_system";
+    case Refusal::kCount:
+      break;
   }
   return "unknown";
 }
@@ -75,7 +87,8 @@ Refusal check_build_id(const FollowPolicy& policy, const std::string& gnu_build_
   return Refusal::kBuildId;
 }
 
-void RefusalLog::refuse(Refusal reason, const FileIdentity& executable, const std::string& what, Clock::time_point now) {
+void RefusalLog::refuse(Refusal reason, const FileIdentity& executable, const std::string& what,
+                        Clock::time_point now) {
   std::string line;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -86,7 +99,8 @@ void RefusalLog::refuse(Refusal reason, const FileIdentity& executable, const st
     logged_.insert(key);
     if (now - window_start_ >= std::chrono::minutes(1)) {
       if (suppressed_ > 0)
-        line = std::to_string(suppressed_) + " more refused candidates were not logged in the last minute "
+        line = std::to_string(suppressed_) +
+               " more refused candidates were not logged in the last minute "
                "(dwcp_observer_discovery_refused_total counts them all)\n";
       window_start_ = now;
       lines_in_window_ = 0;
@@ -97,21 +111,31 @@ void RefusalLog::refuse(Refusal reason, const FileIdentity& executable, const st
       if (line.empty()) return;
     } else {
       ++lines_in_window_;
-      line += "not following " + what + ": " + refusal_name(reason) + " (" +
-              [reason] {
-                switch (reason) {
-                  case Refusal::kOwner: return "its executable is not owned by root";
-                  case Refusal::kWritable: return "its executable is writable by group or others";
-                  case Refusal::kUid: return "its uid is not in --allow-uid";
-                  case Refusal::kPath: return "its executable is not in --allow-path";
-                  case Refusal::kBuildId: return "its build id is not in --allow-build-id";
-                  case Refusal::kUnreadable: return "its executable could not be read as the same file";
-                  case Refusal::kStuck: return "reading its executable did not finish in time";
-                  case Refusal::kMaxTargets: return "the agent observes its maximum number of processes";
-                  default: return "";
-                }
-              }() +
-              "); logged once";
+      line += "not following " + what + ": " + refusal_name(reason) + " (" + [reason] {
+        switch (reason) {
+          case Refusal::kOwner:
+            return "its executable is not owned by root";
+          case Refusal::kWritable:
+            return "its executable is writable by group or others";
+          case Refusal::kUid:
+            return "its uid is not in --allow-uid";
+          case Refusal::kPath:
+            return "its executable is not in --allow-path";
+          case Refusal::kBuildId:
+            return "its build id is not in --allow-build-id";
+          case Refusal::kUnreadable:
+            return "its executable could not be read as the same file";
+          case Refusal::kStuck:
+            return "reading its executable did not finish in time";
+          case Refusal::kMaxTargets:
+            return "the agent observes its maximum number of processes";
+          case Refusal::kFileSystem:
+            return "its executable is on a file system whose owners the kernel cannot vouch for; "
+                   "--allow-fs TYPE allows one";
+          default:
+            return "";
+        }
+      }() + "); logged once";
     }
   }
   while (!line.empty()) {

@@ -28,19 +28,23 @@ struct FollowPolicy {
   std::vector<uid_t> allow_uids;             // --allow-uid: the process's real and effective uid; empty: any
   std::vector<std::string> allow_paths;      // --allow-path: glob, or a directory prefix; empty: any
   std::vector<std::string> allow_build_ids;  // --allow-build-id: GNU or Go build id; empty: any
+  // --allow-fs: file system types (as /proc/mounts names them: "fuse.sshfs", "nfs4") the
+  // operator vouches for, besides the local ones the kernel keeps owners on (trusted_fs_type).
+  std::vector<std::string> allow_fs_types;
 };
 
 // Why a candidate is not followed. The names are the `reason` label values.
 enum class Refusal : int {
   kNone = 0,
-  kOwner,        // executable not owned by root
-  kWritable,     // executable writable by group or others
-  kUid,          // process uid not in --allow-uid
-  kPath,         // executable path not in --allow-path
-  kBuildId,      // build id not in --allow-build-id
-  kUnreadable,   // the executable could not be opened, or changed while it was read
-  kStuck,        // reading the executable did not finish before the deadline
-  kMaxTargets,   // DWCP_MAX_TARGETS processes are observed already
+  kOwner,       // executable not owned by root
+  kWritable,    // executable writable by group or others
+  kUid,         // process uid not in --allow-uid
+  kPath,        // executable path not in --allow-path
+  kBuildId,     // build id not in --allow-build-id
+  kUnreadable,  // the executable could not be opened, or changed while it was read
+  kStuck,       // reading the executable did not finish before the deadline
+  kMaxTargets,  // DWCP_MAX_TARGETS processes are observed already
+  kFileSystem,  // executable on a file system whose owners the kernel cannot vouch for (FUSE, NFS, ...)
   kCount,
 };
 const char* refusal_name(Refusal reason);
@@ -68,7 +72,8 @@ class RefusalLog : public prometheus::Collectable {
   explicit RefusalLog(std::function<void(const std::string&)> log) : log_(std::move(log)) {}
 
   // `what` is already escaped for the log (escape_for_log).
-  void refuse(Refusal reason, const FileIdentity& executable, const std::string& what, Clock::time_point now = Clock::now());
+  void refuse(Refusal reason, const FileIdentity& executable, const std::string& what,
+              Clock::time_point now = Clock::now());
   std::uint64_t count(Refusal reason) const;
   std::vector<prometheus::MetricFamily> Collect() const override;
 

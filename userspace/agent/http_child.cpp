@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <type_traits>
 
 #include "log/log.h"
 
@@ -20,13 +22,15 @@ extern char** environ;
 namespace dwcp::agent {
 namespace {
 
-constexpr int kChildFd = 3;                           // the socketpair end in the HTTP process
-constexpr std::uint32_t kMaxOptions = 1u << 20;       // options frame (users, paths)
-constexpr std::uint32_t kMaxStartup = 64u << 10;      // the child's "ok"/"error" frame
-constexpr std::uint32_t kMaxBody = 64u << 20;         // one /metrics body
-constexpr int kStartTimeoutMs = 30000;                // TLS setup and bind, on a slow machine
-constexpr int kExitRuntime = 1;                       // agent.h's kExitRuntime
+constexpr int kChildFd = 3;                       // the socketpair end in the HTTP process
+constexpr std::uint32_t kMaxOptions = 1u << 20;   // options frame (users, paths)
+constexpr std::uint32_t kMaxStartup = 64u << 10;  // the child's "ok"/"error" frame
+constexpr std::uint32_t kMaxBody = 64u << 20;     // one /metrics body
+constexpr int kStartTimeoutMs = 30000;            // TLS setup and bind, on a slow machine
+constexpr int kExitRuntime = 1;                   // agent.h's kExitRuntime
 constexpr char kMetrics = 'M', kReadiness = 'R';
+
+std::atomic<pid_t> g_http_pid{-1};  // for forward_reload_signal()
 
 bool write_all(int fd, const void* data, std::size_t size) {
   const char* p = static_cast<const char*>(data);
@@ -101,12 +105,30 @@ struct Decoder {
 
 std::string encode_options(const HttpOptions& options, const RunAs& run_as) {
   Encoder e;
-  e.put(options.listen_address).put(std::int64_t{options.threads}).put(std::int64_t{options.request_timeout_ms});
+  auto list = [&e](const std::vector<std::string>& items) {
+    e.put(static_cast<std::int64_t>(items.size()));
+    for (const auto& item : items) e.put(item);
+  };
+  auto map = [&e](const std::map<std::string, std::string>& items) {
+    e.put(static_cast<std::int64_t>(items.size()));
+    for (const auto& [key, value] : items) e.put(key).put(value);
+  };
+  e.put(options.listen_address);
+  list(options.extra_listen_addresses);
+  e.put(static_cast<std::int64_t>(options.inherited_listeners.size()));
+  e.put(options.telemetry_path).put(std::int64_t{options.max_connections}).put(std::int64_t{options.max_requests});
+  e.put(std::int64_t{options.request_timeout_ms}).put(std::int64_t{options.idle_timeout_ms});
   e.put(options.basic_auth_user).put(options.basic_auth_password);
-  e.put(static_cast<std::int64_t>(options.basic_auth_users.size()));
-  for (const auto& [user, hash] : options.basic_auth_users) e.put(user).put(hash);
-  e.put(options.tls.cert_file).put(options.tls.key_file).put(options.tls.client_ca_file).put(options.tls.client_auth_type);
+  map(options.basic_auth_users);
+  const TlsOptions& tls = options.tls;
+  e.put(tls.cert_file).put(tls.key_file).put(tls.client_ca_file).put(tls.client_auth_type);
+  e.put(tls.min_version).put(tls.max_version);
+  list(tls.cipher_suites);
+  list(tls.curve_preferences);
+  e.put(std::int64_t{tls.prefer_server_cipher_suites});
+  map(options.headers);
   e.put(options.title);
+  e.put(std::int64_t{log::current_format() == log::Format::kJson});
   e.put(std::int64_t{run_as.uid}).put(std::int64_t{run_as.gid}).put(run_as.name);
   e.put(std::int64_t{::getpid()});
   return e.out;
@@ -114,31 +136,54 @@ std::string encode_options(const HttpOptions& options, const RunAs& run_as) {
 
 bool decode_options(const std::string& frame, HttpOptions* options, RunAs* run_as, pid_t* parent) {
   Decoder d{frame};
-  std::int64_t threads = 0, timeout = 0, users = 0, uid = 0, gid = 0, ppid = 0;
-  if (!d.get(&options->listen_address) || !d.get(&threads) || !d.get(&timeout) ||
-      !d.get(&options->basic_auth_user) || !d.get(&options->basic_auth_password) || !d.get(&users))
+  auto number = [&d](auto* out) {
+    std::int64_t value = 0;
+    if (!d.get(&value)) return false;
+    *out = static_cast<std::remove_pointer_t<decltype(out)>>(value);
+    return true;
+  };
+  auto list = [&d](std::vector<std::string>* items) {
+    std::int64_t count = 0;
+    if (!d.get(&count) || count < 0 || count > 4096) return false;
+    items->resize(static_cast<std::size_t>(count));
+    for (auto& item : *items)
+      if (!d.get(&item)) return false;
+    return true;
+  };
+  auto map = [&d](std::map<std::string, std::string>* items) {
+    std::int64_t count = 0;
+    if (!d.get(&count) || count < 0 || count > 4096) return false;
+    for (std::int64_t i = 0; i < count; ++i) {
+      std::string key, value;
+      if (!d.get(&key) || !d.get(&value)) return false;
+      (*items)[key] = value;
+    }
+    return true;
+  };
+  std::int64_t inherited = 0, json = 0;
+  TlsOptions& tls = options->tls;
+  if (!d.get(&options->listen_address) || !list(&options->extra_listen_addresses) || !d.get(&inherited) ||
+      inherited < 0 || inherited > 64 || !d.get(&options->telemetry_path) || !number(&options->max_connections) ||
+      !number(&options->max_requests) || !number(&options->request_timeout_ms) || !number(&options->idle_timeout_ms) ||
+      !d.get(&options->basic_auth_user) || !d.get(&options->basic_auth_password) || !map(&options->basic_auth_users) ||
+      !d.get(&tls.cert_file) || !d.get(&tls.key_file) || !d.get(&tls.client_ca_file) || !d.get(&tls.client_auth_type) ||
+      !d.get(&tls.min_version) || !d.get(&tls.max_version) || !list(&tls.cipher_suites) ||
+      !list(&tls.curve_preferences) || !number(&tls.prefer_server_cipher_suites) || !map(&options->headers) ||
+      !d.get(&options->title) || !d.get(&json) || !number(&run_as->uid) || !number(&run_as->gid) ||
+      !d.get(&run_as->name) || !number(parent))
     return false;
-  for (std::int64_t i = 0; i < users; ++i) {
-    std::string user, hash;
-    if (!d.get(&user) || !d.get(&hash)) return false;
-    options->basic_auth_users[user] = hash;
-  }
-  if (!d.get(&options->tls.cert_file) || !d.get(&options->tls.key_file) || !d.get(&options->tls.client_ca_file) ||
-      !d.get(&options->tls.client_auth_type) || !d.get(&options->title) || !d.get(&uid) || !d.get(&gid) ||
-      !d.get(&run_as->name) || !d.get(&ppid))
-    return false;
-  options->threads = static_cast<int>(threads);
-  options->request_timeout_ms = static_cast<int>(timeout);
-  run_as->uid = static_cast<uid_t>(uid);
-  run_as->gid = static_cast<gid_t>(gid);
-  *parent = static_cast<pid_t>(ppid);
+  // The listening sockets the parent handed over sit right after the channel.
+  for (std::int64_t i = 0; i < inherited; ++i)
+    options->inherited_listeners.push_back(kChildFd + 1 + static_cast<int>(i));
+  log::configure(log::Level::kInfo, json != 0 ? log::Format::kJson : log::Format::kLogfmt);
   return true;
 }
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
-                                  strsignal(WTERMSIG(status)) + ")";
+  if (WIFSIGNALED(status))
+    return std::string("killed by signal ") + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) +
+           ")";
   return "ended (status " + std::to_string(status) + ")";
 }
 
@@ -186,7 +231,13 @@ std::unique_ptr<HttpChild> HttpChild::start(const HttpOptions& options, const Ru
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], kChildFd);
-  posix_spawn_file_actions_addclosefrom_np(&actions, kChildFd + 1);
+  // Listening sockets of socket activation follow as fds 4, 5, ... (main() moved them above 64,
+  // so these dup2s cannot overwrite one another).
+  const int inherited = static_cast<int>(options.inherited_listeners.size());
+  for (int i = 0; i < inherited; ++i)
+    posix_spawn_file_actions_adddup2(&actions, options.inherited_listeners[static_cast<std::size_t>(i)],
+                                     kChildFd + 1 + i);
+  posix_spawn_file_actions_addclosefrom_np(&actions, kChildFd + 1 + inherited);
   std::string fd_text = std::to_string(kChildFd);
   char arg0[] = "dwcp-observer-http";
   char* argv[] = {arg0, const_cast<char*>(kHttpChildMode), fd_text.data(), nullptr};
@@ -200,6 +251,7 @@ std::unique_ptr<HttpChild> HttpChild::start(const HttpOptions& options, const Ru
     return nullptr;
   }
   child->pid_ = pid;
+  g_http_pid.store(pid);
 
   std::string startup;
   pollfd waiting{child->fd_, POLLIN, 0};
@@ -214,12 +266,22 @@ std::unique_ptr<HttpChild> HttpChild::start(const HttpOptions& options, const Ru
     *error = state == "error" ? text : "the HTTP process answered nonsense at start";
     return nullptr;
   }
-  child->address_ = text;
+  for (std::size_t at = 0; at < text.size();) {  // addresses separated by spaces
+    const std::size_t space = std::min(text.find(' ', at), text.size());
+    child->addresses_.push_back(text.substr(at, space - at));
+    at = space + 1;
+  }
   return child;
+}
+
+void forward_reload_signal() {
+  const pid_t pid = g_http_pid.load();
+  if (pid > 0) ::kill(pid, SIGHUP);
 }
 
 HttpChild::~HttpChild() {
   stopping_ = true;
+  g_http_pid.store(-1);
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);  // wakes answer()
   if (thread_.joinable()) thread_.join();
   if (pid_ > 0) {
@@ -245,8 +307,10 @@ void HttpChild::answer() {
     if (request == kMetrics) {
       std::string body;
       content_->metrics(&body);
-      if (body.size() >= kMaxBody) reply = std::string(1, '\0') + "metrics body exceeds the channel's cap";
-      else reply += body;
+      if (body.size() >= kMaxBody)
+        reply = std::string(1, '\0') + "metrics body exceeds the channel's cap";
+      else
+        reply += body;
     } else if (request == kReadiness) {
       std::string reason;
       if (!content_->ready(&reason)) reply = std::string(1, '\0') + reason;
@@ -266,7 +330,7 @@ void HttpChild::answer() {
   }
   dwcp::log::error("the HTTP process (pid " + std::to_string(pid_) + ") " + why + " and " + describe_status(status) +
                        ": exiting so that the service manager restarts the agent",
-                   {{"exit_code", std::to_string(kExitRuntime)}});
+                   {{"exit_code", kExitRuntime}});
   _exit(kExitRuntime);
 }
 
@@ -289,6 +353,13 @@ int http_child_main(int argc, char** argv) {
   };
   std::string error;
   if (!prepare_unprivileged(&error)) return fail("the HTTP process cannot drop privileges: " + error);
+  // SIGHUP (forwarded by the agent, or sent here directly) re-reads the TLS files: blocked in
+  // every thread (the server's inherit the mask) and taken by sigwait() below.
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
+  options.warn = [](const std::string& text) { log::warn(text); };
   auto channel = std::make_shared<ParentChannel>(fd);
   // No request reaches the parent before the start frame (a client may connect at once).
   std::unique_lock<std::mutex> hold(channel->mutex());
@@ -298,10 +369,17 @@ int http_child_main(int argc, char** argv) {
   // Set after the uid change (which clears it); the parent may have died just before.
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (::getppid() != parent) return kExitRuntime;
-  if (!send_frame(fd, Encoder().put("ok").put(started.server->address()).put(describe_credentials()).out))
-    return kExitRuntime;
+  std::string bound;
+  for (const std::string& address : started.server->addresses()) bound += (bound.empty() ? "" : " ") + address;
+  if (!send_frame(fd, Encoder().put("ok").put(bound).put(describe_credentials()).out)) return kExitRuntime;
   hold.unlock();
-  for (;;) ::pause();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&hup, &sig) == 0 && sig == SIGHUP) {
+      started.server->reload_tls();
+      if (started.server->tls()) log::info("SIGHUP: TLS files are re-read at the next handshake");
+    }
+  }
 }
 
 }  // namespace dwcp::agent

@@ -57,7 +57,8 @@ class HttpChild {
   void set_ready(bool ready, std::string reason_if_not_ready = "starting") {
     content_->set_ready(ready, std::move(reason_if_not_ready));
   }
-  std::string address() const { return address_; }  // "host:port" the HTTP process bound
+  std::string address() const { return addresses_.empty() ? "" : addresses_.front(); }  // the first "host:port" bound
+  std::vector<std::string> addresses() const { return addresses_; }                     // every one
   pid_t pid() const { return pid_; }
   std::string credentials() const { return credentials_; }  // the HTTP process's, as it reported them
 
@@ -67,12 +68,16 @@ class HttpChild {
 
   pid_t pid_ = -1;
   int fd_ = -1;
-  std::string address_;
+  std::vector<std::string> addresses_;
   std::string credentials_;
   std::shared_ptr<LocalContent> content_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
+
+// Sends SIGHUP to the HTTP process (it re-reads the TLS files); async-signal-safe, for the
+// agent's SIGHUP handler. Does nothing before the process started.
+void forward_reload_signal();
 
 // main() of the HTTP process (argv[1] == kHttpChildMode).
 int http_child_main(int argc, char** argv);

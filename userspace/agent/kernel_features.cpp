@@ -21,6 +21,11 @@ const std::vector<std::string>& tcp_tracepoints() {
   return names;
 }
 
+const std::vector<std::string>& process_tracepoints() {
+  static const std::vector<std::string> names = {"sched_process_exec", "sched_process_exit"};
+  return names;
+}
+
 std::pair<int, int> kernel_version(const std::string& release) {
   int major = 0, minor = 0;
   if (std::sscanf(release.c_str(), "%d.%d", &major, &minor) != 2) return {0, 0};
@@ -43,7 +48,7 @@ std::string kernel_refusal(const KernelFeatures& features) {
 
 bool is_per_chunk_event(const std::string& event) {
   const auto kind = contract::event_kind_from_name(event);
-  return kind == DWCP_EV_SEND_CHUNK || kind == DWCP_EV_RECEIVE_CHUNK;
+  return kind && contract::event_kind_info(*kind).per_chunk;
 }
 
 bool per_chunk_probes_vouched(const std::string& release) {
@@ -77,6 +82,9 @@ KernelPlan plan_kernel(const KernelFeatures& features) {
       features.uprobe_multi && features.attach_cookie ? UprobeLinks::kMulti : UprobeLinks::kClassic;
   for (const auto& name : tcp_tracepoints())
     if (!features.tracepoints.count(name)) plan.missing_tracepoints.push_back(name);
+  plan.exec_events = true;
+  for (const auto& name : process_tracepoints())
+    plan.exec_events = plan.exec_events && features.tracepoints.count(name);
   return plan;
 }
 
@@ -89,6 +97,7 @@ std::vector<std::pair<std::string, std::string>> feature_mechanisms(const Kernel
   }
   out.emplace_back("probe_spec", plan.probe_spec == ProbeSpecSource::kCookie ? "attach_cookie" : "address_map");
   out.emplace_back("uprobe_link", plan.uprobe_links == UprobeLinks::kMulti ? "uprobe_multi" : "classic");
+  out.emplace_back("discovery", plan.exec_events ? "exec_tracepoint" : "proc_scan");
   return out;
 }
 
@@ -107,6 +116,7 @@ std::string describe_plan(const std::string& release, const KernelPlan& plan) {
     out << "; tracepoints missing (their counters stay 0):";
     for (const auto& name : plan.missing_tracepoints) out << ' ' << name;
   }
+  out << "; " << (plan.exec_events ? "process execs from sched_process_exec" : "process execs by /proc scans only");
   if (plan.refuse_per_chunk_probes)
     out << "; per-chunk probes (send_chunk, receive_chunk) refused: a target died under them once at a pc in the "
            "uprobe single-step page on 7.2, cause unknown (docs/kernels.md)";
@@ -132,6 +142,8 @@ void disable_features(KernelFeatures* features, const std::string& list, std::ve
       features->uprobe_multi = false;
     } else if (name == "per_chunk_probes") {
       features->per_chunk_probes = false;
+    } else if (name == "exec_events") {
+      for (const auto& tracepoint : process_tracepoints()) features->tracepoints.erase(tracepoint);
     } else if (unknown) {
       unknown->push_back(name);
     }
@@ -205,6 +217,7 @@ KernelFeatures probe_kernel_features() {
   std::vector<std::string> names = tcp_tracepoints();
   names.push_back("sock_send_length");
   names.push_back("sock_recv_length");
+  names.insert(names.end(), process_tracepoints().begin(), process_tracepoints().end());
   for (const auto& name : names)
     if (btf__find_by_name_kind(vmlinux, ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF) >= 0)
       features.tracepoints.insert(name);

@@ -4,6 +4,7 @@
 //                 tcp_sendmsg/tcp_recvmsg (BTF + trampolines), else none (logged, metric says so)
 //   probe specs   BPF cookie per attachment (5.15+), else a {tgid, address} -> spec map
 //   uprobe links  one uprobe_multi link per target (6.6+), else one classic uprobe per site
+//   discovery     sched_process_exec/exit tracepoints (every supported kernel), else /proc scans only
 // Probing is separate from planning so that the plan (pure) is unit-tested with any feature set.
 #pragma once
 
@@ -41,6 +42,9 @@ struct KernelPlan {
   ProbeSpecSource probe_spec = ProbeSpecSource::kCookie;
   UprobeLinks uprobe_links = UprobeLinks::kClassic;
   std::vector<std::string> missing_tracepoints;  // TCP tracepoints switched off (counters stay 0)
+  // Process execs and exits from sched_process_exec/exit: discovery judges a process at its exec
+  // and the /proc scan is a slow resync; without them (or disabled) discovery scans /proc only.
+  bool exec_events = false;
   std::string why_no_socket_bytes;
   bool refuse_per_chunk_probes = false;  // send_chunk/receive_chunk probes are refused, not attached
   bool unvouched_per_chunk_probes = false;  // attached although not vouched for (allowed by the operator)
@@ -54,6 +58,8 @@ bool per_chunk_probes_vouched(const std::string& release);
 
 // The tp_btf tracepoints the object uses besides the socket byte pair.
 const std::vector<std::string>& tcp_tracepoints();
+// The two tracepoints of process events (KernelPlan::exec_events).
+const std::vector<std::string>& process_tracepoints();
 
 // Empty when the agent can run on this kernel, else what is missing, named exactly.
 std::string kernel_refusal(const KernelFeatures& features);
@@ -77,7 +83,8 @@ bool map_reads_need_cap_bpf(const std::string& release, int unprivileged_bpf_dis
 bool map_reads_need_cap_bpf();
 
 // Switches features off as if the kernel lacked them (tests of the fallbacks on a newer kernel):
-// a comma-separated list of sock_length, fexit, attach_cookie, uprobe_multi, per_chunk_probes
+// a comma-separated list of sock_length, fexit, attach_cookie, uprobe_multi, per_chunk_probes,
+// exec_events
 // (environment variable DWCP_OBSERVER_DISABLE_FEATURES). Unknown names are returned in *unknown.
 void disable_features(KernelFeatures* features, const std::string& list, std::vector<std::string>* unknown);
 

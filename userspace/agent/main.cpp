@@ -1,11 +1,15 @@
 // dwcp-observer: attach to a running DWCP process by PID and serve its metrics.
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -25,6 +29,65 @@ std::atomic<int> g_signal{0};
 void on_stop_signal(int sig) {
   g_signal.store(sig);
   g_stop.store(true);
+}
+
+void on_reload_signal(int) { dwcp::agent::forward_reload_signal(); }
+
+// Prometheus's version block (prometheus/common/version.Print), with the platform as Go names it.
+std::string version_block() {
+#if defined(__x86_64__)
+  const char* arch = "amd64";
+#elif defined(__aarch64__)
+  const char* arch = "arm64";
+#else
+  const char* arch = "unknown";
+#endif
+  return std::string("dwcp-observer, version ") + DWCP_OBSERVER_VERSION + " (branch: " + DWCP_OBSERVER_BRANCH +
+         ", revision: " + DWCP_OBSERVER_REVISION + ")\n  build user:       " + DWCP_OBSERVER_BUILD_USER +
+         "\n  build date:       " + DWCP_OBSERVER_BUILD_DATE + "\n  compiler:         " +
+#if defined(__clang__)
+         "clang " + __clang_version__ +
+#else
+         "gcc " + __VERSION__ +
+#endif
+         "\n  platform:         linux/" + arch + "\n  tags:             unknown";
+}
+
+// --log.format as given on the command line, for the parse error of the rest of it.
+dwcp::log::Format format_from_argv(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--log.format=json" || (arg == "--log.format" && i + 1 < argc && std::string(argv[i + 1]) == "json"))
+      return dwcp::log::Format::kJson;
+  }
+  return dwcp::log::Format::kLogfmt;
+}
+
+// --web.systemd-socket: the listening sockets systemd passed (LISTEN_FDS from fd 3, for this
+// PID), moved above fd 64 so that the HTTP process's own fd 3.. can be set up from them.
+bool take_systemd_sockets(std::vector<int>* fds, std::string* error) {
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* count = std::getenv("LISTEN_FDS");
+  if (pid == nullptr || count == nullptr || std::atoi(pid) != ::getpid() || std::atoi(count) < 1) {
+    *error =
+        "--web.systemd-socket: no sockets passed by systemd (LISTEN_PID/LISTEN_FDS unset or not for this "
+        "process): start the service through its .socket unit, or drop the flag";
+    return false;
+  }
+  const int n = std::min(std::atoi(count), 16);
+  for (int i = 0; i < n; ++i) {
+    const int moved = fcntl(3 + i, F_DUPFD_CLOEXEC, 64);
+    if (moved < 0) {
+      *error = "--web.systemd-socket: fd " + std::to_string(3 + i) + ": " + std::strerror(errno);
+      return false;
+    }
+    ::close(3 + i);
+    fds->push_back(moved);
+  }
+  unsetenv("LISTEN_PID");
+  unsetenv("LISTEN_FDS");
+  unsetenv("LISTEN_FDNAMES");
+  return true;
 }
 
 std::string hostname() {
@@ -51,6 +114,12 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &stop_action, nullptr);
   sigaction(SIGTERM, &stop_action, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // SIGHUP (systemd's ExecReload) re-reads the TLS files in the HTTP process; never ends the agent.
+  struct sigaction reload_action {};
+  reload_action.sa_handler = on_reload_signal;
+  sigemptyset(&reload_action.sa_mask);
+  reload_action.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &reload_action, nullptr);
   AgentOptions options;
   options.node = hostname();
   options.profile_path = dwcp::profile::default_profile_path();
@@ -62,10 +131,11 @@ int main(int argc, char** argv) {
 
   CLI::App app{"dwcp-observer: DWCP metrics from an unmodified DWCP process, through eBPF"};
   app.footer("A live view of a running agent: dwcp-observer top [URL] (dwcp-observer top --help).");
-  app.set_version_flag("--version", std::string(DWCP_OBSERVER_VERSION) + " (" + DWCP_OBSERVER_REVISION + ")");
+  app.set_version_flag("--version", version_block());
   std::vector<int> pids;
   std::vector<std::string> comms, exes;
   std::string auth_file, web_config_file;
+  bool systemd_socket = false;
   std::string log_level = "info", log_format = "logfmt";
   app.add_option("--pid", pids, "PID of a DWCP process (repeat for several)")->check(CLI::Range(1, 1 << 30));
   app.add_option("--comm", comms, "observe the newest process with this command name; follows restarts");
@@ -82,19 +152,52 @@ int main(int argc, char** argv) {
                  "(/opt/novacron); repeat for several");
   app.add_option("--allow-build-id", options.policy.allow_build_ids,
                  "follow only binaries with this GNU or Go build id (repeat for several)");
+  app.add_option("--allow-fs", options.policy.allow_fs_types,
+                 "also follow executables on this file system type (as /proc/mounts names it: fuse.sshfs, nfs4; "
+                 "repeat for several). By default only local file systems whose owners the kernel keeps (ext4, xfs, "
+                 "btrfs, tmpfs, overlay, ...) are followed: a FUSE or network server can claim any owner");
+  int resync_s = static_cast<int>(options.discovery_resync.count());
+  app.add_option("--discovery-resync", resync_s,
+                 "seconds between /proc scans once the kernel reports process execs (sched_process_exec); "
+                 "they catch what the events missed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  app.add_option("--pod-logs-dir", options.pods_dir,
+                 "the kubelet's pod log directory (<namespace>_<pod>_<uid>/): Kubernetes pod names for the "
+                 "labels of discovered targets")
+      ->capture_default_str();
   double attach_timeout_s = 5;
   app.add_option("--attach-timeout", attach_timeout_s,
                  "seconds to wait for a target's executable to be read before giving up on it (a stalled "
                  "file system); readiness reports it")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 600.0));
-  app.add_option("--web.listen-address,--listen", options.listen,
-                 "address:port to serve /metrics on (127.0.0.1 by default; other addresses must be given "
-                 "explicitly; 9090 is the seed's port)")
+  std::vector<std::string> listen_addresses = {options.listen};
+  app.add_option("--web.listen-address,--listen", listen_addresses,
+                 "address:port to serve /metrics on, repeat for several: 127.0.0.1:9476, [::1]:9476, "
+                 "localhost:9476, :9476 (every IPv4 interface); other addresses than loopback must be given "
+                 "explicitly")
       ->capture_default_str();
-  app.add_option("--web.config.file", web_config_file,
-                 "exporter-toolkit web config: tls_server_config (cert_file, key_file, client_ca_file) and "
-                 "basic_auth_users (bcrypt hashes)");
+  app.add_flag("--web.systemd-socket", systemd_socket,
+               "serve on the sockets systemd passes (socket activation, LISTEN_FDS) instead of "
+               "--web.listen-address");
+  app.add_option("--web.telemetry-path", options.telemetry_path, "path under which to expose metrics")
+      ->capture_default_str()
+      ->check([](const std::string& text) {
+        return !text.empty() && text[0] == '/' && text.find_first_of(" ?#") == std::string::npos
+                   ? std::string()
+                   : std::string("must start with / and hold no space, ? or #");
+      });
+  app.add_flag("--web.disable-exporter-metrics", options.disable_exporter_metrics,
+               "leave out the agent's own process_* metrics (as node_exporter leaves out go_*/process_*)");
+  app.add_option("--web.max-requests", options.max_requests,
+                 "largest number of scrape and readiness requests answered at once; more get 503 (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  app.add_option(
+      "--web.config.file", web_config_file,
+      "exporter-toolkit web config: tls_server_config (certificates, client_auth_type, versions, "
+      "cipher_suites, curve_preferences), http_server_config (headers) and basic_auth_users (bcrypt hashes)");
   app.add_option("--log.level", log_level, "debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
@@ -114,7 +217,8 @@ int main(int argc, char** argv) {
           return "ring buffer size must be a power of two between 4096 and 1073741824";
         return "";
       });
-  app.add_option("--max-label-values", options.max_label_values, "distinct values kept per free-form label (rest -> \"other\")")
+  app.add_option("--max-label-values", options.max_label_values,
+                 "distinct values kept per free-form label (rest -> \"other\")")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   double link_capacity_mbps = 0;
@@ -145,14 +249,23 @@ int main(int argc, char** argv) {
   app.add_option("--user", run_as_user,
                  "user the agent and its HTTP process run as after attach (default: dwcp-observer if it exists, "
                  "else nobody; root: stay uid 0)");
-  app.add_option("--group", run_as_group, "group they run as after attach (default: the user's primary group; "
+  app.add_option("--group", run_as_group,
+                 "group they run as after attach (default: the user's primary group; "
                  "nogroup for nobody)");
   app.add_flag("--verbose", options.verbose, "libbpf's log (same as --log.level=debug)");
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitUsage;
+    // Through the log format the operator asked for: a log pipeline parses this line too.
+    dwcp::log::configure(dwcp::log::Level::kInfo, format_from_argv(argc, argv));
+    dwcp::log::error(std::string(e.what()) + " (see --help)", {{"exit_code", static_cast<int>(kExitUsage)}});
+    return kExitUsage;
   }
   namespace log = dwcp::log;
   log::Level level = log::Level::kInfo;
@@ -161,14 +274,26 @@ int main(int argc, char** argv) {
   log::parse_format(log_format, &format);
   log::configure(options.verbose ? log::Level::kDebug : level, format);
 
+  options.listen = listen_addresses.front();
+  options.extra_listen.assign(listen_addresses.begin() + 1, listen_addresses.end());
+  if (systemd_socket) {
+    std::string why;
+    if (!take_systemd_sockets(&options.systemd_listeners, &why)) {
+      log::error(why, {{"exit_code", static_cast<int>(kExitUsage)}});
+      return kExitUsage;
+    }
+  }
   options.overhead_interval = std::chrono::seconds(overhead_interval_s);
+  options.discovery_resync = std::chrono::seconds(resync_s);
   options.link_capacity_bps = link_capacity_mbps * 1e6;
   for (int pid : pids) options.targets.push_back({pid, "", "", "pid-" + std::to_string(pid)});
   for (auto comm : comms) {
     // The kernel keeps 15 bytes of a command name: a longer --comm would never match.
     if (comm.size() > 15) {
-      log::warn("warning: --comm " + comm + " is longer than 15 characters; the kernel cuts command names to 15, so it "
-                "matches \"" + comm.substr(0, 15) + "\" (use --exe PATH for a longer name)");
+      log::warn("warning: --comm " + comm +
+                " is longer than 15 characters; the kernel cuts command names to 15, so it "
+                "matches \"" +
+                comm.substr(0, 15) + "\" (use --exe PATH for a longer name)");
       comm.resize(15);
     }
     options.targets.push_back({0, comm, "", comm});
@@ -196,8 +321,8 @@ int main(int argc, char** argv) {
         return kExitUsage;
       }
   if (options.targets.size() > DWCP_MAX_TARGETS) {
-    log::error(std::to_string(options.targets.size()) + " targets given, at most " +
-               std::to_string(DWCP_MAX_TARGETS) + " can be observed at once: run another agent for the rest");
+    log::error(std::to_string(options.targets.size()) + " targets given, at most " + std::to_string(DWCP_MAX_TARGETS) +
+               " can be observed at once: run another agent for the rest");
     return kExitUsage;
   }
   if (!auth_file.empty()) {
@@ -218,6 +343,7 @@ int main(int argc, char** argv) {
     }
     options.tls = web->tls;
     options.basic_auth_users = web->basic_auth_users;
+    options.http_headers = web->headers;
   }
 
   Agent agent(options);
@@ -228,12 +354,13 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (code != kExitOk) {
-    log::error(error, {{"exit_code", std::to_string(code)}});
+    log::error(error, {{"exit_code", code}});
     return code;
   }
   // Tests and scripts read the bound port from this line (--listen 127.0.0.1:0 picks one).
-  log::info(std::string("serving ") + (options.tls.cert_file.empty() ? "http" : "https") + "://" +
-            agent.listen_address() + "/metrics");
+  for (const std::string& address : agent.listen_addresses())
+    log::info(std::string("serving ") + (options.tls.cert_file.empty() ? "http" : "https") + "://" + address +
+              options.telemetry_path);
 
   agent.run(g_stop);
   log::info(std::string(g_signal.load() == SIGINT ? "SIGINT" : "SIGTERM") + " received, detaching");

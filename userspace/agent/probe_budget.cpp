@@ -3,24 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "dwcp_observer/contract.h"
+
 namespace dwcp::agent {
 
-bool budget_may_demote(dwcp_event_kind kind) {
-  switch (kind) {
-    case DWCP_EV_SEND:
-    case DWCP_EV_SEND_CHUNK:
-    case DWCP_EV_RECEIVE:
-    case DWCP_EV_RECEIVE_CHUNK:
-    case DWCP_EV_ENCODE:
-    case DWCP_EV_DECODE:
-    case DWCP_EV_COMPRESS_MEMORY:
-    case DWCP_EV_COMPRESS_DISK:
-    case DWCP_EV_DECOMPRESS:
-      return true;
-    default:  // per session or stream, rare administrative acts, and kinds added later: kept
-      return false;
-  }
-}
+bool budget_may_demote(dwcp_event_kind kind) { return contract::event_kind_info(kind).per_operation; }
 
 namespace {
 

@@ -147,37 +147,60 @@ SessionMetrics::SessionMetrics() : registry_(std::make_shared<prometheus::Regist
                    .Help("AMST sessions (*MultiStreamTCP) the agent tracks in the target, open and seen by a probe")
                    .Register(*registry_);
   readable_ = &prometheus::BuildGauge()
-                    .Name("dwcp_observer_amst_stream_counters_readable")
-                    .Help("1 when the agent reads DWCP's per-stream byte counters in the target; 0 when the "
-                          "profile declares no session layout or the binary's DWARF contradicts it (then "
-                          "dwcp_amst_bytes_*_total come from chunk probes only, if the profile has any)")
-                    .Register(*registry_);
+                   .Name("dwcp_observer_amst_stream_counters_readable")
+                   .Help(
+                       "1 when the agent reads DWCP's per-stream byte counters in the target; 0 when the "
+                       "profile declares no session layout or the binary's DWARF contradicts it (then "
+                       "dwcp_amst_bytes_*_total come from chunk probes only, if the profile has any)")
+                   .Register(*registry_);
   reads_ = &prometheus::BuildCounter()
                 .Name("dwcp_observer_amst_stream_table_reads_total")
                 .Help("Reads of a session's stream table from the target's memory (per-stream byte counters)")
                 .Register(*registry_);
   unreadable_ = &prometheus::BuildCounter()
                      .Name("dwcp_observer_amst_sessions_unreadable_total")
-                     .Help("Sessions whose per-stream counters could not be read: their bytes are missing "
-                           "from dwcp_amst_bytes_*_total (socket totals still count them)")
+                     .Help(
+                         "Sessions whose per-stream counters could not be read: their bytes are missing "
+                         "from dwcp_amst_bytes_*_total (socket totals still count them)")
                      .Register(*registry_);
   truncated_ = &prometheus::BuildCounter()
                     .Name("dwcp_observer_amst_sessions_truncated_total")
                     .Help("Sessions holding more streams than the agent reads (" + std::to_string(kMaxReadStreams) +
                           "): the rest are not counted")
                     .Register(*registry_);
-  reconnects_ = &prometheus::BuildCounter()
-                     .Name("dwcp_observer_amst_stream_reconnects_total")
-                     .Help("Successful stream reconnects, as DWCP counts them itself (StreamConn.reconnects, "
-                           "read from the target); a failed one is dwcp_amst_errors_total{error_type=\"reconnect_failed\"}")
-                     .Register(*registry_);
+  refused_ = &prometheus::BuildCounter()
+                  .Name("dwcp_observer_amst_stream_counters_refused_total")
+                  .Help(
+                      "Sessions whose stream counters were refused as no DWCP stream counts them: reason "
+                      "decrease (a counter went down) or jump (above 2^60, or more than 1 TiB between two reads); "
+                      "the session is read no more, nothing of it is exported as a decrease")
+                  .Register(*registry_);
+  untracked_ = &prometheus::BuildCounter()
+                    .Name("dwcp_observer_amst_streams_untracked_total")
+                    .Help("Streams not counted because the agent tracks " + std::to_string(kMaxTrackedStreams) +
+                          " in the target already")
+                    .Register(*registry_);
+  reconnects_ =
+      &prometheus::BuildCounter()
+           .Name("dwcp_observer_amst_stream_reconnects_total")
+           .Help(
+               "Successful stream reconnects, as DWCP counts them itself (StreamConn.reconnects, "
+               "read from the target); a failed one is dwcp_amst_errors_total{error_type=\"reconnect_failed\"}")
+           .Register(*registry_);
 }
 
 SessionMetrics::ForTarget SessionMetrics::target(std::uint32_t pid) {
   const std::string p = std::to_string(pid);
-  return {&sessions_->Add({{"pid", p}}), &readable_->Add({{"pid", p}}), &reads_->Add({{"pid", p}, {"result", "ok"}}),
-          &reads_->Add({{"pid", p}, {"result", "failed"}}), &unreadable_->Add({{"pid", p}}),
-          &truncated_->Add({{"pid", p}}), &reconnects_->Add({{"pid", p}})};
+  return {&sessions_->Add({{"pid", p}}),
+          &readable_->Add({{"pid", p}}),
+          &reads_->Add({{"pid", p}, {"result", "ok"}}),
+          &reads_->Add({{"pid", p}, {"result", "failed"}}),
+          &unreadable_->Add({{"pid", p}}),
+          &truncated_->Add({{"pid", p}}),
+          &reconnects_->Add({{"pid", p}}),
+          &refused_->Add({{"pid", p}, {"reason", "decrease"}}),
+          &refused_->Add({{"pid", p}, {"reason", "jump"}}),
+          &untracked_->Add({{"pid", p}})};
 }
 
 SessionTracker::SessionTracker(std::unique_ptr<MemoryReader> memory, std::optional<profile::SessionLayout> layout,
@@ -208,30 +231,91 @@ bool SessionTracker::read(std::uint64_t address, Session& session, StreamTable* 
     metrics_.unreadable->Increment();
     // Once per target: the metric counts the rest.
     if (!logged_failure_)
-      log_("cannot read the stream table of AMST session 0x" + [&] {
-        char hex[32];
-        std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(address));
-        return std::string(hex);
-      }() + " (" + why + "): its per-stream bytes are not counted (dwcp_observer_amst_sessions_unreadable_total)");
+      log_("cannot read the stream table of AMST session 0x" +
+           [&] {
+             char hex[32];
+             std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(address));
+             return std::string(hex);
+           }() +
+           " (" + why + "): its per-stream bytes are not counted (dwcp_observer_amst_sessions_unreadable_total)");
     logged_failure_ = true;
   }
   return false;
 }
 
-void SessionTracker::charge(std::uint64_t address, Session& session, const StreamFigures& figures,
-                            std::vector<Event>* out) {
+void SessionTracker::refuse(std::uint64_t address, Session& session, prometheus::Counter* reason,
+                            const std::string& why) {
+  reason->Increment();
+  if (!session.unreadable) {
+    session.unreadable = true;
+    metrics_.unreadable->Increment();
+  }
+  erase_streams(session);
+  if (!logged_refusal_)
+    log_("AMST session 0x" +
+         [&] {
+           char hex[32];
+           std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(address));
+           return std::string(hex);
+         }() +
+         " holds stream figures no DWCP stream counts (" + why +
+         "): it is read no more (dwcp_observer_amst_stream_counters_refused_total)");
+  logged_refusal_ = true;
+}
+
+void SessionTracker::erase_streams(Session& session) {
+  tracked_streams_ -= session.streams.size();
+  session.streams.clear();
+}
+
+SessionTracker::Stream* SessionTracker::charge(std::uint64_t address, Session& session, const StreamFigures& figures,
+                                               std::vector<Event>* out, bool adopting) {
+  if (session.unreadable) return nullptr;
+  // The target's memory is the target's to write: figures no DWCP stream can hold are refused,
+  // never charged (a counter near 2^64 would wrap the sum, a pointer churned every read would
+  // charge its figures again and again).
+  if (figures.sent > kMaxStreamBytes || figures.received > kMaxStreamBytes) {
+    refuse(address, session, metrics_.refused_jump, "a byte counter above 2^60");
+    return nullptr;
+  }
+  auto it = session.streams.find(figures.ptr);
+  const bool same = it != session.streams.end() && it->second.id == figures.id;
+  const auto grew_too_much = [](std::uint64_t now, std::uint64_t before) {
+    return now > before && now - before > kMaxGrowthPerRead;
+  };
+  if (same ? grew_too_much(figures.sent, it->second.sent) || grew_too_much(figures.received, it->second.received)
+           : !adopting && (figures.sent > kMaxGrowthPerRead || figures.received > kMaxGrowthPerRead)) {
+    refuse(address, session, metrics_.refused_jump, "a stream grew by more than 1 TiB between two reads");
+    return nullptr;
+  }
+  const bool fresh = it == session.streams.end();
+  if (fresh) {
+    if (tracked_streams_ >= kMaxTrackedStreams) {
+      metrics_.untracked->Increment();
+      if (!logged_untracked_)
+        log_("tracking " + std::to_string(kMaxTrackedStreams) +
+             " AMST streams in this target: newer ones are not "
+             "counted (dwcp_observer_amst_streams_untracked_total)");
+      logged_untracked_ = true;
+      return nullptr;
+    }
+    it = session.streams.emplace(figures.ptr, Stream{}).first;
+    ++tracked_streams_;
+  }
+  // A stream of a session whose Start the agent saw, or new to a table it had read: created while
+  // watched, so its counters began at 0 under the kernel's eyes.
   if (consistency_ != nullptr)
-    consistency_->stream_read(address, figures.ptr, figures.id, figures.sent, figures.received);
-  auto [it, fresh] = session.streams.try_emplace(figures.ptr);
+    consistency_->stream_read(address, figures, session.born_watched || (fresh && session.read_once));
   Stream& known = it->second;
   std::uint64_t sent = figures.sent, received = figures.received;
   std::int32_t reconnects = figures.reconnects.value_or(0);
-  if (!fresh && known.id == figures.id) {
+  if (same) {
     // The same stream: charge only growth. A figure below what was charged is an older snapshot
     // (a read that raced the final one): nothing to add.
     sent = figures.sent > known.sent ? figures.sent - known.sent : 0;
     received = figures.received > known.received ? figures.received - known.received : 0;
-    reconnects = figures.reconnects && *figures.reconnects > known.reconnects ? *figures.reconnects - known.reconnects : 0;
+    reconnects =
+        figures.reconnects && *figures.reconnects > known.reconnects ? *figures.reconnects - known.reconnects : 0;
     known.sent = std::max(known.sent, figures.sent);
     known.received = std::max(known.received, figures.received);
     known.reconnects = std::max(known.reconnects, figures.reconnects.value_or(0));
@@ -240,14 +324,18 @@ void SessionTracker::charge(std::uint64_t address, Session& session, const Strea
   }
   if (sent != 0 || received != 0) out->push_back(StreamBytes{std::to_string(figures.id), sent, received});
   if (reconnects > 0) metrics_.reconnects->Increment(reconnects);
+  return &known;
 }
 
 void SessionTracker::take(std::uint64_t address, Session& session, const StreamTable& table, std::vector<Event>* out) {
+  const bool adopting = session.reads == 0;  // the streams a session holds when first read are adopted
   ++session.reads;
   for (const auto& figures : table.streams) {
-    charge(address, session, figures, out);
-    session.streams[figures.ptr].last_read = session.reads;
+    Stream* stream = charge(address, session, figures, out, adopting);
+    if (session.unreadable) return publish_sessions();
+    if (stream != nullptr) stream->last_read = session.reads;
   }
+  session.read_once = true;
   if (table.started) session.started = *table.started;
   if (table.active) {
     // DWCP's own count; a session that has not started (or whose Start failed) holds none.
@@ -258,28 +346,36 @@ void SessionTracker::take(std::uint64_t address, Session& session, const StreamT
   // Streams gone from the table for a few reads (closed by AdjustStreams, their finals charged)
   // are forgotten, so a table that churns cannot grow the agent. Not at once: a final of a stream
   // this read no longer found may still be on its way through the ring buffer.
-  if (table.length <= kMaxReadStreams) {
-    for (auto it = session.streams.begin(); it != session.streams.end();)
-      it = it->second.last_read + 3 < session.reads ? session.streams.erase(it) : std::next(it);
+  for (auto it = session.streams.begin(); it != session.streams.end();) {
+    if (it->second.last_read + 3 < session.reads) {
+      it = session.streams.erase(it);
+      --tracked_streams_;
+    } else {
+      ++it;
+    }
   }
   publish_sessions();
 }
 
-void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool reopen, bool by_start) {
+void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool reopen, bool by_start,
+                          bool born_watched) {
   if (address == 0) return;
   auto it = sessions_.find(address);
   if (it != sessions_.end()) {
     if (!it->second.closed || !reopen) return;
     // A closed session's address probed again by Start/Send/...: a new session there.
+    erase_streams(it->second);
     sessions_.erase(it);
   }
   const auto open = std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) { return !s.second.closed; });
   if (static_cast<std::size_t>(open) >= kMaxTrackedSessions) {
-    if (!logged_full_) log_("tracking " + std::to_string(kMaxTrackedSessions) + " AMST sessions: newer ones are not adopted");
+    if (!logged_full_)
+      log_("tracking " + std::to_string(kMaxTrackedSessions) + " AMST sessions: newer ones are not adopted");
     logged_full_ = true;
     return;
   }
   Session& session = sessions_[address];
+  session.born_watched = by_start || born_watched;
   // Without a started flag to read, a session counts once a probe other than Start's saw it
   // (Start's own event says whether it succeeded: started()).
   session.started = reopen && !by_start && !(layout_ && layout_->started_off >= 0);
@@ -320,8 +416,7 @@ void SessionTracker::final_figures(std::uint64_t address, const StreamFigures& f
     }
     return;
   }
-  charge(address, session, figures, out);
-  session.streams[figures.ptr].last_read = session.reads;
+  if (Stream* stream = charge(address, session, figures, out, session.reads == 0)) stream->last_read = session.reads;
 }
 
 void SessionTracker::read_rest_of_saved(std::uint64_t address, Session& session, std::vector<Event>* out) {
@@ -333,7 +428,7 @@ void SessionTracker::read_rest_of_saved(std::uint64_t address, Session& session,
     std::string why;
     if (read_streams(*memory_, *layout_, session.saved_table, DWCP_MAX_SESSION_STREAMS, length, &rest, &why)) {
       metrics_.reads_ok->Increment();
-      for (const auto& figures : rest) charge(address, session, figures, out);
+      for (const auto& figures : rest) charge(address, session, figures, out, session.reads == 0);
     } else {
       metrics_.reads_failed->Increment();
     }
@@ -347,7 +442,7 @@ void SessionTracker::closed(std::uint64_t address, std::vector<Event>* out) {
   Session& session = it->second;
   read_rest_of_saved(address, session, out);
   session.closed = true;
-  session.streams.clear();  // a second Close repeats no figure: nothing is charged after closed
+  erase_streams(session);  // a second Close repeats no figure: nothing is charged after closed
   if (consistency_ != nullptr) consistency_->session_closed(address);
   closed_order_.push_back(address);
   forget_old_closed();
@@ -365,7 +460,10 @@ void SessionTracker::reread(std::uint64_t address, std::vector<Event>* out) {
 void SessionTracker::forget_old_closed() {
   while (closed_order_.size() > kMaxClosedKept) {
     auto it = sessions_.find(closed_order_.front());
-    if (it != sessions_.end() && it->second.closed) sessions_.erase(it);
+    if (it != sessions_.end() && it->second.closed) {
+      erase_streams(it->second);
+      sessions_.erase(it);
+    }
     closed_order_.pop_front();
   }
 }
@@ -377,15 +475,24 @@ void SessionTracker::refresh(std::vector<Event>* out) {
     StreamTable table;
     if (!read(address, session, &table)) continue;
     // A live stream's counters only grow: a known stream whose id changed or whose counters went
-    // down means the session was freed without Close and its memory reused. Stop reading it.
-    const bool reused = std::any_of(table.streams.begin(), table.streams.end(), [&](const StreamFigures& f) {
+    // down means the session was freed without Close and its memory reused (or the target wrote
+    // its own counters). Stop reading it; a decrease is never exported, and counted.
+    bool reused = false, decreased = false;
+    for (const StreamFigures& f : table.streams) {
       auto known = session.streams.find(f.ptr);
-      return known != session.streams.end() &&
-             (known->second.id != f.id || f.sent < known->second.sent || f.received < known->second.received);
-    });
+      if (known == session.streams.end()) continue;
+      reused = reused || known->second.id != f.id;
+      decreased = decreased ||
+                  (known->second.id == f.id && (f.sent < known->second.sent || f.received < known->second.received));
+    }
+    if (decreased) {
+      refuse(address, session, metrics_.refused_decrease, "a stream's byte counter went down");
+      continue;
+    }
     if (reused) {
       session.unreadable = true;
       metrics_.unreadable->Increment();
+      erase_streams(session);
       continue;
     }
     take(address, session, table, out);

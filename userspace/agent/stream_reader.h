@@ -64,9 +64,9 @@ struct StreamFigures {
 };
 
 struct StreamTable {
-  std::int64_t num_streams = 0;  // MultiStreamTCP.numStreams
-  std::uint64_t data = 0;        // the slice's array pointer
-  std::uint64_t length = 0;      // len(streams) as read
+  std::int64_t num_streams = 0;        // MultiStreamTCP.numStreams
+  std::uint64_t data = 0;              // the slice's array pointer
+  std::uint64_t length = 0;            // len(streams) as read
   std::vector<StreamFigures> streams;  // the first min(length, max_streams)
   std::optional<std::int32_t> active;  // MultiStreamTCP.activeStreams
   std::optional<bool> started;         // MultiStreamTCP.started
@@ -91,13 +91,18 @@ class SessionMetrics {
   SessionMetrics();
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
   struct ForTarget {
-    prometheus::Gauge* sessions;          // sessions tracked (live)
-    prometheus::Gauge* readable;          // 1: per-stream counters are read; 0: layout missing/contradicted
-    prometheus::Counter* reads_ok;        // stream table reads
+    prometheus::Gauge* sessions;    // sessions tracked (live)
+    prometheus::Gauge* readable;    // 1: per-stream counters are read; 0: layout missing/contradicted
+    prometheus::Counter* reads_ok;  // stream table reads
     prometheus::Counter* reads_failed;
-    prometheus::Counter* unreadable;      // sessions whose counters could not be read
-    prometheus::Counter* truncated;       // sessions with more streams than are read (kMaxReadStreams)
-    prometheus::Counter* reconnects;      // DWCP's own successful reconnects (StreamConn.reconnects)
+    prometheus::Counter* unreadable;  // sessions whose counters could not be read
+    prometheus::Counter* truncated;   // sessions with more streams than are read (kMaxReadStreams)
+    prometheus::Counter* reconnects;  // DWCP's own successful reconnects (StreamConn.reconnects)
+    // Figures refused as no DWCP stream counts them (the session is read no more): a counter that
+    // went down, or grew more between two reads than any link carries.
+    prometheus::Counter* refused_decrease;
+    prometheus::Counter* refused_jump;
+    prometheus::Counter* untracked;  // streams not tracked: kMaxTrackedStreams reached
   };
   ForTarget target(std::uint32_t pid);
 
@@ -109,7 +114,18 @@ class SessionMetrics {
   prometheus::Family<prometheus::Counter>* unreadable_;
   prometheus::Family<prometheus::Counter>* truncated_;
   prometheus::Family<prometheus::Counter>* reconnects_;
+  prometheus::Family<prometheus::Counter>* refused_;
+  prometheus::Family<prometheus::Counter>* untracked_;
 };
+
+// What a read may say of one stream before it is refused: a byte counter beyond kMaxStreamBytes
+// (2^60, 36 years at 10 Gbit/s), or growth beyond kMaxGrowthPerRead (1 TiB) between two reads
+// (200 ms apart) of a known stream, or a stream first seen in a session read before.
+constexpr std::uint64_t kMaxStreamBytes = std::uint64_t{1} << 60;
+constexpr std::uint64_t kMaxGrowthPerRead = std::uint64_t{1} << 40;
+// Streams tracked per target across its sessions: a target that churns its stream pointers
+// cannot grow the agent past this.
+constexpr std::size_t kMaxTrackedStreams = 16384;
 
 // The sessions of one target process. Used from the agent's consumer thread only.
 class SessionTracker {
@@ -128,7 +144,10 @@ class SessionTracker {
   // streams it already holds (StreamsAdopted) and charge their bytes so far. `reopen`: a closed
   // session seen again is a new session at a reused address (false for Close's own events).
   // `by_start`: seen through Start's own event, which alone does not make it a started session.
-  void seen(std::uint64_t session, std::vector<Event>* out, bool reopen = true, bool by_start = false);
+  // `born_watched`: the event shows the session's first stream being created (or Start itself), so
+  // every stream it holds was created while watched (the consistency check's baselines).
+  void seen(std::uint64_t session, std::vector<Event>* out, bool reopen = true, bool by_start = false,
+            bool born_watched = false);
   // DWCP_EV_STREAM_FINAL: one stream's figures as Close or AdjustStreams returns, read in BPF
   // through the table saved at the call's entry (array pointer `table`, length `table_length`;
   // streams past the first DWCP_MAX_SESSION_STREAMS are read by dropped()).
@@ -147,6 +166,8 @@ class SessionTracker {
 
   // Sessions that are started and not closed.
   std::size_t live_sessions() const;
+  // Streams remembered across the sessions (at most kMaxTrackedStreams).
+  std::size_t tracked_streams() const { return tracked_streams_; }
   // Optional: told every stream's figures as read and every Close, to check them against the
   // kernel's socket counts (agent/stream_sockets.h). Not owned.
   void set_consistency(StreamConsistency* consistency) { consistency_ = consistency; }
@@ -162,15 +183,24 @@ class SessionTracker {
     bool closed = false;
     bool unreadable = false;
     bool started = false;
+    bool born_watched = false;  // first seen by Start's own event: its streams were created while watched
+    bool read_once = false;     // a table was read: streams new to a later read were created since
     std::uint64_t table_length = 0;  // at the last read
     std::uint64_t reads = 0;
-    std::optional<std::int64_t> active;  // last ActiveStreams sent
+    std::optional<std::int64_t> active;               // last ActiveStreams sent
     std::uint64_t saved_table = 0, saved_length = 0;  // from Close/AdjustStreams finals
-    std::map<std::uint64_t, Stream> streams;  // by *StreamConn
+    std::map<std::uint64_t, Stream> streams;          // by *StreamConn
   };
   // Charges figures against what was already charged for that stream (growth only); a stream
-  // whose id changed is a new object at a reused address: charged from zero.
-  void charge(std::uint64_t address, Session& session, const StreamFigures& figures, std::vector<Event>* out);
+  // whose id changed is a new object at a reused address: charged from zero. Returns the stream,
+  // or null when the figures were refused (the session is then marked unreadable) or the
+  // stream could not be tracked.
+  // `adopting`: the session's first read (streams open before the agent saw it, any figure).
+  Stream* charge(std::uint64_t address, Session& session, const StreamFigures& figures, std::vector<Event>* out,
+                 bool adopting);
+  // The session's figures cannot be DWCP's: it is read no more, and that is counted.
+  void refuse(std::uint64_t address, Session& session, prometheus::Counter* reason, const std::string& why);
+  void erase_streams(Session& session);
   bool read(std::uint64_t address, Session& session, StreamTable* table);
   // A table just read: charge its streams, take the session's own figures, forget streams long gone.
   void take(std::uint64_t address, Session& session, const StreamTable& table, std::vector<Event>* out);
@@ -187,7 +217,10 @@ class SessionTracker {
   bool logged_full_ = false;
   std::map<std::uint64_t, Session> sessions_;
   StreamConsistency* consistency_ = nullptr;
-  std::deque<std::uint64_t> closed_order_;  // closed sessions kept a while: a second Close repeats finals
+  std::deque<std::uint64_t> closed_order_;
+  std::size_t tracked_streams_ = 0;  // sum of sessions_[*].streams.size()
+  bool logged_refusal_ = false;
+  bool logged_untracked_ = false;  // closed sessions kept a while: a second Close repeats finals
 };
 
 }  // namespace dwcp::agent

@@ -42,13 +42,19 @@ std::optional<int> stream_socket_fd(MemoryReader& memory, std::uint64_t stream, 
     *why = "stream pointer " + hex(stream) + " is not a user address";
     return std::nullopt;
   }
-  std::uint64_t conn = 0, netfd = 0, sysfd = 0;
+  std::uint64_t conn = 0;
   if (!read_word(memory, stream + path.stream_conn, &conn, why)) return std::nullopt;
+  return conn_socket_fd(memory, conn, why, path);
+}
+
+std::optional<int> conn_socket_fd(MemoryReader& memory, std::uint64_t conn, std::string* why, const SocketPath& path) {
+  why->clear();
   if (conn == 0) return std::nullopt;  // closed, or between a reconnect's two connections: no socket, no error
   if (!plausible_pointer(conn)) {
     *why = "StreamConn.conn " + hex(conn) + " is not a pointer: wrong layout, or the stream was freed";
     return std::nullopt;
   }
+  std::uint64_t netfd = 0, sysfd = 0;
   if (!read_word(memory, conn + path.conn_fd, &netfd, why)) return std::nullopt;
   if (!plausible_pointer(netfd)) {
     *why = "net.TCPConn.fd " + hex(netfd) + " is not a pointer: not a *net.TCPConn, or freed";
@@ -107,62 +113,174 @@ void ConsistencyLedger::look(std::uint64_t inode, Socket& socket) {
   socket.received = std::max<std::uint64_t>(socket.received, now.received);
 }
 
-bool ConsistencyLedger::wants_socket(std::uint64_t stream, std::int64_t id, std::uint64_t sent,
-                                     std::uint64_t received) const {
-  auto it = streams_.find(stream);
-  if (it == streams_.end()) return streams_.size() < max_streams_;
-  const Stream& s = it->second;
-  return s.id != id || s.sent != sent || s.received != received;
+void ConsistencyLedger::snapshot(Stream& stream) {
+  for (auto& [inode, socket] : stream.sockets) {
+    look(inode, socket);
+    socket.at_sent = socket.sent;
+    socket.at_received = socket.received;
+  }
 }
 
-void ConsistencyLedger::observe(std::uint64_t session, std::uint64_t stream, std::int64_t id, std::uint64_t inode,
-                                std::uint64_t sent, std::uint64_t received) {
+bool ConsistencyLedger::wants_conn(const StreamRead& read) const {
+  auto it = streams_.find(read.stream);
+  if (it == streams_.end()) return streams_.size() < max_streams_;
+  const Stream& s = it->second;
+  return s.id != read.id || s.session != read.session || s.pending ||
+         (s.open && (read.sent > s.last_sent || read.received > s.last_received));
+}
+
+bool ConsistencyLedger::wants_socket(const StreamRead& read) const {
+  if (!read.conn || *read.conn == 0) return false;
+  auto it = streams_.find(read.stream);
+  if (it == streams_.end()) return streams_.size() < max_streams_;
+  const Stream& s = it->second;
+  return s.id != read.id || s.session != read.session || (s.pending && s.pending_conn != *read.conn) ||
+         (s.open && s.conn != *read.conn);
+}
+
+dwcp_socket_bytes ConsistencyLedger::kernel_now(std::uint64_t inode) {
+  dwcp_socket_bytes now{};
+  if (!kernel_.bytes(inode, &now)) now = {};
+  return now;
+}
+
+void ConsistencyLedger::open_window(Stream& stream, const StreamRead& read, bool from_zero,
+                                    const dwcp_socket_bytes& kernel) {
+  stream.window = stream.open = true;
+  stream.pending = false;
+  stream.conn = *read.conn;
+  stream.reconnects = read.reconnects;
+  stream.connections = 1;
+  stream.base_sent = from_zero ? 0 : read.sent;
+  stream.base_received = from_zero ? 0 : read.received;
+  stream.sent = read.sent;
+  stream.received = read.received;
+  Socket socket;
+  if (!from_zero) {
+    socket.base_sent = socket.sent = kernel.sent;
+    socket.base_received = socket.received = kernel.received;
+  }
+  stream.sockets.emplace(read.inode, socket);
+  owner_[read.inode] = read.stream;
+  snapshot(stream);
+  ++checked_;
+}
+
+void ConsistencyLedger::wait_until_still(Stream& s, const StreamRead& read, bool moved) {
+  if (read.conn && *read.conn == s.pending_conn) {
+    const dwcp_socket_bytes now = kernel_now(s.pending_inode);
+    const bool still = !moved && now.sent == s.pending_kernel.sent && now.received == s.pending_kernel.received;
+    s.pending_kernel = now;
+    if (still) {
+      StreamRead at = read;
+      at.inode = s.pending_inode;
+      at.sent = s.last_sent;
+      at.received = s.last_received;
+      open_window(s, at, false, now);
+    }
+  } else if (read.conn && *read.conn != 0 && read.inode != 0) {
+    // Reconnected while waiting: wait on the new socket.
+    s.pending_conn = *read.conn;
+    s.pending_inode = read.inode;
+    s.pending_kernel = kernel_now(read.inode);
+  } else if (read.conn) {
+    s.pending = false;  // on a connection the agent cannot see: it stays unverified
+  }
+}
+
+void ConsistencyLedger::observe(StreamRead read) {
   // A socket belongs to one stream: a stale fd read (closed, its number reused by another
   // stream's socket) must not count that socket twice.
-  if (inode != 0) {
-    auto owner = owner_.find(inode);
-    if (owner != owner_.end() && owner->second != stream) inode = 0;
+  if (read.inode != 0) {
+    auto owner = owner_.find(read.inode);
+    if (owner != owner_.end() && owner->second != read.stream) read.inode = 0;
   }
-  auto it = streams_.find(stream);
+  auto it = streams_.find(read.stream);
   // Another object at a freed stream's address, or a stream that reconnected more often than is
   // kept: what it counted so far is settled and it starts afresh from this read.
-  if (it != streams_.end() &&
-      (it->second.id != id || it->second.session != session ||
-       (inode != 0 && !it->second.sockets.count(inode) && it->second.sockets.size() >= kMaxSocketsPerStream))) {
+  if (it != streams_.end() && (it->second.id != read.id || it->second.session != read.session ||
+                               (read.inode != 0 && !it->second.sockets.count(read.inode) &&
+                                it->second.sockets.size() >= kMaxSocketsPerStream))) {
     settle(it);
     it = streams_.end();
   }
   if (it == streams_.end()) {
-    // Checked from the first read that finds its socket: before that, nothing is known to compare.
-    if (inode == 0 || streams_.size() >= max_streams_) return;
+    if (streams_.size() >= max_streams_) return;
     Stream fresh;
-    fresh.session = session;
-    fresh.id = id;
-    fresh.base_sent = fresh.sent = sent;
-    fresh.base_received = fresh.received = received;
-    Socket socket;
-    look(inode, socket);
-    socket.base_sent = socket.sent;
-    socket.base_received = socket.received;
-    fresh.sockets.emplace(inode, socket);
-    owner_[inode] = stream;
-    streams_.emplace(stream, std::move(fresh));
-    ++checked_;
+    fresh.session = read.session;
+    fresh.id = read.id;
+    fresh.last_sent = read.sent;
+    fresh.last_received = read.received;
+    if (read.conn && *read.conn != 0 && read.inode != 0) {
+      // Counters that began while watched (and a first socket: no reconnect yet), or that hold
+      // nothing yet: every byte the kernel counted on the socket is one DWCP counts, so both
+      // sides start at 0 and no chunk in flight at this read can skew the baseline.
+      if ((read.sent == 0 && read.received == 0) || (read.born_watched && read.reconnects && *read.reconnects == 0)) {
+        open_window(fresh, read, true, {});
+      } else {
+        fresh.pending = true;
+        fresh.pending_conn = *read.conn;
+        fresh.pending_inode = read.inode;
+        fresh.pending_kernel = kernel_now(read.inode);
+      }
+    }
+    // What DWCP counted before the window's baseline (everything, without a window).
+    fresh.unverified_sent = fresh.window ? fresh.base_sent : read.sent;
+    fresh.unverified_received = fresh.window ? fresh.base_received : read.received;
+    streams_.emplace(read.stream, std::move(fresh));
     return;
   }
-  Stream& known = it->second;
+  Stream& s = it->second;
   // A read that raced a later one (the final figures at Close) may be older: figures only grow.
-  known.sent = std::max(known.sent, sent);
-  known.received = std::max(known.received, received);
-  if (inode != 0 && known.sockets.emplace(inode, Socket{}).second) owner_[inode] = stream;  // a reconnect's socket
+  const std::uint64_t sent = std::max(s.last_sent, read.sent), received = std::max(s.last_received, read.received);
+  const bool moved = sent != s.last_sent || received != s.last_received;
+  if (s.open && moved) {
+    // DWCP counts a successful reconnect just after it replaced the connection: more reconnects
+    // than connections seen means one came and went between two reads (even if its address was
+    // reused by the next), and the bytes it carried are nowhere in the window's sockets.
+    const bool skipped = read.reconnects && s.reconnects && *read.reconnects - *s.reconnects > s.connections - 1;
+    const bool same = read.conn && *read.conn == s.conn;
+    const bool found = read.conn && *read.conn != 0 && read.inode != 0;
+    if (!skipped && (same || found)) {
+      if (!same) {
+        // A reconnect's socket, born after the last read: all its bytes count.
+        if (s.sockets.emplace(read.inode, Socket{}).second) owner_[read.inode] = read.stream;
+        s.conn = *read.conn;
+        ++s.connections;
+      }
+      s.sent = sent;
+      s.received = received;
+      snapshot(s);
+    } else {
+      // The stream moved to a connection the agent cannot see: compared up to its last verified read.
+      s.open = false;
+    }
+  }
+  if (!s.window) {
+    s.unverified_sent += sent - s.last_sent;
+    s.unverified_received += received - s.last_received;
+    s.last_sent = sent;
+    s.last_received = received;
+    if (s.pending) wait_until_still(s, read, moved);
+    return;
+  }
+  if (!s.open) {
+    s.unverified_sent += sent - s.last_sent;
+    s.unverified_received += received - s.last_received;
+  }
+  s.last_sent = sent;
+  s.last_received = received;
 }
 
 ByteDifference ConsistencyLedger::of(Stream& stream) {
   ByteDifference d;
+  if (!stream.window) return d;
   for (auto& [inode, socket] : stream.sockets) {
-    look(inode, socket);
-    d.sent += growth(socket.base_sent, socket.sent);
-    d.received += growth(socket.base_received, socket.received);
+    // An open window compares the kernel's count now (chunks in flight show for a moment); a
+    // closed one its count at the last verified read, with DWCP's figures of that read.
+    if (stream.open) look(inode, socket);
+    d.sent += growth(socket.base_sent, stream.open ? socket.sent : socket.at_sent);
+    d.received += growth(socket.base_received, stream.open ? socket.received : socket.at_received);
   }
   d.sent -= growth(stream.base_sent, stream.sent);
   d.received -= growth(stream.base_received, stream.received);
@@ -180,6 +298,8 @@ void ConsistencyLedger::settle(std::map<std::uint64_t, Stream>::iterator it) {
   const ByteDifference d = magnitude(it->second);
   settled_.sent += d.sent;
   settled_.received += d.received;
+  settled_unverified_.sent += static_cast<std::int64_t>(it->second.unverified_sent);
+  settled_unverified_.received += static_cast<std::int64_t>(it->second.unverified_received);
   for (const auto& [inode, socket] : it->second.sockets) {
     owner_.erase(inode);
     kernel_.forget(inode);
@@ -205,6 +325,15 @@ ByteDifference ConsistencyLedger::difference() {
   return total;
 }
 
+ByteDifference ConsistencyLedger::unverified() const {
+  ByteDifference total = settled_unverified_;
+  for (const auto& [ptr, stream] : streams_) {
+    total.sent += static_cast<std::int64_t>(stream.unverified_sent);
+    total.received += static_cast<std::int64_t>(stream.unverified_received);
+  }
+  return total;
+}
+
 ConsistencyMetrics::ConsistencyMetrics(prometheus::Registry& registry) {
   bytes_ = &prometheus::BuildGauge()
                 .Name("dwcp_observer_consistency_bytes")
@@ -219,12 +348,21 @@ ConsistencyMetrics::ConsistencyMetrics(prometheus::Registry& registry) {
                       "AMST streams whose socket the agent found, so that their counters are checked against the "
                       "kernel's (dwcp_observer_consistency_bytes)")
                   .Register(registry);
+  unverified_ = &prometheus::BuildCounter()
+                     .Name("dwcp_observer_consistency_unverified_bytes_total")
+                     .Help(
+                         "Bytes of DWCP's per-stream counters the agent could not compare with the kernel's, per "
+                         "direction: counted before it found the stream's socket (before the attach, or a stream "
+                         "that closed before its first read), or after the stream moved to a connection whose "
+                         "socket closed before the agent could look it up; not part of dwcp_observer_consistency_bytes")
+                     .Register(registry);
 }
 
 ConsistencyMetrics::ForTarget ConsistencyMetrics::target(std::uint32_t pid) {
   const std::string p = std::to_string(pid);
   return {&bytes_->Add({{"pid", p}, {"direction", "sent"}}), &bytes_->Add({{"pid", p}, {"direction", "received"}}),
-          &checked_->Add({{"pid", p}})};
+          &checked_->Add({{"pid", p}}), &unverified_->Add({{"pid", p}, {"direction", "sent"}}),
+          &unverified_->Add({{"pid", p}, {"direction", "received"}})};
 }
 
 StreamConsistency::StreamConsistency(int pid, std::unique_ptr<MemoryReader> memory,
@@ -237,22 +375,38 @@ StreamConsistency::StreamConsistency(int pid, std::unique_ptr<MemoryReader> memo
       metrics_(metrics),
       log_(std::move(log)) {}
 
-void StreamConsistency::stream_read(std::uint64_t session, std::uint64_t stream, std::int64_t id, std::uint64_t sent,
-                                    std::uint64_t received) {
-  std::uint64_t inode = 0;
-  if (ledger_.wants_socket(stream, id, sent, received)) {
-    std::string why;
-    auto fd = stream_socket_fd(*memory_, stream, &why);
+void StreamConsistency::stream_read(std::uint64_t session, const StreamFigures& figures, bool born_watched) {
+  StreamRead read;
+  read.session = session;
+  read.stream = figures.ptr;
+  read.id = figures.id;
+  read.sent = figures.sent;
+  read.received = figures.received;
+  read.reconnects = figures.reconnects;
+  read.born_watched = born_watched;
+  std::string why;
+  if (ledger_.wants_conn(read)) {
+    // Read after the figures: a connection replaced in between is one the figures may predate,
+    // which at worst ends the stream's window (bytes unverified), never a false difference.
+    std::uint64_t conn = 0;
+    if (plausible_pointer(read.stream) && read_word(*memory_, read.stream + SocketPath{}.stream_conn, &conn, &why))
+      read.conn = conn;
+  }
+  if (why.empty() && ledger_.wants_socket(read)) {
+    auto fd = conn_socket_fd(*memory_, *read.conn, &why);
     if (fd) {
-      if (auto found = socket_inode(pid_, *fd, &why)) inode = *found;
-    }
-    // A closed stream has no socket; anything else is worth saying once per target.
-    if (!why.empty() && !logged_) {
-      log_("cannot find the socket of an AMST stream (" + why + "): its bytes are not checked against the kernel");
-      logged_ = true;
+      auto inode = socket_inode(pid_, *fd, &why);
+      // The fd still the connection's after the lookup: not closed and its number reused meanwhile.
+      std::string again;
+      if (inode && conn_socket_fd(*memory_, *read.conn, &again) == fd) read.inode = *inode;
     }
   }
-  ledger_.observe(session, stream, id, inode, sent, received);
+  // A closed stream has no socket; anything else is worth saying once per target.
+  if (!why.empty() && !logged_) {
+    log_("cannot find the socket of an AMST stream (" + why + "): its bytes are not checked against the kernel");
+    logged_ = true;
+  }
+  ledger_.observe(read);
 }
 
 void StreamConsistency::session_closed(std::uint64_t session) { ledger_.session_closed(session); }
@@ -263,6 +417,10 @@ void StreamConsistency::publish() {
   metrics_.received->Set(static_cast<double>(d.received));
   metrics_.checked->Increment(static_cast<double>(ledger_.checked() - published_checked_));
   published_checked_ = ledger_.checked();
+  const ByteDifference u = ledger_.unverified();
+  metrics_.unverified_sent->Increment(static_cast<double>(u.sent - published_unverified_.sent));
+  metrics_.unverified_received->Increment(static_cast<double>(u.received - published_unverified_.received));
+  published_unverified_ = u;
 }
 
 }  // namespace dwcp::agent

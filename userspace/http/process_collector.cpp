@@ -20,16 +20,17 @@ prometheus::MetricFamily gauge(const char* name, const char* help, double value,
   family.help = help;
   family.type = type;
   prometheus::ClientMetric metric;
-  if (type == prometheus::MetricType::Counter) metric.counter.value = value;
-  else metric.gauge.value = value;
+  if (type == prometheus::MetricType::Counter)
+    metric.counter.value = value;
+  else
+    metric.gauge.value = value;
   family.metric.push_back(metric);
   return family;
 }
 
 // Fields of /proc/self/stat after the comm: the comm is between the first '(' and the LAST ')'
 // (a comm may itself hold ')' or spaces).
-bool read_stat(unsigned long long* utime, unsigned long long* stime, unsigned long long* start_ticks,
-               long* rss_pages) {
+bool read_stat(unsigned long long* utime, unsigned long long* stime, unsigned long long* start_ticks, long* rss_pages) {
   std::ifstream in("/proc/self/stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto close = text.rfind(')');

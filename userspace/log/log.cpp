@@ -15,10 +15,14 @@ std::mutex g_mutex;
 
 const char* level_name(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -27,13 +31,12 @@ const char* level_name(Level level) {
 std::string now_rfc3339() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   char text[64];
-  std::snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+  std::snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
   return text;
 }
 
@@ -42,11 +45,21 @@ std::string now_rfc3339() {
 void append_escaped(std::string& out, std::string_view text) {
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char hex[8];
@@ -84,9 +97,12 @@ bool parse_level(std::string_view text, Level* level) {
 }
 
 bool parse_format(std::string_view text, Format* format) {
-  if (text == "logfmt") *format = Format::kLogfmt;
-  else if (text == "json") *format = Format::kJson;
-  else return false;
+  if (text == "logfmt")
+    *format = Format::kLogfmt;
+  else if (text == "json")
+    *format = Format::kJson;
+  else
+    return false;
   return true;
 }
 
@@ -96,10 +112,12 @@ void configure(Level minimum, Format format, std::FILE* out) {
   g_out = out;
 }
 
+Format current_format() { return g_format.load(); }
+
 bool enabled(Level level) { return static_cast<int>(level) >= g_minimum.load(); }
 
-std::string format_line(Level level, std::string_view message, std::initializer_list<Field> fields,
-                        Format format, std::string_view timestamp) {
+std::string format_line(Level level, std::string_view message, std::initializer_list<Field> fields, Format format,
+                        std::string_view timestamp) {
   std::string line;
   line.reserve(64 + message.size());
   if (format == Format::kJson) {
@@ -110,12 +128,12 @@ std::string format_line(Level level, std::string_view message, std::initializer_
     line += "\",\"msg\":\"";
     append_escaped(line, message);
     line += '"';
-    for (const auto& [key, value] : fields) {
+    for (const Field& field : fields) {
       line += ",\"";
-      append_escaped(line, key);
-      line += "\":\"";
-      append_escaped(line, value);
-      line += '"';
+      append_escaped(line, field.key);
+      line += field.number ? "\":" : "\":\"";
+      append_escaped(line, field.value);
+      if (!field.number) line += '"';
     }
     line += "}\n";
     return line;
@@ -126,11 +144,11 @@ std::string format_line(Level level, std::string_view message, std::initializer_
   line += level_name(level);
   line += " msg=";
   append_logfmt_value(line, message);
-  for (const auto& [key, value] : fields) {
+  for (const Field& field : fields) {
     line += ' ';
-    line += key;
+    line += field.key;
     line += '=';
-    append_logfmt_value(line, value);
+    append_logfmt_value(line, field.value);
   }
   line += '\n';
   return line;

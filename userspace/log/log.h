@@ -25,7 +25,18 @@ bool parse_format(std::string_view text, Format* format);
 void configure(Level minimum, Format format, std::FILE* out = stderr);
 bool enabled(Level level);
 
-using Field = std::pair<std::string_view, std::string>;
+Format current_format();
+
+// key=value; a number is written bare in JSON ("exit_code":2), as Prometheus's loggers write it.
+struct Field {
+  Field(std::string_view k, std::string v) : key(k), value(std::move(v)) {}
+  Field(std::string_view k, const char* v) : key(k), value(v) {}
+  Field(std::string_view k, long long n) : key(k), value(std::to_string(n)), number(true) {}
+  Field(std::string_view k, int n) : Field(k, static_cast<long long>(n)) {}
+  std::string_view key;
+  std::string value;
+  bool number = false;
+};
 
 // One line: ts, level, msg, then the fields in order. Whole lines are written under a lock.
 void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
@@ -36,7 +47,7 @@ inline void warn(std::string_view m, std::initializer_list<Field> f = {}) { writ
 inline void error(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kError, m, f); }
 
 // The line write() would print, without the lock or the output (for tests).
-std::string format_line(Level level, std::string_view message, std::initializer_list<Field> fields,
-                        Format format, std::string_view timestamp);
+std::string format_line(Level level, std::string_view message, std::initializer_list<Field> fields, Format format,
+                        std::string_view timestamp);
 
 }  // namespace dwcp::log

@@ -75,11 +75,13 @@ enum InvalidReason : std::size_t {
   kCompleteWithoutStart,
   kStatusOutOfRange,
   kTrackingTableFull,
+  kCounterOverflow,
   kInvalidReasonCount
 };
 inline constexpr const char* kInvalidReasons[] = {
     "empty_id",           "negative_value",         "not_a_number",        "zero_compressed_size",
-    "close_without_open", "complete_without_start", "status_out_of_range", "tracking_table_full"};
+    "close_without_open", "complete_without_start", "status_out_of_range", "tracking_table_full",
+    "counter_overflow"};
 static_assert(std::size(kInvalidReasons) == kInvalidReasonCount, "one name per InvalidReason");
 
 inline constexpr const char* kOther = "other";

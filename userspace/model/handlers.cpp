@@ -37,16 +37,16 @@ void ModelImpl::stream_bytes(std::string_view stream_id, std::uint64_t sent, std
     stream_id = kUnknown;
   }
   const StreamCells cells = stream_cells(stream_id);
-  if (sent != 0) cells.sent->count.fetch_add(sent, std::memory_order_relaxed);
-  if (received != 0) cells.received->count.fetch_add(received, std::memory_order_relaxed);
+  if (sent != 0) add_bytes(cells.sent, sent);
+  if (received != 0) add_bytes(cells.received, received);
   count(cells.overflow);
 }
 
 void ModelImpl::record_compression(const DataTypeCells& cells, std::uint64_t original, std::uint64_t compressed,
                                    bool delta_hit, bool delta_known) {
   if (delta_known) (delta_hit ? delta_hits_ : delta_misses_).fetch_add(1, std::memory_order_relaxed);
-  if (original != 0) cells.original->count.fetch_add(original, std::memory_order_relaxed);
-  if (compressed != 0) cells.compressed->count.fetch_add(compressed, std::memory_order_relaxed);
+  if (original != 0) add_bytes(cells.original, original);
+  if (compressed != 0) add_bytes(cells.compressed, compressed);
   if (original != 0 && compressed != 0) {
     observe(*cells.ratio, specs()[kCompressionRatio].buckets,
             static_cast<double>(original) / static_cast<double>(compressed));

@@ -73,9 +73,27 @@ class ModelImpl {
   Resolved resolve(const std::string& label, std::string_view value);
   void seed(const std::string& label, const std::string& value);
   void count(Series* s, std::uint64_t n = 1) {
-    if (s != nullptr) s->count.fetch_add(n, std::memory_order_relaxed);
+    if (s == nullptr) return;
+    // One at a time cannot reach 2^64; a figure from the observed program can.
+    if (n == 1)
+      s->count.fetch_add(1, std::memory_order_relaxed);
+    else
+      add_bytes(s, n);
   }
   void invalid(std::size_t reason_index) { count(invalid_[reason_index]); }
+  // A byte counter's addition, saturating: a sum past 2^64 would wrap and the exported counter go
+  // down (a hostile target's figures can add anything). Held at the top instead, and counted.
+  void add_bytes(Series* s, std::uint64_t n) {
+    if (s == nullptr) return;
+    std::uint64_t now = s->count.load(std::memory_order_relaxed);
+    do {
+      if (n > UINT64_MAX - now) {
+        s->count.store(UINT64_MAX, std::memory_order_relaxed);
+        invalid(model_detail::kCounterOverflow);
+        return;
+      }
+    } while (!s->count.compare_exchange_weak(now, now + n, std::memory_order_relaxed));
+  }
   std::string id_or_unknown(std::string_view id);
   double clamp_seconds(double seconds);
   void observe_in(FamilyId family, std::vector<std::string> values, double value);

@@ -29,28 +29,6 @@ namespace {
 using namespace json;
 
 
-// The dwcp_system_config_enabled{feature} each event belongs to, unless the probe says otherwise.
-std::string default_feature(dwcp_event_kind kind) {
-  switch (kind) {
-    case DWCP_EV_ENCODE:
-    case DWCP_EV_DECODE:
-    case DWCP_EV_PRUNE:
-      return "delta_encoding";
-    case DWCP_EV_COMPRESS_MEMORY:
-    case DWCP_EV_COMPRESS_DISK:
-    case DWCP_EV_DECOMPRESS:
-      return "hde";
-    case DWCP_EV_MIGRATE_MEMORY:
-    case DWCP_EV_MIGRATE_DISK:
-      return "migration";
-    case DWCP_EV_FED_SYNC:
-    case DWCP_EV_FED_BASELINE:
-      return "federation";
-    default:
-      return "amst";
-  }
-}
-
 struct SlotInfo {
   const char* name;
   SlotKind kind;
@@ -63,6 +41,7 @@ constexpr SlotInfo kEntrySlots[] = {
     int_slot(DWCP_SLOT_ID),    int_slot(DWCP_SLOT_BYTES), int_slot(DWCP_SLOT_COUNT), int_slot(DWCP_SLOT_ENTRY_AUX),
     str_slot(DWCP_STR_NAME),   str_slot(DWCP_STR_PEER),
     {contract::kSessionSlotName, SlotKind::Int, DWCP_SLOT_SESSION},  // same slot as aux: AMST's *MultiStreamTCP
+    {contract::kObjectSlotName, SlotKind::Int, DWCP_SLOT_OBJECT},    // same slot: a DeltaEncoder
 };
 constexpr SlotInfo kExitSlots[] = {
     int_slot(DWCP_SLOT_ERR),         int_slot(DWCP_SLOT_RESULT_BYTES), int_slot(DWCP_SLOT_RESULT_AUX),
@@ -157,7 +136,8 @@ Result<CompiledProbe> compile_probe(const Json& probe, const std::string& path, 
   if (!event) return Error{event.error()};
   auto kind = event_kind_from_name(*event);
   if (!kind) {
-    std::vector<std::string> names(std::begin(contract::kEventKindNames) + 1, std::end(contract::kEventKindNames));
+    std::vector<std::string> names;
+    for (auto it = std::begin(contract::kEventKinds) + 1; it != std::end(contract::kEventKinds); ++it) names.push_back(it->name);
     return Error{child(path, "event") + ": unknown event `" + *event + "`" + did_you_mean(*event, names) +
                  "; events are: " + join(names)};
   }
@@ -166,7 +146,7 @@ Result<CompiledProbe> compile_probe(const Json& probe, const std::string& path, 
 
   auto feature = string_member(probe, path, "feature");
   if (!feature) return Error{feature.error()};
-  compiled.feature = feature->empty() ? default_feature(*kind) : *feature;
+  compiled.feature = feature->empty() ? contract::event_kind_info(*kind).feature : *feature;
   if (!is_simple_name(compiled.feature, ""))
     return Error{child(path, "feature") + ": `" + compiled.feature +
                  "` is not a feature name (lower-case letters, digits, '_')"};
@@ -265,6 +245,34 @@ Result<std::optional<SessionLayout>> session_layout(const TypeTable& types, cons
   return std::optional<SessionLayout>{std::move(layout)};
 }
 
+// The DeltaEncoder's own totals, when "types" declares them (all four, or the agent counts Encode
+// events instead).
+Result<std::optional<EncoderLayout>> encoder_layout(const TypeTable& types, const std::string& package) {
+  auto encoder = types.resolve("compression.DeltaEncoder", "");
+  if (!encoder || (*encoder)->kind != GoType::Kind::Struct) return std::optional<EncoderLayout>{};
+  EncoderLayout layout;
+  struct Need {
+    const char* field;
+    GoType::Kind kind;
+    int32_t* out;
+  };
+  const Need needs[] = {{"baselineStates", GoType::Kind::Map, &layout.baselines_off},
+                        {"totalEncoded", GoType::Kind::Int, &layout.encoded_off},
+                        {"totalDecoded", GoType::Kind::Int, &layout.decoded_off},
+                        {"deltaHits", GoType::Kind::Int, &layout.hits_off}};
+  for (const Need& need : needs) {
+    const GoField* field = (*encoder)->field(need.field);
+    if (!field) return std::optional<EncoderLayout>{};
+    if (field->type->kind != need.kind || field->type->size != 8)
+      return Error{std::string("types.compression.DeltaEncoder.fields.") + need.field + ": DWCP keeps " +
+                   (need.kind == GoType::Kind::Map ? "a map" : "an 8-byte counter") + " here"};
+    *need.out = field->offset;
+    layout.field_offsets.push_back(
+        {qualified_type_name("compression.DeltaEncoder", package, types.root_scope()), need.field, field->offset});
+  }
+  return std::optional<EncoderLayout>{std::move(layout)};
+}
+
 Result<Profile> compile_profile(const Json& root) {
   if (!root.is_object()) return wrong_type("(top level)", "a JSON object {\"schema\": 1, ...}", root);
   if (auto ok = check_keys(root, "", {"schema", "name", "description", "package", "types", "probes"}); !ok)
@@ -327,6 +335,9 @@ Result<Profile> compile_profile(const Json& root) {
   auto layout = session_layout(*types, profile.package);
   if (!layout) return Error{layout.error()};
   profile.session_layout = std::move(*layout);
+  auto encoder = encoder_layout(*types, profile.package);
+  if (!encoder) return Error{encoder.error()};
+  profile.encoder_layout = std::move(*encoder);
   return profile;
 }
 

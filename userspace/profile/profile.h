@@ -61,10 +61,21 @@ struct SessionLayout {
   std::vector<FieldOffsetUse> field_offsets;  // checked against the binary's DWARF
 };
 
+// Where a DeltaEncoder keeps its own totals (DWCP's GetMetrics reads the same fields):
+// len(baselineStates) is baseline_count, totalEncoded and deltaHits the hit rate.
+struct EncoderLayout {
+  int32_t baselines_off = 0;  // map[string]*BaselineState: its length is the map header's first word
+  int32_t encoded_off = 0;    // uint64 totalEncoded
+  int32_t decoded_off = 0;    // uint64 totalDecoded
+  int32_t hits_off = 0;       // uint64 deltaHits
+  std::vector<FieldOffsetUse> field_offsets;  // checked against the binary's DWARF
+};
+
 struct Profile {
   std::string name, description, package;
   std::vector<CompiledProbe> probes;
   std::optional<SessionLayout> session_layout;
+  std::optional<EncoderLayout> encoder_layout;
 };
 
 // Parses and compiles a profile. Errors read "<source_name>: probes[3].entry.bytes: what is wrong;

@@ -1,0 +1,153 @@
+// DWCP's DeltaEncoder totals read from memory (agent/encoder_reader.h): the reader's bounds, and
+// the tracker turning reads into growth (EncoderTotals) and the summed baseline count, the way
+// DWCP's GetMetrics reports them. Memory is a fake laid out like DWCP's (baselineStates @0,
+// totalEncoded @152, totalDecoded @160, deltaHits @168; a map header whose first word is its length).
+#include "agent/encoder_reader.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+
+namespace dwcp::agent {
+namespace {
+
+profile::EncoderLayout layout() {
+  profile::EncoderLayout l;
+  l.baselines_off = 0;
+  l.encoded_off = 152;
+  l.decoded_off = 160;
+  l.hits_off = 168;
+  return l;
+}
+
+struct FakeMemory : MemoryReader {
+  std::map<std::uint64_t, std::uint64_t> words;
+  bool read(const std::vector<Range>& ranges, std::string* why) override {
+    for (const auto& r : ranges) {
+      auto it = words.find(r.addr);
+      if (it == words.end() || r.len != 8) {
+        *why = "EFAULT";
+        return false;
+      }
+      std::memcpy(r.out, &it->second, 8);
+    }
+    return true;
+  }
+  // An encoder at `at` whose map header is at `map` (0: a nil map).
+  void encoder(std::uint64_t at, std::uint64_t map, std::uint64_t baselines, std::uint64_t encoded,
+               std::uint64_t decoded, std::uint64_t hits) {
+    words[at] = map;
+    if (map != 0) words[map] = baselines;
+    words[at + 152] = encoded;
+    words[at + 160] = decoded;
+    words[at + 168] = hits;
+  }
+};
+
+struct Harness {
+  FakeMemory* memory = nullptr;
+  std::unique_ptr<EncoderTracker> tracker;
+  std::vector<std::string> logs;
+  Harness() {
+    auto fake = std::make_unique<FakeMemory>();
+    memory = fake.get();
+    tracker = std::make_unique<EncoderTracker>(std::move(fake), layout(),
+                                               [this](const std::string& m) { logs.push_back(m); });
+  }
+};
+
+std::pair<std::uint64_t, std::uint64_t> totals(const std::vector<Event>& events) {
+  std::pair<std::uint64_t, std::uint64_t> sum{};
+  for (const auto& e : events)
+    if (const auto* t = std::get_if<EncoderTotals>(&e)) {
+      sum.first += t->encoded;
+      sum.second += t->delta_hits;
+    }
+  return sum;
+}
+
+std::vector<std::int64_t> baselines(const std::vector<Event>& events) {
+  std::vector<std::int64_t> out;
+  for (const auto& e : events)
+    if (const auto* b = std::get_if<BaselineCount>(&e)) {
+      EXPECT_EQ(b->baseline_type, "delta");
+      out.push_back(b->count);
+    }
+  return out;
+}
+
+TEST(EncoderReader, ReadsTotalsAndTheMapsLength) {
+  FakeMemory memory;
+  memory.encoder(0x10000, 0x20000, 3, 14, 5, 7);
+  EncoderFigures f;
+  std::string why;
+  ASSERT_TRUE(read_encoder(memory, layout(), 0x10000, &f, &why)) << why;
+  EXPECT_EQ(f.encoded, 14u);
+  EXPECT_EQ(f.decoded, 5u);
+  EXPECT_EQ(f.hits, 7u);
+  EXPECT_EQ(f.baselines, 3);
+  memory.encoder(0x30000, 0, 0, 0, 0, 0);  // a new encoder: nil map
+  ASSERT_TRUE(read_encoder(memory, layout(), 0x30000, &f, &why)) << why;
+  EXPECT_EQ(f.baselines, 0);
+}
+
+TEST(EncoderReader, RefusesWhatNoEncoderHolds) {
+  FakeMemory memory;
+  EncoderFigures f;
+  std::string why;
+  EXPECT_FALSE(read_encoder(memory, layout(), 0, &f, &why));
+  EXPECT_FALSE(read_encoder(memory, layout(), 0x10001, &f, &why)) << "unaligned";
+  EXPECT_FALSE(read_encoder(memory, layout(), 0x10000, &f, &why)) << "unmapped";
+  memory.encoder(0x10000, 0x20000, 3, 2, 0, 9);  // more hits than encodes
+  EXPECT_FALSE(read_encoder(memory, layout(), 0x10000, &f, &why));
+  EXPECT_NE(why.find("implausible"), std::string::npos) << why;
+  memory.encoder(0x10000, 0x20003, 3, 9, 0, 2);  // the map is no pointer
+  EXPECT_FALSE(read_encoder(memory, layout(), 0x10000, &f, &why));
+  memory.encoder(0x10000, 0x20000, std::uint64_t{1} << 40, 9, 0, 2);  // a length no map has
+  EXPECT_FALSE(read_encoder(memory, layout(), 0x10000, &f, &why));
+}
+
+// First sight counts what the encoder did before the attach (DWCP's figure is cumulative); later
+// reads add growth only; baselines are the sum over encoders, sent when it changes.
+TEST(EncoderTracker, ChargesGrowthFromDwcpsOwnTotals) {
+  Harness h;
+  h.memory->encoder(0x10000, 0x20000, 3, 14, 2, 7);
+  std::vector<Event> out;
+  h.tracker->seen(0x10000, &out);
+  h.tracker->seen(0x10000, &out);  // known: nothing more
+  EXPECT_EQ(totals(out), std::make_pair(std::uint64_t{14}, std::uint64_t{7}));
+  EXPECT_EQ(baselines(out), (std::vector<std::int64_t>{3}));
+  h.memory->encoder(0x50000, 0x60000, 2, 4, 0, 1);  // a second encoder
+  out.clear();
+  h.tracker->seen(0x50000, &out);
+  h.memory->words[0x10000 + 152] = 16;  // two more encodes, one a hit, a baseline pruned
+  h.memory->words[0x10000 + 168] = 8;
+  h.memory->words[0x20000] = 2;
+  h.tracker->refresh(&out);
+  h.tracker->refresh(&out);  // unchanged: nothing
+  EXPECT_EQ(totals(out), std::make_pair(std::uint64_t{4 + 2}, std::uint64_t{1 + 1}));
+  EXPECT_EQ(baselines(out), (std::vector<std::int64_t>{5, 4}));
+}
+
+// An encoder that went back or cannot be read any more was freed: forgotten with its baselines,
+// never charged a negative growth.
+TEST(EncoderTracker, AFreedEncoderIsForgottenNeverSubtracted) {
+  Harness h;
+  h.memory->encoder(0x10000, 0x20000, 3, 14, 2, 7);
+  h.memory->encoder(0x50000, 0x60000, 2, 4, 0, 1);
+  std::vector<Event> out;
+  h.tracker->seen(0x10000, &out);
+  h.tracker->seen(0x50000, &out);
+  h.memory->words[0x10000 + 152] = 1;  // reused memory
+  h.memory->words[0x10000 + 168] = 0;
+  h.memory->words.erase(0x50000 + 160);  // unmapped
+  out.clear();
+  h.tracker->refresh(&out);
+  EXPECT_EQ(totals(out), std::make_pair(std::uint64_t{0}, std::uint64_t{0}));
+  EXPECT_EQ(baselines(out), (std::vector<std::int64_t>{0}));
+  EXPECT_EQ(h.tracker->tracked(), 0u);
+}
+
+}  // namespace
+}  // namespace dwcp::agent

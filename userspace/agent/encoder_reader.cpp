@@ -1,0 +1,111 @@
+#include "agent/encoder_reader.h"
+
+#include <cstdio>
+
+namespace dwcp::agent {
+namespace {
+
+constexpr std::uint64_t kUserTop = std::uint64_t{1} << 47;
+// Bounds of what a sane encoder holds; beyond them the words read are not an encoder's.
+constexpr std::uint64_t kMaxBaselines = std::uint64_t{1} << 30;
+constexpr std::size_t kMaxEncoders = 256;
+
+bool plausible_pointer(std::uint64_t p) { return p != 0 && p % 8 == 0 && p < kUserTop; }
+
+std::string hex(std::uint64_t v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(v));
+  return text;
+}
+
+}  // namespace
+
+bool read_encoder(MemoryReader& memory, const profile::EncoderLayout& layout, std::uint64_t encoder,
+                  EncoderFigures* out, std::string* why) {
+  *out = EncoderFigures{};
+  if (!plausible_pointer(encoder)) {
+    *why = "encoder pointer " + hex(encoder) + " is not a user address";
+    return false;
+  }
+  std::uint64_t map = 0;
+  if (!memory.read({{encoder + layout.baselines_off, &map, 8},
+                    {encoder + layout.encoded_off, &out->encoded, 8},
+                    {encoder + layout.decoded_off, &out->decoded, 8},
+                    {encoder + layout.hits_off, &out->hits, 8}},
+                   why))
+    return false;
+  // len(map): the first word of the map header, in Go's old maps (hmap.count) and its Swiss
+  // tables (Map.used, Go 1.24+) alike. A nil map holds nothing.
+  std::uint64_t length = 0;
+  if (map != 0) {
+    if (!plausible_pointer(map)) {
+      *why = "baselineStates " + hex(map) + " is not a map";
+      return false;
+    }
+    if (!memory.read({{map, &length, 8}}, why)) return false;
+  }
+  if (length > kMaxBaselines || out->hits > out->encoded) {
+    *why = "implausible encoder (" + std::to_string(length) + " baselines, " + std::to_string(out->hits) +
+           " hits of " + std::to_string(out->encoded) + " encodes): wrong layout, or the encoder was freed";
+    return false;
+  }
+  out->baselines = static_cast<std::int64_t>(length);
+  return true;
+}
+
+EncoderTracker::EncoderTracker(std::unique_ptr<MemoryReader> memory, profile::EncoderLayout layout,
+                               std::function<void(const std::string&)> log)
+    : memory_(std::move(memory)), layout_(std::move(layout)), log_(std::move(log)) {}
+
+void EncoderTracker::seen(std::uint64_t address, std::vector<Event>* out) {
+  if (address == 0 || encoders_.count(address) != 0) return;
+  if (encoders_.size() >= kMaxEncoders) {
+    if (!logged_) log_("tracking " + std::to_string(kMaxEncoders) + " delta encoders: newer ones are not read");
+    logged_ = true;
+    return;
+  }
+  EncoderFigures now;
+  std::string why;
+  if (!read_encoder(*memory_, layout_, address, &now, &why)) {
+    if (!logged_) log_("cannot read delta encoder " + hex(address) + " (" + why + "): its totals are not counted");
+    logged_ = true;
+    return;
+  }
+  take(address, now, out);
+  publish_baselines(out);
+}
+
+void EncoderTracker::take(std::uint64_t address, const EncoderFigures& now, std::vector<Event>* out) {
+  Known& known = encoders_[address];
+  const EncoderTotals growth{now.encoded - known.last.encoded, now.hits - known.last.hits};
+  known.last = now;
+  if (growth.encoded != 0 || growth.delta_hits != 0) out->push_back(growth);
+}
+
+void EncoderTracker::refresh(std::vector<Event>* out) {
+  for (auto it = encoders_.begin(); it != encoders_.end();) {
+    EncoderFigures now;
+    std::string why;
+    const EncoderFigures& last = it->second.last;
+    // An encoder's totals only grow: one that cannot be read or went back was freed (or its
+    // memory reused): it is forgotten, with its baselines; what it counted stays counted.
+    if (!read_encoder(*memory_, layout_, it->first, &now, &why) || now.encoded < last.encoded ||
+        now.hits < last.hits) {
+      it = encoders_.erase(it);
+      continue;
+    }
+    take(it->first, now, out);
+    ++it;
+  }
+  publish_baselines(out);
+}
+
+void EncoderTracker::publish_baselines(std::vector<Event>* out) {
+  std::int64_t sum = 0;
+  for (const auto& [address, known] : encoders_) sum += known.last.baselines;
+  if (sum == published_baselines_) return;
+  published_baselines_ = sum;
+  out->push_back(BaselineCount{"delta", sum});
+}
+
+}  // namespace dwcp::agent

@@ -1,0 +1,222 @@
+#include "agent/executable_fetch.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace dwcp::agent {
+namespace {
+
+// The helper's one message; with status kOk it carries the file's and the copy's descriptors.
+struct Reply {
+  enum Status : std::int32_t { kOk, kUnreadable, kFileSystem, kNotGo };
+  std::int32_t status = kUnreadable;
+  std::int32_t copied = 0;
+  std::uint64_t dev = 0, ino = 0, size = 0;
+  std::int64_t mtime_ns = 0, ctime_ns = 0;
+  std::uint32_t owner = 0, mode = 0;
+  char error[240] = {};
+};
+
+std::int64_t ns(const timespec& t) { return t.tv_sec * 1000000000 + t.tv_nsec; }
+
+void send_reply(int sock, const Reply& reply, const int* fds, int nfds) {
+  iovec iov{const_cast<Reply*>(&reply), sizeof reply};
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (nfds > 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    std::memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+  }
+  while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
+
+// No capability left: what the helper reads after opening needs none, and a bug in the sniff
+// below must not run with the agent's privilege.
+void drop_all_capabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  syscall(SYS_capset, &header, data);
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+// The helper, in the forked child: only plain system calls, then _exit.
+[[noreturn]] void helper_main(int sock, const FetchRequest& request, const char* path) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  Reply reply;
+  auto fail = [&](Reply::Status status, const char* what, int err) {
+    reply.status = status;
+    if (err != 0)
+      std::snprintf(reply.error, sizeof reply.error, "%s %s: %s", what, path, std::strerror(err));
+    else
+      std::snprintf(reply.error, sizeof reply.error, "%s", what);
+    send_reply(sock, reply, nullptr, 0);
+    _exit(0);
+  };
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) fail(Reply::kUnreadable, "cannot open", errno);
+  drop_all_capabilities();
+  struct stat st {};
+  if (fstat(fd, &st) != 0) fail(Reply::kUnreadable, "cannot stat", errno);
+  if (!S_ISREG(st.st_mode)) fail(Reply::kUnreadable, "not a regular file:", 0);
+  FileIdentity got;
+  got.dev = st.st_dev;
+  got.ino = st.st_ino;
+  got.size = static_cast<std::uint64_t>(st.st_size);
+  got.mtime_ns = ns(st.st_mtim);
+  got.ctime_ns = ns(st.st_ctim);
+  got.owner = st.st_uid;
+  got.mode = st.st_mode;
+  const FileIdentity& want = request.expected;
+  if (!(got == want) || got.owner != want.owner || got.mode != want.mode)
+    fail(Reply::kUnreadable,
+         "the process runs another file than the one it was judged by (it execve()d, or the file changed): "
+         "nothing read",
+         0);
+  reply.dev = got.dev;
+  reply.ino = got.ino;
+  reply.size = got.size;
+  reply.mtime_ns = got.mtime_ns;
+  reply.ctime_ns = got.ctime_ns;
+  reply.owner = got.owner;
+  reply.mode = got.mode;
+  // The opened file itself, not the path: its super block says what kind of file system it is.
+  struct statfs fs {};
+  if (request.check_magic) {
+    if (fstatfs(fd, &fs) != 0) fail(Reply::kUnreadable, "cannot statfs", errno);
+    if (!trusted_fs_magic(static_cast<std::uint64_t>(fs.f_type))) {
+      std::snprintf(reply.error, sizeof reply.error,
+                    "the executable is on a file system (type 0x%lx) whose owners the kernel cannot vouch for",
+                    static_cast<unsigned long>(fs.f_type));
+      reply.status = Reply::kFileSystem;
+      send_reply(sock, reply, nullptr, 0);
+      _exit(0);
+    }
+  }
+  if (request.skip_non_go && !elf_looks_like_go(fd, got.size)) {
+    reply.status = Reply::kNotGo;
+    send_reply(sock, reply, &fd, 1);
+    _exit(0);
+  }
+  if (got.size > kMaxExecutableBytes) fail(Reply::kUnreadable, "the executable is larger than 2 GiB: not read", 0);
+  const int copy = static_cast<int>(syscall(SYS_memfd_create, "dwcp-observer-exe", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (copy < 0) fail(Reply::kUnreadable, "memfd_create for", errno);
+  off_t offset = 0;
+  while (static_cast<std::uint64_t>(offset) < got.size) {
+    const ssize_t n = sendfile(copy, fd, &offset, got.size - static_cast<std::uint64_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(Reply::kUnreadable, "cannot read", errno);
+    if (n == 0) fail(Reply::kUnreadable, "the executable shrank while it was read: nothing read", 0);
+  }
+  fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  reply.status = Reply::kOk;
+  reply.copied = 1;
+  const int fds[2] = {fd, copy};
+  send_reply(sock, reply, fds, 2);
+  _exit(0);
+}
+
+}  // namespace
+
+Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper) {
+  Fetched out;
+  out.refusal = Refusal::kUnreadable;
+  const std::string path = "/proc/" + std::to_string(request.pid) + "/exe";
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    out.error = std::string("socketpair: ") + std::strerror(errno);
+    return out;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    out.error = std::string("cannot start the read helper: ") + std::strerror(errno);
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return out;
+  }
+  if (pid == 0) {
+    ::close(sv[0]);
+    helper_main(sv[1], request, path.c_str());
+  }
+  helper->store(pid);
+  ::close(sv[1]);
+
+  Reply reply;
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+  iovec iov{&reply, sizeof reply};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t got;
+  while ((got = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  ::close(sv[0]);
+  int fds[2] = {-1, -1};
+  int nfds = 0;
+  for (cmsghdr* c = got > 0 ? CMSG_FIRSTHDR(&msg) : nullptr; c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const int n = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int i = 0; i < n; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (nfds < 2)
+        fds[nfds++] = fd;
+      else
+        ::close(fd);
+    }
+  }
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  helper->store(0);
+
+  const bool complete = got == static_cast<ssize_t>(sizeof reply) && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
+  const int want_fds = !complete ? -1 : reply.status == Reply::kOk ? 2 : reply.status == Reply::kNotGo ? 1 : 0;
+  if (!complete || nfds != want_fds) {
+    for (int i = 0; i < nfds; ++i) ::close(fds[i]);
+    out.error = complete ? "the read helper sent a malformed answer" : "the read helper ended without an answer";
+    return out;
+  }
+  reply.error[sizeof reply.error - 1] = '\0';
+  if (reply.status == Reply::kUnreadable || reply.status == Reply::kFileSystem) {
+    out.refusal = reply.status == Reply::kFileSystem ? Refusal::kFileSystem : Refusal::kUnreadable;
+    out.error = reply.error;
+    return out;
+  }
+  FileIdentity identity = request.expected;
+  identity.dev = reply.dev;
+  identity.ino = reply.ino;
+  identity.size = reply.size;
+  identity.mtime_ns = reply.mtime_ns;
+  identity.ctime_ns = reply.ctime_ns;
+  identity.owner = reply.owner;
+  identity.mode = reply.mode;
+  out.refusal = Refusal::kNone;
+  out.file = ExecutableFile::adopt(fds[0], identity);
+  out.copy_fd = reply.status == Reply::kOk ? fds[1] : -1;
+  return out;
+}
+
+}  // namespace dwcp::agent
