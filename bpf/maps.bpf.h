@@ -94,9 +94,9 @@ struct {
 // The Go ABI integer registers at the probe, copied once with constant offsets: the verifier
 // refuses ctx reads at a computed offset, which is what a switch on the register index becomes.
 struct go_regs {
-	__u64 r[16];
+	__u64 r[DWCP_REG_COUNT + 1];
 };
-#define GO_REG_SP 15
+#define GO_REG_SP DWCP_REG_COUNT
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -8,21 +8,44 @@
 
 #include "maps.bpf.h"
 
+#include <bpf/bpf_tracing.h>
+
+// Go's integer argument/result registers in assignment order (dwcp_go_reg), then SP, and the
+// register that holds the current goroutine's g: per architecture, through libbpf's pt_regs
+// cast (arm64's uprobe context is a struct user_pt_regs).
+#if defined(__TARGET_ARCH_arm64)
+#define GO_INT_REGS DWCP_REG_COUNT_ARM64
+#define GO_G_REG(ctx) (__PT_REGS_CAST(ctx)->regs[28])
+#define GO_INT_REG(ctx, i) (__PT_REGS_CAST(ctx)->regs[i])
+#elif defined(__TARGET_ARCH_x86)
+#define GO_INT_REGS DWCP_REG_COUNT_AMD64
+#define GO_G_REG(ctx) (__PT_REGS_CAST(ctx)->r14)
+#else
+#error "build with -D__TARGET_ARCH_x86 or -D__TARGET_ARCH_arm64"
+#endif
+
 static __always_inline struct go_regs *capture_regs(struct pt_regs *ctx, __u32 slot)
 {
 	struct go_regs *regs = bpf_map_lookup_elem(&regs_scratch, &slot);
 	if (!regs)
 		return 0;
-	regs->r[DWCP_REG_RAX] = ctx->ax;
-	regs->r[DWCP_REG_RBX] = ctx->bx;
-	regs->r[DWCP_REG_RCX] = ctx->cx;
-	regs->r[DWCP_REG_RDI] = ctx->di;
-	regs->r[DWCP_REG_RSI] = ctx->si;
-	regs->r[DWCP_REG_R8] = ctx->r8;
-	regs->r[DWCP_REG_R9] = ctx->r9;
-	regs->r[DWCP_REG_R10] = ctx->r10;
-	regs->r[DWCP_REG_R11] = ctx->r11;
-	regs->r[GO_REG_SP] = ctx->sp;
+#if defined(__TARGET_ARCH_arm64)
+#pragma unroll
+	for (int i = 0; i < GO_INT_REGS; i++)
+		regs->r[i] = GO_INT_REG(ctx, i);
+#else
+	const struct pt_regs *r = __PT_REGS_CAST(ctx);
+	regs->r[0] = r->ax;
+	regs->r[1] = r->bx;
+	regs->r[2] = r->cx;
+	regs->r[3] = r->di;
+	regs->r[4] = r->si;
+	regs->r[5] = r->r8;
+	regs->r[6] = r->r9;
+	regs->r[7] = r->r10;
+	regs->r[8] = r->r11;
+#endif
+	regs->r[GO_REG_SP] = PT_REGS_SP(ctx);
 	return regs;
 }
 
@@ -56,7 +79,7 @@ static __always_inline int read_loc(const struct go_regs *regs, const struct dwc
 {
 	__u64 v = 0;
 	if (loc->base == DWCP_LOC_REG) {
-		v = regs->r[loc->reg & 15];
+		v = regs->r[loc->reg % DWCP_REG_COUNT];
 	} else if (loc->base == DWCP_LOC_STACK) {
 		if (bpf_probe_read_user(&v, 8, (void *)(regs->r[GO_REG_SP] + (__s64)loc->stack_off)))
 			return -1;
@@ -232,9 +255,9 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index, 
 
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 probe_id = spec->probe_id % DWCP_MAX_PROBES;
-	// Go keeps the current goroutine's g in R14 (ABIInternal): the pairing key that survives
-	// stack moves, unlike SP.
-	struct dwcp_inflight_key key = {.goroutine = ctx->r14, .tgid = tgid, .probe_id = probe_id};
+	// Go keeps the current goroutine's g in a register (ABIInternal: amd64 R14, arm64 R28): the
+	// pairing key that survives stack moves, unlike SP.
+	struct dwcp_inflight_key key = {.goroutine = GO_G_REG(ctx), .tgid = tgid, .probe_id = probe_id};
 
 	if (spec->phase == DWCP_PHASE_ENTRY) {
 		struct inflight_value *in = bpf_map_lookup_elem(&scratch, &slot);

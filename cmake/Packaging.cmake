@@ -104,7 +104,15 @@ set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL agent lib dev)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # Depends: from the shared libraries (dpkg-shlibdeps)
+if(CMAKE_CROSSCOMPILING)
+  # dpkg-shlibdeps reads this machine's dpkg database, which holds no arm64 libraries: a cross
+  # build is given its Depends (scripts/package-arm64.sh reads them from the sysroot's packages).
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
+  set(DWCP_DEB_DEPENDS "${DWCP_CROSS_AGENT_DEPENDS}, ")
+else()
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # Depends: from the shared libraries (dpkg-shlibdeps)
+  set(DWCP_DEB_DEPENDS "")
+endif()
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)  # libdwcp-hooks0's shlibs file (the agent has no soname'd library)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/dwcp-observer/dwcp-observer")
@@ -112,7 +120,7 @@ set(CPACK_DEBIAN_AGENT_PACKAGE_NAME dwcp-observer)
 set(CPACK_DEBIAN_AGENT_DESCRIPTION
     "The node agent attaches uprobes to an unmodified DWCP process and serves the\n dwcp_* metric families on /metrics; with the operators' kit (alerts, recording\n rules, Grafana dashboard, systemd unit, Kubernetes manifests).")
 # adduser: postinst creates the dwcp-observer system user (the agent's default --user).
-set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "adduser")
+set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "${DWCP_DEB_DEPENDS}adduser")
 set(CPACK_DEBIAN_AGENT_PACKAGE_CONTROL_EXTRA
     ${CMAKE_SOURCE_DIR}/packaging/debian/conffiles ${CMAKE_SOURCE_DIR}/packaging/debian/postinst
     ${CMAKE_SOURCE_DIR}/packaging/debian/prerm ${CMAKE_SOURCE_DIR}/packaging/debian/postrm)
@@ -127,7 +135,10 @@ set(CPACK_DEBIAN_LIB_PACKAGE_CONTROL_EXTRA ${CMAKE_SOURCE_DIR}/packaging/debian/
     ${CMAKE_SOURCE_DIR}/packaging/debian/libdwcp-hooks0/postinst ${CMAKE_SOURCE_DIR}/packaging/debian/libdwcp-hooks0/postrm)
 set(CPACK_DEBIAN_LIB_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME dwcp-observer-dev)
-set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libdwcp-hooks0 (= ${PROJECT_VERSION})")
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${DWCP_DEB_DEPENDS}libdwcp-hooks0 (= ${PROJECT_VERSION})")
+if(CMAKE_CROSSCOMPILING)
+  set(CPACK_DEBIAN_LIB_PACKAGE_DEPENDS "${DWCP_CROSS_AGENT_DEPENDS}")
+endif()
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_DESCRIPTION
     "libdwcp_hooks and its C and C++ headers: DWCP feeds the same metrics model\n from inside the process where eBPF is not allowed.")

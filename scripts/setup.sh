@@ -30,3 +30,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   # the tests start their own servers on free loopback ports instead.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+
+# The arm64 cross build and its emulated guest (scripts/test-arm64.sh): only when asked.
+if [ "${DWCP_ARM64:-0}" = 1 ]; then
+  bash "$(dirname "$0")/setup-arm64.sh"
+fi

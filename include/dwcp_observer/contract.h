@@ -29,27 +29,27 @@ struct EventKindInfo {
   bool per_chunk;
 };
 inline constexpr EventKindInfo kEventKinds[] = {
-    {"", "", false, false},                             // DWCP_EV_NONE
-    {"session_start", "amst", false, false},            // DWCP_EV_SESSION_START
-    {"stream_open", "amst", false, false},              // DWCP_EV_STREAM_OPEN
-    {"send", "amst", true, false},                      // DWCP_EV_SEND
-    {"send_chunk", "amst", true, true},                 // DWCP_EV_SEND_CHUNK
-    {"receive", "amst", true, false},                   // DWCP_EV_RECEIVE
-    {"receive_chunk", "amst", true, true},              // DWCP_EV_RECEIVE_CHUNK
-    {"session_close", "amst", false, false},            // DWCP_EV_SESSION_CLOSE
-    {"reconnect", "amst", false, false},                // DWCP_EV_RECONNECT
-    {"encode", "delta_encoding", true, false},          // DWCP_EV_ENCODE
-    {"decode", "delta_encoding", true, false},          // DWCP_EV_DECODE
-    {"prune", "delta_encoding", false, false},          // DWCP_EV_PRUNE
-    {"compress_memory", "hde", true, false},            // DWCP_EV_COMPRESS_MEMORY
-    {"compress_disk", "hde", true, false},              // DWCP_EV_COMPRESS_DISK
-    {"decompress", "hde", true, false},                 // DWCP_EV_DECOMPRESS
-    {"migrate_memory", "migration", false, false},      // DWCP_EV_MIGRATE_MEMORY
-    {"migrate_disk", "migration", false, false},        // DWCP_EV_MIGRATE_DISK
-    {"fed_sync", "federation", false, false},           // DWCP_EV_FED_SYNC
-    {"fed_baseline", "federation", false, false},       // DWCP_EV_FED_BASELINE
-    {"stream_final", "amst", false, false},             // DWCP_EV_STREAM_FINAL: the BPF program's own
-    {"adjust_streams", "amst", false, false},           // DWCP_EV_ADJUST_STREAMS
+    {"", "", false, false},                         // DWCP_EV_NONE
+    {"session_start", "amst", false, false},        // DWCP_EV_SESSION_START
+    {"stream_open", "amst", false, false},          // DWCP_EV_STREAM_OPEN
+    {"send", "amst", true, false},                  // DWCP_EV_SEND
+    {"send_chunk", "amst", true, true},             // DWCP_EV_SEND_CHUNK
+    {"receive", "amst", true, false},               // DWCP_EV_RECEIVE
+    {"receive_chunk", "amst", true, true},          // DWCP_EV_RECEIVE_CHUNK
+    {"session_close", "amst", false, false},        // DWCP_EV_SESSION_CLOSE
+    {"reconnect", "amst", false, false},            // DWCP_EV_RECONNECT
+    {"encode", "delta_encoding", true, false},      // DWCP_EV_ENCODE
+    {"decode", "delta_encoding", true, false},      // DWCP_EV_DECODE
+    {"prune", "delta_encoding", false, false},      // DWCP_EV_PRUNE
+    {"compress_memory", "hde", true, false},        // DWCP_EV_COMPRESS_MEMORY
+    {"compress_disk", "hde", true, false},          // DWCP_EV_COMPRESS_DISK
+    {"decompress", "hde", true, false},             // DWCP_EV_DECOMPRESS
+    {"migrate_memory", "migration", false, false},  // DWCP_EV_MIGRATE_MEMORY
+    {"migrate_disk", "migration", false, false},    // DWCP_EV_MIGRATE_DISK
+    {"fed_sync", "federation", false, false},       // DWCP_EV_FED_SYNC
+    {"fed_baseline", "federation", false, false},   // DWCP_EV_FED_BASELINE
+    {"stream_final", "amst", false, false},         // DWCP_EV_STREAM_FINAL: the BPF program's own
+    {"adjust_streams", "amst", false, false},       // DWCP_EV_ADJUST_STREAMS
 };
 
 // Indexed by enum dwcp_drop_reason: the `reason` label of dwcp_observer_events_lost_total.

@@ -18,7 +18,10 @@
 #include <linux/types.h>
 #endif
 
-#define DWCP_ABI_VERSION 3
+/* Contract versions: 2 adds adjust_streams and the saved stream table; 3 the process exec/exit
+ * events (proc_events); 4: dwcp_loc.reg is an index in the architecture's register assignment
+ * order (dwcp_go_reg), up to 16 registers (arm64); it named amd64's registers before. */
+#define DWCP_ABI_VERSION 4
 
 #define DWCP_MAX_PROBES 64   /* functions of one profile */
 #define DWCP_MAX_SPECS (2 * DWCP_MAX_PROBES) /* spec 2*probe_id: entry, 2*probe_id+1: exit (all RET sites) */
@@ -95,22 +98,26 @@ enum dwcp_slot {
 /* Where a value lives when the probe fires. */
 enum dwcp_loc_base {
 	DWCP_LOC_NONE = 0,
-	DWCP_LOC_REG = 1,   /* a register: index into dwcp_go_int_regs below */
+	DWCP_LOC_REG = 1,   /* a register: index in assignment order (dwcp_go_reg) */
 	DWCP_LOC_STACK = 2, /* user stack: *(SP + stack_off) */
 };
 
-/* Go ABIInternal integer argument/result registers on amd64, in assignment order. */
+/* Go ABIInternal integer argument/result registers, by their index in the architecture's
+ * assignment order (Go src/cmd/compile/abi-internal.md): index i is the i-th integer register
+ * the ABI assigns. amd64: RAX RBX RCX RDI RSI R8 R9 R10 R11 (0..8); arm64: R0..R15 (0..15).
+ * The profile computes the indices from the same "params" on either architecture; the BPF
+ * program reads index i from its own architecture's register (uprobe_handler.bpf.h). */
 enum dwcp_go_reg {
-	DWCP_REG_RAX = 0, DWCP_REG_RBX, DWCP_REG_RCX, DWCP_REG_RDI, DWCP_REG_RSI,
-	DWCP_REG_R8, DWCP_REG_R9, DWCP_REG_R10, DWCP_REG_R11,
-	DWCP_REG_COUNT,
+	DWCP_REG_COUNT_AMD64 = 9,
+	DWCP_REG_COUNT_ARM64 = 16,
+	DWCP_REG_COUNT = 16, /* the most any architecture has */
 };
 
 /* base value (register or stack word), then `nderef` hops: v = *(v + deref[i]) (8-byte reads),
  * the last hop reading `width` bytes (1, 2, 4 or 8). With nderef == 0, width truncates the base. */
 struct dwcp_loc {
 	__u8 base;   /* enum dwcp_loc_base */
-	__u8 reg;    /* enum dwcp_go_reg, for DWCP_LOC_REG */
+	__u8 reg;    /* register index (dwcp_go_reg), for DWCP_LOC_REG */
 	__u8 nderef;
 	__u8 width;
 	__s32 stack_off;
@@ -157,7 +164,7 @@ enum dwcp_event_flags {
 struct dwcp_event {
 	__u64 ts_ns;       /* bpf_ktime_get_ns at exit (or entry for entry-only probes) */
 	__u64 duration_ns; /* exit - entry, for paired events */
-	__u64 goroutine;   /* g pointer (R14): the pairing key */
+	__u64 goroutine;   /* g pointer (amd64 R14, arm64 R28): the pairing key */
 	__u32 tgid;
 	__u16 kind;
 	__u16 probe_id;

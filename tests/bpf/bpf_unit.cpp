@@ -21,7 +21,7 @@ dwcp_loc loc_of(dwcp_loc_base base, std::initializer_list<std::int32_t> deref, s
 
 }  // namespace
 
-dwcp_loc reg_loc(dwcp_go_reg reg, std::initializer_list<std::int32_t> deref, std::uint8_t width) {
+dwcp_loc reg_loc(ut_reg reg, std::initializer_list<std::int32_t> deref, std::uint8_t width) {
   dwcp_loc loc = loc_of(DWCP_LOC_REG, deref, width);
   loc.reg = static_cast<std::uint8_t>(reg);
   return loc;

@@ -16,14 +16,14 @@ struct ring_buffer;
 
 namespace dwcp::bpf_unit {
 
-// A uprobe hit's registers: Go's integer argument registers, SP and the goroutine (R14).
+// A uprobe hit's registers: Go's integer argument registers, SP and the goroutine (R14, arm64 R28).
 struct Regs {
   std::uint64_t args[UT_ARGS] = {};
-  Regs& reg(dwcp_go_reg r, std::uint64_t v) {
+  Regs& reg(ut_reg r, std::uint64_t v) {
     args[r] = v;
     return *this;
   }
-  Regs& reg(dwcp_go_reg r, const void* p) { return reg(r, reinterpret_cast<std::uint64_t>(p)); }
+  Regs& reg(ut_reg r, const void* p) { return reg(r, reinterpret_cast<std::uint64_t>(p)); }
   Regs& sp(const void* p) {
     args[UT_ARG_SP] = reinterpret_cast<std::uint64_t>(p);
     return *this;
@@ -35,7 +35,7 @@ struct Regs {
 };
 
 // Locations and fields as the profile compiles them (events.h).
-dwcp_loc reg_loc(dwcp_go_reg reg, std::initializer_list<std::int32_t> deref = {}, std::uint8_t width = 8);
+dwcp_loc reg_loc(ut_reg reg, std::initializer_list<std::int32_t> deref = {}, std::uint8_t width = 8);
 dwcp_loc stack_loc(std::int32_t offset, std::initializer_list<std::int32_t> deref = {}, std::uint8_t width = 8);
 dwcp_field int_field(dwcp_slot slot, dwcp_loc loc, std::int32_t add = 0);
 dwcp_field nonnil_field(dwcp_slot slot, dwcp_loc loc);

@@ -94,16 +94,11 @@ TestObject* UprobeHandler::object_ = nullptr;
 
 TEST_F(UprobeHandler, EntryOnlyEventCarriesRegistersAtTheirWidthsAndAdds) {
   bpf().set_spec(kEntry, probe_spec(DWCP_EV_SEND_CHUNK, kProbe, DWCP_PHASE_ENTRY_ONLY,
-                                    {int_field(DWCP_SLOT_ID, reg_loc(DWCP_REG_RBX)),
-                                     int_field(DWCP_SLOT_BYTES, reg_loc(DWCP_REG_RCX, {}, 4)),
-                                     int_field(DWCP_SLOT_COUNT, reg_loc(DWCP_REG_R10), -1),
-                                     int_field(DWCP_SLOT_ENTRY_AUX, reg_loc(DWCP_REG_R11, {}, 1))}));
-  run(kEntry, Regs{}
-                  .reg(DWCP_REG_RBX, 7)
-                  .reg(DWCP_REG_RCX, 0x100000005ull)
-                  .reg(DWCP_REG_R10, 65536)
-                  .reg(DWCP_REG_R11, 0x1ff)
-                  .g(kG1));
+                                    {int_field(DWCP_SLOT_ID, reg_loc(UT_REG1)),
+                                     int_field(DWCP_SLOT_BYTES, reg_loc(UT_REG2, {}, 4)),
+                                     int_field(DWCP_SLOT_COUNT, reg_loc(UT_REG7), -1),
+                                     int_field(DWCP_SLOT_ENTRY_AUX, reg_loc(UT_REG8, {}, 1))}));
+  run(kEntry, Regs{}.reg(UT_REG1, 7).reg(UT_REG2, 0x100000005ull).reg(UT_REG7, 65536).reg(UT_REG8, 0x1ff).g(kG1));
   const dwcp_event ev = one_event();
   EXPECT_EQ(ev.kind, DWCP_EV_SEND_CHUNK);
   EXPECT_EQ(ev.probe_id, kProbe);
@@ -125,13 +120,12 @@ TEST_F(UprobeHandler, FieldsAreReadAtOffsetsThroughPointersAndStackWords) {
   // A Go frame: arguments that did not fit registers sit above SP.
   std::uint64_t frame[4] = {0, 77, reinterpret_cast<std::uint64_t>(&outer), 0};
   bpf().set_spec(
-      kEntry,
-      probe_spec(DWCP_EV_ENCODE, kProbe, DWCP_PHASE_ENTRY_ONLY,
-                 {int_field(DWCP_SLOT_ID, reg_loc(DWCP_REG_RAX, {offsetof(Outer, inner), offsetof(Inner, length)})),
-                  int_field(DWCP_SLOT_BYTES, reg_loc(DWCP_REG_RAX, {offsetof(Outer, u16)}, 2)),
-                  int_field(DWCP_SLOT_COUNT, stack_loc(8)),
-                  int_field(DWCP_SLOT_ENTRY_AUX, stack_loc(16, {offsetof(Outer, u32)}, 4))}));
-  run(kEntry, Regs{}.reg(DWCP_REG_RAX, &outer).sp(frame).g(kG1));
+      kEntry, probe_spec(DWCP_EV_ENCODE, kProbe, DWCP_PHASE_ENTRY_ONLY,
+                         {int_field(DWCP_SLOT_ID, reg_loc(UT_REG0, {offsetof(Outer, inner), offsetof(Inner, length)})),
+                          int_field(DWCP_SLOT_BYTES, reg_loc(UT_REG0, {offsetof(Outer, u16)}, 2)),
+                          int_field(DWCP_SLOT_COUNT, stack_loc(8)),
+                          int_field(DWCP_SLOT_ENTRY_AUX, stack_loc(16, {offsetof(Outer, u32)}, 4))}));
+  run(kEntry, Regs{}.reg(UT_REG0, &outer).sp(frame).g(kG1));
   const dwcp_event ev = one_event();
   EXPECT_EQ(ev.flags, 0u);
   EXPECT_EQ(ev.val[DWCP_SLOT_ID], 123456789);
@@ -141,8 +135,8 @@ TEST_F(UprobeHandler, FieldsAreReadAtOffsetsThroughPointersAndStackWords) {
 
   // One byte at the end of the chain.
   bpf().set_spec(kEntry, probe_spec(DWCP_EV_ENCODE, kProbe, DWCP_PHASE_ENTRY_ONLY,
-                                    {int_field(DWCP_SLOT_ID, reg_loc(DWCP_REG_RDI, {offsetof(Outer, flag)}, 1))}));
-  run(kEntry, Regs{}.reg(DWCP_REG_RDI, &outer).g(kG1));
+                                    {int_field(DWCP_SLOT_ID, reg_loc(UT_REG3, {offsetof(Outer, flag)}, 1))}));
+  run(kEntry, Regs{}.reg(UT_REG3, &outer).g(kG1));
   EXPECT_EQ(one_event().val[DWCP_SLOT_ID], 0xab);
 }
 
@@ -152,13 +146,13 @@ TEST_F(UprobeHandler, NilPointerChainsReadAsZeroWithoutFailure) {
   bpf().set_spec(
       kEntry,
       probe_spec(DWCP_EV_MIGRATE_MEMORY, kProbe, DWCP_PHASE_ENTRY_ONLY,
-                 {int_field(DWCP_SLOT_ID, reg_loc(DWCP_REG_RAX, {offsetof(Outer, u32)}, 4)),
-                  int_field(DWCP_SLOT_BYTES, reg_loc(DWCP_REG_RBX, {offsetof(Outer, inner), offsetof(Inner, length)})),
-                  nonnil_field(DWCP_SLOT_COUNT, reg_loc(DWCP_REG_RCX)),
-                  string_field(DWCP_STR_NAME, reg_loc(DWCP_REG_RDI, {0}), reg_loc(DWCP_REG_RSI))}));
+                 {int_field(DWCP_SLOT_ID, reg_loc(UT_REG0, {offsetof(Outer, u32)}, 4)),
+                  int_field(DWCP_SLOT_BYTES, reg_loc(UT_REG1, {offsetof(Outer, inner), offsetof(Inner, length)})),
+                  nonnil_field(DWCP_SLOT_COUNT, reg_loc(UT_REG2)),
+                  string_field(DWCP_STR_NAME, reg_loc(UT_REG3, {0}), reg_loc(UT_REG4))}));
   // RAX nil at the first hop, RBX's struct nil at the second; RCX an error word that is nil;
   // the string's data pointer is reached through a nil pointer (an empty string).
-  run(kEntry, Regs{}.reg(DWCP_REG_RBX, &no_inner).reg(DWCP_REG_RSI, sizeof name - 1).g(kG1));
+  run(kEntry, Regs{}.reg(UT_REG1, &no_inner).reg(UT_REG4, sizeof name - 1).g(kG1));
   dwcp_event ev = one_event();
   EXPECT_EQ(ev.flags, 0u) << "nil is a value, not a failed read";
   EXPECT_EQ(ev.val[DWCP_SLOT_ID], 0);
@@ -170,10 +164,10 @@ TEST_F(UprobeHandler, NilPointerChainsReadAsZeroWithoutFailure) {
   // The same spec with every pointer set.
   const char* data = name;
   run(kEntry, Regs{}
-                  .reg(DWCP_REG_RAX, &no_inner)
-                  .reg(DWCP_REG_RCX, 0xc0000ff000ull)
-                  .reg(DWCP_REG_RDI, &data)
-                  .reg(DWCP_REG_RSI, sizeof name - 1)
+                  .reg(UT_REG0, &no_inner)
+                  .reg(UT_REG2, 0xc0000ff000ull)
+                  .reg(UT_REG3, &data)
+                  .reg(UT_REG4, sizeof name - 1)
                   .g(kG1));
   ev = one_event();
   EXPECT_EQ(ev.flags, 0u);
@@ -184,10 +178,10 @@ TEST_F(UprobeHandler, NilPointerChainsReadAsZeroWithoutFailure) {
 
 TEST_F(UprobeHandler, UnreadablePointerFlagsTheEventAndCountsOneReadFailure) {
   std::uint64_t frame[2] = {0, 9};
-  bpf().set_spec(kEntry, probe_spec(DWCP_EV_SEND, kProbe, DWCP_PHASE_ENTRY_ONLY,
-                                    {int_field(DWCP_SLOT_ID, reg_loc(DWCP_REG_RAX, {8})),
-                                     int_field(DWCP_SLOT_BYTES, stack_loc(8))}));
-  run(kEntry, Regs{}.reg(DWCP_REG_RAX, kBadPointer).sp(frame).g(kG1));
+  bpf().set_spec(
+      kEntry, probe_spec(DWCP_EV_SEND, kProbe, DWCP_PHASE_ENTRY_ONLY,
+                         {int_field(DWCP_SLOT_ID, reg_loc(UT_REG0, {8})), int_field(DWCP_SLOT_BYTES, stack_loc(8))}));
+  run(kEntry, Regs{}.reg(UT_REG0, kBadPointer).sp(frame).g(kG1));
   const dwcp_event ev = one_event();
   EXPECT_EQ(ev.flags, static_cast<std::uint32_t>(DWCP_EVF_READ_FAILED));
   EXPECT_EQ(ev.val[DWCP_SLOT_ID], 0);
@@ -195,23 +189,23 @@ TEST_F(UprobeHandler, UnreadablePointerFlagsTheEventAndCountsOneReadFailure) {
   EXPECT_EQ(bpf().drops(kProbe, DWCP_DROP_READ_FAILED), 1u);
 
   // An unreadable stack (SP itself bad): a failure of its own, counted once more.
-  run(kEntry, Regs{}.reg(DWCP_REG_RAX, kBadPointer).sp(reinterpret_cast<void*>(kBadPointer)).g(kG1));
+  run(kEntry, Regs{}.reg(UT_REG0, kBadPointer).sp(reinterpret_cast<void*>(kBadPointer)).g(kG1));
   EXPECT_EQ(one_event().flags, static_cast<std::uint32_t>(DWCP_EVF_READ_FAILED));
   EXPECT_EQ(bpf().drops(kProbe, DWCP_DROP_READ_FAILED), 2u) << "one count per event, not per field";
 }
 
 TEST_F(UprobeHandler, EntriesPairWithTheirExitsByGoroutine) {
-  bpf().set_spec(kEntry, probe_spec(DWCP_EV_ENCODE, kProbe, DWCP_PHASE_ENTRY,
-                                    {int_field(DWCP_SLOT_BYTES, reg_loc(DWCP_REG_RBX))}));
+  bpf().set_spec(kEntry,
+                 probe_spec(DWCP_EV_ENCODE, kProbe, DWCP_PHASE_ENTRY, {int_field(DWCP_SLOT_BYTES, reg_loc(UT_REG1))}));
   bpf().set_spec(kExit, probe_spec(DWCP_EV_ENCODE, kProbe, DWCP_PHASE_EXIT,
-                                   {int_field(DWCP_SLOT_RESULT_BYTES, reg_loc(DWCP_REG_RAX)),
-                                    nonnil_field(DWCP_SLOT_ERR, reg_loc(DWCP_REG_RCX))}));
-  run(kEntry, Regs{}.reg(DWCP_REG_RBX, 1000).g(kG1));
-  run(kEntry, Regs{}.reg(DWCP_REG_RBX, 2000).g(kG2));
+                                   {int_field(DWCP_SLOT_RESULT_BYTES, reg_loc(UT_REG0)),
+                                    nonnil_field(DWCP_SLOT_ERR, reg_loc(UT_REG2))}));
+  run(kEntry, Regs{}.reg(UT_REG1, 1000).g(kG1));
+  run(kEntry, Regs{}.reg(UT_REG1, 2000).g(kG2));
   EXPECT_TRUE(bpf().drain().empty()) << "a paired entry emits nothing";
   EXPECT_EQ(bpf().inflight_entries(), 2u);
-  run(kExit, Regs{}.reg(DWCP_REG_RAX, 200).reg(DWCP_REG_RCX, 0xc000abc000ull).g(kG2));
-  run(kExit, Regs{}.reg(DWCP_REG_RAX, 100).g(kG1));
+  run(kExit, Regs{}.reg(UT_REG0, 200).reg(UT_REG2, 0xc000abc000ull).g(kG2));
+  run(kExit, Regs{}.reg(UT_REG0, 100).g(kG1));
   const auto events = bpf().drain();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].goroutine, kG2);
@@ -254,13 +248,13 @@ TEST_F(UprobeHandler, ExitWithoutEntryIsCountedAsUnmatched) {
 
 TEST_F(UprobeHandler, ReadFailureAtEntryIsCountedOnceAcrossThePair) {
   bpf().set_spec(kEntry, probe_spec(DWCP_EV_DECODE, kProbe, DWCP_PHASE_ENTRY,
-                                    {int_field(DWCP_SLOT_BYTES, reg_loc(DWCP_REG_RAX, {0}))}));
+                                    {int_field(DWCP_SLOT_BYTES, reg_loc(UT_REG0, {0}))}));
   bpf().set_spec(kExit, probe_spec(DWCP_EV_DECODE, kProbe, DWCP_PHASE_EXIT,
-                                   {int_field(DWCP_SLOT_RESULT_BYTES, reg_loc(DWCP_REG_RAX, {0}))}));
+                                   {int_field(DWCP_SLOT_RESULT_BYTES, reg_loc(UT_REG0, {0}))}));
   std::int64_t result = 4096;
-  run(kEntry, Regs{}.reg(DWCP_REG_RAX, kBadPointer).g(kG1));
+  run(kEntry, Regs{}.reg(UT_REG0, kBadPointer).g(kG1));
   EXPECT_EQ(bpf().drops(kProbe, DWCP_DROP_READ_FAILED), 1u);
-  run(kExit, Regs{}.reg(DWCP_REG_RAX, &result).g(kG1));
+  run(kExit, Regs{}.reg(UT_REG0, &result).g(kG1));
   dwcp_event ev = one_event();
   EXPECT_EQ(ev.flags, static_cast<std::uint32_t>(DWCP_EVF_PAIRED | DWCP_EVF_READ_FAILED))
       << "the event still says a field is missing";
@@ -268,8 +262,8 @@ TEST_F(UprobeHandler, ReadFailureAtEntryIsCountedOnceAcrossThePair) {
   EXPECT_EQ(bpf().drops(kProbe, DWCP_DROP_READ_FAILED), 1u) << "the entry's failure was counted again at the exit";
 
   // A failure at the exit is the exit's own: one more.
-  run(kEntry, Regs{}.reg(DWCP_REG_RAX, &result).g(kG1));
-  run(kExit, Regs{}.reg(DWCP_REG_RAX, kBadPointer).g(kG1));
+  run(kEntry, Regs{}.reg(UT_REG0, &result).g(kG1));
+  run(kExit, Regs{}.reg(UT_REG0, kBadPointer).g(kG1));
   ev = one_event();
   EXPECT_EQ(ev.flags, static_cast<std::uint32_t>(DWCP_EVF_PAIRED | DWCP_EVF_READ_FAILED));
   EXPECT_EQ(ev.val[DWCP_SLOT_BYTES], 4096);
@@ -282,13 +276,13 @@ TEST_F(UprobeHandler, LongStringsAreTruncatedAndFlagged) {
   const char* fits_data = fits.data();
   const char* longer_data = longer.data();
   bpf().set_spec(kEntry, probe_spec(DWCP_EV_FED_SYNC, kProbe, DWCP_PHASE_ENTRY_ONLY,
-                                    {string_field(DWCP_STR_NAME, reg_loc(DWCP_REG_RAX), reg_loc(DWCP_REG_RBX)),
-                                     string_field(DWCP_STR_PEER, reg_loc(DWCP_REG_RCX, {0}), reg_loc(DWCP_REG_RDI))}));
+                                    {string_field(DWCP_STR_NAME, reg_loc(UT_REG0), reg_loc(UT_REG1)),
+                                     string_field(DWCP_STR_PEER, reg_loc(UT_REG2, {0}), reg_loc(UT_REG3))}));
   run(kEntry, Regs{}
-                  .reg(DWCP_REG_RAX, fits_data)
-                  .reg(DWCP_REG_RBX, fits.size())
-                  .reg(DWCP_REG_RCX, &fits_data)
-                  .reg(DWCP_REG_RDI, fits.size())
+                  .reg(UT_REG0, fits_data)
+                  .reg(UT_REG1, fits.size())
+                  .reg(UT_REG2, &fits_data)
+                  .reg(UT_REG3, fits.size())
                   .g(kG1));
   dwcp_event ev = one_event();
   EXPECT_EQ(ev.flags, 0u) << DWCP_STR_LEN - 1 << " bytes fit";
@@ -296,10 +290,10 @@ TEST_F(UprobeHandler, LongStringsAreTruncatedAndFlagged) {
   EXPECT_EQ(std::string(ev.str[DWCP_STR_PEER]), fits);
 
   run(kEntry, Regs{}
-                  .reg(DWCP_REG_RAX, fits_data)
-                  .reg(DWCP_REG_RBX, fits.size())
-                  .reg(DWCP_REG_RCX, &longer_data)
-                  .reg(DWCP_REG_RDI, longer.size())
+                  .reg(UT_REG0, fits_data)
+                  .reg(UT_REG1, fits.size())
+                  .reg(UT_REG2, &longer_data)
+                  .reg(UT_REG3, longer.size())
                   .g(kG1));
   ev = one_event();
   EXPECT_EQ(ev.flags, static_cast<std::uint32_t>(DWCP_EVF_STR_TRUNC));
@@ -310,10 +304,10 @@ TEST_F(UprobeHandler, LongStringsAreTruncatedAndFlagged) {
 
 TEST_F(UprobeHandler, FullRingBufferCountsEachLostEvent) {
   bpf().set_spec(kEntry, probe_spec(DWCP_EV_SEND_CHUNK, kProbe, DWCP_PHASE_ENTRY_ONLY,
-                                    {int_field(DWCP_SLOT_ID, reg_loc(DWCP_REG_RAX))}));
+                                    {int_field(DWCP_SLOT_ID, reg_loc(UT_REG0))}));
   // More events than the buffer holds, none consumed.
   constexpr int kRuns = 2 * kRingBytes / sizeof(dwcp_event);
-  for (int i = 0; i < kRuns; ++i) run(kEntry, Regs{}.reg(DWCP_REG_RAX, i).g(kG1));
+  for (int i = 0; i < kRuns; ++i) run(kEntry, Regs{}.reg(UT_REG0, i).g(kG1));
   const auto events = bpf().drain();
   ASSERT_GT(events.size(), 0u);
   ASSERT_LT(events.size(), static_cast<std::size_t>(kRuns));
@@ -361,10 +355,10 @@ TEST_F(UprobeHandler, SessionCloseEmitsEachStreamsFinalCounters) {
   layout.recv_off = offsetof(StreamConn, recv);
   bpf().set_stream_layout(layout);
   bpf().set_spec(kEntry, probe_spec(DWCP_EV_SESSION_CLOSE, kProbe, DWCP_PHASE_ENTRY,
-                                    {int_field(DWCP_SLOT_SESSION, reg_loc(DWCP_REG_RAX))}));
+                                    {int_field(DWCP_SLOT_SESSION, reg_loc(UT_REG0))}));
   bpf().set_spec(kExit, probe_spec(DWCP_EV_SESSION_CLOSE, kProbe, DWCP_PHASE_EXIT,
-                                   {nonnil_field(DWCP_SLOT_ERR, reg_loc(DWCP_REG_RAX))}));
-  run(kEntry, Regs{}.reg(DWCP_REG_RAX, &session).g(kG1));
+                                   {nonnil_field(DWCP_SLOT_ERR, reg_loc(UT_REG0))}));
+  run(kEntry, Regs{}.reg(UT_REG0, &session).g(kG1));
   s0.sent = 1000;
   session.streams = nullptr;
   session.len = session.cap = 0;

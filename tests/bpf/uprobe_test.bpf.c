@@ -27,17 +27,25 @@ int run_uprobe(struct bpf_raw_tracepoint_args *ctx)
 	if (!regs)
 		return 1;
 	__builtin_memset(regs, 0, sizeof(*regs));
-	regs->ax = ctx->args[DWCP_REG_RAX];
-	regs->bx = ctx->args[DWCP_REG_RBX];
-	regs->cx = ctx->args[DWCP_REG_RCX];
-	regs->di = ctx->args[DWCP_REG_RDI];
-	regs->si = ctx->args[DWCP_REG_RSI];
-	regs->r8 = ctx->args[DWCP_REG_R8];
-	regs->r9 = ctx->args[DWCP_REG_R9];
-	regs->r10 = ctx->args[DWCP_REG_R10];
-	regs->r11 = ctx->args[DWCP_REG_R11];
+#if defined(__TARGET_ARCH_arm64)
+	struct user_pt_regs *r = (struct user_pt_regs *)regs;
+	for (int i = 0; i <= UT_REG8; i++)
+		r->regs[i] = ctx->args[i];
+	r->sp = ctx->args[UT_ARG_SP];
+	r->regs[28] = ctx->args[UT_ARG_G];
+#else
+	regs->ax = ctx->args[UT_REG0];
+	regs->bx = ctx->args[UT_REG1];
+	regs->cx = ctx->args[UT_REG2];
+	regs->di = ctx->args[UT_REG3];
+	regs->si = ctx->args[UT_REG4];
+	regs->r8 = ctx->args[UT_REG5];
+	regs->r9 = ctx->args[UT_REG6];
+	regs->r10 = ctx->args[UT_REG7];
+	regs->r11 = ctx->args[UT_REG8];
 	regs->sp = ctx->args[UT_ARG_SP];
 	regs->r14 = ctx->args[UT_ARG_G];
+#endif
 	__u64 spec = ctx->args[UT_ARG_SPEC];
 	return handle_uprobe(regs, (__u32)spec, (__u32)(spec >> 32) % SCRATCH_SLOTS);
 }

@@ -1,73 +1,40 @@
 #!/usr/bin/env bash
-# Builds the goelf libFuzzer targets with clang++ (ASan + UBSan) straight from the sources and
-# runs each for a bounded time on a seed corpus: synthetic tables and ELF files in every Go
-# format, plus the sections and files of real Go binaries given on the command line.
+# Builds the goelf libFuzzer targets (CMake targets of a clang build with ASan + UBSan:
+# tests/fuzz/build.sh, in BUILD_DIR) and runs each for a bounded time on a seed corpus: synthetic
+# tables and ELF files in every Go format, plus the sections and files of real Go binaries given
+# on the command line. The targets are linked into WORKDIR/bin.
 #
-#   tests/fuzz/run.sh [-t SECONDS_EACH] [-w WORKDIR] [GO_BINARY...]
+#   tests/fuzz/run.sh [-t SECONDS_EACH] [-w WORKDIR] [-b BUILD_DIR] [GO_BINARY...]
 #
-# Exit status: 0 when no fuzzer found a crash, 1 when one did (the reproducer is in
-# WORKDIR/artifacts/), 77 when clang++ with libFuzzer is not available (CTest: skipped).
+# BUILD_DIR defaults to build-fuzz at the top of the tree. Exit status: 0 when no fuzzer found a
+# crash, 1 when one did (the reproducer is in WORKDIR/artifacts/) or the build failed, 77 when
+# clang++ with libFuzzer is not available (CTest: skipped).
 set -euo pipefail
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
 seconds=5
 workdir=${TMPDIR:-/tmp}/goelf-fuzz
-while getopts "t:w:" opt; do
+build_dir=$root/build-fuzz
+while getopts "t:w:b:" opt; do
   case $opt in
     t) seconds=$OPTARG ;;
     w) workdir=$OPTARG ;;
-    *) echo "usage: $0 [-t SECONDS_EACH] [-w WORKDIR] [GO_BINARY...]" >&2; exit 2 ;;
+    b) build_dir=$OPTARG ;;
+    *) echo "usage: $0 [-t SECONDS_EACH] [-w WORKDIR] [-b BUILD_DIR] [GO_BINARY...]" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-lib_sources=("$root"/userspace/goelf/*.cpp)
-profile_sources=("$root"/userspace/profile/*.cpp)
-fuzzers=(fuzz_go_binary fuzz_pclntab fuzz_buildinfo fuzz_ret_finder fuzz_profile)
-# The DWARF path needs libdw (as the agent's build does).
-dw_flags=() dw_libs=()
-if pkg-config --exists libdw; then
-  dw_flags=(-DDWCP_GOELF_HAVE_LIBDW=1 $(pkg-config --cflags libdw))
-  dw_libs=($(pkg-config --libs libdw))
-  fuzzers+=(fuzz_dwarf)
-fi
-
-clangxx=$(command -v clang++ || command -v clang++-14 || true)
-if [[ -z $clangxx ]] || ! echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long){return 0;}' |
-    "$clangxx" -x c++ -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
-  echo "SKIPPED: clang++ with libFuzzer (-fsanitize=fuzzer) not found" >&2
-  exit 77
-fi
-
-mkdir -p "$workdir"/{bin,obj,seeds,corpus,artifacts}
-flags=(-std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-       -I"$root/userspace" -I"$root/include" -I"$root/tests/goelf" $(pkg-config --cflags capstone) "${dw_flags[@]}")
-
-# Rebuild only what is older than a source or header it may include.
-newest_input=$(ls -t "$root"/userspace/goelf/* "$root"/userspace/profile/* "$here"/*.cpp "$root"/tests/goelf/synthetic_tables.h "$0" | head -1)
-stale() { [[ ! -e $1 || $newest_input -nt $1 ]]; }
-
-objects=() profile_objects=()
-for source in "${lib_sources[@]}" "${profile_sources[@]}"; do
-  object="$workdir/obj/$(basename "${source%.cpp}").o"
-  if [[ $source == */profile/* ]]; then profile_objects+=("$object"); else objects+=("$object"); fi
-  if stale "$object"; then
-    "$clangxx" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$source" -o "$object" &
-  fi
+"$here/build.sh" "$build_dir" dwcp_goelf_fuzzers || exit $?
+build_dir=$(realpath "$build_dir")
+mkdir -p "$workdir"/{bin,seeds,corpus,artifacts}
+fuzzers=()
+for binary in "$build_dir"/tests/fuzz/fuzz_*; do
+  fuzzers+=("$(basename "$binary")")
+  ln -sf "$binary" "$workdir/bin/"
 done
-wait
-for fuzzer in "${fuzzers[@]}"; do
-  if stale "$workdir/bin/$fuzzer"; then
-    extra=()
-    [[ $fuzzer == fuzz_profile ]] && extra=("${profile_objects[@]}")
-    "$clangxx" "${flags[@]}" -fsanitize=fuzzer "$here/$fuzzer.cpp" "${objects[@]}" "${extra[@]}" \
-      $(pkg-config --libs capstone) "${dw_libs[@]}" -o "$workdir/bin/$fuzzer"
-  fi
-done
-if stale "$workdir/bin/make_seeds"; then
-  "$clangxx" -std=c++17 -O1 -I"$root/tests/goelf" "$here/make_seeds.cpp" -o "$workdir/bin/make_seeds"
-fi
+ln -sf "$build_dir/tests/fuzz/make_seeds" "$workdir/bin/"
 
 # Seeds: synthetic inputs, then the Go tables of the real binaries.
 rm -rf "$workdir/seeds" && mkdir -p "$workdir/seeds"

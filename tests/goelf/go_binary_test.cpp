@@ -6,17 +6,17 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <tuple>
 
+#include "go_binary_test_support.h"
 #include "goelf/go_binary.h"
 #include "goelf/pclntab.h"
 #include "synthetic_tables.h"
-#include "go_binary_test_support.h"
 
 using dwcp::goelf::ElfImage;
 using dwcp::goelf::Function;
@@ -270,10 +270,17 @@ TEST(GoBinary, NotElfMissingAndTruncatedFilesAreClearErrors) {
   }
 
   auto wrong_machine = bytes;
+  wrong_machine[18] = EM_RISCV;
+  auto riscv = GoBinary::from_bytes(wrong_machine, "riscv64");
+  ASSERT_FALSE(riscv);
+  EXPECT_NE(riscv.error().find("neither x86-64"), std::string::npos) << riscv.error();
+  // An arm64 ELF header over an amd64 table: the pclntab's quantum (1) does not fit arm64.
   wrong_machine[18] = EM_AARCH64;
   auto arm = GoBinary::from_bytes(wrong_machine, "arm64");
-  ASSERT_FALSE(arm);
-  EXPECT_NE(arm.error().find("not x86-64"), std::string::npos) << arm.error();
+  ASSERT_TRUE(arm) << arm.error();
+  EXPECT_EQ(arm->arch(), dwcp::goelf::Arch::Arm64);
+  EXPECT_FALSE(arm->has_pclntab());
+  EXPECT_NE(arm->pclntab_error().find("quantum 1 does not fit an arm64"), std::string::npos) << arm->pclntab_error();
 }
 
 }  // namespace

@@ -97,15 +97,20 @@ TEST_P(PclntabFormatTest, OffsetsOutOfRangeAreRefused) {
       {"_func offset past the end",
        [&](auto& b) {
          const size_t at = layout.functab_offset + layout.field_size;  // funcoff of function 0
-         if (go116) goelf_test::put_u64(b, at, b.size()); else goelf_test::put_u32(b, at, static_cast<uint32_t>(b.size()));
+         if (go116)
+           goelf_test::put_u64(b, at, b.size());
+         else
+           goelf_test::put_u32(b, at, static_cast<uint32_t>(b.size()));
        }},
       {"_func offset huge",
        [&](auto& b) {
          const size_t at = layout.functab_offset + layout.field_size;
-         if (go116) goelf_test::put_u64(b, at, ~uint64_t{0} - 2); else goelf_test::put_u32(b, at, 0xfffffffe);
+         if (go116)
+           goelf_test::put_u64(b, at, ~uint64_t{0} - 2);
+         else
+           goelf_test::put_u32(b, at, 0xfffffffe);
        }},
-      {"_func entry disagrees with functab",
-       [&](auto& b) { b[layout.func_records_offset] ^= 0x10; }},
+      {"_func entry disagrees with functab", [&](auto& b) { b[layout.func_records_offset] ^= 0x10; }},
       {"name offset past the name table",
        [&](auto& b) { goelf_test::put_u32(b, layout.func_records_offset + (go116 ? 8 : 4), 0x7fffff00); }},
       {"negative name offset",
@@ -113,9 +118,12 @@ TEST_P(PclntabFormatTest, OffsetsOutOfRangeAreRefused) {
       {"end of text before last function",
        [&](auto& b) {
          const size_t at = layout.functab_offset + 2 * kFunctions.size() * layout.field_size;
-         if (go116) goelf_test::put_u64(b, at, 0x401000); else goelf_test::put_u32(b, at, 0);
+         if (go116)
+           goelf_test::put_u64(b, at, 0x401000);
+         else
+           goelf_test::put_u32(b, at, 0);
        }},
-      {"quantum not 1", [](auto& b) { b[6] = 4; }},
+      {"quantum neither 1 nor 4", [](auto& b) { b[6] = 2; }},
       {"pointer size not 8", [](auto& b) { b[7] = 4; }},
       {"pad bytes not zero", [](auto& b) { b[4] = 1; }},
   };

@@ -12,7 +12,7 @@ import sys
 import unittest
 
 from harness import IN_CI, SOURCE_DIR, value
-from test_go_functions import GoFunctionsTestCase
+from test_go_functions import PROBES, GoFunctionsTestCase
 
 GO_VERSION = os.environ.get("DWCP_GO_VERSION", "")
 GO_CACHE = os.environ.get("DWCP_GO_CACHE", "/var/cache/dwcp-observer/go")
@@ -109,7 +109,7 @@ class GoMatrix(GoFunctionsTestCase):
                     log = agent.log()
                     self.assertNotIn("probes refused", log)
                     self.assertNotIn("probes absent", log)
-                    self.assertEqual(value(s, "dwcp_observer_probe_state", state="attached"), 18, log)
+                    self.assertEqual(value(s, "dwcp_observer_probe_state", state="attached"), PROBES, log)
                     self.assertEqual(value(s, "dwcp_system_config_enabled"), 5, "all five features live")
                 finally:
                     for proc in reversed(self._cleanups_procs):

@@ -99,19 +99,27 @@ class Hardening(AgentTestCase):
         agent = self.track(AgentProcess(["--comm", name]))
         agent.wait_ready()
         self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_target_up", pid=str(first.pid)) == 1))
-        # The real one goes; the user's look-alike comes first, then the real one restarts.
+        # The real one goes; the user's look-alike comes first (judged at its exec), then the real
+        # one restarts.
         first.stop()
         hijackers = [self.track(Process(fake, user=NOBODY))]
         self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_discovery_refused_total",
                                                reason="owner") >= 1), agent.log())
         second = self.track(Fixture(real, ["--transfers", "2"]))
-        hijackers.append(self.track(Process(fake, user=NOBODY)))  # newer than the real one
         self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_target_up", pid=str(second.pid)) == 1),
                         agent.log())
-        second.go()
-        truth = second.wait_done()
+        # A rolling restart: the next real one and a look-alike newer than it start while the old
+        # one runs (the agent looks at neither), then the old one goes. The newest match is the
+        # look-alike: passed over (counted) for the older real one.
+        third = self.track(Fixture(real, ["--transfers", "2"]))
+        hijackers.append(self.track(Process(fake, user=NOBODY)))
+        second.stop()
+        self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_target_up", pid=str(third.pid)) == 1),
+                        agent.log())
+        third.go()
+        truth = third.wait_done()
         self.assertTrue(wait_for(lambda: value(agent.samples(), "dwcp_observer_tcp_bytes_sent_total",
-                                               pid=str(second.pid)) == truth["socket_bytes_written"]), agent.log())
+                                               pid=str(third.pid)) == truth["socket_bytes_written"]), agent.log())
         s = agent.samples()
         for h in hijackers:
             self.assertIsNone(value(s, "dwcp_observer_target_up", pid=str(h.pid)))

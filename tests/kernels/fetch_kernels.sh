@@ -4,10 +4,12 @@
 #   $CACHE/<suite>/vmlinuz, $CACHE/<suite>/lib/modules/<release>/..., $CACHE/<suite>/release
 # Re-runs reuse what is there (the suite's package index is refreshed at most once a day).
 # Usage: fetch_kernels.sh SUITE...   Env: DWCP_KERNEL_CACHE (default /var/cache/dwcp-observer/kernels),
-#        DWCP_DEBIAN_MIRROR (default: the first Debian mirror the system's apt sources name).
+#        DWCP_DEBIAN_MIRROR (default: the first Debian mirror the system's apt sources name),
+#        DWCP_KERNEL_ARCH (default amd64; arm64: Debian's arm64 kernel, into $CACHE/<suite>-arm64).
 set -euo pipefail
 
 CACHE=${DWCP_KERNEL_CACHE:-/var/cache/dwcp-observer/kernels}
+ARCH=${DWCP_KERNEL_ARCH:-amd64}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 mirror() {
@@ -22,6 +24,7 @@ mirror() {
 
 fetch() {
   local suite=$1 dir=$CACHE/$1
+  [ "$ARCH" = amd64 ] || dir=$CACHE/$1-$ARCH
   if [ -s "$dir/release" ] && [ -f "$dir/vmlinuz" ]; then
     echo "kernels: $suite: cached ($(cat "$dir/release"))"
     return 0
@@ -32,17 +35,17 @@ fetch() {
   # Everything apt reads or writes lives under $apt; the system's lists and dpkg are untouched.
   local opts=(-o Dir::State="$apt/state" -o Dir::State::status=/dev/null -o Dir::Cache="$apt/cache"
               -o Dir::Etc::sourcelist="$apt/sources.list" -o Dir::Etc::sourceparts="$apt/parts"
-              -o Dir::Etc::preferencesparts="$apt/parts" -o APT::Architecture=amd64
-              -o APT::Architectures::=amd64 -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+              -o Dir::Etc::preferencesparts="$apt/parts" -o APT::Architecture="$ARCH"
+              -o APT::Architectures::="$ARCH" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
   if [ -z "$(find "$apt/state/lists" -name '*Packages*' -mmin -1440 2>/dev/null)" ]; then
     apt-get "${opts[@]}" -qq update
   fi
-  # linux-image-amd64 -> linux-image-<release>-amd64 (bullseye..trixie: image and modules in one
+  # linux-image-$ARCH -> linux-image-<release>-$ARCH (bullseye..trixie: image and modules in one
   # package), forky: -> linux-binary-<release> + linux-modules-<release>.
   local pkgs
   pkgs=$(apt-cache "${opts[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
-           --no-breaks --no-replaces --no-enhances --no-pre-depends linux-image-amd64 |
-         grep -E '^(linux-image-[0-9][^ ]*-amd64|linux-binary-[0-9][^ ]*|linux-modules-[0-9][^ ]*)$' |
+           --no-breaks --no-replaces --no-enhances --no-pre-depends "linux-image-$ARCH" |
+         grep -E "^(linux-image-[0-9][^ ]*-$ARCH|linux-binary-[0-9][^ ]*|linux-modules-[0-9][^ ]*)\$" |
          grep -v -- '-unsigned$' | grep -v -- '-dbg$' | sort -u)
   [ -n "$pkgs" ] || { echo "kernels: $suite: no kernel package found" >&2; return 1; }
   echo "kernels: $suite: downloading" $pkgs

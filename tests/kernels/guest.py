@@ -3,7 +3,10 @@
 
 The guest sees this machine's root file system read-only (virtio-9p) under a tmpfs overlay, so
 the already built binaries and tests run unchanged; it has its own /proc, /sys, bpffs, debugfs,
-tracefs and loopback. Output goes to the serial console, which is this process's stdout; the
+tracefs and loopback. An arm64 suite ("bookworm-arm64", fetched with DWCP_KERNEL_ARCH=arm64)
+boots in qemu-system-aarch64 -M virt -cpu max on Debian's arm64 root file system
+(tests/arm64/make_rootfs.sh) instead, with the directories named in `shared` (the source and
+build trees) mounted from this machine at the same paths. Output goes to the serial console, which is this process's stdout; the
 command's exit code comes back as a marker line. Kernels come from fetch_kernels.sh's cache.
 
   guest.py SUITE [--timeout S] -- COMMAND...
@@ -35,10 +38,15 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 fail() { echo "dwcp-guest: $*"; echo "DWCP_GUEST_RC=125"; poweroff -f; sleep 10; }
 for m in $(cat /modules.list); do insmod "/modules/$m" || echo "dwcp-guest: insmod $m failed"; done
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /lower || fail "cannot mount the host root over 9p"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /lower || fail "cannot mount the root over 9p"
 mount -t tmpfs -o size=1200m tmpfs /rw && mkdir -p /rw/upper /rw/work
 mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot || fail "cannot mount the overlay"
 r=/newroot
+shared=$(sed -n 's/.*dwcp_shared=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$shared" ]; then
+  mkdir -p /host && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostshare /host || fail "cannot mount the host over 9p"
+  for d in $(echo "$shared" | tr ',' ' '); do mkdir -p "$r$d" && mount -o bind "/host$d" "$r$d" || fail "cannot share $d"; done
+fi
 mount -t proc proc $r/proc
 mount -t sysfs sys $r/sys
 mount -t devtmpfs dev $r/dev
@@ -52,12 +60,19 @@ mount -t tracefs tracefs $r/sys/kernel/tracing
 mount -t cgroup2 cgroup2 $r/sys/fs/cgroup
 ip link set lo up
 cmd=$(sed -n 's/.*dwcp_cmd=\([^ ]*\).*/\1/p' /proc/cmdline)
-echo "dwcp-guest: kernel $(uname -r), running $cmd"
+echo "dwcp-guest: kernel $(uname -r) $(uname -m), running $cmd"
 chroot $r /bin/sh "$cmd"
 echo "DWCP_GUEST_RC=$?"
 sync
 poweroff -f
 """
+
+
+ARM64_ROOTFS = os.path.join(os.environ.get("DWCP_ARM64_CACHE", "/var/cache/dwcp-observer/arm64"), "rootfs")
+
+
+def is_arm64(suite):
+    return suite.endswith("-arm64")
 
 
 def kernel_dir(suite):
@@ -120,7 +135,9 @@ def initramfs(suite):
     with tempfile.TemporaryDirectory(prefix="dwcp-initramfs-") as root:
         for sub in ("bin", "modules"):
             os.makedirs(os.path.join(root, sub))
-        shutil.copy2("/bin/busybox", os.path.join(root, "bin", "busybox"))
+        # The guest's own architecture's busybox (busybox-static in the arm64 root file system).
+        busybox = os.path.join(ARM64_ROOTFS, "bin/busybox") if is_arm64(suite) else "/bin/busybox"
+        shutil.copy2(busybox, os.path.join(root, "bin", "busybox"))
         names = []
         for path, data in module_order(moddir).items():
             plain = re.sub(r"\.(xz|zst|gz)$", "", os.path.basename(path))
@@ -145,10 +162,11 @@ def initramfs(suite):
 STARTED_MARKER = "dwcp-guest: command starting"
 
 
-def run(suite, command, timeout=900, env=None, cwd=None, cpu="max"):
+def run(suite, command, timeout=900, env=None, cwd=None, cpu="max", shared=()):
     """Boots the suite's kernel, runs `command` (a shell string) as root in the guest and returns
     (exit code or None on timeout/crash, console output). The console is echoed live. `cpu` is
-    qemu's -cpu (experiments: "max,la57=off" for 4-level paging)."""
+    qemu's -cpu (experiments: "max,la57=off" for 4-level paging). `shared`: host directories
+    mounted at the same path in an arm64 guest (the amd64 guest sees the whole host already)."""
     d = kernel_dir(suite)
     ramfs = initramfs(suite)
     with tempfile.TemporaryDirectory(prefix="dwcp-guest-") as work:
@@ -160,11 +178,22 @@ def run(suite, command, timeout=900, env=None, cwd=None, cpu="max"):
             for k, v in (env or {}).items():
                 f.write("export %s=%s\n" % (k, shlex.quote(v)))
             f.write(command + "\n")
-        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", cpu, "-m", "2048", "-smp", "2", "-nographic",
-               "-no-reboot", "-nic", "none", "-kernel", os.path.join(d, "vmlinuz"), "-initrd", ramfs,
-               "-append", ("console=ttyS0 panic=-1 quiet loglevel=1 damon_stat.enabled=N damon_reclaim.enabled=N "
-                          "damon_lru_sort.enabled=N dwcp_cmd=%s" % script),
-               "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"]
+        append = ("panic=-1 quiet loglevel=1 damon_stat.enabled=N damon_reclaim.enabled=N "
+                  "damon_lru_sort.enabled=N dwcp_cmd=%s" % script)
+        if is_arm64(suite):
+            # The script lives on this machine: share its directory too.
+            dirs = sorted(set(list(shared) + [work]))
+            cmd = ["qemu-system-aarch64", "-M", "virt", "-accel", "tcg", "-cpu", cpu, "-m", "2048", "-smp", "2",
+                   "-nographic", "-no-reboot", "-nic", "none", "-kernel", os.path.join(d, "vmlinuz"),
+                   "-initrd", ramfs, "-append", "console=ttyAMA0 dwcp_shared=%s " % ",".join(dirs) + append,
+                   "-virtfs", "local,path=%s,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+                   % ARM64_ROOTFS,
+                   "-virtfs", "local,path=/,mount_tag=hostshare,security_model=none,readonly=on,multidevs=remap"]
+        else:
+            cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", cpu, "-m", "2048", "-smp", "2", "-nographic",
+                   "-no-reboot", "-nic", "none", "-kernel", os.path.join(d, "vmlinuz"), "-initrd", ramfs,
+                   "-append", "console=ttyS0 " + append,
+                   "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         lines, rc = [], None
         started = time.time()

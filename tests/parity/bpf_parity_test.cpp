@@ -61,7 +61,7 @@ std::vector<dwcp_event> raw_session() {
   // fails; a prune drops one. The profile reads the input and result data pointers.
   auto encode = [&](const char* key, std::int64_t original, std::int64_t compressed, bool hit, bool skipped = false) {
     events.push_back(raw(DWCP_EV_ENCODE, true,
-                         {{DWCP_SLOT_BYTES, original}, {DWCP_SLOT_ENTRY_AUX, 0x7000},
+                         {{DWCP_SLOT_BYTES, original}, {DWCP_SLOT_ID, 0x7000},
                           {DWCP_SLOT_RESULT_AUX, skipped ? 0x7000 : 0x9000}, {DWCP_SLOT_RESULT_BYTES, compressed},
                           {DWCP_SLOT_RESULT_FLAG, hit}},
                          0.002, key));
@@ -218,7 +218,7 @@ TEST(EventDecoder, EncodeCountsBaselinesAndSkipsAsDeltaEncoderDoes) {
   auto encode = [&](const char* key, std::int64_t in_ptr, std::int64_t out_ptr, std::int64_t size,
                     std::int64_t compressed, bool hit) {
     auto e = raw(DWCP_EV_ENCODE, true,
-                 {{DWCP_SLOT_BYTES, size}, {DWCP_SLOT_ENTRY_AUX, in_ptr}, {DWCP_SLOT_RESULT_AUX, out_ptr},
+                 {{DWCP_SLOT_BYTES, size}, {DWCP_SLOT_ID, in_ptr}, {DWCP_SLOT_RESULT_AUX, out_ptr},
                   {DWCP_SLOT_RESULT_BYTES, compressed}, {DWCP_SLOT_RESULT_FLAG, hit}}, 0.001, key);
     e.ts_ns = ts++;
     out.clear();

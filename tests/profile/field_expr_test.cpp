@@ -35,8 +35,8 @@ struct Compiled {
 };
 
 // Compiles `expr` for a function with `params` -> `results` (receiver *T in RAX).
-Result<dwcp_field> compile(const std::string& params, const std::string& results, const std::string& expr,
-                           Phase phase, SlotKind kind = SlotKind::Int) {
+Result<dwcp_field> compile(const std::string& params, const std::string& results, const std::string& expr, Phase phase,
+                           SlotKind kind = SlotKind::Int) {
   static Compiled state;
   auto abi = assign_go_abi(GoSignature{"*T", params, results}, state.types, "pkg");
   EXPECT_TRUE(abi.ok()) << (abi.ok() ? "" : abi.error());
@@ -70,7 +70,7 @@ TEST(FieldExpr, ParametersInRegisters) {
   EXPECT_EQ(field->slot, DWCP_SLOT_BYTES);
   EXPECT_EQ(field->add, 16);
   EXPECT_EQ(field->loc.base, DWCP_LOC_REG);
-  EXPECT_EQ(field->loc.reg, DWCP_REG_RDI);
+  EXPECT_EQ(field->loc.reg, 3);  // the fourth integer register (amd64 RDI, arm64 R3)
   EXPECT_EQ(field->loc.nderef, 0);
 }
 

@@ -35,25 +35,26 @@ TypeTable dwcp_types() {
   return std::move(*table);
 }
 
+// amd64 unless a test asks for arm64, whatever machine runs the tests.
 AbiAssignment assign(const std::string& receiver, const std::string& params, const std::string& results,
-                     const std::string& scope = "dwcp") {
+                     const std::string& scope = "dwcp", Arch arch = Arch::Amd64) {
   static const TypeTable types = dwcp_types();
-  auto abi = assign_go_abi(GoSignature{receiver, params, results}, types, scope);
+  auto abi = assign_go_abi(GoSignature{receiver, params, results}, types, scope, arch);
   EXPECT_TRUE(abi.ok()) << (abi.ok() ? "" : abi.error());
   return abi.ok() ? *abi : AbiAssignment{};
 }
 
 std::string assign_error(const std::string& receiver, const std::string& params, const std::string& results) {
   static const TypeTable types = dwcp_types();
-  auto abi = assign_go_abi(GoSignature{receiver, params, results}, types, "dwcp");
+  auto abi = assign_go_abi(GoSignature{receiver, params, results}, types, "dwcp", Arch::Amd64);
   EXPECT_FALSE(abi.ok());
   return abi.ok() ? "" : abi.error();
 }
 
 // One string per value, e.g. {"RAX", "RBX+RCX", "SP+8..SP+24"}.
-std::vector<std::string> where(const std::vector<AbiValue>& values) {
+std::vector<std::string> where(const std::vector<AbiValue>& values, Arch arch = Arch::Amd64) {
   std::vector<std::string> out;
-  for (const auto& value : values) out.push_back(describe_value_location(value));
+  for (const auto& value : values) out.push_back(describe_value_location(value, arch));
   return out;
 }
 using Where = std::vector<std::string>;
@@ -62,7 +63,7 @@ TEST(GoAbi, SendChunk) {
   // receiver RAX; stream RBX; chunk (ptr,len,cap) RCX RDI RSI; chunkID R8. Result error: RAX RBX.
   auto abi = assign("*MultiStreamTCP", "stream *StreamConn, chunk []byte, chunkID int", "error", "transport");
   ASSERT_TRUE(abi.receiver);
-  EXPECT_EQ(describe_value_location(*abi.receiver), "RAX");
+  EXPECT_EQ(describe_value_location(*abi.receiver, Arch::Amd64), "RAX");
   EXPECT_EQ(where(abi.params), (Where{"RBX", "RCX+RDI+RSI", "R8"}));
   EXPECT_EQ(where(abi.results), (Where{"RAX+RBX"}));
   EXPECT_EQ(abi.params[1].parts[1].offset, 8);  // the len word of the slice
@@ -138,6 +139,37 @@ TEST(GoAbi, MigrateVMMemorySpillsTargetHostToTheStack) {
   EXPECT_EQ(where(abi.results), (Where{"RAX+RBX"}));
 }
 
+// arm64 (R0..R15): the same "params" give the same register indices while they fit in nine
+// registers; what spills on amd64 stays in registers on arm64.
+TEST(GoAbi, Arm64AssignsR0ToR15AndSpillsLater) {
+  auto send_chunk =
+      assign("*MultiStreamTCP", "stream *StreamConn, chunk []byte, chunkID int", "error", "transport", Arch::Arm64);
+  EXPECT_EQ(describe_value_location(*send_chunk.receiver, Arch::Arm64), "R0");
+  EXPECT_EQ(where(send_chunk.params, Arch::Arm64), (Where{"R1", "R2+R3+R4", "R5"}));
+  EXPECT_EQ(where(send_chunk.results, Arch::Arm64), (Where{"R0+R1"}));
+  EXPECT_EQ(send_chunk.params[1].parts[0].reg,
+            assign("*MultiStreamTCP", "stream *StreamConn, chunk []byte, chunkID int", "error", "transport")
+                .params[1]
+                .parts[0]
+                .reg);
+
+  auto migrate = assign("*MigrationAdapter",
+                        "ctx context.Context, vmID string, memoryData []byte, targetHost string, "
+                        "progressCallback func(int64)",
+                        "error", "dwcp", Arch::Arm64);
+  EXPECT_EQ(where(migrate.params, Arch::Arm64), (Where{"R1+R2", "R3+R4", "R5+R6+R7", "R8+R9", "R10"}));
+  EXPECT_EQ(migrate.stack_args_size, 0);
+
+  // Seventeen words: the sixteenth fits (R15), the seventeenth goes to the stack at SP+8.
+  std::string many;
+  for (int i = 0; i < 17; ++i) many += (i ? ", " : "") + std::string("a") + std::to_string(i) + " int";
+  auto spilled = assign("", many, "", "dwcp", Arch::Arm64);
+  EXPECT_EQ(describe_value_location(spilled.params[15], Arch::Arm64), "R15");
+  EXPECT_EQ(describe_value_location(spilled.params[16], Arch::Arm64), "SP+8..SP+16");
+  EXPECT_EQ(go_int_reg_count(Arch::Arm64), 16);
+  EXPECT_EQ(go_int_reg_count(Arch::Amd64), 9);
+}
+
 TEST(GoAbi, MigrateVMDiskFitsInRegisters) {
   // receiver RAX, ctx RBX RCX, vmID RDI RSI, diskBlocks (map: 1 word) R8, targetHost R9 R10,
   // progressCallback R11: exactly 9 registers, nothing on the stack.
@@ -176,7 +208,7 @@ TEST(GoAbi, FloatRegistersRunOutAfterFifteen) {
   std::string params;
   for (int i = 0; i < 16; ++i) params += (i ? ", f" : "f") + std::to_string(i) + " float64";
   auto abi = assign("", params, "");
-  EXPECT_EQ(describe_value_location(abi.params[14]), "X14");
+  EXPECT_EQ(describe_value_location(abi.params[14], Arch::Amd64), "X14");
   EXPECT_EQ(describe_value_location(abi.params[15]), "SP+8..SP+16");
 }
 
@@ -213,15 +245,14 @@ TEST(GoAbi, NamedAndGroupedParameters) {
 }
 
 TEST(GoAbi, ChannelAndFuncTypesAreOneWord) {
-  auto abi = assign("", "done chan struct{}, in <-chan int, cb func(a, b int) (int, error), p unsafe.Pointer",
-                    "");
+  auto abi = assign("", "done chan struct{}, in <-chan int, cb func(a, b int) (int, error), p unsafe.Pointer", "");
   EXPECT_EQ(where(abi.params), (Where{"RAX", "RBX", "RCX", "RDI"}));
 }
 
 TEST(GoAbi, ValueReceiverAndSmallAggregates) {
   // A single-word struct and a [1]int travel like an int; a zero-length array takes nothing.
   auto abi = assign("Counter", "one [1]int, none [0]int, x int", "");
-  EXPECT_EQ(describe_value_location(*abi.receiver), "RAX");
+  EXPECT_EQ(describe_value_location(*abi.receiver, Arch::Amd64), "RAX");
   EXPECT_EQ(where(abi.params), (Where{"RBX", "(zero-sized)", "RCX"}));
 }
 

@@ -156,7 +156,7 @@ TEST(ShippedProfile, Phases) {
 TEST(ShippedProfile, SendChunk) {
   // receiver RAX, stream RBX, chunk RCX (ptr) RDI (len) RSI (cap), chunkID R8; result error RAX RBX.
   const CompiledProbe& probe = probe_for("send_chunk");
-  EXPECT_EQ(probe.entry.nfields, 4);  // and the session (receiver)
+  EXPECT_EQ(probe.entry.nfields, 4);                                         // and the session (receiver)
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_ID), "REG RBX deref [8] width 8");  // stream.streamID
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_BYTES), "REG RDI width 8 + 8");     // len(chunk) + header
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_COUNT), "REG R8 width 8");          // chunkID
@@ -166,7 +166,7 @@ TEST(ShippedProfile, SendChunk) {
   EXPECT_EQ(id.type, DWCP_FIELD_INT);
   EXPECT_EQ(id.slot, DWCP_SLOT_ID);
   EXPECT_EQ(id.loc.base, DWCP_LOC_REG);
-  EXPECT_EQ(id.loc.reg, DWCP_REG_RBX);
+  EXPECT_EQ(id.loc.reg, 1);  // the second integer register (amd64 RBX, arm64 R1)
   EXPECT_EQ(id.loc.nderef, 1);
   EXPECT_EQ(id.loc.deref[0], 8);
   EXPECT_EQ(id.loc.width, 8);
@@ -216,13 +216,11 @@ TEST(ShippedProfile, EncodeReadsTheEncodedDataStruct) {
 TEST(ShippedProfile, RecordsTheStructFieldOffsetsEachProbeReads) {
   const std::string stream_conn = kPackage + "/transport.StreamConn";
   const std::string encoded_data = kPackage + "/compression.EncodedData";
-  EXPECT_EQ(probe_for("send_chunk").field_offsets,
-            (std::vector<FieldOffsetUse>{{stream_conn, "streamID", 8}}));
+  EXPECT_EQ(probe_for("send_chunk").field_offsets, (std::vector<FieldOffsetUse>{{stream_conn, "streamID", 8}}));
   // In the order the profile's exit block reads them.
   EXPECT_EQ(probe_for("encode").field_offsets,
-            (std::vector<FieldOffsetUse>{{encoded_data, "CompressedSize", 32},
-                                         {encoded_data, "Data", 0},
-                                         {encoded_data, "IsDelta", 40}}));
+            (std::vector<FieldOffsetUse>{
+                {encoded_data, "CompressedSize", 32}, {encoded_data, "Data", 0}, {encoded_data, "IsDelta", 40}}));
   // Register-only probes rely on no struct layout.
   EXPECT_TRUE(probe_for("decode").field_offsets.empty());
 }
@@ -241,12 +239,10 @@ TEST(Profile, FieldOffsetsAreQualifiedWithThePackageTheTypeIsDeclaredIn) {
   ASSERT_EQ(profile->probes.size(), 2u);
   // Inside package sub, `Conn` is sub.Conn; its `inner` field is the root package's Conn.
   // `c.id` is read twice but listed once.
-  EXPECT_EQ(profile->probes[0].field_offsets,
-            (std::vector<FieldOffsetUse>{{"example.com/x/sub.Conn", "id", 8},
-                                         {"example.com/x/sub.Conn", "inner", 24},
-                                         {"example.com/x.Conn", "id", 16}}));
-  EXPECT_EQ(profile->probes[1].field_offsets,
-            (std::vector<FieldOffsetUse>{{"example.com/x.Conn", "id", 16}}));
+  EXPECT_EQ(profile->probes[0].field_offsets, (std::vector<FieldOffsetUse>{{"example.com/x/sub.Conn", "id", 8},
+                                                                           {"example.com/x/sub.Conn", "inner", 24},
+                                                                           {"example.com/x.Conn", "id", 16}}));
+  EXPECT_EQ(profile->probes[1].field_offsets, (std::vector<FieldOffsetUse>{{"example.com/x.Conn", "id", 16}}));
 }
 
 TEST(ShippedProfile, HdeProbes) {
@@ -284,7 +280,7 @@ TEST(ShippedProfile, SyncClusterState) {
   EXPECT_EQ(field(probe.entry, DWCP_SLOT_COUNT), "REG R9 width 8");
   EXPECT_EQ(field(probe.entry, DWCP_STR_PEER, true),
             "string ptr REG R8 deref [0] width 8 len REG R8 deref [8] width 8");  // targetClusters[0]
-  EXPECT_EQ(field(probe.entry, DWCP_SLOT_BYTES), "STACK SP+16 width 8");         // len(stateData)
+  EXPECT_EQ(field(probe.entry, DWCP_SLOT_BYTES), "STACK SP+16 width 8");          // len(stateData)
   EXPECT_EQ(field(probe_for("fed_baseline").entry, DWCP_SLOT_BYTES), "REG R9 width 8");
 }
 

@@ -1,34 +1,30 @@
 #!/usr/bin/env bash
-# Builds tests/top/fuzz_top.cpp with clang++ (libFuzzer, ASan + UBSan) from the sources of
-# userspace/top and runs it for a bounded time on seeds made of real-shaped responses.
+# Builds fuzz_top (a CMake target of the clang fuzz build, libFuzzer + ASan + UBSan:
+# tests/fuzz/build.sh, in BUILD_DIR) and runs it for a bounded time on seeds made of real-shaped
+# responses.
 #
-#   tests/top/fuzz.sh [-t SECONDS] [-w WORKDIR]
+#   tests/top/fuzz.sh [-t SECONDS] [-w WORKDIR] [-b BUILD_DIR]
 #
-# Exit status: 0 when nothing was found, 1 when a crash or sanitizer report was (the reproducer
-# is in WORKDIR/artifacts/), 77 when clang++ with libFuzzer is not available (CTest: skipped).
+# BUILD_DIR defaults to build-fuzz at the top of the tree. Exit status: 0 when nothing was found,
+# 1 when a crash or sanitizer report was (the reproducer is in WORKDIR/artifacts/) or the build
+# failed, 77 when clang++ with libFuzzer is not available (CTest: skipped).
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
 seconds=5
 workdir=${TMPDIR:-/tmp}/top-fuzz
-while getopts "t:w:" opt; do
+build_dir=$root/build-fuzz
+while getopts "t:w:b:" opt; do
   case $opt in
     t) seconds=$OPTARG ;;
     w) workdir=$OPTARG ;;
-    *) echo "usage: $0 [-t SECONDS] [-w WORKDIR]" >&2; exit 2 ;;
+    b) build_dir=$OPTARG ;;
+    *) echo "usage: $0 [-t SECONDS] [-w WORKDIR] [-b BUILD_DIR]" >&2; exit 2 ;;
   esac
 done
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-clangxx=$(command -v clang++ || command -v clang++-14 || true)
-if [[ -z $clangxx ]] || ! echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long){return 0;}' |
-    "$clangxx" -x c++ -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
-  echo "SKIP: clang++ with libFuzzer not available" >&2
-  exit 77
-fi
+"$root/tests/fuzz/build.sh" "$build_dir" fuzz_top || exit $?
 mkdir -p "$workdir/corpus" "$workdir/artifacts"
-# The parts that read network input (no sockets, no terminal).
-"$clangxx" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$root/userspace" -o "$workdir/fuzz_top" "$here/fuzz_top.cpp" \
-  "$root"/userspace/top/{exposition,stats,view,render,http_client}.cpp
+ln -sf "$(realpath "$build_dir")/tests/top/fuzz_top" "$workdir/fuzz_top"
 printf 'HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nm{a="b"} 1\n' > "$workdir/corpus/plain"
 printf 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nm 1\n\r\n0\r\n\r\n' > "$workdir/corpus/chunked"
 cat > "$workdir/corpus/agent" <<'TEXT'

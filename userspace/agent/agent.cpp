@@ -247,7 +247,7 @@ void Agent::run(const std::atomic<bool>& stop) {
   auto next_check = clock::now();
   auto next_overhead = clock::now() + options_.overhead_interval;
   auto next_bandwidth = clock::now();
-  auto next_discovery = clock::now();
+  auto last_scan = clock::now() - options_.discovery_interval;
   auto next_streams = clock::now();
   account_overhead();  // baselines: hits, BPF run time and target CPU at the start
   const auto handler = [this](const dwcp_event& e) { handle_event(e); };
@@ -265,13 +265,17 @@ void Agent::run(const std::atomic<bool>& stop) {
       check_lifecycle();
       next_check = clock::now() + std::chrono::milliseconds(200);
     }
-    if (discovery_ && clock::now() >= next_discovery) {
-      discover();
-      // Exec events tell of new processes: a scan is only a resync once one has seen them all.
-      const bool resync = bpf_->kernel_plan().exec_events && discovery_->complete();
-      next_discovery =
-          clock::now() + (resync ? std::chrono::duration_cast<std::chrono::milliseconds>(options_.discovery_resync)
-                                 : options_.discovery_interval);
+    if (discovery_) {
+      // Exec events tell of new processes: a scan is only a resync once one has seen them all. A
+      // read given up on (stuck) is retried by the first scan after it ends, and no exec event
+      // says when that is: while one is stuck (found by a scan or an exec), scan at the interval.
+      const bool resync = bpf_->kernel_plan().exec_events && discovery_->complete() && stuck_candidates_.empty();
+      const auto every = resync ? std::chrono::duration_cast<std::chrono::milliseconds>(options_.discovery_resync)
+                                : options_.discovery_interval;
+      if (clock::now() >= last_scan + every) {
+        discover();
+        last_scan = clock::now();
+      }
     }
     if (clock::now() >= next_streams) {
       read_stream_counters();

@@ -90,20 +90,23 @@ void Agent::handle_proc_events() {
 }
 
 void Agent::discover(const std::vector<int>* execs) {
-  // A process whose read was stuck is judged again once that read has ended.
+  // A process whose read was stuck is judged again once that read has ended: in this pass,
+  // whether it is a scan or the check of a few execs (which would otherwise drop it).
+  std::vector<int> pids = execs ? *execs : std::vector<int>{};
   const std::vector<int> still_stuck = loader_->stuck_pids();
   for (auto it = stuck_candidates_.begin(); it != stuck_candidates_.end();) {
     if (std::find(still_stuck.begin(), still_stuck.end(), *it) != still_stuck.end()) {
       ++it;
     } else {
       discovery_->forget(*it);
+      if (std::find(pids.begin(), pids.end(), *it) == pids.end()) pids.push_back(*it);
       it = stuck_candidates_.erase(it);
     }
   }
   std::vector<int> observed;
   for (const auto& target : targets_)
     if (target->process) observed.push_back(target->process->pid);
-  for (ProcessInfo& process : execs ? discovery_->check(*execs, observed) : discovery_->scan(observed)) {
+  for (ProcessInfo& process : execs ? discovery_->check(pids, observed) : discovery_->scan(observed)) {
     const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
     LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, true}, options_.stop);
     if (!outcome.loaded) {

@@ -55,6 +55,12 @@ LoadOutcome read_executable(const LoadRequest& request, const std::vector<std::s
     // the mappings keep it alive after this descriptor is closed.
     const std::string copy = "/proc/self/fd/" + std::to_string(fetched.copy_fd);
     loaded.binary = goelf::GoBinary::open(copy);
+    // Uprobes run the target's own code: one of another machine (under an emulator) cannot be probed.
+    if (loaded.binary && loaded.binary->arch() != goelf::native_arch()) {
+      loaded.binary =
+          Error{std::string("an ") + goelf::arch_name(loaded.binary->arch()) + " binary, and this agent is " +
+                goelf::arch_name(goelf::native_arch()) + ": its probes cannot run there"};
+    }
     loaded.has_package = loaded.binary && holds_package(*loaded.binary, request.package);
     if (loaded.has_package) loaded.dwarf = goelf::DwarfTypes::open(copy);
     ::close(fetched.copy_fd);

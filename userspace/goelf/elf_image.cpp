@@ -12,6 +12,10 @@ namespace dwcp::goelf {
 
 namespace {
 
+// A load-base-relative pointer's relocation: R_X86_64_RELATIVE or R_AARCH64_RELATIVE (a file
+// holds only one machine's relocations).
+bool is_relative(uint64_t type) { return type == R_X86_64_RELATIVE || type == R_AARCH64_RELATIVE; }
+
 // Names longer than this are not symbol names we could want; refusing them bounds the work
 // a hostile string table can cause.
 constexpr size_t kMaxNameLength = 64 * 1024;
@@ -65,16 +69,20 @@ Result<bool> ElfImage::parse_headers() {
     return Error{"not an ELF file (no \\x7fELF magic)"};
   }
   if (file.data()[EI_CLASS] != ELFCLASS64) {
-    return Error{"32-bit ELF files are not supported: only x86-64 (ELFCLASS64) binaries can be probed"};
+    return Error{"32-bit ELF files are not supported: only x86-64 and arm64 (ELFCLASS64) binaries can be probed"};
   }
   if (file.data()[EI_DATA] != ELFDATA2LSB) {
-    return Error{"big-endian ELF files are not supported: only x86-64 binaries can be probed"};
+    return Error{"big-endian ELF files are not supported: only x86-64 and arm64 binaries can be probed"};
   }
   auto header = read_struct<Elf64_Ehdr>(file, 0);
   if (!header) return Error{"corrupt ELF: file shorter than its ELF header"};
-  if (header->e_machine != EM_X86_64) {
+  if (header->e_machine == EM_X86_64) {
+    arch_ = Arch::Amd64;
+  } else if (header->e_machine == EM_AARCH64) {
+    arch_ = Arch::Arm64;
+  } else {
     return Error{"ELF machine " + std::to_string(header->e_machine) +
-                 " is not x86-64 (EM_X86_64=62): only x86-64 binaries can be probed"};
+                 " is neither x86-64 (EM_X86_64=62) nor arm64 (EM_AARCH64=183): only those can be probed"};
   }
   type_ = header->e_type;
   if (type_ != ET_EXEC && type_ != ET_DYN) {
@@ -224,7 +232,7 @@ std::optional<uint64_t> ElfImage::read_pointer(uint64_t vaddr) const {
     if (!table) continue;
     for (uint64_t offset = 0; offset + sizeof(Elf64_Rela) <= table->size(); offset += sizeof(Elf64_Rela)) {
       auto rela = read_struct<Elf64_Rela>(*table, offset);
-      if (rela && rela->r_offset == vaddr && ELF64_R_TYPE(rela->r_info) == R_X86_64_RELATIVE) {
+      if (rela && rela->r_offset == vaddr && is_relative(ELF64_R_TYPE(rela->r_info))) {
         return static_cast<uint64_t>(rela->r_addend);
       }
     }
@@ -240,7 +248,7 @@ std::vector<uint64_t> ElfImage::relative_relocations_to(uint64_t target) const {
     if (!table) continue;
     for (uint64_t offset = 0; offset + sizeof(Elf64_Rela) <= table->size(); offset += sizeof(Elf64_Rela)) {
       auto rela = read_struct<Elf64_Rela>(*table, offset);
-      if (rela && ELF64_R_TYPE(rela->r_info) == R_X86_64_RELATIVE && static_cast<uint64_t>(rela->r_addend) == target) {
+      if (rela && is_relative(ELF64_R_TYPE(rela->r_info)) && static_cast<uint64_t>(rela->r_addend) == target) {
         sites.push_back(rela->r_offset);
       }
     }

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "goelf/arch.h"
 #include "goelf/bytes.h"
 #include "goelf/result.h"
 
@@ -64,13 +65,14 @@ class FileBytes {
 
 class ElfImage {
  public:
-  // Fails when the bytes are not a 64-bit little-endian x86-64 ELF file, or when its headers
+  // Fails when the bytes are not a 64-bit little-endian x86-64 or arm64 ELF file, or when its headers
   // point outside the file.
   static Result<ElfImage> parse(std::shared_ptr<const FileBytes> bytes);
   static Result<ElfImage> parse(std::vector<uint8_t> bytes) { return parse(FileBytes::own(std::move(bytes))); }
 
   ByteView bytes() const { return bytes_->view(); }
   bool is_dyn() const { return type_ == 3; }  // ET_DYN: PIE executables (and shared objects)
+  Arch arch() const { return arch_; }         // from e_machine
   const std::vector<Section>& sections() const { return sections_; }
   const std::vector<Segment>& segments() const { return segments_; }
   // STT_FUNC symbols of .symtab with an address (empty when the binary is stripped).
@@ -92,7 +94,8 @@ class ElfImage {
 
   // An 8-byte pointer stored at vaddr as the loader would see it before adding the load base:
   // the value in the file, or, when the file holds 0 there, the addend of an R_X86_64_RELATIVE
-  // relocation for that address (external linkers leave the file word 0 for PIE).
+  // relocation for that address (R_AARCH64_RELATIVE on arm64; external linkers leave the file
+  // word 0 for PIE).
   std::optional<uint64_t> read_pointer(uint64_t vaddr) const;
   // Addresses of the R_X86_64_RELATIVE relocations whose addend is `target`: where an
   // externally linked PIE stores pointers to target (the file words themselves are 0).
@@ -105,6 +108,7 @@ class ElfImage {
 
   std::shared_ptr<const FileBytes> bytes_;
   uint16_t type_ = 0;
+  Arch arch_ = Arch::Amd64;
   std::vector<Section> sections_;
   std::vector<Segment> segments_;
   std::vector<ElfSymbol> function_symbols_;

@@ -129,8 +129,7 @@ Result<GoBinary> GoBinary::from_elf(Result<ElfImage> elf, std::string display_na
   for (size_t i = 0; i < binary.elf_.function_symbols().size(); ++i) {
     const ElfSymbol& symbol = binary.elf_.function_symbols()[i];
     auto [it, inserted] = binary.symtab_index_.emplace(symbol.name, i);
-    if (!inserted && it->second != kAmbiguous &&
-        binary.elf_.function_symbols()[it->second].value != symbol.value) {
+    if (!inserted && it->second != kAmbiguous && binary.elf_.function_symbols()[it->second].value != symbol.value) {
       it->second = kAmbiguous;
     }
   }
@@ -182,7 +181,8 @@ void GoBinary::read_build_info() {
     build_info_error_ = ".go.buildinfo lies outside the file";
     return;
   }
-  auto info = parse_buildinfo(*blob, [this](uint64_t vaddr, uint64_t length) { return elf_.bytes_at_vaddr(vaddr, length); });
+  auto info =
+      parse_buildinfo(*blob, [this](uint64_t vaddr, uint64_t length) { return elf_.bytes_at_vaddr(vaddr, length); });
   if (!info) {
     build_info_error_ = info.error();
     return;
@@ -240,6 +240,10 @@ bool GoBinary::is_alignment_padding(uint64_t table_end, uint64_t etext) const {
 Result<Pclntab> GoBinary::read_pclntab_at(ByteView table, uint64_t table_vaddr) {
   auto header = parse_pclntab_header(table);
   if (!header) return Error{header.error()};
+  if (header->quantum != (elf_.arch() == Arch::Arm64 ? 4 : 1)) {
+    return Error{"pclntab instruction quantum " + std::to_string(header->quantum) + " does not fit an " +
+                 arch_name(elf_.arch()) + " ELF file: table and binary do not match"};
+  }
 
   const Section* text_section = elf_.section(".text");
   uint64_t text_start = 0;
@@ -322,7 +326,7 @@ double GoBinary::go_shaped_share(const Pclntab& table) const {
   for (size_t i = 0; i < count && sampled < kSamples; i += step, ++sampled) {
     const PclntabFunction& fn = table.functions[i];
     auto head = elf_.bytes_at_vaddr(fn.entry, std::min<uint64_t>(fn.end - fn.entry, 32));
-    if (head && starts_with_go_stack_check(*head, fn.entry)) ++shaped;
+    if (head && starts_with_go_stack_check(elf_.arch(), *head, fn.entry)) ++shaped;
   }
   return static_cast<double>(shaped) / static_cast<double>(sampled);
 }
@@ -364,7 +368,8 @@ void GoBinary::read_pclntab() {
     }
   }
   if (candidates.empty()) {
-    pclntab_error_ = "no Go pclntab found (no .gopclntab section, no runtime.pclntab symbol, no table header in the data)";
+    pclntab_error_ =
+        "no Go pclntab found (no .gopclntab section, no runtime.pclntab symbol, no table header in the data)";
     return;
   }
   for (const auto& [bytes, vaddr] : candidates) {
@@ -386,8 +391,8 @@ Result<Function> GoBinary::find_function(std::string_view name) const {
     if (!is_go_) {
       return Error{name_ + " is not a Go binary and has no symbol table: cannot resolve " + key};
     }
-    return Error{name_ + " has no symbol table and its pclntab is unusable (" + pclntab_error_ +
-                 "): cannot resolve " + key};
+    return Error{name_ + " has no symbol table and its pclntab is unusable (" + pclntab_error_ + "): cannot resolve " +
+                 key};
   }
 
   std::optional<Function> from_symtab;
@@ -484,7 +489,7 @@ Result<bool> GoBinary::check_entry(const Function& fn) const {
   if (!code || !elf_.is_executable_range(*anchor, distance)) {
     return Error{"the code before the entry " + hex(fn.vaddr) + " is not in the file: cannot check it, not probing it"};
   }
-  auto starts = starts_instruction(*code, *anchor, fn.vaddr);
+  auto starts = starts_instruction(elf_.arch(), *code, *anchor, fn.vaddr);
   if (!starts) return Error{starts.error() + ": cannot check that the entry starts an instruction, not probing it"};
   if (!*starts) {
     return Error{"entry " + hex(fn.vaddr) + " is inside an instruction (decoding from " + hex(*anchor) +
@@ -503,7 +508,7 @@ Result<std::vector<uint64_t>> GoBinary::ret_offsets(const Function& fn) const {
   auto code = elf_.bytes_at_vaddr(fn.vaddr, fn.size);
   auto offset = elf_.vaddr_to_offset(fn.vaddr, fn.size);
   if (!code || !offset) return Error{fn.name + ": code bytes are not in the file"};
-  auto rets = find_ret_offsets(*code, fn.vaddr);
+  auto rets = find_ret_offsets(elf_.arch(), *code, fn.vaddr);
   if (!rets) return Error{fn.name + ": " + rets.error()};
   for (uint64_t& ret : *rets) ret += *offset;
   return rets;

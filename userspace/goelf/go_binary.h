@@ -40,7 +40,7 @@ bool holds_package(const std::vector<std::string>& sorted_names, std::string_vie
 class GoBinary {
  public:
   // Maps (mmap, read-only) and indexes the file. Fails (with what is wrong) when it cannot be read, is not an
-  // ELF file, is not x86-64, or has corrupt ELF headers. A non-Go ELF opens fine: is_go() is
+  // ELF file, is neither x86-64 nor arm64, or has corrupt ELF headers. A non-Go ELF opens fine: is_go() is
   // false and find_function works only through .symtab.
   static Result<GoBinary> open(const std::string& path);
   // Same from bytes already in memory (tests, fuzzing). display_name appears in messages.
@@ -48,6 +48,7 @@ class GoBinary {
 
   bool is_go() const { return is_go_; }
   bool is_pie() const { return elf_.is_dyn(); }
+  Arch arch() const { return elf_.arch(); }
   bool has_symtab() const { return elf_.has_symtab(); }
   bool has_pclntab() const { return pclntab_.has_value(); }
 

@@ -39,7 +39,8 @@ Result<PclntabHeader> parse_pclntab_header(ByteView table) {
       header.version = "1.20";
       break;
     case 0xfffffffb:
-      return Error{"pclntab magic 0xfffffffb is Go 1.2-1.15, which is not supported: rebuild the target with Go 1.16 or newer"};
+      return Error{
+          "pclntab magic 0xfffffffb is Go 1.2-1.15, which is not supported: rebuild the target with Go 1.16 or newer"};
     default:
       return Error{"unknown pclntab magic " + hex(*magic) +
                    " (not Go 1.16-1.27): refusing to guess function addresses"};
@@ -47,8 +48,12 @@ Result<PclntabHeader> parse_pclntab_header(ByteView table) {
   const auto pad0 = table.u8(4), pad1 = table.u8(5), quantum = table.u8(6), ptr_size = table.u8(7);
   if (!pad0 || !pad1 || !quantum || !ptr_size) return Error{"pclntab truncated inside its header"};
   if (*pad0 != 0 || *pad1 != 0) return Error{"corrupt pclntab header: pad bytes are not zero"};
-  if (*quantum != 1) return Error{"pclntab instruction quantum is " + std::to_string(*quantum) + ", not 1: not an x86-64 Go binary"};
-  if (*ptr_size != kPtrSize) return Error{"pclntab pointer size is " + std::to_string(*ptr_size) + ", not 8: not a 64-bit Go binary"};
+  if (*quantum != 1 && *quantum != 4)
+    return Error{"pclntab instruction quantum is " + std::to_string(*quantum) +
+                 ", neither 1 (amd64) nor 4 (arm64): not a Go binary of a supported architecture"};
+  header.quantum = *quantum;
+  if (*ptr_size != kPtrSize)
+    return Error{"pclntab pointer size is " + std::to_string(*ptr_size) + ", not 8: not a 64-bit Go binary"};
 
   auto count = header_word(table, 0);
   if (!count) return Error{"pclntab truncated inside its header"};
@@ -126,8 +131,8 @@ Result<Pclntab> parse_pclntab(ByteView table, uint64_t text_start) {
     uint64_t entry = 0;
     if (!absolute(entry_field, entry)) return Error{"corrupt pclntab: function entry overflows the address space"};
     if (i > 0 && entry < previous_entry) {
-      return Error{"corrupt pclntab: function table is not sorted (entry " + std::to_string(i) + " at " +
-                   hex(entry) + " comes before " + hex(previous_entry) + ")"};
+      return Error{"corrupt pclntab: function table is not sorted (entry " + std::to_string(i) + " at " + hex(entry) +
+                   " comes before " + hex(previous_entry) + ")"};
     }
     previous_entry = entry;
 
@@ -136,8 +141,8 @@ Result<Pclntab> parse_pclntab(ByteView table, uint64_t text_start) {
     std::optional<uint64_t> record_entry =
         go116 ? funcdata->u64(func_offset)
               : (funcdata->u32(func_offset) ? std::optional<uint64_t>(*funcdata->u32(func_offset)) : std::nullopt);
-    auto name_off = func_offset + func_entry_size < func_offset ? std::nullopt
-                                                                : funcdata->u32(func_offset + func_entry_size);
+    auto name_off =
+        func_offset + func_entry_size < func_offset ? std::nullopt : funcdata->u32(func_offset + func_entry_size);
     if (!record_entry || !name_off) {
       return Error{"corrupt pclntab: _func record of function " + std::to_string(i) + " lies outside the table"};
     }

@@ -29,8 +29,9 @@ struct PclntabHeader {
   uint32_t magic = 0;
   std::string version;  // "1.16", "1.18", "1.20" or "1.26" (1.20 layout with textStart == 0)
   uint64_t function_count = 0;
-  bool has_text_start_field = false;   // 1.18+ headers carry a textStart word
-  uint64_t text_start_field = 0;       // its value as stored in the file (0 from Go 1.26 on)
+  uint8_t quantum = 1;                   // instruction size unit: 1 on amd64, 4 on arm64
+  bool has_text_start_field = false;     // 1.18+ headers carry a textStart word
+  uint64_t text_start_field = 0;         // its value as stored in the file (0 from Go 1.26 on)
   uint64_t text_start_field_offset = 0;  // where that word sits, from the start of the table
 };
 
@@ -42,12 +43,12 @@ struct PclntabFunction {
 
 struct Pclntab {
   PclntabHeader header;
-  uint64_t text_start = 0;  // the base the entries were computed from (absolute for 1.16)
-  uint64_t text_end = 0;    // end of the last function (the table's sentinel entry)
+  uint64_t text_start = 0;                 // the base the entries were computed from (absolute for 1.16)
+  uint64_t text_end = 0;                   // end of the last function (the table's sentinel entry)
   std::vector<PclntabFunction> functions;  // in table order: entries never decrease
 };
 
-// Reads and checks only the fixed header (magic, pad bytes, quantum 1, pointer size 8).
+// Reads and checks only the fixed header (magic, pad bytes, quantum 1 or 4, pointer size 8).
 Result<PclntabHeader> parse_pclntab_header(ByteView table);
 
 // Reads the whole function table. text_start is the address of runtime.text: 1.18+ entries are

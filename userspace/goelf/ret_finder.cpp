@@ -14,7 +14,10 @@ namespace {
 struct CapstoneHandle {
   csh handle = 0;
   bool open = false;
-  CapstoneHandle() { open = cs_open(CS_ARCH_X86, CS_MODE_64, &handle) == CS_ERR_OK; }
+  explicit CapstoneHandle(Arch arch = Arch::Amd64) {
+    open = (arch == Arch::Arm64 ? cs_open(CS_ARCH_ARM64, CS_MODE_ARM, &handle)
+                                : cs_open(CS_ARCH_X86, CS_MODE_64, &handle)) == CS_ERR_OK;
+  }
   ~CapstoneHandle() {
     if (open) cs_close(&handle);
   }
@@ -32,10 +35,46 @@ std::string hex(uint64_t value) {
   return buffer;
 }
 
+constexpr uint64_t kArm64InsnSize = 4;
+
+Result<std::vector<uint64_t>> too_many_rets(uint64_t code_address) {
+  return Error{"function at " + hex(code_address) + " has more than " + std::to_string(kMaxRetsPerFunction) +
+               " RET instructions: not probing that many return sites"};
+}
+
+Result<std::vector<uint64_t>> no_ret(uint64_t code_address) {
+  return Error{"function at " + hex(code_address) +
+               " contains no RET instruction (it may only tail-call "
+               "or never return): its return cannot be probed"};
+}
+
+// arm64: one word at a time; a word capstone cannot decode is not an instruction we would probe.
+Result<std::vector<uint64_t>> find_arm64_ret_offsets(ByteView code, uint64_t code_address) {
+  if (code_address % kArm64InsnSize != 0)
+    return Error{"arm64 function at " + hex(code_address) + " is not 4-byte aligned"};
+  CapstoneHandle capstone(Arch::Arm64);
+  if (!capstone.open) return Error{"capstone could not open an arm64 disassembler"};
+  std::unique_ptr<cs_insn, InsnDeleter> insn(cs_malloc(capstone.handle));
+  if (!insn) return Error{"capstone could not allocate an instruction"};
+  std::vector<uint64_t> rets;
+  for (uint64_t offset = 0; offset + kArm64InsnSize <= code.size(); offset += kArm64InsnSize) {
+    const uint8_t* cursor = code.data() + offset;
+    size_t remaining = kArm64InsnSize;
+    uint64_t address = code_address + offset;
+    if (!cs_disasm_iter(capstone.handle, &cursor, &remaining, &address, insn.get())) continue;
+    if (insn->id != ARM64_INS_RET) continue;
+    if (rets.size() == kMaxRetsPerFunction) return too_many_rets(code_address);
+    rets.push_back(offset);
+  }
+  if (rets.empty()) return no_ret(code_address);
+  return rets;
+}
+
 }  // namespace
 
-Result<std::vector<uint64_t>> find_ret_offsets(ByteView code, uint64_t code_address) {
+Result<std::vector<uint64_t>> find_ret_offsets(Arch arch, ByteView code, uint64_t code_address) {
   if (code.empty()) return Error{"function at " + hex(code_address) + " has no code bytes"};
+  if (arch == Arch::Arm64) return find_arm64_ret_offsets(code, code_address);
   CapstoneHandle capstone;
   if (!capstone.open) return Error{"capstone could not open an x86-64 disassembler"};
   // Details off: the instruction id is all we need, and it keeps decoding fast.
@@ -48,29 +87,24 @@ Result<std::vector<uint64_t>> find_ret_offsets(ByteView code, uint64_t code_addr
   std::vector<uint64_t> rets;
   while (remaining > 0) {
     if (!cs_disasm_iter(capstone.handle, &cursor, &remaining, &address, insn.get())) {
-      return Error{"cannot decode the instruction at " + hex(address) + " (offset " +
-                   hex(address - code_address) + " in the function): refusing to place probes in code "
+      return Error{"cannot decode the instruction at " + hex(address) + " (offset " + hex(address - code_address) +
+                   " in the function): refusing to place probes in code "
                    "we cannot decode"};
     }
     if (insn->id == X86_INS_RET) {
-      if (rets.size() == kMaxRetsPerFunction) {
-        return Error{"function at " + hex(code_address) + " has more than " + std::to_string(kMaxRetsPerFunction) +
-                     " RET instructions: not probing that many return sites"};
-      }
+      if (rets.size() == kMaxRetsPerFunction) return too_many_rets(code_address);
       rets.push_back(insn->address - code_address);
     }
   }
-  if (rets.empty()) {
-    return Error{"function at " + hex(code_address) + " contains no RET instruction (it may only tail-call "
-                 "or never return): its return cannot be probed"};
-  }
+  if (rets.empty()) return no_ret(code_address);
   return rets;
 }
 
-Result<bool> starts_instruction(ByteView code, uint64_t code_address, uint64_t target) {
+Result<bool> starts_instruction(Arch arch, ByteView code, uint64_t code_address, uint64_t target) {
   if (target < code_address || target - code_address > code.size()) {
     return Error{"address " + hex(target) + " is not inside the code swept from " + hex(code_address)};
   }
+  if (arch == Arch::Arm64) return target % kArm64InsnSize == 0;
   CapstoneHandle capstone;
   if (!capstone.open) return Error{"capstone could not open an x86-64 disassembler"};
   std::unique_ptr<cs_insn, InsnDeleter> insn(cs_malloc(capstone.handle));
@@ -97,7 +131,18 @@ Result<bool> starts_instruction(ByteView code, uint64_t code_address, uint64_t t
   return address == target;
 }
 
-bool starts_with_go_stack_check(ByteView code, uint64_t code_address) {
+bool starts_with_go_stack_check(Arch arch, ByteView code, uint64_t code_address) {
+  if (arch == Arch::Arm64) {
+    // LDR Xt, [X28, #16] (64-bit, unsigned offset 16/8 = 2, Rn = 28), any Rt: g.stackguard0.
+    constexpr uint32_t kLdrG16 = 0xf9400b80, kRtMask = 0xffffffe0;
+    for (uint64_t offset = 0; offset + kArm64InsnSize <= code.size() && offset < 4 * kArm64InsnSize;
+         offset += kArm64InsnSize) {
+      uint32_t word = 0;
+      std::memcpy(&word, code.data() + offset, sizeof word);  // little-endian, as the host
+      if ((word & kRtMask) == kLdrG16) return true;
+    }
+    return false;
+  }
   // The compare's encodings: REX.W(+R/B) 3B /r with ModRM [R14+disp8] and disp8 = 16 (g.stackguard0).
   static constexpr uint8_t kCmpSp[] = {0x49, 0x3b, 0x66, 0x10};   // CMPQ SP, 16(R14)
   static constexpr uint8_t kCmpR12[] = {0x4d, 0x3b, 0x66, 0x10};  // CMPQ R12, 16(R14)

@@ -1,5 +1,7 @@
 #include "profile/go_abi.h"
 
+#include "dwcp_observer/events.h"
+
 #include <cctype>
 #include <set>
 
@@ -50,14 +52,16 @@ Result<std::vector<ValuePart>> flatten(const GoType& type) {
     case Kind::Array:
       if (type.length == 0) return parts;
       if (type.length == 1) return flatten(*type.elem);
-      return Error{"`" + type.name + "` is an array passed by value, which is not supported"
+      return Error{"`" + type.name +
+                   "` is an array passed by value, which is not supported"
                    " (only arrays of length 0 or 1); probe a function that takes a pointer or slice"};
     case Kind::Struct: {
       if (type.size_known && type.size == 0) return parts;
       const bool single_word = type.size_known && type.fields.size() == 1 && type.fields[0].offset == 0 &&
                                type.fields[0].type->is_word_scalar() && type.fields[0].type->size == type.size;
       if (single_word) return flatten(*type.fields[0].type);
-      return Error{"`" + type.name + "` is a struct passed by value, which is not supported (only a struct"
+      return Error{"`" + type.name +
+                   "` is a struct passed by value, which is not supported (only a struct"
                    " declared with \"size\" and a single scalar field at offset 0)"};
     }
   }
@@ -67,7 +71,8 @@ Result<std::vector<ValuePart>> flatten(const GoType& type) {
 // Assigns values in order, keeping the register counters and the stack area between them.
 class Assigner {
  public:
-  explicit Assigner(int32_t stack_base) : stack_base_(stack_base) {}
+  Assigner(int32_t stack_base, Arch arch)
+      : stack_base_(stack_base), int_regs_(go_int_reg_count(arch)), float_regs_(go_float_reg_count(arch)) {}
 
   Result<AbiValue> assign(std::string name, GoTypePtr type) {
     auto parts = flatten(*type);
@@ -78,7 +83,7 @@ class Assigner {
     int ints = 0;
     int floats = 0;
     for (const auto& part : *parts) (part.is_float ? floats : ints)++;
-    if (next_int_ + ints <= kGoIntRegCount && next_float_ + floats <= kGoFloatRegCount) {
+    if (next_int_ + ints <= int_regs_ && next_float_ + floats <= float_regs_) {
       for (auto part : *parts) {
         part.where = part.is_float ? ValuePart::Where::FloatReg : ValuePart::Where::IntReg;
         part.reg = static_cast<uint8_t>(part.is_float ? next_float_++ : next_int_++);
@@ -104,6 +109,8 @@ class Assigner {
 
  private:
   int32_t stack_base_;
+  int int_regs_;
+  int float_regs_;
   int64_t stack_size_ = 0;
   int next_int_ = 0;
   int next_float_ = 0;
@@ -139,9 +146,16 @@ std::string strip_outer_parens(std::string_view raw) {
 
 }  // namespace
 
-const char* go_int_reg_name(int index) {
-  static const char* const names[kGoIntRegCount] = {"RAX", "RBX", "RCX", "RDI", "RSI", "R8", "R9", "R10", "R11"};
-  return index >= 0 && index < kGoIntRegCount ? names[index] : "?";
+int go_int_reg_count(Arch arch) { return arch == Arch::Arm64 ? DWCP_REG_COUNT_ARM64 : DWCP_REG_COUNT_AMD64; }
+
+int go_float_reg_count(Arch arch) { return arch == Arch::Arm64 ? 16 : 15; }
+
+const char* go_int_reg_name(int index, Arch arch) {
+  static const char* const amd64[DWCP_REG_COUNT_AMD64] = {"RAX", "RBX", "RCX", "RDI", "RSI", "R8", "R9", "R10", "R11"};
+  static const char* const arm64[DWCP_REG_COUNT_ARM64] = {"R0", "R1", "R2",  "R3",  "R4",  "R5",  "R6",  "R7",
+                                                          "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15"};
+  if (index < 0 || index >= go_int_reg_count(arch)) return "?";
+  return arch == Arch::Arm64 ? arm64[index] : amd64[index];
 }
 
 Result<std::vector<GoParam>> parse_go_param_list(std::string_view list) {
@@ -181,8 +195,7 @@ Result<std::vector<GoParam>> parse_go_param_list(std::string_view list) {
     if (!is_identifier(it->type))
       return Error{"`" + it->type + "` has no name, but other entries of `" + text +
                    "` are named: Go requires all or none to be named"};
-    if (pending_type.empty())
-      return Error{"`" + it->type + "` in `" + text + "` has a name but no type after it"};
+    if (pending_type.empty()) return Error{"`" + it->type + "` in `" + text + "` has a name but no type after it"};
     it->name = it->type;
     it->type = pending_type;
   }
@@ -194,9 +207,10 @@ Result<std::vector<GoParam>> parse_go_param_list(std::string_view list) {
   return params;
 }
 
-Result<AbiAssignment> assign_go_abi(const GoSignature& signature, const TypeTable& types, std::string_view scope) {
+Result<AbiAssignment> assign_go_abi(const GoSignature& signature, const TypeTable& types, std::string_view scope,
+                                    Arch arch) {
   AbiAssignment abi;
-  Assigner args(kGoStackArgsOffset);
+  Assigner args(kGoStackArgsOffset, arch);
 
   const std::string receiver = trim(signature.receiver);
   if (!receiver.empty()) {
@@ -224,7 +238,7 @@ Result<AbiAssignment> assign_go_abi(const GoSignature& signature, const TypeTabl
   if (!results) return Error{"results: " + results.error()};
   // Stack results follow the argument area, pointer-aligned. At a RET, SP is back where it was
   // at entry, so the same SP-relative offsets hold.
-  Assigner rets(kGoStackArgsOffset + static_cast<int32_t>(align_up(abi.stack_args_size, 8)));
+  Assigner rets(kGoStackArgsOffset + static_cast<int32_t>(align_up(abi.stack_args_size, 8)), arch);
   for (size_t i = 0; i < results->size(); ++i) {
     const GoParam& result = (*results)[i];
     const std::string name = "result" + std::to_string(i);
@@ -239,16 +253,16 @@ Result<AbiAssignment> assign_go_abi(const GoSignature& signature, const TypeTabl
   return abi;
 }
 
-std::string describe_value_location(const AbiValue& value) {
+std::string describe_value_location(const AbiValue& value, Arch arch) {
   if (value.parts.empty()) return "(zero-sized)";
   if (value.on_stack) {
-    return "SP+" + std::to_string(value.stack_off) + "..SP+" +
-           std::to_string(value.stack_off + value.type->size);
+    return "SP+" + std::to_string(value.stack_off) + "..SP+" + std::to_string(value.stack_off + value.type->size);
   }
   std::string text;
   for (const auto& part : value.parts) {
     if (!text.empty()) text += "+";
-    text += part.where == ValuePart::Where::FloatReg ? "X" + std::to_string(part.reg) : go_int_reg_name(part.reg);
+    text += part.where == ValuePart::Where::FloatReg ? (arch == Arch::Arm64 ? "F" : "X") + std::to_string(part.reg)
+                                                     : go_int_reg_name(part.reg, arch);
   }
   return text;
 }

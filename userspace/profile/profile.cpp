@@ -38,8 +38,12 @@ struct SlotInfo {
 constexpr SlotInfo int_slot(dwcp_slot slot) { return {contract::kSlotNames[slot], SlotKind::Int, uint8_t(slot)}; }
 constexpr SlotInfo str_slot(uint8_t slot) { return {contract::kStringSlotNames[slot], SlotKind::String, slot}; }
 constexpr SlotInfo kEntrySlots[] = {
-    int_slot(DWCP_SLOT_ID),    int_slot(DWCP_SLOT_BYTES), int_slot(DWCP_SLOT_COUNT), int_slot(DWCP_SLOT_ENTRY_AUX),
-    str_slot(DWCP_STR_NAME),   str_slot(DWCP_STR_PEER),
+    int_slot(DWCP_SLOT_ID),
+    int_slot(DWCP_SLOT_BYTES),
+    int_slot(DWCP_SLOT_COUNT),
+    int_slot(DWCP_SLOT_ENTRY_AUX),
+    str_slot(DWCP_STR_NAME),
+    str_slot(DWCP_STR_PEER),
     {contract::kSessionSlotName, SlotKind::Int, DWCP_SLOT_SESSION},  // same slot as aux: AMST's *MultiStreamTCP
     {contract::kObjectSlotName, SlotKind::Int, DWCP_SLOT_OBJECT},    // same slot: a DeltaEncoder
 };
@@ -75,10 +79,9 @@ std::string slot_name(const dwcp_field& field, bool exit) {
 
 // ---- probes ------------------------------------------------------------------------------------
 
-Result<dwcp_probe_spec> compile_phase(const Json& block, const std::string& path, Phase phase,
-                                      const AbiAssignment& abi, const TypeTable& types, uint16_t probe_id,
-                                      dwcp_event_kind kind, std::set<uint8_t>& string_slots_used,
-                                      std::vector<FieldOffsetUse>& field_uses) {
+Result<dwcp_probe_spec> compile_phase(const Json& block, const std::string& path, Phase phase, const AbiAssignment& abi,
+                                      const TypeTable& types, uint16_t probe_id, dwcp_event_kind kind,
+                                      std::set<uint8_t>& string_slots_used, std::vector<FieldOffsetUse>& field_uses) {
   dwcp_probe_spec spec;
   std::memset(&spec, 0, sizeof spec);
   spec.kind = static_cast<__u16>(kind);
@@ -106,19 +109,21 @@ Result<dwcp_probe_spec> compile_phase(const Json& block, const std::string& path
     auto field = compile_field(value.get<std::string>(), slot->kind, slot->slot, context);
     if (!field) return Error{field_path + ": " + field.error()};
     if (slot->kind == SlotKind::String && !string_slots_used.insert(slot->slot).second)
-      return Error{field_path + ": the `" + key + "` string slot is already read in the other phase; an event"
-                   " holds one `" + key + "`"};
+      return Error{field_path + ": the `" + key +
+                   "` string slot is already read in the other phase; an event"
+                   " holds one `" +
+                   key + "`"};
     spec.fields[spec.nfields++] = *field;
   }
   return spec;
 }
 
 Result<CompiledProbe> compile_probe(const Json& probe, const std::string& path, uint16_t probe_id,
-                                    const std::string& package, const TypeTable& types) {
+                                    const std::string& package, const TypeTable& types, Arch arch) {
   if (!probe.is_object()) return wrong_type(path, "an object describing one function", probe);
-  if (auto ok = check_keys(probe, path,
-                           {"function", "event", "feature", "optional", "description", "params", "results",
-                            "entry", "exit"});
+  if (auto ok =
+          check_keys(probe, path,
+                     {"function", "event", "feature", "optional", "description", "params", "results", "entry", "exit"});
       !ok)
     return Error{ok.error()};
   if (auto ok = require_keys(probe, path, {"function", "event"}); !ok) return Error{ok.error()};
@@ -166,7 +171,7 @@ Result<CompiledProbe> compile_probe(const Json& probe, const std::string& path, 
   if (!results) return Error{results.error()};
   signature.params = *params;
   signature.results = *results;
-  auto abi = assign_go_abi(signature, types, name->scope);
+  auto abi = assign_go_abi(signature, types, name->scope, arch);
   if (!abi) {
     // The ABI names the part ("params: ...", "results: ...", "receiver: ..."); receiver types come
     // from the function name.
@@ -240,7 +245,8 @@ Result<std::optional<SessionLayout>> session_layout(const TypeTable& types, cons
                    " here (DWCP reads it as one)"};
     }
     *need.out = field->offset;
-    layout.field_offsets.push_back({qualified_type_name(need.key, package, types.root_scope()), need.field, field->offset});
+    layout.field_offsets.push_back(
+        {qualified_type_name(need.key, package, types.root_scope()), need.field, field->offset});
   }
   return std::optional<SessionLayout>{std::move(layout)};
 }
@@ -273,7 +279,7 @@ Result<std::optional<EncoderLayout>> encoder_layout(const TypeTable& types, cons
   return std::optional<EncoderLayout>{std::move(layout)};
 }
 
-Result<Profile> compile_profile(const Json& root) {
+Result<Profile> compile_profile(const Json& root, Arch arch) {
   if (!root.is_object()) return wrong_type("(top level)", "a JSON object {\"schema\": 1, ...}", root);
   if (auto ok = check_keys(root, "", {"schema", "name", "description", "package", "types", "probes"}); !ok)
     return Error{ok.error()};
@@ -325,7 +331,7 @@ Result<Profile> compile_profile(const Json& root) {
   std::map<std::string, size_t> seen_symbols;
   for (size_t i = 0; i < probes.size(); ++i) {
     const std::string path = item("probes", i);
-    auto probe = compile_probe(probes[i], path, static_cast<uint16_t>(i), profile.package, *types);
+    auto probe = compile_probe(probes[i], path, static_cast<uint16_t>(i), profile.package, *types, arch);
     if (!probe) return Error{probe.error()};
     if (auto [it, inserted] = seen_symbols.emplace(probe->symbol, i); !inserted)
       return Error{child(path, "function") + ": `" + probe->function + "` is already probed by " +
@@ -351,11 +357,12 @@ std::string parse_error_reason(const std::string& what) {
 
 }  // namespace
 
-Result<Profile> parse_profile(std::string_view json_text, std::string_view source_name) {
+Result<Profile> parse_profile(std::string_view json_text, std::string_view source_name, Arch arch) {
   const std::string source(source_name);
   if (trim(json_text).empty())
-    return Error{source + ": the profile is empty; expected a JSON object like {\"schema\": 1, \"name\": ..., "
-                          "\"package\": ..., \"probes\": [...]}"};
+    return Error{source +
+                 ": the profile is empty; expected a JSON object like {\"schema\": 1, \"name\": ..., "
+                 "\"package\": ..., \"probes\": [...]}"};
   Json root;
   try {
     root = Json::parse(json_text);
@@ -378,7 +385,7 @@ Result<Profile> parse_profile(std::string_view json_text, std::string_view sourc
     // Valid syntax the library cannot hold, e.g. a number out of double's range (found by fuzz_profile).
     return Error{source + ": invalid JSON: " + error.what()};
   }
-  auto profile = compile_profile(root);
+  auto profile = compile_profile(root, arch);
   if (!profile) return Error{source + ": " + profile.error()};
   return profile;
 }
@@ -405,7 +412,8 @@ std::string describe_probe(const CompiledProbe& probe) {
     text += std::string("  ") + label + ":";
     if (spec.nfields == 0) text += " (no fields)";
     for (int i = 0; i < spec.nfields; ++i)
-      text += std::string(i ? ";" : "") + " " + slot_name(spec.fields[i], exit) + " = " + describe_field(spec.fields[i]);
+      text +=
+          std::string(i ? ";" : "") + " " + slot_name(spec.fields[i], exit) + " = " + describe_field(spec.fields[i]);
     text += "\n";
   };
   phase(probe.has_exit ? "entry" : "entry (only)", probe.entry, false);

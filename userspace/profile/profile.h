@@ -13,6 +13,7 @@
 
 #include "dwcp_observer/contract.h"
 #include "dwcp_observer/events.h"
+#include "goelf/arch.h"
 #include "goelf/result.h"
 #include "profile/go_types.h"
 
@@ -20,6 +21,7 @@ namespace dwcp::profile {
 
 using dwcp::Error;
 using dwcp::Result;
+using goelf::Arch;
 
 constexpr int kProfileSchemaVersion = 1;
 // Probe ids 0 .. DWCP_PROBE_ID_SOCKET-1: the last id is the socket side's pseudo probe in the
@@ -27,16 +29,16 @@ constexpr int kProfileSchemaVersion = 1;
 constexpr int kMaxProfileProbes = DWCP_PROBE_ID_SOCKET;
 
 struct CompiledProbe {
-  std::string symbol;       // full Go symbol: "<package>/transport.(*MultiStreamTCP).sendChunk"
-  std::string function;     // as the profile wrote it, relative to the package
-  std::string event;        // "send_chunk"
+  std::string symbol;    // full Go symbol: "<package>/transport.(*MultiStreamTCP).sendChunk"
+  std::string function;  // as the profile wrote it, relative to the package
+  std::string event;     // "send_chunk"
   dwcp_event_kind kind = DWCP_EV_NONE;
   uint16_t probe_id = 0;    // index in the profile's "probes" array
   bool optional = false;    // a missing symbol is not an error
   dwcp_probe_spec entry{};  // attach at the function entry (phase ENTRY_ONLY, or ENTRY when has_exit)
   bool has_exit = false;
-  dwcp_probe_spec exit{};   // attach at every RET of the function (phase EXIT), when has_exit
-  std::string feature;      // "amst", "hde", "delta_encoding", "migration", "federation"
+  dwcp_probe_spec exit{};  // attach at every RET of the function (phase EXIT), when has_exit
+  std::string feature;     // "amst", "hde", "delta_encoding", "migration", "federation"
   // The struct field offsets (from "types") the entry/exit expressions rely on, each once; the
   // agent checks them against the binary's DWARF when it has one.
   std::vector<FieldOffsetUse> field_offsets;
@@ -80,7 +82,9 @@ struct Profile {
 
 // Parses and compiles a profile. Errors read "<source_name>: probes[3].entry.bytes: what is wrong;
 // what to do" (JSON syntax errors: "<source_name>:LINE:COLUMN: invalid JSON: ...").
-Result<Profile> parse_profile(std::string_view json_text, std::string_view source_name);
+// The registers are assigned for `arch` (the agent's own unless a test asks for another).
+Result<Profile> parse_profile(std::string_view json_text, std::string_view source_name,
+                              Arch arch = goelf::native_arch());
 Result<Profile> load_profile(const std::string& path);
 
 // The profile used when none is given: DWCP_DEFAULT_PROFILE, fixed at build time (the source
