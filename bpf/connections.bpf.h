@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 // A target's TCP connections: opens and closes charged to the socket's owner (from the
 // inet_sock_set_state tracepoint), retransmits, resets and smoothed RTT samples (tcp tracepoints).
 // The programs are in observer.bpf.c.

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 // The maps of the kernel side and the loss counter over them. Userspace finds every map by the
 // name given here (agent/bpf_session.cpp, skeleton `observer`); key and value types come from the
 // contract (dwcp_observer/events.h). Included by observer.bpf.c and by the BPF unit tier's test

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 //
 // dwcp-observer's kernel side, its programs: one generic uprobe program whose behaviour per attach
 // point comes from a spec table (BPF cookie -> struct dwcp_probe_spec), and BTF-typed tracepoints

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 // A target's TCP bytes and calls, counted in its own sock_stats entry from the socket byte
 // programs (observer.bpf.c: the sock_*_length tracepoints, or fexit on tcp_sendmsg/tcp_recvmsg
 // before 6.3), the same bytes per socket (socket_bytes, by inode number: what the agent compares

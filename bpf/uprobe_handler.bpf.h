@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 // The body of the generic uprobe program: one probe hit read as its spec says (registers, stack
 // words, pointer chains, Go strings), paired with its entry by goroutine, emitted to the ring
 // buffer, every loss counted. Everything here is __always_inline and takes the registers as a

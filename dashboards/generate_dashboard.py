@@ -20,11 +20,19 @@ OUT = pathlib.Path(__file__).resolve().parent / "dwcp-observer.json"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
 # Label filters, by what a series carries.
-NODE = 'cluster=~"$cluster", node=~"$node", job=~"$job", instance=~"$instance"'  # raw dwcp_* series
+NODE = 'cluster=~"$cluster", node=~"$node", job=~"$job", instance=~"$instance", target=~"$target"'  # raw dwcp_* series
 RULE_NODE = 'cluster=~"$cluster", node=~"$node"'  # cluster_node:* recording rules
 RULE_CLUSTER = 'cluster=~"$cluster"'  # cluster:* recording rules
-CLUSTER_RAW = 'cluster=~"$cluster", job=~"$job", instance=~"$instance"'  # families without `node`
+CLUSTER_RAW = 'cluster=~"$cluster", job=~"$job", instance=~"$instance", target=~"$target"'  # families without `node`
 AGENT = 'job=~"$job", instance=~"$instance"'  # dwcp_observer_* (the agent's own labels)
+# The agent's own series carry no cluster/node: they follow $cluster/$node through the agent's
+# dwcp_amst_streams_active (present from its first scrape), matched on instance and job.
+ON_NODE = ('and on (instance, job) group by (instance, job) '
+           '(dwcp_amst_streams_active{cluster=~"$cluster", node=~"$node", job=~"$job", instance=~"$instance"})')
+# Series with a `target` label (one agent watches up to 16 processes).
+AGENT_TARGET = AGENT + ', target=~"$target"'
+# The overhead figure, the very expression of DWCPObserverProbeOverhead (and what `top` shows).
+OVERHEAD = "max by (instance, job) (dwcp_observer_probe_overhead_ratio{%s} %s)" % (AGENT, ON_NODE)
 RI = "$__rate_interval"
 
 
@@ -49,9 +57,9 @@ ROWS = [
          [t(f"sum by (le) (rate(dwcp_hde_compression_ratio_bucket{{{NODE}}}[{RI}]))", "{{le}}", format="heatmap")],
          {}),
         ("AMST Throughput (Mbps)", "timeseries", "Mbits",
-         "Payload bytes AMST sends and receives, in megabits per second (dwcp_amst_bytes_sent_total / _received_total).",
-         [t(f"sum by (cluster, node) (rate(dwcp_amst_bytes_sent_total{{{NODE}}}[{RI}])) * 8 / 1e6", "sent {{cluster}}/{{node}}"),
-          t(f"sum by (cluster, node) (rate(dwcp_amst_bytes_received_total{{{NODE}}}[{RI}])) * 8 / 1e6", "received {{cluster}}/{{node}}")], {}),
+         "Payload bytes AMST sends and receives, in megabits per second over 5m (recording rules over dwcp_amst_bytes_sent_total / _received_total, whose per-stream series stay in the cluster's Prometheus; cluster-level: $job/$instance/$target do not apply).",
+         [t(f"cluster_node:dwcp_amst_throughput_megabits:rate5m{{{RULE_NODE}}}", "sent {{cluster}}/{{node}}"),
+          t(f"cluster_node:dwcp_amst_received_megabits:rate5m{{{RULE_NODE}}}", "received {{cluster}}/{{node}}")], {}),
         ("HDE Compression Efficiency", "timeseries", "percent",
          "Share of bytes HDE removed: 100 x (1 - compressed/original), from dwcp_hde_bytes_original_total and dwcp_hde_bytes_compressed_total.",
          [t(f"100 * (1 - sum by (cluster, node) (rate(dwcp_hde_bytes_compressed_total{{{NODE}}}[{RI}])) / sum by (cluster, node) (rate(dwcp_hde_bytes_original_total{{{NODE}}}[{RI}])))",
@@ -82,17 +90,17 @@ ROWS = [
          {"thresholds": [(None, "red"), (0.95, "green")], "min": 0, "max": 1}),
         ("Kernel TCP Throughput (observer)", "timeseries", "Bps",
          "Bytes on the target's TCP sockets as the kernel counts them (tracepoints, headers excluded), per pid. Compare with AMST Throughput: a gap means probes miss calls.",
-         [t(f"sum by (instance, pid) (rate(dwcp_observer_tcp_bytes_sent_total{{{AGENT}}}[{RI}]))", "sent {{instance}} pid {{pid}}"),
-          t(f"sum by (instance, pid) (rate(dwcp_observer_tcp_bytes_received_total{{{AGENT}}}[{RI}]))", "received {{instance}} pid {{pid}}")], {}),
+         [t(f"sum by (instance, pid) (rate(dwcp_observer_tcp_bytes_sent_total{{{AGENT}}}[{RI}]) {ON_NODE})", "sent {{instance}} pid {{pid}}"),
+          t(f"sum by (instance, pid) (rate(dwcp_observer_tcp_bytes_received_total{{{AGENT}}}[{RI}]) {ON_NODE})", "received {{instance}} pid {{pid}}")], {}),
         ("Kernel TCP Retransmits and Resets (observer)", "timeseries", "ops",
          "TCP retransmits and resets per second on the target's sockets (tcp_retransmit_skb, inet_sock_set_state). Rising retransmits explain falling throughput.",
-         [t(f"sum by (instance, pid) (rate(dwcp_observer_tcp_retransmits_total{{{AGENT}}}[{RI}]))", "retransmits {{instance}} pid {{pid}}"),
-          t(f"sum by (instance, pid, direction) (rate(dwcp_observer_tcp_resets_total{{{AGENT}}}[{RI}]))", "resets {{direction}} {{instance}} pid {{pid}}")], {}),
+         [t(f"sum by (instance, pid) (rate(dwcp_observer_tcp_retransmits_total{{{AGENT}}}[{RI}]) {ON_NODE})", "retransmits {{instance}} pid {{pid}}"),
+          t(f"sum by (instance, pid, direction) (rate(dwcp_observer_tcp_resets_total{{{AGENT}}}[{RI}]) {ON_NODE})", "resets {{direction}} {{instance}} pid {{pid}}")], {}),
         ("Kernel TCP Connections and SRTT (observer)", "timeseries", "s",
          "Smoothed round-trip time of the target's TCP connections (dwcp_observer_tcp_srtt_seconds); connection opens/closes per second on the right axis.",
-         [t(f"max by (instance, pid) (dwcp_observer_tcp_srtt_seconds{{{AGENT}}})", "srtt {{instance}} pid {{pid}}"),
-          t(f"sum by (instance, pid) (rate(dwcp_observer_tcp_connections_opened_total{{{AGENT}}}[{RI}]))", "opened/s {{instance}} pid {{pid}}"),
-          t(f"sum by (instance, pid) (rate(dwcp_observer_tcp_connections_closed_total{{{AGENT}}}[{RI}]))", "closed/s {{instance}} pid {{pid}}")],
+         [t(f"max by (instance, pid) (dwcp_observer_tcp_srtt_seconds{{{AGENT}}} {ON_NODE})", "srtt {{instance}} pid {{pid}}"),
+          t(f"sum by (instance, pid) (rate(dwcp_observer_tcp_connections_opened_total{{{AGENT}}}[{RI}]) {ON_NODE})", "opened/s {{instance}} pid {{pid}}"),
+          t(f"sum by (instance, pid) (rate(dwcp_observer_tcp_connections_closed_total{{{AGENT}}}[{RI}]) {ON_NODE})", "closed/s {{instance}} pid {{pid}}")],
          {"overrides_ops": ["/opened|closed/"]}),
     ]),
     ("Business", [
@@ -132,32 +140,37 @@ ROWS = [
          {"thresholds": [(None, "green"), (1, "red")]}),
         ("Observer Target Up", "state-timeline", "none",
          "1 while the agent sees its DWCP process (dwcp_observer_target_up), 0 once it is gone. Alert DWCPObserverTargetDown.",
-         [t(f"max by (instance, pid, target) (dwcp_observer_target_up{{{AGENT}}})", "{{instance}} {{target}} pid {{pid}}")],
+         [t(f"max by (instance, pid, target) (dwcp_observer_target_up{{{AGENT_TARGET}}} {ON_NODE})", "{{instance}} {{target}} pid {{pid}}")],
          {"mappings": [("0", "Down", "red"), ("1", "Up", "green")]}),
         ("Observer Probes Attached", "timeseries", "short",
          "uprobes attached to each target pid (dwcp_observer_probes_attached). A drop while the target lives fires DWCPObserverProbesDetached.",
-         [t(f"max by (instance, pid) (dwcp_observer_probes_attached{{{AGENT}}})", "{{instance}} pid {{pid}}")], {}),
+         [t(f"max by (instance, pid) (dwcp_observer_probes_attached{{{AGENT}}} {ON_NODE})", "{{instance}} pid {{pid}}")], {}),
+        ("Observer Probe States", "timeseries", "short",
+         "How many profile probes are in each state per agent (dwcp_observer_probe_state == 1): attached, sampled (the probe budget attaches it part of every interval: counts it feeds cover only dwcp_observer_probe_sample_ratio of the time), absent (not in this build) or refused (address not vouched for); and the lowest sample ratio.",
+         [t(f"count by (instance, state) (dwcp_observer_probe_state{{{AGENT}}} == 1 {ON_NODE})", "{{state}} {{instance}}"),
+          t(f"min by (instance) (dwcp_observer_probe_sample_ratio{{{AGENT}}} {ON_NODE})", "sample ratio {{instance}}")], {}),
         ("Observer Events and Losses", "timeseries", "ops",
          "Events per second the agent decodes by kind, and events lost by probe and reason (ring buffer full, map full, ...). Any loss fires DWCPObserverEventsLost after 5m.",
-         [t(f"sum by (instance, kind) (rate(dwcp_observer_events_total{{{AGENT}}}[{RI}]))", "{{kind}} {{instance}}"),
-          t(f"sum by (instance, probe, reason) (rate(dwcp_observer_events_lost_total{{{AGENT}}}[{RI}]))", "LOST {{probe}} {{reason}} {{instance}}"),
-          t(f"sum by (instance, label) (rate(dwcp_observer_labels_overflow_total{{{AGENT}}}[{RI}]))", "overflow {{label}} {{instance}}"),
-          t(f"sum by (instance, reason) (rate(dwcp_observer_invalid_events_total{{{AGENT}}}[{RI}]))", "invalid {{reason}} {{instance}}")], {}),
+         [t(f"sum by (instance, kind) (rate(dwcp_observer_events_total{{{AGENT}}}[{RI}]) {ON_NODE})", "{{kind}} {{instance}}"),
+          t(f"sum by (instance, probe, reason) (rate(dwcp_observer_events_lost_total{{{AGENT}}}[{RI}]) {ON_NODE})", "LOST {{probe}} {{reason}} {{instance}}"),
+          t(f"sum by (instance, label) (rate(dwcp_observer_labels_overflow_total{{{AGENT}}}[{RI}]) {ON_NODE})", "overflow {{label}} {{instance}}"),
+          t(f"sum by (instance, reason) (rate(dwcp_observer_invalid_events_total{{{AGENT}}}[{RI}]) {ON_NODE})", "invalid {{reason}} {{instance}}")], {}),
         ("Observer Probe Overhead", "timeseries", "percentunit",
-         "CPU time spent in the BPF programs per second of wall time, by probe (dwcp_observer_probe_overhead_seconds_total), i.e. the share of one CPU the observation costs.",
-         [t(f"sum by (instance, probe) (rate(dwcp_observer_probe_overhead_seconds_total{{{AGENT}}}[{RI}]))", "{{probe}} {{instance}}")], {}),
+         "Share of the targets' CPU time spent in the uprobes (dwcp_observer_probe_overhead_ratio): the figure DWCPObserverProbeOverhead alerts on (above 3% for 10m) and `dwcp-observer top` shows. Which probes cost most: dwcp_observer_probe_overhead_seconds_total.",
+         [t(OVERHEAD, "{{instance}}")],
+         {"thresholds": [(None, "green"), (0.02, "orange"), (0.03, "red")]}),
         ("Observer Probe Hits", "timeseries", "ops",
          "Probe hits per second (dwcp_observer_probe_hits_total): how often each uprobe or tracepoint ran.",
-         [t(f"sum by (instance, probe) (rate(dwcp_observer_probe_hits_total{{{AGENT}}}[{RI}]))", "{{probe}} {{instance}}")], {}),
+         [t(f"sum by (instance, probe) (rate(dwcp_observer_probe_hits_total{{{AGENT}}}[{RI}]) {ON_NODE})", "{{probe}} {{instance}}")], {}),
         ("Versions", "table", "none",
          "DWCP version seen in each cluster (dwcp_system_version_info) and the observer agent's build (dwcp_observer_build_info).",
          [t(f"max by (cluster, version, git_commit, build_date) (dwcp_system_version_info{{{CLUSTER_RAW}}})", "DWCP {{version}}", format="table", instant=True),
-          t(f"max by (instance, version, revision) (dwcp_observer_build_info{{{AGENT}}})", "observer {{version}}", format="table", instant=True)], {}),
+          t(f"max by (instance, version, revision) (dwcp_observer_build_info{{{AGENT}}} {ON_NODE})", "observer {{version}}", format="table", instant=True)], {}),
     ]),
     ("SLA", [
         ("System Availability (SLA 99.9%)", "stat", "percentunit",
-         "Share of component-time up (degraded counts as up) over 30 days, per cluster (cluster:dwcp_system_component_availability:avg30d). SLA 99.9%.",
-         [t(f"cluster:dwcp_system_component_availability:avg30d{{{RULE_CLUSTER}}}", "{{cluster}}")],
+         "Share of component-time up (degraded counts as up) over 14 days (fits a 15-day retention), per cluster (cluster:dwcp_system_component_availability:avg14d). SLA 99.9%.",
+         [t(f"cluster:dwcp_system_component_availability:avg14d{{{RULE_CLUSTER}}}", "{{cluster}}")],
          {"thresholds": [(None, "red"), (0.999, "green")], "decimals": 3}),
         ("Average Migration Time (SLA < 5 min)", "stat", "s",
          "Mean migration time over 24h per cluster (cluster:dwcp_migration_duration_seconds:avg24h). SLA: below 300s.",
@@ -282,11 +295,14 @@ def build():
         "templating": {"list": [
             {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
              "current": {}, "hide": 0, "refresh": 1, "regex": "", "options": []},
+            # From series the global Prometheus has too (configs/prometheus/federation.yml forwards
+            # them): dwcp_amst_streams_active exists per agent from its first scrape.
             variable("job", "Job", "label_values(dwcp_amst_streams_active, job)"),
             variable("cluster", "Cluster", 'label_values(dwcp_amst_streams_active{job=~"$job"}, cluster)'),
             variable("node", "Node", 'label_values(dwcp_amst_streams_active{job=~"$job", cluster=~"$cluster"}, node)'),
             variable("instance", "Instance",
                      'label_values(dwcp_amst_streams_active{job=~"$job", cluster=~"$cluster", node=~"$node"}, instance)'),
+            variable("target", "Target", 'label_values(dwcp_observer_target_up{job=~"$job", instance=~"$instance"}, target)'),
         ]},
         "panels": panels,
     }

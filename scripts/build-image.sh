@@ -27,6 +27,6 @@ deb=$(bash scripts/package.sh | grep '/dwcp-observer_.*\.deb$')
 context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
 cp "$deb" "$context/dwcp-observer.deb"
-cp packaging/Containerfile "$context/"
+cp packaging/Containerfile packaging/image-rootfs.sh "$context/"
 podman build --network=host ${PODMAN_BUILD_OPTS:-} --build-arg BASE="$BASE" -t "localhost/dwcp-observer:$VERSION" "$context"
 echo "localhost/dwcp-observer:$VERSION"

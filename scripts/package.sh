@@ -17,7 +17,7 @@ fi
 cmake -S . -B "$PKG_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
   -DCMAKE_INSTALL_PREFIX=/usr -DDWCP_BUILD_TESTS=OFF -DDWCP_BUILD_BENCHMARKS=OFF \
   -DDWCP_DEFAULT_PROFILE=/usr/share/dwcp-observer/probes/novacron-dwcp.json >/dev/null
-cmake --build "$PKG_BUILD_DIR" -j"$(nproc)" --target dwcp-observer dwcp_openssl3_shim dwcp_hooks dwcp_hooks_static dwcp_hooks_bundle
+cmake --build "$PKG_BUILD_DIR" -j"$(nproc)" --target dwcp-observer dwcp-observer-man dwcp_openssl3_shim dwcp_hooks dwcp_hooks_static dwcp_hooks_bundle
 cd "$PKG_BUILD_DIR"
 rm -f ./*.deb
 # Debian packages carry stripped binaries (cpack installs with strip when asked).

@@ -8,7 +8,7 @@ PACKAGES=(
   clang llvm libclang-rt-14-dev binutils bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev libcapstone-dev
   clang-format clang-tidy
   prometheus-cpp-dev libcivetweb-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev libcrypt-dev
-  dpkg-dev openssl ccache libseccomp-dev
+  dpkg-dev openssl ccache libseccomp-dev help2man lintian adduser
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-1.19-go
   tmux openssl libssl-dev

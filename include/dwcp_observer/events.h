@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
  *
  * The one contract between the BPF programs (bpf/observer.bpf.c) and the agent (userspace/).
  * Both sides include this file; nothing here is duplicated elsewhere. Fixed-width types only,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 //
 // An object built against another contract version than the agent's: the agent must refuse it
 // (userspace/agent/bpf_abi.h). Only opened by the test, never loaded.

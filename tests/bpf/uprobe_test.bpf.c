@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 //
 // The BPF unit tier's test object: the observer's uprobe handler (bpf/uprobe_handler.bpf.h, the
 // same inline code the uprobe programs run, on the same maps) behind a raw_tp program, so that

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0
  * The context of the BPF unit tier's raw_tp wrapper (uprobe_test.bpf.c), shared with its
  * GoogleTest driver: BPF_PROG_TEST_RUN passes up to 12 u64 arguments to a raw_tp program, which
  * hold a uprobe hit's registers as Go's ABIInternal sees them. */

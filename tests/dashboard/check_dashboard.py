@@ -47,6 +47,8 @@ OBSERVER_FAMILIES = {
     "dwcp_observer_tcp_resets_total", "dwcp_observer_tcp_connections_opened_total",
     "dwcp_observer_tcp_connections_closed_total", "dwcp_observer_tcp_srtt_seconds",
     "dwcp_observer_probe_hits_total", "dwcp_observer_probe_overhead_seconds_total",
+    "dwcp_observer_probe_overhead_ratio", "dwcp_observer_probe_state", "dwcp_observer_probe_sample_ratio",
+    "dwcp_observer_targets_attached",
 }
 ROWS = ["Real-time", "Performance", "Business", "Health", "SLA"]
 ORIGINAL_PANELS = {

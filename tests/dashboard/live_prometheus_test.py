@@ -7,7 +7,10 @@ tests/rules/prometheus_e2e_config.py. Then:
 2. every recording rule returns data and every rule is loaded and healthy (recording_queries.py);
 3. scripts/verify.sh passes against the exporter and Prometheus;
 4. the short-`for` variant of DWCPObserverTargetDown fires within seconds for the exporter's
-   target whose dwcp_observer_target_up is 0.
+   target whose dwcp_observer_target_up is 0;
+5. a second, global Prometheus federating the first with the shipped federation.yml (its one
+   job, the cluster target replaced by the first Prometheus, intervals 1s): every dashboard
+   panel query and variable query returns data there too.
 
 Usage: live_prometheus_test.py [--prometheus /usr/bin/prometheus] [--keep]
 """
@@ -57,6 +60,19 @@ def wait_for(what, check, timeout):
     return False
 
 
+def write_federation_config(tmp, cluster_prom_port):
+    """The shipped federation.yml with one cluster: the local Prometheus; 1s intervals."""
+    import yaml
+    config = yaml.safe_load((ROOT / "configs/prometheus/federation.yml").read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    (job,) = config["scrape_configs"]
+    job.update(scrape_interval="1s", scrape_timeout="1s",
+               static_configs=[{"targets": [f"127.0.0.1:{cluster_prom_port}"], "labels": {"source_prometheus": "c1"}}])
+    path = tmp / "federation.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prometheus", default=shutil.which("prometheus") or "/usr/bin/prometheus")
@@ -77,6 +93,7 @@ def main():
          f"--web.listen-address=127.0.0.1:{prom_port}", "--web.enable-lifecycle"],
         stdout=log, stderr=subprocess.STDOUT)
     results = []
+    global_prom = global_log = None
     try:
         ok = wait_for("Prometheus /-/ready", lambda: urllib.request.urlopen(prom_url + "/-/ready", timeout=2).status == 200, 30)
         ok = ok and wait_for("the exporter target to be up", lambda: any(
@@ -97,6 +114,21 @@ def main():
                                 "--rules", str(tmp / "dwcp-alerts.yml")])
         run("verify.sh", ["bash", str(ROOT / "scripts/verify.sh"), f"http://127.0.0.1:{exporter_port}", prom_url])
 
+        global_port = free_port()
+        global_log = open(tmp / "global.log", "w")
+        global_prom = subprocess.Popen(
+            [args.prometheus, f"--config.file={write_federation_config(tmp, prom_port)}",
+             f"--storage.tsdb.path={tmp / 'global-data'}", f"--web.listen-address=127.0.0.1:{global_port}"],
+            stdout=global_log, stderr=subprocess.STDOUT)
+        global_url = f"http://127.0.0.1:{global_port}"
+        if wait_for("the global Prometheus federating the local one", lambda: any(
+                t["health"] == "up" for t in get_json(global_url + "/api/v1/targets")["data"]["activeTargets"]), 30):
+            run("panel queries on the global Prometheus (federation.yml)",
+                [sys.executable, str(HERE / "panel_queries.py"), global_url, "--wait", "60"])
+        else:
+            print((tmp / "global.log").read_text()[-3000:])
+            results.append(("global Prometheus up", False))
+
         print("--- short-for DWCPObserverTargetDown fires for the gone target", flush=True)
         fired = wait_for("DWCPObserverTargetDown firing", lambda: any(
             a["labels"].get("alertname") == "DWCPObserverTargetDown" and a["state"] == "firing"
@@ -106,6 +138,13 @@ def main():
             print("ok: DWCPObserverTargetDown{target=\"dwcp-gone\"} firing")
         results.append(("short-for target-down alert", fired))
     finally:
+        if global_prom:
+            global_prom.terminate()
+            try:
+                global_prom.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                global_prom.kill()
+            global_log.close()
         prometheus.terminate()
         try:
             prometheus.wait(timeout=15)

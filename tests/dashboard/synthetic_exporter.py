@@ -120,6 +120,14 @@ class Metrics:
         family("dwcp_observer_probe_hits_total", "counter", [("", {"probe": p}, 20 * t) for p in ("send", "compress")])
         family("dwcp_observer_probe_overhead_seconds_total", "counter",
                [("", {"probe": p}, 0.0001 * t) for p in ("send", "compress")])
+        family("dwcp_observer_probe_overhead_ratio", "gauge", [("", {}, 0.0148)])
+        family("dwcp_observer_targets_attached", "gauge", [("", {}, 1)])
+        states = {"send": "attached", "compress": "sampled", "adjust_streams": "absent"}
+        family("dwcp_observer_probe_state", "gauge",
+               [("", dict(pid, probe=p, state=st), 1 if st == states[p] else 0)
+                for p in states for st in ("attached", "sampled", "absent", "refused")])
+        family("dwcp_observer_probe_sample_ratio", "gauge",
+               [("", {"probe": p}, 0.25 if states[p] == "sampled" else 1) for p in ("send", "compress")])
         return "\n".join(out) + "\n"
 
 

@@ -31,12 +31,12 @@ def first_panel(change):
 
 MUTATIONS = {
     "counter outside rate()": (mutate_expr(
-        'rate(dwcp_amst_bytes_sent_total{cluster=~"$cluster", node=~"$node", job=~"$job", instance=~"$instance"}[$__rate_interval])',
-        'dwcp_amst_bytes_sent_total{cluster=~"$cluster", node=~"$node", job=~"$job", instance=~"$instance"}'),
+        'rate(dwcp_hde_bytes_original_total{cluster=~"$cluster", node=~"$node", job=~"$job", instance=~"$instance", target=~"$target"}[$__rate_interval])',
+        'dwcp_hde_bytes_original_total{cluster=~"$cluster", node=~"$node", job=~"$job", instance=~"$instance", target=~"$target"}'),
         "outside rate()"),
     "fixed range": (mutate_expr("[$__rate_interval]", "[5m]"), "should be [$__rate_interval]"),
     "unknown metric": (mutate_expr("dwcp_amst_streams_active{", "dwcp_amst_streams_open{"), "unknown metric"),
-    "no filter": (mutate_expr('dwcp_hde_delta_hit_rate_percent{cluster=~"$cluster", node=~"$node", job=~"$job", instance=~"$instance"}',
+    "no filter": (mutate_expr('dwcp_hde_delta_hit_rate_percent{cluster=~"$cluster", node=~"$node", job=~"$job", instance=~"$instance", target=~"$target"}',
                               "dwcp_hde_delta_hit_rate_percent"), "not filtered by a template variable"),
     "no unit": (first_panel(lambda p: p["fieldConfig"]["defaults"].pop("unit")), "no unit"),
     "no description": (first_panel(lambda p: p.pop("description")), "no description"),

@@ -464,14 +464,12 @@ class Concurrency(GoFunctionsTestCase):
                 self.assertGreater(count, 0)
                 self.assertGreater(total, 0)
                 self.assertLess(total / count, 2.0, "mean duration %.3f s" % (total / count))
-                # Nothing beyond the largest bucket (512 s migration, 5.12 s federation). Not for
-                # AMST latency, whose largest bucket is 2.048 s: a busy 2-core machine may stall
-                # one Send that long.
-                if family != "dwcp_amst_latency_seconds":
-                    bounds = {dict(ls)["le"] for (n, ls) in s if n == family + "_bucket"} - {"+Inf"}
-                    top = max(bounds, key=float)
-                    self.assertEqual(value(s, family + "_bucket", le=top, **labels), count,
-                                     "observations above %s s" % top)
+                # Nothing beyond the largest bucket (about 70 min latency, 2.3 h migration, 82 s
+                # federation): the quantiles never saturate.
+                bounds = {dict(ls)["le"] for (n, ls) in s if n == family + "_bucket"} - {"+Inf"}
+                top = max(bounds, key=float)
+                self.assertEqual(value(s, family + "_bucket", le=top, **labels), count,
+                                 "observations above %s s" % top)
 
 
 class Refusals(GoFunctionsTestCase):

@@ -9,7 +9,8 @@
   empty) and one where it stays quiet (exp_alerts empty);
 - every recording rule: a `level:metric:operations` name starting with "cluster" (the federation
   match), at least 25 of them, each evaluated by a promql_expr_test;
-- docs/deployment.md maps each of the original's 25 recording rule names to a rule that exists.
+- docs/deployment.md maps each of the original's 25 recording rule names to a rule that exists;
+- no rule reads further back than Debian's default retention (15 days).
 
 Usage: check_rules.py [REPO_ROOT]
 """
@@ -51,6 +52,8 @@ ORIGINAL_RECORDS = [
     "dwcp:efficiency:cost_savings_usd:24h", "dwcp:sla:availability:30d", "dwcp:sla:migration_time:24h",
     "dwcp:sla:compression_ratio:24h", "dwcp:sla:error_rate:24h",
 ]
+RETENTION_SECONDS = 15 * 86400  # Debian's prometheus: --storage.tsdb.retention.time=15d
+UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 RECORD_NAME = re.compile(r"^cluster[a-z_]*:dwcp_[a-z0-9_]+:[a-z0-9_]+$")
 
 errors = []
@@ -135,6 +138,12 @@ def main():
             fail(f"{name}: not a level:metric:operations name starting with 'cluster'")
         if not any(re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", expr) for expr in tested_exprs):
             fail(f"{name}: no promql_expr_test evaluates it")
+
+    for name, rule in {**alerts, **records}.items():
+        for span in re.findall(r"\[([0-9a-z]+)(?::[0-9a-z]*)?\]", rule["expr"]):
+            seconds = sum(int(n) * UNIT_SECONDS[u] for n, u in re.findall(r"(\d+)(ms|[smhdwy])", span))
+            if seconds > RETENTION_SECONDS:
+                fail(f"{name}: reads [{span}], beyond Debian's default 15-day retention")
 
     mapping = {}
     for line in DEPLOYMENT.read_text().splitlines():

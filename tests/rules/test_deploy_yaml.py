@@ -6,6 +6,8 @@ Kubernetes scrape config, the Grafana provisioning files and the systemd unit (p
 
 Usage: test_deploy_yaml.py [REPO_ROOT]
 """
+import copy
+import json
 import pathlib
 import re
 import shutil
@@ -110,13 +112,70 @@ def k8s_objects():
     return objects
 
 
+def json_patch(doc, ops):
+    """Applies RFC 6902 add/replace/remove (what the components use) to a copy of doc."""
+    doc = copy.deepcopy(doc)
+    for op in ops:
+        *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        node = doc
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if op["op"] == "remove":
+            del node[int(last) if isinstance(node, list) else last]
+        elif isinstance(node, list):
+            node.insert(len(node) if last == "-" else int(last), op["value"]) if op["op"] == "add" else node.__setitem__(int(last), op["value"])
+        else:
+            if op["op"] == "replace" and last not in node:
+                raise KeyError(op["path"])
+            node[last] = op["value"]
+    return doc
+
+
+def component(name, ds):
+    """The DaemonSet as the kustomize Component configs/deploy/NAME leaves it."""
+    comp = load(CONFIGS / "deploy" / name / "kustomization.yaml")
+    check(f"k8s: {name} is a kustomize Component", comp.get("kind") == "Component")
+    for patch in comp.get("patches", []):
+        if patch["target"] == {"kind": "DaemonSet", "name": "dwcp-observer"}:
+            ds = json_patch(ds, yaml.safe_load(patch["patch"]))
+    return ds
+
+
+def test_kubernetes_components(ds):
+    tls = component("kubernetes-tls", ds)
+    c = tls["spec"]["template"]["spec"]["containers"][0]
+    web = [a for a in c["args"] if a.startswith("--web.config.file=")]
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in tls["spec"]["template"]["spec"]["volumes"]}
+    check("k8s tls: probes follow TLS (HTTPS on the metrics port)",
+          c["readinessProbe"]["httpGet"].get("scheme") == "HTTPS" and c["livenessProbe"]["httpGet"].get("scheme") == "HTTPS")
+    check("k8s tls: --web.config.file inside the Secret's read-only mount",
+          len(web) == 1 and web[0].split("=", 1)[1].startswith(mounts.get("web-config", "?") + "/")
+          and volumes.get("web-config", {}).get("secret", {}).get("secretName") == "dwcp-observer-web", (web, mounts))
+    old = component("kubernetes-apparmor-annotation", ds)
+    sc = old["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    annotations = old["spec"]["template"]["metadata"].get("annotations", {})
+    check("k8s pre-1.30: AppArmor as the annotation, the 1.30 field removed (unknown to older API servers)",
+          "appArmorProfile" not in sc
+          and annotations.get("container.apparmor.security.beta.kubernetes.io/dwcp-observer") == "unconfined", annotations)
+    local = component("kubernetes-seccomp-localhost", ds)
+    seccomp = local["spec"]["template"]["spec"]["containers"][0]["securityContext"]["seccompProfile"]
+    profile_path = CONFIGS / "deploy/kubernetes-seccomp-localhost/dwcp-observer.json"
+    profile = json.loads(profile_path.read_text())
+    denied = {n for rule in profile["syscalls"] if rule["action"] == "SCMP_ACT_ERRNO" for n in rule["names"]}
+    check("k8s seccomp: Localhost profile shipped, it keeps bpf/perf_event_open and denies host changes",
+          seccomp == {"type": "Localhost", "localhostProfile": "profiles/" + profile_path.name}
+          and not denied & {"bpf", "perf_event_open", "process_vm_readv", "setresuid", "capset"}
+          and {"mount", "init_module", "kexec_load", "reboot", "setns"} <= denied, seccomp)
+
+
 def test_kubernetes():
     objects = k8s_objects()
     kinds = {kind for kind, _ in objects}
     want = {"Namespace", "ServiceAccount", "DaemonSet", "Service", "ServiceMonitor", "PrometheusRule"}
     check("k8s: all kinds present", want <= kinds, want - kinds)
     for (kind, name), (_, doc) in objects.items():
-        if kind != "Namespace":
+        if kind not in ("Namespace", "PriorityClass"):  # cluster-scoped
             check(f"k8s: {kind}/{name} in namespace dwcp-observer", doc["metadata"].get("namespace") == "dwcp-observer")
 
     _, ds = objects[("DaemonSet", "dwcp-observer")]
@@ -153,9 +212,26 @@ def test_kubernetes():
     port = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
     check(f"k8s: container port metrics = {PORT}", port.get("metrics") == PORT, port)
     # kube-linter: no-readiness-probe, no-liveness-probe.
-    check("k8s: readiness /-/ready, liveness /-/healthy on the metrics port",
-          container["readinessProbe"]["httpGet"] == {"path": "/-/ready", "port": "metrics"}
+    # Ready = serving (node_exporter, Beyla): /-/ready ("has a target") would stall a rollout on
+    # every node whose DWCP is stopped; target presence is a metric and an alert instead.
+    check("k8s: readiness and liveness /-/healthy (ready = serving) on the metrics port",
+          container["readinessProbe"]["httpGet"] == {"path": "/-/healthy", "port": "metrics"}
           and container["livenessProbe"]["httpGet"] == {"path": "/-/healthy", "port": "metrics"})
+    check("k8s: a priority class of its own (system-node-critical is quota-refused outside kube-system)",
+          spec.get("priorityClassName") == "dwcp-observer-node-agent"
+          and ("PriorityClass", "dwcp-observer-node-agent") in objects
+          and 0 < objects[("PriorityClass", "dwcp-observer-node-agent")][1]["value"] < 1000000000, spec.get("priorityClassName"))
+    check("k8s: seccomp confined (RuntimeDefault; Localhost in its component), never Unconfined",
+          sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", sc.get("seccompProfile"))
+    _, netpol = objects.get(("NetworkPolicy", "dwcp-observer"), (None, {}))
+    np_spec = netpol.get("spec", {})
+    check("k8s: NetworkPolicy: the agent pods, ingress on the metrics port only, no egress",
+          np_spec.get("podSelector", {}).get("matchLabels", {}).items() <= pod["metadata"]["labels"].items()
+          and bool(np_spec.get("podSelector", {}).get("matchLabels"))
+          and set(np_spec.get("policyTypes", [])) == {"Ingress", "Egress"} and np_spec.get("egress") == []
+          and all(p.get("port") == "metrics" for rule in np_spec.get("ingress", []) for p in rule.get("ports", [])),
+          np_spec)
+    test_kubernetes_components(ds)
     # kube-linter: unset-cpu-requirements, unset-memory-requirements.
     res = container.get("resources", {})
     check("k8s: CPU and memory requests and limits set",
@@ -217,6 +293,12 @@ def test_kubernetes():
         for root in (K8S, WITH_OPERATOR):
             out = subprocess.run([kubectl, "kustomize", str(root)], capture_output=True, text=True)
             check(f"k8s: kubectl kustomize {root.name} renders", out.returncode == 0, out.stderr[-500:])
+        for name in ("kubernetes-tls", "kubernetes-apparmor-annotation", "kubernetes-seccomp-localhost"):
+            with tempfile.TemporaryDirectory(dir=CONFIGS / "deploy") as overlay:
+                pathlib.Path(overlay, "kustomization.yaml").write_text(
+                    "resources: [../kubernetes]\ncomponents: [../%s]\n" % name)
+                out = subprocess.run([kubectl, "kustomize", overlay], capture_output=True, text=True)
+            check(f"k8s: kubectl kustomize base + {name} renders", out.returncode == 0, out.stderr[-500:])
     else:
         print("skip kubectl kustomize: kubectl not installed")
 
@@ -280,6 +362,11 @@ def test_systemd():
         check(f"systemd: {key}={value}", last(key) == value, last(key))
     check("systemd: system-call filter allows bpf and perf_event_open",
           {"bpf", "perf_event_open"} <= set((last("SystemCallFilter") or "").split()))
+    # Configuration errors end the unit instead of a restart loop: the codes come from agent.h.
+    codes = dict(re.findall(r"(kExit\w+) = (\d+)", (CONFIGS.parent / "userspace/agent/agent.h").read_text()))
+    wanted = {codes[name] for name in ("kExitUsage", "kExitSymbols", "kExitPrivilege")}
+    check("systemd: RestartPreventExitStatus = the agent's usage, profile and privilege exit codes",
+          set((last("RestartPreventExitStatus") or "").split()) == wanted, (last("RestartPreventExitStatus"), wanted))
     check("systemd: ExecStart runs the packaged agent", (last("ExecStart") or "").startswith("/usr/sbin/dwcp-observer "))
     check("systemd: no target flag by default (discovery)",
           not any(flag in " ".join(service.get("Environment", [])) for flag in ("--comm", "--pid", "--exe")))

@@ -4,19 +4,23 @@ mount namespace with an empty tmpfs over them) against a DWCP fixture: it must f
 profile at the installed path, attach, and report the fixture's ground truth exactly. The -dev
 package's headers and library must build and link a C program, and a Go program using the Go
 binding it installs (go build, shared and static, with the tree out of reach). Both packages are removed at the
-end (dpkg -r)."""
+end (dpkg --purge), which also removes the system user the package made. lintian accepts all three
+packages (nothing beyond the overrides they ship, each with its reason) and `man dwcp-observer`
+renders the page generated from --help."""
+import pwd
 import os
 import subprocess
 import tempfile
 import unittest
 
-from shiptest import IN_CI, Agent, AgentTestCase, Fixture, parse_exposition, require_bpf, value, wait_for_transfer
+from shiptest import IN_CI, Agent, AgentTestCase, Fixture, parse_exposition, require_bpf, value, wait_for, wait_for_transfer
 
 SOURCE_DIR = os.path.realpath(os.environ.get("DWCP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD_DIR = os.path.realpath(os.environ.get("DWCP_BUILD_DIR", os.path.join(SOURCE_DIR, "build")))
 PKG_DIR = os.path.join(BUILD_DIR, "pkg")
 INSTALLED = "/usr/sbin/dwcp-observer"
-PACKAGES = ["dwcp-observer", "dwcp-observer-dev"]
+PACKAGES = ["dwcp-observer", "libdwcp-hooks0", "dwcp-observer-dev"]
+USER = "dwcp-observer"
 
 
 def installed(package):
@@ -52,6 +56,11 @@ class Package(AgentTestCase):
         if cls.debs:
             subprocess.run(["dpkg", "--purge"] + PACKAGES, capture_output=True, text=True, check=True)
             assert not os.path.exists(INSTALLED), "dpkg -r left the agent behind"
+            # userdel refuses a user with processes: on a shared machine other agents started
+            # meanwhile may run as it (their default --user); otherwise purge must remove it.
+            users_processes = subprocess.run(["pgrep", "-u", USER], capture_output=True).returncode == 0
+            assert users_processes or subprocess.run(["getent", "passwd", USER]).returncode == 2, \
+                "purge left the user behind"
 
     def setUp(self):
         super().setUp()
@@ -63,6 +72,9 @@ class Package(AgentTestCase):
     def test_layout_and_metadata(self):
         files = subprocess.run(["dpkg", "-L", "dwcp-observer"], capture_output=True, text=True).stdout.split()
         for path in (INSTALLED, "/usr/share/dwcp-observer/probes/novacron-dwcp.json",
+                     "/usr/share/dwcp-observer/probes/novacron-dwcp-chunks.json",  # the debug profile the docs offer
+                     "/usr/share/doc/dwcp-observer/copyright", "/usr/share/doc/dwcp-observer/changelog.gz",
+                     "/usr/share/man/man8/dwcp-observer.8.gz",
                      "/usr/lib/systemd/system/dwcp-observer.service", "/etc/default/dwcp-observer",
                      "/usr/share/dwcp-observer/prometheus/dwcp-alerts.yml",
                      "/usr/share/dwcp-observer/dashboards/dwcp-observer.json",
@@ -76,6 +88,47 @@ class Package(AgentTestCase):
         with open("/usr/lib/systemd/system/dwcp-observer.service") as f:
             unit = f.read()
         self.assertIn("ExecStart=" + INSTALLED + " ", unit)
+
+    def test_lintian_accepts_the_packages(self):
+        if subprocess.run(["sh", "-c", "command -v lintian"], capture_output=True).returncode != 0:
+            self.fail("lintian is not installed (scripts/setup.sh installs it)")
+        run = subprocess.run(["lintian", "--fail-on", "none"] + self.debs, capture_output=True, text=True)
+        findings = [l for l in run.stdout.splitlines() if l[:2] in ("E:", "W:")]
+        self.assertEqual(findings, [], run.stdout)
+        self.assertNotIn("@localhost", subprocess.run(["dpkg", "-s", "dwcp-observer"], capture_output=True, text=True).stdout)
+
+    def test_man_page_renders(self):
+        page = subprocess.run(["man", "-P", "cat", "8", "dwcp-observer"], capture_output=True, text=True,
+                              env=dict(os.environ, MANWIDTH="100", LC_ALL="C.UTF-8"))
+        self.assertEqual(page.returncode, 0, page.stderr)
+        for text in ("dwcp-observer", "--web.listen-address", "EXIT STATUS", "novacron-dwcp-chunks.json"):
+            self.assertIn(text, page.stdout)
+        self.assertNotIn(SOURCE_DIR, page.stdout)  # the usage line names the program, not the build path
+
+    def test_system_user(self):
+        entry = pwd.getpwnam(USER)  # made by postinst (adduser --system)
+        self.assertLess(entry.pw_uid, 1000)
+        self.assertIn(entry.pw_shell, ("/usr/sbin/nologin", "/bin/false"))
+        self.assertFalse(os.path.exists(entry.pw_dir), entry.pw_dir)
+
+    def test_image_rootfs_runs_the_agent_alone(self):
+        """The container image's content (packaging/image-rootfs.sh, stage 2 of the Containerfile:
+        no podman here) is complete: the agent runs chrooted into it, and it is small."""
+        with tempfile.TemporaryDirectory() as root:
+            build = subprocess.run(["sh", os.path.join(SOURCE_DIR, "packaging", "image-rootfs.sh"), root],
+                                   capture_output=True, text=True)
+            self.assertEqual(build.returncode, 0, build.stderr)
+            run = subprocess.run(["chroot", root, INSTALLED, "--help"], capture_output=True, text=True)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertIn("/usr/share/dwcp-observer/probes/novacron-dwcp.json", run.stdout)
+            for profile in ("novacron-dwcp.json", "novacron-dwcp-chunks.json"):
+                self.assertTrue(os.path.exists(os.path.join(root, "usr/share/dwcp-observer/probes", profile)))
+            with open(os.path.join(root, "etc/passwd")) as f:
+                self.assertIn("dwcp-observer:x:9476:9476:", f.read())
+            self.assertFalse(os.path.exists(os.path.join(root, "bin/sh")))  # no shell
+            size = int(subprocess.run(["du", "-sk", root], capture_output=True, text=True).stdout.split()[0])
+            print("image rootfs: %.1f MiB" % (size / 1024))
+            self.assertLess(size, 40 * 1024)  # the Debian-based image was 315 MB
 
     def test_dev_package_builds_a_hooked_program(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -134,6 +187,13 @@ class Package(AgentTestCase):
         # the build tree, which is fine: the agent reads the target through /proc/PID.
         self.assertNotIn(os.path.join(SOURCE_DIR, "configs"), agent.log())
         self.assertRegex(agent.log(), r"attached \d+ uprobes to process %d" % fixture.pid)
+        # Started as systemd would (no systemctl here): root, then the packaged user after attach.
+        packaged = {str(pwd.getpwnam(USER).pw_uid)}
+
+        def uids():
+            with open("/proc/%d/status" % agent.proc.pid) as f:
+                return set([l.split()[1:] for l in f if l.startswith("Uid:")][0])
+        self.assertEqual(wait_for(lambda: uids() == packaged) and uids(), packaged)
         fixture.go()
         truth = fixture.wait_done()
         pid = str(fixture.pid)

@@ -5,12 +5,14 @@ against its ground truth at the end), and the header must show the agent's own f
 
 Run by CTest as a script: exit 77 (skipped) when BPF or tmux is unavailable, except under
 CI=true where that is a failure."""
+import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -114,7 +116,7 @@ class Top(unittest.TestCase):
         self.assertIn("target pid-%d pid %d up" % (self.fixture.pid, self.fixture.pid), snap)
         self.assert_rates(stream_rows(snap), snap)
         # The snapshot lists what a script needs on stable lines.
-        for heading in ("STREAM", "AMST LATENCY", "HDE", "migrations", "federation", "sorted by stream"):
+        for heading in ("STREAM", "AMST LATENCY", "HDE", "migrations", "federation", "sorted by activity"):
             self.assertIn(heading, snap)
         # An agent that is not there: an error on stderr, exit 1, nothing on stdout.
         gone = subprocess.run([AGENT, "top", "http://127.0.0.1:1/metrics", "--interval", "0.2"],
@@ -188,8 +190,9 @@ class Top(unittest.TestCase):
         self.assertNotIn("\x1b[1m", plain)
         self.assertNotIn("\x1b[7m", plain)
 
-        # `s` sorts by send: the footer says so.
-        subprocess.run(self.tmux + ["send-keys", "-t", "live", "s"], check=True)
+        # Busiest streams first by default; `s` sorts by stream id, then by send: the footer says so.
+        self.assertIn("s sort (activity)", screen)
+        subprocess.run(self.tmux + ["send-keys", "-t", "live", "s", "s"], check=True)
         self.assertTrue(wait_for(lambda: "s sort (send)" in self.capture("live"), timeout=5), self.capture("live"))
         # `t` picks the (only) target, and again all.
         subprocess.run(self.tmux + ["send-keys", "-t", "live", "t"], check=True)
@@ -202,6 +205,59 @@ class Top(unittest.TestCase):
                             "top did not exit on q")
             with open(path) as f:
                 self.assertEqual(f.read().strip(), "0")
+
+    def test_4_two_targets_agent_going_away_and_50x12(self):
+        """A canned exposition of an agent with two targets, served and then withdrawn."""
+        exposition = "".join(
+            'dwcp_observer_target_up{pid="%d",target="%s"} 1\n'
+            'dwcp_hde_delta_hit_rate_percent{cluster="c",node="n",target="%s"} %d\n'
+            'dwcp_hde_bytes_original_total{cluster="c",node="n",target="%s"} 4000\n'
+            'dwcp_hde_bytes_compressed_total{cluster="c",node="n",target="%s"} 1000\n'
+            % (pid, name, name, hit, name, name) for pid, name, hit in ((11, "a", 20), (12, "b", 80)))
+        exposition += "".join('dwcp_amst_bytes_sent_total{cluster="c",node="n",stream_id="%d",target="a"} %d\n'
+                              % (i, i * 1000) for i in range(30))
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = exposition.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = "http://127.0.0.1:%d/metrics" % server.server_address[1]
+        try:
+            for session, size in (("two", (100, 30)), ("tiny", (50, 12))):
+                subprocess.run(self.tmux + ["new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]),
+                                            "%s top %s --interval 0.5" % (AGENT, url)],
+                               check=True, env=dict(os.environ, LANG="C.UTF-8"))
+            two = wait_for(lambda: (lambda s: s if "delta hit" in s else None)(self.capture("two")), timeout=10)
+            self.assertTrue(two, self.capture("two"))
+            # Two targets' percentages combine by their mean (20 %, 80 %), not their sum.
+            self.assertIn("delta hit 50.0%", two)
+            self.assertIn("2 targets: a pid 11 up, b pid 12 up", two)
+            shown = wait_for(lambda: (lambda s: s if "STREAM" in s else None)(self.capture("tiny")), timeout=10)
+            self.assertTrue(shown, self.capture("tiny"))
+            tiny = shown.rstrip("\n").splitlines()
+            self.assertLessEqual(len(tiny), 12, tiny)
+            self.assertTrue(all(len(line) <= 50 for line in tiny), tiny)
+            self.assertTrue(any(line.startswith("STREAM") for line in tiny), tiny)
+            self.assertTrue(any(re.match(r"^  \d+ ", line) for line in tiny), tiny)  # stream rows stay
+            self.assertTrue(tiny[-1].startswith("q quit"), tiny)
+        finally:
+            server.shutdown()
+            server.server_close()
+        # The agent goes away: the header says so, targets are no longer "up".
+        down = wait_for(lambda: (lambda s: s if "AGENT DOWN" in s else None)(self.capture("two")), timeout=10)
+        self.assertTrue(down, self.capture("two"))
+        self.assertNotIn("pid 11 up", down)
+        for session in ("two", "tiny"):
+            subprocess.run(self.tmux + ["kill-session", "-t", session], check=True)
 
     def test_3_fixture_ran_at_its_rate(self):
         # The reference of the 10 % checks: the fixture's ground truth says it sent RATE transfers

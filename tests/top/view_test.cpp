@@ -171,7 +171,13 @@ TEST(View, SortKeys) {
   EXPECT_EQ(v.groups[0].streams[2].id, "10");
   View r = build_view(&a, b, "", SortKey::kReceive);
   EXPECT_EQ(r.groups[0].streams[0].id, "0");
-  EXPECT_EQ(next_sort_key(SortKey::kShare), SortKey::kStream);
+  EXPECT_EQ(next_sort_key(SortKey::kShare), SortKey::kActivity);
+  EXPECT_EQ(next_sort_key(SortKey::kActivity), SortKey::kStream);
+  // By activity (the default): send + receive, busiest first — stream 1 (3 MB/s), 0 (1 + 1), 10.
+  View busy = build_view(&a, b, "", SortKey::kActivity);
+  EXPECT_EQ(busy.groups[0].streams[0].id, "1");
+  EXPECT_EQ(busy.groups[0].streams[1].id, "0");
+  EXPECT_EQ(busy.groups[0].streams[2].id, "10");
 }
 
 namespace {
@@ -185,6 +191,8 @@ std::string two_targets(double k) {
     s += "dwcp_observer_target_up{pid=\"" + pid + "\",target=\"" + t + "\"} 1\n";
     s += "dwcp_observer_probes_attached{pid=\"" + pid + "\"} " + std::to_string(10 * f) + "\n";
     s += "dwcp_observer_tcp_retransmits_total{pid=\"" + pid + "\"} " + std::to_string(f) + "\n";
+    s += "dwcp_hde_delta_hit_rate_percent{cluster=\"c\",node=\"n\",target=\"" + std::string(t) + "\"} " +
+         std::to_string(f * 20) + "\n";
   }
   return s;
 }
@@ -206,6 +214,9 @@ TEST(View, TargetsGroupAndSelect) {
   EXPECT_EQ(b_only.groups[0].name, "b");
   EXPECT_DOUBLE_EQ(b_only.probes_attached, 40);
   EXPECT_DOUBLE_EQ(b_only.send_bps, 4000);
+  // A percentage per target combines by its mean (20 % and 80 %: 50 %), never by its sum (100 %).
+  EXPECT_DOUBLE_EQ(all.hde.delta_hit_percent, 50);
+  EXPECT_DOUBLE_EQ(b_only.hde.delta_hit_percent, 80);
 }
 
 TEST(View, SessionsGroupWhereTheAgentLabelsThem) {
@@ -295,4 +306,39 @@ TEST(Render, Formats) {
   EXPECT_EQ(format_seconds(2.5), "2.50s");
   EXPECT_EQ(format_duration(123), "2m03s");
   EXPECT_EQ(format_duration(3 * 3600 + 120), "3h02m");
+}
+
+TEST(Render, AgentDownIsSaidAndTargetsAreNotUp) {
+  Scrape a = scrape_at(0, agent_text(1)), b = scrape_at(1, agent_text(2));
+  View v = build_view(&a, b, "", SortKey::kActivity);
+  RenderOptions o;
+  o.status = "cannot connect to 127.0.0.1:9476: Connection refused";
+  auto lines = render(v, o, Sparklines{});
+  std::string all;
+  for (const auto& l : lines) all += l.text + "\n";
+  EXPECT_NE(all.find("AGENT DOWN: cannot connect"), std::string::npos) << all;
+  EXPECT_EQ(all.find("pid-4242 pid 4242 up"), std::string::npos) << all;
+  EXPECT_NE(all.find("pid-4242 pid 4242 ?"), std::string::npos) << all;
+}
+
+TEST(Render, FiftyByTwelveKeepsTheBusiestStreams) {
+  Scrape a = scrape_at(0, agent_text(1) + many_streams(1, 40)), b = scrape_at(1, agent_text(2) + many_streams(2, 40));
+  View v = build_view(&a, b, "", SortKey::kActivity);
+  std::deque<double> spark{1, 2, 3};
+  RenderOptions o;
+  o.width = 50;
+  o.height = 12;
+  o.sort = SortKey::kActivity;
+  auto lines = render(v, o, Sparklines{&spark, &spark});
+  ASSERT_LE(lines.size(), 12u);
+  std::string all;
+  for (const auto& l : lines) {
+    EXPECT_LE(cells(l.text), 50u) << l.text;
+    all += l.text + "\n";
+  }
+  EXPECT_NE(all.find("STREAM"), std::string::npos) << all;
+  EXPECT_NE(all.find("\n  39 "), std::string::npos) << all;  // the busiest stream
+  EXPECT_NE(all.find("\n  38 "), std::string::npos) << all;
+  EXPECT_NE(all.find("more rows"), std::string::npos) << all;
+  EXPECT_NE(all.find("q quit"), std::string::npos) << all;  // the keys stay
 }

@@ -223,11 +223,13 @@ void Agent::update_readiness() {
     }
   }
   bool any = false;
+  int attached = 0;
   std::string why = discovery_ && targets_.empty() ? "no DWCP process discovered yet" : "";
   for (const auto& target : targets_) {
     std::string state;
     if (target->process) {
       any = true;
+      ++attached;
       state = "ready (pid " + std::to_string(target->process->pid) + ", " + std::to_string(target->sites) + " uprobes)";
     } else if (target->build_id.empty()) {
       state = "not attached yet (waiting for a process matching " + target->spec.label + ")";
@@ -236,6 +238,7 @@ void Agent::update_readiness() {
     }
     why += (why.empty() ? "" : "; ") + target->spec.label + ": " + state;
   }
+  if (observer_) observer_->set_targets_attached(attached);
   http_->set_ready(any, any ? "" : "no target attached: " + why);
 }
 

@@ -73,6 +73,13 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
                     .Help("Cost of one uprobe hit on this kernel (empty BPF program), calibrated at start-up")
                     .Register(*registry_)
                     .Add({});
+  // Present from the first scrape (0 until a target is attached): readiness means "serving", so
+  // this is how "observes nothing" shows (DWCPObserverTargetDown).
+  targets_attached_ = &prometheus::BuildGauge()
+                           .Name("dwcp_observer_targets_attached")
+                           .Help("Targets with an attached DWCP process now (0: serving, observing nothing)")
+                           .Register(*registry_)
+                           .Add({});
   overhead_share_ = &prometheus::BuildGauge()
                          .Name("dwcp_observer_probe_overhead_ratio")
                          .Help("Estimated share of the targets' CPU time (utime + stime) spent in the uprobes "
@@ -143,6 +150,8 @@ void ObserverMetrics::add_probe_overhead(const std::vector<ProbeCost>& costs) {
 }
 
 void ObserverMetrics::set_overhead_share(double share) { overhead_share_->Set(share); }
+
+void ObserverMetrics::set_targets_attached(int count) { targets_attached_->Set(count); }
 
 void ObserverMetrics::set_probe_states(std::uint32_t pid,
                                        const std::vector<std::pair<std::string, const char*>>& states) {

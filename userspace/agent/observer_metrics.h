@@ -45,6 +45,8 @@ class ObserverMetrics : public prometheus::Collectable {
   void set_trap_cost(double seconds_per_hit);
   void add_probe_overhead(const std::vector<ProbeCost>& costs);  // ProbeCost::probe = probe label
   void set_overhead_share(double share);
+  // How many targets have an attached process now (0: the agent serves but observes nothing).
+  void set_targets_attached(int count);
   // The probes the budget samples (probe id -> share of each interval attached) and those whose
   // unmatched exits are sampling edges (sampled now or in the interval that just ended): from
   // now on their unmatched exits count in dwcp_observer_probe_sampling_edge_exits_total instead
@@ -80,6 +82,7 @@ class ObserverMetrics : public prometheus::Collectable {
   std::map<std::uint32_t, std::vector<prometheus::Gauge*>> probe_state_series_;  // by pid, under processes_mutex_
   prometheus::Gauge* trap_cost_;
   prometheus::Gauge* overhead_share_;
+  prometheus::Gauge* targets_attached_;
   std::map<std::string, prometheus::Counter*> event_counters_;  // consumer thread only
   mutable std::mutex processes_mutex_;
   mutable std::map<std::uint32_t, ObservedProcess> processes_;

@@ -14,6 +14,16 @@ std::vector<double> exponential_buckets(double start, double factor, int count) 
   return bounds;
 }
 
+// The seed's boundaries, every one kept, plus the ones real values need so that quantiles do
+// not saturate at the seed's last bucket: a stream's lifetime and a large Send run for minutes
+// (latency to 2^22 ms, about 70 min, where the seed stopped at 2.048 s); a delta encode of
+// nearly unchanged data compresses far beyond 50; migrations beyond 512 s and federation syncs
+// beyond 5.12 s happen on slow links.
+std::vector<double> extended(std::vector<double> seed, std::initializer_list<double> more) {
+  seed.insert(seed.end(), more);
+  return seed;
+}
+
 const std::vector<Spec>& specs() {
   // One family per entry, wrapped by hand.
   // clang-format off
@@ -29,11 +39,11 @@ const std::vector<Spec>& specs() {
       {"dwcp_amst_errors_total", Kind::counter, {"cluster", "node"}, {"error_type"}, {},
        "Total AMST stream errors by type"},
       {"dwcp_amst_latency_seconds", Kind::histogram, {"cluster", "node"}, {"operation"},
-       exponential_buckets(0.001, 2, 12), "AMST stream latency distribution in seconds"},
+       exponential_buckets(0.001, 2, 23), "AMST stream latency distribution in seconds"},
       {"dwcp_amst_bandwidth_utilization_percent", Kind::gauge, {"cluster", "node"}, {}, {},
        "Percentage of available bandwidth utilized by AMST"},
       {"dwcp_hde_compression_ratio", Kind::histogram, {"cluster", "node"}, {"data_type"},
-       {1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50},
+       extended({1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50}, {100, 200, 500, 1000, 2000, 5000, 10000}),
        "HDE compression ratio distribution (original/compressed)"},
       {"dwcp_hde_operations_total", Kind::counter, {"cluster", "node"}, {"operation", "result"},
        {}, "Total HDE encode/decode operations"},
@@ -48,12 +58,12 @@ const std::vector<Spec>& specs() {
       {"dwcp_hde_bytes_compressed_total", Kind::counter, {"cluster", "node"}, {"data_type"}, {},
        "Total bytes after HDE compression"},
       {"dwcp_migration_duration_seconds", Kind::histogram, {"cluster", "source_node"},
-       {"dest_node", "dwcp_enabled"}, exponential_buckets(1, 2, 10),
+       {"dest_node", "dwcp_enabled"}, exponential_buckets(1, 2, 14),
        "VM migration duration distribution in seconds"},
       {"dwcp_migration_speedup_factor", Kind::gauge, {"cluster"}, {"vm_type"}, {},
        "Migration speedup factor with DWCP enabled (vs standard)"},
       {"dwcp_federation_sync_duration_seconds", Kind::histogram, {"cluster"},
-       {"remote_cluster", "sync_type"}, exponential_buckets(0.01, 2, 10),
+       {"remote_cluster", "sync_type"}, exponential_buckets(0.01, 2, 14),
        "Federation state sync duration in seconds"},
       {"dwcp_federation_bandwidth_saved_bytes_total", Kind::counter, {"cluster"},
        {"remote_cluster"}, {}, "Total bandwidth saved through DWCP compression"},

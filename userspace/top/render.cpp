@@ -120,7 +120,8 @@ std::vector<Line> render(const View& v, const RenderOptions& o, const Sparklines
       who += " ...";
       break;
     }
-    who += (who.empty() ? "" : ", ") + t.name + " pid " + t.pid + (t.up ? " up" : " DOWN");
+    // After a failed scrape nothing is known of the targets: not "up".
+    who += (who.empty() ? "" : ", ") + t.name + " pid " + t.pid + (!o.status.empty() ? " ?" : t.up ? " up" : " DOWN");
   }
   if (v.targets.empty()) who = "no target";
   std::string targets_word = v.targets.size() > 1 && o.target.empty() ? printf_string("%zu targets: ", v.targets.size()) : "target ";
@@ -139,6 +140,10 @@ std::vector<Line> render(const View& v, const RenderOptions& o, const Sparklines
                      (std::isnan(v.events_lost_per_second) ? "" : printf_string(" (%.0f/s)", v.events_lost_per_second));
   top.push_back({probes + "  overhead " + format_percent(v.overhead_ratio, 2) + lost + mechanism,
                  v.events_lost > 0 || v.probes_demoted > 0 ? Style::kWarning : Style::kPlain});
+  // The last scrape failed: the agent is down or unreachable; what follows is the last good one.
+  if (!o.status.empty())
+    top.insert(top.begin() + 1, {"AGENT DOWN: " + o.status + " (figures below: the last good scrape)", Style::kWarning});
+  const std::size_t fixed_top = top.size();  // the lines a small terminal keeps
 
   // Sparklines (live view only): a label of 12 cells, the line, the value.
   if (sparks.throughput) {
@@ -154,7 +159,7 @@ std::vector<Line> render(const View& v, const RenderOptions& o, const Sparklines
 
   // Streams.
   std::string sort_mark = std::string("sorted by ") + sort_key_name(o.sort);
-  top.push_back({table_row("STREAM", "SEND MB/s", "RECV MB/s", "SHARE", "ERRORS", "RETRANS", "SRTT"), Style::kHeading});
+  const Line table_header{table_row("STREAM", "SEND MB/s", "RECV MB/s", "SHARE", "ERRORS", "RETRANS", "SRTT"), Style::kHeading};
   std::size_t stream_lines = 0;
   for (const auto& g : v.groups) {
     streams.push_back({table_row(g.name + printf_string(" (%zu)", g.streams.size()), format_mbps(g.send_bps),
@@ -195,6 +200,17 @@ std::vector<Line> render(const View& v, const RenderOptions& o, const Sparklines
                                      : sort_mark;
   if (!o.status.empty()) footer += "  " + o.status;
   bottom.push_back({footer, o.status.empty() ? Style::kHeading : Style::kWarning});
+
+  // A small terminal (50x12): the sparklines and the lines under the table give way first, so
+  // that the busiest streams stay visible; the footer (keys, status) stays.
+  constexpr std::size_t kMinStreamLines = 4;
+  if (!o.all_rows && o.height < top.size() + bottom.size() + kMinStreamLines) {
+    top.resize(fixed_top);
+    top.push_back(table_header);
+    bottom.erase(bottom.begin(), bottom.end() - 1);
+  } else {
+    top.push_back(table_header);
+  }
 
   // Fit the height: the stream table gives way (with a line saying how many are hidden).
   std::vector<Line> out = top;

@@ -1,5 +1,7 @@
 #include "top/top.h"
 
+#include "dwcp_observer/version.h"
+
 #include <langinfo.h>
 #include <unistd.h>
 
@@ -87,7 +89,7 @@ struct Settings {
   std::string shown_url;  // without the password
   double interval = 1;
   double window = 5;
-  SortKey sort = SortKey::kStream;
+  SortKey sort = SortKey::kActivity;
   std::string target;
   FetchOptions fetch;
 };
@@ -196,7 +198,7 @@ int live(const Settings& initial, bool colour, bool utf8) {
     int key = term.read_key(wait_ms);
     if (key == Terminal::kQuit || key == 'q' || key == 'Q' || key == 3) return 0;
     if (key == 's') s.sort = next_sort_key(s.sort);
-    if (key == 'S') s.sort = next_sort_key(next_sort_key(next_sort_key(s.sort)));
+    if (key == 'S') s.sort = next_sort_key(next_sort_key(next_sort_key(next_sort_key(s.sort))));
     if (key == 't' && !scrapes.empty()) {
       // All targets, then each in turn.
       View view = build_view(nullptr, scrapes.back(), "", s.sort);
@@ -216,7 +218,7 @@ int top_main(int argc, char** argv, const std::string& default_listen) {
                "When stdout is not a terminal, prints one snapshot (two scrapes --interval apart) and exits."};
   app.name("dwcp-observer top");
   std::string url_text = "http://" + default_listen + "/metrics";
-  std::string auth_file, sort_name = "stream";
+  std::string auth_file, sort_name = "activity";
   Settings s;
   app.add_option("url", url_text, "the agent's metrics URL (http://[user:password@]host:port/metrics)")->capture_default_str();
   app.add_option("--interval", s.interval, "seconds between scrapes")->capture_default_str()->check(CLI::Range(0.2, 60.0));
@@ -224,9 +226,11 @@ int top_main(int argc, char** argv, const std::string& default_listen) {
       ->capture_default_str()
       ->check(CLI::Range(1.0, 600.0));
   app.add_option("--basic-auth-file", auth_file, "file with one line user:password for the agent's basic auth");
-  app.add_option("--sort", sort_name, "stream order: stream, send, recv or share")
+  app.set_version_flag("--version", std::string("dwcp-observer top ") + DWCP_OBSERVER_VERSION + " (" +
+                                         DWCP_OBSERVER_REVISION + ")");
+  app.add_option("--sort", sort_name, "stream order: activity (send + receive, busiest first), stream, send, recv or share")
       ->capture_default_str()
-      ->check(CLI::IsMember({"stream", "send", "recv", "share"}));
+      ->check(CLI::IsMember({"activity", "stream", "send", "recv", "share"}));
   app.add_option("--ca-file", s.fetch.ca_file, "https: CA certificate(s) to verify the agent with (default: the system's)");
   app.add_option("--cert-file", s.fetch.cert_file, "https: client certificate, when the agent requires one");
   app.add_option("--key-file", s.fetch.key_file, "https: the client certificate's key (default: --cert-file)");

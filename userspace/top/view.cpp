@@ -42,6 +42,16 @@ std::map<std::string, double> sum_by(const std::vector<Sample>& samples, std::st
   return out;
 }
 
+// Mean of every kept sample of `name` (gauges that are ratios or percentages: one per target,
+// combined across targets by their mean, not their sum); NaN when there is none.
+double mean(const std::vector<Sample>& samples, std::string_view name, const Selection& sel) {
+  double total = 0;
+  int count = 0;
+  for (const auto& s : samples)
+    if (s.name == name && sel.keep(s)) total += s.value, ++count;
+  return count > 0 ? total / count : kNaN;
+}
+
 // Sum of every kept sample of `name`; NaN when there is none.
 double sum(const std::vector<Sample>& samples, std::string_view name, const Selection& sel) {
   double total = 0;
@@ -132,6 +142,7 @@ std::string numeric_order_key(const std::string& id) {
 
 const char* sort_key_name(SortKey key) {
   switch (key) {
+    case SortKey::kActivity: return "activity";
     case SortKey::kStream: return "stream";
     case SortKey::kSend: return "send";
     case SortKey::kReceive: return "recv";
@@ -142,10 +153,11 @@ const char* sort_key_name(SortKey key) {
 
 SortKey next_sort_key(SortKey key) {
   switch (key) {
+    case SortKey::kActivity: return SortKey::kStream;
     case SortKey::kStream: return SortKey::kSend;
     case SortKey::kSend: return SortKey::kReceive;
     case SortKey::kReceive: return SortKey::kShare;
-    case SortKey::kShare: return SortKey::kStream;
+    case SortKey::kShare: return SortKey::kActivity;
   }
   return SortKey::kStream;
 }
@@ -249,6 +261,12 @@ View build_view(const Scrape* before, const Scrape& now, const std::string& targ
         case SortKey::kShare:
           if (num(a.share) != num(b.share)) return num(a.share) > num(b.share);
           break;
+        case SortKey::kActivity: {
+          const double activity_a = std::max(num(a.send_bps), 0.0) + std::max(num(a.recv_bps), 0.0);
+          const double activity_b = std::max(num(b.send_bps), 0.0) + std::max(num(b.recv_bps), 0.0);
+          if (activity_a != activity_b) return activity_a > activity_b;
+          break;
+        }
         case SortKey::kStream:
           break;
       }
@@ -283,7 +301,7 @@ View build_view(const Scrape* before, const Scrape& now, const std::string& targ
   v.hde.in_bps = total_rate(before, now, "dwcp_hde_bytes_original_total", sel);
   v.hde.out_bps = total_rate(before, now, "dwcp_hde_bytes_compressed_total", sel);
   v.hde.ratio = v.hde.out_bps > 0 ? v.hde.in_bps / v.hde.out_bps : (compressed > 0 ? original / compressed : kNaN);
-  v.hde.delta_hit_percent = sum(now.samples, "dwcp_hde_delta_hit_rate_percent", sel);
+  v.hde.delta_hit_percent = mean(now.samples, "dwcp_hde_delta_hit_rate_percent", sel);
   v.hde.baselines = sum(now.samples, "dwcp_hde_baseline_count", sel);
 
   v.migrations = durations(before, now, "dwcp_migration_duration_seconds", sel);

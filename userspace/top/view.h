@@ -54,7 +54,7 @@ struct Hde {
   double ratio;          // original / compressed bytes over the window (since start when idle)
   double in_bps;
   double out_bps;
-  double delta_hit_percent;  // NaN: no series yet
+  double delta_hit_percent;  // mean over the targets' gauges (a percentage does not add up); NaN: no series yet
   double baselines;          // NaN: no series yet
 };
 
@@ -88,8 +88,9 @@ struct View {
   Durations federation;
 };
 
-// Stream order in each group.
-enum class SortKey { kStream, kSend, kReceive, kShare };
+// Stream order in each group: by activity (send + receive, busiest first, as htop and bpftop
+// sort) unless asked otherwise.
+enum class SortKey { kActivity, kStream, kSend, kReceive, kShare };
 const char* sort_key_name(SortKey key);
 SortKey next_sort_key(SortKey key);
 
