@@ -228,6 +228,7 @@ void Agent::run(const std::atomic<bool>& stop) {
   using clock = std::chrono::steady_clock;
   auto next_check = clock::now();
   auto next_overhead = clock::now() + options_.overhead_interval;
+  auto next_budget_check = clock::now();
   auto next_bandwidth = clock::now();
   auto next_discovery = clock::now();
   auto next_streams = clock::now();
@@ -238,9 +239,14 @@ void Agent::run(const std::atomic<bool>& stop) {
     int n = bpf_->poll(50, handler);
     if (n < 0 && n != -EINTR) log("ring buffer poll failed: " + std::to_string(n));
     end_sampling_windows();  // within one poll (50 ms) of each window's end
-    if (clock::now() >= next_overhead) {
+    const auto early = early_tick();
+    if (clock::now() >= next_overhead || (early != clock::time_point{} && clock::now() >= early)) {
       account_overhead();
       next_overhead = clock::now() + options_.overhead_interval;
+      next_budget_check = clock::now() + std::chrono::milliseconds(200);
+    } else if (clock::now() >= next_budget_check) {
+      check_interval_budget();
+      next_budget_check = clock::now() + std::chrono::milliseconds(200);
     }
     if (clock::now() >= next_check) {
       check_lifecycle();

@@ -466,4 +466,28 @@ std::optional<ProgramRunStats> BpfSession::program_stats() const {
   return read_program_run_stats(bpf_program__fd(program), &error);
 }
 
+std::optional<BpfSession::SocketProgramStats> BpfSession::socket_program_stats() const {
+  struct Program {
+    bpf_program* program;
+    bool hot;  // runs once per send/receive call or per segment
+  };
+  const Program programs[] = {
+      {skel_->progs.on_sock_send_length, true},          {skel_->progs.on_sock_recv_length, true},
+      {skel_->progs.on_tcp_sendmsg_exit, true},          {skel_->progs.on_tcp_recvmsg_exit, true},
+      {skel_->progs.on_tcp_recvmsg_exit_nonblock, true}, {skel_->progs.on_inet_sock_set_state, false},
+      {skel_->progs.on_tcp_retransmit_skb, false},       {skel_->progs.on_tcp_send_reset, false},
+      {skel_->progs.on_tcp_receive_reset, false},        {skel_->progs.on_tcp_probe, true},
+  };
+  SocketProgramStats total;
+  for (const auto& p : programs) {
+    if (!bpf_program__autoload(p.program)) continue;  // not loaded on this kernel
+    std::string error;
+    auto stats = read_program_run_stats(bpf_program__fd(p.program), &error);
+    if (!stats) return std::nullopt;
+    total.run_time_ns += stats->run_time_ns;
+    if (p.hot) total.hot_runs += stats->run_count;
+  }
+  return total;
+}
+
 }  // namespace dwcp::agent

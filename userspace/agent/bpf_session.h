@@ -133,6 +133,14 @@ class BpfSession {
   void forget_inflight(std::uint32_t probe_id);
   // Cumulative run time and count of the uprobe program (agent/bpf_stats.h: zero while stats are off).
   std::optional<ProgramRunStats> program_stats() const;
+  // The same summed over the socket and TCP programs (sockets.bpf.h, connections.bpf.h), which run
+  // in whichever process sends, receives or handles a segment; `hot_runs` counts the runs of the
+  // per-call and per-segment ones (send and receive bytes, tcp_probe), every process's.
+  struct SocketProgramStats {
+    std::uint64_t run_time_ns = 0;
+    std::uint64_t hot_runs = 0;
+  };
+  std::optional<SocketProgramStats> socket_program_stats() const;
 
  private:
   BpfSession() = default;
