@@ -221,6 +221,7 @@ class Agent {
   std::map<int, double> last_cpu_seconds_;  // by target pid
   std::map<int, std::uint64_t> last_socket_runs_;  // by target pid: counted socket calls + RTT samples
   BpfSession::SocketProgramStats last_sockets_{};
+  std::uint64_t gone_socket_runs_ = 0;  // runs of targets detached since the last tick
   std::chrono::steady_clock::time_point last_overhead_at_{};
   // Sampling: the ratio of each probe the budget samples (probe id -> 0 < r < 1), the ratio in
   // force over the interval now running (what its hits stand for), and the end of the current

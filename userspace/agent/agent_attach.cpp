@@ -230,6 +230,11 @@ void Agent::detach(Target& target) {
   dwcp_sock_stats last{};
   bpf_->sock_stats(pid, &last);
   observer_->mark_target_gone(pid, last);
+  // Its socket program runs since the last overhead tick still count there (agent_budget.cpp).
+  if (auto it = last_socket_runs_.find(static_cast<int>(pid)); it != last_socket_runs_.end()) {
+    if (socket_program_runs(last) >= it->second) gone_socket_runs_ += socket_program_runs(last) - it->second;
+    last_socket_runs_.erase(it);
+  }
   bpf_->remove_target(pid);
   for (const auto& e : detached_state_events()) target.model->apply(e);
   log("process " + std::to_string(pid) + " is gone (exited, or execve'd another program); probes detached");

@@ -93,7 +93,8 @@ void Agent::account_overhead() {
   // sets its baseline (its whole life's CPU against one interval's hits would mislead). The
   // same for their socket program runs (counted calls and RTT samples).
   double cpu = 0;
-  std::uint64_t target_socket_runs = 0;
+  std::uint64_t target_socket_runs = gone_socket_runs_;  // of targets that went since the last tick
+  gone_socket_runs_ = 0;
   bool complete = !first;
   std::map<int, double> seen;
   std::map<int, std::uint64_t> seen_socket_runs;
@@ -112,7 +113,7 @@ void Agent::account_overhead() {
     seen[pid] = *seconds;
     dwcp_sock_stats st{};
     if (bpf_->sock_stats(static_cast<std::uint32_t>(pid), &st)) {
-      const std::uint64_t runs = st.send_calls + st.recv_calls + st.srtt_samples;
+      const std::uint64_t runs = socket_program_runs(st);
       auto before = last_socket_runs_.find(pid);
       if (before != last_socket_runs_.end() && runs >= before->second) target_socket_runs += runs - before->second;
       seen_socket_runs[pid] = runs;

@@ -36,6 +36,10 @@ constexpr double kSampleRatioStep = 0.05;
 // for other processes stop after one map lookup, so the mean over all runs, and the estimate,
 // err low when other processes make many socket calls.
 double socket_seconds_in_targets(std::uint64_t run_time_ns, std::uint64_t runs, std::uint64_t target_runs);
+// A target's runs of those programs so far: its counted send and receive calls and RTT samples.
+inline std::uint64_t socket_program_runs(const dwcp_sock_stats& st) {
+  return st.send_calls + st.recv_calls + st.srtt_samples;
+}
 
 struct ProbeInterval {
   std::string probe;       // probe label (event name of the profile)
