@@ -101,16 +101,8 @@ void Agent::account_overhead() {
   for (const auto& target : targets_) {
     if (!target->process) continue;
     const int pid = target->process->pid;
-    auto seconds = process_cpu_seconds(pid);
-    if (!seconds) continue;
-    auto it = last_cpu_seconds_.find(pid);
-    if (it == last_cpu_seconds_.end()) {
-      complete = false;
-      // A target seen for the first time gets its first decision after 1 s, not a whole interval.
-      early_tick_ = now + std::chrono::seconds(1);
-    } else
-      cpu += *seconds - it->second;
-    seen[pid] = *seconds;
+    // Socket runs first: a process that just exited (no CPU figure any more) keeps them until its
+    // detach reads its last ones (Agent::detach).
     dwcp_sock_stats st{};
     if (bpf_->sock_stats(static_cast<std::uint32_t>(pid), &st)) {
       const std::uint64_t runs = socket_program_runs(st);
@@ -118,6 +110,17 @@ void Agent::account_overhead() {
       if (before != last_socket_runs_.end() && runs >= before->second) target_socket_runs += runs - before->second;
       seen_socket_runs[pid] = runs;
     }
+    auto seconds = process_cpu_seconds(pid);
+    if (!seconds) continue;
+    auto it = last_cpu_seconds_.find(pid);
+    if (it == last_cpu_seconds_.end()) {
+      complete = false;
+      // A target seen for the first time gets its first decision after 1 s, not a whole interval.
+      early_tick_ = now + std::chrono::seconds(1);
+    } else {
+      cpu += *seconds - it->second;
+    }
+    seen[pid] = *seconds;
   }
   last_cpu_seconds_ = std::move(seen);
   last_socket_runs_ = std::move(seen_socket_runs);
