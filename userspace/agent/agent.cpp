@@ -243,10 +243,10 @@ void Agent::run(const std::atomic<bool>& stop) {
     if (clock::now() >= next_overhead || (early != clock::time_point{} && clock::now() >= early)) {
       account_overhead();
       next_overhead = clock::now() + options_.overhead_interval;
-      next_budget_check = clock::now() + std::chrono::milliseconds(200);
+      next_budget_check = clock::now() + std::chrono::milliseconds(50);
     } else if (clock::now() >= next_budget_check) {
-      check_interval_budget();
-      next_budget_check = clock::now() + std::chrono::milliseconds(200);
+      check_interval_budget();  // a burst is cut within ~50 ms of spending the interval's budget
+      next_budget_check = clock::now() + std::chrono::milliseconds(50);
     }
     if (clock::now() >= next_check) {
       check_lifecycle();

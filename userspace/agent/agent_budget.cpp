@@ -211,19 +211,26 @@ void Agent::check_interval_budget() {
     return;
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - last_overhead_at_).count();
-  BpfCounters counters;
-  bpf_->counters(&counters);
+  // Only the per-operation probes: the others are hit once per session or stream, and two map
+  // reads per probe keep this check cheap enough to run with every poll.
   std::vector<ProbeInterval> so_far;
   for (const auto& probe : profile_.probes) {
-    const std::uint64_t hits_now = counters.probe_hits(probe.probe_id);
+    if (!budget_may_demote(probe.kind)) continue;
+    const std::uint64_t hits_now = bpf_->probe_hits(probe.probe_id);
     const std::uint64_t before = last_counters_.probe_hits(probe.probe_id);
     // Only probes attached all the time so far are candidates (ratio 1): not one sampled by the
     // last tick (its window is the budget's already), nor one already cut.
     double ratio = 1.0;
     if (auto r = interval_ratio_.find(probe.probe_id); r != interval_ratio_.end()) ratio = r->second;
     if (cut_at_.count(probe.probe_id)) ratio = 0;
-    so_far.push_back({probe.event, hits_now >= before ? hits_now - before : 0, budget_may_demote(probe.kind), ratio});
+    so_far.push_back({probe.event, hits_now >= before ? hits_now - before : 0, true, ratio});
   }
+  BudgetPolicy policy;
+  policy.max_share = options_.probe_budget;
+  const ProbeBudget budget(policy);
+  // Against one core first: the targets' CPU only raises the allowance, so it is read only when
+  // that already finds something to cut.
+  if (budget.cut_short(so_far, trap_ns_, bpf_ns_per_run_, 0, elapsed, planned_interval_s_).empty()) return;
   double cpu = 0;  // the targets' CPU so far (those with a baseline)
   for (const auto& target : targets_) {
     if (!target->process) continue;
@@ -231,9 +238,7 @@ void Agent::check_interval_budget() {
     auto seconds = it == last_cpu_seconds_.end() ? std::nullopt : process_cpu_seconds(target->process->pid);
     if (seconds) cpu += *seconds - it->second;
   }
-  BudgetPolicy policy;
-  policy.max_share = options_.probe_budget;
-  const auto cut = ProbeBudget(policy).cut_short(so_far, trap_ns_, bpf_ns_per_run_, cpu, elapsed, planned_interval_s_);
+  const auto cut = budget.cut_short(so_far, trap_ns_, bpf_ns_per_run_, cpu, elapsed, planned_interval_s_);
   if (cut.empty()) return;
 
   // Shown as sampled until the next tick (the counts they feed cover only part of this interval),

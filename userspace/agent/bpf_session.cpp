@@ -447,6 +447,18 @@ void BpfSession::counters(BpfCounters* out) const {
   }
 }
 
+std::uint64_t BpfSession::probe_hits(std::uint32_t probe_id) const {
+  std::uint64_t hits = 0;
+  std::vector<std::uint64_t> per_cpu(ncpus_);
+  for (std::uint32_t key : {contract::entry_spec_index(probe_id), contract::exit_spec_index(probe_id)}) {
+    if (key >= DWCP_MAX_SPECS || bpf_map__lookup_elem(skel_->maps.spec_hits, &key, sizeof(key), per_cpu.data(),
+                                                      sizeof(std::uint64_t) * per_cpu.size(), 0))
+      continue;
+    for (auto v : per_cpu) hits += v;
+  }
+  return hits;
+}
+
 void BpfSession::forget_inflight(std::uint32_t probe_id) {
   std::vector<dwcp_inflight_key> doomed;
   dwcp_inflight_key key{}, next{};

@@ -127,6 +127,9 @@ class BpfSession {
   // Drops a socket's entry (a closed AMST stream's socket, once its figures are settled).
   void forget_socket(std::uint64_t inode);
   void counters(BpfCounters* out) const;
+  // Uprobe hits of one probe so far (entry and RET sites): two map reads instead of counters()'s
+  // hundreds, for the budget's checks between ticks.
+  std::uint64_t probe_hits(std::uint32_t probe_id) const;
   // Deletes the entries of `probe_id` waiting for their RET (all processes). Called after a
   // sampled probe's link is detached: an entry whose RET fell outside the window would otherwise
   // pair, in the next window, with a RET of another call of the same goroutine.
