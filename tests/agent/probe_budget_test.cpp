@@ -207,12 +207,12 @@ TEST(CutShort, ABurstSpendingTheIntervalsBudgetIsCutAtOnce) {
   EXPECT_EQ(cut, (std::vector<std::string>{"receive", "send"}));
 }
 
-TEST(CutShort, OnlyAsManyAsTheIntervalsPaceNeeds) {
-  // After 5 s of 10: allowance 0.2 s, pace 0.1 s. send 0.25 s, encode 0.05 s: cutting send
-  // leaves 0.05 s, within the pace; encode stays attached.
+TEST(CutShort, AProbeThatCostNextToNothingStays) {
+  // After 5 s of 10: allowance 0.2 s. send 0.25 s and decode 0.03 s go together (decode costs
+  // more than a tenth of the allowance), encode's 0.015 s is less: it stays attached.
   ProbeBudget budget({0.02});
-  auto cut = budget.cut_short({{"send", 50000}, {"encode", 10000}}, 5000, 0, 1.0, 5.0, 10.0);
-  EXPECT_EQ(cut, (std::vector<std::string>{"send"}));
+  auto cut = budget.cut_short({{"send", 50000}, {"encode", 3000}, {"decode", 6000}}, 5000, 0, 1.0, 5.0, 10.0);
+  EXPECT_EQ(cut, (std::vector<std::string>{"send", "decode"}));
 }
 
 TEST(CutShort, ABusyTargetIsAllowedItsShareOfItsOwnCpu) {

@@ -233,7 +233,16 @@ void Agent::run(const std::atomic<bool>& stop) {
   auto next_discovery = clock::now();
   auto next_streams = clock::now();
   account_overhead();  // baselines: hits, BPF run time and target CPU at the start
-  const auto handler = [this](const dwcp_event& e) { handle_event(e); };
+  // A burst keeps the ring buffer full and poll() draining it for as long as it lasts: the
+  // budget's check between ticks also runs from here, every 256 events, when it is due.
+  std::uint64_t events = 0;
+  const auto handler = [this, &events, &next_budget_check](const dwcp_event& e) {
+    handle_event(e);
+    if (++events % 256 == 0 && clock::now() >= next_budget_check) {
+      check_interval_budget();
+      next_budget_check = clock::now() + std::chrono::milliseconds(50);
+    }
+  };
   while (!stop.load()) {
     // Records arrive without wake-ups below the threshold: a short poll is the drain timer.
     int n = bpf_->poll(50, handler);

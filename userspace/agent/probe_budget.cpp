@@ -117,12 +117,11 @@ std::vector<std::string> ProbeBudget::cut_short(const std::vector<ProbeInterval>
   // Costliest first; ties by name (the same input cuts the same probes).
   std::sort(candidates.begin(), candidates.end(),
             [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-  const double pace = allowance * std::min(1.0, elapsed_seconds / interval_seconds);
-  for (const auto& [seconds, probe] : candidates) {
-    if (total <= pace) break;
-    cut.push_back(probe);
-    total -= seconds;
-  }
+  // A burst makes every per-operation probe in it costly at once: all of them go now (waiting for
+  // the next check to cut the second one let it trap another tenth of a second of a burst). One
+  // that has cost next to nothing (under a tenth of the allowance) stays attached.
+  for (const auto& [seconds, probe] : candidates)
+    if (seconds >= allowance / 10) cut.push_back(probe);
   return cut;
 }
 

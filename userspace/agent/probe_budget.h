@@ -103,10 +103,10 @@ class ProbeBudget {
   // shorter than the interval would otherwise run fully trapped until the next tick. When the
   // uprobes' cost so far in the interval (`so_far`: hits since it began) already exceeds what the
   // whole interval allows, B x max(interval, targets' CPU so far), the demotable probes attached
-  // all the time so far (ratio 1) are cut until the next evaluation, costliest first, until what
-  // the rest cost so far is within the interval's pace, B x max(interval, CPU so far) x elapsed /
-  // interval. Returns their names (none when within budget). The next evaluation judges them at
-  // their full-time cost (hits / the share of the interval they were attached) as any sampled probe.
+  // all the time so far (ratio 1) and that cost at least a tenth of that allowance so far are cut
+  // until the next evaluation. Returns their names, costliest first (none when within budget).
+  // The next evaluation judges them at their full-time cost (hits / the share of the interval
+  // they were attached) as any sampled probe.
   std::vector<std::string> cut_short(const std::vector<ProbeInterval>& so_far, double trap_ns_per_hit,
                                      double bpf_ns_per_run, double target_cpu_so_far, double elapsed_seconds,
                                      double interval_seconds) const;
