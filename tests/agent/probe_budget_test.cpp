@@ -149,6 +149,93 @@ TEST(ProbeBudget, RatiosAreStepsAndNeverAboveTheFit) {
   }
 }
 
+// ---- the socket programs ---------------------------------------------------------------------
+
+TEST(SocketCost, ChargedByTheTargetsShareOfTheRuns) {
+  // 2 ms of socket programs over 4,000 runs, 3,000 of them the targets' calls and RTT samples.
+  EXPECT_NEAR(socket_seconds_in_targets(2000000, 4000, 3000), 0.0015, 1e-12);
+  EXPECT_NEAR(socket_seconds_in_targets(2000000, 4000, 4000), 0.002, 1e-12);
+  EXPECT_DOUBLE_EQ(socket_seconds_in_targets(2000000, 0, 0), 0.0);     // did not run
+  EXPECT_DOUBLE_EQ(socket_seconds_in_targets(2000000, 4000, 0), 0.0);  // other processes only
+  // Counted calls read after the programs' stats may exceed the runs: never more than all of it.
+  EXPECT_NEAR(socket_seconds_in_targets(2000000, 4000, 4100), 0.002, 1e-12);
+}
+
+TEST(ProbeBudget, SocketTimeIsOverheadAndExportedButDrivesNoSampling) {
+  // A big transfer: 1 s interval, the target used 0.5 s of CPU, of which 25 ms in the socket
+  // programs (5 %) and 40 uprobe hits x 5 us = 0.2 ms. Budget 2 %: the share says 5 %, yet
+  // nothing is sampled: sampling send cannot cut the socket programs' time.
+  ProbeBudget budget({0.02});
+  auto d = budget.evaluate({{"send", 40}}, 4000, 1000, 0.5, 1.0, 0.025);
+  EXPECT_NEAR(d.socket_seconds, 0.025, 1e-12);
+  EXPECT_NEAR(d.overhead_seconds, 0.0252, 1e-12);
+  EXPECT_NEAR(d.share, 0.0252, 1e-12);  // judged against one core (0.5 s of CPU is less)
+  EXPECT_TRUE(d.ratios.empty());
+  EXPECT_NEAR(d.share_after, d.share, 1e-12);
+  ASSERT_EQ(d.costs.front().probe, "socket");  // costliest first, exported as probe "socket"
+  EXPECT_NEAR(d.costs.front().seconds, 0.025, 1e-12);
+  EXPECT_FALSE(d.costs.front().demotable);
+}
+
+TEST(ProbeBudget, UprobesOverBudgetAreSampledAsIfTheSocketTimeWereNotThere) {
+  // The same send at 100,000 hits (0.5 s of one core's 10 s: 5 %) beside 0.3 s of socket
+  // programs: send gets the ratio that fits its own 2 %, 40 %, as without the sockets.
+  ProbeBudget budget({0.02});
+  auto with = budget.evaluate({{"send", 100000}}, 5000, 0, 1.0, 10.0, 0.3);
+  auto without = budget.evaluate({{"send", 100000}}, 5000, 0, 1.0, 10.0);
+  EXPECT_NEAR(with.ratios.at("send"), 0.40, 1e-9);
+  EXPECT_NEAR(without.ratios.at("send"), 0.40, 1e-9);
+  EXPECT_NEAR(with.share_after, without.share_after + 0.03, 1e-12);  // and the sockets' 3 % said
+}
+
+// ---- judging early: cut short within an interval ------------------------------------------------
+
+TEST(CutShort, WithinTheIntervalsBudgetCutsNothing) {
+  // 10 s interval, 2 % of one core: 0.2 s. 30,000 hits x 5 us = 0.15 s after 3 s: a pace above
+  // the budget's, but the whole interval's allowance is not spent: the tick will judge it.
+  ProbeBudget budget({0.02});
+  EXPECT_TRUE(budget.cut_short({{"send", 30000}}, 5000, 0, 0.5, 3.0, 10.0).empty());
+}
+
+TEST(CutShort, ABurstSpendingTheIntervalsBudgetIsCutAtOnce) {
+  // 20,000 small Sends in half a second (issue #25): send and receive, 40,000 hits each x 5 us
+  // = 0.2 s each after 0.5 s, against 0.2 s for the whole 10 s: both cut now, encode (a few hits)
+  // stays, session_close is never a candidate.
+  ProbeBudget budget({0.02});
+  auto cut = budget.cut_short({{"send", 40000}, {"receive", 40000}, {"encode", 10}, {"session_close", 4, false}}, 5000,
+                              0, 0.6, 0.5, 10.0);
+  EXPECT_EQ(cut, (std::vector<std::string>{"receive", "send"}));
+}
+
+TEST(CutShort, AProbeThatCostNextToNothingStays) {
+  // After 5 s of 10: allowance 0.2 s. send 0.25 s and decode 0.03 s go together (decode costs
+  // more than a tenth of the allowance), encode's 0.015 s is less: it stays attached.
+  ProbeBudget budget({0.02});
+  auto cut = budget.cut_short({{"send", 50000}, {"encode", 3000}, {"decode", 6000}}, 5000, 0, 1.0, 5.0, 10.0);
+  EXPECT_EQ(cut, (std::vector<std::string>{"send", "decode"}));
+}
+
+TEST(CutShort, ABusyTargetIsAllowedItsShareOfItsOwnCpu) {
+  // Two busy cores for 6 s: 12 s of CPU, 2 % of it 0.24 s: 0.225 s of send so far is within it,
+  // though above 2 % of one core's interval (0.2 s).
+  ProbeBudget budget({0.02});
+  EXPECT_TRUE(budget.cut_short({{"send", 45000}}, 5000, 0, 12.0, 6.0, 10.0).empty());
+  EXPECT_EQ(budget.cut_short({{"send", 45000}}, 5000, 0, 1.0, 6.0, 10.0), (std::vector<std::string>{"send"}));
+}
+
+TEST(CutShort, KeptAndAlreadySampledProbesAreNotCandidates) {
+  // session_start alone over the allowance: nothing may be cut. A sampled probe (ratio < 1) has
+  // its window, which the tick set; only probes attached all the time are cut.
+  ProbeBudget budget({0.02});
+  EXPECT_TRUE(budget.cut_short({{"session_start", 100000, false}}, 5000, 0, 1.0, 1.0, 10.0).empty());
+  EXPECT_TRUE(budget.cut_short({{"send", 100000, true, 0.4}}, 5000, 0, 1.0, 1.0, 10.0).empty());
+}
+
+TEST(CutShort, NoBudgetNoCut) {
+  EXPECT_TRUE(ProbeBudget({0.0}).cut_short({{"send", 10000000}}, 5000, 0, 1.0, 1.0, 10.0).empty());
+  EXPECT_TRUE(ProbeBudget({0.02}).cut_short({{"send", 10000000}}, 5000, 0, 1.0, 0.0, 10.0).empty());
+}
+
 // ---- what may be sampled -------------------------------------------------------------------------
 
 TEST(ProbeBudget, PerSessionAndPerStreamProbesAreNeverSampled) {

@@ -33,9 +33,11 @@ class DefaultBudget(AgentTestCase):
         fixture.go()
         sampled = wait_for(lambda: sampled_probes(agent.samples()), timeout=20)
         self.assertTrue(sampled, agent.log())
-        records = [r for r in agent.log_records() if "probe budget" in r.get("msg", "") and "sampling" in r["msg"]]
+        # Every budget action (a probe cut short within an interval, sampling decided at a tick) at warn.
+        records = [r for r in agent.log_records() if "probe budget" in r.get("msg", "")]
         self.assertTrue(records, agent.log())
-        self.assertEqual(records[0]["level"], "warn", records[0])
+        for record in records:
+            self.assertEqual(record["level"], "warn", record)
         s = agent.samples()
         for probe in sampled:
             ratio = value(s, "dwcp_observer_probe_sample_ratio", probe=probe)
@@ -79,6 +81,36 @@ class DefaultBudget(AgentTestCase):
         for reason in ("unmatched_exit", "map_full", "ringbuf_full", "read_failed"):
             self.assertEqual(value(s, "dwcp_observer_events_lost_total", reason=reason) or 0, 0,
                              "%s: %s" % (reason, agent.metrics()))
+
+
+class BurstShorterThanTheInterval(AgentTestCase):
+    def test_a_burst_is_judged_within_the_interval(self):
+        # 40,000 small Sends as fast as the fixture goes (a few seconds) under the DEFAULT budget
+        # and interval (10 s): had the budget waited for its tick, every Send would be trapped
+        # (2 hits each). It cuts send and receive as soon as their cost so far exceeds what the
+        # whole interval allows (and a new target is first judged after 1 s, not 10).
+        require_bpf(self)
+        fixture = self.track(Fixture(args=["--workload", "amst", "--transfer-size", "4096", "--chunk-size", "65536",
+                                           "--streams", "2", "--transfers", "40000"]))
+        pid = str(fixture.pid)
+        agent = self.track(AgentProcess(["--pid", pid], budget_off=False))
+        fixture.go()
+        truth = fixture.wait_done(timeout=120)
+        s = wait_for_transfer(agent.samples, truth, pid)
+        self.assertLess(value(s, "dwcp_observer_probe_hits_total", probe="send"), 2 * truth["sends"], agent.log())
+        self.assertLess(value(s, "dwcp_observer_probe_hits_total", probe="receive"), 2 * truth["receives"])
+        records = [r for r in agent.log_records() if "probe budget" in r.get("msg", "")]
+        self.assertTrue(records, agent.log())
+        self.assertEqual({r["level"] for r in records}, {"warn"})
+        # What DWCP keeps, and the probes counts depend on, exact.
+        self.assertEqual(value(s, "dwcp_amst_bytes_sent_total"), sum(truth["bytes_sent_per_stream"].values()))
+        self.assertEqual(value(s, "dwcp_amst_bytes_received_total"),
+                         sum(truth["bytes_received_per_stream"].values()))
+        self.assertEqual(value(s, "dwcp_observer_events_total", kind="session_start"), truth["sessions_started"])
+        self.assertEqual(value(s, "dwcp_observer_events_total", kind="session_close"), truth["sessions_closed"])
+        for reason in ("unmatched_exit", "map_full", "ringbuf_full", "read_failed"):
+            self.assertEqual(value(s, "dwcp_observer_events_lost_total", reason=reason) or 0, 0,
+                             "%s: %s" % (reason, agent.log()))
 
 
 if __name__ == "__main__":

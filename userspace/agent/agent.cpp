@@ -246,20 +246,35 @@ void Agent::run(const std::atomic<bool>& stop) {
   using clock = std::chrono::steady_clock;
   auto next_check = clock::now();
   auto next_overhead = clock::now() + options_.overhead_interval;
+  auto next_budget_check = clock::now();
   auto next_bandwidth = clock::now();
   auto last_scan = clock::now() - options_.discovery_interval;
   auto next_streams = clock::now();
   account_overhead();  // baselines: hits, BPF run time and target CPU at the start
-  const auto handler = [this](const dwcp_event& e) { handle_event(e); };
+  // A burst keeps the ring buffer full and poll() draining it for as long as it lasts: the
+  // budget's check between ticks also runs from here, every 256 events, when it is due.
+  std::uint64_t events = 0;
+  const auto handler = [this, &events, &next_budget_check](const dwcp_event& e) {
+    handle_event(e);
+    if (++events % 256 == 0 && clock::now() >= next_budget_check) {
+      check_interval_budget();
+      next_budget_check = clock::now() + std::chrono::milliseconds(50);
+    }
+  };
   while (!stop.load()) {
     // Records arrive without wake-ups below the threshold: a short poll is the drain timer.
     int n = bpf_->poll(50, handler);
     if (n < 0 && n != -EINTR) log("ring buffer poll failed: " + std::to_string(n));
     handle_proc_events();
     end_sampling_windows();  // within one poll (50 ms) of each window's end
-    if (clock::now() >= next_overhead) {
+    const auto early = early_tick();
+    if (clock::now() >= next_overhead || (early != clock::time_point{} && clock::now() >= early)) {
       account_overhead();
       next_overhead = clock::now() + options_.overhead_interval;
+      next_budget_check = clock::now() + std::chrono::milliseconds(50);
+    } else if (clock::now() >= next_budget_check) {
+      check_interval_budget();  // a burst is cut within ~50 ms of spending the interval's budget
+      next_budget_check = clock::now() + std::chrono::milliseconds(50);
     }
     if (clock::now() >= next_check) {
       check_lifecycle();

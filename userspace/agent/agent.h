@@ -169,6 +169,19 @@ class Agent {
   void detach_sampled(Target& target, std::uint32_t probe_id);
   // Ends the sampling windows that are due: their probes are detached until the next interval.
   void end_sampling_windows();
+  // Between two ticks (a few times a second): cuts the per-operation probes attached all the time
+  // whose cost so far already exceeds the interval's budget (ProbeBudget::cut_short).
+  void check_interval_budget();
+  // Probes sampled by the budget or cut short in the interval now running (shown "sampled").
+  std::set<std::uint32_t> sampled_or_cut() const {
+    std::set<std::uint32_t> ids;
+    for (const auto& [id, r] : sample_ratio_) ids.insert(id);
+    for (const auto& [id, at] : cut_at_) ids.insert(id);
+    return ids;
+  }
+  // When the next overhead tick is due before the regular one: now, for a target attached since
+  // the last tick (its baseline), and 1 s after that tick (its first decision).
+  std::chrono::steady_clock::time_point early_tick() const { return early_tick_; }
   // The observer metrics of a live target: its uprobe count and each probe's state (a sampled
   // probe's state is "sampled").
   void publish_sites(const Target& target);
@@ -227,6 +240,9 @@ class Agent {
   ProgramRunStats last_run_{};
   BpfCounters last_counters_{};
   std::map<int, double> last_cpu_seconds_;  // by target pid
+  std::map<int, std::uint64_t> last_socket_runs_;  // by target pid: counted socket calls + RTT samples
+  BpfSession::SocketProgramStats last_sockets_{};
+  std::uint64_t gone_socket_runs_ = 0;  // runs of targets detached since the last tick
   std::chrono::steady_clock::time_point last_overhead_at_{};
   // Sampling: the ratio of each probe the budget samples (probe id -> 0 < r < 1), the ratio in
   // force over the interval now running (what its hits stand for), and the end of the current
@@ -234,6 +250,13 @@ class Agent {
   std::map<std::uint32_t, double> sample_ratio_;
   std::map<std::uint32_t, double> interval_ratio_;
   std::map<std::uint32_t, std::chrono::steady_clock::time_point> window_end_;
+  // Judging early: probes cut short in the interval now running (probe id -> when), the length
+  // planned for that interval, the last interval's BPF ns per uprobe run, and the early tick.
+  std::map<std::uint32_t, std::chrono::steady_clock::time_point> cut_at_;
+  std::set<std::uint32_t> tick_edges_;  // probes whose unmatched exits are sampling edges until the next tick
+  double planned_interval_s_ = 0;
+  double bpf_ns_per_run_ = 0;
+  std::chrono::steady_clock::time_point early_tick_{};
 };
 
 }  // namespace dwcp::agent

@@ -111,8 +111,9 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
     }
   }
   for (auto& [probe_id, group] : per_operation) {
-    // A sampled probe outside its window waits for the next one (end_sampling_windows).
-    if (sample_ratio_.count(probe_id) && !window_end_.count(probe_id)) continue;
+    // A sampled probe outside its window waits for the next one (end_sampling_windows), a probe
+    // cut short for the next tick (check_interval_budget).
+    if ((sample_ratio_.count(probe_id) && !window_end_.count(probe_id)) || cut_at_.count(probe_id)) continue;
     group.links = bpf_->attach_uprobes(process.pid, process.binary_path, group.sites, &attach_error);
     if (group.links.empty()) {
       *error = attach_error;
@@ -198,13 +199,14 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
         "): symbols resolved afresh");
   target.build_id = build_id;
   log("attached " + std::to_string(target.sites) + " uprobes to " + who + ", build id " + build_id);
+  early_tick_ = std::chrono::steady_clock::now();  // its CPU baseline now, its first decision 1 s later
   return kExitOk;
 }
 
 void Agent::publish_sites(const Target& target) {
   auto states = target.probe_states;
   for (auto& [probe, state] : states)
-    for (const auto& [probe_id, ratio] : sample_ratio_)
+    for (const auto& probe_id : sampled_or_cut())
       if (std::string_view(state) == "attached" && probe_id < profile_.probes.size() &&
           profile_.probes[probe_id].event == probe)
         state = "sampled";
@@ -232,6 +234,11 @@ void Agent::detach(Target& target) {
   dwcp_sock_stats last{};
   bpf_->sock_stats(pid, &last);
   observer_->mark_target_gone(pid, last);
+  // Its socket program runs since the last overhead tick still count there (agent_budget.cpp).
+  if (auto it = last_socket_runs_.find(static_cast<int>(pid)); it != last_socket_runs_.end()) {
+    if (socket_program_runs(last) >= it->second) gone_socket_runs_ += socket_program_runs(last) - it->second;
+    last_socket_runs_.erase(it);
+  }
   bpf_->remove_target(pid);
   for (const auto& e : detached_state_events()) target.model->apply(e);
   log("process " + std::to_string(pid) + " is gone (exited, or execve'd another program); probes detached");

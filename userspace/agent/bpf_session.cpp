@@ -487,6 +487,18 @@ void BpfSession::counters(BpfCounters* out) const {
   }
 }
 
+std::uint64_t BpfSession::probe_hits(std::uint32_t probe_id) const {
+  std::uint64_t hits = 0;
+  std::vector<std::uint64_t> per_cpu(ncpus_);
+  for (std::uint32_t key : {contract::entry_spec_index(probe_id), contract::exit_spec_index(probe_id)}) {
+    if (key >= DWCP_MAX_SPECS || bpf_map__lookup_elem(skel_->maps.spec_hits, &key, sizeof(key), per_cpu.data(),
+                                                      sizeof(std::uint64_t) * per_cpu.size(), 0))
+      continue;
+    for (auto v : per_cpu) hits += v;
+  }
+  return hits;
+}
+
 void BpfSession::forget_inflight(std::uint32_t probe_id) {
   std::vector<dwcp_inflight_key> doomed;
   dwcp_inflight_key key{}, next{};
@@ -504,6 +516,30 @@ std::optional<ProgramRunStats> BpfSession::program_stats() const {
   if (plan_.probe_spec == ProbeSpecSource::kAddress) program = skel_->progs.dwcp_uprobe_addr;
   std::string error;
   return read_program_run_stats(bpf_program__fd(program), &error);
+}
+
+std::optional<BpfSession::SocketProgramStats> BpfSession::socket_program_stats() const {
+  struct Program {
+    bpf_program* program;
+    bool hot;  // runs once per send/receive call or per segment
+  };
+  const Program programs[] = {
+      {skel_->progs.on_sock_send_length, true},          {skel_->progs.on_sock_recv_length, true},
+      {skel_->progs.on_tcp_sendmsg_exit, true},          {skel_->progs.on_tcp_recvmsg_exit, true},
+      {skel_->progs.on_tcp_recvmsg_exit_nonblock, true}, {skel_->progs.on_inet_sock_set_state, false},
+      {skel_->progs.on_tcp_retransmit_skb, false},       {skel_->progs.on_tcp_send_reset, false},
+      {skel_->progs.on_tcp_receive_reset, false},        {skel_->progs.on_tcp_probe, true},
+  };
+  SocketProgramStats total;
+  for (const auto& p : programs) {
+    if (!bpf_program__autoload(p.program)) continue;  // not loaded on this kernel
+    std::string error;
+    auto stats = read_program_run_stats(bpf_program__fd(p.program), &error);
+    if (!stats) return std::nullopt;
+    total.run_time_ns += stats->run_time_ns;
+    if (p.hot) total.hot_runs += stats->run_count;
+  }
+  return total;
 }
 
 }  // namespace dwcp::agent

@@ -133,12 +133,23 @@ class BpfSession {
   // Drops a socket's entry (a closed AMST stream's socket, once its figures are settled).
   void forget_socket(std::uint64_t inode);
   void counters(BpfCounters* out) const;
+  // Uprobe hits of one probe so far (entry and RET sites): two map reads instead of counters()'s
+  // hundreds, for the budget's checks between ticks.
+  std::uint64_t probe_hits(std::uint32_t probe_id) const;
   // Deletes the entries of `probe_id` waiting for their RET (all processes). Called after a
   // sampled probe's link is detached: an entry whose RET fell outside the window would otherwise
   // pair, in the next window, with a RET of another call of the same goroutine.
   void forget_inflight(std::uint32_t probe_id);
   // Cumulative run time and count of the uprobe program (agent/bpf_stats.h: zero while stats are off).
   std::optional<ProgramRunStats> program_stats() const;
+  // The same summed over the socket and TCP programs (sockets.bpf.h, connections.bpf.h), which run
+  // in whichever process sends, receives or handles a segment; `hot_runs` counts the runs of the
+  // per-call and per-segment ones (send and receive bytes, tcp_probe), every process's.
+  struct SocketProgramStats {
+    std::uint64_t run_time_ns = 0;
+    std::uint64_t hot_runs = 0;
+  };
+  std::optional<SocketProgramStats> socket_program_stats() const;
 
  private:
   BpfSession() = default;

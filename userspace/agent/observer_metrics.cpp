@@ -50,7 +50,9 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
   probe_overhead_ = &prometheus::BuildCounter()
                          .Name("dwcp_observer_probe_overhead_seconds_total")
                          .Help("Estimated time the targets spent in this probe: hits x (uprobe trap cost "
-                               "calibrated at start-up + mean BPF run time per hit from the kernel's BPF stats)")
+                               "calibrated at start-up + mean BPF run time per hit from the kernel's BPF stats); "
+                               "probe=\"socket\": the socket and TCP programs' run time, by the targets' share "
+                               "of their runs")
                          .Register(*registry_);
   probe_demoted_ = &prometheus::BuildGauge()
                         .Name("dwcp_observer_probe_demoted")
@@ -82,8 +84,9 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
                            .Add({});
   overhead_share_ = &prometheus::BuildGauge()
                          .Name("dwcp_observer_probe_overhead_ratio")
-                         .Help("Estimated share of the targets' CPU time (utime + stime) spent in the uprobes "
-                               "over the last overhead interval")
+                         .Help("Estimated share of the targets' CPU time (utime + stime), or of one core when "
+                               "they used less, spent in the uprobes and the socket programs over the last "
+                               "overhead interval")
                          .Register(*registry_)
                          .Add({});
   for (std::size_t probe = 0; probe < probe_names_.size(); ++probe) {
@@ -92,6 +95,7 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
     probe_demoted_->Add({{"probe", probe_names_[probe]}}).Set(0);
     sample_ratio_->Add({{"probe", probe_names_[probe]}}).Set(1);
   }
+  probe_overhead_->Add({{"probe", probe_names_[DWCP_PROBE_ID_SOCKET]}});  // never sampled: no ratio
   // Every kind at zero from the first scrape, so rate() works at once.
   for (std::uint16_t kind = DWCP_EV_NONE + 1; kind < DWCP_EV_KIND_COUNT; ++kind)
     event_counters_[event_kind_name(kind)] = &events_total_->Add({{"kind", event_kind_name(kind)}});

@@ -27,6 +27,20 @@ bool budget_may_demote(dwcp_event_kind kind);
 // for at least 1/20 of every interval (0.5 s of the default 10 s).
 constexpr double kSampleRatioStep = 0.05;
 
+// The socket programs' time in the targets over an interval, in seconds. They count the targets'
+// TCP bytes, calls and RTT, and the consistency check and the socket families depend on them: they
+// are never sampled. They run in whichever process sends, receives or handles a segment, not
+// only the targets: their run time (kernel BPF stats, `run_time_ns` over `runs` runs of the
+// per-call and per-segment programs) is charged to the targets by their share of those runs
+// (`target_runs`: their counted send and receive calls and RTT samples, dwcp_sock_stats). Runs
+// for other processes stop after one map lookup, so the mean over all runs, and the estimate,
+// err low when other processes make many socket calls.
+double socket_seconds_in_targets(std::uint64_t run_time_ns, std::uint64_t runs, std::uint64_t target_runs);
+// A target's runs of those programs so far: its counted send and receive calls and RTT samples.
+inline std::uint64_t socket_program_runs(const dwcp_sock_stats& st) {
+  return st.send_calls + st.recv_calls + st.srtt_samples;
+}
+
 struct ProbeInterval {
   std::string probe;       // probe label (event name of the profile)
   std::uint64_t hits = 0;  // uprobe hits over the interval (entry + RET sites)
@@ -45,6 +59,7 @@ struct ProbeCost {
 struct BudgetDecision {
   std::vector<ProbeCost> costs;   // every probe, costliest (full_seconds) first
   double overhead_seconds = 0;    // sum of costs[].seconds: what the probes cost over the interval
+  double socket_seconds = 0;      // of which the socket programs (costs[] entry "socket")
   double target_cpu_seconds = 0;  // measured over the interval (includes the overhead)
   double judged_seconds = 0;      // what the overhead is judged against: max(target CPU, one core)
   double share = 0;               // overhead_seconds / judged_seconds: as the interval went
@@ -76,8 +91,25 @@ class ProbeBudget {
   // first (ties by name), each at the largest ratio that makes the rest fit (floored at
   // kSampleRatioStep); a probe without hits is never sampled. When what may not be sampled
   // exceeds the budget on its own, the candidates go to the floor and share_after says what remains.
+  //
+  // The socket programs' time (socket_seconds_in_targets) is part of the overhead: of every share
+  // and of the exported figures, as a cost named "socket". It is not what the budget controls:
+  // sampling cannot reduce it, so the ratios are chosen for the uprobes' share alone (without it
+  // a busy big transfer would sample send and receive to the floor for nothing).
   BudgetDecision evaluate(const std::vector<ProbeInterval>& probes, double trap_ns_per_hit, double bpf_ns_per_run,
-                          double target_cpu_seconds, double wall_seconds) const;
+                          double target_cpu_seconds, double wall_seconds, double socket_seconds = 0) const;
+
+  // Judging early, between two evaluations (the agent checks a few times a second): a burst
+  // shorter than the interval would otherwise run fully trapped until the next tick. When the
+  // uprobes' cost so far in the interval (`so_far`: hits since it began) already exceeds what the
+  // whole interval allows, B x max(interval, targets' CPU so far), the demotable probes attached
+  // all the time so far (ratio 1) and that cost at least a tenth of that allowance so far are cut
+  // until the next evaluation. Returns their names, costliest first (none when within budget).
+  // The next evaluation judges them at their full-time cost (hits / the share of the interval
+  // they were attached) as any sampled probe.
+  std::vector<std::string> cut_short(const std::vector<ProbeInterval>& so_far, double trap_ns_per_hit,
+                                     double bpf_ns_per_run, double target_cpu_so_far, double elapsed_seconds,
+                                     double interval_seconds) const;
 
  private:
   BudgetPolicy policy_;

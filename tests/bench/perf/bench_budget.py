@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The agent at its DEFAULT settings (probe budget 2 %, 10 s interval) against no observer, on
-the two workloads of issue #25: a big transfer and 20,000 small Sends (4 KiB, one chunk each).
+the workloads of issue #25: a big transfer and 20,000 small Sends (4 KiB, one chunk each), as
+fast as the fixture goes (a burst) and spread over --sustained-seconds (small_sustained).
 Configurations rotate within each round. Per workload: the target's CPU (user + sys) with the
 agent over without it, min / median / max over the rounds; and the budget's own estimate
 (increase of dwcp_observer_probe_overhead_seconds_total over the run, read after the tick that
@@ -25,6 +26,9 @@ def workloads(args):
                          str(args.big_size), "--transfers", str(args.big_transfers), "--chunk-size", "65536"],
         "small_sends": ["--workload", "amst", "--streams", "4", "--transfer-size", "4096", "--chunk-size", "65536",
                         "--transfers", str(args.sends)],
+        "small_sustained": ["--workload", "amst", "--streams", "4", "--transfer-size", "4096", "--chunk-size",
+                            "65536", "--transfers", str(args.sends), "--rate",
+                            "%.1f" % (args.sends / args.sustained_seconds)],
     }
 
 
@@ -43,6 +47,9 @@ def run_once(fixture_args, with_agent):
             time.sleep(INTERVAL + 1)
             s = agent.samples()
             row["estimate_s"] = pc.value(s, "dwcp_observer_probe_overhead_seconds_total") or 0.0
+            # Of which the socket programs (their BPF run time, by the target's share of their runs).
+            row["socket_s"] = pc.value(s, "dwcp_observer_probe_overhead_seconds_total", probe="socket") or 0.0
+            row["cut"] = "detached until the next evaluation" in agent.log()
             row["sampled"] = sorted(dict(ls)["probe"] for (n, ls), v in s.items()
                                     if n == "dwcp_observer_probe_demoted" and v == 1)
         return row
@@ -63,6 +70,7 @@ def main():
     ap.add_argument("--streams", type=int, default=4)
     ap.add_argument("--big-size", type=int, default=32 << 20)
     ap.add_argument("--big-transfers", type=int, default=4)
+    ap.add_argument("--sustained-seconds", type=float, default=30.0)
     ap.add_argument("--workloads", default="big_transfer,small_sends")
     args = ap.parse_args()
     loads = {w: a for w, a in workloads(args).items() if w in args.workloads.split(",")}
@@ -77,18 +85,21 @@ def main():
         pc.log("round %d done, load %s" % (i + 1, open("/proc/loadavg").read().split()[0]))
     pc.log("load average at end: " + open("/proc/loadavg").read().strip())
     print("| workload | target CPU without agent, s (min / median / max) | with agent, s | ratio with/without "
-          "(min / median / max) | budget's estimate, share of target CPU (median) | measured share (median) | "
-          "sampled |")
-    print("|---|---|---|---|---|---|---|")
+          "(min / median / max) | budget's estimate, share of target CPU (median) | of which socket programs | "
+          "measured share (median) | sampled (cut short within an interval: rounds) |")
+    print("|---|---|---|---|---|---|---|---|")
     for w in loads:
         base, agent = rows[(w, False)], rows[(w, True)]
         ratio = [a["cpu"] / b["cpu"] for a, b in zip(agent, base)]
         estimate = [a["estimate_s"] / a["cpu"] for a in agent]
         measured = [(a["cpu"] - b["cpu"]) / a["cpu"] for a, b in zip(agent, base)]
+        sockets = [a["socket_s"] / a["cpu"] for a in agent]
         sampled = sorted({", ".join(a["sampled"]) or "none" for a in agent})
-        print("| %s | %s | %s | %s | %.1f %% | %.1f %% | %s |" % (
+        cut = sum(1 for a in agent if a["cut"])
+        print("| %s | %s | %s | %s | %.1f %% | %.1f %% | %.1f %% | %s (%d of %d) |" % (
             w, spread([b["cpu"] for b in base]), spread([a["cpu"] for a in agent]), spread(ratio, "%.3f"),
-            100 * statistics.median(estimate), 100 * statistics.median(measured), "; ".join(sampled)))
+            100 * statistics.median(estimate), 100 * statistics.median(sockets), 100 * statistics.median(measured),
+            "; ".join(sampled), cut, len(agent)))
     pc.save("budget_" + "_".join(loads), {"%s/%s" % (w, "agent" if a else "none"): r for (w, a), r in rows.items()})
 
 
