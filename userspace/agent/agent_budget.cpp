@@ -20,11 +20,13 @@ namespace dwcp::agent {
 
 using profile::join;
 
-bool Agent::attach_sampled(Target& target, std::uint32_t probe_id, std::string* error) {
+Result<void> Agent::attach_sampled(Target& target, std::uint32_t probe_id) {
   auto it = target.per_operation.find(probe_id);
-  if (it == target.per_operation.end() || !it->second.links.empty() || !target.process) return true;
-  it->second.links = bpf_->attach_uprobes(target.process->pid, target.process->binary_path, it->second.sites, error);
-  return !it->second.links.empty();
+  if (it == target.per_operation.end() || !it->second.links.empty() || !target.process) return {};
+  auto links = bpf_->attach_uprobes(target.process->pid, target.process->binary_path, it->second.sites);
+  if (!links) return links.failure();
+  it->second.links = std::move(links).value();
+  return {};
 }
 
 void Agent::detach_sampled(Target& target, std::uint32_t probe_id) {
@@ -113,14 +115,14 @@ void Agent::account_overhead() {
       for (const auto& [id, r] : sample_ratio_)
         if (!ratios.count(id)) restored.push_back(profile_.probes[id].event);
       const std::string interval = std::to_string(options_.overhead_interval.count()) + " s";
-      std::string message = "warning: probe budget: the uprobes would cost " + percent(decision.share_full) +
+      std::string message = "probe budget: the uprobes would cost " + percent(decision.share_full) +
                             " of one core or of the targets' CPU, whichever is more, over the last " + interval +
                             " (budget " + percent(options_.probe_budget) + "; the rule: docs/performance.md)";
       if (!sampled.empty())
         message += "; sampling " + join(sampled, ", ") + " of every " + interval + " (estimated " +
                    percent(decision.share_after) + " then; the other probes stay attached)";
       if (!restored.empty()) message += "; attached all the time again: " + join(restored, ", ");
-      log(message);
+      log_.warn(message);
       // Unmatched exits of a probe sampled now or in the interval that ends are sampling edges.
       std::set<std::uint32_t> edges;
       for (const auto& [id, r] : ratios) edges.insert(id);
@@ -146,10 +148,10 @@ void Agent::account_overhead() {
   for (auto& target : targets_) {
     if (!target->process) continue;
     for (const auto& [id, group] : target->per_operation) {
-      std::string why;
-      if (!attach_sampled(*target, id, &why))
-        log("warning: probe budget: cannot re-attach probe " + profile_.probes[id].event + " to process " +
-            std::to_string(target->process->pid) + " for its sampling window: " + why + " (tried again next interval)");
+      if (Result<void> attached = attach_sampled(*target, id); !attached)
+        log_.warn("probe budget: cannot re-attach probe " + profile_.probes[id].event + " to process " +
+                  std::to_string(target->process->pid) + " for its sampling window: " + attached.error() +
+                  " (tried again next interval)");
     }
   }
 }

@@ -179,8 +179,7 @@ Result<WebConfig> parse_web_config(const std::string& yaml, const std::string& b
         "client_auth_type: RequireAndVerifyClientCert (or VerifyClientCertIfGiven)"};
   if (tls.cert_file.empty() && !tls.client_ca_file.empty())
     return Error{"tls_server_config.client_ca_file without cert_file and key_file"};
-  const std::string problem = check_tls_options(tls);
-  if (!problem.empty()) return Error{"tls_server_config: " + problem};
+  if (Result<void> usable = check_tls_options(tls); !usable) return Error{"tls_server_config: " + usable.error()};
   return config;
 }
 
