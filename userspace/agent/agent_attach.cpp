@@ -48,7 +48,8 @@ Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, Load
     scan = plan_sites(profile_, *binary, loaded.dwarf ? &*loaded.dwarf : nullptr, {},
                       bpf_->kernel_plan().refuse_per_chunk_probes);
     if (layout && loaded.dwarf) {
-      layout_conflict = field_offset_conflict(layout->field_offsets, *loaded.dwarf);
+      if (auto agrees = field_offset_conflict(layout->field_offsets, *loaded.dwarf); !agrees)
+        layout_conflict = agrees.error();
       const auto dropped = drop_fields_dwarf_lacks(&*layout, *loaded.dwarf);
       if (!dropped.empty())
         log_.info("this build has no " + join(dropped, ", ") + " (DWARF): the agent does not read them in process " +
@@ -157,14 +158,14 @@ Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, Load
   // profile's offsets are another build's.
   target.encoders.reset();
   if (profile_.encoder_layout) {
-    const std::string conflict =
-        loaded.dwarf ? field_offset_conflict(profile_.encoder_layout->field_offsets, *loaded.dwarf) : "";
-    if (conflict.empty()) {
+    const Result<void> agrees =
+        loaded.dwarf ? field_offset_conflict(profile_.encoder_layout->field_offsets, *loaded.dwarf) : Result<void>();
+    if (agrees) {
       target.encoders =
           std::make_unique<EncoderTracker>(std::make_unique<ProcessMemory>(process.pid), *profile_.encoder_layout,
                                            [this, who](const std::string& m) { log_.info(who + ": " + m); });
     } else {
-      log_.info(who + ": delta encoder totals not read (Encode events count instead): " + conflict);
+      log_.info(who + ": delta encoder totals not read (Encode events count instead): " + agrees.error());
     }
   }
   target.decoder.set_encoders(target.encoders.get());

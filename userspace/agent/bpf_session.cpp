@@ -120,8 +120,8 @@ Result<std::unique_ptr<BpfSession>> BpfSession::open(const BpfOptions& options) 
 
   KernelFeatures features = probe_kernel_features();
   session->release_ = features.release;
-  if (std::string refusal = kernel_refusal(features); !refusal.empty()) {
-    return Error{"cannot run on this kernel: " + refusal, 0, ErrorKind::kBpf};
+  if (auto refusal = kernel_refusal(features); !refusal) {
+    return Error{"cannot run on this kernel: " + refusal.error(), 0, ErrorKind::kBpf};
   }
   std::string disable = options.disable_features;
   if (const char* env = std::getenv("DWCP_OBSERVER_DISABLE_FEATURES"); env && disable.empty()) disable = env;
@@ -141,8 +141,8 @@ Result<std::unique_ptr<BpfSession>> BpfSession::open(const BpfOptions& options) 
     return Error::system("cannot open the BPF object", errno, ErrorKind::kBpf);
   }
   auto* skel = session->skel_;
-  if (std::string refusal = abi_refusal(skel->obj); !refusal.empty()) {
-    return Error{"cannot load the BPF programs: " + refusal, 0, ErrorKind::kBpf};
+  if (auto refusal = abi_refusal(skel->obj); !refusal) {
+    return Error{"cannot load the BPF programs: " + refusal.error(), 0, ErrorKind::kBpf};
   }
   // A threshold the buffer cannot reach never wakes the consumer, which then drains only on its
   // 50 ms timer: a 256 KiB buffer lost 64 % of 70,000 events/s that 1 MiB carried without loss
