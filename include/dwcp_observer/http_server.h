@@ -32,8 +32,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "dwcp_observer/result.h"
 
 namespace dwcp {
 
@@ -89,11 +92,11 @@ struct HttpOptions {
 class ContentSource {
  public:
   virtual ~ContentSource() = default;
-  // The /metrics body (text format 0.0.4, without the server's own auth counter); false:
+  // The /metrics body (text format 0.0.4, without the server's own auth counter); nullopt:
   // unavailable (503).
-  virtual bool metrics(std::string* body) = 0;
-  // /-/ready: true when ready, else false with *reason saying why not.
-  virtual bool ready(std::string* reason) = 0;
+  virtual std::optional<std::string> metrics() = 0;
+  // /-/ready: ok when ready, else an error saying why not.
+  virtual Result<void> ready() = 0;
 };
 
 // Collectables of this process (held weakly: a gone one is skipped) and a readiness flag.
@@ -101,8 +104,8 @@ class LocalContent : public ContentSource {
  public:
   explicit LocalContent(std::vector<std::weak_ptr<prometheus::Collectable>> collectables = {})
       : collectables_(std::move(collectables)) {}
-  bool metrics(std::string* body) override;
-  bool ready(std::string* reason) override;
+  std::optional<std::string> metrics() override;
+  Result<void> ready() override;
   void add_collectable(std::weak_ptr<prometheus::Collectable> collectable);
   void set_ready(bool ready, std::string reason_if_not_ready = "starting");
   bool is_ready() const { return ready_.load(); }
@@ -116,20 +119,15 @@ class LocalContent : public ContentSource {
 
 class HttpServer;
 
-// Errors as values: either a running server or a message saying what is wrong and what to do.
-struct HttpStartResult {
-  std::unique_ptr<HttpServer> server;
-  std::string error;
-  explicit operator bool() const { return server != nullptr; }
-};
-
 class HttpServer {
  public:
-  // Starts listening at once. Collectables are held weakly (a gone one is skipped).
-  static HttpStartResult start(const HttpOptions& options,
-                               std::vector<std::weak_ptr<prometheus::Collectable>> collectables);
+  // Starts listening at once. Collectables are held weakly (a gone one is skipped). On failure
+  // the error says what is wrong and what to do.
+  static Result<std::unique_ptr<HttpServer>> start(const HttpOptions& options,
+                                                   std::vector<std::weak_ptr<prometheus::Collectable>> collectables);
   // Serves what `source` answers; add_collectable/set_ready do nothing then (the source decides).
-  static HttpStartResult start_with(const HttpOptions& options, std::shared_ptr<ContentSource> source);
+  static Result<std::unique_ptr<HttpServer>> start_with(const HttpOptions& options,
+                                                        std::shared_ptr<ContentSource> source);
   ~HttpServer();  // stops the server
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -153,9 +151,13 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Splits "host:port" (host may be empty = every interface; "[v6]:port"). False with `error` set
-// when the port is not 0..65535 or the form is wrong. Host names are resolved at bind.
-bool parse_listen_address(const std::string& text, std::string* host, int* port, std::string* error);
+// Splits "host:port" (host may be empty = every interface; "[v6]:port"). An error when the port
+// is not 0..65535 or the form is wrong. Host names are resolved at bind.
+struct ListenAddress {
+  std::string host;  // "localhost" becomes 127.0.0.1
+  int port = 0;
+};
+Result<ListenAddress> parse_listen_address(const std::string& text);
 
 // Prometheus text 0.0.4 (as prometheus-cpp writes it) to OpenMetrics 1.0 text: counter families
 // named without _total, "unknown" for untyped, `# EOF` at the end.

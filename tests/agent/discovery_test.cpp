@@ -68,7 +68,7 @@ TEST(Discovery, BoundedScansOneJudgementPerProcessAndVerdictsPerExecutable) {
   const std::string other = dir.copy(fixture("not-dwcp"), "other");
   const std::string users = dir.copy(fixture("dwcp-fixture"), "users", 65534);
   std::vector<std::string> lines;
-  RefusalLog refusals([&](const std::string& line) { lines.push_back(line); });
+  RefusalLog refusals(log::Logger([&](log::Level, const std::string& line) { lines.push_back(line); }));
   FollowPolicy policy;
   policy.allow_paths = {dir.path()};  // only this test's processes
   DiscoveryLimits limits;

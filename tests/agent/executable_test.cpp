@@ -65,9 +65,8 @@ TEST(ExecutableLoader, ReadsThePackageOfDwcpOnly) {
   ExecutableLoader loader(std::chrono::seconds(30));
   for (const char* name : {"dwcp-fixture", "dwcp-fixture-stripped-pie", "not-dwcp"}) {
     Child child(fixture(name));
-    std::string error;
-    auto process = inspect_process(child.pid(), &error);
-    ASSERT_TRUE(process) << error;
+    auto process = inspect_process(child.pid());
+    ASSERT_TRUE(process) << process.error();
     LoadOutcome outcome = loader.load({child.pid(), process->exe, kPackage, true});
     ASSERT_TRUE(outcome.loaded) << name << ": " << outcome.error;
     EXPECT_TRUE(outcome.loaded->binary) << name;
@@ -79,9 +78,8 @@ TEST(ExecutableLoader, ReadsThePackageOfDwcpOnly) {
 
 TEST(ExecutableLoader, RefusesAFileOtherThanTheOneJudged) {
   Child child(fixture("dwcp-fixture"));
-  std::string error;
-  auto process = inspect_process(child.pid(), &error);
-  ASSERT_TRUE(process) << error;
+  auto process = inspect_process(child.pid());
+  ASSERT_TRUE(process) << process.error();
   FileIdentity judged = process->exe;
   judged.ino += 1;  // as if the process had execve()d another file since
   ExecutableLoader loader(std::chrono::seconds(30));
@@ -93,9 +91,8 @@ TEST(ExecutableLoader, RefusesAFileOtherThanTheOneJudged) {
 
 TEST(ExecutableLoader, StopEndsTheWait) {
   Child child(fixture("dwcp-fixture"));
-  std::string error;
-  auto process = inspect_process(child.pid(), &error);
-  ASSERT_TRUE(process) << error;
+  auto process = inspect_process(child.pid());
+  ASSERT_TRUE(process) << process.error();
   std::atomic<bool> stop{true};
   ExecutableLoader loader(std::chrono::seconds(30));
   LoadOutcome outcome = loader.load({child.pid(), process->exe, kPackage, false}, &stop);

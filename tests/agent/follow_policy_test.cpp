@@ -77,7 +77,10 @@ TEST(FollowPolicy, AllowBuildId) {
 
 TEST(RefusalLog, CountsEveryRefusalLogsOncePerExecutableAndRateLimits) {
   std::vector<std::string> lines;
-  RefusalLog log([&](const std::string& line) { lines.push_back(line); });
+  RefusalLog log(log::Logger([&](log::Level level, const std::string& line) {
+    EXPECT_EQ(level, log::Level::kInfo);
+    lines.push_back(line);
+  }));
   const auto t0 = RefusalLog::Clock::now();
   // The same fake binary, run again and again: one line.
   for (int i = 0; i < 50; ++i) log.refuse(Refusal::kOwner, file(1000, 0755, 1), "process " + std::to_string(i), t0);
@@ -100,7 +103,7 @@ TEST(RefusalLog, CountsEveryRefusalLogsOncePerExecutableAndRateLimits) {
 }
 
 TEST(RefusalLog, ExportsEveryReasonFromTheStart) {
-  RefusalLog log([](const std::string&) {});
+  RefusalLog log(log::Logger([](log::Level, const std::string&) {}));
   log.refuse(Refusal::kWritable, file(0, 0777), "x");
   auto families = log.Collect();
   ASSERT_EQ(families.size(), 1u);

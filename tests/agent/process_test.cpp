@@ -79,7 +79,6 @@ TEST(ParseStat, OwnProcessMatchesInspect) {
   char old_name[17] = {};
   prctl(PR_GET_NAME, old_name);
   prctl(PR_SET_NAME, "ev)il\nname");
-  std::string error;
   // inspect_process refuses the agent itself: read a child instead.
   pid_t child = fork();
   if (child == 0) {
@@ -87,11 +86,11 @@ TEST(ParseStat, OwnProcessMatchesInspect) {
     _exit(0);
   }
   ASSERT_GT(child, 0);
-  auto info = inspect_process(child, &error);
+  auto info = inspect_process(child);
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
   prctl(PR_SET_NAME, old_name);
-  ASSERT_TRUE(info) << error;
+  ASSERT_TRUE(info) << info.error();
   EXPECT_EQ(info->comm, "ev)il\nname");
   EXPECT_EQ(info->creds.real, getuid());
   EXPECT_EQ(info->creds.effective, geteuid());

@@ -29,9 +29,10 @@ bool root() { return geteuid() == 0; }
 // ---- own mappings -----------------------------------------------------------------------------
 
 TEST(OwnFileOffset, PointsAtTheFunctionsBytesInTheFile) {
-  std::string path, error;
-  std::uint64_t offset = 0;
-  ASSERT_TRUE(own_file_offset(reinterpret_cast<const void*>(&overhead_test_target), &path, &offset, &error)) << error;
+  auto found = own_file_offset(reinterpret_cast<const void*>(&overhead_test_target));
+  ASSERT_TRUE(found) << found.error();
+  const std::string& path = found->path;
+  const std::uint64_t offset = found->offset;
   std::ifstream file(path, std::ios::binary);
   ASSERT_TRUE(file) << path;
   file.seekg(static_cast<std::streamoff>(offset));
@@ -43,10 +44,9 @@ TEST(OwnFileOffset, PointsAtTheFunctionsBytesInTheFile) {
 
 TEST(OwnFileOffset, DataIsNotCode) {
   static int not_code = 0;
-  std::string path, error;
-  std::uint64_t offset = 0;
-  EXPECT_FALSE(own_file_offset(&not_code, &path, &offset, &error));
-  EXPECT_FALSE(error.empty());
+  auto found = own_file_offset(&not_code);
+  ASSERT_FALSE(found);
+  EXPECT_FALSE(found.error().empty());
 }
 
 // ---- the real kernel (root) -------------------------------------------------------------------
@@ -56,29 +56,28 @@ class EmptyUprobeOnTestTarget : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!root()) GTEST_SKIP() << "needs root (BPF programs and uprobes)";
-    std::string path;
-    std::uint64_t offset = 0;
-    ASSERT_TRUE(own_file_offset(reinterpret_cast<const void*>(&overhead_test_target), &path, &offset, &error))
-        << error;
-    stats = BpfStatsSession::enable(&error);
-    ASSERT_TRUE(stats) << error;
-    probes = EmptyUprobes::attach(getpid(), path, {offset}, &error);
-    ASSERT_TRUE(probes) << error;
+    auto found = own_file_offset(reinterpret_cast<const void*>(&overhead_test_target));
+    ASSERT_TRUE(found) << found.error();
+    auto enabled = BpfStatsSession::enable();
+    ASSERT_TRUE(enabled) << enabled.error();
+    stats = std::move(enabled).value();
+    auto attached = EmptyUprobes::attach(getpid(), found->path, {found->offset});
+    ASSERT_TRUE(attached) << attached.error();
+    probes = std::move(attached).value();
   }
-  std::string error;
   std::unique_ptr<BpfStatsSession> stats;
   std::unique_ptr<EmptyUprobes> probes;
 };
 
 TEST_F(EmptyUprobeOnTestTarget, EveryCallRunsTheProgramOnce) {
-  auto before = read_program_run_stats(probes->program_fd(), &error);
-  ASSERT_TRUE(before) << error;
+  auto before = read_program_run_stats(probes->program_fd());
+  ASSERT_TRUE(before) << before.error();
   int (*volatile fn)(int) = overhead_test_target;
   int x = 0;
   for (int i = 0; i < 1000; ++i) x = fn(x);
   EXPECT_EQ(x, 1000);  // the displaced instruction still runs correctly under the probe
-  auto after = read_program_run_stats(probes->program_fd(), &error);
-  ASSERT_TRUE(after) << error;
+  auto after = read_program_run_stats(probes->program_fd());
+  ASSERT_TRUE(after) << after.error();
   EXPECT_EQ(after->run_count - before->run_count, 1000u);
   EXPECT_GT(after->run_time_ns, before->run_time_ns);
 }
@@ -87,30 +86,31 @@ TEST_F(EmptyUprobeOnTestTarget, DetachedWhenDestroyed) {
   // Keep the program alive past the links to read its count after they are gone.
   int prog = dup(probes->program_fd());
   probes.reset();
-  auto before = read_program_run_stats(prog, &error);
+  auto before = read_program_run_stats(prog);
   int (*volatile fn)(int) = overhead_test_target;
   for (int i = 0; i < 100; ++i) fn(i);
-  auto after = read_program_run_stats(prog, &error);
+  auto after = read_program_run_stats(prog);
   close(prog);
-  ASSERT_TRUE(before && after) << error;
+  ASSERT_TRUE(before) << before.error();
+  ASSERT_TRUE(after) << after.error();
   EXPECT_EQ(after->run_count, before->run_count);
 }
 
 TEST(EmptyUprobes, BadOffsetsAreErrors) {
-  std::string error;
-  EXPECT_FALSE(EmptyUprobes::attach(getpid(), "/proc/self/exe", {}, &error));
-  EXPECT_NE(error.find("no uprobe offsets"), std::string::npos);
+  auto none = EmptyUprobes::attach(getpid(), "/proc/self/exe", {});
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().find("no uprobe offsets"), std::string::npos);
   if (!root()) GTEST_SKIP() << "needs root for the kernel-side check";
-  error.clear();
-  EXPECT_FALSE(EmptyUprobes::attach(getpid(), "/nonexistent/binary", {0}, &error));
-  EXPECT_NE(error.find("/nonexistent/binary"), std::string::npos) << error;
+  auto missing = EmptyUprobes::attach(getpid(), "/nonexistent/binary", {0});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("/nonexistent/binary"), std::string::npos) << missing.error();
+  EXPECT_EQ(missing.failure().code, ENOENT) << missing.error();  // the errno travels with the message
 }
 
 TEST(Calibration, MeasuresAVerifiedPositiveTrapCost) {
   if (!root()) GTEST_SKIP() << "needs root (BPF programs and uprobes)";
-  std::string error;
-  auto c = calibrate_trap_cost(&error, 2000, 2);
-  ASSERT_TRUE(c) << error;
+  auto c = calibrate_trap_cost(2000, 2);
+  ASSERT_TRUE(c) << c.error();
   EXPECT_TRUE(c->verified);  // BPF stats confirmed one program run per probed call
   EXPECT_GT(c->ns_per_hit, 0.0);
   EXPECT_EQ(c->calls, 2000u);
@@ -119,7 +119,7 @@ TEST(Calibration, MeasuresAVerifiedPositiveTrapCost) {
 }
 
 TEST(Calibration, RefusesEmptyWork) {
-  std::string error;
-  EXPECT_FALSE(calibrate_trap_cost(&error, 0, 3));
-  EXPECT_FALSE(error.empty());
+  auto c = calibrate_trap_cost(0, 3);
+  ASSERT_FALSE(c);
+  EXPECT_FALSE(c.error().empty());
 }

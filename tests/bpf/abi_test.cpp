@@ -15,7 +15,7 @@ TEST(BpfAbi, ObserverObjectCarriesThisAgentsVersion) {
   observer* skel = observer::open();
   ASSERT_NE(skel, nullptr);
   EXPECT_EQ(bpf_object_abi_version(skel->obj), std::optional<std::uint32_t>(DWCP_ABI_VERSION));
-  EXPECT_EQ(abi_refusal(skel->obj), "");
+  EXPECT_TRUE(abi_refusal(skel->obj));
   observer::destroy(skel);
 }
 
@@ -23,7 +23,9 @@ TEST(BpfAbi, ObjectBuiltAgainstAnotherVersionIsRefused) {
   abi_mismatch* skel = abi_mismatch::open();
   ASSERT_NE(skel, nullptr);
   EXPECT_EQ(bpf_object_abi_version(skel->obj), std::optional<std::uint32_t>(DWCP_ABI_VERSION + 1));
-  const std::string refusal = abi_refusal(skel->obj);
+  const auto refused = abi_refusal(skel->obj);
+  ASSERT_FALSE(refused);
+  const std::string& refusal = refused.error();
   EXPECT_NE(refusal.find("built against contract version " + std::to_string(DWCP_ABI_VERSION + 1)), std::string::npos)
       << refusal;
   EXPECT_NE(refusal.find("this agent against version " + std::to_string(DWCP_ABI_VERSION)), std::string::npos)
@@ -35,7 +37,9 @@ TEST(BpfAbi, ObjectWithoutAVersionIsRefused) {
   uprobe_test* skel = uprobe_test::open();  // has read-only data (wakeup_bytes), no version
   ASSERT_NE(skel, nullptr);
   EXPECT_EQ(bpf_object_abi_version(skel->obj), std::nullopt);
-  EXPECT_NE(abi_refusal(skel->obj).find("carries no contract version"), std::string::npos);
+  const auto refused = abi_refusal(skel->obj);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("carries no contract version"), std::string::npos);
   uprobe_test::destroy(skel);
 }
 

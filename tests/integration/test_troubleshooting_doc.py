@@ -13,9 +13,10 @@ MESSAGE_SOURCES = ["userspace/agent/agent*.cpp", "userspace/agent/site_planner.c
                    "userspace/agent/stream_reader.cpp",
                    "userspace/agent/bpf_session.cpp", "userspace/agent/main.cpp", "userspace/http/*.cpp",
                    "userspace/profile/*.cpp", "userspace/goelf/*.cpp"]
-# Statements that produce text a user sees: error results, log lines, messages to stderr.
-MESSAGE_STATEMENT = re.compile(r'(\b\w*error_?\s*\+?=|\bwhy\s*\+?=|\blog\(|Error\{|'
-                               r'fprintf\(stderr,)(.*?);', re.S)
+# Statements that produce text a user sees: error results (Error{...}, Error::system(...)), log lines
+# (a leveled logger's log_.info(...) and the like), messages to stderr.
+MESSAGE_STATEMENT = re.compile(r'(\b\w*error_?\s*\+?=|\bwhy\s*\+?=|\blog\(|\blog_\.(?:debug|info|warn|error)\(|'
+                               r'Error\{|Error::system\(|fprintf\(stderr,)(.*?);', re.S)
 C_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 

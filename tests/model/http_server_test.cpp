@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <thread>
 
 #include <arpa/inet.h>
@@ -25,9 +26,9 @@ struct Served {
     options.node = "n1";
     model = std::make_unique<MetricsModel>(registry, options);
     http.listen_address = "127.0.0.1:0";
-    HttpStartResult started = HttpServer::start(http, {registry});
-    EXPECT_TRUE(started) << started.error;
-    server = std::move(started.server);
+    auto started = HttpServer::start(http, {registry});
+    EXPECT_TRUE(started) << (started ? "" : started.error());
+    if (started) server = std::move(started).value();
   }
 };
 
@@ -108,11 +109,13 @@ TEST(HttpServer, PortInUseIsAClearError) {
   ASSERT_TRUE(first.server);
   HttpOptions http;
   http.listen_address = "127.0.0.1:" + std::to_string(first.server->port());
-  HttpStartResult second = HttpServer::start(http, {});
+  auto second = HttpServer::start(http, {});
   ASSERT_FALSE(second);
-  EXPECT_EQ(second.error, "cannot listen on " + http.listen_address +
-                              ": address already in use — pick another --web.listen-address port or stop the "
-                              "process that holds it");
+  EXPECT_EQ(second.failure().kind, ErrorKind::kListen);
+  EXPECT_EQ(second.failure().code, EADDRINUSE);
+  EXPECT_EQ(second.error(), "cannot listen on " + http.listen_address +
+                                ": address already in use — pick another --web.listen-address port or stop the "
+                                "process that holds it");
   EXPECT_EQ(http_get(first.server->port(), "/-/healthy").status, 200);  // the first still serves
 }
 
@@ -120,21 +123,24 @@ TEST(HttpServer, InvalidAddressesAreRejectedWithTheExpectedForm) {
   for (const char* address : {"127.0.0.1:99999", "non sense", "1.2.3:80", "127.0.0.1:", "[::1]", "[1.2.3.4]:80"}) {
     HttpOptions http;
     http.listen_address = address;
-    HttpStartResult started = HttpServer::start(http, {});
-    EXPECT_FALSE(started) << address;
-    EXPECT_FALSE(started.error.empty()) << address;
+    auto started = HttpServer::start(http, {});
+    ASSERT_FALSE(started) << address;
+    EXPECT_FALSE(started.error().empty()) << address;
   }
-  std::string host, error;
-  int port = -1;
-  ASSERT_TRUE(parse_listen_address(":9100", &host, &port, &error));
-  EXPECT_EQ(host, "");
-  EXPECT_EQ(port, 9100);
-  ASSERT_TRUE(parse_listen_address("localhost:0", &host, &port, &error));
-  EXPECT_EQ(host, "127.0.0.1");
-  ASSERT_TRUE(parse_listen_address("[::1]:9476", &host, &port, &error));
-  EXPECT_EQ(host, "::1");
-  ASSERT_TRUE(parse_listen_address("metrics.example:9476", &host, &port, &error));
-  EXPECT_EQ(host, "metrics.example");
+  auto any = parse_listen_address(":9100");
+  ASSERT_TRUE(any) << any.error();
+  EXPECT_EQ(any->host, "");
+  EXPECT_EQ(any->port, 9100);
+  auto local = parse_listen_address("localhost:0");
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->host, "127.0.0.1");
+  auto v6 = parse_listen_address("[::1]:9476");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  auto named = parse_listen_address("metrics.example:9476");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->host, "metrics.example");
+  EXPECT_FALSE(parse_listen_address("127.0.0.1:99999"));
   HttpOptions half_auth;
   half_auth.listen_address = "127.0.0.1:0";
   half_auth.basic_auth_user = "only-user";
@@ -253,10 +259,10 @@ TEST(HttpServer, ConfiguredHeadersTelemetryPathAndSeveralListeners) {
 TEST(HttpServer, ServesIPv6Loopback) {
   HttpOptions http;
   http.listen_address = "[::1]:0";
-  HttpStartResult started = HttpServer::start(http, {});
-  if (!started && started.error.find("Cannot assign") != std::string::npos) GTEST_SKIP() << "no IPv6 loopback here";
-  ASSERT_TRUE(started) << started.error;
-  EXPECT_EQ(started.server->address().rfind("[::1]:", 0), 0u) << started.server->address();
+  auto started = HttpServer::start(http, {});
+  if (!started && started.error().find("Cannot assign") != std::string::npos) GTEST_SKIP() << "no IPv6 loopback here";
+  ASSERT_TRUE(started) << started.error();
+  EXPECT_EQ((*started)->address().rfind("[::1]:", 0), 0u) << (*started)->address();
 }
 
 }  // namespace

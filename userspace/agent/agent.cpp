@@ -24,36 +24,24 @@ Agent::~Agent() {
   bpf_.reset();
 }
 
-void Agent::log(const std::string& message) const {
-  if (message.rfind("warning: ", 0) == 0)
-    dwcp::log::warn(message.substr(9));
-  else
-    dwcp::log::info(message);
-}
-
 std::string Agent::listen_address() const { return http_ ? http_->address() : ""; }
 std::vector<std::string> Agent::listen_addresses() const { return http_ ? http_->addresses() : std::vector<std::string>{}; }
 
-int Agent::start(std::string* error) {
-  if (auto missing = missing_capabilities(); !missing.empty()) {
-    *error = "missing capabilities: " + join(missing, ", ") +
-             " — run as root (sudo), or grant them: `setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep "
-             "$(command -v dwcp-observer)`";
-    return kExitPrivilege;
-  }
+Result<void> Agent::start() {
+  if (auto missing = missing_capabilities(); !missing.empty())
+    return Error{"missing capabilities: " + join(missing, ", ") +
+                     " — run as root (sudo), or grant them: `setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep "
+                     "$(command -v dwcp-observer)`",
+                 0, ErrorKind::kPrivilege};
   // A typo in --listen fails before anything touches the kernel; binding comes last (below).
-  std::string listen_host;
-  int listen_port = 0;
-  if (!parse_listen_address(options_.listen, &listen_host, &listen_port, error)) return kExitListen;
+  if (auto listen = parse_listen_address(options_.listen); !listen)
+    return listen.failure().with_kind(ErrorKind::kListen);
 
   auto loaded = profile::load_profile(options_.profile_path);
-  if (!loaded) {
-    *error = "cannot use the probe profile: " + loaded.error();
-    return kExitSymbols;
-  }
+  if (!loaded) return Error{"cannot use the probe profile: " + loaded.error(), 0, ErrorKind::kSymbols};
   profile_ = std::move(loaded.value());
   loader_ = std::make_unique<ExecutableLoader>(options_.attach_timeout, options_.policy.allow_fs_types);
-  refusals_ = std::make_shared<RefusalLog>([this](const std::string& line) { log(line); });
+  refusals_ = std::make_shared<RefusalLog>(log_);
   if (options_.discover) discovery_ = std::make_unique<Discovery>(options_.policy, refusals_.get());
 
   // Resolve every target before touching the kernel: a typo in a PID must not leave probes.
@@ -64,12 +52,9 @@ int Agent::start(std::string* error) {
     target->spec = spec;
     std::optional<ProcessInfo> process;
     if (spec.pid != 0) {
-      std::string why;
-      process = inspect_process(spec.pid, &why);
-      if (!process) {
-        *error = why;
-        return kExitTarget;
-      }
+      auto inspected = inspect_process(spec.pid);
+      if (!inspected) return inspected.failure().with_kind(ErrorKind::kTarget);
+      process = std::move(inspected).value();
       if (target->spec.comm.empty() && options_.follow) target->spec.comm = process->comm;
     } else {
       process = find_allowed(spec.comm, spec.exe, taken);
@@ -104,50 +89,55 @@ int Agent::start(std::string* error) {
   const RunAs run_as = options_.run_as.value_or(RunAs{0, 0, "root"});
   std::vector<std::weak_ptr<prometheus::Collectable>> served = {models_, session_metrics_->registry(), refusals_};
   if (!options_.disable_exporter_metrics) served.push_back(process_metrics_);
-  http_ = HttpChild::start(http_options, run_as, std::move(served), error);
-  if (!http_) return kExitListen;
-  log("HTTP process " + std::to_string(http_->pid()) + " serves " + http_->address() + " as " + http_->credentials());
+  auto http = HttpChild::start(http_options, run_as, std::move(served));
+  if (!http) return http.failure().with_kind(ErrorKind::kListen);
+  http_ = std::move(http).value();
+  log_.info("HTTP process " + std::to_string(http_->pid()) + " serves " + http_->address() + " as " +
+            http_->credentials());
 
   BpfOptions bpf_options;
   bpf_options.ringbuf_bytes = options_.ringbuf_bytes;
   bpf_options.wakeup_bytes = options_.wakeup_bytes;
   bpf_options.verbose = options_.verbose;
-  bpf_ = BpfSession::open(bpf_options, error);
-  if (!bpf_) return kExitBpf;
-  log(describe_plan(bpf_->kernel_release(), bpf_->kernel_plan()));
-  if (!bpf_->attach_socket_tracepoints(error)) return kExitBpf;
+  auto bpf = BpfSession::open(bpf_options);
+  if (!bpf) return bpf.failure().with_kind(ErrorKind::kBpf);
+  bpf_ = std::move(bpf).value();
+  log_.info(describe_plan(bpf_->kernel_release(), bpf_->kernel_plan()));
+  if (Result<void> attached = bpf_->attach_socket_tracepoints(); !attached)
+    return attached.failure().with_kind(ErrorKind::kBpf);
 
   // What observing costs on this kernel, measured before any probe fires (agent/trap_calibration.h).
   // Both need privilege the agent drops below: BPF_ENABLE_STATS needs CAP_SYS_ADMIN, and the
   // calibration attaches a uprobe to this binary.
-  std::string why;
-  bpf_stats_ = BpfStatsSession::enable(&why);
-  if (!bpf_stats_) log("BPF run-time stats unavailable (" + why + "): overhead estimates count traps only");
-  if (auto trap = calibrate_trap_cost(&why)) {
+  if (auto stats = BpfStatsSession::enable())
+    bpf_stats_ = std::move(stats).value();
+  else
+    log_.info("BPF run-time stats unavailable (" + stats.error() + "): overhead estimates count traps only");
+  if (auto trap = calibrate_trap_cost()) {
     trap_ns_ = trap->ns_per_hit;
-    log("uprobe trap cost on this kernel: " + std::to_string(std::lround(trap_ns_)) + " ns per hit");
+    log_.info("uprobe trap cost on this kernel: " + std::to_string(std::lround(trap_ns_)) + " ns per hit");
   } else {
     trap_ns_ = 5000;  // 3-9 us on the VMs measured (docs/performance.md)
-    log("cannot calibrate the uprobe trap cost (" + why + "): assuming 5000 ns per hit");
+    log_.info("cannot calibrate the uprobe trap cost (" + trap.error() + "): assuming 5000 ns per hit");
   }
 
   std::vector<std::string> probe_names(DWCP_MAX_PROBES);
   for (const auto& probe : profile_.probes) {
     probe_names[probe.probe_id] = probe.event;
-    if (!bpf_->set_spec(contract::entry_spec_index(probe.probe_id), probe.entry, error)) return kExitBpf;
-    if (probe.has_exit && !bpf_->set_spec(contract::exit_spec_index(probe.probe_id), probe.exit, error))
-      return kExitBpf;
+    if (Result<void> set = bpf_->set_spec(contract::entry_spec_index(probe.probe_id), probe.entry); !set) return set;
+    if (!probe.has_exit) continue;
+    if (Result<void> set = bpf_->set_spec(contract::exit_spec_index(probe.probe_id), probe.exit); !set) return set;
   }
   // Per-stream bytes from DWCP's own counters (agent/stream_reader.h): the BPF side reads the
   // stream table at each Close with the profile's layout.
   if (const auto& layout = profile_.session_layout) {
     dwcp_stream_layout kernel_layout{
         1, DWCP_MAX_SESSION_STREAMS, layout->streams_off, layout->stream_id_off, layout->sent_off, layout->recv_off};
-    if (!bpf_->set_stream_layout(kernel_layout, error)) return kExitBpf;
+    if (Result<void> set = bpf_->set_stream_layout(kernel_layout); !set) return set;
   } else {
-    log("profile '" + profile_.name +
-        "' declares no AMST session layout (types transport.MultiStreamTCP "
-        "and transport.StreamConn): per-stream bytes come from chunk probes only, if it has any");
+    log_.info("profile '" + profile_.name +
+              "' declares no AMST session layout (types transport.MultiStreamTCP "
+              "and transport.StreamConn): per-stream bytes come from chunk probes only, if it has any");
   }
   observer_ = std::make_shared<ObserverMetrics>(bpf_.get(), std::move(probe_names));
   observer_->set_trap_cost(trap_ns_ * 1e-9);
@@ -159,15 +149,17 @@ int Agent::start(std::string* error) {
     target->model = make_model(labelled ? target->spec.label : "");
     may_reattach |= !target->spec.comm.empty() || !target->spec.exe.empty();
     if (process) {
-      int code = attach(*target, *process, error);
-      if (code != kExitOk && !(code == kExitTarget && follows(*target) && !loader_->stuck().empty())) return code;
+      Result<void> attached = attach(*target, *process);
+      if (!attached &&
+          !(attached.failure().kind == ErrorKind::kTarget && follows(*target) && !loader_->stuck().empty()))
+        return attached;
       // A follower whose executable read is stuck: readiness says so, the next process is awaited.
-      if (code != kExitOk) {
-        log(*error);
+      if (!attached) {
+        log_.info(attached.error());
         target->rejected = std::make_pair(process->pid, process->start_time);
       }
     } else {
-      log("waiting for a process matching " + target->spec.label + " to start");
+      log_.info("waiting for a process matching " + target->spec.label + " to start");
     }
     targets_.push_back(std::move(target));
   }
@@ -179,24 +171,22 @@ int Agent::start(std::string* error) {
                    map_reads_need_cap_bpf();                     // kernels before 5.19 (kernel_features.h)
   needs.reattach_opens_perf_events = bpf_->kernel_plan().uprobe_links == UprobeLinks::kClassic;
   needs.run_as = options_.run_as;
-  std::vector<std::string> kept;
-  std::string drop_error;
-  if (drop_capabilities_after_attach(needs, &kept, &drop_error))
-    log("capabilities after attach: " + (kept.empty() ? std::string("none") : join(kept, ", ")) + "; " +
-        describe_credentials());
+  if (auto kept = drop_capabilities_after_attach(needs))
+    log_.info("capabilities after attach: " + (kept->empty() ? std::string("none") : join(*kept, ", ")) + "; " +
+              describe_credentials());
   else
-    log("warning: could not drop capabilities after attach: " + drop_error);
+    log_.warn("could not drop capabilities after attach: " + kept.error());
   http_->serve();
   update_readiness();
   if (discovery_)
-    log("discovery: watching every process for the package " + profile_.package +
-        " (executables owned by root, "
-        "not writable by group or others" +
-        (options_.policy.allow_uids.empty() ? "" : ", --allow-uid") +
-        (options_.policy.allow_paths.empty() ? "" : ", --allow-path") +
-        (options_.policy.allow_build_ids.empty() ? "" : ", --allow-build-id") + "), at most " +
-        std::to_string(DWCP_MAX_TARGETS) + " at once");
-  return kExitOk;
+    log_.info("discovery: watching every process for the package " + profile_.package +
+              " (executables owned by root, "
+              "not writable by group or others" +
+              (options_.policy.allow_uids.empty() ? "" : ", --allow-uid") +
+              (options_.policy.allow_paths.empty() ? "" : ", --allow-path") +
+              (options_.policy.allow_build_ids.empty() ? "" : ", --allow-build-id") + "), at most " +
+              std::to_string(DWCP_MAX_TARGETS) + " at once");
+  return {};
 }
 
 std::unique_ptr<MetricsModel> Agent::make_model(const std::string& target_label,
@@ -263,8 +253,8 @@ void Agent::run(const std::atomic<bool>& stop) {
   };
   while (!stop.load()) {
     // Records arrive without wake-ups below the threshold: a short poll is the drain timer.
-    int n = bpf_->poll(50, handler);
-    if (n < 0 && n != -EINTR) log("ring buffer poll failed: " + std::to_string(n));
+    if (Result<int> n = bpf_->poll(50, handler); !n && n.failure().code != EINTR)
+      log_.info("ring buffer poll failed: " + std::to_string(-n.failure().code));
     handle_proc_events();
     end_sampling_windows();  // within one poll (50 ms) of each window's end
     const auto early = early_tick();
@@ -303,7 +293,7 @@ void Agent::run(const std::atomic<bool>& stop) {
       next_bandwidth = clock::now() + std::chrono::seconds(5);
     }
   }
-  bpf_->poll(0, handler);
+  (void)bpf_->poll(0, handler);  // the last events; a failure here has no one left to tell
 }
 
 }  // namespace dwcp::agent

@@ -16,8 +16,8 @@
 
 #include "agent/bpf_session.h"
 #include "agent/decoder.h"
-#include "agent/encoder_reader.h"
 #include "agent/discovery.h"
+#include "agent/encoder_reader.h"
 #include "agent/executable_loader.h"
 #include "agent/follow_policy.h"
 #include "agent/http_child.h"
@@ -28,6 +28,8 @@
 #include "agent/stream_sockets.h"
 #include "dwcp_observer/http_server.h"
 #include "dwcp_observer/model.h"
+#include "dwcp_observer/result.h"
+#include "log/log.h"
 #include "profile/profile.h"
 
 namespace dwcp {
@@ -40,7 +42,8 @@ class DwarfTypes;
 
 namespace dwcp::agent {
 
-// Exit codes, documented in docs/troubleshooting.md.
+// Exit codes, documented in docs/troubleshooting.md; main() alone picks one, from the ErrorKind of
+// what failed (dwcp_observer/result.h).
 enum ExitCode : int {
   kExitOk = 0,
   kExitRuntime = 1,
@@ -114,9 +117,9 @@ class Agent {
   explicit Agent(AgentOptions options);
   ~Agent();
 
-  // Everything up to "probes attached and serving"; on failure returns the exit code and the
-  // message in *error, having attached nothing that outlives the call.
-  int start(std::string* error);
+  // Everything up to "probes attached and serving"; on failure says what failed (its kind picks
+  // the exit code), having attached nothing that outlives the call.
+  Result<void> start();
   // Runs the consumer/lifecycle loop until `stop` becomes true.
   void run(const std::atomic<bool>& stop);
   std::string listen_address() const;  // host:port actually bound (the first)
@@ -157,15 +160,15 @@ class Agent {
   };
 
   // Reads the process's executable (on a worker, with --attach-timeout) and attaches.
-  int attach(Target& target, const ProcessInfo& process, std::string* error);
+  Result<void> attach(Target& target, const ProcessInfo& process);
   // Attaches what `loaded` read, through its file descriptor, and checks afterwards that the
   // process still runs that very file: if not, detaches and says so.
-  int attach_loaded(Target& target, const ProcessInfo& process, LoadedExecutable& loaded, std::string* error);
+  Result<void> attach_loaded(Target& target, const ProcessInfo& process, LoadedExecutable& loaded);
   // Every overhead interval: each probe's estimated in-target time, the share of the targets'
   // CPU, the budget's sampling ratios, and the start of the next sampling windows.
   void account_overhead();
-  // Attaches (detaches) a per-operation probe's own links in one target; false with *error.
-  bool attach_sampled(Target& target, std::uint32_t probe_id, std::string* error);
+  // Attaches (detaches) a per-operation probe's own links in one target.
+  Result<void> attach_sampled(Target& target, std::uint32_t probe_id);
   void detach_sampled(Target& target, std::uint32_t probe_id);
   // Ends the sampling windows that are due: their probes are detached until the next interval.
   void end_sampling_windows();
@@ -212,7 +215,8 @@ class Agent {
   // target by target, why not (not attached yet, exited, waiting for a successor), and false
   // while a target's executable read is stuck past its deadline.
   void update_readiness();
-  void log(const std::string& message) const;
+
+  log::Logger log_;  // every line says its level
 
   AgentOptions options_;
   profile::Profile profile_;

@@ -14,17 +14,16 @@ namespace dwcp::agent {
 
 using profile::join;
 
-int Agent::attach(Target& target, const ProcessInfo& process, std::string* error) {
+Result<void> Agent::attach(Target& target, const ProcessInfo& process) {
   LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, false}, options_.stop);
-  if (!outcome.loaded) {
-    *error = "cannot read the binary of process " + std::to_string(process.pid) + " (" + process.exe_link +
-             "): " + outcome.error;
-    return kExitTarget;
-  }
-  return attach_loaded(target, process, *outcome.loaded, error);
+  if (!outcome.loaded)
+    return Error{"cannot read the binary of process " + std::to_string(process.pid) + " (" + process.exe_link +
+                     "): " + outcome.error,
+                 0, ErrorKind::kTarget};
+  return attach_loaded(target, process, *outcome.loaded);
 }
 
-int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecutable& loaded, std::string* error) {
+Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecutable& loaded) {
   // One identity from read to attach: symbols were read through this file descriptor, the
   // uprobes go through it too ("/proc/self/fd/N"), whatever /proc/PID/exe names by now.
   ProcessInfo process = found;
@@ -35,9 +34,9 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
     if (Refusal refusal = check_build_id(options_.policy, binary->gnu_build_id(), binary->go_build_id());
         refusal != Refusal::kNone) {
       refusals_->refuse(refusal, process.exe, "process " + std::to_string(process.pid) + " (" + process.exe_link + ")");
-      *error = "process " + std::to_string(process.pid) + " (" + process.exe_link + ") has build id " +
-               binary->build_id() + ", which --allow-build-id does not list";
-      return kExitTarget;
+      return Error{"process " + std::to_string(process.pid) + " (" + process.exe_link + ") has build id " +
+                       binary->build_id() + ", which --allow-build-id does not list",
+                   0, ErrorKind::kTarget};
     }
   }
   SitePlan scan;
@@ -49,14 +48,16 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
     scan = plan_sites(profile_, *binary, loaded.dwarf ? &*loaded.dwarf : nullptr, {},
                       bpf_->kernel_plan().refuse_per_chunk_probes);
     if (layout && loaded.dwarf) {
-      layout_conflict = field_offset_conflict(layout->field_offsets, *loaded.dwarf);
+      if (auto agrees = field_offset_conflict(layout->field_offsets, *loaded.dwarf); !agrees)
+        layout_conflict = agrees.error();
       const auto dropped = drop_fields_dwarf_lacks(&*layout, *loaded.dwarf);
       if (!dropped.empty())
-        log("this build has no " + join(dropped, ", ") + " (DWARF): the agent does not read them in process " +
-            std::to_string(process.pid));
+        log_.info("this build has no " + join(dropped, ", ") + " (DWARF): the agent does not read them in process " +
+                  std::to_string(process.pid));
     }
     // A DWARF bomb refused by goelf's cap says so here (stripped builds say they have none).
-    if (!loaded.dwarf && loaded.has_package) log("profile offsets not checked against DWARF: " + loaded.dwarf.error());
+    if (!loaded.dwarf && loaded.has_package)
+      log_.info("profile offsets not checked against DWARF: " + loaded.dwarf.error());
   }
   const std::vector<std::string>& refused = scan.refused;
   const std::vector<std::string>& absent = scan.absent;
@@ -67,27 +68,28 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   // when nothing at all can be placed (configs/probes/README.md).
   const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
   if (!options_.sockets_only && sites.empty()) {
+    std::string error;
     if (!binary) {
-      *error = "cannot read the binary of " + who + ": " + binary.error();
+      error = "cannot read the binary of " + who + ": " + binary.error();
     } else if (!scan.holds_package) {
       std::vector<std::string> functions;
       for (const auto& probe : profile_.probes) functions.push_back(probe.function);
-      *error = who + " has none of the symbols of profile '" + profile_.name + "': no function of package " +
-               profile_.package + " (the profile probes " + join(functions, ", ") +
-               ") — is this a DWCP process? Use --profile for another build, or --sockets-only to serve "
-               "kernel-side socket metrics only";
+      error = who + " has none of the symbols of profile '" + profile_.name + "': no function of package " +
+              profile_.package + " (the profile probes " + join(functions, ", ") +
+              ") — is this a DWCP process? Use --profile for another build, or --sockets-only to serve "
+              "kernel-side socket metrics only";
       // A Go binary without a usable name table: say why, "none of the symbols" alone misleads.
       if (binary->is_go() && !binary->has_symtab() && !binary->has_pclntab())
-        *error += ". Its Go function table (.gopclntab) cannot be used: " + binary->pclntab_error() +
-                  " — the binary is damaged or from an unsupported Go version";
+        error += ". Its Go function table (.gopclntab) cannot be used: " + binary->pclntab_error() +
+                 " — the binary is damaged or from an unsupported Go version";
     } else {
-      *error = who + " has none of the symbols of profile '" + profile_.name + "' in a form it can probe";
-      if (!absent.empty()) *error += "; absent from this build: " + join(absent, ", ");
-      if (!refused.empty()) *error += "; refused: " + join(refused, "; ");
-      *error += " — is it another build of " + profile_.package +
-                "? Use --profile for it, or --sockets-only to serve kernel-side socket metrics only";
+      error = who + " has none of the symbols of profile '" + profile_.name + "' in a form it can probe";
+      if (!absent.empty()) error += "; absent from this build: " + join(absent, ", ");
+      if (!refused.empty()) error += "; refused: " + join(refused, "; ");
+      error += " — is it another build of " + profile_.package +
+               "? Use --profile for it, or --sockets-only to serve kernel-side socket metrics only";
     }
-    return kExitSymbols;
+    return Error{error, 0, ErrorKind::kSymbols};
   }
   // The probes the budget may sample get links of their own (one per probe), the others share
   // one: a sampling window then never detaches Close and the other count-critical probes.
@@ -101,72 +103,68 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
     else
       kept_sites.push_back(site);
   }
-  std::string attach_error;
   std::vector<Link> links;
   if (!kept_sites.empty()) {
-    links = bpf_->attach_uprobes(process.pid, process.binary_path, kept_sites, &attach_error);
-    if (links.empty()) {
-      *error = attach_error;
-      return kExitBpf;
-    }
+    auto attached = bpf_->attach_uprobes(process.pid, process.binary_path, kept_sites);
+    if (!attached) return attached.failure();
+    links = std::move(attached).value();
   }
   for (auto& [probe_id, group] : per_operation) {
     // A sampled probe outside its window waits for the next one (end_sampling_windows), a probe
     // cut short for the next tick (check_interval_budget).
     if ((sample_ratio_.count(probe_id) && !window_end_.count(probe_id)) || cut_at_.count(probe_id)) continue;
-    group.links = bpf_->attach_uprobes(process.pid, process.binary_path, group.sites, &attach_error);
-    if (group.links.empty()) {
-      *error = attach_error;
-      return kExitBpf;  // every link made so far is detached on the way out
-    }
+    auto attached = bpf_->attach_uprobes(process.pid, process.binary_path, group.sites);
+    if (!attached) return attached.failure();  // every link made so far is detached on the way out
+    group.links = std::move(attached).value();
   }
   // The probes sit on the inode that was read. A process that execve()d meanwhile (into a
   // setuid program, say) no longer runs it: it is not the target that was judged and read.
   if (!still_runs_pinned_file(process)) {
     links.clear();
     per_operation.clear();
-    *error = who + " no longer runs the file that was read (it execve()d another program, or exited, while being "
-             "attached): probes removed, nothing attached";
-    return kExitTarget;
+    return Error{who +
+                     " no longer runs the file that was read (it execve()d another program, or exited, while "
+                     "being attached): probes removed, nothing attached",
+                 0, ErrorKind::kTarget};
   }
   if (!absent.empty())
-    log(who + ": probes absent, functions not in this build of " + profile_.package + ": " + join(absent, ", "));
-  if (!refused.empty()) log(who + ": probes refused: " + join(refused, "; "));
+    log_.info(who + ": probes absent, functions not in this build of " + profile_.package + ": " + join(absent, ", "));
+  if (!refused.empty()) log_.info(who + ": probes refused: " + join(refused, "; "));
 
-  if (!bpf_->add_target(static_cast<std::uint32_t>(process.pid), error)) return kExitBpf;
+  if (Result<void> added = bpf_->add_target(static_cast<std::uint32_t>(process.pid)); !added) return added;
   target.links = std::move(links);
   target.per_operation = std::move(per_operation);
   target.sites = sites.size();
   target.probe_states = scan.states;
   target.process = process;
   if (!layout_conflict.empty()) {
-    log(who + ": per-stream AMST bytes not read: " + layout_conflict);
+    log_.info(who + ": per-stream AMST bytes not read: " + layout_conflict);
     layout.reset();
   }
   target.sessions = std::make_unique<SessionTracker>(std::make_unique<ProcessMemory>(process.pid), layout,
                                                      session_metrics_->target(static_cast<std::uint32_t>(process.pid)),
-                                                     [this, who](const std::string& m) { log(who + ": " + m); });
+                                                     [this, who](const std::string& m) { log_.info(who + ": " + m); });
   // The kernel's check of DWCP's stream counters (agent/stream_sockets.h), when they are read.
   target.consistency.reset();
   if (layout) {
     target.consistency = std::make_unique<StreamConsistency>(
         process.pid, std::make_unique<ProcessMemory>(process.pid), std::make_unique<BpfSocketCounters>(*bpf_),
         consistency_metrics_->target(static_cast<std::uint32_t>(process.pid)),
-        [this, who](const std::string& m) { log(who + ": " + m); });
+        [this, who](const std::string& m) { log_.info(who + ": " + m); });
     target.sessions->set_consistency(target.consistency.get());
   }
   // DWCP's DeltaEncoder totals (agent/encoder_reader.h), unless the binary's DWARF says the
   // profile's offsets are another build's.
   target.encoders.reset();
   if (profile_.encoder_layout) {
-    const std::string conflict =
-        loaded.dwarf ? field_offset_conflict(profile_.encoder_layout->field_offsets, *loaded.dwarf) : "";
-    if (conflict.empty()) {
-      target.encoders = std::make_unique<EncoderTracker>(std::make_unique<ProcessMemory>(process.pid),
-                                                         *profile_.encoder_layout,
-                                                         [this, who](const std::string& m) { log(who + ": " + m); });
+    const Result<void> agrees =
+        loaded.dwarf ? field_offset_conflict(profile_.encoder_layout->field_offsets, *loaded.dwarf) : Result<void>();
+    if (agrees) {
+      target.encoders =
+          std::make_unique<EncoderTracker>(std::make_unique<ProcessMemory>(process.pid), *profile_.encoder_layout,
+                                           [this, who](const std::string& m) { log_.info(who + ": " + m); });
     } else {
-      log(who + ": delta encoder totals not read (Encode events count instead): " + conflict);
+      log_.info(who + ": delta encoder totals not read (Encode events count instead): " + agrees.error());
     }
   }
   // What the readers give decides what the decoder counts from events (agent/decoder.h).
@@ -195,12 +193,12 @@ int Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecuta
   // A new build (same path or not) was resolved from scratch above; say so, it explains why
   // probe counts or refusals may differ from the previous run.
   if (!target.build_id.empty() && target.build_id != build_id)
-    log(who + " runs another build than its predecessor (build id " + target.build_id + " -> " + build_id +
-        "): symbols resolved afresh");
+    log_.info(who + " runs another build than its predecessor (build id " + target.build_id + " -> " + build_id +
+              "): symbols resolved afresh");
   target.build_id = build_id;
-  log("attached " + std::to_string(target.sites) + " uprobes to " + who + ", build id " + build_id);
+  log_.info("attached " + std::to_string(target.sites) + " uprobes to " + who + ", build id " + build_id);
   early_tick_ = std::chrono::steady_clock::now();  // its CPU baseline now, its first decision 1 s later
-  return kExitOk;
+  return {};
 }
 
 void Agent::publish_sites(const Target& target) {
@@ -222,7 +220,7 @@ void Agent::detach(Target& target) {
   if (!target.process) return;
   const auto pid = static_cast<std::uint32_t>(target.process->pid);
   // Events already in the ring buffer belong to this process: count them before letting go.
-  bpf_->poll(0, [this](const dwcp_event& e) { handle_event(e); });
+  (void)bpf_->poll(0, [this](const dwcp_event& e) { handle_event(e); });  // a failure loses only these events
   detach_links(&target.links);
   target.per_operation.clear();  // their links detach with them
   target.sites = 0;
@@ -241,7 +239,7 @@ void Agent::detach(Target& target) {
   }
   bpf_->remove_target(pid);
   for (const auto& e : detached_state_events()) target.model->apply(e);
-  log("process " + std::to_string(pid) + " is gone (exited, or execve'd another program); probes detached");
+  log_.info("process " + std::to_string(pid) + " is gone (exited, or execve'd another program); probes detached");
   target.process.reset();
 }
 
@@ -252,10 +250,9 @@ bool Agent::follows(const Target& target) const {
 void Agent::attach_successor(Target& target, const ProcessInfo& process) {
   const auto identity = std::make_pair(process.pid, process.start_time);
   if (target.rejected == identity) return;  // said once already; wait for the next process
-  std::string why;
-  if (attach(target, process, &why) != kExitOk) {
-    log("cannot attach to process " + std::to_string(process.pid) + ": " + why +
-        " (not retried for this process; waiting for the next one)");
+  if (Result<void> attached = attach(target, process); !attached) {
+    log_.info("cannot attach to process " + std::to_string(process.pid) + ": " + attached.error() +
+              " (not retried for this process; waiting for the next one)");
     target.rejected = identity;
   }
 }

@@ -20,11 +20,13 @@ namespace dwcp::agent {
 
 using profile::join;
 
-bool Agent::attach_sampled(Target& target, std::uint32_t probe_id, std::string* error) {
+Result<void> Agent::attach_sampled(Target& target, std::uint32_t probe_id) {
   auto it = target.per_operation.find(probe_id);
-  if (it == target.per_operation.end() || !it->second.links.empty() || !target.process) return true;
-  it->second.links = bpf_->attach_uprobes(target.process->pid, target.process->binary_path, it->second.sites, error);
-  return !it->second.links.empty();
+  if (it == target.per_operation.end() || !it->second.links.empty() || !target.process) return {};
+  auto links = bpf_->attach_uprobes(target.process->pid, target.process->binary_path, it->second.sites);
+  if (!links) return links.failure();
+  it->second.links = std::move(links).value();
+  return {};
 }
 
 void Agent::detach_sampled(Target& target, std::uint32_t probe_id) {
@@ -163,7 +165,7 @@ void Agent::account_overhead() {
       const std::string interval = std::to_string(options_.overhead_interval.count()) + " s";
       char last[32];
       std::snprintf(last, sizeof last, "%.1f s", wall);
-      std::string message = "warning: probe budget: the uprobes would cost " +
+      std::string message = "probe budget: the uprobes would cost " +
                             percent(decision.share_full - decision.socket_seconds / decision.judged_seconds) +
                             " of one core or of the targets' CPU, whichever is more, over the last " + last +
                             " (budget " + percent(options_.probe_budget) + "; the socket programs " +
@@ -173,7 +175,7 @@ void Agent::account_overhead() {
         message += "; sampling " + join(sampled, ", ") + " of every " + interval + " (estimated " +
                    percent(decision.share_after) + " then with the socket programs; the other probes stay attached)";
       if (!restored.empty()) message += "; attached all the time again: " + join(restored, ", ");
-      log(message);
+      log_.warn(message);
       sample_ratio_ = std::move(ratios);
       observer_->set_sampling(sample_ratio_, edges);
       for (auto& target : targets_)
@@ -197,10 +199,10 @@ void Agent::account_overhead() {
   for (auto& target : targets_) {
     if (!target->process) continue;
     for (const auto& [id, group] : target->per_operation) {
-      std::string why;
-      if (!attach_sampled(*target, id, &why))
-        log("warning: probe budget: cannot re-attach probe " + profile_.probes[id].event + " to process " +
-            std::to_string(target->process->pid) + " for its sampling window: " + why + " (tried again next interval)");
+      if (Result<void> attached = attach_sampled(*target, id); !attached)
+        log_.warn("probe budget: cannot re-attach probe " + profile_.probes[id].event + " to process " +
+                  std::to_string(target->process->pid) + " for its sampling window: " + attached.error() +
+                  " (tried again next interval)");
     }
   }
 }
@@ -262,7 +264,7 @@ void Agent::check_interval_budget() {
     if (target->process) publish_sites(*target);
   char spent[96];
   std::snprintf(spent, sizeof spent, "%.1f s of a %.0f s interval", elapsed, planned_interval_s_);
-  log("warning: probe budget: the uprobes already cost more in the first " + std::string(spent) +
+  log_.warn("probe budget: the uprobes already cost more in the first " + std::string(spent) +
       " than the whole interval allows (" + percent(options_.probe_budget) +
       " of one core or of the targets' CPU): " + join(cut, ", ") +
       " detached until the next evaluation (then sampled as the rule says; the other probes stay attached)");

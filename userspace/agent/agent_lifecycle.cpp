@@ -23,8 +23,7 @@ void Agent::check_targets() {
     if (!follows(*target)) continue;
     // execve() in place: the same process (PID and start time) now runs another program, which
     // may not match --comm/--exe any more. It is its own successor: resolve it again.
-    std::string why;
-    auto now = inspect_process(before.pid, &why);
+    auto now = inspect_process(before.pid);
     if (now && now->start_time == before.start_time) {
       if (Refusal refusal = check_candidate(options_.policy, now->exe, now->creds, now->exe_path);
           refusal != Refusal::kNone)
@@ -48,11 +47,10 @@ void Agent::check_targets() {
 std::optional<ProcessInfo> Agent::find_allowed(const std::string& comm, const std::string& exe,
                                                const std::vector<int>& exclude) {
   for (int pid : find_processes(comm, exe, exclude)) {
-    std::string why;
-    auto process = inspect_process(pid, &why);
+    auto process = inspect_process(pid);
     if (!process) continue;
     const Refusal refusal = check_candidate(options_.policy, process->exe, process->creds, process->exe_path);
-    if (refusal == Refusal::kNone) return process;
+    if (refusal == Refusal::kNone) return std::move(process).value();
     // A user's process named like the target is passed over, counted once per process.
     const auto key = std::make_pair(process->pid, process->start_time);
     if (refused_followers_.insert(key).second) {
@@ -144,11 +142,10 @@ void Agent::discover(const std::vector<int>* execs) {
       fresh->model = make_model(label, identity.labels);
       targets_.push_back(std::move(fresh));
       target = targets_.back().get();
-      log("discovery: " + who + " holds " + profile_.package + ": observing it as target \"" + label + "\"");
+      log_.info("discovery: " + who + " holds " + profile_.package + ": observing it as target \"" + label + "\"");
     }
-    std::string why;
-    if (attach_loaded(*target, process, loaded, &why) != kExitOk)
-      log("discovery: cannot attach to " + who + ": " + why + " (not retried for this process)");
+    if (Result<void> attached = attach_loaded(*target, process, loaded); !attached)
+      log_.info("discovery: cannot attach to " + who + ": " + attached.error() + " (not retried for this process)");
   }
 }
 

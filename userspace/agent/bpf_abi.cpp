@@ -46,16 +46,18 @@ std::optional<std::uint32_t> bpf_object_abi_version(bpf_object* object) {
   return std::nullopt;
 }
 
-std::string abi_refusal(bpf_object* object) {
+Result<void> abi_refusal(bpf_object* object) {
   const auto version = bpf_object_abi_version(object);
   if (!version)
-    return "the BPF object carries no contract version (" + std::string(kVariable) +
-           "): it was not built from this tree's bpf/observer.bpf.c";
+    return Error{"the BPF object carries no contract version (" + std::string(kVariable) +
+                     "): it was not built from this tree's bpf/observer.bpf.c",
+                 0, ErrorKind::kBpf};
   if (*version != DWCP_ABI_VERSION)
-    return "the BPF object was built against contract version " + std::to_string(*version) +
-           " (include/dwcp_observer/events.h, DWCP_ABI_VERSION) and this agent against version " +
-           std::to_string(DWCP_ABI_VERSION) + ": build the agent and its BPF object from one tree";
-  return "";
+    return Error{"the BPF object was built against contract version " + std::to_string(*version) +
+                     " (include/dwcp_observer/events.h, DWCP_ABI_VERSION) and this agent against version " +
+                     std::to_string(DWCP_ABI_VERSION) + ": build the agent and its BPF object from one tree",
+                 0, ErrorKind::kBpf};
+  return {};
 }
 
 }  // namespace dwcp::agent

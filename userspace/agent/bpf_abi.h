@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "dwcp_observer/result.h"
+
 struct bpf_object;
 
 namespace dwcp::agent {
@@ -15,7 +17,7 @@ namespace dwcp::agent {
 // load; nullopt when the object has none.
 std::optional<std::uint32_t> bpf_object_abi_version(bpf_object* object);
 
-// Empty when the opened object's version is this agent's DWCP_ABI_VERSION; else why it is refused.
-std::string abi_refusal(bpf_object* object);
+// Ok when the opened object's version is this agent's DWCP_ABI_VERSION; else why it is refused.
+Result<void> abi_refusal(bpf_object* object);
 
 }  // namespace dwcp::agent

@@ -110,7 +110,7 @@ std::vector<std::uint64_t> site_cookies(const std::vector<UprobeSite>& sites) {
 
 }  // namespace
 
-std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::string* error) {
+Result<std::unique_ptr<BpfSession>> BpfSession::open(const BpfOptions& options) {
   g_libbpf_verbose = options.verbose;
   libbpf_set_print(libbpf_log);
 
@@ -120,18 +120,17 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
 
   KernelFeatures features = probe_kernel_features();
   session->release_ = features.release;
-  if (std::string refusal = kernel_refusal(features); !refusal.empty()) {
-    *error = "cannot run on this kernel: " + refusal;
-    return nullptr;
+  if (auto refusal = kernel_refusal(features); !refusal) {
+    return Error{"cannot run on this kernel: " + refusal.error(), 0, ErrorKind::kBpf};
   }
   std::string disable = options.disable_features;
   if (const char* env = std::getenv("DWCP_OBSERVER_DISABLE_FEATURES"); env && disable.empty()) disable = env;
   std::vector<std::string> unknown;
   disable_features(&features, disable, &unknown);
   if (!unknown.empty()) {
-    *error = "DWCP_OBSERVER_DISABLE_FEATURES: unknown feature '" + unknown.front() +
-             "' (known: sock_length, fexit, attach_cookie, uprobe_multi, per_chunk_probes, exec_events)";
-    return nullptr;
+    return Error{"DWCP_OBSERVER_DISABLE_FEATURES: unknown feature '" + unknown.front() +
+                     "' (known: sock_length, fexit, attach_cookie, uprobe_multi, per_chunk_probes, exec_events)",
+                 0, ErrorKind::kBpf};
   }
   if (const char* env = std::getenv("DWCP_OBSERVER_PER_CHUNK_PROBES"); env && std::string(env) == "allow")
     features.allow_unvouched_per_chunk_probes = true;
@@ -139,13 +138,11 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
 
   session->skel_ = observer::open();
   if (!session->skel_) {
-    *error = "cannot open the BPF object: " + errno_text(errno);
-    return nullptr;
+    return Error::system("cannot open the BPF object", errno, ErrorKind::kBpf);
   }
   auto* skel = session->skel_;
-  if (std::string refusal = abi_refusal(skel->obj); !refusal.empty()) {
-    *error = "cannot load the BPF programs: " + refusal;
-    return nullptr;
+  if (auto refusal = abi_refusal(skel->obj); !refusal) {
+    return Error{"cannot load the BPF programs: " + refusal.error(), 0, ErrorKind::kBpf};
   }
   // A threshold the buffer cannot reach never wakes the consumer, which then drains only on its
   // 50 ms timer: a 256 KiB buffer lost 64 % of 70,000 events/s that 1 MiB carried without loss
@@ -153,9 +150,9 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
   const std::uint64_t wakeup_bytes = std::min<std::uint64_t>(options.wakeup_bytes, options.ringbuf_bytes / 4);
   skel->rodata->wakeup_bytes = wakeup_bytes;
   if (int err = bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes); err) {
-    *error = "invalid ring buffer size " + std::to_string(options.ringbuf_bytes) +
-             " (must be a power of two and at least the page size): " + errno_text(err);
-    return nullptr;
+    return Error::system("invalid ring buffer size " + std::to_string(options.ringbuf_bytes) +
+                             " (must be a power of two and at least the page size)",
+                         err, ErrorKind::kBpf);
   }
   // Each job gets the best mechanism this kernel has; programs it cannot take are switched off
   // before the one load (one missing tracepoint must not refuse the whole object).
@@ -194,21 +191,18 @@ std::unique_ptr<BpfSession> BpfSession::open(const BpfOptions& options, std::str
              "kernels that charge BPF memory to RLIMIT_MEMLOCK)";
     else
       why += " — on " + describe_plan(session->release_, plan) + "; run with --verbose for the verifier log";
-    *error = "cannot load the BPF programs: " + why;
-    return nullptr;
+    return Error{"cannot load the BPF programs: " + why, -err, ErrorKind::kBpf};
   }
   session->ring_ = ring_buffer__new(bpf_map__fd(skel->maps.events), &BpfSession::on_ring_record,
                                     session.get(), nullptr);
   if (!session->ring_) {
-    *error = "cannot create the ring buffer reader: " + errno_text(errno);
-    return nullptr;
+    return Error::system("cannot create the ring buffer reader", errno, ErrorKind::kBpf);
   }
   if (plan.exec_events && ring_buffer__add(session->ring_, bpf_map__fd(skel->maps.proc_events),
                                            &BpfSession::on_proc_record, session.get())) {
-    *error = "cannot read the process event ring buffer: " + errno_text(errno);
-    return nullptr;
+    return Error::system("cannot read the process event ring buffer", errno, ErrorKind::kBpf);
   }
-  return session;
+  return Result<std::unique_ptr<BpfSession>>(std::move(session));
 }
 
 BpfSession::~BpfSession() {
@@ -217,7 +211,7 @@ BpfSession::~BpfSession() {
   if (skel_) observer::destroy(skel_);
 }
 
-bool BpfSession::attach_socket_tracepoints(std::string* error) {
+Result<void> BpfSession::attach_socket_tracepoints() {
   struct Tracepoint {
     bpf_program* program;
     const char* name;
@@ -240,26 +234,25 @@ bool BpfSession::attach_socket_tracepoints(std::string* error) {
     if (!bpf_program__autoload(tp.program)) continue;  // not on this kernel (kernel_plan())
     Link link(bpf_program__attach(tp.program));
     if (!link) {
-      *error = std::string("cannot attach tracepoint ") + tp.name + ": " + errno_text(errno);
+      Error error = Error::system(std::string("cannot attach tracepoint ") + tp.name, errno, ErrorKind::kBpf);
       tracepoint_links_.clear();
-      return false;
+      return error;
     }
     tracepoint_links_.push_back(std::move(link));
   }
-  return true;
+  return {};
 }
 
-bool BpfSession::add_target(std::uint32_t tgid, std::string* error) {
+Result<void> BpfSession::add_target(std::uint32_t tgid) {
   std::vector<dwcp_sock_stats> zero(ncpus_);
   if (bpf_map__update_elem(skel_->maps.sock_stats, &tgid, sizeof(tgid), zero.data(),
                            sizeof(dwcp_sock_stats) * zero.size(), BPF_ANY)) {
-    *error = "cannot register process " + std::to_string(tgid) +
-             " for socket counting (at most " + std::to_string(DWCP_MAX_TARGETS) +
-             " targets): " + errno_text(errno);
-    return false;
+    return Error::system("cannot register process " + std::to_string(tgid) + " for socket counting (at most " +
+                             std::to_string(DWCP_MAX_TARGETS) + " targets)",
+                         errno, ErrorKind::kBpf);
   }
   seed_listeners(tgid);
-  return true;
+  return {};
 }
 
 // Listeners the process opened before the attach (a server's usual state): the BPF side learns
@@ -301,26 +294,24 @@ void BpfSession::remove_target(std::uint32_t tgid) {
   for (const auto& k : stale) bpf_map__delete_elem(skel_->maps.listeners, &k, sizeof(k), 0);
 }
 
-bool BpfSession::set_spec(std::uint32_t index, const dwcp_probe_spec& spec, std::string* error) {
+Result<void> BpfSession::set_spec(std::uint32_t index, const dwcp_probe_spec& spec) {
   if (bpf_map__update_elem(skel_->maps.probe_specs, &index, sizeof(index), &spec, sizeof(spec),
                            BPF_ANY)) {
-    *error = "cannot store probe spec " + std::to_string(index) + ": " + errno_text(errno);
-    return false;
+    return Error::system("cannot store probe spec " + std::to_string(index), errno, ErrorKind::kBpf);
   }
-  return true;
+  return {};
 }
 
-bool BpfSession::set_stream_layout(const dwcp_stream_layout& layout, std::string* error) {
+Result<void> BpfSession::set_stream_layout(const dwcp_stream_layout& layout) {
   const std::uint32_t zero = 0;
   if (bpf_map__update_elem(skel_->maps.stream_layout, &zero, sizeof(zero), &layout, sizeof(layout), BPF_ANY)) {
-    *error = "cannot store the AMST stream table layout: " + errno_text(errno);
-    return false;
+    return Error::system("cannot store the AMST stream table layout", errno, ErrorKind::kBpf);
   }
-  return true;
+  return {};
 }
 
-std::vector<Link> BpfSession::attach_uprobes(int pid, const std::string& binary,
-                                             const std::vector<UprobeSite>& sites, std::string* error) {
+Result<std::vector<Link>> BpfSession::attach_uprobes(int pid, const std::string& binary,
+                                                     const std::vector<UprobeSite>& sites) {
   std::vector<Link> links;
   if (sites.empty()) return links;
   if (multi_uprobes_) {
@@ -330,22 +321,19 @@ std::vector<Link> BpfSession::attach_uprobes(int pid, const std::string& binary,
       links.push_back(Link::from_fd(fd));
       return links;
     }
-    if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
-      *error = "cannot attach " + std::to_string(sites.size()) + " uprobes to " + binary + ": " + errno_text(errno);
-      return {};
-    }
+    if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
+      return Error::system("cannot attach " + std::to_string(sites.size()) + " uprobes to " + binary, errno,
+                           ErrorKind::kBpf);
     multi_uprobes_ = false;  // this kernel loads the program but cannot link it: classic path
     plan_.uprobe_links = UprobeLinks::kClassic;
   }
-  if (plan_.probe_spec == ProbeSpecSource::kAddress) return attach_uprobes_by_address(pid, binary, sites, error);
+  if (plan_.probe_spec == ProbeSpecSource::kAddress) return attach_uprobes_by_address(pid, binary, sites);
   for (const auto& site : sites) {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = site.spec_index, .retprobe = false);
     Link link(bpf_program__attach_uprobe_opts(skel_->progs.dwcp_uprobe, pid, binary.c_str(),
                                               static_cast<size_t>(site.offset), &opts));
-    if (!link) {
-      *error = "cannot attach uprobe at " + binary + "+0x" + hex(site.offset) + ": " + errno_text(errno);
-      return {};
-    }
+    if (!link)
+      return Error::system("cannot attach uprobe at " + binary + "+0x" + hex(site.offset), errno, ErrorKind::kBpf);
     links.push_back(std::move(link));
   }
   return links;
@@ -353,8 +341,8 @@ std::vector<Link> BpfSession::attach_uprobes(int pid, const std::string& binary,
 
 // No attach cookies (before 5.15): each site's spec index goes into the {tgid, address} map
 // before its uprobe is attached; the link removes the entry again when it is detached.
-std::vector<Link> BpfSession::attach_uprobes_by_address(int pid, const std::string& binary,
-                                                        const std::vector<UprobeSite>& sites, std::string* error) {
+Result<std::vector<Link>> BpfSession::attach_uprobes_by_address(int pid, const std::string& binary,
+                                                                const std::vector<UprobeSite>& sites) {
   const std::string proc = "/proc/" + std::to_string(pid);
   std::ifstream maps_file(proc + "/maps");
   std::stringstream text;
@@ -365,34 +353,32 @@ std::vector<Link> BpfSession::attach_uprobes_by_address(int pid, const std::stri
   const std::string exe_path = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : "";
   struct stat st {};
   const std::uint64_t inode = stat(binary.c_str(), &st) == 0 ? st.st_ino : 0;
-  if (sites.size() > DWCP_MAX_SITES_PER_TARGET) {
-    *error = "cannot attach " + std::to_string(sites.size()) + " uprobes to " + binary + ": at most " +
-             std::to_string(DWCP_MAX_SITES_PER_TARGET) + " per process on kernels without attach cookies";
-    return {};
-  }
+  if (sites.size() > DWCP_MAX_SITES_PER_TARGET)
+    return Error{"cannot attach " + std::to_string(sites.size()) + " uprobes to " + binary + ": at most " +
+                     std::to_string(DWCP_MAX_SITES_PER_TARGET) + " per process on kernels without attach cookies",
+                 0, ErrorKind::kBpf};
   const int map_fd = bpf_map__fd(skel_->maps.spec_by_addr);
   std::vector<Link> links;
   for (const auto& site : sites) {
     const auto vaddr = file_offset_to_vaddr(maps, exe_path, inode, site.offset);
-    if (!vaddr) {
-      *error = "cannot find " + binary + "+0x" + hex(site.offset) + " in the memory map of process " +
-               std::to_string(pid) + " (" + proc + "/maps)";
-      return {};
-    }
+    if (!vaddr)
+      return Error{"cannot find " + binary + "+0x" + hex(site.offset) + " in the memory map of process " +
+                       std::to_string(pid) + " (" + proc + "/maps)",
+                   0, ErrorKind::kBpf};
     dwcp_spec_addr_key key{};
     key.tgid = static_cast<__u32>(pid);
     key.addr = *vaddr;
-    if (bpf_map_update_elem(map_fd, &key, &site.spec_index, BPF_ANY)) {
-      *error = "cannot store the probe spec of " + binary + "+0x" + hex(site.offset) + ": " + errno_text(errno);
-      return {};
-    }
+    if (bpf_map_update_elem(map_fd, &key, &site.spec_index, BPF_ANY))
+      return Error::system("cannot store the probe spec of " + binary + "+0x" + hex(site.offset), errno,
+                           ErrorKind::kBpf);
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = false);
     Link link(bpf_program__attach_uprobe_opts(skel_->progs.dwcp_uprobe_addr, pid, binary.c_str(),
                                               static_cast<size_t>(site.offset), &opts));
     if (!link) {
-      *error = "cannot attach uprobe at " + binary + "+0x" + hex(site.offset) + ": " + errno_text(errno);
+      Error error =
+          Error::system("cannot attach uprobe at " + binary + "+0x" + hex(site.offset), errno, ErrorKind::kBpf);
       bpf_map_delete_elem(map_fd, &key);
-      return {};
+      return error;
     }
     links.push_back(std::move(link).with_spec_entry(map_fd, key));
   }
@@ -434,7 +420,7 @@ std::uint64_t BpfSession::proc_events_lost() const {
   return sum;
 }
 
-int BpfSession::poll(int timeout_ms, const EventHandler& handler) {
+Result<int> BpfSession::poll(int timeout_ms, const EventHandler& handler) {
   current_handler_ = &handler;
   // Records are submitted without a wake-up until a threshold fills: poll() may time out while
   // data waits, so always drain explicitly afterwards.
@@ -444,6 +430,7 @@ int BpfSession::poll(int timeout_ms, const EventHandler& handler) {
     n = more >= 0 ? n + more : more;
   }
   current_handler_ = nullptr;
+  if (n < 0) return Error::system("ring buffer poll", n, ErrorKind::kBpf);
   return n;
 }
 
@@ -514,8 +501,8 @@ void BpfSession::forget_inflight(std::uint32_t probe_id) {
 std::optional<ProgramRunStats> BpfSession::program_stats() const {
   bpf_program* program = multi_uprobes_ ? skel_->progs.dwcp_uprobe_multi : skel_->progs.dwcp_uprobe;
   if (plan_.probe_spec == ProbeSpecSource::kAddress) program = skel_->progs.dwcp_uprobe_addr;
-  std::string error;
-  return read_program_run_stats(bpf_program__fd(program), &error);
+  auto stats = read_program_run_stats(bpf_program__fd(program));
+  return stats ? std::optional<ProgramRunStats>(*stats) : std::nullopt;
 }
 
 std::optional<BpfSession::SocketProgramStats> BpfSession::socket_program_stats() const {
@@ -533,8 +520,7 @@ std::optional<BpfSession::SocketProgramStats> BpfSession::socket_program_stats()
   SocketProgramStats total;
   for (const auto& p : programs) {
     if (!bpf_program__autoload(p.program)) continue;  // not loaded on this kernel
-    std::string error;
-    auto stats = read_program_run_stats(bpf_program__fd(p.program), &error);
+    auto stats = read_program_run_stats(bpf_program__fd(p.program));
     if (!stats) return std::nullopt;
     total.run_time_ns += stats->run_time_ns;
     if (p.hot) total.hot_runs += stats->run_count;

@@ -1,5 +1,5 @@
 // RAII owner of the kernel side: the loaded BPF object (skeleton), every link, the ring buffer.
-// libbpf's NULL+errno / -errno conventions are turned into error strings here, once.
+// libbpf's NULL+errno / -errno conventions are turned into Errors (dwcp_observer/result.h) here, once.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include "agent/kernel_features.h"
 #include "dwcp_observer/contract.h"
 #include "dwcp_observer/events.h"
+#include "dwcp_observer/result.h"
 
 struct observer;
 struct bpf_link;
@@ -94,7 +95,7 @@ class BpfSession {
 
   // Probes the kernel, switches off the programs it cannot take, and loads the BPF object once.
   // Error text says what is missing or what to do (privilege, kernel, memlock).
-  static std::unique_ptr<BpfSession> open(const BpfOptions& options, std::string* error);
+  static Result<std::unique_ptr<BpfSession>> open(const BpfOptions& options);
   // What this kernel got per job (socket bytes, probe specs, uprobe links).
   const KernelPlan& kernel_plan() const { return plan_; }
   const std::string& kernel_release() const { return release_; }
@@ -104,27 +105,27 @@ class BpfSession {
 
   // The socket/TCP tracepoints (or fexit programs) and the process event tracepoints the kernel plan
   // loaded; kept for the session's life.
-  bool attach_socket_tracepoints(std::string* error);
+  Result<void> attach_socket_tracepoints();
   // Starts counting socket traffic of `tgid` (creates its zeroed entry: the tgid filter).
-  bool add_target(std::uint32_t tgid, std::string* error);
+  Result<void> add_target(std::uint32_t tgid);
   void remove_target(std::uint32_t tgid);
 
-  bool set_spec(std::uint32_t index, const dwcp_probe_spec& spec, std::string* error);
+  Result<void> set_spec(std::uint32_t index, const dwcp_probe_spec& spec);
   // Where AMST sessions keep their streams: read at each session_close entry (events.h).
-  bool set_stream_layout(const dwcp_stream_layout& layout, std::string* error);
+  Result<void> set_stream_layout(const dwcp_stream_layout& layout);
   // Uprobes on every site in `binary`, in process `pid` only, running the generic program with
   // each site's spec. One uprobe_multi link where the kernel supports it, else one link per site.
-  // All or nothing: on failure nothing stays attached and *error says which site failed.
-  std::vector<Link> attach_uprobes(int pid, const std::string& binary,
-                                   const std::vector<UprobeSite>& sites, std::string* error);
+  // All or nothing: on failure nothing stays attached and the error says which site failed.
+  Result<std::vector<Link>> attach_uprobes(int pid, const std::string& binary, const std::vector<UprobeSite>& sites);
 
   // Process execs and observed processes' exits read by the last poll() (kernel_plan().exec_events;
   // empty otherwise), oldest first; taking them empties the list.
   std::vector<dwcp_proc_event> take_proc_events();
   // Process events the kernel could not queue (proc_events full): the next /proc resync finds them.
   std::uint64_t proc_events_lost() const;
-  // Drains the ring buffer, waiting at most timeout_ms for data. Returns events handled or -errno.
-  int poll(int timeout_ms, const EventHandler& handler);
+  // Drains the ring buffer, waiting at most timeout_ms for data. Returns the events handled; the
+  // error keeps epoll's errno (EINTR: a signal, not a fault).
+  Result<int> poll(int timeout_ms, const EventHandler& handler);
 
   bool sock_stats(std::uint32_t tgid, dwcp_sock_stats* out) const;
   // One socket's bytes since the target was added, by socket inode number (events.h,
@@ -156,8 +157,8 @@ class BpfSession {
   static int on_ring_record(void* ctx, void* data, std::size_t size);
   static int on_proc_record(void* ctx, void* data, std::size_t size);
   void seed_listeners(std::uint32_t tgid);
-  std::vector<Link> attach_uprobes_by_address(int pid, const std::string& binary, const std::vector<UprobeSite>& sites,
-                                              std::string* error);
+  Result<std::vector<Link>> attach_uprobes_by_address(int pid, const std::string& binary,
+                                                      const std::vector<UprobeSite>& sites);
 
   observer* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;

@@ -11,13 +11,12 @@ namespace dwcp::agent {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
-std::unique_ptr<BpfStatsSession> BpfStatsSession::enable(std::string* error) {
+Result<std::unique_ptr<BpfStatsSession>> BpfStatsSession::enable() {
   int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
   if (fd < 0) {
-    int err = errno;
-    *error = "cannot enable BPF run-time stats (BPF_ENABLE_STATS, kernel 5.8+): " + errno_text(err);
-    if (err == EPERM) *error += " — needs CAP_SYS_ADMIN; or set `sysctl kernel.bpf_stats_enabled=1`";
-    return nullptr;
+    Error error = Error::system("cannot enable BPF run-time stats (BPF_ENABLE_STATS, kernel 5.8+)");
+    if (error.code == EPERM) error.message += " — needs CAP_SYS_ADMIN; or set `sysctl kernel.bpf_stats_enabled=1`";
+    return error;
   }
   return std::unique_ptr<BpfStatsSession>(new BpfStatsSession(fd));
 }
@@ -26,13 +25,10 @@ BpfStatsSession::~BpfStatsSession() {
   if (fd_ >= 0) close(fd_);
 }
 
-std::optional<ProgramRunStats> read_program_run_stats(int prog_fd, std::string* error) {
+Result<ProgramRunStats> read_program_run_stats(int prog_fd) {
   bpf_prog_info info{};
   __u32 len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) {
-    *error = "cannot read BPF program info: " + errno_text(errno);
-    return std::nullopt;
-  }
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return Error::system("cannot read BPF program info");
   return ProgramRunStats{info.run_time_ns, info.run_cnt};
 }
 

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "dwcp_observer/result.h"
+
 namespace dwcp::agent {
 
 // Keeps the kernel's per-program run-time accounting on while it lives (BPF_ENABLE_STATS,
@@ -16,7 +18,7 @@ namespace dwcp::agent {
 // drops it with the fd. Accounting costs two clock reads per program run (tens of ns).
 class BpfStatsSession {
  public:
-  static std::unique_ptr<BpfStatsSession> enable(std::string* error);
+  static Result<std::unique_ptr<BpfStatsSession>> enable();
   ~BpfStatsSession();
   BpfStatsSession(const BpfStatsSession&) = delete;
   BpfStatsSession& operator=(const BpfStatsSession&) = delete;
@@ -32,7 +34,7 @@ struct ProgramRunStats {
 };
 
 // Cumulative run time and count of the program behind `prog_fd` (zero while stats are off).
-std::optional<ProgramRunStats> read_program_run_stats(int prog_fd, std::string* error);
+Result<ProgramRunStats> read_program_run_stats(int prog_fd);
 
 // strerror of an errno value or of a libbpf/bpf() result (-errno): one wording for every BPF
 // failure the agent reports (sessions, calibration, stats).

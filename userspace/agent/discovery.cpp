@@ -38,8 +38,7 @@ void Discovery::consider(int pid, std::vector<ProcessInfo>* candidates, std::siz
   auto known = seen_.find(pid);
   if (known != seen_.end() && known->second.exe == *exe) return;
   ++*inspected;
-  std::string why;
-  auto process = inspect_process(pid, &why);
+  auto process = inspect_process(pid);
   if (!process) return;
   if (known != seen_.end() && known->second.start_time == process->start_time && known->second.exe == process->exe)
     return;

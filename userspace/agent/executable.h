@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "goelf/result.h"
+#include "dwcp_observer/result.h"
 
 namespace dwcp::agent {
 

@@ -119,15 +119,32 @@ void drop_all_capabilities() {
     send_reply(sock, reply, &fd, 1);
     _exit(0);
   }
-  if (got.size > kMaxExecutableBytes) fail(Reply::kUnreadable, "the executable is larger than 2 GiB: not read", 0);
+  if (got.size > kMaxExecutableBytes) fail(Reply::kUnreadable, "the executable is larger than 4 GiB: not read", 0);
   const int copy = static_cast<int>(syscall(SYS_memfd_create, "dwcp-observer-exe", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (copy < 0) fail(Reply::kUnreadable, "memfd_create for", errno);
-  off_t offset = 0;
-  while (static_cast<std::uint64_t>(offset) < got.size) {
-    const ssize_t n = sendfile(copy, fd, &offset, got.size - static_cast<std::uint64_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(Reply::kUnreadable, "cannot read", errno);
-    if (n == 0) fail(Reply::kUnreadable, "the executable shrank while it was read: nothing read", 0);
+  // The copy has the file's size and only its data: each data extent (SEEK_DATA/SEEK_HOLE; a file
+  // system without them reports the whole file as data) is copied to the same offset, so a hole,
+  // e.g. a sparse tail, stays a hole in memory too.
+  if (ftruncate(copy, static_cast<off_t>(got.size)) != 0) fail(Reply::kUnreadable, "cannot size the copy of", errno);
+  std::uint64_t data = 0;
+  for (off_t at = 0; static_cast<std::uint64_t>(at) < got.size;) {
+    off_t start = lseek(fd, at, SEEK_DATA);
+    if (start < 0 && errno == ENXIO) break;  // only a hole is left
+    if (start < 0) start = at;               // no SEEK_DATA here: all of it is data
+    off_t end = lseek(fd, start, SEEK_HOLE);
+    if (end < 0 || static_cast<std::uint64_t>(end) > got.size) end = static_cast<off_t>(got.size);
+    data += static_cast<std::uint64_t>(end - start);
+    if (data > kMaxExecutableData)
+      fail(Reply::kUnreadable, "the executable holds more than 1 GiB of data: not read", 0);
+    if (lseek(copy, start, SEEK_SET) != start) fail(Reply::kUnreadable, "cannot place the copy of", errno);
+    off_t offset = start;
+    while (offset < end) {
+      const ssize_t n = sendfile(copy, fd, &offset, static_cast<std::size_t>(end - offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail(Reply::kUnreadable, "cannot read", errno);
+      if (n == 0) fail(Reply::kUnreadable, "the executable shrank while it was read: nothing read", 0);
+    }
+    at = end;
   }
   fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
   reply.status = Reply::kOk;

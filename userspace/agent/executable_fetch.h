@@ -19,8 +19,10 @@
 
 namespace dwcp::agent {
 
-// Largest executable copied (DWCP's are tens of MiB).
-constexpr std::uint64_t kMaxExecutableBytes = std::uint64_t{2} << 30;
+// Largest executable file accepted, and the most data copied out of it (DWCP's are tens of MiB).
+// Holes are not data: a sparse file keeps its holes in the copy and costs only what it holds.
+constexpr std::uint64_t kMaxExecutableBytes = std::uint64_t{4} << 30;
+constexpr std::uint64_t kMaxExecutableData = std::uint64_t{1} << 30;
 
 struct FetchRequest {
   int pid = 0;

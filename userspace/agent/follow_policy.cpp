@@ -140,7 +140,7 @@ void RefusalLog::refuse(Refusal reason, const FileIdentity& executable, const st
   }
   while (!line.empty()) {
     auto end = line.find('\n');
-    log_(line.substr(0, end));
+    log_.info(line.substr(0, end));
     line = end == std::string::npos ? "" : line.substr(end + 1);
   }
 }

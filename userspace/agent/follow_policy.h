@@ -21,6 +21,7 @@
 
 #include "agent/executable.h"
 #include "agent/process.h"
+#include "log/log.h"
 
 namespace dwcp::agent {
 
@@ -69,7 +70,8 @@ class RefusalLog : public prometheus::Collectable {
  public:
   static constexpr int kLinesPerMinute = 10;
   using Clock = std::chrono::steady_clock;
-  explicit RefusalLog(std::function<void(const std::string&)> log) : log_(std::move(log)) {}
+  // Lines go to `log` at info level (a refusal is the policy working, not a fault).
+  explicit RefusalLog(log::Logger log = {}) : log_(std::move(log)) {}
 
   // `what` is already escaped for the log (escape_for_log).
   void refuse(Refusal reason, const FileIdentity& executable, const std::string& what,
@@ -78,7 +80,7 @@ class RefusalLog : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  std::function<void(const std::string&)> log_;
+  log::Logger log_;
   mutable std::mutex mutex_;
   std::array<std::uint64_t, static_cast<int>(Refusal::kCount)> counts_{};
   std::set<std::pair<std::pair<dev_t, ino_t>, int>> logged_;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 
 #include "log/log.h"
@@ -61,12 +62,13 @@ bool send_frame(int fd, const std::string& payload) {
   return write_all(fd, &size, sizeof(size)) && write_all(fd, payload.data(), payload.size());
 }
 
-// False on EOF, error, or a frame longer than `max` (nothing of it is read then).
-bool read_frame(int fd, std::uint32_t max, std::string* payload) {
+// nullopt on EOF, error, or a frame longer than `max` (nothing of it is read then).
+std::optional<std::string> read_frame(int fd, std::uint32_t max) {
   std::uint32_t size = 0;
-  if (!read_all(fd, &size, sizeof(size)) || size > max) return false;
-  payload->assign(size, '\0');
-  return read_all(fd, payload->data(), size);
+  if (!read_all(fd, &size, sizeof(size)) || size > max) return std::nullopt;
+  std::string payload(size, '\0');
+  if (!read_all(fd, payload.data(), size)) return std::nullopt;
+  return payload;
 }
 
 // Fields of a frame: each a u32 length and its bytes.
@@ -191,21 +193,27 @@ std::string describe_status(int status) {
 class ParentChannel : public ContentSource {
  public:
   explicit ParentChannel(int fd) : fd_(fd) {}
-  bool metrics(std::string* body) override { return ask(kMetrics, body); }
-  bool ready(std::string* reason) override { return ask(kReadiness, reason); }
+  std::optional<std::string> metrics() override {
+    auto [ok, body] = ask(kMetrics);
+    return ok ? std::optional<std::string>(std::move(body)) : std::nullopt;
+  }
+  Result<void> ready() override {
+    auto [ok, reason] = ask(kReadiness);
+    return ok ? Result<void>() : Result<void>(Error{std::move(reason)});
+  }
   std::mutex& mutex() { return mutex_; }
 
  private:
-  bool ask(char request, std::string* text) {
+  // The parent's answer: its flag (1: yes) and its text.
+  std::pair<bool, std::string> ask(char request) {
     std::lock_guard<std::mutex> lock(mutex_);
-    std::string reply;
-    if (!write_all(fd_, &request, 1) || !read_frame(fd_, kMaxBody, &reply) || reply.empty()) {
+    std::optional<std::string> reply;
+    if (!write_all(fd_, &request, 1) || !(reply = read_frame(fd_, kMaxBody)) || reply->empty()) {
       // The parent is gone (PR_SET_PDEATHSIG usually ends us first) or answered nonsense:
       // nothing true can be served any more.
       _exit(3);
     }
-    text->assign(reply, 1, std::string::npos);
-    return reply[0] == 1;
+    return {(*reply)[0] == 1, reply->substr(1)};
   }
 
   int fd_;
@@ -214,14 +222,10 @@ class ParentChannel : public ContentSource {
 
 }  // namespace
 
-std::unique_ptr<HttpChild> HttpChild::start(const HttpOptions& options, const RunAs& run_as,
-                                            std::vector<std::weak_ptr<prometheus::Collectable>> collectables,
-                                            std::string* error) {
+Result<std::unique_ptr<HttpChild>> HttpChild::start(const HttpOptions& options, const RunAs& run_as,
+                                                    std::vector<std::weak_ptr<prometheus::Collectable>> collectables) {
   int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-    *error = std::string("socketpair: ") + std::strerror(errno);
-    return nullptr;
-  }
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return Error::system("socketpair");
   std::unique_ptr<HttpChild> child(new HttpChild());
   child->fd_ = fds[0];
   child->content_ = std::make_shared<LocalContent>(std::move(collectables));
@@ -247,31 +251,26 @@ std::unique_ptr<HttpChild> HttpChild::start(const HttpOptions& options, const Ru
   ::close(fds[1]);
   if (rc != 0) {
     ::close(fds[0]);
-    *error = std::string("cannot start the HTTP process: ") + std::strerror(rc);
-    return nullptr;
+    return Error::system("cannot start the HTTP process", rc);
   }
   child->pid_ = pid;
   g_http_pid.store(pid);
 
-  std::string startup;
+  std::optional<std::string> startup;
   pollfd waiting{child->fd_, POLLIN, 0};
   const bool sent = send_frame(child->fd_, encode_options(options, run_as));
-  if (!sent || ::poll(&waiting, 1, kStartTimeoutMs) != 1 || !read_frame(child->fd_, kMaxStartup, &startup)) {
-    *error = "the HTTP process did not start (pid " + std::to_string(pid) + ")";
-    return nullptr;  // the destructor ends and reaps it
-  }
-  Decoder d{startup};
+  if (!sent || ::poll(&waiting, 1, kStartTimeoutMs) != 1 || !(startup = read_frame(child->fd_, kMaxStartup)))
+    return Error{"the HTTP process did not start (pid " + std::to_string(pid) + ")"};  // ~HttpChild reaps it
+  Decoder d{*startup};
   std::string state, text;
-  if (!d.get(&state) || !d.get(&text) || (state == "ok" && !d.get(&child->credentials_)) || state != "ok") {
-    *error = state == "error" ? text : "the HTTP process answered nonsense at start";
-    return nullptr;
-  }
+  if (!d.get(&state) || !d.get(&text) || (state == "ok" && !d.get(&child->credentials_)) || state != "ok")
+    return Error{state == "error" ? text : "the HTTP process answered nonsense at start"};
   for (std::size_t at = 0; at < text.size();) {  // addresses separated by spaces
     const std::size_t space = std::min(text.find(' ', at), text.size());
     child->addresses_.push_back(text.substr(at, space - at));
     at = space + 1;
   }
-  return child;
+  return Result<std::unique_ptr<HttpChild>>(std::move(child));
 }
 
 void forward_reload_signal() {
@@ -305,15 +304,13 @@ void HttpChild::answer() {
     if (n != 1) break;
     std::string reply(1, '\1');
     if (request == kMetrics) {
-      std::string body;
-      content_->metrics(&body);
+      const std::string body = content_->metrics().value_or("");
       if (body.size() >= kMaxBody)
         reply = std::string(1, '\0') + "metrics body exceeds the channel's cap";
       else
         reply += body;
     } else if (request == kReadiness) {
-      std::string reason;
-      if (!content_->ready(&reason)) reply = std::string(1, '\0') + reason;
+      if (Result<void> ready = content_->ready(); !ready) reply = std::string(1, '\0') + ready.error();
     } else {
       why = "sent an unknown request";
       break;
@@ -342,17 +339,17 @@ int http_child_main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   if (argc != 3 || std::string(argv[2]) != std::to_string(kChildFd)) return 2;
   const int fd = kChildFd;
-  std::string frame;
   HttpOptions options;
   RunAs run_as;
   pid_t parent = 0;
-  if (!read_frame(fd, kMaxOptions, &frame) || !decode_options(frame, &options, &run_as, &parent)) return 2;
+  const std::optional<std::string> frame = read_frame(fd, kMaxOptions);
+  if (!frame || !decode_options(*frame, &options, &run_as, &parent)) return 2;
   auto fail = [fd](const std::string& message) {
     send_frame(fd, Encoder().put("error").put(message).out);
     return kExitRuntime;
   };
-  std::string error;
-  if (!prepare_unprivileged(&error)) return fail("the HTTP process cannot drop privileges: " + error);
+  if (Result<void> dropped = prepare_unprivileged(); !dropped)
+    return fail("the HTTP process cannot drop privileges: " + dropped.error());
   // SIGHUP (forwarded by the agent, or sent here directly) re-reads the TLS files: blocked in
   // every thread (the server's inherit the mask) and taken by sigwait() below.
   sigset_t hup;
@@ -364,20 +361,22 @@ int http_child_main(int argc, char** argv) {
   // No request reaches the parent before the start frame (a client may connect at once).
   std::unique_lock<std::mutex> hold(channel->mutex());
   auto started = HttpServer::start_with(options, channel);
-  if (!started) return fail(started.error);
-  if (!become_unprivileged(run_as, &error)) return fail("the HTTP process cannot drop privileges: " + error);
+  if (!started) return fail(started.error());
+  if (Result<void> dropped = become_unprivileged(run_as); !dropped)
+    return fail("the HTTP process cannot drop privileges: " + dropped.error());
+  HttpServer& server = **started;
   // Set after the uid change (which clears it); the parent may have died just before.
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (::getppid() != parent) return kExitRuntime;
   std::string bound;
-  for (const std::string& address : started.server->addresses()) bound += (bound.empty() ? "" : " ") + address;
+  for (const std::string& address : server.addresses()) bound += (bound.empty() ? "" : " ") + address;
   if (!send_frame(fd, Encoder().put("ok").put(bound).put(describe_credentials()).out)) return kExitRuntime;
   hold.unlock();
   for (;;) {
     int sig = 0;
     if (sigwait(&hup, &sig) == 0 && sig == SIGHUP) {
-      started.server->reload_tls();
-      if (started.server->tls()) log::info("SIGHUP: TLS files are re-read at the next handshake");
+      server.reload_tls();
+      if (server.tls()) log::info("SIGHUP: TLS files are re-read at the next handshake");
     }
   }
 }

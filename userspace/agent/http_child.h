@@ -41,9 +41,8 @@ class HttpChild {
  public:
   // Starts the HTTP process and waits until it serves (or says why it cannot). Call while still
   // privileged: it binds and reads TLS files with this process's credentials before dropping.
-  static std::unique_ptr<HttpChild> start(const HttpOptions& options, const RunAs& run_as,
-                                          std::vector<std::weak_ptr<prometheus::Collectable>> collectables,
-                                          std::string* error);
+  static Result<std::unique_ptr<HttpChild>> start(const HttpOptions& options, const RunAs& run_as,
+                                                  std::vector<std::weak_ptr<prometheus::Collectable>> collectables);
   ~HttpChild();  // ends the HTTP process
   HttpChild(const HttpChild&) = delete;
   HttpChild& operator=(const HttpChild&) = delete;

@@ -32,7 +32,7 @@ std::pair<int, int> kernel_version(const std::string& release) {
   return {major, minor};
 }
 
-std::string kernel_refusal(const KernelFeatures& features) {
+Result<void> kernel_refusal(const KernelFeatures& features) {
   const auto version = kernel_version(features.release);
   std::string missing;
   if (version.first != 0 && version < std::make_pair(5, 10))
@@ -43,7 +43,8 @@ std::string kernel_refusal(const KernelFeatures& features) {
     missing += "the kernel has no BTF (/sys/kernel/btf/vmlinux missing or unreadable: CONFIG_DEBUG_INFO_BTF=y "
                "is needed)";
   }
-  return missing;
+  if (!missing.empty()) return Error{missing, 0, ErrorKind::kBpf};
+  return {};
 }
 
 bool is_per_chunk_event(const std::string& event) {

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "dwcp_observer/result.h"
+
 namespace dwcp::agent {
 
 struct KernelFeatures {
@@ -61,8 +63,8 @@ const std::vector<std::string>& tcp_tracepoints();
 // The two tracepoints of process events (KernelPlan::exec_events).
 const std::vector<std::string>& process_tracepoints();
 
-// Empty when the agent can run on this kernel, else what is missing, named exactly.
-std::string kernel_refusal(const KernelFeatures& features);
+// Ok when the agent can run on this kernel, else what is missing, named exactly.
+Result<void> kernel_refusal(const KernelFeatures& features);
 // Release "5.10.0-32-amd64" -> {5, 10}; {0, 0} when unparsable.
 std::pair<int, int> kernel_version(const std::string& release);
 

@@ -65,29 +65,52 @@ dwcp::log::Format format_from_argv(int argc, char** argv) {
 
 // --web.systemd-socket: the listening sockets systemd passed (LISTEN_FDS from fd 3, for this
 // PID), moved above fd 64 so that the HTTP process's own fd 3.. can be set up from them.
-bool take_systemd_sockets(std::vector<int>* fds, std::string* error) {
+dwcp::Result<std::vector<int>> take_systemd_sockets() {
+  using dwcp::Error;
   const char* pid = std::getenv("LISTEN_PID");
   const char* count = std::getenv("LISTEN_FDS");
-  if (pid == nullptr || count == nullptr || std::atoi(pid) != ::getpid() || std::atoi(count) < 1) {
-    *error =
+  if (pid == nullptr || count == nullptr || std::atoi(pid) != ::getpid() || std::atoi(count) < 1)
+    return Error{
         "--web.systemd-socket: no sockets passed by systemd (LISTEN_PID/LISTEN_FDS unset or not for this "
-        "process): start the service through its .socket unit, or drop the flag";
-    return false;
-  }
+        "process): start the service through its .socket unit, or drop the flag",
+        0, dwcp::ErrorKind::kUsage};
+  std::vector<int> fds;
   const int n = std::min(std::atoi(count), 16);
   for (int i = 0; i < n; ++i) {
     const int moved = fcntl(3 + i, F_DUPFD_CLOEXEC, 64);
-    if (moved < 0) {
-      *error = "--web.systemd-socket: fd " + std::to_string(3 + i) + ": " + std::strerror(errno);
-      return false;
-    }
+    if (moved < 0)
+      return Error::system("--web.systemd-socket: fd " + std::to_string(3 + i), errno, dwcp::ErrorKind::kUsage);
     ::close(3 + i);
-    fds->push_back(moved);
+    fds.push_back(moved);
   }
   unsetenv("LISTEN_PID");
   unsetenv("LISTEN_FDS");
   unsetenv("LISTEN_FDNAMES");
-  return true;
+  return fds;
+}
+
+// The exit code of a failed start: what failed, as docs/troubleshooting.md lists it. The one place
+// an error becomes an exit code.
+int exit_code(dwcp::ErrorKind kind) {
+  using dwcp::ErrorKind;
+  using namespace dwcp::agent;
+  switch (kind) {
+    case ErrorKind::kRuntime:
+      return kExitRuntime;
+    case ErrorKind::kUsage:
+      return kExitUsage;
+    case ErrorKind::kTarget:
+      return kExitTarget;
+    case ErrorKind::kSymbols:
+      return kExitSymbols;
+    case ErrorKind::kPrivilege:
+      return kExitPrivilege;
+    case ErrorKind::kListen:
+      return kExitListen;
+    case ErrorKind::kBpf:
+      return kExitBpf;
+  }
+  return kExitRuntime;
 }
 
 std::string hostname() {
@@ -277,11 +300,13 @@ int main(int argc, char** argv) {
   options.listen = listen_addresses.front();
   options.extra_listen.assign(listen_addresses.begin() + 1, listen_addresses.end());
   if (systemd_socket) {
-    std::string why;
-    if (!take_systemd_sockets(&options.systemd_listeners, &why)) {
-      log::error(why, {{"exit_code", static_cast<int>(kExitUsage)}});
-      return kExitUsage;
+    auto sockets = take_systemd_sockets();
+    if (!sockets) {
+      const int code = exit_code(sockets.failure().kind);
+      log::error(sockets.error(), {{"exit_code", code}});
+      return code;
     }
+    options.systemd_listeners = std::move(sockets).value();
   }
   options.overhead_interval = std::chrono::seconds(overhead_interval_s);
   options.discovery_resync = std::chrono::seconds(resync_s);
@@ -300,13 +325,11 @@ int main(int argc, char** argv) {
   }
   for (const auto& exe : exes) options.targets.push_back({0, "", exe, exe});
   options.policy.allow_uids.assign(allow_uids.begin(), allow_uids.end());
-  {
-    std::string why;
-    options.run_as = resolve_run_as(run_as_user, run_as_group, &why);
-    if (!options.run_as) {
-      log::error(why);
-      return kExitUsage;
-    }
+  if (auto run_as = resolve_run_as(run_as_user, run_as_group)) {
+    options.run_as = std::move(run_as).value();
+  } else {
+    log::error(run_as.error());
+    return exit_code(run_as.failure().kind);
   }
   options.attach_timeout = std::chrono::milliseconds(static_cast<long long>(attach_timeout_s * 1000));
   options.stop = &g_stop;
@@ -347,14 +370,14 @@ int main(int argc, char** argv) {
   }
 
   Agent agent(options);
-  std::string error;
-  int code = agent.start(&error);
+  const dwcp::Result<void> started = agent.start();
   if (g_stop.load()) {
     log::info(std::string(g_signal.load() == SIGINT ? "SIGINT" : "SIGTERM") + " received during start, detaching");
     return kExitOk;
   }
-  if (code != kExitOk) {
-    log::error(error, {{"exit_code", code}});
+  if (!started) {
+    const int code = exit_code(started.failure().kind);
+    log::error(started.error(), {{"exit_code", code}});
     return code;
   }
   // Tests and scripts read the bound port from this line (--listen 127.0.0.1:0 picks one).

@@ -54,12 +54,11 @@ const char* cap_name(int cap) {
   return "CAP_?";
 }
 
-bool write_caps(const __user_cap_data_struct (&next)[2], std::string* error) {
+Result<void> write_caps(const __user_cap_data_struct (&next)[2]) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct copy[2] = {next[0], next[1]};
-  if (syscall(SYS_capset, &header, copy) == 0) return true;
-  *error = std::string("capset: ") + std::strerror(errno);
-  return false;
+  if (syscall(SYS_capset, &header, copy) == 0) return {};
+  return Error::system("capset");
 }
 
 // Bounding set: limits what an execve() could ever grant again. Changing it needs CAP_SETPCAP,
@@ -73,25 +72,16 @@ void drop_bounding_except(const __user_cap_data_struct (&keep)[2], const CapSets
 }
 
 // setgroups(0), setresgid, setresuid: glibc applies each to every thread of the process.
-bool switch_ids(const RunAs& run_as, std::string* error) {
-  if (setgroups(0, nullptr) != 0) {
-    *error = std::string("setgroups: ") + std::strerror(errno);
-    return false;
-  }
-  if (setresgid(run_as.gid, run_as.gid, run_as.gid) != 0) {
-    *error = "setresgid(" + std::to_string(run_as.gid) + "): " + std::strerror(errno);
-    return false;
-  }
-  if (setresuid(run_as.uid, run_as.uid, run_as.uid) != 0) {
-    *error = "setresuid(" + std::to_string(run_as.uid) + "): " + std::strerror(errno);
-    return false;
-  }
+Result<void> switch_ids(const RunAs& run_as) {
+  if (setgroups(0, nullptr) != 0) return Error::system("setgroups");
+  if (setresgid(run_as.gid, run_as.gid, run_as.gid) != 0)
+    return Error::system("setresgid(" + std::to_string(run_as.gid) + ")");
+  if (setresuid(run_as.uid, run_as.uid, run_as.uid) != 0)
+    return Error::system("setresuid(" + std::to_string(run_as.uid) + ")");
   // A way back would make the switch pointless: uid 0 must be out of reach now.
-  if (setresuid(0, 0, 0) == 0 || getuid() != run_as.uid || geteuid() != run_as.uid) {
-    *error = "uid 0 is still reachable after setresuid(" + std::to_string(run_as.uid) + ")";
-    return false;
-  }
-  return true;
+  if (setresuid(0, 0, 0) == 0 || getuid() != run_as.uid || geteuid() != run_as.uid)
+    return Error{"uid 0 is still reachable after setresuid(" + std::to_string(run_as.uid) + ")"};
+  return {};
 }
 
 // kernel.perf_event_paranoid, or 2 (mainline's highest level) when unreadable.
@@ -110,7 +100,7 @@ bool can_switch_ids(const CapSets& sets) {
 
 }  // namespace
 
-std::optional<RunAs> resolve_run_as(const std::string& user, const std::string& group, std::string* error) {
+Result<RunAs> resolve_run_as(const std::string& user, const std::string& group) {
   RunAs run_as{65534, 65534, ""};
   std::string user_name = "65534", group_name = "65534";
   // getpwnam/getgrnam: called once, at start, from one thread.
@@ -119,10 +109,7 @@ std::optional<RunAs> resolve_run_as(const std::string& user, const std::string& 
     pw = getpwnam(user.c_str());
     if (pw == nullptr && user.find_first_not_of("0123456789") == std::string::npos && user.size() < 10)
       pw = getpwuid(static_cast<uid_t>(std::stoul(user)));
-    if (pw == nullptr) {
-      *error = "--user " + user + ": no such user";
-      return std::nullopt;
-    }
+    if (pw == nullptr) return Error{"--user " + user + ": no such user", 0, ErrorKind::kUsage};
   } else {
     pw = getpwnam("dwcp-observer");
     if (pw == nullptr) pw = getpwnam("nobody");
@@ -137,10 +124,7 @@ std::optional<RunAs> resolve_run_as(const std::string& user, const std::string& 
     gr = getgrnam(group.c_str());
     if (gr == nullptr && group.find_first_not_of("0123456789") == std::string::npos && group.size() < 10)
       gr = getgrgid(static_cast<gid_t>(std::stoul(group)));
-    if (gr == nullptr) {
-      *error = "--group " + group + ": no such group";
-      return std::nullopt;
-    }
+    if (gr == nullptr) return Error{"--group " + group + ": no such group", 0, ErrorKind::kUsage};
   } else if (user.empty() && pw != nullptr && std::string(pw->pw_name) == "nobody") {
     // Debian's nobody has group nogroup (65534); name it so the log says so.
     gr = getgrnam("nogroup");
@@ -166,13 +150,9 @@ std::vector<std::string> missing_capabilities() {
   return missing;
 }
 
-bool drop_capabilities_after_attach(const CapabilityNeeds& needs, std::vector<std::string>* kept,
-                                    std::string* error) {
+Result<std::vector<std::string>> drop_capabilities_after_attach(const CapabilityNeeds& needs) {
   CapSets sets{};
-  if (!read_caps(&sets)) {
-    *error = std::string("capget: ") + std::strerror(errno);
-    return false;
-  }
+  if (!read_caps(&sets)) return Error::system("capget");
   std::vector<int> keep = {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
   if (needs.reattach) {
     keep.push_back(CAP_BPF);
@@ -185,12 +165,12 @@ bool drop_capabilities_after_attach(const CapabilityNeeds& needs, std::vector<st
   if (needs.privileged_port) keep.push_back(CAP_NET_BIND_SERVICE);
 
   __user_cap_data_struct next[2]{};
-  kept->clear();
+  std::vector<std::string> kept;
   for (int cap : keep) {
     if (!has_effective(sets, cap)) continue;
     next[cap / 32].effective |= 1u << (cap % 32);
     next[cap / 32].permitted |= 1u << (cap % 32);
-    kept->push_back(cap_name(cap));
+    kept.push_back(cap_name(cap));
   }
   drop_bounding_except(next, sets);
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
@@ -198,30 +178,21 @@ bool drop_capabilities_after_attach(const CapabilityNeeds& needs, std::vector<st
     // Keep the permitted set across the uid change (the kernel would clear it on leaving uid 0):
     // only for this thread's switch, then locked off again. Threads that exist already (a read
     // given up on) lose every capability with the switch; new ones inherit this thread's sets.
-    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
-      *error = std::string("prctl(PR_SET_KEEPCAPS): ") + std::strerror(errno);
-      return false;
-    }
-    if (!switch_ids(*needs.run_as, error)) return false;
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return Error::system("prctl(PR_SET_KEEPCAPS)");
+    if (Result<void> switched = switch_ids(*needs.run_as); !switched) return switched.failure();
     prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
   }
-  if (!write_caps(next, error)) return false;
+  if (Result<void> written = write_caps(next); !written) return written.failure();
   // Holding CAP_SYS_PTRACE: no core dump, no ptrace by processes of the same uid (the HTTP
   // process runs as that uid too), /proc/self stays root-owned.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    *error = std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno);
-    return false;
-  }
-  return true;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Error::system("prctl(PR_SET_NO_NEW_PRIVS)");
+  return kept;
 }
 
-bool prepare_unprivileged(std::string* error) {
+Result<void> prepare_unprivileged() {
   CapSets sets{};
-  if (!read_caps(&sets)) {
-    *error = std::string("capget: ") + std::strerror(errno);
-    return false;
-  }
+  if (!read_caps(&sets)) return Error::system("capget");
   __user_cap_data_struct none[2]{};
   drop_bounding_except(none, sets);
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
@@ -229,33 +200,23 @@ bool prepare_unprivileged(std::string* error) {
   __user_cap_data_struct next[2] = {sets.data[0], sets.data[1]};
   next[0].inheritable = next[1].inheritable = 0;
   if (!can_switch_ids(sets)) next[0] = next[1] = __user_cap_data_struct{};
-  if (!write_caps(next, error)) return false;
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    *error = std::string("prctl(PR_SET_NO_NEW_PRIVS): ") + std::strerror(errno);
-    return false;
-  }
-  return true;
+  if (Result<void> written = write_caps(next); !written) return written;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Error::system("prctl(PR_SET_NO_NEW_PRIVS)");
+  return {};
 }
 
-bool become_unprivileged(const RunAs& run_as, std::string* error) {
+Result<void> become_unprivileged(const RunAs& run_as) {
   CapSets sets{};
-  if (!read_caps(&sets)) {
-    *error = std::string("capget: ") + std::strerror(errno);
-    return false;
-  }
-  if (can_switch_ids(sets) && run_as.uid != 0 && !switch_ids(run_as, error)) return false;
+  if (!read_caps(&sets)) return Error::system("capget");
+  if (can_switch_ids(sets) && run_as.uid != 0)
+    if (Result<void> switched = switch_ids(run_as); !switched) return switched;
   __user_cap_data_struct none[2]{};
-  if (!write_caps(none, error)) return false;
-  if (!read_caps(&sets)) {
-    *error = std::string("capget: ") + std::strerror(errno);
-    return false;
-  }
+  if (Result<void> written = write_caps(none); !written) return written;
+  if (!read_caps(&sets)) return Error::system("capget");
   for (const auto& half : sets.data)
-    if (half.effective != 0 || half.permitted != 0 || half.inheritable != 0) {
-      *error = "capabilities left after the drop";
-      return false;
-    }
-  return true;
+    if (half.effective != 0 || half.permitted != 0 || half.inheritable != 0)
+      return Error{"capabilities left after the drop"};
+  return {};
 }
 
 std::string describe_credentials() {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "dwcp_observer/result.h"
+
 namespace dwcp::agent {
 
 // Names of the needed capabilities that the effective set lacks (empty: all there).
@@ -23,8 +25,8 @@ struct RunAs {
 };
 
 // --user/--group; empty: the `dwcp-observer` system user (and its primary group) when it exists,
-// else nobody/nogroup, else 65534:65534. nullopt with *error when a named user or group is unknown.
-std::optional<RunAs> resolve_run_as(const std::string& user, const std::string& group, std::string* error);
+// else nobody/nogroup, else 65534:65534. An error (kUsage) when a named user or group is unknown.
+Result<RunAs> resolve_run_as(const std::string& user, const std::string& group);
 
 // What the agent still needs once the BPF programs are loaded and the first targets attached.
 struct CapabilityNeeds {
@@ -50,10 +52,8 @@ struct CapabilityNeeds {
 //
 // Capabilities belong to threads: call this while the process has a single thread (before the
 // HTTP server and the consumer thread start), so that every later thread inherits the reduced
-// sets. Returns false and says why when the sets could not be changed; *kept lists the names of
-// what stays effective.
-bool drop_capabilities_after_attach(const CapabilityNeeds& needs, std::vector<std::string>* kept,
-                                    std::string* error);
+// sets. Returns the names of what stays effective, or says why the sets could not be changed.
+Result<std::vector<std::string>> drop_capabilities_after_attach(const CapabilityNeeds& needs);
 
 // The HTTP process (agent/http_child.h), in two steps around starting its server:
 // prepare_unprivileged() before (empty bounding, inheritable and ambient sets, no_new_privs:
@@ -61,8 +61,8 @@ bool drop_capabilities_after_attach(const CapabilityNeeds& needs, std::vector<st
 // capability now), become_unprivileged() after it has bound and read its TLS files: setgroups(0),
 // setresgid, setresuid for every thread (glibc applies them to all threads; the kernel clears the
 // permitted and effective sets of each on leaving uid 0), and checks that no capability is left.
-bool prepare_unprivileged(std::string* error);
-bool become_unprivileged(const RunAs& run_as, std::string* error);
+Result<void> prepare_unprivileged();
+Result<void> become_unprivileged(const RunAs& run_as);
 
 // "uid=65534 gid=65534 groups=0 CapEff=0000000000000000": the calling thread's state, for the log.
 std::string describe_credentials();

@@ -17,20 +17,22 @@ std::string proc_path(int pid, const char* leaf) {
 }
 
 // At most `max_bytes` of a /proc file: its lines are short, and a bounded read is all we trust.
-bool read_small(const std::string& path, std::string* out, std::size_t max_bytes = 4096) {
+// nullopt when it cannot be opened or is empty.
+std::optional<std::string> read_small(const std::string& path, std::size_t max_bytes = 4096) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  out->assign(max_bytes, '\0');
+  if (fd < 0) return std::nullopt;
+  std::string out(max_bytes, '\0');
   std::size_t done = 0;
   while (done < max_bytes) {
-    ssize_t n = ::read(fd, &(*out)[done], max_bytes - done);
+    ssize_t n = ::read(fd, &out[done], max_bytes - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     done += static_cast<std::size_t>(n);
   }
   ::close(fd);
-  out->resize(done);
-  return done > 0;
+  if (done == 0) return std::nullopt;
+  out.resize(done);
+  return out;
 }
 
 bool parse_u64(std::string_view text, std::uint64_t* out) {
@@ -47,18 +49,16 @@ bool parse_u64(std::string_view text, std::uint64_t* out) {
 }
 
 std::optional<StatFields> read_stat(int pid) {
-  std::string text;
-  if (!read_small(proc_path(pid, "stat"), &text)) return std::nullopt;
-  return parse_stat(text);
+  const std::optional<std::string> text = read_small(proc_path(pid, "stat"));
+  if (!text) return std::nullopt;
+  return parse_stat(*text);
 }
 
-std::optional<std::string> read_exe_link(int pid, int* error) {
+// The target of /proc/PID/exe; the error keeps readlink's errno.
+Result<std::string> read_exe_link(int pid) {
   char link[4096];
   ssize_t n = readlink(proc_path(pid, "exe").c_str(), link, sizeof(link));
-  if (n < 0) {
-    *error = errno;
-    return std::nullopt;
-  }
+  if (n < 0) return Error::system("readlink " + proc_path(pid, "exe"));
   return std::string(link, static_cast<std::size_t>(n));
 }
 
@@ -156,60 +156,53 @@ std::string escape_for_log(std::string_view text, std::size_t max_bytes) {
   return out;
 }
 
-std::optional<ProcessInfo> inspect_process(int pid, std::string* error) {
-  if (pid <= 0) {
-    *error = "invalid PID " + std::to_string(pid) + ": give the PID of a running DWCP process (e.g. `pgrep -f dwcp`)";
-    return std::nullopt;
-  }
-  if (pid == getpid()) {
-    *error = "PID " + std::to_string(pid) + " is dwcp-observer itself: give the PID of the DWCP process";
-    return std::nullopt;
-  }
+Result<ProcessInfo> inspect_process(int pid) {
+  if (pid <= 0)
+    return Error{
+        "invalid PID " + std::to_string(pid) + ": give the PID of a running DWCP process (e.g. `pgrep -f dwcp`)", 0,
+        ErrorKind::kTarget};
+  if (pid == getpid())
+    return Error{"PID " + std::to_string(pid) + " is dwcp-observer itself: give the PID of the DWCP process", 0,
+                 ErrorKind::kTarget};
   auto stat = read_stat(pid);
-  if (!stat) {
-    *error = "no process with PID " + std::to_string(pid) +
-             " (it may have exited): check the PID with `pgrep -f dwcp`, or use --comm/--exe with --follow";
-    return std::nullopt;
-  }
-  if (stat->state == 'Z' || stat->state == 'X') {
-    *error = "process " + std::to_string(pid) +
-             " is a zombie (it exited and was not reaped yet): there is no program left to observe";
-    return std::nullopt;
-  }
-  if (stat->flags & kPfKthread) {
-    *error = "process " + std::to_string(pid) + " is a kernel thread: it has no user-space binary to probe";
-    return std::nullopt;
-  }
+  if (!stat)
+    return Error{"no process with PID " + std::to_string(pid) +
+                     " (it may have exited): check the PID with `pgrep -f dwcp`, or use --comm/--exe with --follow",
+                 0, ErrorKind::kTarget};
+  if (stat->state == 'Z' || stat->state == 'X')
+    return Error{"process " + std::to_string(pid) +
+                     " is a zombie (it exited and was not reaped yet): there is no program left to observe",
+                 0, ErrorKind::kTarget};
+  if (stat->flags & kPfKthread)
+    return Error{"process " + std::to_string(pid) + " is a kernel thread: it has no user-space binary to probe", 0,
+                 ErrorKind::kTarget};
   ProcessInfo info;
   info.pid = pid;
   info.comm = std::move(stat->comm);
   info.start_time = stat->start_time;
   info.binary_path = proc_path(pid, "exe");
-  int err = 0;
-  auto link = read_exe_link(pid, &err);
+  auto link = read_exe_link(pid);
   if (!link) {
+    const int err = link.failure().code;
     if (err == EACCES || err == EPERM)
-      *error = "cannot read " + info.binary_path + ": " + std::strerror(err) +
-               " — the agent needs root or CAP_SYS_PTRACE to inspect another user's process";
-    else
-      *error = "cannot resolve the executable of process " + std::to_string(pid) + " (" + info.binary_path +
-               "): " + std::strerror(err);
-    return std::nullopt;
+      return Error{"cannot read " + info.binary_path + ": " + std::strerror(err) +
+                       " — the agent needs root or CAP_SYS_PTRACE to inspect another user's process",
+                   err, ErrorKind::kTarget};
+    return Error{"cannot resolve the executable of process " + std::to_string(pid) + " (" + info.binary_path +
+                     "): " + std::strerror(err),
+                 err, ErrorKind::kTarget};
   }
-  info.exe_path = std::move(*link);
+  info.exe_path = std::move(link.value());
   info.exe_link = escape_for_log(info.exe_path);
   auto exe = peek_executable(pid);
-  if (!exe) {
-    *error = "cannot stat the executable of process " + std::to_string(pid) + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
+  if (!exe)
+    return Error::system("cannot stat the executable of process " + std::to_string(pid), errno, ErrorKind::kTarget);
   info.exe = *exe;
-  std::string status;
-  auto creds = read_small(proc_path(pid, "status"), &status, 16384) ? parse_status_uids(status) : std::nullopt;
-  if (!creds) {
-    *error = "cannot read the uids of process " + std::to_string(pid) + " (" + proc_path(pid, "status") + ")";
-    return std::nullopt;
-  }
+  const std::optional<std::string> status = read_small(proc_path(pid, "status"), 16384);
+  auto creds = status ? parse_status_uids(*status) : std::nullopt;
+  if (!creds)
+    return Error{"cannot read the uids of process " + std::to_string(pid) + " (" + proc_path(pid, "status") + ")", 0,
+                 ErrorKind::kTarget};
   info.creds = *creds;
   return info;
 }
@@ -257,8 +250,7 @@ std::vector<int> find_processes(const std::string& comm, const std::string& exe,
     if (!stat || stat->state == 'Z' || stat->state == 'X' || (stat->flags & kPfKthread)) continue;
     bool match = !comm.empty() && stat->comm == comm;
     if (!match && !exe.empty()) {
-      int err = 0;
-      auto path = read_exe_link(pid, &err);
+      auto path = read_exe_link(pid);
       match = path && (*path == exe || *path == exe + " (deleted)");
     }
     if (match) found.emplace_back(stat->start_time, pid);

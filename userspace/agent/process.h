@@ -56,9 +56,9 @@ std::optional<ProcessCredentials> parse_status_uids(std::string_view text);
 // escape sequences, non-ASCII) as \xNN, cut at `max_bytes` input bytes with "...".
 std::string escape_for_log(std::string_view text, std::size_t max_bytes = 256);
 
-// Returns the process or sets *error (no such PID, zombie, kernel thread, the agent itself, no
-// permission to read its /proc entries).
-std::optional<ProcessInfo> inspect_process(int pid, std::string* error);
+// The process, or why it cannot be observed (kTarget: no such PID, zombie, kernel thread, the
+// agent itself, no permission to read its /proc entries).
+Result<ProcessInfo> inspect_process(int pid);
 
 // True while `info` still names the same live process running the same program: same PID and
 // start time, not a zombie, and the same executable inode (the pinned one once attached).

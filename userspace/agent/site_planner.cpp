@@ -9,16 +9,18 @@
 
 namespace dwcp::agent {
 
-std::string field_offset_conflict(const std::vector<profile::FieldOffsetUse>& uses, const goelf::DwarfTypes& dwarf) {
+Result<void> field_offset_conflict(const std::vector<profile::FieldOffsetUse>& uses, const goelf::DwarfTypes& dwarf) {
   for (const auto& use : uses) {
     auto offset = dwarf.field_offset(use.go_type, use.field);
     if (!offset || static_cast<int64_t>(*offset) == use.offset) continue;
     // "github.com/.../transport.StreamConn" -> "transport.StreamConn", as the profile spells it.
     const std::string type = use.go_type.substr(use.go_type.rfind('/') + 1);
-    return "field " + type + "." + use.field + " is at offset " + std::to_string(*offset) +
-           " in this binary's DWARF, the profile says " + std::to_string(use.offset) + " — correct its \"types\" entry";
+    return Error{"field " + type + "." + use.field + " is at offset " + std::to_string(*offset) +
+                     " in this binary's DWARF, the profile says " + std::to_string(use.offset) +
+                     " — correct its \"types\" entry",
+                 0, ErrorKind::kSymbols};
   }
-  return "";
+  return {};
 }
 
 std::vector<std::string> drop_fields_dwarf_lacks(profile::SessionLayout* layout, const goelf::DwarfTypes& dwarf) {
@@ -80,8 +82,8 @@ SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& bina
       continue;
     }
     if (dwarf) {
-      if (std::string conflict = field_offset_conflict(probe.field_offsets, *dwarf); !conflict.empty()) {
-        refuse(conflict);
+      if (auto agrees = field_offset_conflict(probe.field_offsets, *dwarf); !agrees) {
+        refuse(agrees.error());
         continue;
       }
     }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/bpf_session.h"
+#include "dwcp_observer/result.h"
 #include "profile/profile.h"
 
 namespace dwcp::goelf {
@@ -39,9 +40,9 @@ struct SitePlan {
 SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf,
                     const std::set<std::uint32_t>& demoted, bool refuse_per_chunk = false);
 
-// Why the binary's DWARF says `probe` would read the wrong bytes, or "" when every field offset
-// the probe relies on agrees (or the DWARF does not describe it: then the profile stands).
-std::string field_offset_conflict(const std::vector<profile::FieldOffsetUse>& uses, const goelf::DwarfTypes& dwarf);
+// Ok when every field offset the probe relies on agrees with the binary's DWARF (or the DWARF
+// does not describe it: then the profile stands), else why the probe would read the wrong bytes.
+Result<void> field_offset_conflict(const std::vector<profile::FieldOffsetUse>& uses, const goelf::DwarfTypes& dwarf);
 
 // The session layout's optional fields (activeStreams, started, reconnects) that a binary whose
 // DWARF knows the session's struct does not have are another build's: they are not read there.

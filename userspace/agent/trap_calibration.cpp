@@ -45,7 +45,7 @@ namespace dwcp::agent {
 namespace {
 
 // `r0 = 0; exit`: a kprobe-type program (uprobes run kprobe programs) that does nothing.
-int load_empty_program(bool for_multi, std::string* error) {
+Result<int> load_empty_program(bool for_multi) {
   bpf_insn insns[2] = {};
   insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;  // r0 = 0
   insns[0].dst_reg = BPF_REG_0;
@@ -55,38 +55,37 @@ int load_empty_program(bool for_multi, std::string* error) {
   if (for_multi) opts.expected_attach_type = static_cast<bpf_attach_type>(kBpfTraceUprobeMulti);
   int fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "dwcp_empty", "GPL", insns, 2, &opts);
   if (fd < 0) {
-    int err = errno;
-    *error = "cannot load the empty BPF program: " + errno_text(err);
-    if (err == EPERM || err == EACCES) *error += " — run as root (or with CAP_BPF + CAP_PERFMON)";
+    Error error = Error::system("cannot load the empty BPF program", errno, ErrorKind::kBpf);
+    if (error.code == EPERM || error.code == EACCES) error.message += " — run as root (or with CAP_BPF + CAP_PERFMON)";
+    return error;
   }
   return fd;
 }
 
-int uprobe_pmu_type(std::string* error) {
+Result<int> uprobe_pmu_type() {
   std::ifstream in("/sys/bus/event_source/devices/uprobe/type");
   int type = -1;
-  if (!(in >> type)) *error = "cannot read /sys/bus/event_source/devices/uprobe/type: kernel without uprobe PMU";
+  if (!(in >> type))
+    return Error{"cannot read /sys/bus/event_source/devices/uprobe/type: kernel without uprobe PMU", 0,
+                 ErrorKind::kBpf};
   return type;
 }
 
 // One perf-event uprobe at `offset` of `binary`, running `prog_fd`. The kernel filters it by the
 // target's mm, so every thread of `pid` hits it.
-int attach_perf_uprobe(int pmu_type, int prog_fd, int pid, const std::string& binary, std::uint64_t offset,
-                       std::string* error) {
+Result<int> attach_perf_uprobe(int pmu_type, int prog_fd, int pid, const std::string& binary, std::uint64_t offset) {
   perf_event_attr attr{};
   attr.size = sizeof(attr);
   attr.type = static_cast<__u32>(pmu_type);
   attr.config1 = reinterpret_cast<__u64>(binary.c_str());  // uprobe_path
   attr.config2 = offset;                                    // probe_offset
   int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC));
-  if (fd < 0) {
-    *error = "cannot create a uprobe at " + binary + "+" + std::to_string(offset) + ": " + errno_text(errno);
-    return -1;
-  }
+  if (fd < 0)
+    return Error::system("cannot create a uprobe at " + binary + "+" + std::to_string(offset), errno, ErrorKind::kBpf);
   if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog_fd) != 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
-    *error = "cannot attach the empty program to the uprobe at " + binary + ": " + errno_text(errno);
+    Error error = Error::system("cannot attach the empty program to the uprobe at " + binary, errno, ErrorKind::kBpf);
     close(fd);
-    return -1;
+    return error;
   }
   return fd;
 }
@@ -120,40 +119,35 @@ double best_loop_ns(std::uint64_t calls, int rounds) {
 
 // ---- EmptyUprobes ---------------------------------------------------------------------------
 
-std::unique_ptr<EmptyUprobes> EmptyUprobes::attach(int pid, const std::string& binary,
-                                                   const std::vector<std::uint64_t>& offsets,
-                                                   std::string* error) {
-  if (offsets.empty()) {
-    *error = "no uprobe offsets given";
-    return nullptr;
-  }
+Result<std::unique_ptr<EmptyUprobes>> EmptyUprobes::attach(int pid, const std::string& binary,
+                                                           const std::vector<std::uint64_t>& offsets) {
+  if (offsets.empty()) return Error{"no uprobe offsets given"};
   std::unique_ptr<EmptyUprobes> probes(new EmptyUprobes());
   // uprobe_multi first: it is how the agent attaches, so the floor is measured the same way.
-  std::string multi_error;
-  probes->prog_fd_ = load_empty_program(true, &multi_error);
-  if (probes->prog_fd_ >= 0) {
+  if (auto multi_program = load_empty_program(true)) {
+    probes->prog_fd_ = *multi_program;
     int fd = create_uprobe_multi_link(probes->prog_fd_, pid, binary, offsets, {});
     if (fd >= 0) {
       probes->multi_ = true;
       probes->fds_.push_back(fd);
       return probes;
     }
-    if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
-      *error = "cannot attach " + std::to_string(offsets.size()) + " uprobes to " + binary + ": " + errno_text(errno);
-      return nullptr;
-    }
+    if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
+      return Error::system("cannot attach " + std::to_string(offsets.size()) + " uprobes to " + binary, errno,
+                           ErrorKind::kBpf);
     close(probes->prog_fd_);
     probes->prog_fd_ = -1;
   }
   // Older kernels: one perf-event uprobe per offset.
-  probes->prog_fd_ = load_empty_program(false, error);
-  if (probes->prog_fd_ < 0) return nullptr;
-  int pmu = uprobe_pmu_type(error);
-  if (pmu < 0) return nullptr;
+  auto program = load_empty_program(false);
+  if (!program) return program.failure();
+  probes->prog_fd_ = *program;
+  auto pmu = uprobe_pmu_type();
+  if (!pmu) return pmu.failure();
   for (auto offset : offsets) {
-    int fd = attach_perf_uprobe(pmu, probes->prog_fd_, pid, binary, offset, error);
-    if (fd < 0) return nullptr;  // the destructor closes those already made
-    probes->fds_.push_back(fd);
+    auto fd = attach_perf_uprobe(*pmu, probes->prog_fd_, pid, binary, offset);
+    if (!fd) return fd.failure();  // the destructor closes those already made
+    probes->fds_.push_back(*fd);
   }
   return probes;
 }
@@ -165,12 +159,9 @@ EmptyUprobes::~EmptyUprobes() {
 
 // ---- calibration -----------------------------------------------------------------------------
 
-bool own_file_offset(const void* address, std::string* path, std::uint64_t* offset, std::string* error) {
+Result<FileOffset> own_file_offset(const void* address) {
   std::ifstream maps("/proc/self/maps");
-  if (!maps) {
-    *error = "cannot read /proc/self/maps";
-    return false;
-  }
+  if (!maps) return Error{"cannot read /proc/self/maps"};
   const auto addr = reinterpret_cast<std::uintptr_t>(address);
   std::string line;
   while (std::getline(maps, line)) {
@@ -182,27 +173,17 @@ bool own_file_offset(const void* address, std::string* path, std::uint64_t* offs
     if (addr < start || addr >= end) continue;
     std::string file = line.substr(static_cast<std::size_t>(consumed));
     file.erase(0, file.find_first_not_of(' '));
-    if (file.empty() || file[0] != '/' || perms[2] != 'x') {
-      *error = "the calibration function is not in an executable file mapping: " + line;
-      return false;
-    }
-    *path = file;
-    *offset = addr - start + pgoff;
-    return true;
+    if (file.empty() || file[0] != '/' || perms[2] != 'x')
+      return Error{"the calibration function is not in an executable file mapping: " + line};
+    return FileOffset{file, addr - start + pgoff};
   }
-  *error = "the calibration function is in no mapping of /proc/self/maps";
-  return false;
+  return Error{"the calibration function is in no mapping of /proc/self/maps"};
 }
 
-std::optional<TrapCalibration> calibrate_trap_cost(std::string* error, std::uint64_t calls, int rounds) {
-  if (calls == 0 || rounds <= 0) {
-    *error = "calibration needs at least one call and one round";
-    return std::nullopt;
-  }
-  std::string binary;
-  std::uint64_t entry = 0;
-  if (!own_file_offset(reinterpret_cast<const void*>(&dwcp_overhead_calibration_target), &binary, &entry, error))
-    return std::nullopt;
+Result<TrapCalibration> calibrate_trap_cost(std::uint64_t calls, int rounds) {
+  if (calls == 0 || rounds <= 0) return Error{"calibration needs at least one call and one round"};
+  auto entry = own_file_offset(reinterpret_cast<const void*>(&dwcp_overhead_calibration_target));
+  if (!entry) return entry.failure();
 
   TrapCalibration result;
   result.calls = calls;
@@ -211,21 +192,18 @@ std::optional<TrapCalibration> calibrate_trap_cost(std::string* error, std::uint
   result.ns_per_plain_call = plain_ns / static_cast<double>(calls);
 
   // Stats on only for the probed rounds: they let us check that every call was really trapped.
-  std::string stats_error;
-  auto stats = BpfStatsSession::enable(&stats_error);
-  auto probes = EmptyUprobes::attach(static_cast<int>(getpid()), binary, {entry}, error);
-  if (!probes) return std::nullopt;
-  result.multi = probes->multi();
-  auto before = read_program_run_stats(probes->program_fd(), &stats_error);
+  auto stats = BpfStatsSession::enable();
+  auto probes = EmptyUprobes::attach(static_cast<int>(getpid()), entry->path, {entry->offset});
+  if (!probes) return probes.failure();
+  result.multi = (*probes)->multi();
+  auto before = read_program_run_stats((*probes)->program_fd());
   double probed_ns = best_loop_ns(calls, rounds);
-  auto after = read_program_run_stats(probes->program_fd(), &stats_error);
+  auto after = read_program_run_stats((*probes)->program_fd());
   if (stats && before && after) {
     const std::uint64_t ran = after->run_count - before->run_count;
-    if (ran < calls * static_cast<std::uint64_t>(rounds)) {
-      *error = "calibration uprobe ran " + std::to_string(ran) + " times for " +
-               std::to_string(calls * rounds) + " calls: the probe is not where the calls go";
-      return std::nullopt;
-    }
+    if (ran < calls * static_cast<std::uint64_t>(rounds))
+      return Error{"calibration uprobe ran " + std::to_string(ran) + " times for " + std::to_string(calls * rounds) +
+                   " calls: the probe is not where the calls go"};
     result.verified = true;
   }
   result.ns_per_hit = std::max(0.0, (probed_ns - plain_ns) / static_cast<double>(calls));

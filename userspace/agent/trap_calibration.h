@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "dwcp_observer/result.h"
+
 namespace dwcp::agent {
 
 // ---- the floor: uprobes running an empty BPF program ---------------------------------------
@@ -21,8 +23,8 @@ namespace dwcp::agent {
 // as the agent does), else one perf-event uprobe per offset. Detached when destroyed.
 class EmptyUprobes {
  public:
-  static std::unique_ptr<EmptyUprobes> attach(int pid, const std::string& binary,
-                                              const std::vector<std::uint64_t>& offsets, std::string* error);
+  static Result<std::unique_ptr<EmptyUprobes>> attach(int pid, const std::string& binary,
+                                                      const std::vector<std::uint64_t>& offsets);
   ~EmptyUprobes();
   EmptyUprobes(const EmptyUprobes&) = delete;
   EmptyUprobes& operator=(const EmptyUprobes&) = delete;
@@ -55,10 +57,14 @@ struct TrapCalibration {
 // of 10,000 calls read 2.5-3x high at a load average of 8 on 2 cores (docs/performance.md).
 // Needs CAP_BPF + CAP_PERFMON (root). Takes about 2 x rounds x calls x (trap cost) of CPU at the
 // most: 50 x 200 x 10 us = 0.1 s probed.
-std::optional<TrapCalibration> calibrate_trap_cost(std::string* error, std::uint64_t calls = 200, int rounds = 50);
+Result<TrapCalibration> calibrate_trap_cost(std::uint64_t calls = 200, int rounds = 50);
 
 // File offset of the code at `address` in this process's own mappings, and the mapped file
 // (from /proc/self/maps). Exposed for the calibration and its test.
-bool own_file_offset(const void* address, std::string* path, std::uint64_t* offset, std::string* error);
+struct FileOffset {
+  std::string path;
+  std::uint64_t offset = 0;
+};
+Result<FileOffset> own_file_offset(const void* address);
 
 }  // namespace dwcp::agent

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "dwcp_observer/result.h"
 #include "goelf/bytes.h"
-#include "goelf/result.h"
 
 namespace dwcp::goelf {
 

@@ -6,8 +6,8 @@
 
 #include <cstdint>
 
+#include "dwcp_observer/result.h"
 #include "goelf/elf_image.h"
-#include "goelf/result.h"
 
 namespace dwcp::goelf {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "goelf/result.h"
+#include "dwcp_observer/result.h"
 
 namespace dwcp::goelf {
 

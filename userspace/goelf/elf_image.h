@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "dwcp_observer/result.h"
 #include "goelf/arch.h"
 #include "goelf/bytes.h"
-#include "goelf/result.h"
 
 namespace dwcp::goelf {
 

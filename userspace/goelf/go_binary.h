@@ -14,10 +14,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dwcp_observer/result.h"
 #include "goelf/buildinfo.h"
 #include "goelf/elf_image.h"
 #include "goelf/pclntab.h"
-#include "goelf/result.h"
 
 namespace dwcp::goelf {
 

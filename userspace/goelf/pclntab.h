@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "dwcp_observer/result.h"
 #include "goelf/bytes.h"
-#include "goelf/result.h"
 
 namespace dwcp::goelf {
 

@@ -12,9 +12,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "dwcp_observer/result.h"
 #include "goelf/arch.h"
 #include "goelf/bytes.h"
-#include "goelf/result.h"
 
 namespace dwcp::goelf {
 

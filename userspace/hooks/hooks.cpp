@@ -86,13 +86,13 @@ Status InitializeMetrics(const MetricsConfig& config) {
     http.basic_auth_user = config.basic_auth_user;
     http.basic_auth_password = config.basic_auth_password;
     http.title = "DWCP metrics (dwcp-observer hook library)";
-    HttpStartResult started = HttpServer::start(http, {lib.registry});
+    auto started = HttpServer::start(http, {lib.registry});
     if (!started) {
       status.ok = false;
-      status.message = started.error + " (metrics are still recorded in-process)";
+      status.message = started.error() + " (metrics are still recorded in-process)";
       return status;
     }
-    lib.server = std::move(started.server);
+    lib.server = std::move(started).value();
     lib.server->set_ready(true);
   }
   return status;

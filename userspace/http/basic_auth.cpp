@@ -3,6 +3,7 @@
 #include <crypt.h>
 
 #include <cstring>
+#include <optional>
 
 namespace dwcp::http {
 namespace {
@@ -37,15 +38,15 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-// "Basic dXNlcjpwYXNz" -> "user:pass"; false when not that form.
-bool decode_basic(const std::string& header, std::string* decoded) {
-  if (header.rfind("Basic ", 0) != 0) return false;
+// "Basic dXNlcjpwYXNz" -> "user:pass"; nullopt when not that form.
+std::optional<std::string> decode_basic(const std::string& header) {
+  if (header.rfind("Basic ", 0) != 0) return std::nullopt;
   std::string out;
   unsigned value = 0;
   int bits = 0;
   for (std::size_t i = 6; i < header.size() && header[i] != '='; ++i) {
     const char* at = std::strchr(kBase64, header[i]);
-    if (at == nullptr || header[i] == '\0') return false;
+    if (at == nullptr || header[i] == '\0') return std::nullopt;
     value = (value << 6) | static_cast<unsigned>(at - kBase64);
     bits += 6;
     if (bits >= 8) {
@@ -53,8 +54,7 @@ bool decode_basic(const std::string& header, std::string* decoded) {
       out += static_cast<char>((value >> bits) & 0xff);
     }
   }
-  *decoded = std::move(out);
-  return true;
+  return out;
 }
 
 // crypt(3) of `password` with the stored hash as its setting; equal hashes = right password.
@@ -91,12 +91,12 @@ BasicAuth::BasicAuth(std::map<std::string, std::string> users, const std::string
   }
 }
 
-BasicAuth::Result BasicAuth::verdict(bool ok, const std::string& authorization, const std::string& client) {
+BasicAuth::Verdict BasicAuth::verdict(bool ok, const std::string& authorization, const std::string& client) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (ok) {
     if (verified_.size() >= kMaxVerified) verified_.clear();
     verified_.push_back(authorization);
-    return Result::kOk;
+    return Verdict::kOk;
   }
   if (failures_.size() >= kMaxClients) failures_.clear();
   auto& entry = failures_[client];
@@ -104,15 +104,16 @@ BasicAuth::Result BasicAuth::verdict(bool ok, const std::string& authorization, 
   entry.tokens -= 1;
   if (authorization.empty()) {
     ++missing_;
-    return Result::kMissing;
+    return Verdict::kMissing;
   }
   ++wrong_;
-  return Result::kWrong;
+  return Verdict::kWrong;
 }
 
 bool BasicAuth::hash_ok(const std::string& authorization) const {
-  std::string decoded;
-  if (!decode_basic(authorization, &decoded)) return false;
+  const std::optional<std::string> basic = decode_basic(authorization);
+  if (!basic) return false;
+  const std::string& decoded = *basic;
   const std::size_t colon = decoded.find(':');
   const auto user = colon == std::string::npos ? users_.end() : users_.find(decoded.substr(0, colon));
   // An unknown name pays the same hash as a known one (against a hash nobody's password makes).
@@ -122,14 +123,14 @@ bool BasicAuth::hash_ok(const std::string& authorization) const {
   return known && match;
 }
 
-bool BasicAuth::check(const std::string& authorization, const std::string& client, Result* now,
-                      std::function<void(Result)> done) {
+bool BasicAuth::check(const std::string& authorization, const std::string& client, Verdict* now,
+                      std::function<void(Verdict)> done) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!authorization.empty())
       for (const auto& header : verified_)
         if (constant_time_equal(authorization, header)) {
-          *now = Result::kOk;
+          *now = Verdict::kOk;
           return true;
         }
     auto bucket = failures_.find(client);
@@ -140,7 +141,7 @@ bool BasicAuth::check(const std::string& authorization, const std::string& clien
       bucket->second.at = at;
       if (bucket->second.tokens < 1) {
         ++rate_limited_;
-        *now = Result::kRateLimited;
+        *now = Verdict::kRateLimited;
         return true;
       }
     }
@@ -154,7 +155,7 @@ bool BasicAuth::check(const std::string& authorization, const std::string& clien
   });
   if (queued) return false;
   ++busy_;
-  *now = Result::kBusy;
+  *now = Verdict::kBusy;
   return true;
 }
 

@@ -29,7 +29,7 @@ int bcrypt_cost(const std::string& hash);
 
 class BasicAuth {
  public:
-  enum class Result { kOk, kMissing, kWrong, kRateLimited, kBusy };
+  enum class Verdict { kOk, kMissing, kWrong, kRateLimited, kBusy };
 
   // `users`: name -> bcrypt hash; or `plain_user`/`plain_password` (the hook library's form).
   BasicAuth(std::map<std::string, std::string> users, const std::string& plain_user, const std::string& plain_password,
@@ -39,12 +39,12 @@ class BasicAuth {
   // Decides at once when it can (cached, missing, rate-limited, plaintext, queue full); else
   // queues the hash check and calls `done` from a pool thread. Returns true when it answered
   // through `*now`, false when `done` will be called.
-  bool check(const std::string& authorization, const std::string& client, Result* now,
-             std::function<void(Result)> done);
+  bool check(const std::string& authorization, const std::string& client, Verdict* now,
+             std::function<void(Verdict)> done);
   std::string failure_metrics() const;  // dwcp_observer_http_auth_failures_total
 
  private:
-  Result verdict(bool ok, const std::string& authorization, const std::string& client);
+  Verdict verdict(bool ok, const std::string& authorization, const std::string& client);
   bool hash_ok(const std::string& authorization) const;
 
   std::map<std::string, std::string> users_;

@@ -144,11 +144,12 @@ std::string client_host(const sockaddr_storage& address) {
   return text.substr(0, text.rfind(':'));
 }
 
-// A bound, listening, non-blocking socket for `text`, or -1 with *error.
-int listen_on(const std::string& text, std::string* error) {
-  std::string host;
-  int port = 0;
-  if (!parse_listen_address(text, &host, &port, error)) return -1;
+// A bound, listening, non-blocking socket for `text`.
+Result<int> listen_on(const std::string& text) {
+  auto parsed = parse_listen_address(text);
+  if (!parsed) return parsed.failure();
+  const std::string& host = parsed->host;
+  const int port = parsed->port;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -156,10 +157,7 @@ int listen_on(const std::string& text, std::string* error) {
   addrinfo* found = nullptr;
   const std::string service = std::to_string(port);
   const int rc = getaddrinfo(host.empty() ? "0.0.0.0" : host.c_str(), service.c_str(), &hints, &found);
-  if (rc != 0) {
-    *error = "cannot listen on " + text + ": cannot resolve " + host + ": " + gai_strerror(rc);
-    return -1;
-  }
+  if (rc != 0) return Error{"cannot listen on " + text + ": cannot resolve " + host + ": " + gai_strerror(rc)};
   // Like Go's net.Listen, a name with several addresses listens on one (IPv4 first).
   const addrinfo* pick = found;
   for (const addrinfo* a = found; a != nullptr; a = a->ai_next)
@@ -171,11 +169,14 @@ int listen_on(const std::string& text, std::string* error) {
   const int one = 1;
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (fd < 0 || ::bind(fd, pick->ai_addr, pick->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
-    *error = "cannot listen on " + text + ": " +
-             (errno == EADDRINUSE ? "address already in use" : std::strerror(errno)) +
-             " — pick another --web.listen-address port or stop the process that holds it";
+    const int err = errno;
+    Error error =
+        Error{"cannot listen on " + text + ": " + (err == EADDRINUSE ? "address already in use" : std::strerror(err)) +
+                  " — pick another --web.listen-address port or stop the process that holds it",
+              err, ErrorKind::kListen};
     if (fd >= 0) ::close(fd);
-    fd = -1;
+    freeaddrinfo(found);
+    return error;
   }
   freeaddrinfo(found);
   return fd;
@@ -190,21 +191,16 @@ std::string bound_address(int fd) {
 
 }  // namespace
 
-bool parse_listen_address(const std::string& text, std::string* host, int* port, std::string* error) {
+Result<ListenAddress> parse_listen_address(const std::string& text) {
   std::string host_part, port_part;
   if (!text.empty() && text.front() == '[') {
     const std::size_t close = text.find("]:");
-    if (close == std::string::npos) {
-      *error = "invalid listen address \"" + text + "\": expected [IPV6]:PORT";
-      return false;
-    }
+    if (close == std::string::npos) return Error{"invalid listen address \"" + text + "\": expected [IPV6]:PORT"};
     host_part = text.substr(1, close - 1);
     port_part = text.substr(close + 2);
     in6_addr parsed{};
-    if (inet_pton(AF_INET6, host_part.c_str(), &parsed) != 1) {
-      *error = "invalid listen address \"" + text + "\": " + host_part + " is not an IPv6 address";
-      return false;
-    }
+    if (inet_pton(AF_INET6, host_part.c_str(), &parsed) != 1)
+      return Error{"invalid listen address \"" + text + "\": " + host_part + " is not an IPv6 address"};
   } else {
     const std::size_t colon = text.rfind(':');
     host_part = colon == std::string::npos ? "" : text.substr(0, colon);
@@ -223,15 +219,11 @@ bool parse_listen_address(const std::string& text, std::string* host, int* port,
     in_addr parsed{};
     numeric_ok = inet_pton(AF_INET, host_part.c_str(), &parsed) == 1;
   }
-  if (!port_ok || !host_ok || !numeric_ok) {
-    *error = "invalid listen address \"" + text +
-             "\": expected HOST:PORT (e.g. 127.0.0.1:9476, 0.0.0.0:9476, [::1]:9476, localhost:9476) or :PORT, port "
-             "0..65535";
-    return false;
-  }
-  *host = host_part == "localhost" ? "127.0.0.1" : host_part;
-  *port = value;
-  return true;
+  if (!port_ok || !host_ok || !numeric_ok)
+    return Error{"invalid listen address \"" + text +
+                 "\": expected HOST:PORT (e.g. 127.0.0.1:9476, 0.0.0.0:9476, [::1]:9476, localhost:9476) or :PORT, "
+                 "port 0..65535"};
+  return ListenAddress{host_part == "localhost" ? "127.0.0.1" : host_part, value};
 }
 
 struct Connection {
@@ -333,9 +325,10 @@ class HttpServer::Impl {
   }
 
   std::string render(bool head, bool close, bool om, bool packed) {
-    std::string body;
-    if (!source->metrics(&body))
+    std::optional<std::string> rendered = source->metrics();
+    if (!rendered)
       return answer(503, "Service Unavailable", "text/plain; charset=utf-8", "metrics unavailable\n", head, close);
+    std::string body = std::move(*rendered);
     if (auth->enabled()) body += auth->failure_metrics();
     std::string type = "text/plain; version=0.0.4; charset=utf-8";
     if (om) {
@@ -351,23 +344,24 @@ class HttpServer::Impl {
   }
 
   std::string readiness(bool head, bool close) {
-    std::string reason;
-    if (source->ready(&reason)) return answer(200, "OK", "text/plain; charset=utf-8", "Ready\n", head, close);
-    return answer(503, "Service Unavailable", "text/plain; charset=utf-8", "Not ready: " + reason + "\n", head, close);
+    const Result<void> ready = source->ready();
+    if (ready) return answer(200, "OK", "text/plain; charset=utf-8", "Ready\n", head, close);
+    return answer(503, "Service Unavailable", "text/plain; charset=utf-8", "Not ready: " + ready.error() + "\n", head,
+                  close);
   }
 
-  void after_auth(std::uint64_t id, const Request& request, bool close, BasicAuth::Result result) {
+  void after_auth(std::uint64_t id, const Request& request, bool close, BasicAuth::Verdict result) {
     const bool head = request.method == "HEAD";
     switch (result) {
-      case BasicAuth::Result::kOk:
+      case BasicAuth::Verdict::kOk:
         return start_content(id, request, close);
-      case BasicAuth::Result::kRateLimited:
+      case BasicAuth::Verdict::kRateLimited:
         return post(
             id,
             answer(429, "Too Many Requests", "text/plain; charset=utf-8",
                    "too many failed logins from this address: try again later\n", head, close, "Retry-After: 1\r\n"),
             close);
-      case BasicAuth::Result::kBusy:
+      case BasicAuth::Verdict::kBusy:
         return post(id,
                     answer(429, "Too Many Requests", "text/plain; charset=utf-8",
                            "too many password checks waiting: try again later\n", head, close, "Retry-After: 1\r\n"),
@@ -528,10 +522,11 @@ class HttpServer::Impl {
                            true);
     if (path == options.telemetry_path) {
       if (!auth->enabled()) return start_content(c.id, request, close);
-      BasicAuth::Result now;
+      BasicAuth::Verdict now;
       const std::uint64_t id = c.id;
-      if (auth->check(request.authorization, c.client, &now,
-                      [this, id, request, close](BasicAuth::Result result) { after_auth(id, request, close, result); }))
+      if (auth->check(request.authorization, c.client, &now, [this, id, request, close](BasicAuth::Verdict result) {
+            after_auth(id, request, close, result);
+          }))
         after_auth(id, request, close, now);
       return;
     }
@@ -652,24 +647,20 @@ class HttpServer::Impl {
   }
 };
 
-HttpStartResult HttpServer::start(const HttpOptions& options,
-                                  std::vector<std::weak_ptr<prometheus::Collectable>> collectables) {
+Result<std::unique_ptr<HttpServer>> HttpServer::start(
+    const HttpOptions& options, std::vector<std::weak_ptr<prometheus::Collectable>> collectables) {
   auto local = std::make_shared<LocalContent>(std::move(collectables));
-  HttpStartResult result = start_with(options, local);
-  if (result.server) result.server->impl_->local = std::move(local);
+  auto result = start_with(options, local);
+  if (result) (*result)->impl_->local = std::move(local);
   return result;
 }
 
-HttpStartResult HttpServer::start_with(const HttpOptions& options, std::shared_ptr<ContentSource> source) {
-  HttpStartResult result;
-  if (options.basic_auth_user.empty() != options.basic_auth_password.empty()) {
-    result.error = "basic auth needs both a user and a password (got only one)";
-    return result;
-  }
-  if (!options.tls.cert_file.empty() && options.tls.key_file.empty()) {
-    result.error = "TLS needs both a certificate and a key file (got only the certificate)";
-    return result;
-  }
+Result<std::unique_ptr<HttpServer>> HttpServer::start_with(const HttpOptions& options,
+                                                           std::shared_ptr<ContentSource> source) {
+  if (options.basic_auth_user.empty() != options.basic_auth_password.empty())
+    return Error{"basic auth needs both a user and a password (got only one)"};
+  if (!options.tls.cert_file.empty() && options.tls.key_file.empty())
+    return Error{"TLS needs both a certificate and a key file (got only the certificate)"};
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   // Every connection is a descriptor: raise the soft limit toward the cap, and keep the cap under
@@ -691,31 +682,25 @@ HttpStartResult HttpServer::start_with(const HttpOptions& options, std::shared_p
   impl->source = std::move(source);
   if (!options.tls.cert_file.empty()) {
     impl->tls = std::make_unique<http::TlsContext>(options.tls, impl->options.warn);
-    std::string error;
-    if (!impl->tls->load(&error)) {
-      result.error =
-          "cannot serve TLS: " + error +
-          " (check tls_server_config: cert_file, key_file, client_ca_file must be readable PEM files and the key "
-          "must match the certificate)";
-      return result;
-    }
+    if (Result<void> loaded = impl->tls->load(); !loaded)
+      return Error{"cannot serve TLS: " + loaded.error() +
+                   " (check tls_server_config: cert_file, key_file, client_ca_file must be readable PEM files and the "
+                   "key must match the certificate)"};
   }
   if (options.inherited_listeners.empty()) {
     std::vector<std::string> addresses = {options.listen_address};
     addresses.insert(addresses.end(), options.extra_listen_addresses.begin(), options.extra_listen_addresses.end());
     for (const std::string& address : addresses) {
-      const int fd = listen_on(address, &result.error);
-      if (fd < 0) return result;  // ~Impl closes the ones already bound
-      impl->listeners.emplace_back(fd, bound_address(fd));
+      const Result<int> fd = listen_on(address);
+      if (!fd) return fd.failure();  // ~Impl closes the ones already bound
+      impl->listeners.emplace_back(*fd, bound_address(*fd));
     }
   } else {
     for (int fd : options.inherited_listeners) {
       int flags = 0;
       socklen_t size = sizeof(flags);
-      if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &flags, &size) != 0 || flags == 0) {
-        result.error = "inherited descriptor " + std::to_string(fd) + " is not a listening socket";
-        return result;
-      }
+      if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &flags, &size) != 0 || flags == 0)
+        return Error{"inherited descriptor " + std::to_string(fd) + " is not a listening socket"};
       impl->listeners.emplace_back(fd, bound_address(fd));
     }
   }
@@ -725,10 +710,7 @@ HttpStartResult HttpServer::start_with(const HttpOptions& options, std::shared_p
   impl->content = std::make_unique<http::WorkPool>(2, options.max_requests > 0 ? options.max_requests : 256);
   impl->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   impl->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (impl->epoll_fd < 0 || impl->event_fd < 0) {
-    result.error = std::string("cannot start the HTTP loop: ") + std::strerror(errno);
-    return result;
-  }
+  if (impl->epoll_fd < 0 || impl->event_fd < 0) return Error::system("cannot start the HTTP loop");
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = kEventId;
@@ -740,9 +722,9 @@ HttpStartResult HttpServer::start_with(const HttpOptions& options, std::shared_p
   }
   Impl* raw = impl.get();
   impl->loop = std::thread([raw] { raw->run(); });
-  result.server.reset(new HttpServer());
-  result.server->impl_ = std::move(impl);
-  return result;
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  server->impl_ = std::move(impl);
+  return Result<std::unique_ptr<HttpServer>>(std::move(server));
 }
 
 HttpServer::~HttpServer() = default;
@@ -774,27 +756,25 @@ void HttpServer::set_ready(bool ready, std::string reason_if_not_ready) {
 bool HttpServer::ready() const { return impl_->local && impl_->local->is_ready(); }
 
 std::string HttpServer::render_metrics() const {
-  std::string body;
-  if (!impl_->source->metrics(&body)) return "";
+  std::optional<std::string> body = impl_->source->metrics();
+  if (!body) return "";
   // The auth counter exists only where auth does (the hook library's plain server has none).
-  return body + (impl_->auth->enabled() ? impl_->auth->failure_metrics() : "");
+  return *body + (impl_->auth->enabled() ? impl_->auth->failure_metrics() : "");
 }
 
-bool LocalContent::metrics(std::string* body) {
+std::optional<std::string> LocalContent::metrics() {
   std::vector<std::weak_ptr<prometheus::Collectable>> collectables;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     collectables = collectables_;
   }
-  *body = render_text(collectables);
-  return true;
+  return render_text(collectables);
 }
 
-bool LocalContent::ready(std::string* reason) {
-  if (ready_.load()) return true;
+Result<void> LocalContent::ready() {
+  if (ready_.load()) return {};
   std::lock_guard<std::mutex> lock(mutex_);
-  *reason = not_ready_reason_;
-  return false;
+  return Error{not_ready_reason_};
 }
 
 void LocalContent::add_collectable(std::weak_ptr<prometheus::Collectable> collectable) {

@@ -61,16 +61,14 @@ int version_number(const std::string& name) {
 }
 
 // Settings without files: suites, curves, versions, client-auth mode; shared by the check and the build.
-bool apply_names(SSL_CTX* ctx, const TlsOptions& tls, std::string* error) {
+Result<void> apply_names(SSL_CTX* ctx, const TlsOptions& tls) {
   const int min = version_number(tls.min_version.empty() ? "TLS12" : tls.min_version);
   const int max = tls.max_version.empty() ? TLS1_3_VERSION : version_number(tls.max_version);
   if (min == 0 || max == 0) {
-    *error = "min_version/max_version must be TLS12 or TLS13 (TLS 1.0 and 1.1 are not offered)";
-    return false;
+    return Error{"min_version/max_version must be TLS12 or TLS13 (TLS 1.0 and 1.1 are not offered)"};
   }
   if (min > max) {
-    *error = "min_version is above max_version";
-    return false;
+    return Error{"min_version is above max_version"};
   }
   SSL_CTX_set_min_proto_version(ctx, min);
   SSL_CTX_set_max_proto_version(ctx, max);
@@ -79,10 +77,9 @@ bool apply_names(SSL_CTX* ctx, const TlsOptions& tls, std::string* error) {
     if (is_tls13_suite(name)) continue;  // always on in TLS 1.3, as in Go
     const std::string openssl = openssl_suite(name);
     if (openssl.empty()) {
-      *error = "cipher_suites: " + name +
-               " is not a TLS 1.2 suite this OpenSSL has (use Go's names, e.g. "
-               "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)";
-      return false;
+      return Error{"cipher_suites: " + name +
+                   " is not a TLS 1.2 suite this OpenSSL has (use Go's names, e.g. "
+                   "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)"};
     }
     suites += (suites.empty() ? "" : ":") + openssl;
   }
@@ -90,22 +87,19 @@ bool apply_names(SSL_CTX* ctx, const TlsOptions& tls, std::string* error) {
   // A list of TLS 1.3 suites only leaves TLS 1.2 without any: then it cannot be negotiated.
   if (suites.empty()) suites = "!ALL";
   if (SSL_CTX_set_cipher_list(ctx, suites.c_str()) != 1 && min < TLS1_3_VERSION) {
-    *error = "cipher_suites: OpenSSL refuses " + suites + ": " + openssl_error();
-    return false;
+    return Error{"cipher_suites: OpenSSL refuses " + suites + ": " + openssl_error()};
   }
   ERR_clear_error();
   std::string curves;
   for (const std::string& name : tls.curve_preferences) {
     const std::string openssl = openssl_curve(name);
     if (openssl.empty()) {
-      *error = "curve_preferences: " + name + " is not one of X25519, CurveP256, CurveP384, CurveP521";
-      return false;
+      return Error{"curve_preferences: " + name + " is not one of X25519, CurveP256, CurveP384, CurveP521"};
     }
     curves += (curves.empty() ? "" : ":") + openssl;
   }
   if (SSL_CTX_set1_groups_list(ctx, curves.empty() ? kDefaultCurves : curves.c_str()) != 1) {
-    *error = "curve_preferences: " + openssl_error();
-    return false;
+    return Error{"curve_preferences: " + openssl_error()};
   }
   if (tls.prefer_server_cipher_suites) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
   // No renegotiation (a client-driven CPU cost) and no compression (CRIME).
@@ -124,10 +118,9 @@ bool apply_names(SSL_CTX* ctx, const TlsOptions& tls, std::string* error) {
   else if (mode == "RequireAndVerifyClientCert")
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   else {
-    *error = "client_auth_type " + mode +
-             " is not one of NoClientCert, RequestClientCert, RequireAnyClientCert, "
-             "VerifyClientCertIfGiven, RequireAndVerifyClientCert";
-    return false;
+    return Error{"client_auth_type " + mode +
+                 " is not one of NoClientCert, RequestClientCert, RequireAnyClientCert, "
+                 "VerifyClientCertIfGiven, RequireAndVerifyClientCert"};
   }
   // ALPN: HTTP/1.1 only (no HTTP/2); a client offering only h2 gets no ALPN and speaks 1.1.
   SSL_CTX_set_alpn_select_cb(
@@ -141,34 +134,30 @@ bool apply_names(SSL_CTX* ctx, const TlsOptions& tls, std::string* error) {
         return SSL_TLSEXT_ERR_OK;
       },
       nullptr);
-  return true;
+  return {};
 }
 
 }  // namespace
 
-std::string check_tls_options(const TlsOptions& tls) {
+Result<void> check_tls_options(const TlsOptions& tls) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (ctx == nullptr) return openssl_error();
-  std::string error;
-  apply_names(ctx, tls, &error);
+  if (ctx == nullptr) return Error{openssl_error()};
+  Result<void> usable = apply_names(ctx, tls);
   SSL_CTX_free(ctx);
-  return error;
+  return usable;
 }
 
-SSL_CTX* make_tls_context(const TlsOptions& tls, std::string* error) {
+Result<SSL_CTX*> make_tls_context(const TlsOptions& tls) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (ctx == nullptr) {
-    *error = openssl_error();
-    return nullptr;
-  }
+  if (ctx == nullptr) return Error{openssl_error()};
   auto fail = [&](const std::string& what) {
-    *error = what + ": " + openssl_error();
+    Error error = Error{what + ": " + openssl_error()};
     SSL_CTX_free(ctx);
-    return nullptr;
+    return error;
   };
-  if (!apply_names(ctx, tls, error)) {
+  if (Result<void> usable = apply_names(ctx, tls); !usable) {
     SSL_CTX_free(ctx);
-    return nullptr;
+    return usable.failure();
   }
   if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) return fail("cert_file " + tls.cert_file);
   if (SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
@@ -201,28 +190,29 @@ TlsContext::Stamps TlsContext::stamps() const {
   return out;
 }
 
-bool TlsContext::load(std::string* error) {
+Result<void> TlsContext::load() {
   const Stamps now = stamps();
-  ctx_ = make_tls_context(tls_, error);
+  Result<SSL_CTX*> made = make_tls_context(tls_);
+  if (!made) return made.failure();
+  ctx_ = *made;
   built_ = now;
-  return ctx_ != nullptr;
+  return {};
 }
 
 SSL_CTX* TlsContext::current(bool force) {
   const Stamps now = stamps();
   if (!force && (now == built_ || now == failed_)) return ctx_;
-  std::string error;
-  SSL_CTX* fresh = make_tls_context(tls_, &error);
-  if (fresh == nullptr) {
+  Result<SSL_CTX*> fresh = make_tls_context(tls_);
+  if (!fresh) {
     // A renewal half-written (certificate and key not yet matching) fails here and is tried
     // again when the files change once more; until then the old certificate is served.
     if (!(now == failed_) || force)
-      warn_("TLS files changed but cannot be loaded, still serving the previous certificate: " + error);
+      warn_("TLS files changed but cannot be loaded, still serving the previous certificate: " + fresh.error());
     failed_ = now;
     return ctx_;
   }
   SSL_CTX_free(ctx_);  // connections made from it hold their own reference
-  ctx_ = fresh;
+  ctx_ = *fresh;
   built_ = now;
   failed_ = {};
   return ctx_;

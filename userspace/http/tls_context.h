@@ -16,19 +16,19 @@
 
 namespace dwcp::http {
 
-// Checks the names of `tls` against this OpenSSL (suites, curves, versions, client auth);
-// empty when usable, else what is wrong. Reads no file.
-std::string check_tls_options(const TlsOptions& tls);
+// Checks the names of `tls` against this OpenSSL (suites, curves, versions, client auth): ok when
+// usable, else what is wrong. Reads no file.
+Result<void> check_tls_options(const TlsOptions& tls);
 
-// The SSL_CTX for `tls`, or nullptr with *error saying why (a file, a name, a key mismatch).
-SSL_CTX* make_tls_context(const TlsOptions& tls, std::string* error);
+// The SSL_CTX for `tls` (the caller frees it), or why not (a file, a name, a key mismatch).
+Result<SSL_CTX*> make_tls_context(const TlsOptions& tls);
 
 class TlsContext {
  public:
   TlsContext(TlsOptions tls, std::function<void(const std::string&)> warn)
       : tls_(std::move(tls)), warn_(std::move(warn)) {}
   ~TlsContext();
-  bool load(std::string* error);  // the first build: any error is the caller's
+  Result<void> load();  // the first build: any error is the caller's
   // Rebuilds when a file changed since the last build (or `force`); then the current context.
   SSL_CTX* current(bool force = false);
 

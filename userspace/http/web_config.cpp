@@ -43,24 +43,24 @@ std::vector<std::string> string_list(const YAML::Node& node, const std::string& 
 }
 
 // exporter-toolkit's header rules: only these five, some with fixed values.
-std::string check_header(const std::string& name, const std::string& value) {
+Result<void> check_header(const std::string& name, const std::string& value) {
   static const char* kAllowed[] = {"Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options",
                                    "X-XSS-Protection", "Content-Security-Policy"};
   bool known = false;
   for (const char* allowed : kAllowed) known = known || name == allowed;
   if (!known)
-    return "http_server_config.headers." + name +
-           " is not supported (Strict-Transport-Security, "
-           "X-Content-Type-Options, X-Frame-Options, X-XSS-Protection, Content-Security-Policy)";
+    return Error{"http_server_config.headers." + name +
+                 " is not supported (Strict-Transport-Security, "
+                 "X-Content-Type-Options, X-Frame-Options, X-XSS-Protection, Content-Security-Policy)"};
   if (value.find_first_of("\r\n") != std::string::npos)
-    return "http_server_config.headers." + name + " has a line break";
+    return Error{"http_server_config.headers." + name + " has a line break"};
   std::string lower = value;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (name == "X-Content-Type-Options" && lower != "nosniff")
-    return "http_server_config.headers.X-Content-Type-Options must be nosniff";
+    return Error{"http_server_config.headers.X-Content-Type-Options must be nosniff"};
   if (name == "X-Frame-Options" && lower != "deny" && lower != "sameorigin")
-    return "http_server_config.headers.X-Frame-Options must be deny or sameorigin";
-  return "";
+    return Error{"http_server_config.headers.X-Frame-Options must be deny or sameorigin"};
+  return {};
 }
 
 Result<WebConfig> parse_tls(const YAML::Node& value, const std::string& base_dir, WebConfig config) {
@@ -131,8 +131,7 @@ Result<WebConfig> parse_web_config(const std::string& yaml, const std::string& b
             for (const auto& header : item.second) {
               const std::string header_name = header.first.as<std::string>();
               const std::string header_value = header.second.as<std::string>();
-              const std::string problem = check_header(header_name, header_value);
-              if (!problem.empty()) return Error{problem};
+              if (auto usable = check_header(header_name, header_value); !usable) return usable.failure();
               config.headers[header_name] = header_value;
             }
           } else {
@@ -179,8 +178,7 @@ Result<WebConfig> parse_web_config(const std::string& yaml, const std::string& b
         "client_auth_type: RequireAndVerifyClientCert (or VerifyClientCertIfGiven)"};
   if (tls.cert_file.empty() && !tls.client_ca_file.empty())
     return Error{"tls_server_config.client_ca_file without cert_file and key_file"};
-  const std::string problem = check_tls_options(tls);
-  if (!problem.empty()) return Error{"tls_server_config: " + problem};
+  if (Result<void> usable = check_tls_options(tls); !usable) return Error{"tls_server_config: " + usable.error()};
   return config;
 }
 

@@ -26,7 +26,7 @@
 #include <utility>
 
 #include "dwcp_observer/http_server.h"
-#include "goelf/result.h"
+#include "dwcp_observer/result.h"
 
 namespace dwcp::http {
 

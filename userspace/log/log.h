@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -45,6 +46,29 @@ inline void debug(std::string_view m, std::initializer_list<Field> f = {}) { wri
 inline void info(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kInfo, m, f); }
 inline void warn(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kWarn, m, f); }
 inline void error(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::kError, m, f); }
+
+// The logger a subsystem is handed: every call says its level. By default it writes through
+// write() above; a test gives it a sink of its own to see the lines (and their levels).
+class Logger {
+ public:
+  using Sink = std::function<void(Level, const std::string&)>;
+  Logger() = default;
+  explicit Logger(Sink sink) : sink_(std::move(sink)) {}
+
+  void log(Level level, const std::string& message) const {
+    if (sink_)
+      sink_(level, message);
+    else
+      write(level, message);
+  }
+  void debug(const std::string& m) const { log(Level::kDebug, m); }
+  void info(const std::string& m) const { log(Level::kInfo, m); }
+  void warn(const std::string& m) const { log(Level::kWarn, m); }
+  void error(const std::string& m) const { log(Level::kError, m); }
+
+ private:
+  Sink sink_;
+};
 
 // The line write() would print, without the lock or the output (for tests).
 std::string format_line(Level level, std::string_view message, std::initializer_list<Field> fields, Format format,

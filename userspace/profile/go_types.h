@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "goelf/result.h"
+#include "dwcp_observer/result.h"
 
 namespace dwcp::profile {
 

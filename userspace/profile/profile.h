@@ -13,8 +13,8 @@
 
 #include "dwcp_observer/contract.h"
 #include "dwcp_observer/events.h"
+#include "dwcp_observer/result.h"
 #include "goelf/arch.h"
-#include "goelf/result.h"
 #include "profile/go_types.h"
 
 namespace dwcp::profile {

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "goelf/result.h"
+#include "dwcp_observer/result.h"
 
 namespace dwcp::top {
 

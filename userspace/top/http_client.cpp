@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #ifdef DWCP_TOP_HAVE_OPENSSL
 #include <openssl/err.h>
@@ -110,27 +111,28 @@ Result<int> connect_to(const Url& url, Clock::time_point deadline) {
                " (is the agent running and listening there?)"};
 }
 
-// Decodes a chunked body; false when it is malformed.
-bool dechunk(const std::string& in, std::string* out) {
+// Decodes a chunked body; nullopt when it is malformed.
+std::optional<std::string> dechunk(const std::string& in) {
+  std::string out;
   std::size_t pos = 0;
   for (;;) {
     std::size_t eol = in.find("\r\n", pos);
-    if (eol == std::string::npos) return false;
+    if (eol == std::string::npos) return std::nullopt;
     std::size_t size = 0;
     std::size_t digits = 0;
     for (std::size_t i = pos; i < eol && in[i] != ';'; ++i, ++digits) {
       char c = in[i];
       int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      if (d < 0 || digits >= 8) return false;
+      if (d < 0 || digits >= 8) return std::nullopt;
       size = size * 16 + static_cast<std::size_t>(d);
     }
-    if (digits == 0) return false;
+    if (digits == 0) return std::nullopt;
     pos = eol + 2;
-    if (size == 0) return true;
-    if (size > in.size() - pos) return false;
-    out->append(in, pos, size);
+    if (size == 0) return out;
+    if (size > in.size() - pos) return std::nullopt;
+    out.append(in, pos, size);
     pos += size + 2;
-    if (pos > in.size()) return false;
+    if (pos > in.size()) return std::nullopt;
   }
 }
 
@@ -439,9 +441,9 @@ Result<std::string> parse_response(const std::string& response, const std::strin
     pos = next;
   }
   if (chunked) {
-    std::string decoded;
-    if (!dechunk(body, &decoded)) return Error{"malformed chunked body from " + where};
-    body = std::move(decoded);
+    std::optional<std::string> decoded = dechunk(body);
+    if (!decoded) return Error{"malformed chunked body from " + where};
+    body = std::move(*decoded);
   } else if (length >= 0) {
     if (static_cast<std::size_t>(length) > body.size()) return Error{"response from " + where + " cut short"};
     body.resize(static_cast<std::size_t>(length));

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <string>
 
-#include "goelf/result.h"
+#include "dwcp_observer/result.h"
 
 namespace dwcp::top {
 

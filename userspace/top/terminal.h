@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "goelf/result.h"
+#include "dwcp_observer/result.h"
 #include "top/render.h"
 
 namespace dwcp::top {

@@ -72,16 +72,15 @@ std::string process_uptime(const std::string& pid) {
   return format_duration(uptime - start_ticks / static_cast<double>(sysconf(_SC_CLK_TCK)));
 }
 
-bool read_auth_file(const std::string& path, Url* url, std::string* error) {
+// The user and password for `url`, from one line user:password.
+Result<void> read_auth_file(const std::string& path, Url* url) {
   std::ifstream in(path);
   std::string line;
-  if (!in || !std::getline(in, line) || line.find(':') == std::string::npos) {
-    *error = "cannot read --basic-auth-file " + path + ": expected one line `user:password`";
-    return false;
-  }
+  if (!in || !std::getline(in, line) || line.find(':') == std::string::npos)
+    return Error{"cannot read --basic-auth-file " + path + ": expected one line `user:password`"};
   url->user = line.substr(0, line.find(':'));
   url->password = line.substr(line.find(':') + 1);
-  return true;
+  return {};
 }
 
 struct Settings {
@@ -251,9 +250,8 @@ int top_main(int argc, char** argv, const std::string& default_listen) {
   }
   s.url = *url;
   if (!auth_file.empty()) {
-    std::string error;
-    if (!read_auth_file(auth_file, &s.url, &error)) {
-      std::fprintf(stderr, "dwcp-observer top: %s\n", error.c_str());
+    if (Result<void> read = read_auth_file(auth_file, &s.url); !read) {
+      std::fprintf(stderr, "dwcp-observer top: %s\n", read.error().c_str());
       return 2;
     }
   }

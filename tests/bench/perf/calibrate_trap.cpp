@@ -13,11 +13,10 @@
 #include "agent/trap_calibration.h"
 
 int main(int argc, char** argv) {
-  std::string error;
-  auto c = argc >= 3 ? dwcp::agent::calibrate_trap_cost(&error, std::strtoull(argv[1], nullptr, 0), std::atoi(argv[2]))
-                     : dwcp::agent::calibrate_trap_cost(&error);
+  auto c = argc >= 3 ? dwcp::agent::calibrate_trap_cost(std::strtoull(argv[1], nullptr, 0), std::atoi(argv[2]))
+                     : dwcp::agent::calibrate_trap_cost();
   if (!c) {
-    std::fprintf(stderr, "calibrate_trap: %s\n", error.c_str());
+    std::fprintf(stderr, "calibrate_trap: %s\n", c.error().c_str());
     return 1;
   }
   std::printf("%.0f ns per hit (plain call %.1f ns, %s, %s)\n", c->ns_per_hit, c->ns_per_plain_call,

@@ -21,13 +21,12 @@ int main(int argc, char** argv) {
   const std::string binary = argv[2];
   std::vector<std::uint64_t> offsets;
   for (int i = 3; i < argc; ++i) offsets.push_back(std::strtoull(argv[i], nullptr, 0));
-  std::string error;
-  auto probes = dwcp::agent::EmptyUprobes::attach(pid, binary, offsets, &error);
+  auto probes = dwcp::agent::EmptyUprobes::attach(pid, binary, offsets);
   if (!probes) {
-    std::fprintf(stderr, "empty_uprobes: %s\n", error.c_str());
+    std::fprintf(stderr, "empty_uprobes: %s\n", probes.error().c_str());
     return 1;
   }
-  std::printf("ATTACHED %zu %s\n", offsets.size(), probes->multi() ? "uprobe_multi" : "perf_event");
+  std::printf("ATTACHED %zu %s\n", offsets.size(), (*probes)->multi() ? "uprobe_multi" : "perf_event");
   std::fflush(stdout);
   std::string line;
   std::getline(std::cin, line);  // detach when the benchmark says so (or dies)
