@@ -22,7 +22,7 @@ timed() {
   local name=$1 t=$SECONDS r=0
   shift
   "$@" || r=$?
-  echo "arm64: $name took $((SECONDS - t)) s"
+  echo "arm64: $name took $((SECONDS - t)) s" >&2
   return $r
 }
 timed "root file system" bash tests/arm64/make_rootfs.sh >/dev/null
@@ -45,6 +45,6 @@ else
 fi
 r=0
 timed "guest" python3 tests/arm64/arm64_guest.py "$OUT/build" "$OUT/build" "$OUT/go$SECOND_GO" || r=$?
-[ $r -eq 0 ] || rc=$r
-echo "arm64: all steps $((SECONDS - start)) s, exit $rc"
+[ $r -eq 0 ] || [ $rc -ne 0 ] || rc=$r
+echo "arm64: all steps $((SECONDS - start)) s, exit $rc" >&2
 exit $rc

@@ -62,7 +62,7 @@ def guest_script(fixture_sets):
     lines = ['echo "arm64 guest: $(uname -m) kernel $(uname -r)"', "rc=0",
              'step() { name=$1; shift; "$@"; r=$?; echo "%s$name $r"; [ $r -eq 0 ] || rc=1; }' % STEP,
              'step bpf_unit_tier "$DWCP_BPF_UNIT_BIN" --gtest_color=no',
-             'step deb_install dpkg -i "$DWCP_DEB"',
+             'step deb_install dpkg -i $DWCP_DEBS',
              'echo "arm64 guest: installed $(dpkg-query -W dwcp-observer)"']
     for i, (label, directory) in enumerate(fixture_sets):
         local = "/opt/dwcp-fixtures/%d" % i
@@ -83,7 +83,9 @@ def main():
         return unavailable("not root")
     unit = os.path.join(build, "tests/bpf/dwcp_bpf_unit_tests")
     fixture_sets = [os.path.join(build, "tests/fixtures")] + ([second] if second else [])
+    # The agent's package and the hook library's, where it is a package of its own.
     deb = sorted(glob.glob(os.path.join(debs, "dwcp-observer_*_arm64.deb")))
+    deb += sorted(glob.glob(os.path.join(debs, "libdwcp-hooks*_arm64.deb")))
     for path in [unit] + [os.path.join(d, f) for d in fixture_sets for f in FIXTURES]:
         if not os.path.exists(path):
             return unavailable(path + " not built (scripts/test-arm64.sh builds everything)")
@@ -102,7 +104,7 @@ def main():
     if fetch.returncode != 0:
         return unavailable("cannot fetch Debian's arm64 kernel")
     fetched = time.time()
-    env = {"DWCP_OBSERVER_BIN": "/usr/sbin/dwcp-observer", "DWCP_SOURCE_DIR": SOURCE, "DWCP_BPF_UNIT_BIN": unit, "DWCP_DEB": deb[0],
+    env = {"DWCP_OBSERVER_BIN": "/usr/sbin/dwcp-observer", "DWCP_SOURCE_DIR": SOURCE, "DWCP_BPF_UNIT_BIN": unit, "DWCP_DEBS": " ".join(deb),
            "CI": "true", "PYTHONDONTWRITEBYTECODE": "1", "DWCP_EXPECT_KERNEL_FEATURES": EXPECTED,
            "DWCP_GO_VARIANTS": "dwcp-fixture,dwcp-fixture-stripped-pie",
            # Emulated arm64 runs the agent and fixtures many times slower: deadlines stretch.
