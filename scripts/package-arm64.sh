@@ -5,7 +5,8 @@
 # dpkg-shlibdeps only knows this machine's packages. Prints the .deb paths.
 # DWCP_PKG_WITH_TESTS=1 builds the BPF unit tier and the arm64 Go fixtures in the same tree too
 # (scripts/test-arm64.sh: one compile serves the package and the guest test, which runs the
-# installed binary).
+# installed binary). cpack installs what the build above made, without building `all` first (the
+# other test programs, which cannot run here to list their tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -23,6 +24,7 @@ configure() {
   cmake -S . -B "$PKG_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
     -DCMAKE_TOOLCHAIN_FILE="$SRC/cmake/toolchain-arm64.cmake" -DDWCP_ARM64_SYSROOT="$sysroot" \
     -DCMAKE_INSTALL_PREFIX=/usr -DDWCP_BUILD_TESTS=$tests -DDWCP_BUILD_BENCHMARKS=OFF \
+    -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON \
     -DDWCP_DEFAULT_PROFILE=/usr/share/dwcp-observer/probes/novacron-dwcp.json "$@" >/dev/null
 }
 configure

@@ -113,15 +113,17 @@ def main():
     rc, output = guest.run(SUITE, guest_script(labelled), timeout=int(os.environ.get("DWCP_GUEST_TIMEOUT", "1500")),
                            env=env, cwd=cwd, shared=sorted({SOURCE, build, debs} | set(fixture_sets)))
     done = time.time()
-    lines = [l.split("] ", 1)[-1] for l in output.splitlines()]
+    lines = output.splitlines()
     arch = [l for l in lines if l.startswith("arm64 guest: aarch64")]
     unit_line = [l for l in lines if "FAILED TEST" in l] or [l for l in lines if "[  PASSED  ]" in l]
     steps = [l[len(STEP):] for l in lines if l.startswith(STEP)]
     print("arm64 guest: exit %s; rootfs+kernel %.0f s, guest %.0f s; %s; bpf unit tier: %s" %
           (rc, fetched - started, done - fetched, arch[0] if arch else "no kernel line",
            unit_line[0].split("]", 1)[-1].strip() if unit_line else "no result line"), flush=True)
+    ran = [l for l in lines if l.startswith("Ran ") or l in ("OK",) or l.startswith("FAILED (")]
     for s in steps:
         print("arm64 guest: %s" % s, flush=True)
+    print("arm64 guest: unittest: %s" % "; ".join(ran), flush=True)
     return 1 if rc is None else rc
 
 

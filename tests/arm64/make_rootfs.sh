@@ -15,9 +15,10 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # Cross build: what CMakeLists.txt finds (-dev packages of the agent, the BPF unit tier's gtest).
 DEV=(libbpf-dev libelf-dev libdw-dev zlib1g-dev libcapstone-dev prometheus-cpp-dev libcivetweb-dev libssl-dev
      libcrypt-dev libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libstdc++-12-dev)
-# Guest: the tests' interpreter and tools, busybox for the initramfs, what `dpkg -i` runs.
+# Guest: the tests' interpreter and tools, busybox for the initramfs, what `dpkg -i` and the
+# packages' maintainer scripts run (adduser for the agent's system user).
 GUEST=(python3 python3-yaml busybox-static iproute2 procps util-linux mount bpftool base-passwd dash bash
-       coreutils dpkg tar sed grep findutils diffutils libc-bin gzip)
+       coreutils dpkg tar sed grep findutils diffutils libc-bin gzip adduser passwd)
 KEY=$(printf '%s\n' "${DEV[@]}" "${GUEST[@]}" v2 | sha256sum | cut -c1-12)
 ROOT=$CACHE/rootfs
 if [ -f "$ROOT/.dwcp-rootfs-$KEY" ]; then
@@ -72,7 +73,9 @@ touch "$ROOT.tmp/var/lib/dpkg/available"
 cp "$ROOT.tmp/usr/share/base-passwd/passwd.master" "$ROOT.tmp/etc/passwd"
 cp "$ROOT.tmp/usr/share/base-passwd/group.master" "$ROOT.tmp/etc/group"
 [ -e "$ROOT.tmp/usr/bin/sh" ] || ln -s dash "$ROOT.tmp/usr/bin/sh"
-printf 'root:*:19000:0:99999:7:::\n' > "$ROOT.tmp/etc/shadow"
+awk -F: '{print $1 ":*:19000:0:99999:7:::"}' "$ROOT.tmp/etc/passwd" > "$ROOT.tmp/etc/shadow"
+awk -F: '{print $1 ":*::"}' "$ROOT.tmp/etc/group" > "$ROOT.tmp/etc/gshadow"
+chmod 640 "$ROOT.tmp/etc/shadow" "$ROOT.tmp/etc/gshadow"
 echo dwcp-arm64 > "$ROOT.tmp/etc/hostname"
 mkdir -p "$ROOT.tmp"/{proc,sys,dev,run,tmp,root,var/tmp,host} && chmod 1777 "$ROOT.tmp/tmp" "$ROOT.tmp/var/tmp"
 # Absolute symlinks (libz.so -> /lib/aarch64-linux-gnu/...) would point into this machine's root

@@ -32,6 +32,11 @@ exit 0
 """
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def make_deb(directory, arch):
     root = os.path.join(directory, "pkg-" + arch)
     os.makedirs(os.path.join(root, "DEBIAN"))
@@ -65,13 +70,14 @@ class ImageForBothArchitectures(unittest.TestCase):
     def test_one_image_per_architecture_joined_in_one_manifest(self):
         run = self.run_script(self.debs)
         self.assertEqual(run.returncode, 0, run.stderr)
-        calls = open(self.log).read().splitlines()
-        version = re.search(r"project\(dwcp-observer VERSION ([0-9.]+)", open(os.path.join(SOURCE, "CMakeLists.txt")).read()).group(1)
+        calls = read(self.log).splitlines()
+        version = re.search(r"project\(dwcp-observer VERSION ([0-9.]+)",
+                            read(os.path.join(SOURCE, "CMakeLists.txt"))).group(1)
         image = "localhost/dwcp-observer:" + version
         self.assertEqual(run.stdout.strip().splitlines()[-1], image)
         self.assertIn("podman manifest create " + image, calls)
         # What the Containerfile copies for a TARGETARCH (its ARG DEB default).
-        containerfile = open(os.path.join(SOURCE, "packaging", "Containerfile")).read()
+        containerfile = read(os.path.join(SOURCE, "packaging", "Containerfile"))
         deb_name = re.search(r"^ARG DEB=(\S+)$", containerfile, re.M).group(1)
         self.assertIn("${TARGETARCH}", deb_name)
         for arch in ("amd64", "arm64"):
