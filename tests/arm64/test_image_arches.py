@@ -28,6 +28,7 @@ case "$1 $2" in
   "image exists"|"manifest exists") exit 1 ;;  # nothing built yet
 esac
 [ "$(basename "$0")" = debootstrap ] && mkdir -p "$4/etc/apt"
+[ "$1" = import ] && cat > /dev/null  # the base's tar stream: read it all, as podman would
 exit 0
 """
 
