@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build-arm64}
-bash scripts/setup-arm64.sh
+bash scripts/setup-arm64.sh >&2
 sysroot=$(bash tests/arm64/make_rootfs.sh)
 launcher=()
 if command -v ccache >/dev/null 2>&1; then

@@ -17,6 +17,9 @@ AGENT = os.environ.get("DWCP_OBSERVER_BIN", "")
 FIXTURE_DIR = os.environ.get("DWCP_FIXTURE_DIR", "")
 SOURCE_DIR = os.environ.get("DWCP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Every wait's deadline (never an assert on time) is multiplied by this where everything runs
+# many times slower: the emulated arm64 guest (tests/arm64/arm64_guest.py) sets it.
+TIME_SCALE = float(os.environ.get("DWCP_TEST_TIME_SCALE", "1"))
 
 
 def bpf_unavailable_reason():
@@ -157,7 +160,7 @@ class Fixture:
         os.kill(self.pid, signal.SIGUSR1)
 
     def wait_done(self, timeout=120):
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * TIME_SCALE
         while time.time() < deadline:
             line = self.proc.stdout.readline()
             if line.startswith("DONE"):
@@ -173,7 +176,7 @@ class Fixture:
     def wait_checkpoint(self, name, timeout=60):
         """--workload sessions: the next "CHECKPOINT <json>" line, which must be `name`; the
         fixture then waits for resume() (SIGUSR1)."""
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * TIME_SCALE
         while time.time() < deadline:
             line = self.proc.stdout.readline()
             if line.startswith("CHECKPOINT "):
@@ -222,7 +225,7 @@ class AgentProcess:
             self.address = self._wait_serving()
 
     def _wait_serving(self, timeout=30):
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * TIME_SCALE
         while time.time() < deadline:
             m = re.search(r"serving http://([0-9.]+:\d+)/metrics", self.log())
             if m:
@@ -263,7 +266,7 @@ class AgentProcess:
     def get(self, path, timeout=10, headers=None):
         req = urllib.request.Request("http://%s%s" % (self.address, path), headers=headers or {})
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout * TIME_SCALE) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
@@ -279,7 +282,7 @@ class AgentProcess:
 
     def wait_healthy(self, timeout=30):
         """Serving, whether or not a target is attached yet (discovery starts with none)."""
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * TIME_SCALE
         while time.time() < deadline:
             if self.get("/-/healthy")[0] == 200:
                 return
@@ -287,7 +290,7 @@ class AgentProcess:
         raise TimeoutError("agent not healthy: " + self.log())
 
     def wait_ready(self, timeout=30):
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * TIME_SCALE
         while time.time() < deadline:
             if self.get("/-/ready")[0] == 200:
                 return
@@ -296,7 +299,7 @@ class AgentProcess:
 
     def wait_exit(self, timeout=30):
         try:
-            return self.proc.wait(timeout)
+            return self.proc.wait(timeout * TIME_SCALE)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -307,7 +310,7 @@ class AgentProcess:
             self.owned_links |= link_ids_of(self.proc.pid)
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(10)
+                self.proc.wait(10 * TIME_SCALE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -321,7 +324,7 @@ class AgentProcess:
 def wait_for(predicate, timeout=15, interval=0.1):
     """Polls until predicate() is truthy; returns its last value. The agent drains its ring
     buffer every 50 ms, so counts settle shortly after the fixture's work ends."""
-    deadline = time.time() + timeout
+    deadline = time.time() + timeout * TIME_SCALE
     result = predicate()
     while not result and time.time() < deadline:
         time.sleep(interval)

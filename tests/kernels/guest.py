@@ -3,10 +3,10 @@
 
 The guest sees this machine's root file system read-only (virtio-9p) under a tmpfs overlay, so
 the already built binaries and tests run unchanged; it has its own /proc, /sys, bpffs, debugfs,
-tracefs and loopback. An arm64 suite ("bookworm-arm64", fetched with DWCP_KERNEL_ARCH=arm64)
+tracefs and loopback. An arm64 suite ("trixie-arm64", fetched with DWCP_KERNEL_ARCH=arm64)
 boots in qemu-system-aarch64 -M virt -cpu max on Debian's arm64 root file system
-(tests/arm64/make_rootfs.sh) instead, with the directories named in `shared` (the source and
-build trees) mounted from this machine at the same paths. Output goes to the serial console, which is this process's stdout; the
+(tests/arm64/make_rootfs.sh, a directory) instead, with the directories named in `shared` (the
+source and build trees) mounted from this machine at the same paths. Output goes to the serial console, which is this process's stdout; the
 command's exit code comes back as a marker line. Kernels come from fetch_kernels.sh's cache.
 
   guest.py SUITE [--timeout S] -- COMMAND...

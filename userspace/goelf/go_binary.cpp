@@ -226,13 +226,15 @@ bool GoBinary::is_alignment_padding(uint64_t table_end, uint64_t etext) const {
   // Go 1.26+ linkers place runtime.etext (moduledata.etext) on an alignment boundary after the
   // last function the table lists (go:textfipsend, one byte long), so the two differ by up to
   // the function alignment. That gap is padding only if it is shorter than the alignment, ends
-  // on the alignment, and holds no code: nothing but INT3 (0xcc), which Go's linker fills
-  // function padding with on amd64. No function can start there: the table ends before it.
+  // on the alignment, and holds no code: nothing but what Go's linker fills function padding
+  // with, INT3 (0xcc) on amd64 and zero words (UDF #0, permanently undefined) on arm64. No
+  // function can start there: the table ends before it.
   if (etext <= table_end || etext - table_end >= kFunctionAlignment || etext % kEtextAlignment != 0) return false;
   auto gap = elf_.bytes_at_vaddr(table_end, etext - table_end);
   if (!gap) return false;
+  const uint8_t fill = elf_.arch() == Arch::Arm64 ? 0x00 : 0xcc;
   for (uint64_t i = 0; i < gap->size(); ++i) {
-    if (*gap->u8(i) != 0xcc) return false;
+    if (*gap->u8(i) != fill) return false;
   }
   return true;
 }
