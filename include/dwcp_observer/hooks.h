@@ -64,10 +64,10 @@ Status InitializeMetrics(std::string_view cluster, std::string_view node, int po
 Status InitializeMetrics(const MetricsConfig& config);
 Status ShutdownMetrics();
 
-bool MetricsActive();           // between a InitializeMetrics and a ShutdownMetrics
-int MetricsPort();              // the bound HTTP port, 0 when no server runs
-std::string MetricsText();      // what /metrics serves (empty before the first Init)
-std::uint64_t IgnoredCalls();   // calls ignored because the library was not active
+bool MetricsActive();          // between a InitializeMetrics and a ShutdownMetrics
+int MetricsPort();             // the bound HTTP port, 0 when no server runs
+std::string MetricsText();     // what /metrics serves (empty before the first Init)
+std::uint64_t IgnoredCalls();  // calls ignored because the library was not active
 // /-/ready answers 200 from InitializeMetrics on; a program may report itself not ready.
 void SetReady(bool ready, std::string_view reason_if_not_ready = "not ready");
 
@@ -77,8 +77,7 @@ class AMSTMetricsWrapper {
  public:
   void OnStreamStart(std::string_view streamID) const;
   void OnStreamEnd(std::string_view streamID) const;
-  void OnStreamData(std::string_view streamID, std::int64_t bytesSent,
-                    std::int64_t bytesReceived) const;
+  void OnStreamData(std::string_view streamID, std::int64_t bytesSent, std::int64_t bytesReceived) const;
   void OnStreamError(std::string_view streamID, std::string_view errorType) const;
   void OnBandwidthUpdate(std::int64_t used, std::int64_t available) const;
   // Beyond the original wrapper (its package-level RecordAMSTStreamStart(success=false),
@@ -90,8 +89,8 @@ class AMSTMetricsWrapper {
 
 class HDEMetricsWrapper {
  public:
-  void OnCompressionComplete(std::string_view dataType, std::int64_t originalBytes,
-                             std::int64_t compressedBytes, bool deltaHit) const;
+  void OnCompressionComplete(std::string_view dataType, std::int64_t originalBytes, std::int64_t compressedBytes,
+                             bool deltaHit) const;
   void OnDecompressionComplete(bool success) const;
   void OnBaselineUpdate(std::string_view baselineType, std::int64_t count) const;
   void OnDictionaryUpdate(double efficiency) const;
@@ -100,16 +99,15 @@ class HDEMetricsWrapper {
 class MigrationMetricsWrapper {
  public:
   void OnMigrationStart(std::string_view migrationID) const;
-  void OnMigrationComplete(std::string_view migrationID, std::string_view destNode,
-                           bool dwcpEnabled) const;
+  void OnMigrationComplete(std::string_view migrationID, std::string_view destNode, bool dwcpEnabled) const;
   void OnSpeedupCalculated(std::string_view vmType, double speedupFactor) const;
 };
 
 class FederationMetricsWrapper {
  public:
   // The original's Collector.RecordFederationSync(remoteCluster, syncType, duration, saved).
-  void OnFederationSync(std::string_view remoteCluster, std::string_view syncType,
-                        double seconds, std::int64_t bandwidthSavedBytes) const;
+  void OnFederationSync(std::string_view remoteCluster, std::string_view syncType, double seconds,
+                        std::int64_t bandwidthSavedBytes) const;
 };
 
 class SystemMetricsWrapper {
@@ -119,18 +117,17 @@ class SystemMetricsWrapper {
 };
 
 // The original's package-level SetVersionInfo (its cluster comes from InitializeMetrics).
-void SetVersionInfo(std::string_view version, std::string_view gitCommit,
-                    std::string_view buildDate);
+void SetVersionInfo(std::string_view version, std::string_view gitCommit, std::string_view buildDate);
 
 // One-shot helpers of the original.
 // errorType non-empty: records an error, else the bytes (as the original).
-void RecordStreamMetrics(std::string_view streamID, std::int64_t bytesSent,
-                         std::int64_t bytesReceived, std::string_view errorType);
-void RecordCompressionMetrics(std::string_view dataType, std::int64_t originalSize,
-                              std::int64_t compressedSize, bool deltaHit);
+void RecordStreamMetrics(std::string_view streamID, std::int64_t bytesSent, std::int64_t bytesReceived,
+                         std::string_view errorType);
+void RecordCompressionMetrics(std::string_view dataType, std::int64_t originalSize, std::int64_t compressedSize,
+                              bool deltaHit);
 void RecordComponentHealth(std::string_view component, bool healthy);  // Healthy or Down
-void RecordFederationSync(std::string_view remoteCluster, std::string_view syncType,
-                          double seconds, std::int64_t bandwidthSavedBytes);
+void RecordFederationSync(std::string_view remoteCluster, std::string_view syncType, double seconds,
+                          std::int64_t bandwidthSavedBytes);
 
 }  // namespace dwcp
 

@@ -46,16 +46,15 @@ void dwcp_on_bandwidth_update(int64_t used, int64_t available);
 /* dwcp_on_stream_data with a counted id (not NUL-terminated; NULL = "" whatever the length): for
  * callers whose strings carry a length, such as Go, which can then pass their bytes without a
  * copy. The library does not keep the pointer. (Added after 0.1.0: existing calls unchanged.) */
-void dwcp_on_stream_data_n(const char* stream_id, size_t stream_id_len, int64_t bytes_sent,
-                           int64_t bytes_received);
+void dwcp_on_stream_data_n(const char* stream_id, size_t stream_id_len, int64_t bytes_sent, int64_t bytes_received);
 void dwcp_on_operation_latency(const char* operation, double seconds);
 
 /* HDE */
-void dwcp_on_compression_complete(const char* data_type, int64_t original_bytes,
-                                  int64_t compressed_bytes, int delta_hit);
+void dwcp_on_compression_complete(const char* data_type, int64_t original_bytes, int64_t compressed_bytes,
+                                  int delta_hit);
 /* dwcp_on_compression_complete with a counted data type (see dwcp_on_stream_data_n). */
-void dwcp_on_compression_complete_n(const char* data_type, size_t data_type_len,
-                                    int64_t original_bytes, int64_t compressed_bytes, int delta_hit);
+void dwcp_on_compression_complete_n(const char* data_type, size_t data_type_len, int64_t original_bytes,
+                                    int64_t compressed_bytes, int delta_hit);
 void dwcp_on_decompression_complete(int success);
 void dwcp_on_baseline_update(const char* baseline_type, int64_t count);
 void dwcp_on_dictionary_update(double efficiency);
@@ -74,8 +73,8 @@ void dwcp_set_version_info(const char* version, const char* git_commit, const ch
 /* One-shot helpers */
 void dwcp_record_stream_metrics(const char* stream_id, int64_t bytes_sent, int64_t bytes_received,
                                 const char* error_type);
-void dwcp_record_compression_metrics(const char* data_type, int64_t original_size,
-                                     int64_t compressed_size, int delta_hit);
+void dwcp_record_compression_metrics(const char* data_type, int64_t original_size, int64_t compressed_size,
+                                     int delta_hit);
 void dwcp_record_component_health(const char* component, int healthy);
 
 #pragma GCC visibility pop

@@ -140,12 +140,10 @@ struct VersionInfo {
   std::string build_date;
 };
 
-using Event = std::variant<StreamOpened, StreamClosed, AllStreamsClosed, StreamBytes, StreamError,
-                           Latency, BandwidthUpdate, CompressionDone, DecompressionDone,
-                           BaselineCount, DictionaryEfficiency, MigrationStarted,
-                           MigrationCompleted, SpeedupCalculated, FederationSync, ComponentHealth,
-                           FeatureToggle, VersionInfo, SessionClosed, StreamsAdopted, ActiveStreams,
-                           EncoderTotals>;
+using Event = std::variant<StreamOpened, StreamClosed, AllStreamsClosed, StreamBytes, StreamError, Latency,
+                           BandwidthUpdate, CompressionDone, DecompressionDone, BaselineCount, DictionaryEfficiency,
+                           MigrationStarted, MigrationCompleted, SpeedupCalculated, FederationSync, ComponentHealth,
+                           FeatureToggle, VersionInfo, SessionClosed, StreamsAdopted, ActiveStreams, EncoderTotals>;
 
 // ---- the model --------------------------------------------------------------------------------
 
@@ -208,8 +206,7 @@ class MetricsModel {
   // stream_bytes == apply(StreamBytes{...}); compression_done == apply(CompressionDone{...})
   // with operation "encode" (the original's name for it) and success.
   void stream_bytes(std::string_view stream_id, std::uint64_t sent, std::uint64_t received);
-  void compression_done(std::string_view data_type, std::uint64_t original,
-                        std::uint64_t compressed, bool delta_hit);
+  void compression_done(std::string_view data_type, std::uint64_t original, std::uint64_t compressed, bool delta_hit);
 
   // Counts one invalid input seen before it became an event (e.g. the hook library's negative
   // byte counts) in dwcp_observer_invalid_events_total{reason}.

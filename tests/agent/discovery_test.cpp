@@ -1,8 +1,8 @@
 // Discovery's scan on real processes: bounded candidates per scan, one judgement per process,
 // verdicts remembered per executable identity, other users' binaries refused before any read.
 // Needs root (the copies must be root-owned to pass the default policy; one is chowned away).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>

@@ -1,7 +1,7 @@
 // The pinned executable: one fd per target, its identity, the cheap Go sniff, and the reader
 // on a worker (package check, identity check against what the candidate was judged by).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>

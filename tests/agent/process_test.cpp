@@ -47,15 +47,15 @@ TEST(ParseStat, EmptyComm) {
 
 TEST(ParseStat, RefusesTruncatedOrMalformedLines) {
   EXPECT_FALSE(parse_stat(""));
-  EXPECT_FALSE(parse_stat("4242 dwcp S 1"));            // no parentheses
-  EXPECT_FALSE(parse_stat("4242 (dwcp) S 1 4242 4242"));  // ends before starttime
-  EXPECT_FALSE(parse_stat(stat_line("x", "S", "12a")));   // flags not a number
+  EXPECT_FALSE(parse_stat("4242 dwcp S 1"));                                      // no parentheses
+  EXPECT_FALSE(parse_stat("4242 (dwcp) S 1 4242 4242"));                          // ends before starttime
+  EXPECT_FALSE(parse_stat(stat_line("x", "S", "12a")));                           // flags not a number
   EXPECT_FALSE(parse_stat(stat_line("x", "S", "1", "99999999999999999999999")));  // overflow
-  EXPECT_FALSE(parse_stat(stat_line("x", "SS")));         // state is one character
-  EXPECT_FALSE(parse_stat(")4242 (x"));                   // ')' before '('
+  EXPECT_FALSE(parse_stat(stat_line("x", "SS")));                                 // state is one character
+  EXPECT_FALSE(parse_stat(")4242 (x"));                                           // ')' before '('
   std::string bad_utime = stat_line("x");
   bad_utime.replace(bad_utime.find(" 5 6 "), 5, " 2x0 6 ");
-  EXPECT_FALSE(parse_stat(bad_utime));                    // utime not a number
+  EXPECT_FALSE(parse_stat(bad_utime));  // utime not a number
 }
 
 TEST(ProcessCpuSeconds, OwnProcessCpuTimeIsReadAndGrows) {

@@ -114,8 +114,8 @@ TEST(Calibration, MeasuresAVerifiedPositiveTrapCost) {
   EXPECT_TRUE(c->verified);  // BPF stats confirmed one program run per probed call
   EXPECT_GT(c->ns_per_hit, 0.0);
   EXPECT_EQ(c->calls, 2000u);
-  std::printf("trap cost on this kernel: %.0f ns/hit (plain call %.1f ns, %s)\n", c->ns_per_hit,
-              c->ns_per_plain_call, c->multi ? "uprobe_multi" : "perf-event uprobe");
+  std::printf("trap cost on this kernel: %.0f ns/hit (plain call %.1f ns, %s)\n", c->ns_per_hit, c->ns_per_plain_call,
+              c->multi ? "uprobe_multi" : "perf-event uprobe");
 }
 
 TEST(Calibration, RefusesEmptyWork) {

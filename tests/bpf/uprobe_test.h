@@ -9,7 +9,7 @@
  * indices 0..8: amd64 RAX RBX RCX RDI RSI R8 R9 R10 R11, arm64 R0..R8). arm64's R9..R15 are
  * not driven here (no room in the 12 arguments); the guest's ground truth reads what they hold. */
 enum ut_reg { UT_REG0 = 0, UT_REG1, UT_REG2, UT_REG3, UT_REG4, UT_REG5, UT_REG6, UT_REG7, UT_REG8 };
-#define UT_ARG_SP 9   /* the stack pointer: DWCP_LOC_STACK locations are read at SP + offset */
+#define UT_ARG_SP 9    /* the stack pointer: DWCP_LOC_STACK locations are read at SP + offset */
 #define UT_ARG_G 10    /* the current goroutine's g (amd64 R14, arm64 R28): the pairing key */
 #define UT_ARG_SPEC 11 /* low 32 bits: spec index (probe_specs); high 32 bits: scratch slot */
 #define UT_ARGS 12

@@ -1,10 +1,10 @@
 // Writes the synthetic seed inputs of the goelf fuzzers: pclntabs in every header format,
 // .go.buildinfo blobs in both layouts, small Go-like ELF files, and machine code.
 // Usage: make_seeds OUTDIR   (creates OUTDIR/<fuzzer>/...)
+#include <sys/stat.h>
 #include <fstream>
 #include <iostream>
 #include <string>
-#include <sys/stat.h>
 
 #include "synthetic_tables.h"
 
@@ -62,9 +62,8 @@ int main(int argc, char** argv) {
     write(out + "/fuzz_go_binary/" + format.name + "_stripped", goelf_test::build_elf(format.magic, false));
   }
 
-  write(out + "/fuzz_ret_finder/two_rets",
-        {0x48, 0x85, 0xc0, 0x74, 0x06, 0xb8, 0xc3, 0x00, 0x00, 0x00, 0xc3, 0x48, 0xc7, 0xc1, 0xc3, 0xc3, 0xc3, 0x00,
-         0xc2, 0x08, 0x00, 0xcc, 0xcc});
+  write(out + "/fuzz_ret_finder/two_rets", {0x48, 0x85, 0xc0, 0x74, 0x06, 0xb8, 0xc3, 0x00, 0x00, 0x00, 0xc3, 0x48,
+                                            0xc7, 0xc1, 0xc3, 0xc3, 0xc3, 0x00, 0xc2, 0x08, 0x00, 0xcc, 0xcc});
   write(out + "/fuzz_ret_finder/prefixed", {0x90, 0xf3, 0xc3, 0x90, 0xf2, 0xc3, 0xcb, 0x48, 0xcf});
   return 0;
 }

@@ -169,4 +169,3 @@ TEST(BuildInfo, ModuleVersionOfThePackage) {
 }
 
 }  // namespace
-

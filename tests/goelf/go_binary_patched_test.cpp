@@ -7,17 +7,17 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <tuple>
 
+#include "go_binary_test_support.h"
 #include "goelf/go_binary.h"
 #include "goelf/pclntab.h"
 #include "synthetic_tables.h"
-#include "go_binary_test_support.h"
 
 using dwcp::goelf::ElfImage;
 using dwcp::goelf::Function;
@@ -47,7 +47,8 @@ Patched load_for_patching(const std::string& file) {
   if (!elf) throw std::runtime_error(elf.error());
   for (size_t i = 0; i < elf->sections().size(); ++i) {
     const auto& section = elf->sections()[i];
-    if (section.name == ".gopclntab" || section.name == ".data.rel.ro.gopclntab") patched.pclntab_offset = section.offset;
+    if (section.name == ".gopclntab" || section.name == ".data.rel.ro.gopclntab")
+      patched.pclntab_offset = section.offset;
     if (section.name == ".text") patched.text_section_header = header.e_shoff + i * sizeof(Elf64_Shdr);
   }
   return patched;
@@ -129,7 +130,8 @@ TEST(GoBinary, Go126ExternallyLinkedPieReadsModuledataThroughRelocations) {
   size_t relocations_cleared = 0;
   for (const auto& section : elf->sections()) {
     if (section.type != SHT_RELA) continue;
-    for (uint64_t at = section.offset; at + sizeof(Elf64_Rela) <= section.offset + section.size; at += sizeof(Elf64_Rela)) {
+    for (uint64_t at = section.offset; at + sizeof(Elf64_Rela) <= section.offset + section.size;
+         at += sizeof(Elf64_Rela)) {
       Elf64_Rela rela;
       std::memcpy(&rela, &patched.bytes[at], sizeof rela);
       if (rela.r_offset != pclntab->addr + 24) continue;
@@ -306,7 +308,8 @@ TEST(GoBinary, PclntabOverCodeThatIsNotGoIsRefused) {
   ASSERT_NE(text, nullptr);
   size_t patched = 0;
   for (size_t i = text->offset; i + 4 <= text->offset + text->size; ++i) {
-    if ((bytes[i] == 0x49 || bytes[i] == 0x4d) && bytes[i + 1] == 0x3b && bytes[i + 2] == 0x66 && bytes[i + 3] == 0x10) {
+    if ((bytes[i] == 0x49 || bytes[i] == 0x4d) && bytes[i + 1] == 0x3b && bytes[i + 2] == 0x66 &&
+        bytes[i + 3] == 0x10) {
       bytes[i] &= ~uint8_t{1};  // REX.B off: [R14+16] becomes [RSI+16], same length
       ++patched;
     }
@@ -393,20 +396,20 @@ TEST_P(SyntheticElfTest, ResolvesFunctionsRetsAndBuildInfo) {
   EXPECT_EQ(*rets, expected_rets);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllFormats, SyntheticElfTest,
-    ::testing::Values(SyntheticCase{0xfffffffa, false, "1.16", "absolute entries"},
-                      SyntheticCase{0xfffffffa, true, "1.16", "absolute entries"},
-                      SyntheticCase{0xfffffff0, false, "1.18", "pclntab header"},
-                      SyntheticCase{0xfffffff1, false, "1.20", "pclntab header"},
-                      SyntheticCase{0xfffffff1, true, "1.20", "pclntab header"},
-                      SyntheticCase{0, false, "1.26", ".text section"},
-                      SyntheticCase{0, true, "1.26", ".text section"}),
-    [](const auto& info) {
-      std::string name = std::string("Go") + info.param.version + (info.param.symtab ? "_symtab" : "_stripped");
-      for (char& ch : name) ch = ch == '.' ? '_' : ch;
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(AllFormats, SyntheticElfTest,
+                         ::testing::Values(SyntheticCase{0xfffffffa, false, "1.16", "absolute entries"},
+                                           SyntheticCase{0xfffffffa, true, "1.16", "absolute entries"},
+                                           SyntheticCase{0xfffffff0, false, "1.18", "pclntab header"},
+                                           SyntheticCase{0xfffffff1, false, "1.20", "pclntab header"},
+                                           SyntheticCase{0xfffffff1, true, "1.20", "pclntab header"},
+                                           SyntheticCase{0, false, "1.26", ".text section"},
+                                           SyntheticCase{0, true, "1.26", ".text section"}),
+                         [](const auto& info) {
+                           std::string name =
+                               std::string("Go") + info.param.version + (info.param.symtab ? "_symtab" : "_stripped");
+                           for (char& ch : name) ch = ch == '.' ? '_' : ch;
+                           return name;
+                         });
 
 }  // namespace
 

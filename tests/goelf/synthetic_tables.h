@@ -3,8 +3,8 @@
 // the 1.16, 1.20 and 1.26 formats exist nowhere else on this machine.
 #pragma once
 
-#include <cstdint>
 #include <elf.h>
+#include <cstdint>
 
 #include <cstring>
 #include <string>
@@ -21,10 +21,10 @@ inline void put_u32(std::vector<uint8_t>& out, size_t at, uint32_t v) { std::mem
 inline void put_u64(std::vector<uint8_t>& out, size_t at, uint64_t v) { std::memcpy(&out[at], &v, 8); }
 
 struct PclntabLayout {
-  size_t functab_offset = 0;    // from the table start
+  size_t functab_offset = 0;  // from the table start
   size_t func_records_offset = 0;
-  size_t field_size = 0;        // 8 for 1.16, 4 for 1.18+
-  size_t record_size = 0;       // bytes of each _func we emit (entry + nameoff)
+  size_t field_size = 0;   // 8 for 1.16, 4 for 1.18+
+  size_t record_size = 0;  // bytes of each _func we emit (entry + nameoff)
 };
 
 // magic: 0xfffffffa (1.16), 0xfffffff0 (1.18), 0xfffffff1 (1.20; with text_start_field = 0 it is 1.26).
@@ -60,16 +60,19 @@ inline std::vector<uint8_t> build_pclntab(uint32_t magic, uint64_t text_start, u
   word(1, 0);  // nfiles
   size_t w = 2;
   if (!go116) word(w++, text_start_field);
-  word(w++, names_offset);             // funcnametab
-  word(w++, names_offset);             // cutab (unused by the reader)
-  word(w++, names_offset);             // filetab (unused)
-  word(w++, names_offset);             // pctab (unused)
-  word(w++, layout.functab_offset);    // pclntab/functab
+  word(w++, names_offset);           // funcnametab
+  word(w++, names_offset);           // cutab (unused by the reader)
+  word(w++, names_offset);           // filetab (unused)
+  word(w++, names_offset);           // pctab (unused)
+  word(w++, layout.functab_offset);  // pclntab/functab
   std::memcpy(&out[names_offset], names.data(), names.size());
 
   auto entry_field = [&](uint64_t address) { return go116 ? address : address - text_start; };
   auto put_field = [&](size_t at, uint64_t v) {
-    if (go116) put_u64(out, at, v); else put_u32(out, at, static_cast<uint32_t>(v));
+    if (go116)
+      put_u64(out, at, v);
+    else
+      put_u32(out, at, static_cast<uint32_t>(v));
   };
   for (size_t i = 0; i < functions.size(); ++i) {
     const size_t record = layout.func_records_offset + i * layout.record_size;
@@ -94,8 +97,16 @@ inline void append_uvarint(std::vector<uint8_t>& out, uint64_t v) {
 
 // Module info as the Go linker frames it: 16 sentinel bytes, the text (ending in '\n'), 16 more.
 inline std::string frame_modinfo(const std::string& text) {
-  const std::string start("0w\xaf\x0c\x92t\x08\x02" "A\xe1\xc1\x07\xe6\xd6\x18\xe6", 16);
-  const std::string end("\xf9" "2C1\x86\x18 r\x00\x82" "B\x10" "A\x16\xd8\xf2", 16);
+  const std::string start(
+      "0w\xaf\x0c\x92t\x08\x02"
+      "A\xe1\xc1\x07\xe6\xd6\x18\xe6",
+      16);
+  const std::string end(
+      "\xf9"
+      "2C1\x86\x18 r\x00\x82"
+      "B\x10"
+      "A\x16\xd8\xf2",
+      16);
   return start + text + end;
 }
 
@@ -176,8 +187,8 @@ inline std::vector<uint8_t> build_elf(uint32_t pclntab_magic, bool with_symtab) 
   const uint64_t field = (pclntab_magic == 0 || go116) ? 0 : kSyntheticText;
   blobs.push_back({".gopclntab", SHT_PROGBITS, SHF_ALLOC,
                    build_pclntab(magic, kSyntheticText, field, synthetic_elf_functions(), text_end)});
-  blobs.push_back({".go.buildinfo", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE,
-                   build_inline_buildinfo("go1.26.0", sample_modinfo())});
+  blobs.push_back(
+      {".go.buildinfo", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, build_inline_buildinfo("go1.26.0", sample_modinfo())});
   {
     std::vector<uint8_t> note(12, 0);
     const std::string id = "synthetic/build/id/for-tests";

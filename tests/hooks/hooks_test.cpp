@@ -34,9 +34,7 @@ std::string series(const std::string& family, const std::string& labels = "") {
   return family + "{cluster=\"c1\",node=\"n1\"" + (labels.empty() ? "" : "," + labels) + "}";
 }
 
-double value(const std::string& name, double missing = -1) {
-  return text_value(MetricsText(), name).value_or(missing);
-}
+double value(const std::string& name, double missing = -1) { return text_value(MetricsText(), name).value_or(missing); }
 
 double invalid(const std::string& reason) {
   return value("dwcp_observer_invalid_events_total{reason=\"" + reason + "\"}", 0);
@@ -70,14 +68,16 @@ TEST(Hooks, EveryWrapperCallLandsInItsFamily) {
   EXPECT_EQ(text_value(text, series("dwcp_hde_bytes_original_total", "data_type=\"w_type\"")), 1000);
   EXPECT_EQ(text_value(text, series("dwcp_hde_baseline_count", "baseline_type=\"w_base\"")), 9);
   EXPECT_EQ(text_value(text, series("dwcp_hde_dictionary_efficiency_percent")), 12.5);
-  EXPECT_EQ(text_value(text, "dwcp_migration_duration_seconds_count{cluster=\"c1\",source_node=\"n1\","
-                             "dest_node=\"w_dest\",dwcp_enabled=\"true\"}"),
+  EXPECT_EQ(text_value(text,
+                       "dwcp_migration_duration_seconds_count{cluster=\"c1\",source_node=\"n1\","
+                       "dest_node=\"w_dest\",dwcp_enabled=\"true\"}"),
             1);
   EXPECT_EQ(text_value(text, "dwcp_migration_speedup_factor{cluster=\"c1\",vm_type=\"w_vm\"}"), 3.5);
   EXPECT_EQ(text_value(text, series("dwcp_system_component_health", "component=\"w_comp\"")), 1);
   EXPECT_EQ(text_value(text, series("dwcp_system_config_enabled", "feature=\"w_feat\"")), 1);
-  EXPECT_EQ(text_value(text, "dwcp_federation_bandwidth_saved_bytes_total{cluster=\"c1\","
-                             "remote_cluster=\"w_remote\"}"),
+  EXPECT_EQ(text_value(text,
+                       "dwcp_federation_bandwidth_saved_bytes_total{cluster=\"c1\","
+                       "remote_cluster=\"w_remote\"}"),
             4096);
   amst.OnStreamEnd("w1");
 }
@@ -97,8 +97,7 @@ TEST(Hooks, NegativeSizesAreClampedAndCounted) {
 
 TEST(Hooks, EmptyAndNullIdsBecomeUnknownAndAreCounted) {
   const double before = invalid("empty_id");
-  const double unknown_before =
-      value(series("dwcp_amst_bytes_sent_total", "stream_id=\"unknown\""), 0);
+  const double unknown_before = value(series("dwcp_amst_bytes_sent_total", "stream_id=\"unknown\""), 0);
   AMSTMetricsWrapper().OnStreamData("", 11, 0);
   dwcp_on_stream_data(nullptr, 11, 0);
   dwcp_on_stream_error(nullptr, nullptr);

@@ -32,7 +32,9 @@ TEST(KernelPlan, Debian11Gets_FexitWithNonblockVariant_AddressSpecs_ClassicUprob
   const auto plan = plan_kernel(debian("5.10.0-32-amd64", false, 6, false, false));
   EXPECT_EQ(plan.socket_bytes, SocketBytes::kFexit);
   EXPECT_TRUE(plan.recvmsg_nonblock);
-  EXPECT_EQ(mechanisms(plan), "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=address_map uprobe_link=classic discovery=exec_tracepoint ");
+  EXPECT_EQ(
+      mechanisms(plan),
+      "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=address_map uprobe_link=classic discovery=exec_tracepoint ");
   EXPECT_EQ(describe_plan("5.10.0-32-amd64", plan),
             "kernel 5.10.0-32-amd64: socket bytes from fexit tcp_sendmsg/tcp_recvmsg; probe specs by address "
             "(no attach cookies); classic uprobes; process execs from sched_process_exec");
@@ -42,13 +44,16 @@ TEST(KernelPlan, Debian12Gets_FexitWithoutNonblock_Cookies_ClassicUprobes) {
   const auto plan = plan_kernel(debian("6.1.0-50-amd64", false, 5, true, false));
   EXPECT_EQ(plan.socket_bytes, SocketBytes::kFexit);
   EXPECT_FALSE(plan.recvmsg_nonblock);
-  EXPECT_EQ(mechanisms(plan), "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=attach_cookie uprobe_link=classic discovery=exec_tracepoint ");
+  EXPECT_EQ(
+      mechanisms(plan),
+      "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=attach_cookie uprobe_link=classic discovery=exec_tracepoint ");
 }
 
 TEST(KernelPlan, Debian13AndLaterGetEverything) {
   const auto plan = plan_kernel(debian("6.12.117+deb13-amd64", true, 5, true, true));
   EXPECT_EQ(mechanisms(plan),
-            "socket_bytes=sock_length_tracepoints probe_spec=attach_cookie uprobe_link=uprobe_multi discovery=exec_tracepoint ");
+            "socket_bytes=sock_length_tracepoints probe_spec=attach_cookie uprobe_link=uprobe_multi "
+            "discovery=exec_tracepoint ");
   EXPECT_TRUE(plan.missing_tracepoints.empty());
 }
 
@@ -120,7 +125,8 @@ TEST(KernelPlan, PerChunkProbesAreRefusedFrom7AndNamedInTheLogLine) {
             std::string::npos);
   // The other jobs' mechanisms are those of any kernel that has everything.
   EXPECT_EQ(mechanisms(plan),
-            "socket_bytes=sock_length_tracepoints probe_spec=attach_cookie uprobe_link=uprobe_multi discovery=exec_tracepoint ");
+            "socket_bytes=sock_length_tracepoints probe_spec=attach_cookie uprobe_link=uprobe_multi "
+            "discovery=exec_tracepoint ");
 
   f.allow_unvouched_per_chunk_probes = true;  // DWCP_OBSERVER_PER_CHUNK_PROBES=allow
   const auto allowed = plan_kernel(f);
@@ -145,8 +151,9 @@ TEST(DisableFeatures, ForcesTheFallbacksAndReportsUnknownNames) {
   std::vector<std::string> unknown;
   disable_features(&f, "attach_cookie,uprobe_multi,,sock_length,bogus", &unknown);
   EXPECT_EQ(unknown, std::vector<std::string>{"bogus"});
-  EXPECT_EQ(mechanisms(plan_kernel(f)),
-            "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=address_map uprobe_link=classic discovery=exec_tracepoint ");
+  EXPECT_EQ(
+      mechanisms(plan_kernel(f)),
+      "socket_bytes=fexit_tcp_sendmsg_recvmsg probe_spec=address_map uprobe_link=classic discovery=exec_tracepoint ");
   disable_features(&f, "fexit", &unknown);
   EXPECT_EQ(plan_kernel(f).socket_bytes, SocketBytes::kNone);
   // Without the process tracepoints discovery keeps scanning /proc (the programs are switched off).
@@ -196,12 +203,16 @@ TEST(LoadBase, BoundedInput) {
 TEST(Listeners, OnlyListeningRowsWithTheirPortAndInode) {
   const std::string tcp =
       "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-      "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0\n"
-      "   1: 0100007F:1F90 0100007F:D2C4 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0 20 4 30 10 -1\n"
+      "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 "
+      "0\n"
+      "   1: 0100007F:1F90 0100007F:D2C4 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0 20 4 30 10 "
+      "-1\n"
       "   2: broken\n";
   const std::string tcp6 =
-      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-      "   0: 00000000000000000000000001000000:A411 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 99 1 0 100 0 0 10 0\n";
+      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr "
+      "tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 00000000000000000000000001000000:A411 00000000000000000000000000000000:0000 0A 00000000:00000000 "
+      "00:00000000 00000000  1000        0 99 1 0 100 0 0 10 0\n";
   const auto v4 = parse_listeners(tcp);
   ASSERT_EQ(v4.size(), 1u);
   EXPECT_EQ(v4[0].port, 8080);

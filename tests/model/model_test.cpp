@@ -13,9 +13,9 @@
 namespace dwcp {
 namespace {
 
-using testing::LabelMap;
 using testing::find_family;
 using testing::find_metric;
+using testing::LabelMap;
 using testing::value_of;
 
 ModelOptions options(std::size_t max_label_values = 64) {
@@ -31,8 +31,7 @@ struct ManualClock {
   std::shared_ptr<std::chrono::steady_clock::time_point> now =
       std::make_shared<std::chrono::steady_clock::time_point>();
   void advance(double seconds) {
-    *now += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(seconds));
+    *now += std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
   }
   std::function<std::chrono::steady_clock::time_point()> fn() const {
     auto n = now;
@@ -81,11 +80,9 @@ TEST(ModelFamilies, TheCatalogueNamesTypesLabelsAndBuckets) {
       {"dwcp_hde_dictionary_efficiency_percent", "gauge", {"cluster", "node"}},
       {"dwcp_hde_bytes_original_total", "counter", {"cluster", "node", "data_type"}},
       {"dwcp_hde_bytes_compressed_total", "counter", {"cluster", "node", "data_type"}},
-      {"dwcp_migration_duration_seconds", "histogram",
-       {"cluster", "source_node", "dest_node", "dwcp_enabled"}},
+      {"dwcp_migration_duration_seconds", "histogram", {"cluster", "source_node", "dest_node", "dwcp_enabled"}},
       {"dwcp_migration_speedup_factor", "gauge", {"cluster", "vm_type"}},
-      {"dwcp_federation_sync_duration_seconds", "histogram",
-       {"cluster", "remote_cluster", "sync_type"}},
+      {"dwcp_federation_sync_duration_seconds", "histogram", {"cluster", "remote_cluster", "sync_type"}},
       {"dwcp_federation_bandwidth_saved_bytes_total", "counter", {"cluster", "remote_cluster"}},
       {"dwcp_system_component_health", "gauge", {"cluster", "node", "component"}},
       {"dwcp_system_config_enabled", "gauge", {"cluster", "node", "feature"}},
@@ -138,12 +135,9 @@ TEST(ModelFamilies, EveryFamilyIsPresentFromTheFirstScrapeWithKnownSeriesAtZero)
     EXPECT_EQ(value_of(families, "dwcp_amst_streams_total", {{"result", result}}), 0) << result;
   for (const char* op : {"compress", "decompress", "encode", "decode"})
     for (const char* result : {"success", "failure"})
-      EXPECT_EQ(value_of(families, "dwcp_hde_operations_total",
-                         {{"operation", op}, {"result", result}}),
-                0)
+      EXPECT_EQ(value_of(families, "dwcp_hde_operations_total", {{"operation", op}, {"result", result}}), 0)
           << op << " " << result;
-  const auto* latency = find_metric(families, "dwcp_amst_latency_seconds",
-                                    {{"operation", "stream_duration"}});
+  const auto* latency = find_metric(families, "dwcp_amst_latency_seconds", {{"operation", "stream_duration"}});
   ASSERT_NE(latency, nullptr);
   EXPECT_EQ(latency->histogram.sample_count, 0u);
   EXPECT_EQ(latency->histogram.bucket.size(), model_families()[5].buckets.size() + 1);  // + +Inf
@@ -189,9 +183,9 @@ TEST(ModelFamilies, EverySeriesCarriesTheFamilyLabelsThenTheTargetLabels) {
     }
   }
   EXPECT_EQ(value_of(families, "dwcp_migration_duration_seconds_missing"), std::nullopt);
-  const auto* migration = find_metric(families, "dwcp_migration_duration_seconds",
-                                      {{"cluster", "c1"}, {"source_node", "n1"},
-                                       {"dest_node", "node-b"}, {"dwcp_enabled", "true"}});
+  const auto* migration =
+      find_metric(families, "dwcp_migration_duration_seconds",
+                  {{"cluster", "c1"}, {"source_node", "n1"}, {"dest_node", "node-b"}, {"dwcp_enabled", "true"}});
   ASSERT_NE(migration, nullptr);
 }
 
@@ -215,12 +209,8 @@ TEST(ModelDerived, DeltaHitRateIsHitsOverCompressions) {
   model.compression_done("vm_disk", 100, 50, false);
   auto families = registry->Collect();
   EXPECT_DOUBLE_EQ(*value_of(families, "dwcp_hde_delta_hit_rate_percent"), 75.0);
-  EXPECT_EQ(value_of(families, "dwcp_hde_operations_total",
-                     {{"operation", "encode"}, {"result", "success"}}),
-            3);
-  EXPECT_EQ(value_of(families, "dwcp_hde_operations_total",
-                     {{"operation", "compress"}, {"result", "success"}}),
-            1);
+  EXPECT_EQ(value_of(families, "dwcp_hde_operations_total", {{"operation", "encode"}, {"result", "success"}}), 3);
+  EXPECT_EQ(value_of(families, "dwcp_hde_operations_total", {{"operation", "compress"}, {"result", "success"}}), 1);
   EXPECT_EQ(value_of(families, "dwcp_hde_bytes_original_total", {{"data_type", "vm_disk"}}), 200);
   EXPECT_EQ(value_of(families, "dwcp_hde_bytes_compressed_total", {{"data_type", "vm_disk"}}), 100);
   // A failed compression counts as a failure and is neither hit nor miss.
@@ -229,12 +219,8 @@ TEST(ModelDerived, DeltaHitRateIsHitsOverCompressions) {
   model.apply(failed);
   families = registry->Collect();
   EXPECT_DOUBLE_EQ(*value_of(families, "dwcp_hde_delta_hit_rate_percent"), 75.0);
-  EXPECT_EQ(value_of(families, "dwcp_hde_operations_total",
-                     {{"operation", "compress"}, {"result", "failure"}}),
-            1);
-  EXPECT_EQ(value_of(families, "dwcp_hde_operations_total",
-                     {{"operation", "encode"}, {"result", "failure"}}),
-            0);
+  EXPECT_EQ(value_of(families, "dwcp_hde_operations_total", {{"operation", "compress"}, {"result", "failure"}}), 1);
+  EXPECT_EQ(value_of(families, "dwcp_hde_operations_total", {{"operation", "encode"}, {"result", "failure"}}), 0);
 }
 
 TEST(ModelDerived, AFailedCompressionCountsTheInputItWasGivenAndNothingElse) {
@@ -327,8 +313,7 @@ TEST(ModelDerived, ActiveStreamsAreOpenedMinusClosed) {
   EXPECT_EQ(value_of(families, "dwcp_amst_streams_active"), 2);
   EXPECT_EQ(value_of(families, "dwcp_amst_streams_total", {{"result", "success"}}), 3);
   EXPECT_EQ(value_of(families, "dwcp_amst_streams_total", {{"result", "failure"}}), 1);
-  const auto* duration = find_metric(families, "dwcp_amst_latency_seconds",
-                                     {{"operation", "stream_duration"}});
+  const auto* duration = find_metric(families, "dwcp_amst_latency_seconds", {{"operation", "stream_duration"}});
   ASSERT_NE(duration, nullptr);
   EXPECT_EQ(duration->histogram.sample_count, 1u);
   EXPECT_EQ(bucket_count(*duration, 0.002), 0u);
@@ -337,15 +322,13 @@ TEST(ModelDerived, ActiveStreamsAreOpenedMinusClosed) {
   model.apply(AllStreamsClosed{});
   families = registry->Collect();
   EXPECT_EQ(value_of(families, "dwcp_amst_streams_active"), 0);
-  EXPECT_EQ(find_metric(families, "dwcp_amst_latency_seconds", {{"operation", "stream_duration"}})
-                ->histogram.sample_count,
-            3u);
+  EXPECT_EQ(
+      find_metric(families, "dwcp_amst_latency_seconds", {{"operation", "stream_duration"}})->histogram.sample_count,
+      3u);
   model.apply(StreamClosed{"9"});  // never opened: ignored, counted
   families = registry->Collect();
   EXPECT_EQ(value_of(families, "dwcp_amst_streams_active"), 0);
-  EXPECT_EQ(value_of(families, "dwcp_observer_invalid_events_total",
-                     {{"reason", "close_without_open"}}),
-            1);
+  EXPECT_EQ(value_of(families, "dwcp_observer_invalid_events_total", {{"reason", "close_without_open"}}), 1);
 }
 
 // Issue 13: a stream id is an index inside one AMST session; sessions are the identity.
@@ -375,8 +358,7 @@ TEST(ModelSessions, CollidingIdsStayApartAndCloseEndsOnlyItsSession) {
   EXPECT_EQ(value_of(registry->Collect(), "dwcp_amst_streams_active"), 2);
   EXPECT_EQ(duration_count(), 4u);
   model.apply(StreamClosed{"1", a});  // already closed with its session
-  EXPECT_EQ(value_of(registry->Collect(), "dwcp_observer_invalid_events_total", {{"reason", "close_without_open"}}),
-            1);
+  EXPECT_EQ(value_of(registry->Collect(), "dwcp_observer_invalid_events_total", {{"reason", "close_without_open"}}), 1);
 }
 
 TEST(ModelSessions, AdoptedStreamsAreActiveButNeitherCountedNorTimed) {
@@ -400,9 +382,9 @@ TEST(ModelSessions, AdoptedStreamsAreActiveButNeitherCountedNorTimed) {
   model.apply(SessionClosed{fresh});
   families = registry->Collect();
   EXPECT_EQ(value_of(families, "dwcp_amst_streams_active"), 0);
-  EXPECT_EQ(find_metric(families, "dwcp_amst_latency_seconds", {{"operation", "stream_duration"}})
-                ->histogram.sample_count,
-            2u);
+  EXPECT_EQ(
+      find_metric(families, "dwcp_amst_latency_seconds", {{"operation", "stream_duration"}})->histogram.sample_count,
+      2u);
 }
 
 TEST(ModelMigration, DurationGivenBySourceOrMeasuredFromTheStart) {
@@ -425,11 +407,8 @@ TEST(ModelMigration, DurationGivenBySourceOrMeasuredFromTheStart) {
   EXPECT_EQ(bucket_count(*with, 2), 0u);
   EXPECT_EQ(bucket_count(*with, 4), 1u);
   EXPECT_EQ(bucket_count(*with, 128), 2u);
-  EXPECT_EQ(find_metric(families, "dwcp_migration_duration_seconds", {{"dwcp_enabled", "false"}}),
-            nullptr);
-  EXPECT_EQ(value_of(families, "dwcp_observer_invalid_events_total",
-                     {{"reason", "complete_without_start"}}),
-            1);
+  EXPECT_EQ(find_metric(families, "dwcp_migration_duration_seconds", {{"dwcp_enabled", "false"}}), nullptr);
+  EXPECT_EQ(value_of(families, "dwcp_observer_invalid_events_total", {{"reason", "complete_without_start"}}), 1);
 }
 
 TEST(ModelCardinality, ExcessValuesFoldIntoOtherAndAreCounted) {
@@ -462,19 +441,14 @@ TEST(ModelInvalidInput, IsClampedNamedUnknownAndCounted) {
   const auto families = registry->Collect();
   EXPECT_EQ(value_of(families, "dwcp_amst_bytes_sent_total", {{"stream_id", "unknown"}}), 5);
   EXPECT_EQ(value_of(families, "dwcp_hde_bytes_original_total", {{"data_type", "unknown"}}), 10);
-  EXPECT_EQ(find_metric(families, "dwcp_hde_compression_ratio", {{"data_type", "unknown"}})
-                ->histogram.sample_count,
+  EXPECT_EQ(find_metric(families, "dwcp_hde_compression_ratio", {{"data_type", "unknown"}})->histogram.sample_count,
             0u);
   EXPECT_EQ(value_of(families, "dwcp_hde_baseline_count", {{"baseline_type", "vm_state"}}), 0);
   EXPECT_EQ(value_of(families, "dwcp_system_component_health", {{"component", "hde"}}), 2);
   EXPECT_EQ(value_of(families, "dwcp_observer_invalid_events_total", {{"reason", "empty_id"}}), 2);
   EXPECT_EQ(value_of(families, "dwcp_observer_invalid_events_total", {{"reason", "negative_value"}}), 3);
-  EXPECT_EQ(value_of(families, "dwcp_observer_invalid_events_total",
-                     {{"reason", "zero_compressed_size"}}),
-            1);
-  EXPECT_EQ(value_of(families, "dwcp_observer_invalid_events_total",
-                     {{"reason", "status_out_of_range"}}),
-            1);
+  EXPECT_EQ(value_of(families, "dwcp_observer_invalid_events_total", {{"reason", "zero_compressed_size"}}), 1);
+  EXPECT_EQ(value_of(families, "dwcp_observer_invalid_events_total", {{"reason", "status_out_of_range"}}), 1);
 }
 
 TEST(ModelVersion, ANewVersionReplacesThePreviousSeries) {
@@ -499,8 +473,7 @@ TEST(ModelRegistry, ModelsShareFamiliesAndRemoveDropsOnlyTheirSeries) {
   model_a.stream_bytes("0", 10, 0);
   model_b.stream_bytes("0", 20, 0);
   std::string text = render_text({registry});
-  EXPECT_EQ(text.find("# TYPE dwcp_amst_bytes_sent_total"),
-            text.rfind("# TYPE dwcp_amst_bytes_sent_total"))
+  EXPECT_EQ(text.find("# TYPE dwcp_amst_bytes_sent_total"), text.rfind("# TYPE dwcp_amst_bytes_sent_total"))
       << "a family must be written once whatever the number of models";
   auto families = registry->Collect();
   EXPECT_EQ(value_of(families, "dwcp_amst_bytes_sent_total", {{"target", "a"}}), 10);
@@ -543,8 +516,7 @@ TEST(ModelConcurrency, UpdatesFromThreadsWhileCollectingAreExact) {
   scraper.join();
   const auto families = registry->Collect();
   double sent = 0;
-  for (const auto& metric : find_family(families, "dwcp_amst_bytes_sent_total")->metric)
-    sent += metric.counter.value;
+  for (const auto& metric : find_family(families, "dwcp_amst_bytes_sent_total")->metric) sent += metric.counter.value;
   EXPECT_EQ(sent, 3.0 * kThreads * kIterations);
   EXPECT_EQ(value_of(families, "dwcp_hde_operations_total", {{"operation", "encode"}, {"result", "success"}}),
             kThreads * kIterations);

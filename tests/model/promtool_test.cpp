@@ -7,9 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <cstdio>
 #include <fstream>
-#include <sys/wait.h>
 
 namespace dwcp {
 namespace {

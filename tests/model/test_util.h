@@ -30,16 +30,15 @@ inline bool has_labels(const prometheus::ClientMetric& metric, const LabelMap& w
   return matched == wanted.size();
 }
 
-inline const prometheus::MetricFamily* find_family(
-    const std::vector<prometheus::MetricFamily>& families, const std::string& name) {
+inline const prometheus::MetricFamily* find_family(const std::vector<prometheus::MetricFamily>& families,
+                                                   const std::string& name) {
   for (const auto& family : families)
     if (family.name == name) return &family;
   return nullptr;
 }
 
-inline const prometheus::ClientMetric* find_metric(
-    const std::vector<prometheus::MetricFamily>& families, const std::string& name,
-    const LabelMap& labels) {
+inline const prometheus::ClientMetric* find_metric(const std::vector<prometheus::MetricFamily>& families,
+                                                   const std::string& name, const LabelMap& labels) {
   const prometheus::MetricFamily* family = find_family(families, name);
   if (family == nullptr) return nullptr;
   for (const auto& metric : family->metric)
@@ -48,13 +47,12 @@ inline const prometheus::ClientMetric* find_metric(
 }
 
 // The value of a counter or gauge series, or nullopt when absent.
-inline std::optional<double> value_of(const std::vector<prometheus::MetricFamily>& families,
-                                      const std::string& name, const LabelMap& labels = {}) {
+inline std::optional<double> value_of(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
+                                      const LabelMap& labels = {}) {
   const prometheus::MetricFamily* family = find_family(families, name);
   const prometheus::ClientMetric* metric = find_metric(families, name, labels);
   if (family == nullptr || metric == nullptr) return std::nullopt;
-  return family->type == prometheus::MetricType::Counter ? metric->counter.value
-                                                         : metric->gauge.value;
+  return family->type == prometheus::MetricType::Counter ? metric->counter.value : metric->gauge.value;
 }
 
 struct HttpResponse {
@@ -76,8 +74,7 @@ inline HttpResponse http_get(int port, const std::string& path, const std::strin
     ::close(fd);
     return response;
   }
-  const std::string request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
-                              extra_headers + "\r\n";
+  const std::string request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" + extra_headers + "\r\n";
   if (::send(fd, request.data(), request.size(), 0) < 0) {
     ::close(fd);
     return response;

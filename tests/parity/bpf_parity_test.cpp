@@ -12,8 +12,8 @@
 
 #include "../model/scenario.h"
 #include "agent/decoder.h"
-#include "agent/target_reads.h"
 #include "agent/system_state.h"
+#include "agent/target_reads.h"
 #include "dwcp_observer/events.h"
 #include "dwcp_observer/hooks.h"
 #include "dwcp_observer/model.h"
@@ -57,7 +57,8 @@ std::vector<dwcp_event> raw_session() {
     for (int id = 0; id < 4; ++id) {
       // sendChunk: the profile reads len(chunk) + 8 (the wire header) into the bytes slot.
       events.push_back(raw(DWCP_EV_SEND_CHUNK, true, {{DWCP_SLOT_ID, id}, {DWCP_SLOT_BYTES, 65536 + 8 + id}}));
-      events.push_back(raw(DWCP_EV_RECEIVE_CHUNK, true, {{DWCP_SLOT_ID, id}, {DWCP_SLOT_RESULT_BYTES, 65536 + 8 + id}}));
+      events.push_back(
+          raw(DWCP_EV_RECEIVE_CHUNK, true, {{DWCP_SLOT_ID, id}, {DWCP_SLOT_RESULT_BYTES, 65536 + 8 + id}}));
     }
   events.push_back(raw(DWCP_EV_SEND_CHUNK, true, {{DWCP_SLOT_ID, 2}, {DWCP_SLOT_BYTES, 999}, {DWCP_SLOT_ERR, 1}}));
   events.push_back(raw(DWCP_EV_SEND, true, {{DWCP_SLOT_BYTES, 786432}}, 0.25));
@@ -69,8 +70,10 @@ std::vector<dwcp_event> raw_session() {
   // fails; a prune drops one. The profile reads the input and result data pointers.
   auto encode = [&](const char* key, std::int64_t original, std::int64_t compressed, bool hit, bool skipped = false) {
     events.push_back(raw(DWCP_EV_ENCODE, true,
-                         {{DWCP_SLOT_BYTES, original}, {DWCP_SLOT_ID, 0x7000},
-                          {DWCP_SLOT_RESULT_AUX, skipped ? 0x7000 : 0x9000}, {DWCP_SLOT_RESULT_BYTES, compressed},
+                         {{DWCP_SLOT_BYTES, original},
+                          {DWCP_SLOT_ID, 0x7000},
+                          {DWCP_SLOT_RESULT_AUX, skipped ? 0x7000 : 0x9000},
+                          {DWCP_SLOT_RESULT_BYTES, compressed},
                           {DWCP_SLOT_RESULT_FLAG, hit}},
                          0.002, key));
   };
@@ -209,8 +212,9 @@ TEST(EventDecoder, CompressMemoryDoesNotCountInTheDeltaHitRate) {
 TEST(EventDecoder, CompressCountsTheInputOfAFailedCallAsHdeDoes) {
   agent::EventDecoder decoder;
   std::vector<Event> out;
-  decode(decoder, raw(DWCP_EV_COMPRESS_DISK, true, {{DWCP_SLOT_BYTES, 4096}, {DWCP_SLOT_RESULT_BYTES, -16},
-                                                   {DWCP_SLOT_ERR, 1}}), &out);
+  decode(decoder,
+         raw(DWCP_EV_COMPRESS_DISK, true, {{DWCP_SLOT_BYTES, 4096}, {DWCP_SLOT_RESULT_BYTES, -16}, {DWCP_SLOT_ERR, 1}}),
+         &out);
   ASSERT_EQ(out.size(), 1u);
   const auto& done = std::get<CompressionDone>(out[0]);
   EXPECT_FALSE(done.success);
@@ -226,8 +230,12 @@ TEST(EventDecoder, EncodeCountsBaselinesAndSkipsAsDeltaEncoderDoes) {
   auto encode = [&](const char* key, std::int64_t in_ptr, std::int64_t out_ptr, std::int64_t size,
                     std::int64_t compressed, bool hit) {
     auto e = raw(DWCP_EV_ENCODE, true,
-                 {{DWCP_SLOT_BYTES, size}, {DWCP_SLOT_ID, in_ptr}, {DWCP_SLOT_RESULT_AUX, out_ptr},
-                  {DWCP_SLOT_RESULT_BYTES, compressed}, {DWCP_SLOT_RESULT_FLAG, hit}}, 0.001, key);
+                 {{DWCP_SLOT_BYTES, size},
+                  {DWCP_SLOT_ID, in_ptr},
+                  {DWCP_SLOT_RESULT_AUX, out_ptr},
+                  {DWCP_SLOT_RESULT_BYTES, compressed},
+                  {DWCP_SLOT_RESULT_FLAG, hit}},
+                 0.001, key);
     e.ts_ns = ts++;
     out.clear();
     decode(decoder, e, &out);

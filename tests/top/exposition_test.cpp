@@ -41,16 +41,16 @@ TEST(Exposition, UnescapesLabelValuesAndReadsSpecialValues) {
 
 TEST(Exposition, MalformedLinesFailWithTheirLineNumber) {
   const char* bad[] = {
-      "m{a=\"x\" 1\n",         // unterminated label set
-      "m{a=\"x} 1\n",          // unterminated value
-      "m{=\"x\"} 1\n",         // no label name
-      "m{a=x} 1\n",            // unquoted value
-      "m\n",                   // no value
-      "m 1x\n",                // bad value
-      "m 1 2 3\n",             // trailing text
-      "m 1 abc\n",             // timestamp not a number
-      "9m 1\n",                // bad name
-      "m{a=\"x\"}1\n",         // no blank before the value
+      "m{a=\"x\" 1\n",  // unterminated label set
+      "m{a=\"x} 1\n",   // unterminated value
+      "m{=\"x\"} 1\n",  // no label name
+      "m{a=x} 1\n",     // unquoted value
+      "m\n",            // no value
+      "m 1x\n",         // bad value
+      "m 1 2 3\n",      // trailing text
+      "m 1 abc\n",      // timestamp not a number
+      "9m 1\n",         // bad name
+      "m{a=\"x\"}1\n",  // no blank before the value
   };
   for (const char* text : bad) {
     auto r = parse_exposition(std::string("ok 1\n") + text);

@@ -108,7 +108,8 @@ TEST(HttpClient, ContentLengthBodyAndBasicAuthHeader) {
 }
 
 TEST(HttpClient, ChunkedBody) {
-  OneShotServer server("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nm 1\n\r\n6;ext=1\r\nm2 22\n\r\n0\r\n\r\n");
+  OneShotServer server(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nm 1\n\r\n6;ext=1\r\nm2 22\n\r\n0\r\n\r\n");
   auto body = fetch(*parse_url(server.url()), timeout(5000));
   ASSERT_TRUE(body.ok()) << body.error();
   EXPECT_EQ(*body, "m 1\nm2 22\n");
@@ -167,7 +168,8 @@ TEST(HttpClient, ParseResponse) {
   EXPECT_FALSE(parse_response("HTTP/1.1 200 OK\r\n", "x").ok());
   EXPECT_FALSE(parse_response("SMTP ready\r\n\r\n", "x").ok());
   // Chunk sizes are bounded (8 hex digits) and must fit in what arrived.
-  EXPECT_FALSE(parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffff\r\nx\r\n0\r\n\r\n", "x").ok());
+  EXPECT_FALSE(
+      parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffff\r\nx\r\n0\r\n\r\n", "x").ok());
   EXPECT_FALSE(parse_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "x").ok());
   auto e = parse_response("HTTP/1.1 404 Not Found\r\n\r\nno such path\nmore", "127.0.0.1/x");
   ASSERT_FALSE(e.ok());

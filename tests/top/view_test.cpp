@@ -19,23 +19,40 @@ std::string agent_text(double k, const std::string& extra = "") {
   line("dwcp_amst_bytes_sent_total{cluster=\"default\",node=\"vm\",stream_id=\"0\"} " + std::to_string(1000000 * k));
   line("dwcp_amst_bytes_sent_total{cluster=\"default\",node=\"vm\",stream_id=\"1\"} " + std::to_string(3000000 * k));
   line("dwcp_amst_bytes_sent_total{cluster=\"default\",node=\"vm\",stream_id=\"10\"} " + std::to_string(500000 * k));
-  line("dwcp_amst_bytes_received_total{cluster=\"default\",node=\"vm\",stream_id=\"0\"} " + std::to_string(1000000 * k));
+  line("dwcp_amst_bytes_received_total{cluster=\"default\",node=\"vm\",stream_id=\"0\"} " +
+       std::to_string(1000000 * k));
   line("dwcp_amst_errors_total{cluster=\"default\",node=\"vm\",error_type=\"reconnect\"} 3");
   line("dwcp_amst_errors_total{cluster=\"default\",node=\"vm\",error_type=\"send\"} 2");
   // Latency: each step adds 10 sends, all in (0.002, 0.004].
   line("dwcp_amst_latency_seconds_bucket{cluster=\"default\",node=\"vm\",operation=\"send\",le=\"0.001\"} 5");
   line("dwcp_amst_latency_seconds_bucket{cluster=\"default\",node=\"vm\",operation=\"send\",le=\"0.002\"} 10");
-  line("dwcp_amst_latency_seconds_bucket{cluster=\"default\",node=\"vm\",operation=\"send\",le=\"0.004\"} " + std::to_string(10 + 10 * k));
-  line("dwcp_amst_latency_seconds_bucket{cluster=\"default\",node=\"vm\",operation=\"send\",le=\"+Inf\"} " + std::to_string(10 + 10 * k));
-  line("dwcp_amst_latency_seconds_count{cluster=\"default\",node=\"vm\",operation=\"send\"} " + std::to_string(10 + 10 * k));
-  line("dwcp_hde_bytes_original_total{cluster=\"default\",node=\"vm\",data_type=\"vm_memory\"} " + std::to_string(4000000 * k));
-  line("dwcp_hde_bytes_compressed_total{cluster=\"default\",node=\"vm\",data_type=\"vm_memory\"} " + std::to_string(1000000 * k));
+  line("dwcp_amst_latency_seconds_bucket{cluster=\"default\",node=\"vm\",operation=\"send\",le=\"0.004\"} " +
+       std::to_string(10 + 10 * k));
+  line("dwcp_amst_latency_seconds_bucket{cluster=\"default\",node=\"vm\",operation=\"send\",le=\"+Inf\"} " +
+       std::to_string(10 + 10 * k));
+  line("dwcp_amst_latency_seconds_count{cluster=\"default\",node=\"vm\",operation=\"send\"} " +
+       std::to_string(10 + 10 * k));
+  line("dwcp_hde_bytes_original_total{cluster=\"default\",node=\"vm\",data_type=\"vm_memory\"} " +
+       std::to_string(4000000 * k));
+  line("dwcp_hde_bytes_compressed_total{cluster=\"default\",node=\"vm\",data_type=\"vm_memory\"} " +
+       std::to_string(1000000 * k));
   line("dwcp_hde_delta_hit_rate_percent{cluster=\"default\",node=\"vm\"} 75");
   line("dwcp_hde_baseline_count{cluster=\"default\",node=\"vm\",baseline_type=\"delta\"} 17");
-  line("dwcp_migration_duration_seconds_bucket{cluster=\"default\",source_node=\"vm\",dest_node=\"a\",dwcp_enabled=\"true\",le=\"1\"} 0");
-  line("dwcp_migration_duration_seconds_bucket{cluster=\"default\",source_node=\"vm\",dest_node=\"a\",dwcp_enabled=\"true\",le=\"2\"} " + std::to_string(4 * k));
-  line("dwcp_migration_duration_seconds_bucket{cluster=\"default\",source_node=\"vm\",dest_node=\"a\",dwcp_enabled=\"true\",le=\"+Inf\"} " + std::to_string(4 * k));
-  line("dwcp_migration_duration_seconds_count{cluster=\"default\",source_node=\"vm\",dest_node=\"a\",dwcp_enabled=\"true\"} " + std::to_string(4 * k));
+  line(
+      "dwcp_migration_duration_seconds_bucket{cluster=\"default\",source_node=\"vm\",dest_node=\"a\",dwcp_enabled="
+      "\"true\",le=\"1\"} 0");
+  line(
+      "dwcp_migration_duration_seconds_bucket{cluster=\"default\",source_node=\"vm\",dest_node=\"a\",dwcp_enabled="
+      "\"true\",le=\"2\"} " +
+      std::to_string(4 * k));
+  line(
+      "dwcp_migration_duration_seconds_bucket{cluster=\"default\",source_node=\"vm\",dest_node=\"a\",dwcp_enabled="
+      "\"true\",le=\"+Inf\"} " +
+      std::to_string(4 * k));
+  line(
+      "dwcp_migration_duration_seconds_count{cluster=\"default\",source_node=\"vm\",dest_node=\"a\",dwcp_enabled="
+      "\"true\"} " +
+      std::to_string(4 * k));
   line("dwcp_system_version_info{cluster=\"default\",version=\"go1.24.1\",git_commit=\"abc\",build_date=\"x\"} 1");
   line("dwcp_observer_build_info{revision=\"c8f3aa7\",version=\"0.1.0\"} 1");
   line("dwcp_observer_target_up{pid=\"4242\",target=\"pid-4242\"} 1");
@@ -102,9 +119,10 @@ TEST(View, HeaderFigures) {
   EXPECT_TRUE(v.kernel_mechanisms.empty());
   EXPECT_TRUE(std::isnan(v.agent_start_time));
 
-  std::string more = "dwcp_observer_kernel_feature{feature=\"uprobe\",mechanism=\"uprobe_multi\"} 1\n"
-                     "dwcp_observer_kernel_feature{feature=\"uprobe\",mechanism=\"perf_event\"} 0\n"
-                     "process_start_time_seconds 1700000000\n";
+  std::string more =
+      "dwcp_observer_kernel_feature{feature=\"uprobe\",mechanism=\"uprobe_multi\"} 1\n"
+      "dwcp_observer_kernel_feature{feature=\"uprobe\",mechanism=\"perf_event\"} 0\n"
+      "process_start_time_seconds 1700000000\n";
   Scrape c = scrape_at(2, agent_text(3, more));
   View w = build_view(&a, c, "", SortKey::kStream);
   ASSERT_EQ(w.kernel_mechanisms.size(), 1u);
@@ -220,12 +238,14 @@ TEST(View, TargetsGroupAndSelect) {
 }
 
 TEST(View, SessionsGroupWhereTheAgentLabelsThem) {
-  std::string t0 = "dwcp_observer_target_up{pid=\"7\",target=\"x\"} 1\n"
-                   "dwcp_amst_bytes_sent_total{cluster=\"c\",node=\"n\",session=\"s1\",stream_id=\"0\"} 0\n"
-                   "dwcp_amst_bytes_sent_total{cluster=\"c\",node=\"n\",session=\"s2\",stream_id=\"0\"} 0\n";
-  std::string t1 = "dwcp_observer_target_up{pid=\"7\",target=\"x\"} 1\n"
-                   "dwcp_amst_bytes_sent_total{cluster=\"c\",node=\"n\",session=\"s1\",stream_id=\"0\"} 300\n"
-                   "dwcp_amst_bytes_sent_total{cluster=\"c\",node=\"n\",session=\"s2\",stream_id=\"0\"} 100\n";
+  std::string t0 =
+      "dwcp_observer_target_up{pid=\"7\",target=\"x\"} 1\n"
+      "dwcp_amst_bytes_sent_total{cluster=\"c\",node=\"n\",session=\"s1\",stream_id=\"0\"} 0\n"
+      "dwcp_amst_bytes_sent_total{cluster=\"c\",node=\"n\",session=\"s2\",stream_id=\"0\"} 0\n";
+  std::string t1 =
+      "dwcp_observer_target_up{pid=\"7\",target=\"x\"} 1\n"
+      "dwcp_amst_bytes_sent_total{cluster=\"c\",node=\"n\",session=\"s1\",stream_id=\"0\"} 300\n"
+      "dwcp_amst_bytes_sent_total{cluster=\"c\",node=\"n\",session=\"s2\",stream_id=\"0\"} 100\n";
   Scrape a = scrape_at(0, t0), b = scrape_at(1, t1);
   View v = build_view(&a, b, "", SortKey::kStream);
   ASSERT_EQ(v.groups.size(), 2u);
@@ -246,7 +266,8 @@ std::size_t cells(const std::string& s) {
 std::string many_streams(double k, int n, bool with_target = true) {
   std::string s = with_target ? "dwcp_observer_target_up{pid=\"9\",target=\"t\"} 1\n" : "";
   for (int i = 0; i < n; ++i)
-    s += "dwcp_amst_bytes_sent_total{stream_id=\"" + std::to_string(i) + "\"} " + std::to_string(k * (i + 1) * 1e6) + "\n";
+    s += "dwcp_amst_bytes_sent_total{stream_id=\"" + std::to_string(i) + "\"} " + std::to_string(k * (i + 1) * 1e6) +
+         "\n";
   return s;
 }
 }  // namespace

@@ -25,7 +25,9 @@ Agent::~Agent() {
 }
 
 std::string Agent::listen_address() const { return http_ ? http_->address() : ""; }
-std::vector<std::string> Agent::listen_addresses() const { return http_ ? http_->addresses() : std::vector<std::string>{}; }
+std::vector<std::string> Agent::listen_addresses() const {
+  return http_ ? http_->addresses() : std::vector<std::string>{};
+}
 
 Result<void> Agent::start() {
   if (auto missing = missing_capabilities(); !missing.empty())

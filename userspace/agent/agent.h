@@ -37,8 +37,8 @@ class HttpServer;
 namespace goelf {
 class GoBinary;
 class DwarfTypes;
-}
-}
+}  // namespace goelf
+}  // namespace dwcp
 
 namespace dwcp::agent {
 
@@ -56,21 +56,21 @@ enum ExitCode : int {
 };
 
 struct TargetSpec {
-  int pid = 0;           // --pid
-  std::string comm;      // --comm
-  std::string exe;       // --exe
-  std::string label;     // value of the `target` label
+  int pid = 0;        // --pid
+  std::string comm;   // --comm
+  std::string exe;    // --exe
+  std::string label;  // value of the `target` label
 };
 
 struct AgentOptions {
   std::vector<TargetSpec> targets;
-  bool follow = false;  // re-attach when the target restarts (always on for --comm/--exe)
+  bool follow = false;                    // re-attach when the target restarts (always on for --comm/--exe)
   std::string listen = "127.0.0.1:9476";  // docs/deployment.md: why this port
   std::vector<std::string> extra_listen;  // more --web.listen-address flags
   std::vector<int> systemd_listeners;     // --web.systemd-socket: the sockets systemd passed
   std::string telemetry_path = "/metrics";
-  int max_requests = 40;                  // --web.max-requests (0: no limit)
-  bool disable_exporter_metrics = false;  // --web.disable-exporter-metrics: no process_*
+  int max_requests = 40;                            // --web.max-requests (0: no limit)
+  bool disable_exporter_metrics = false;            // --web.disable-exporter-metrics: no process_*
   std::map<std::string, std::string> http_headers;  // web config http_server_config.headers
   std::string cluster = "default";
   std::string node;
@@ -122,7 +122,7 @@ class Agent {
   Result<void> start();
   // Runs the consumer/lifecycle loop until `stop` becomes true.
   void run(const std::atomic<bool>& stop);
-  std::string listen_address() const;  // host:port actually bound (the first)
+  std::string listen_address() const;                 // host:port actually bound (the first)
   std::vector<std::string> listen_addresses() const;  // every one
 
  private:
@@ -146,7 +146,7 @@ class Agent {
     std::map<std::uint32_t, SampledLinks> per_operation;  // by probe id
     std::size_t sites = 0;  // uprobe sites planned (entries + RETs), a sampled probe's included
     std::vector<std::pair<std::string, const char*>> probe_states;  // as planned at attach
-    std::string build_id;   // of the binary last attached to ("" before the first attach)
+    std::string build_id;  // of the binary last attached to ("" before the first attach)
     // (pid, start time) of a process that matched but could not be attached: not retried
     // every check, which would repeat the same message five times a second.
     std::optional<std::pair<int, std::uint64_t>> rejected;
@@ -225,14 +225,14 @@ class Agent {
   std::shared_ptr<ObserverMetrics> observer_;
   std::shared_ptr<SessionMetrics> session_metrics_;
   std::shared_ptr<ConsistencyMetrics> consistency_metrics_;
-  std::unique_ptr<HttpChild> http_;  // the unprivileged HTTP process (agent/http_child.h)
+  std::unique_ptr<HttpChild> http_;                           // the unprivileged HTTP process (agent/http_child.h)
   std::shared_ptr<prometheus::Collectable> process_metrics_;  // process_* (served weakly)
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<Event> scratch_events_;
   std::vector<Decoded> scratch_decoded_;  // one raw event decoded, before its reads
   std::unique_ptr<ExecutableLoader> loader_;
   std::shared_ptr<RefusalLog> refusals_;
-  std::unique_ptr<Discovery> discovery_;  // only without target flags
+  std::unique_ptr<Discovery> discovery_;                       // only without target flags
   std::set<std::pair<int, std::uint64_t>> refused_followers_;  // (pid, start time) counted once
   std::set<int> stuck_candidates_;  // discovery: PIDs whose read was given up, retried once it ends
   std::set<int> exited_;            // observed PIDs whose exit the kernel reported, for check_targets
@@ -243,7 +243,7 @@ class Agent {
   double trap_ns_ = 0;
   ProgramRunStats last_run_{};
   BpfCounters last_counters_{};
-  std::map<int, double> last_cpu_seconds_;  // by target pid
+  std::map<int, double> last_cpu_seconds_;         // by target pid
   std::map<int, std::uint64_t> last_socket_runs_;  // by target pid: counted socket calls + RTT samples
   BpfSession::SocketProgramStats last_sockets_{};
   std::uint64_t gone_socket_runs_ = 0;  // runs of targets detached since the last tick

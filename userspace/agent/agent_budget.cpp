@@ -265,9 +265,9 @@ void Agent::check_interval_budget() {
   char spent[96];
   std::snprintf(spent, sizeof spent, "%.1f s of a %.0f s interval", elapsed, planned_interval_s_);
   log_.warn("probe budget: the uprobes already cost more in the first " + std::string(spent) +
-      " than the whole interval allows (" + percent(options_.probe_budget) +
-      " of one core or of the targets' CPU): " + join(cut, ", ") +
-      " detached until the next evaluation (then sampled as the rule says; the other probes stay attached)");
+            " than the whole interval allows (" + percent(options_.probe_budget) +
+            " of one core or of the targets' CPU): " + join(cut, ", ") +
+            " detached until the next evaluation (then sampled as the rule says; the other probes stay attached)");
 }
 
 }  // namespace dwcp::agent

@@ -28,7 +28,7 @@ class BaselineTracker {
   std::int64_t count() const { return static_cast<std::int64_t>(by_key_.size() + unnamed_); }
 
  private:
-  std::map<std::string, std::uint64_t> by_key_;          // key -> time of its last store
+  std::map<std::string, std::uint64_t> by_key_;             // key -> time of its last store
   std::set<std::pair<std::uint64_t, std::string>> by_age_;  // (time, key), oldest first
   std::uint64_t unnamed_ = 0;
 };

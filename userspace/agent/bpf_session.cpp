@@ -39,7 +39,7 @@ int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) 
   const int n = std::vsnprintf(text, sizeof(text), format, args);
   std::string_view message(text, n < 0 ? 0 : std::min<std::size_t>(n, sizeof(text) - 1));
   while (!message.empty() && message.back() == '\n') message.remove_suffix(1);
-  const dwcp::log::Level ours = level == LIBBPF_WARN    ? dwcp::log::Level::kWarn
+  const dwcp::log::Level ours = level == LIBBPF_WARN   ? dwcp::log::Level::kWarn
                                 : level == LIBBPF_INFO ? dwcp::log::Level::kInfo
                                                        : dwcp::log::Level::kDebug;
   dwcp::log::write(ours, message, {{"component", "libbpf"}});
@@ -187,14 +187,15 @@ Result<std::unique_ptr<BpfSession>> BpfSession::open(const BpfOptions& options) 
   if (int err = observer::load(skel); err) {
     std::string why = errno_text(err);
     if (err == -EPERM || err == -EACCES)
-      why += " — loading BPF programs needs root or CAP_BPF + CAP_PERFMON (and CAP_SYS_RESOURCE on "
-             "kernels that charge BPF memory to RLIMIT_MEMLOCK)";
+      why +=
+          " — loading BPF programs needs root or CAP_BPF + CAP_PERFMON (and CAP_SYS_RESOURCE on "
+          "kernels that charge BPF memory to RLIMIT_MEMLOCK)";
     else
       why += " — on " + describe_plan(session->release_, plan) + "; run with --verbose for the verifier log";
     return Error{"cannot load the BPF programs: " + why, -err, ErrorKind::kBpf};
   }
-  session->ring_ = ring_buffer__new(bpf_map__fd(skel->maps.events), &BpfSession::on_ring_record,
-                                    session.get(), nullptr);
+  session->ring_ =
+      ring_buffer__new(bpf_map__fd(skel->maps.events), &BpfSession::on_ring_record, session.get(), nullptr);
   if (!session->ring_) {
     return Error::system("cannot create the ring buffer reader", errno, ErrorKind::kBpf);
   }
@@ -295,8 +296,7 @@ void BpfSession::remove_target(std::uint32_t tgid) {
 }
 
 Result<void> BpfSession::set_spec(std::uint32_t index, const dwcp_probe_spec& spec) {
-  if (bpf_map__update_elem(skel_->maps.probe_specs, &index, sizeof(index), &spec, sizeof(spec),
-                           BPF_ANY)) {
+  if (bpf_map__update_elem(skel_->maps.probe_specs, &index, sizeof(index), &spec, sizeof(spec), BPF_ANY)) {
     return Error::system("cannot store probe spec " + std::to_string(index), errno, ErrorKind::kBpf);
   }
   return {};
@@ -315,8 +315,8 @@ Result<std::vector<Link>> BpfSession::attach_uprobes(int pid, const std::string&
   std::vector<Link> links;
   if (sites.empty()) return links;
   if (multi_uprobes_) {
-    int fd = create_uprobe_multi_link(bpf_program__fd(skel_->progs.dwcp_uprobe_multi), pid, binary,
-                                      site_offsets(sites), site_cookies(sites));
+    int fd = create_uprobe_multi_link(bpf_program__fd(skel_->progs.dwcp_uprobe_multi), pid, binary, site_offsets(sites),
+                                      site_cookies(sites));
     if (fd >= 0) {
       links.push_back(Link::from_fd(fd));
       return links;

@@ -3,7 +3,6 @@
 // A kind of dwcp_event_kind without its case in decode() is a build error, not a silent drop.
 #pragma GCC diagnostic error "-Wswitch"
 
-
 #include <cstring>
 #include <string>
 
@@ -67,7 +66,8 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Decoded>* out) {
       break;
     }
     case DWCP_EV_ENCODE: {
-      if (config_.encoder_totals) out->push_back(read::EncoderSeen{static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT])});
+      if (config_.encoder_totals)
+        out->push_back(read::EncoderSeen{static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT])});
       if (!paired) break;
       CompressionDone done;
       done.data_type = "delta";
@@ -98,7 +98,8 @@ void EventDecoder::decode(const dwcp_event& e, std::vector<Decoded>* out) {
       break;
     }
     case DWCP_EV_DECODE:
-      if (config_.encoder_totals) out->push_back(read::EncoderSeen{static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT])});
+      if (config_.encoder_totals)
+        out->push_back(read::EncoderSeen{static_cast<std::uint64_t>(e.val[DWCP_SLOT_OBJECT])});
       if (paired) out->push_back(DecompressionDone{!failed, "decode"});
       break;
     case DWCP_EV_DECOMPRESS:

@@ -59,8 +59,8 @@ class Discovery {
   RefusalLog* refusals_;
   DiscoveryLimits limits_;
   bool complete_ = false;
-  std::map<int, Seen> seen_;                 // by PID: judged already, as this (start time, file)
-  std::map<FileIdentity, bool> verdicts_;    // executable -> holds the profile's package
+  std::map<int, Seen> seen_;               // by PID: judged already, as this (start time, file)
+  std::map<FileIdentity, bool> verdicts_;  // executable -> holds the profile's package
 };
 
 }  // namespace dwcp::agent

@@ -45,8 +45,8 @@ bool read_encoder(MemoryReader& memory, const profile::EncoderLayout& layout, st
     if (!memory.read({{map, &length, 8}}, why)) return false;
   }
   if (length > kMaxBaselines || out->hits > out->encoded) {
-    *why = "implausible encoder (" + std::to_string(length) + " baselines, " + std::to_string(out->hits) +
-           " hits of " + std::to_string(out->encoded) + " encodes): wrong layout, or the encoder was freed";
+    *why = "implausible encoder (" + std::to_string(length) + " baselines, " + std::to_string(out->hits) + " hits of " +
+           std::to_string(out->encoded) + " encodes): wrong layout, or the encoder was freed";
     return false;
   }
   out->baselines = static_cast<std::int64_t>(length);
@@ -89,8 +89,7 @@ void EncoderTracker::refresh(std::vector<Event>* out) {
     const EncoderFigures& last = it->second.last;
     // An encoder's totals only grow: one that cannot be read or went back was freed (or its
     // memory reused): it is forgotten, with its baselines; what it counted stays counted.
-    if (!read_encoder(*memory_, layout_, it->first, &now, &why) || now.encoded < last.encoded ||
-        now.hits < last.hits) {
+    if (!read_encoder(*memory_, layout_, it->first, &now, &why) || now.encoded < last.encoded || now.hits < last.hits) {
       it = encoders_.erase(it);
       continue;
     }

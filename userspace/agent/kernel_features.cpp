@@ -36,12 +36,14 @@ Result<void> kernel_refusal(const KernelFeatures& features) {
   const auto version = kernel_version(features.release);
   std::string missing;
   if (version.first != 0 && version < std::make_pair(5, 10))
-    missing = "kernel " + features.release + " is older than 5.10, the oldest supported (BPF ring buffer, "
+    missing = "kernel " + features.release +
+              " is older than 5.10, the oldest supported (BPF ring buffer, "
               "BTF-typed tracepoints and bpf_probe_read_user are needed)";
   if (!features.btf) {
     if (!missing.empty()) missing += "; ";
-    missing += "the kernel has no BTF (/sys/kernel/btf/vmlinux missing or unreadable: CONFIG_DEBUG_INFO_BTF=y "
-               "is needed)";
+    missing +=
+        "the kernel has no BTF (/sys/kernel/btf/vmlinux missing or unreadable: CONFIG_DEBUG_INFO_BTF=y "
+        "is needed)";
   }
   if (!missing.empty()) return Error{missing, 0, ErrorKind::kBpf};
   return {};
@@ -52,16 +54,14 @@ bool is_per_chunk_event(const std::string& event) {
   return kind && contract::event_kind_info(*kind).per_chunk;
 }
 
-bool per_chunk_probes_vouched(const std::string& release) {
-  return kernel_version(release) < std::make_pair(7, 0);
-}
+bool per_chunk_probes_vouched(const std::string& release) { return kernel_version(release) < std::make_pair(7, 0); }
 
 KernelPlan plan_kernel(const KernelFeatures& features) {
   KernelPlan plan;
   plan.refuse_per_chunk_probes = !features.per_chunk_probes && !features.allow_unvouched_per_chunk_probes;
   plan.unvouched_per_chunk_probes = !features.per_chunk_probes && features.allow_unvouched_per_chunk_probes;
-  const bool tracepoints = features.tracepoints.count("sock_send_length") != 0 &&
-                           features.tracepoints.count("sock_recv_length") != 0;
+  const bool tracepoints =
+      features.tracepoints.count("sock_send_length") != 0 && features.tracepoints.count("sock_recv_length") != 0;
   const bool recvmsg_known = features.tcp_recvmsg_params == 5 || features.tcp_recvmsg_params == 6;
   if (tracepoints) {
     plan.socket_bytes = SocketBytes::kTracepoints;
@@ -74,13 +74,12 @@ KernelPlan plan_kernel(const KernelFeatures& features) {
     if (!features.fexit_tcp)
       plan.why_no_socket_bytes += " and no fexit on tcp_sendmsg (BPF trampolines refused)";
     else
-      plan.why_no_socket_bytes += " and tcp_recvmsg has " + std::to_string(features.tcp_recvmsg_params) +
-                                  " arguments in BTF (5 or 6 expected)";
+      plan.why_no_socket_bytes +=
+          " and tcp_recvmsg has " + std::to_string(features.tcp_recvmsg_params) + " arguments in BTF (5 or 6 expected)";
   }
   plan.probe_spec = features.attach_cookie ? ProbeSpecSource::kCookie : ProbeSpecSource::kAddress;
   // uprobe_multi links carry the cookies; without cookies the address map serves classic uprobes.
-  plan.uprobe_links =
-      features.uprobe_multi && features.attach_cookie ? UprobeLinks::kMulti : UprobeLinks::kClassic;
+  plan.uprobe_links = features.uprobe_multi && features.attach_cookie ? UprobeLinks::kMulti : UprobeLinks::kClassic;
   for (const auto& name : tcp_tracepoints())
     if (!features.tracepoints.count(name)) plan.missing_tracepoints.push_back(name);
   plan.exec_events = true;
@@ -92,9 +91,15 @@ KernelPlan plan_kernel(const KernelFeatures& features) {
 std::vector<std::pair<std::string, std::string>> feature_mechanisms(const KernelPlan& plan) {
   std::vector<std::pair<std::string, std::string>> out;
   switch (plan.socket_bytes) {
-    case SocketBytes::kTracepoints: out.emplace_back("socket_bytes", "sock_length_tracepoints"); break;
-    case SocketBytes::kFexit: out.emplace_back("socket_bytes", "fexit_tcp_sendmsg_recvmsg"); break;
-    case SocketBytes::kNone: out.emplace_back("socket_bytes", "none"); break;
+    case SocketBytes::kTracepoints:
+      out.emplace_back("socket_bytes", "sock_length_tracepoints");
+      break;
+    case SocketBytes::kFexit:
+      out.emplace_back("socket_bytes", "fexit_tcp_sendmsg_recvmsg");
+      break;
+    case SocketBytes::kNone:
+      out.emplace_back("socket_bytes", "none");
+      break;
   }
   out.emplace_back("probe_spec", plan.probe_spec == ProbeSpecSource::kCookie ? "attach_cookie" : "address_map");
   out.emplace_back("uprobe_link", plan.uprobe_links == UprobeLinks::kMulti ? "uprobe_multi" : "classic");
@@ -106,12 +111,19 @@ std::string describe_plan(const std::string& release, const KernelPlan& plan) {
   std::ostringstream out;
   out << "kernel " << release << ": ";
   switch (plan.socket_bytes) {
-    case SocketBytes::kTracepoints: out << "socket bytes from tracepoints sock_send_length/sock_recv_length"; break;
-    case SocketBytes::kFexit: out << "socket bytes from fexit tcp_sendmsg/tcp_recvmsg"; break;
-    case SocketBytes::kNone: out << "no socket byte counts (" << plan.why_no_socket_bytes << ")"; break;
+    case SocketBytes::kTracepoints:
+      out << "socket bytes from tracepoints sock_send_length/sock_recv_length";
+      break;
+    case SocketBytes::kFexit:
+      out << "socket bytes from fexit tcp_sendmsg/tcp_recvmsg";
+      break;
+    case SocketBytes::kNone:
+      out << "no socket byte counts (" << plan.why_no_socket_bytes << ")";
+      break;
   }
-  out << "; " << (plan.probe_spec == ProbeSpecSource::kCookie ? "probe specs from attach cookies"
-                                                                : "probe specs by address (no attach cookies)");
+  out << "; "
+      << (plan.probe_spec == ProbeSpecSource::kCookie ? "probe specs from attach cookies"
+                                                      : "probe specs by address (no attach cookies)");
   out << "; " << (plan.uprobe_links == UprobeLinks::kMulti ? "uprobe_multi links" : "classic uprobes");
   if (!plan.missing_tracepoints.empty()) {
     out << "; tracepoints missing (their counters stay 0):";

@@ -18,13 +18,13 @@
 namespace dwcp::agent {
 
 struct KernelFeatures {
-  std::string release;                 // uname -r
-  bool btf = false;                    // /sys/kernel/btf/vmlinux loads
-  std::set<std::string> tracepoints;   // tp_btf tracepoints present (btf_trace_<name> in BTF)
-  bool fexit_tcp = false;              // an fexit program on tcp_sendmsg loads and attaches
-  int tcp_recvmsg_params = 0;          // argument count of tcp_recvmsg in BTF (6 before 5.19, 5 after)
-  bool attach_cookie = false;          // bpf_get_attach_cookie in kprobe/uprobe programs
-  bool uprobe_multi = false;           // BPF_TRACE_UPROBE_MULTI links
+  std::string release;                // uname -r
+  bool btf = false;                   // /sys/kernel/btf/vmlinux loads
+  std::set<std::string> tracepoints;  // tp_btf tracepoints present (btf_trace_<name> in BTF)
+  bool fexit_tcp = false;             // an fexit program on tcp_sendmsg loads and attaches
+  int tcp_recvmsg_params = 0;         // argument count of tcp_recvmsg in BTF (6 before 5.19, 5 after)
+  bool attach_cookie = false;         // bpf_get_attach_cookie in kprobe/uprobe programs
+  bool uprobe_multi = false;          // BPF_TRACE_UPROBE_MULTI links
   // Probes hit per AMST chunk (send_chunk, receive_chunk: the debug profile) are vouched for: false
   // from 7.0, where a target died once at a pc in the uprobe single-step (XOL) page under them and
   // the cause is not known (docs/kernels.md, "7.x: per-chunk probes refused").
@@ -48,7 +48,7 @@ struct KernelPlan {
   // and the /proc scan is a slow resync; without them (or disabled) discovery scans /proc only.
   bool exec_events = false;
   std::string why_no_socket_bytes;
-  bool refuse_per_chunk_probes = false;  // send_chunk/receive_chunk probes are refused, not attached
+  bool refuse_per_chunk_probes = false;     // send_chunk/receive_chunk probes are refused, not attached
   bool unvouched_per_chunk_probes = false;  // attached although not vouched for (allowed by the operator)
 };
 

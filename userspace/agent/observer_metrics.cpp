@@ -49,26 +49,30 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
                           .Register(*registry_);
   probe_overhead_ = &prometheus::BuildCounter()
                          .Name("dwcp_observer_probe_overhead_seconds_total")
-                         .Help("Estimated time the targets spent in this probe: hits x (uprobe trap cost "
-                               "calibrated at start-up + mean BPF run time per hit from the kernel's BPF stats); "
-                               "probe=\"socket\": the socket and TCP programs' run time, by the targets' share "
-                               "of their runs")
+                         .Help(
+                             "Estimated time the targets spent in this probe: hits x (uprobe trap cost "
+                             "calibrated at start-up + mean BPF run time per hit from the kernel's BPF stats); "
+                             "probe=\"socket\": the socket and TCP programs' run time, by the targets' share "
+                             "of their runs")
                          .Register(*registry_);
   probe_demoted_ = &prometheus::BuildGauge()
                         .Name("dwcp_observer_probe_demoted")
-                        .Help("1 while --probe-budget samples this probe (attached only part of every interval, "
-                              "dwcp_observer_probe_sample_ratio), else 0; never detached for good")
+                        .Help(
+                            "1 while --probe-budget samples this probe (attached only part of every interval, "
+                            "dwcp_observer_probe_sample_ratio), else 0; never detached for good")
                         .Register(*registry_);
   probe_state_ = &prometheus::BuildGauge()
                       .Name("dwcp_observer_probe_state")
-                      .Help("1 for the state each profile probe is in for a target process: attached, sampled "
-                            "(attached part of every interval by --probe-budget), absent (the function is not "
-                            "in this build) or refused (present, address not vouched for)")
+                      .Help(
+                          "1 for the state each profile probe is in for a target process: attached, sampled "
+                          "(attached part of every interval by --probe-budget), absent (the function is not "
+                          "in this build) or refused (present, address not vouched for)")
                       .Register(*registry_);
   sample_ratio_ = &prometheus::BuildGauge()
                        .Name("dwcp_observer_probe_sample_ratio")
-                       .Help("Share of every --probe-budget-interval the probe is attached: 1 unless the budget "
-                             "samples it; counts fed by a sampled probe cover only that share")
+                       .Help(
+                           "Share of every --probe-budget-interval the probe is attached: 1 unless the budget "
+                           "samples it; counts fed by a sampled probe cover only that share")
                        .Register(*registry_);
   trap_cost_ = &prometheus::BuildGauge()
                     .Name("dwcp_observer_uprobe_trap_seconds")
@@ -84,9 +88,10 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
                            .Add({});
   overhead_share_ = &prometheus::BuildGauge()
                          .Name("dwcp_observer_probe_overhead_ratio")
-                         .Help("Estimated share of the targets' CPU time (utime + stime), or of one core when "
-                               "they used less, spent in the uprobes and the socket programs over the last "
-                               "overhead interval")
+                         .Help(
+                             "Estimated share of the targets' CPU time (utime + stime), or of one core when "
+                             "they used less, spent in the uprobes and the socket programs over the last "
+                             "overhead interval")
                          .Register(*registry_)
                          .Add({});
   for (std::size_t probe = 0; probe < probe_names_.size(); ++probe) {
@@ -103,8 +108,7 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
 
 void ObserverMetrics::count_event(const char* kind) {
   auto it = event_counters_.find(kind);
-  if (it == event_counters_.end())
-    it = event_counters_.emplace(kind, &events_total_->Add({{"kind", kind}})).first;
+  if (it == event_counters_.end()) it = event_counters_.emplace(kind, &events_total_->Add({{"kind", kind}})).first;
   it->second->Increment();
 }
 
@@ -208,11 +212,20 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
     __u64 dwcp_sock_stats::*field;
   };
   static const SockFamily kSock[] = {
-      {"dwcp_observer_tcp_bytes_sent_total", "Bytes the target's TCP sockets accepted for sending (sock:sock_send_length, or fexit tcp_sendmsg before 6.3)", &dwcp_sock_stats::bytes_sent},
-      {"dwcp_observer_tcp_bytes_received_total", "Bytes the target read from its TCP sockets (sock:sock_recv_length, or fexit tcp_recvmsg before 6.3)", &dwcp_sock_stats::bytes_received},
-      {"dwcp_observer_tcp_retransmits_total", "TCP segments retransmitted on the target's sockets (tcp:tcp_retransmit_skb)", &dwcp_sock_stats::retransmits},
-      {"dwcp_observer_tcp_connections_opened_total", "TCP connections the target dialled or accepted that reached ESTABLISHED (inet_sock_set_state; each end charged to the socket's owner)", &dwcp_sock_stats::connections_opened},
-      {"dwcp_observer_tcp_connections_closed_total", "TCP connections of the target that reached CLOSE", &dwcp_sock_stats::connections_closed},
+      {"dwcp_observer_tcp_bytes_sent_total",
+       "Bytes the target's TCP sockets accepted for sending (sock:sock_send_length, or fexit tcp_sendmsg before 6.3)",
+       &dwcp_sock_stats::bytes_sent},
+      {"dwcp_observer_tcp_bytes_received_total",
+       "Bytes the target read from its TCP sockets (sock:sock_recv_length, or fexit tcp_recvmsg before 6.3)",
+       &dwcp_sock_stats::bytes_received},
+      {"dwcp_observer_tcp_retransmits_total",
+       "TCP segments retransmitted on the target's sockets (tcp:tcp_retransmit_skb)", &dwcp_sock_stats::retransmits},
+      {"dwcp_observer_tcp_connections_opened_total",
+       "TCP connections the target dialled or accepted that reached ESTABLISHED (inet_sock_set_state; each end charged "
+       "to the socket's owner)",
+       &dwcp_sock_stats::connections_opened},
+      {"dwcp_observer_tcp_connections_closed_total", "TCP connections of the target that reached CLOSE",
+       &dwcp_sock_stats::connections_closed},
   };
 
   std::map<std::uint32_t, ObservedProcess> processes;
@@ -232,27 +245,40 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
                                      static_cast<double>(process.last_stats.*sock.field), MetricType::Counter));
     families.push_back(std::move(family));
   }
-  MetricFamily resets{"dwcp_observer_tcp_resets_total", "TCP resets on the target's sockets (tcp:tcp_send_reset, tcp:tcp_receive_reset)", MetricType::Counter, {}};
-  MetricFamily srtt{"dwcp_observer_tcp_srtt_seconds", "Mean smoothed RTT of the target's TCP sockets over tcp:tcp_probe samples", MetricType::Gauge, {}};
+  MetricFamily resets{"dwcp_observer_tcp_resets_total",
+                      "TCP resets on the target's sockets (tcp:tcp_send_reset, tcp:tcp_receive_reset)",
+                      MetricType::Counter,
+                      {}};
+  MetricFamily srtt{"dwcp_observer_tcp_srtt_seconds",
+                    "Mean smoothed RTT of the target's TCP sockets over tcp:tcp_probe samples",
+                    MetricType::Gauge,
+                    {}};
   for (const auto& [pid, process] : processes) {
     const std::string p = std::to_string(pid);
-    resets.metric.push_back(metric({{"pid", p}, {"direction", "sent"}}, process.last_stats.resets_sent, MetricType::Counter));
-    resets.metric.push_back(metric({{"pid", p}, {"direction", "received"}}, process.last_stats.resets_received, MetricType::Counter));
+    resets.metric.push_back(
+        metric({{"pid", p}, {"direction", "sent"}}, process.last_stats.resets_sent, MetricType::Counter));
+    resets.metric.push_back(
+        metric({{"pid", p}, {"direction", "received"}}, process.last_stats.resets_received, MetricType::Counter));
     const auto& s = process.last_stats;
-    srtt.metric.push_back(metric({{"pid", p}}, s.srtt_samples ? s.srtt_us_sum / 1e6 / s.srtt_samples : 0, MetricType::Gauge));
+    srtt.metric.push_back(
+        metric({{"pid", p}}, s.srtt_samples ? s.srtt_us_sum / 1e6 / s.srtt_samples : 0, MetricType::Gauge));
   }
   families.push_back(std::move(resets));
   families.push_back(std::move(srtt));
 
   BpfCounters counters;
   if (bpf_) bpf_->counters(&counters);
-  MetricFamily lost{"dwcp_observer_events_lost_total", "Events or counts lost in BPF, by probe and reason (counted in the kernel)", MetricType::Counter, {}};
+  MetricFamily lost{"dwcp_observer_events_lost_total",
+                    "Events or counts lost in BPF, by probe and reason (counted in the kernel)",
+                    MetricType::Counter,
+                    {}};
   MetricFamily edge_family{"dwcp_observer_probe_sampling_edge_exits_total",
                            "RETs of a sampled probe seen without their entry because the call began before the "
                            "sampling window opened: not a loss (not in dwcp_observer_events_lost_total)",
                            MetricType::Counter,
                            {}};
-  MetricFamily hits{"dwcp_observer_probe_hits_total", "Uprobe hits (traps taken in the target), by probe", MetricType::Counter, {}};
+  MetricFamily hits{
+      "dwcp_observer_probe_hits_total", "Uprobe hits (traps taken in the target), by probe", MetricType::Counter, {}};
   std::map<std::uint32_t, std::uint64_t> edge_exits;  // unmatched exits that were sampling edges
   {
     std::lock_guard<std::mutex> lock(edges_mutex_);
@@ -286,7 +312,8 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
   if (bpf_) {
     MetricFamily kernel{"dwcp_observer_kernel_feature",
                         "Mechanism this kernel gives each job of the BPF side (docs/kernels.md); value 1",
-                        MetricType::Gauge, {}};
+                        MetricType::Gauge,
+                        {}};
     for (const auto& [feature, mechanism] : feature_mechanisms(bpf_->kernel_plan()))
       kernel.metric.push_back(metric({{"feature", feature}, {"mechanism", mechanism}}, 1, MetricType::Gauge));
     families.push_back(std::move(kernel));

@@ -24,9 +24,9 @@ namespace dwcp::agent {
 // What the scrape-time collector needs to know about one observed process.
 struct ObservedProcess {
   std::uint32_t pid = 0;
-  std::string target;               // target label: the name the operator gave it
+  std::string target;  // target label: the name the operator gave it
   bool alive = false;
-  dwcp_sock_stats last_stats{};     // kept after the process exits: counters never go back
+  dwcp_sock_stats last_stats{};  // kept after the process exits: counters never go back
 };
 
 class ObserverMetrics : public prometheus::Collectable {

@@ -38,18 +38,22 @@ bool read_caps(CapSets* sets) {
   return syscall(SYS_capget, &header, sets->data) == 0;
 }
 
-bool has_effective(const CapSets& sets, int cap) {
-  return sets.data[cap / 32].effective & (1u << (cap % 32));
-}
+bool has_effective(const CapSets& sets, int cap) { return sets.data[cap / 32].effective & (1u << (cap % 32)); }
 
 const char* cap_name(int cap) {
   switch (cap) {
-    case CAP_SYS_PTRACE: return "CAP_SYS_PTRACE";
-    case CAP_DAC_READ_SEARCH: return "CAP_DAC_READ_SEARCH";
-    case CAP_BPF: return "CAP_BPF";
-    case CAP_PERFMON: return "CAP_PERFMON";
-    case CAP_SYS_ADMIN: return "CAP_SYS_ADMIN";
-    case CAP_NET_BIND_SERVICE: return "CAP_NET_BIND_SERVICE";
+    case CAP_SYS_PTRACE:
+      return "CAP_SYS_PTRACE";
+    case CAP_DAC_READ_SEARCH:
+      return "CAP_DAC_READ_SEARCH";
+    case CAP_BPF:
+      return "CAP_BPF";
+    case CAP_PERFMON:
+      return "CAP_PERFMON";
+    case CAP_SYS_ADMIN:
+      return "CAP_SYS_ADMIN";
+    case CAP_NET_BIND_SERVICE:
+      return "CAP_NET_BIND_SERVICE";
   }
   return "CAP_?";
 }
@@ -94,9 +98,7 @@ int perf_event_paranoid() {
   return level;
 }
 
-bool can_switch_ids(const CapSets& sets) {
-  return has_effective(sets, CAP_SETUID) && has_effective(sets, CAP_SETGID);
-}
+bool can_switch_ids(const CapSets& sets) { return has_effective(sets, CAP_SETUID) && has_effective(sets, CAP_SETGID); }
 
 }  // namespace
 
@@ -135,7 +137,8 @@ Result<RunAs> resolve_run_as(const std::string& user, const std::string& group) 
     run_as.gid = gr->gr_gid;
     group_name = gr->gr_name;
   }
-  run_as.name = user_name + ":" + group_name + " (" + std::to_string(run_as.uid) + ":" + std::to_string(run_as.gid) + ")";
+  run_as.name =
+      user_name + ":" + group_name + " (" + std::to_string(run_as.uid) + ":" + std::to_string(run_as.gid) + ")";
   return run_as;
 }
 
@@ -222,8 +225,7 @@ Result<void> become_unprivileged(const RunAs& run_as) {
 std::string describe_credentials() {
   CapSets sets{};
   char caps[32] = "?";
-  if (read_caps(&sets))
-    std::snprintf(caps, sizeof(caps), "%08x%08x", sets.data[1].effective, sets.data[0].effective);
+  if (read_caps(&sets)) std::snprintf(caps, sizeof(caps), "%08x%08x", sets.data[1].effective, sets.data[0].effective);
   return "uid=" + std::to_string(getuid()) + " gid=" + std::to_string(getgid()) +
          " groups=" + std::to_string(getgroups(0, nullptr)) + " CapEff=" + caps;
 }

@@ -12,9 +12,7 @@
 namespace dwcp::agent {
 namespace {
 
-std::string proc_path(int pid, const char* leaf) {
-  return "/proc/" + std::to_string(pid) + "/" + leaf;
-}
+std::string proc_path(int pid, const char* leaf) { return "/proc/" + std::to_string(pid) + "/" + leaf; }
 
 // At most `max_bytes` of a /proc file: its lines are short, and a bounded read is all we trust.
 // nullopt when it cannot be opened or is empty.

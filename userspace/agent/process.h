@@ -24,11 +24,11 @@ struct ProcessCredentials {
 
 struct ProcessInfo {
   int pid = 0;
-  std::string comm;         // from /proc/PID/stat (raw: may hold any byte but NUL; escape to log it)
-  std::string exe_path;     // readlink(/proc/PID/exe), raw, as the process sees it (maybe in a container)
-  std::string exe_link;     // the same, escaped for logs (escape_for_log)
-  std::string binary_path;  // path the agent reads and attaches through: /proc/PID/exe until the
-                            // executable is pinned, then "/proc/self/fd/N" of `executable`
+  std::string comm;              // from /proc/PID/stat (raw: may hold any byte but NUL; escape to log it)
+  std::string exe_path;          // readlink(/proc/PID/exe), raw, as the process sees it (maybe in a container)
+  std::string exe_link;          // the same, escaped for logs (escape_for_log)
+  std::string binary_path;       // path the agent reads and attaches through: /proc/PID/exe until the
+                                 // executable is pinned, then "/proc/self/fd/N" of `executable`
   std::uint64_t start_time = 0;  // clock ticks since boot (/proc/PID/stat field 22)
   FileIdentity exe;              // the executable as /proc/PID/exe showed it (statx, no file system I/O)
   ProcessCredentials creds;

@@ -175,8 +175,8 @@ class SessionTracker {
     bool closed = false;
     bool unreadable = false;
     bool started = false;
-    bool born_watched = false;  // first seen by Start's own event: its streams were created while watched
-    bool read_once = false;     // a table was read: streams new to a later read were created since
+    bool born_watched = false;       // first seen by Start's own event: its streams were created while watched
+    bool read_once = false;          // a table was read: streams new to a later read were created since
     std::uint64_t table_length = 0;  // at the last read
     std::uint64_t reads = 0;
     std::optional<std::int64_t> active;               // last ActiveStreams sent

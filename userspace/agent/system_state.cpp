@@ -6,17 +6,14 @@ namespace {
 // DWCP's components as the system families name them; delta encoding is part of HDE.
 const char* const kComponents[] = {"amst", "hde", "migration", "federation"};
 
-std::string component_of_feature(const std::string& feature) {
-  return feature == "delta_encoding" ? "hde" : feature;
-}
+std::string component_of_feature(const std::string& feature) { return feature == "delta_encoding" ? "hde" : feature; }
 
 std::string or_unknown(const std::string& s) { return s.empty() ? "unknown" : s; }
 
 }  // namespace
 
 std::vector<Event> attached_state_events(const std::set<std::string>& profile_features,
-                                         const std::set<std::string>& live_features,
-                                         const BinaryVersion& version) {
+                                         const std::set<std::string>& live_features, const BinaryVersion& version) {
   std::vector<Event> events;
   for (const auto& feature : profile_features)
     events.push_back(FeatureToggle{feature, live_features.count(feature) > 0});
@@ -25,8 +22,8 @@ std::vector<Event> attached_state_events(const std::set<std::string>& profile_fe
     for (const auto& feature : live_features) live |= component_of_feature(feature) == component;
     events.push_back(ComponentHealth{component, live ? 2 : 0});
   }
-  events.push_back(VersionInfo{or_unknown(version.version), or_unknown(version.git_commit),
-                               or_unknown(version.build_date)});
+  events.push_back(
+      VersionInfo{or_unknown(version.version), or_unknown(version.git_commit), or_unknown(version.build_date)});
   return events;
 }
 

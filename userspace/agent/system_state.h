@@ -20,8 +20,7 @@ struct BinaryVersion {
 // Events describing a freshly attached target: every feature of the profile enabled or not,
 // each component healthy when one of its features is live (else down), and the version.
 std::vector<Event> attached_state_events(const std::set<std::string>& profile_features,
-                                         const std::set<std::string>& live_features,
-                                         const BinaryVersion& version);
+                                         const std::set<std::string>& live_features, const BinaryVersion& version);
 
 // Events for a target that exited: its streams end and every component is down.
 std::vector<Event> detached_state_events();

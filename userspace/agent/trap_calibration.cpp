@@ -78,7 +78,7 @@ Result<int> attach_perf_uprobe(int pmu_type, int prog_fd, int pid, const std::st
   attr.size = sizeof(attr);
   attr.type = static_cast<__u32>(pmu_type);
   attr.config1 = reinterpret_cast<__u64>(binary.c_str());  // uprobe_path
-  attr.config2 = offset;                                    // probe_offset
+  attr.config2 = offset;                                   // probe_offset
   int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC));
   if (fd < 0)
     return Error::system("cannot create a uprobe at " + binary + "+" + std::to_string(offset), errno, ErrorKind::kBpf);
@@ -168,8 +168,7 @@ Result<FileOffset> own_file_offset(const void* address) {
     unsigned long long start = 0, end = 0, pgoff = 0;
     char perms[8] = {};
     int consumed = 0;
-    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*s %*s%n", &start, &end, perms, &pgoff, &consumed) < 4)
-      continue;
+    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*s %*s%n", &start, &end, perms, &pgoff, &consumed) < 4) continue;
     if (addr < start || addr >= end) continue;
     std::string file = line.substr(static_cast<std::size_t>(consumed));
     file.erase(0, file.find_first_not_of(' '));

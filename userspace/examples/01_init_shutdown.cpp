@@ -13,8 +13,7 @@ int main() {
   example::Checker check;
   const std::string text = example::scrape();
   std::size_t count = 0;
-  for (std::size_t at = text.find("# TYPE dwcp_"); at != std::string::npos;
-       at = text.find("# TYPE dwcp_", at + 1))
+  for (std::size_t at = text.find("# TYPE dwcp_"); at != std::string::npos; at = text.find("# TYPE dwcp_", at + 1))
     if (text.compare(at, 21, "# TYPE dwcp_observer_") != 0) ++count;
   check.check(count == 21, "21 dwcp_* families listed");
   int code = 0;

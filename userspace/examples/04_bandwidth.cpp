@@ -8,8 +8,7 @@ int main() {
   amst.OnBandwidthUpdate(850'000'000, 1'000'000'000);  // the last update wins
 
   example::Checker check;
-  check.series(example::scrape(),
-               "dwcp_amst_bandwidth_utilization_percent{cluster=\"example\",node=\"node-1\"}", 85);
+  check.series(example::scrape(), "dwcp_amst_bandwidth_utilization_percent{cluster=\"example\",node=\"node-1\"}", 85);
   dwcp::ShutdownMetrics();
   return check.exit_code();
 }

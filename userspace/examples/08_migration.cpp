@@ -15,10 +15,14 @@ int main() {
 
   example::Checker check;
   const std::string text = example::scrape();
-  check.series(text, "dwcp_migration_duration_seconds_count{cluster=\"example\",source_node=\"node-1\","
-                     "dest_node=\"node-2\",dwcp_enabled=\"true\"}", 1);
-  check.series(text, "dwcp_migration_duration_seconds_bucket{cluster=\"example\",source_node=\"node-1\","
-                     "dest_node=\"node-3\",dwcp_enabled=\"false\",le=\"1\"}", 1);
+  check.series(text,
+               "dwcp_migration_duration_seconds_count{cluster=\"example\",source_node=\"node-1\","
+               "dest_node=\"node-2\",dwcp_enabled=\"true\"}",
+               1);
+  check.series(text,
+               "dwcp_migration_duration_seconds_bucket{cluster=\"example\",source_node=\"node-1\","
+               "dest_node=\"node-3\",dwcp_enabled=\"false\",le=\"1\"}",
+               1);
   dwcp::ShutdownMetrics();
   return check.exit_code();
 }

@@ -12,10 +12,14 @@ int main() {
   const std::string text = example::scrape();
   check.series(text, "dwcp_federation_bandwidth_saved_bytes_total{cluster=\"example\",remote_cluster=\"cluster-eu\"}",
                4 << 20);
-  check.series(text, "dwcp_federation_sync_duration_seconds_bucket{cluster=\"example\",remote_cluster=\"cluster-eu\","
-                     "sync_type=\"state\",le=\"0.08\"}", 1);
-  check.series(text, "dwcp_federation_sync_duration_seconds_count{cluster=\"example\",remote_cluster=\"cluster-us\","
-                     "sync_type=\"state\"}", 1);
+  check.series(text,
+               "dwcp_federation_sync_duration_seconds_bucket{cluster=\"example\",remote_cluster=\"cluster-eu\","
+               "sync_type=\"state\",le=\"0.08\"}",
+               1);
+  check.series(text,
+               "dwcp_federation_sync_duration_seconds_count{cluster=\"example\",remote_cluster=\"cluster-us\","
+               "sync_type=\"state\"}",
+               1);
   dwcp::ShutdownMetrics();
   return check.exit_code();
 }

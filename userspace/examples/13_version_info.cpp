@@ -8,8 +8,10 @@ int main() {
 
   example::Checker check;
   const std::string text = example::scrape();
-  check.series(text, "dwcp_system_version_info{cluster=\"example\",version=\"1.4.2\",git_commit=\"abc1234\","
-                     "build_date=\"2025-11-08\"}", 1);
+  check.series(text,
+               "dwcp_system_version_info{cluster=\"example\",version=\"1.4.2\",git_commit=\"abc1234\","
+               "build_date=\"2025-11-08\"}",
+               1);
   check.check(text.find("version=\"1.0.0\"") == std::string::npos, "the old version is gone");
   dwcp::ShutdownMetrics();
   return check.exit_code();

@@ -4,7 +4,7 @@
 
 int main() {
   if (!dwcp::InitializeMetrics("example", "node-1", 0)) return 1;
-  dwcp::RecordStreamMetrics("9", 1500, 500, "");          // bytes
+  dwcp::RecordStreamMetrics("9", 1500, 500, "");           // bytes
   dwcp::RecordStreamMetrics("9", 0, 0, "checksum_error");  // an error instead
   dwcp::RecordCompressionMetrics("vm_disk", 3000, 1000, false);
   dwcp::RecordComponentHealth("migration", true);

@@ -14,8 +14,7 @@ int main() {
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(static_cast<uint16_t>(port));
-  const bool held = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-                    ::listen(fd, 1) == 0;
+  const bool held = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 && ::listen(fd, 1) == 0;
 
   example::Checker check;
   check.check(held, "set-up: a port held by someone else");
@@ -27,7 +26,8 @@ int main() {
 
   status = dwcp::InitializeMetrics("example", "node-1", 0);
   check.check(status.ok, "another port works");
-  check.series(example::scrape(), "dwcp_amst_bytes_sent_total{cluster=\"example\",node=\"node-1\",stream_id=\"0\"}", 777);
+  check.series(example::scrape(), "dwcp_amst_bytes_sent_total{cluster=\"example\",node=\"node-1\",stream_id=\"0\"}",
+               777);
   ::close(fd);
   dwcp::ShutdownMetrics();
   return check.exit_code();

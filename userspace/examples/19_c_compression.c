@@ -13,11 +13,14 @@ int main(void) {
   dwcp_on_baseline_update("vm_state", 7);
   dwcp_on_dictionary_update(31.5);
 
-  example_expect_line("dwcp_hde_bytes_compressed_total{cluster=\"example\",node=\"node-1\",data_type=\"vm_memory\"} 400");
-  example_expect_line("dwcp_hde_compression_ratio_count{cluster=\"example\",node=\"node-1\",data_type=\"vm_memory\"} 3");
+  example_expect_line(
+      "dwcp_hde_bytes_compressed_total{cluster=\"example\",node=\"node-1\",data_type=\"vm_memory\"} 400");
+  example_expect_line(
+      "dwcp_hde_compression_ratio_count{cluster=\"example\",node=\"node-1\",data_type=\"vm_memory\"} 3");
   example_expect_line("dwcp_hde_baseline_count{cluster=\"example\",node=\"node-1\",baseline_type=\"vm_state\"} 7");
   example_expect_line("dwcp_hde_dictionary_efficiency_percent{cluster=\"example\",node=\"node-1\"} 31.5");
-  example_expect_line("dwcp_hde_operations_total{cluster=\"example\",node=\"node-1\",operation=\"decode\",result=\"success\"} 1");
+  example_expect_line(
+      "dwcp_hde_operations_total{cluster=\"example\",node=\"node-1\",operation=\"decode\",result=\"success\"} 1");
   dwcp_shutdown_metrics();
   return example_failures == 0 ? 0 : 1;
 }

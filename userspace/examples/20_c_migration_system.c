@@ -15,13 +15,18 @@ int main(void) {
   dwcp_on_feature_toggle("delta_encoding", 1);
   dwcp_set_version_info("1.4.2", "abc1234", "2025-11-08");
 
-  example_expect_line("dwcp_migration_duration_seconds_count{cluster=\"example\",source_node=\"node-1\",dest_node=\"node-9\",dwcp_enabled=\"true\"} 1");
+  example_expect_line(
+      "dwcp_migration_duration_seconds_count{cluster=\"example\",source_node=\"node-1\",dest_node=\"node-9\",dwcp_"
+      "enabled=\"true\"} 1");
   example_expect_line("dwcp_migration_speedup_factor{cluster=\"example\",vm_type=\"medium_vm\"} 4");
-  example_expect_line("dwcp_federation_bandwidth_saved_bytes_total{cluster=\"example\",remote_cluster=\"cluster-ap\"} 2048");
+  example_expect_line(
+      "dwcp_federation_bandwidth_saved_bytes_total{cluster=\"example\",remote_cluster=\"cluster-ap\"} 2048");
   example_expect_line("dwcp_system_component_health{cluster=\"example\",node=\"node-1\",component=\"federation\"} 1");
   example_expect_line("dwcp_system_component_health{cluster=\"example\",node=\"node-1\",component=\"amst\"} 2");
   example_expect_line("dwcp_system_config_enabled{cluster=\"example\",node=\"node-1\",feature=\"delta_encoding\"} 1");
-  example_expect_line("dwcp_system_version_info{cluster=\"example\",version=\"1.4.2\",git_commit=\"abc1234\",build_date=\"2025-11-08\"} 1");
+  example_expect_line(
+      "dwcp_system_version_info{cluster=\"example\",version=\"1.4.2\",git_commit=\"abc1234\",build_date=\"2025-11-08\"}"
+      " 1");
   dwcp_shutdown_metrics();
   return example_failures == 0 ? 0 : 1;
 }

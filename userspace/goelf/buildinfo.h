@@ -21,15 +21,15 @@ namespace dwcp::goelf {
 
 // A `dep` line of the module info, with the `=>` line that may follow it.
 struct ModuleDep {
-  std::string path, version;                 // as required: "github.com/x/y", "v1.4.2"
+  std::string path, version;                  // as required: "github.com/x/y", "v1.4.2"
   std::string replace_path, replace_version;  // `=> ../local (devel)` or `=> other/mod v1.5.0`; "" if none
 };
 
 struct BuildInfo {
-  std::string go_version;     // "go1.19.8"
-  std::string main_path;      // the `path` line: main package path
-  std::string main_module;    // the `mod` line's module path
-  std::string main_version;   // the `mod` line's version, "(devel)" for local builds
+  std::string go_version;    // "go1.19.8"
+  std::string main_path;     // the `path` line: main package path
+  std::string main_module;   // the `mod` line's module path
+  std::string main_version;  // the `mod` line's version, "(devel)" for local builds
   std::vector<ModuleDep> deps;
   std::string vcs_revision;   // build vcs.revision=
   std::string vcs_time;       // build vcs.time=

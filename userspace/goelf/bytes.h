@@ -20,9 +20,7 @@ class ByteView {
   bool empty() const { return size_ == 0; }
 
   // True when [offset, offset+length) lies inside the view (overflow-safe).
-  bool contains(uint64_t offset, uint64_t length) const {
-    return offset <= size_ && length <= size_ - offset;
-  }
+  bool contains(uint64_t offset, uint64_t length) const { return offset <= size_ && length <= size_ - offset; }
 
   // The sub-window [offset, offset+length), or nothing when it does not fit.
   std::optional<ByteView> sub(uint64_t offset, uint64_t length) const {
@@ -53,9 +51,7 @@ class ByteView {
                             static_cast<const uint8_t*>(nul) - (data_ + offset));
   }
 
-  std::string_view as_string_view() const {
-    return std::string_view(reinterpret_cast<const char*>(data_), size_);
-  }
+  std::string_view as_string_view() const { return std::string_view(reinterpret_cast<const char*>(data_), size_); }
 
  private:
   template <class T>

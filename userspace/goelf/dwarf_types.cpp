@@ -1,8 +1,8 @@
 #include "goelf/dwarf_types.h"
 
 #ifdef DWCP_GOELF_HAVE_LIBDW
-#include <elfutils/libdw.h>
 #include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

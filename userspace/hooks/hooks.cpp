@@ -140,20 +140,16 @@ void AMSTMetricsWrapper::OnStreamStart(std::string_view streamID) const {
 void AMSTMetricsWrapper::OnStreamStartFailed(std::string_view streamID) const {
   record(StreamOpened{std::string(streamID), false});
 }
-void AMSTMetricsWrapper::OnStreamEnd(std::string_view streamID) const {
-  record(StreamClosed{std::string(streamID)});
-}
+void AMSTMetricsWrapper::OnStreamEnd(std::string_view streamID) const { record(StreamClosed{std::string(streamID)}); }
 void AMSTMetricsWrapper::OnSessionClosed() const { record(AllStreamsClosed{}); }
 
 void AMSTMetricsWrapper::OnStreamData(std::string_view streamID, std::int64_t bytesSent,
                                       std::int64_t bytesReceived) const {
   if (MetricsModel* model = recorder())
-    model->stream_bytes(streamID, non_negative(*model, bytesSent),
-                        non_negative(*model, bytesReceived));
+    model->stream_bytes(streamID, non_negative(*model, bytesSent), non_negative(*model, bytesReceived));
 }
 
-void AMSTMetricsWrapper::OnStreamError(std::string_view streamID,
-                                       std::string_view errorType) const {
+void AMSTMetricsWrapper::OnStreamError(std::string_view streamID, std::string_view errorType) const {
   record(StreamError{std::string(streamID), std::string(errorType)});
 }
 
@@ -167,12 +163,11 @@ void AMSTMetricsWrapper::OnOperationLatency(std::string_view operation, double s
 
 // ---- HDE --------------------------------------------------------------------------------------
 
-void HDEMetricsWrapper::OnCompressionComplete(std::string_view dataType,
-                                              std::int64_t originalBytes,
+void HDEMetricsWrapper::OnCompressionComplete(std::string_view dataType, std::int64_t originalBytes,
                                               std::int64_t compressedBytes, bool deltaHit) const {
   if (MetricsModel* model = recorder())
-    model->compression_done(dataType, non_negative(*model, originalBytes),
-                            non_negative(*model, compressedBytes), deltaHit);
+    model->compression_done(dataType, non_negative(*model, originalBytes), non_negative(*model, compressedBytes),
+                            deltaHit);
 }
 
 void HDEMetricsWrapper::OnDecompressionComplete(bool success) const {
@@ -183,9 +178,7 @@ void HDEMetricsWrapper::OnBaselineUpdate(std::string_view baselineType, std::int
   record(BaselineCount{std::string(baselineType), count});
 }
 
-void HDEMetricsWrapper::OnDictionaryUpdate(double efficiency) const {
-  record(DictionaryEfficiency{efficiency});
-}
+void HDEMetricsWrapper::OnDictionaryUpdate(double efficiency) const { record(DictionaryEfficiency{efficiency}); }
 
 // ---- migration, federation, system -------------------------------------------------------------
 
@@ -193,27 +186,23 @@ void MigrationMetricsWrapper::OnMigrationStart(std::string_view migrationID) con
   record(MigrationStarted{std::string(migrationID)});
 }
 
-void MigrationMetricsWrapper::OnMigrationComplete(std::string_view migrationID,
-                                                  std::string_view destNode,
+void MigrationMetricsWrapper::OnMigrationComplete(std::string_view migrationID, std::string_view destNode,
                                                   bool dwcpEnabled) const {
   record(MigrationCompleted{std::string(migrationID), std::string(destNode), dwcpEnabled, -1});
 }
 
-void MigrationMetricsWrapper::OnSpeedupCalculated(std::string_view vmType,
-                                                  double speedupFactor) const {
+void MigrationMetricsWrapper::OnSpeedupCalculated(std::string_view vmType, double speedupFactor) const {
   record(SpeedupCalculated{std::string(vmType), speedupFactor});
 }
 
-void FederationMetricsWrapper::OnFederationSync(std::string_view remoteCluster,
-                                                std::string_view syncType, double seconds,
-                                                std::int64_t bandwidthSavedBytes) const {
+void FederationMetricsWrapper::OnFederationSync(std::string_view remoteCluster, std::string_view syncType,
+                                                double seconds, std::int64_t bandwidthSavedBytes) const {
   if (MetricsModel* model = recorder())
     model->apply(FederationSync{std::string(remoteCluster), std::string(syncType), seconds,
                                 non_negative(*model, bandwidthSavedBytes)});
 }
 
-void SystemMetricsWrapper::OnComponentHealthChange(std::string_view component,
-                                                   HealthStatus status) const {
+void SystemMetricsWrapper::OnComponentHealthChange(std::string_view component, HealthStatus status) const {
   record(ComponentHealth{std::string(component), static_cast<int>(status)});
 }
 
@@ -221,15 +210,14 @@ void SystemMetricsWrapper::OnFeatureToggle(std::string_view feature, bool enable
   record(FeatureToggle{std::string(feature), enabled});
 }
 
-void SetVersionInfo(std::string_view version, std::string_view gitCommit,
-                    std::string_view buildDate) {
+void SetVersionInfo(std::string_view version, std::string_view gitCommit, std::string_view buildDate) {
   record(VersionInfo{std::string(version), std::string(gitCommit), std::string(buildDate)});
 }
 
 // ---- one-shot helpers -------------------------------------------------------------------------
 
-void RecordStreamMetrics(std::string_view streamID, std::int64_t bytesSent,
-                         std::int64_t bytesReceived, std::string_view errorType) {
+void RecordStreamMetrics(std::string_view streamID, std::int64_t bytesSent, std::int64_t bytesReceived,
+                         std::string_view errorType) {
   AMSTMetricsWrapper amst;
   if (!errorType.empty())
     amst.OnStreamError(streamID, errorType);
@@ -237,20 +225,18 @@ void RecordStreamMetrics(std::string_view streamID, std::int64_t bytesSent,
     amst.OnStreamData(streamID, bytesSent, bytesReceived);
 }
 
-void RecordCompressionMetrics(std::string_view dataType, std::int64_t originalSize,
-                              std::int64_t compressedSize, bool deltaHit) {
+void RecordCompressionMetrics(std::string_view dataType, std::int64_t originalSize, std::int64_t compressedSize,
+                              bool deltaHit) {
   HDEMetricsWrapper().OnCompressionComplete(dataType, originalSize, compressedSize, deltaHit);
 }
 
 void RecordComponentHealth(std::string_view component, bool healthy) {
-  SystemMetricsWrapper().OnComponentHealthChange(
-      component, healthy ? HealthStatus::Healthy : HealthStatus::Down);
+  SystemMetricsWrapper().OnComponentHealthChange(component, healthy ? HealthStatus::Healthy : HealthStatus::Down);
 }
 
-void RecordFederationSync(std::string_view remoteCluster, std::string_view syncType,
-                          double seconds, std::int64_t bandwidthSavedBytes) {
-  FederationMetricsWrapper().OnFederationSync(remoteCluster, syncType, seconds,
-                                              bandwidthSavedBytes);
+void RecordFederationSync(std::string_view remoteCluster, std::string_view syncType, double seconds,
+                          std::int64_t bandwidthSavedBytes) {
+  FederationMetricsWrapper().OnFederationSync(remoteCluster, syncType, seconds, bandwidthSavedBytes);
 }
 
 }  // namespace dwcp

@@ -115,18 +115,15 @@ void dwcp_on_operation_latency(const char* operation, double seconds) {
   guarded([&] { dwcp::AMSTMetricsWrapper().OnOperationLatency(text(operation), seconds); });
 }
 
-void dwcp_on_compression_complete(const char* data_type, int64_t original, int64_t compressed,
-                                  int delta_hit) {
-  guarded([&] {
-    dwcp::HDEMetricsWrapper().OnCompressionComplete(text(data_type), original, compressed,
-                                                    delta_hit != 0);
-  });
+void dwcp_on_compression_complete(const char* data_type, int64_t original, int64_t compressed, int delta_hit) {
+  guarded(
+      [&] { dwcp::HDEMetricsWrapper().OnCompressionComplete(text(data_type), original, compressed, delta_hit != 0); });
 }
-void dwcp_on_compression_complete_n(const char* data_type, size_t data_type_len, int64_t original,
-                                    int64_t compressed, int delta_hit) {
+void dwcp_on_compression_complete_n(const char* data_type, size_t data_type_len, int64_t original, int64_t compressed,
+                                    int delta_hit) {
   guarded([&] {
-    dwcp::HDEMetricsWrapper().OnCompressionComplete(text(data_type, data_type_len), original,
-                                                    compressed, delta_hit != 0);
+    dwcp::HDEMetricsWrapper().OnCompressionComplete(text(data_type, data_type_len), original, compressed,
+                                                    delta_hit != 0);
   });
 }
 void dwcp_on_decompression_complete(int success) {
@@ -143,25 +140,19 @@ void dwcp_on_migration_start(const char* id) {
   guarded([&] { dwcp::MigrationMetricsWrapper().OnMigrationStart(text(id)); });
 }
 void dwcp_on_migration_complete(const char* id, const char* dest_node, int dwcp_enabled) {
-  guarded([&] {
-    dwcp::MigrationMetricsWrapper().OnMigrationComplete(text(id), text(dest_node),
-                                                        dwcp_enabled != 0);
-  });
+  guarded([&] { dwcp::MigrationMetricsWrapper().OnMigrationComplete(text(id), text(dest_node), dwcp_enabled != 0); });
 }
 void dwcp_on_speedup_calculated(const char* vm_type, double factor) {
   guarded([&] { dwcp::MigrationMetricsWrapper().OnSpeedupCalculated(text(vm_type), factor); });
 }
-void dwcp_on_federation_sync(const char* remote_cluster, const char* sync_type, double seconds,
-                             int64_t saved) {
+void dwcp_on_federation_sync(const char* remote_cluster, const char* sync_type, double seconds, int64_t saved) {
   guarded([&] {
-    dwcp::FederationMetricsWrapper().OnFederationSync(text(remote_cluster), text(sync_type),
-                                                      seconds, saved);
+    dwcp::FederationMetricsWrapper().OnFederationSync(text(remote_cluster), text(sync_type), seconds, saved);
   });
 }
 void dwcp_on_component_health_change(const char* component, int status) {
   guarded([&] {
-    dwcp::SystemMetricsWrapper().OnComponentHealthChange(text(component),
-                                                         static_cast<dwcp::HealthStatus>(status));
+    dwcp::SystemMetricsWrapper().OnComponentHealthChange(text(component), static_cast<dwcp::HealthStatus>(status));
   });
 }
 void dwcp_on_feature_toggle(const char* feature, int enabled) {
@@ -171,15 +162,11 @@ void dwcp_set_version_info(const char* version, const char* git_commit, const ch
   guarded([&] { dwcp::SetVersionInfo(text(version), text(git_commit), text(build_date)); });
 }
 
-void dwcp_record_stream_metrics(const char* id, int64_t sent, int64_t received,
-                                const char* error_type) {
+void dwcp_record_stream_metrics(const char* id, int64_t sent, int64_t received, const char* error_type) {
   guarded([&] { dwcp::RecordStreamMetrics(text(id), sent, received, text(error_type)); });
 }
-void dwcp_record_compression_metrics(const char* data_type, int64_t original, int64_t compressed,
-                                     int delta_hit) {
-  guarded([&] {
-    dwcp::RecordCompressionMetrics(text(data_type), original, compressed, delta_hit != 0);
-  });
+void dwcp_record_compression_metrics(const char* data_type, int64_t original, int64_t compressed, int delta_hit) {
+  guarded([&] { dwcp::RecordCompressionMetrics(text(data_type), original, compressed, delta_hit != 0); });
 }
 void dwcp_record_component_health(const char* component, int healthy) {
   guarded([&] { dwcp::RecordComponentHealth(text(component), healthy != 0); });

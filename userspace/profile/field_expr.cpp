@@ -93,8 +93,7 @@ class Parser {
 
   Result<Parsed> parse() {
     Parsed parsed;
-    if (peek().type == Token::Type::Name && (peek().text == "len" || peek().text == "ptr") &&
-        peek(1).text == "(") {
+    if (peek().type == Token::Type::Name && (peek().text == "len" || peek().text == "ptr") && peek(1).text == "(") {
       (peek().text == "len" ? parsed.is_len : parsed.is_ptr) = true;
       pos_ += 2;
       if (auto ok = path(parsed); !ok) return Error{ok.error()};
@@ -187,19 +186,32 @@ struct Value {
 
 std::string kind_name(Kind kind) {
   switch (kind) {
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "integer";
-    case Kind::Float: return "float";
-    case Kind::Complex: return "complex";
-    case Kind::String: return "string";
-    case Kind::Pointer: return "pointer";
-    case Kind::Slice: return "slice";
-    case Kind::Array: return "array";
-    case Kind::Map: return "map";
-    case Kind::Chan: return "channel";
-    case Kind::Func: return "func";
-    case Kind::Interface: return "interface";
-    case Kind::Struct: return "struct";
+    case Kind::Bool:
+      return "bool";
+    case Kind::Int:
+      return "integer";
+    case Kind::Float:
+      return "float";
+    case Kind::Complex:
+      return "complex";
+    case Kind::String:
+      return "string";
+    case Kind::Pointer:
+      return "pointer";
+    case Kind::Slice:
+      return "slice";
+    case Kind::Array:
+      return "array";
+    case Kind::Map:
+      return "map";
+    case Kind::Chan:
+      return "channel";
+    case Kind::Func:
+      return "func";
+    case Kind::Interface:
+      return "interface";
+    case Kind::Struct:
+      return "struct";
   }
   return "?";
 }
@@ -265,7 +277,8 @@ class Evaluator {
       if (exit) {
         for (const auto& param : abi.params) {
           if (param.name == name)
-            return Error{"parameter `" + name + "` is not available at exit (its registers are reused by then);"
+            return Error{"parameter `" + name +
+                         "` is not available at exit (its registers are reused by then);"
                          " read it in the \"entry\" block"};
         }
       } else if (name.rfind("result", 0) == 0) {
@@ -279,7 +292,8 @@ class Evaluator {
                    "s are: " + join(names)};
     }
     if (exit && found->on_stack)
-      return Error{"`" + name + "` is returned on the stack (the result registers ran out at this result);"
+      return Error{"`" + name +
+                   "` is returned on the stack (the result registers ran out at this result);"
                    " reading stack results is not supported"};
     Value value;
     value.type = found->type;
@@ -324,7 +338,8 @@ class Evaluator {
                    did_you_mean(field_name, declared) + " (declared: " + (declared.empty() ? "none" : join(declared)) +
                    "); add it to \"types\" with its offset"};
     }
-    if (context_.field_uses) context_.field_uses->push_back(FieldOffsetUse{value.type->name, field_name, field->offset});
+    if (context_.field_uses)
+      context_.field_uses->push_back(FieldOffsetUse{value.type->name, field_name, field->offset});
     value.type = field->type;
     value.text = text;
     if (value.in_memory) {
@@ -346,7 +361,8 @@ class Evaluator {
     }
     const Kind kind = value.type->kind;
     if (kind != Kind::Slice && kind != Kind::Array)
-      return Error{"`" + base.text + "` is a " + describe_type(*value.type) + ": only slices and arrays can be indexed"};
+      return Error{"`" + base.text + "` is a " + describe_type(*value.type) +
+                   ": only slices and arrays can be indexed"};
     const GoTypePtr elem = value.type->elem;
     if (!elem->size_known)
       return Error{"`" + text + "`: the size of `" + elem->name + "` is unknown; declare its \"size\" in \"types\""};
@@ -532,9 +548,9 @@ std::string describe_field(const dwcp_field& field) {
     case DWCP_FIELD_NONNIL:
       return "nonnil " + describe_loc(field.loc);
     default:
-      return describe_loc(field.loc) + (field.add ? (field.add > 0 ? " + " : " - ") +
-                                                        std::to_string(field.add > 0 ? field.add : -field.add)
-                                                  : std::string());
+      return describe_loc(field.loc) +
+             (field.add ? (field.add > 0 ? " + " : " - ") + std::to_string(field.add > 0 ? field.add : -field.add)
+                        : std::string());
   }
 }
 

@@ -55,10 +55,10 @@ struct GoType {
   int64_t align = 8;
   bool size_known = true;  // false for a declared struct without "size"
 
-  GoTypePtr elem;             // Slice/Array/Chan element, Map value
-  int64_t length = 0;         // Array
-  std::string pointee;        // Pointer: target type expression, resolved lazily ("" = unsafe.Pointer)
-  std::string pointee_scope;  // Pointer: package the target expression is written in
+  GoTypePtr elem;               // Slice/Array/Chan element, Map value
+  int64_t length = 0;           // Array
+  std::string pointee;          // Pointer: target type expression, resolved lazily ("" = unsafe.Pointer)
+  std::string pointee_scope;    // Pointer: package the target expression is written in
   std::vector<GoField> fields;  // Struct: the fields the profile declares (not necessarily all)
 
   const GoField* field(std::string_view field_name) const;

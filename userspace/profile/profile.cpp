@@ -28,7 +28,6 @@ namespace {
 
 using namespace json;
 
-
 struct SlotInfo {
   const char* name;
   SlotKind kind;
@@ -142,7 +141,8 @@ Result<CompiledProbe> compile_probe(const Json& probe, const std::string& path, 
   auto kind = event_kind_from_name(*event);
   if (!kind) {
     std::vector<std::string> names;
-    for (auto it = std::begin(contract::kEventKinds) + 1; it != std::end(contract::kEventKinds); ++it) names.push_back(it->name);
+    for (auto it = std::begin(contract::kEventKinds) + 1; it != std::end(contract::kEventKinds); ++it)
+      names.push_back(it->name);
     return Error{child(path, "event") + ": unknown event `" + *event + "`" + did_you_mean(*event, names) +
                  "; events are: " + join(names)};
   }

@@ -66,10 +66,10 @@ struct SessionLayout {
 // Where a DeltaEncoder keeps its own totals (DWCP's GetMetrics reads the same fields):
 // len(baselineStates) is baseline_count, totalEncoded and deltaHits the hit rate.
 struct EncoderLayout {
-  int32_t baselines_off = 0;  // map[string]*BaselineState: its length is the map header's first word
-  int32_t encoded_off = 0;    // uint64 totalEncoded
-  int32_t decoded_off = 0;    // uint64 totalDecoded
-  int32_t hits_off = 0;       // uint64 deltaHits
+  int32_t baselines_off = 0;                  // map[string]*BaselineState: its length is the map header's first word
+  int32_t encoded_off = 0;                    // uint64 totalEncoded
+  int32_t decoded_off = 0;                    // uint64 totalDecoded
+  int32_t hits_off = 0;                       // uint64 deltaHits
   std::vector<FieldOffsetUse> field_offsets;  // checked against the binary's DWARF
 };
 

@@ -122,7 +122,10 @@ std::optional<std::string> dechunk(const std::string& in) {
     std::size_t digits = 0;
     for (std::size_t i = pos; i < eol && in[i] != ';'; ++i, ++digits) {
       char c = in[i];
-      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      int d = c >= '0' && c <= '9'   ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                     : -1;
       if (d < 0 || digits >= 8) return std::nullopt;
       size = size * 16 + static_cast<std::size_t>(d);
     }
@@ -388,8 +391,9 @@ Result<std::string> fetch(const Url& url, const FetchOptions& options) {
       if (!tls) return Error{tls.error()};
       stream = std::move(*tls);
 #else
-      return Error{"this build of top has no TLS (OpenSSL was not found when it was built): read the agent over "
-                   "http on loopback, e.g. through ssh -L 9090:127.0.0.1:9090 HOST"};
+      return Error{
+          "this build of top has no TLS (OpenSSL was not found when it was built): read the agent over "
+          "http on loopback, e.g. through ssh -L 9090:127.0.0.1:9090 HOST"};
 #endif
     } else {
       stream = std::move(plain);
@@ -449,8 +453,9 @@ Result<std::string> parse_response(const std::string& response, const std::strin
     body.resize(static_cast<std::size_t>(length));
   }
   if (status == 401)
-    return Error{"401 Unauthorized: the agent wants basic auth: give --basic-auth-file FILE (user:password) or "
-                 "http://user:password@host:port/metrics"};
+    return Error{
+        "401 Unauthorized: the agent wants basic auth: give --basic-auth-file FILE (user:password) or "
+        "http://user:password@host:port/metrics"};
   if (status != 200) {
     std::string first = body.substr(0, std::min<std::size_t>(body.find('\n'), 200));
     return Error{"HTTP " + std::to_string(status) + " from " + where + (first.empty() ? "" : ": " + first)};

@@ -109,9 +109,10 @@ std::vector<Line> render(const View& v, const RenderOptions& o, const Sparklines
   const std::size_t width = std::max<std::size_t>(o.width, 40);
 
   // Header.
-  top.push_back({"dwcp-observer top  " + o.url + printf_string("  every %gs", o.interval_seconds) +
-                     (v.has_rates ? printf_string(", rates over %.1fs", v.window_seconds) : ", rates after the next scrape"),
-                 Style::kTitle});
+  top.push_back(
+      {"dwcp-observer top  " + o.url + printf_string("  every %gs", o.interval_seconds) +
+           (v.has_rates ? printf_string(", rates over %.1fs", v.window_seconds) : ", rates after the next scrape"),
+       Style::kTitle});
   std::string who;
   int shown = 0;
   for (const auto& t : v.targets) {
@@ -124,7 +125,8 @@ std::vector<Line> render(const View& v, const RenderOptions& o, const Sparklines
     who += (who.empty() ? "" : ", ") + t.name + " pid " + t.pid + (!o.status.empty() ? " ?" : t.up ? " up" : " DOWN");
   }
   if (v.targets.empty()) who = "no target";
-  std::string targets_word = v.targets.size() > 1 && o.target.empty() ? printf_string("%zu targets: ", v.targets.size()) : "target ";
+  std::string targets_word =
+      v.targets.size() > 1 && o.target.empty() ? printf_string("%zu targets: ", v.targets.size()) : "target ";
   std::string uptime;
   if (!std::isnan(v.agent_start_time) && o.now_unix > 0)
     uptime = "  agent up " + format_duration(o.now_unix - v.agent_start_time);
@@ -132,8 +134,8 @@ std::vector<Line> render(const View& v, const RenderOptions& o, const Sparklines
     uptime = "  target up " + o.target_uptime;
   top.push_back({targets_word + who + uptime + "  DWCP " + (v.dwcp_version.empty() ? "?" : v.dwcp_version) +
                  "  observer " + (v.observer_version.empty() ? "?" : v.observer_version)});
-  std::string probes = printf_string("probes %.0f attached, %d demoted", std::isnan(v.probes_attached) ? 0 : v.probes_attached,
-                                     v.probes_demoted);
+  std::string probes = printf_string("probes %.0f attached, %d demoted",
+                                     std::isnan(v.probes_attached) ? 0 : v.probes_attached, v.probes_demoted);
   std::string mechanism;
   for (const auto& m : v.kernel_mechanisms) mechanism += (mechanism.empty() ? "  kernel " : ",") + m;
   std::string lost = "  lost " + format_count(v.events_lost) +
@@ -142,7 +144,8 @@ std::vector<Line> render(const View& v, const RenderOptions& o, const Sparklines
                  v.events_lost > 0 || v.probes_demoted > 0 ? Style::kWarning : Style::kPlain});
   // The last scrape failed: the agent is down or unreachable; what follows is the last good one.
   if (!o.status.empty())
-    top.insert(top.begin() + 1, {"AGENT DOWN: " + o.status + " (figures below: the last good scrape)", Style::kWarning});
+    top.insert(top.begin() + 1,
+               {"AGENT DOWN: " + o.status + " (figures below: the last good scrape)", Style::kWarning});
   const std::size_t fixed_top = top.size();  // the lines a small terminal keeps
 
   // Sparklines (live view only): a label of 12 cells, the line, the value.
@@ -159,7 +162,8 @@ std::vector<Line> render(const View& v, const RenderOptions& o, const Sparklines
 
   // Streams.
   std::string sort_mark = std::string("sorted by ") + sort_key_name(o.sort);
-  const Line table_header{table_row("STREAM", "SEND MB/s", "RECV MB/s", "SHARE", "ERRORS", "RETRANS", "SRTT"), Style::kHeading};
+  const Line table_header{table_row("STREAM", "SEND MB/s", "RECV MB/s", "SHARE", "ERRORS", "RETRANS", "SRTT"),
+                          Style::kHeading};
   std::size_t stream_lines = 0;
   for (const auto& g : v.groups) {
     streams.push_back({table_row(g.name + printf_string(" (%zu)", g.streams.size()), format_mbps(g.send_bps),
@@ -167,8 +171,8 @@ std::vector<Line> render(const View& v, const RenderOptions& o, const Sparklines
                                  format_count(g.retransmits), format_seconds(g.srtt_seconds)),
                        Style::kGroup});
     for (const auto& s : g.streams) {
-      streams.push_back({table_row("  " + s.id, format_mbps(s.send_bps), format_mbps(s.recv_bps), format_percent(s.share), "",
-                                   "", "")});
+      streams.push_back({table_row("  " + s.id, format_mbps(s.send_bps), format_mbps(s.recv_bps),
+                                   format_percent(s.share), "", "", "")});
       ++stream_lines;
     }
   }
@@ -181,10 +185,11 @@ std::vector<Line> render(const View& v, const RenderOptions& o, const Sparklines
                       lpad(format_quantile(row.p99, row.lowest_bound), 10) +
                       lpad(std::isnan(row.ops_per_second) ? "-" : printf_string("%.1f", row.ops_per_second), 8)});
   if (v.hde.present) {
-    bottom.push_back({"HDE  ratio " + (std::isnan(v.hde.ratio) ? std::string("-") : printf_string("%.2fx", v.hde.ratio)) +
-                      "  in " + format_mbps(v.hde.in_bps) + " MB/s  out " + format_mbps(v.hde.out_bps) + " MB/s  delta hit " +
-                      (std::isnan(v.hde.delta_hit_percent) ? std::string("-") : printf_string("%.1f%%", v.hde.delta_hit_percent)) +
-                      "  baselines " + format_count(v.hde.baselines)});
+    bottom.push_back(
+        {"HDE  ratio " + (std::isnan(v.hde.ratio) ? std::string("-") : printf_string("%.2fx", v.hde.ratio)) + "  in " +
+         format_mbps(v.hde.in_bps) + " MB/s  out " + format_mbps(v.hde.out_bps) + " MB/s  delta hit " +
+         (std::isnan(v.hde.delta_hit_percent) ? std::string("-") : printf_string("%.1f%%", v.hde.delta_hit_percent)) +
+         "  baselines " + format_count(v.hde.baselines)});
   } else {
     bottom.push_back({"HDE  no compression seen yet"});
   }

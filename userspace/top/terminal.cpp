@@ -43,11 +43,16 @@ void write_all(const std::string& s) {
 
 const char* sgr(Style style) {
   switch (style) {
-    case Style::kTitle: return "\x1b[1m";
-    case Style::kHeading: return "\x1b[7m";
-    case Style::kGroup: return "\x1b[1;36m";
-    case Style::kWarning: return "\x1b[1;33m";
-    case Style::kPlain: return "";
+    case Style::kTitle:
+      return "\x1b[1m";
+    case Style::kHeading:
+      return "\x1b[7m";
+    case Style::kGroup:
+      return "\x1b[1;36m";
+    case Style::kWarning:
+      return "\x1b[1;33m";
+    case Style::kPlain:
+      return "";
   }
   return "";
 }

@@ -47,9 +47,7 @@ Result<Scrape> scrape(const Url& url, const FetchOptions& options) {
   return s;
 }
 
-bool loopback(const std::string& host) {
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
-}
+bool loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
 
 // How long process `pid` of this host has run ("" when unknown): for a local agent that does
 // not export its own start time.
@@ -187,8 +185,9 @@ int live(const Settings& initial, bool colour, bool utf8) {
       o.height = term.height();
       o.utf8 = utf8;
       o.status = status;
-      term.draw(render(view, o, Sparklines{&history(throughput, s.target).values(), &history(overhead, s.target).values()}),
-                colour);
+      term.draw(
+          render(view, o, Sparklines{&history(throughput, s.target).values(), &history(overhead, s.target).values()}),
+          colour);
     } else {
       term.draw({{"dwcp-observer top  " + s.shown_url, Style::kTitle}, {status, Style::kWarning}, {"q quits"}}, colour);
     }
@@ -213,24 +212,30 @@ int live(const Settings& initial, bool colour, bool utf8) {
 }  // namespace
 
 int top_main(int argc, char** argv, const std::string& default_listen) {
-  CLI::App app{"dwcp-observer top: a live view of an agent's /metrics (q quits, s sorts streams, t picks a target). "
-               "When stdout is not a terminal, prints one snapshot (two scrapes --interval apart) and exits."};
+  CLI::App app{
+      "dwcp-observer top: a live view of an agent's /metrics (q quits, s sorts streams, t picks a target). "
+      "When stdout is not a terminal, prints one snapshot (two scrapes --interval apart) and exits."};
   app.name("dwcp-observer top");
   std::string url_text = "http://" + default_listen + "/metrics";
   std::string auth_file, sort_name = "activity";
   Settings s;
-  app.add_option("url", url_text, "the agent's metrics URL (http://[user:password@]host:port/metrics)")->capture_default_str();
-  app.add_option("--interval", s.interval, "seconds between scrapes")->capture_default_str()->check(CLI::Range(0.2, 60.0));
+  app.add_option("url", url_text, "the agent's metrics URL (http://[user:password@]host:port/metrics)")
+      ->capture_default_str();
+  app.add_option("--interval", s.interval, "seconds between scrapes")
+      ->capture_default_str()
+      ->check(CLI::Range(0.2, 60.0));
   app.add_option("--window", s.window, "seconds over which rates and latency quantiles are computed")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 600.0));
   app.add_option("--basic-auth-file", auth_file, "file with one line user:password for the agent's basic auth");
-  app.set_version_flag("--version", std::string("dwcp-observer top ") + DWCP_OBSERVER_VERSION + " (" +
-                                         DWCP_OBSERVER_REVISION + ")");
-  app.add_option("--sort", sort_name, "stream order: activity (send + receive, busiest first), stream, send, recv or share")
+  app.set_version_flag("--version",
+                       std::string("dwcp-observer top ") + DWCP_OBSERVER_VERSION + " (" + DWCP_OBSERVER_REVISION + ")");
+  app.add_option("--sort", sort_name,
+                 "stream order: activity (send + receive, busiest first), stream, send, recv or share")
       ->capture_default_str()
       ->check(CLI::IsMember({"activity", "stream", "send", "recv", "share"}));
-  app.add_option("--ca-file", s.fetch.ca_file, "https: CA certificate(s) to verify the agent with (default: the system's)");
+  app.add_option("--ca-file", s.fetch.ca_file,
+                 "https: CA certificate(s) to verify the agent with (default: the system's)");
   app.add_option("--cert-file", s.fetch.cert_file, "https: client certificate, when the agent requires one");
   app.add_option("--key-file", s.fetch.key_file, "https: the client certificate's key (default: --cert-file)");
   app.add_flag("--insecure", s.fetch.insecure, "https: do not verify the agent's certificate");
@@ -255,8 +260,9 @@ int top_main(int argc, char** argv, const std::string& default_listen) {
       return 2;
     }
   }
-  s.shown_url = s.url.scheme + "://" + (s.url.host.find(':') != std::string::npos ? "[" + s.url.host + "]" : s.url.host) +
-                ":" + s.url.port + s.url.path;
+  s.shown_url = s.url.scheme + "://" +
+                (s.url.host.find(':') != std::string::npos ? "[" + s.url.host + "]" : s.url.host) + ":" + s.url.port +
+                s.url.path;
   s.fetch.timeout_ms = static_cast<int>(std::clamp(s.interval * 2000, 1000.0, 10000.0));
 
   if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) return snapshot(s);

@@ -73,7 +73,7 @@ double le_of(const Sample& s) {
 // The buckets of histogram `family` keyed by `label` ("": one histogram), summed over the
 // other labels (bounds are the same for every series of a family).
 std::map<std::string, std::vector<Bucket>> buckets_by(const std::vector<Sample>& samples, const std::string& family,
-                                                     const Selection& sel, std::string_view label) {
+                                                      const Selection& sel, std::string_view label) {
   std::map<std::string, std::map<double, double>> acc;
   const std::string name = family + "_bucket";
   for (const auto& s : samples) {
@@ -142,22 +142,32 @@ std::string numeric_order_key(const std::string& id) {
 
 const char* sort_key_name(SortKey key) {
   switch (key) {
-    case SortKey::kActivity: return "activity";
-    case SortKey::kStream: return "stream";
-    case SortKey::kSend: return "send";
-    case SortKey::kReceive: return "recv";
-    case SortKey::kShare: return "share";
+    case SortKey::kActivity:
+      return "activity";
+    case SortKey::kStream:
+      return "stream";
+    case SortKey::kSend:
+      return "send";
+    case SortKey::kReceive:
+      return "recv";
+    case SortKey::kShare:
+      return "share";
   }
   return "stream";
 }
 
 SortKey next_sort_key(SortKey key) {
   switch (key) {
-    case SortKey::kActivity: return SortKey::kStream;
-    case SortKey::kStream: return SortKey::kSend;
-    case SortKey::kSend: return SortKey::kReceive;
-    case SortKey::kReceive: return SortKey::kShare;
-    case SortKey::kShare: return SortKey::kActivity;
+    case SortKey::kActivity:
+      return SortKey::kStream;
+    case SortKey::kStream:
+      return SortKey::kSend;
+    case SortKey::kSend:
+      return SortKey::kReceive;
+    case SortKey::kReceive:
+      return SortKey::kShare;
+    case SortKey::kShare:
+      return SortKey::kActivity;
   }
   return SortKey::kStream;
 }

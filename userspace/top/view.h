@@ -59,9 +59,9 @@ struct Hde {
 };
 
 struct Durations {
-  double done = 0;        // completed since the agent started
-  double in_window = 0;   // completed within the window
-  double p95;             // seconds: over the window, or since start when none completed in it
+  double done = 0;       // completed since the agent started
+  double in_window = 0;  // completed within the window
+  double p95;            // seconds: over the window, or since start when none completed in it
   bool p95_since_start = false;
   double lowest_bound;
 };

@@ -16,7 +16,10 @@
 static double ns_per_run(int prog, int repeat) {
   char data[64] = {0};
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = data, .data_size_in = sizeof data, .repeat = repeat);
-  if (bpf_prog_test_run_opts(prog, &opts)) { perror("test_run"); return -1; }
+  if (bpf_prog_test_run_opts(prog, &opts)) {
+    perror("test_run");
+    return -1;
+  }
   return opts.duration;  // mean ns per run
 }
 
@@ -26,7 +29,10 @@ int main(int argc, char** argv) {
       {.code = BPF_JMP | BPF_EXIT},
   };
   int prog = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "empty", "GPL", insns, 2, NULL);
-  if (prog < 0) { perror("load"); return 1; }
+  if (prog < 0) {
+    perror("load");
+    return 1;
+  }
   const int repeat = 1000000;
   FILE* sysctl = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
   if (sysctl && fgetc(sysctl) == '1') fprintf(stderr, "kernel.bpf_stats_enabled=1: \"off\" is on too\n");
@@ -36,7 +42,10 @@ int main(int argc, char** argv) {
   for (int round = 0; round < 5; ++round) {
     double off = ns_per_run(prog, repeat);
     int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-    if (fd < 0) { perror("enable_stats"); return 1; }
+    if (fd < 0) {
+      perror("enable_stats");
+      return 1;
+    }
     double on = ns_per_run(prog, repeat);
     close(fd);
     printf("round %d: stats off %.1f ns/run, on %.1f ns/run, difference %.1f ns\n", round, off, on, on - off);
