@@ -1,4 +1,5 @@
 #include "agent/bpf_session.h"
+#include "dwcp_observer/text.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -44,12 +45,6 @@ int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) 
                                                        : dwcp::log::Level::kDebug;
   dwcp::log::write(ours, message, {{"component", "libbpf"}});
   return n;
-}
-
-std::string hex(std::uint64_t v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(v));
-  return text;
 }
 
 }  // namespace
@@ -333,7 +328,7 @@ Result<std::vector<Link>> BpfSession::attach_uprobes(int pid, const std::string&
     Link link(bpf_program__attach_uprobe_opts(skel_->progs.dwcp_uprobe, pid, binary.c_str(),
                                               static_cast<size_t>(site.offset), &opts));
     if (!link)
-      return Error::system("cannot attach uprobe at " + binary + "+0x" + hex(site.offset), errno, ErrorKind::kBpf);
+      return Error::system("cannot attach uprobe at " + binary + "+" + hex(site.offset), errno, ErrorKind::kBpf);
     links.push_back(std::move(link));
   }
   return links;
@@ -362,21 +357,19 @@ Result<std::vector<Link>> BpfSession::attach_uprobes_by_address(int pid, const s
   for (const auto& site : sites) {
     const auto vaddr = file_offset_to_vaddr(maps, exe_path, inode, site.offset);
     if (!vaddr)
-      return Error{"cannot find " + binary + "+0x" + hex(site.offset) + " in the memory map of process " +
+      return Error{"cannot find " + binary + "+" + hex(site.offset) + " in the memory map of process " +
                        std::to_string(pid) + " (" + proc + "/maps)",
                    0, ErrorKind::kBpf};
     dwcp_spec_addr_key key{};
     key.tgid = static_cast<__u32>(pid);
     key.addr = *vaddr;
     if (bpf_map_update_elem(map_fd, &key, &site.spec_index, BPF_ANY))
-      return Error::system("cannot store the probe spec of " + binary + "+0x" + hex(site.offset), errno,
-                           ErrorKind::kBpf);
+      return Error::system("cannot store the probe spec of " + binary + "+" + hex(site.offset), errno, ErrorKind::kBpf);
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = false);
     Link link(bpf_program__attach_uprobe_opts(skel_->progs.dwcp_uprobe_addr, pid, binary.c_str(),
                                               static_cast<size_t>(site.offset), &opts));
     if (!link) {
-      Error error =
-          Error::system("cannot attach uprobe at " + binary + "+0x" + hex(site.offset), errno, ErrorKind::kBpf);
+      Error error = Error::system("cannot attach uprobe at " + binary + "+" + hex(site.offset), errno, ErrorKind::kBpf);
       bpf_map_delete_elem(map_fd, &key);
       return error;
     }

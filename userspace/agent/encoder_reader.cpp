@@ -1,4 +1,5 @@
 #include "agent/encoder_reader.h"
+#include "dwcp_observer/text.h"
 
 #include <cstdio>
 
@@ -11,12 +12,6 @@ constexpr std::uint64_t kMaxBaselines = std::uint64_t{1} << 30;
 constexpr std::size_t kMaxEncoders = 256;
 
 bool plausible_pointer(std::uint64_t p) { return p != 0 && p % 8 == 0 && p < kUserTop; }
-
-std::string hex(std::uint64_t v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(v));
-  return text;
-}
 
 }  // namespace
 

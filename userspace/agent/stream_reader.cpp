@@ -1,6 +1,7 @@
 #include "agent/stream_reader.h"
 
 #include "agent/stream_sockets.h"
+#include "dwcp_observer/text.h"
 
 #include <sys/uio.h>
 
@@ -231,13 +232,8 @@ bool SessionTracker::read(std::uint64_t address, Session& session, StreamTable* 
     metrics_.unreadable->Increment();
     // Once per target: the metric counts the rest.
     if (!logged_failure_)
-      log_("cannot read the stream table of AMST session 0x" +
-           [&] {
-             char hex[32];
-             std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(address));
-             return std::string(hex);
-           }() +
-           " (" + why + "): its per-stream bytes are not counted (dwcp_observer_amst_sessions_unreadable_total)");
+      log_("cannot read the stream table of AMST session " + hex(address) + " (" + why +
+           "): its per-stream bytes are not counted (dwcp_observer_amst_sessions_unreadable_total)");
     logged_failure_ = true;
   }
   return false;
@@ -252,13 +248,7 @@ void SessionTracker::refuse(std::uint64_t address, Session& session, prometheus:
   }
   erase_streams(session);
   if (!logged_refusal_)
-    log_("AMST session 0x" +
-         [&] {
-           char hex[32];
-           std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(address));
-           return std::string(hex);
-         }() +
-         " holds stream figures no DWCP stream counts (" + why +
+    log_("AMST session " + hex(address) + " holds stream figures no DWCP stream counts (" + why +
          "): it is read no more (dwcp_observer_amst_stream_counters_refused_total)");
   logged_refusal_ = true;
 }

@@ -1,4 +1,5 @@
 #include "agent/stream_sockets.h"
+#include "dwcp_observer/text.h"
 
 #include <unistd.h>
 
@@ -16,12 +17,6 @@ constexpr std::uint64_t kUserTop = std::uint64_t{1} << 47;  // amd64 user addres
 constexpr std::int64_t kMaxFd = std::int64_t{1} << 30;
 
 bool plausible_pointer(std::uint64_t p) { return p != 0 && p % 8 == 0 && p < kUserTop; }
-
-std::string hex(std::uint64_t v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "0x%llx", static_cast<unsigned long long>(v));
-  return text;
-}
 
 // One pointer-sized word at `address`; false with *why on a failed read.
 bool read_word(MemoryReader& memory, std::uint64_t address, std::uint64_t* out, std::string* why) {

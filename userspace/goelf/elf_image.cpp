@@ -1,4 +1,5 @@
 #include "goelf/elf_image.h"
+#include "dwcp_observer/text.h"
 
 #include <elf.h>
 #include <sys/mman.h>
@@ -200,9 +201,7 @@ Result<uint64_t> ElfImage::vaddr_to_offset(uint64_t vaddr, uint64_t length) cons
     if (delta > segment.filesz || length > segment.filesz - delta) continue;
     return segment.offset + delta;
   }
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(vaddr));
-  return Error{std::string("address ") + hex + " is not backed by file bytes in any PT_LOAD segment"};
+  return Error{"address " + hex(vaddr) + " is not backed by file bytes in any PT_LOAD segment"};
 }
 
 std::optional<ByteView> ElfImage::bytes_at_vaddr(uint64_t vaddr, uint64_t length) const {

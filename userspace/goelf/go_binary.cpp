@@ -1,4 +1,5 @@
 #include "goelf/go_binary.h"
+#include "dwcp_observer/text.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -31,12 +32,6 @@ constexpr uint64_t kModuledataEtext = 23 * 8;
 // at least 16-aligned in every Go 1.26/1.27 build seen (tests/integration/test_go_matrix.py).
 constexpr uint64_t kFunctionAlignment = 32;
 constexpr uint64_t kEtextAlignment = 16;
-
-std::string hex(uint64_t value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
 
 std::string to_hex(ByteView bytes) {
   static const char digits[] = "0123456789abcdef";

@@ -1,4 +1,5 @@
 #include "goelf/pclntab.h"
+#include "dwcp_observer/text.h"
 
 #include <cstdio>
 
@@ -9,12 +10,6 @@ namespace {
 constexpr uint64_t kPtrSize = 8;
 constexpr uint64_t kHeaderWordsStart = 8;
 constexpr size_t kMaxFunctionNameLength = 64 * 1024;  // generic instantiations get long, not this long
-
-std::string hex(uint64_t value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
 
 // Header word i (a uintptr after the 8 fixed bytes).
 std::optional<uint64_t> header_word(ByteView table, unsigned index) {

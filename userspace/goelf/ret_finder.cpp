@@ -1,4 +1,5 @@
 #include "goelf/ret_finder.h"
+#include "dwcp_observer/text.h"
 
 #include <capstone/capstone.h>
 
@@ -28,12 +29,6 @@ struct CapstoneHandle {
 struct InsnDeleter {
   void operator()(cs_insn* insn) const { cs_free(insn, 1); }
 };
-
-std::string hex(uint64_t value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
-  return buffer;
-}
 
 constexpr uint64_t kArm64InsnSize = 4;
 
