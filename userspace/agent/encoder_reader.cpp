@@ -13,6 +13,9 @@ constexpr std::size_t kMaxEncoders = 256;
 
 bool plausible_pointer(std::uint64_t p) { return p != 0 && p % 8 == 0 && p < kUserTop; }
 
+// More hits than encodes: a read that fell between the two increments of one Encode.
+bool torn(const EncoderFigures& f) { return f.hits > f.encoded; }
+
 }  // namespace
 
 bool read_encoder(MemoryReader& memory, const profile::EncoderLayout& layout, std::uint64_t encoder,
@@ -39,9 +42,8 @@ bool read_encoder(MemoryReader& memory, const profile::EncoderLayout& layout, st
     }
     if (!memory.read({{map, &length, 8}}, why)) return false;
   }
-  if (length > kMaxBaselines || out->hits > out->encoded) {
-    *why = "implausible encoder (" + std::to_string(length) + " baselines, " + std::to_string(out->hits) + " hits of " +
-           std::to_string(out->encoded) + " encodes): wrong layout, or the encoder was freed";
+  if (length > kMaxBaselines) {
+    *why = "implausible encoder (" + std::to_string(length) + " baselines): wrong layout, or the encoder was freed";
     return false;
   }
   out->baselines = static_cast<std::int64_t>(length);
@@ -66,6 +68,7 @@ void EncoderTracker::seen(std::uint64_t address, std::vector<Event>* out) {
     logged_ = true;
     return;
   }
+  if (torn(now)) now.encoded = now.hits;  // at most one in flight: counted whole at the next read
   take(address, now, out);
   publish_baselines(out);
 }
@@ -81,13 +84,21 @@ void EncoderTracker::refresh(std::vector<Event>* out) {
   for (auto it = encoders_.begin(); it != encoders_.end();) {
     EncoderFigures now;
     std::string why;
-    const EncoderFigures& last = it->second.last;
-    // An encoder's totals only grow: one that cannot be read or went back was freed (or its
-    // memory reused): it is forgotten, with its baselines; what it counted stays counted.
-    if (!read_encoder(*memory_, layout_, it->first, &now, &why) || now.encoded < last.encoded || now.hits < last.hits) {
+    // One that cannot be read any more was freed: forgotten, with its baselines; what it counted
+    // stays counted.
+    if (!read_encoder(*memory_, layout_, it->first, &now, &why)) {
       it = encoders_.erase(it);
       continue;
     }
+    // DWCP updates its totals under its own lock, which the agent does not take: a read between
+    // `totalEncoded++` and `deltaHits++` (or torn the other way) is skipped, the next one is whole.
+    if (torn(now)) {
+      ++it;
+      continue;
+    }
+    // Totals only grow: lower ones are a new encoder at a freed one's address, counted from zero.
+    const EncoderFigures& last = it->second.last;
+    if (now.encoded < last.encoded || now.hits < last.hits) it->second.last = EncoderFigures{};
     take(it->first, now, out);
     ++it;
   }
