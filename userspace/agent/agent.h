@@ -230,6 +230,7 @@ class Agent {
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<Event> scratch_events_;
   std::vector<Decoded> scratch_decoded_;  // one raw event decoded, before its reads
+  bool warned_no_sampling_ = false;       // the budget said once that this kernel cannot sample
   std::unique_ptr<ExecutableLoader> loader_;
   std::shared_ptr<RefusalLog> refusals_;
   std::unique_ptr<Discovery> discovery_;                       // only without target flags

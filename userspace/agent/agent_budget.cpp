@@ -140,8 +140,20 @@ void Agent::account_overhead() {
       ProbeBudget(policy).evaluate(intervals, trap_ns_, bpf_ns_per_run, cpu, wall, socket_seconds);
   observer_->add_probe_overhead(decision.costs);
   std::map<std::uint32_t, double> ratios;
+  // Sampling attaches and detaches uprobes under a running target every interval. With classic
+  // uprobes (kernels before uprobe_multi, 6.6) the 5.10 guests crashed a Go target in the XOL page
+  // and spun in the kernel while that happened (docs/kernels.md, open): there the budget only
+  // measures and says so, it never samples.
+  const bool may_sample = bpf_->kernel_plan().uprobe_links == UprobeLinks::kMulti;
+  if (!may_sample && !decision.ratios.empty() && !warned_no_sampling_) {
+    log_.warn(
+        "probe budget: over budget, but this kernel has no uprobe_multi links: probes are not sampled here "
+        "(docs/kernels.md)");
+    warned_no_sampling_ = true;
+  }
   for (const auto& probe : profile_.probes)
-    if (auto r = decision.ratios.find(probe.event); r != decision.ratios.end()) ratios[probe.probe_id] = r->second;
+    if (auto r = decision.ratios.find(probe.event); may_sample && r != decision.ratios.end())
+      ratios[probe.probe_id] = r->second;
   // Unmatched exits of a probe sampled now, or sampled or cut short in the interval that ends, are
   // sampling edges.
   std::set<std::uint32_t> edges;
@@ -209,6 +221,7 @@ void Agent::account_overhead() {
 
 void Agent::check_interval_budget() {
   if (options_.probe_budget <= 0 || planned_interval_s_ <= 0 ||
+      bpf_->kernel_plan().uprobe_links != UprobeLinks::kMulti ||
       last_overhead_at_ == std::chrono::steady_clock::time_point{})
     return;
   const auto now = std::chrono::steady_clock::now();
