@@ -3,6 +3,7 @@
 // DWCP's GetMetrics reports them. Memory is a fake laid out like DWCP's (baselineStates @0,
 // totalEncoded @152, totalDecoded @160, deltaHits @168; a map header whose first word is its length).
 #include "agent/encoder_reader.h"
+#include "word_memory.h"
 
 #include <gtest/gtest.h>
 
@@ -21,19 +22,7 @@ profile::EncoderLayout layout() {
   return l;
 }
 
-struct FakeMemory : MemoryReader {
-  std::map<std::uint64_t, std::uint64_t> words;
-  bool read(const std::vector<Range>& ranges, std::string* why) override {
-    for (const auto& r : ranges) {
-      auto it = words.find(r.addr);
-      if (it == words.end() || r.len != 8) {
-        *why = "EFAULT";
-        return false;
-      }
-      std::memcpy(r.out, &it->second, 8);
-    }
-    return true;
-  }
+struct FakeMemory : testing::WordMemory {
   // An encoder at `at` whose map header is at `map` (0: a nil map).
   void encoder(std::uint64_t at, std::uint64_t map, std::uint64_t baselines, std::uint64_t encoded,
                std::uint64_t decoded, std::uint64_t hits) {

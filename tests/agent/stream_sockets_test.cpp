@@ -13,24 +13,13 @@
 #include <set>
 
 #include "agent/stream_sockets.h"
+#include "word_memory.h"
 
 namespace dwcp::agent {
 namespace {
 
 // Sparse fake memory: 8-byte words by address; a missing word is an unmapped address.
-struct FakeMemory : MemoryReader {
-  std::map<std::uint64_t, std::uint64_t> words;
-  bool read(const std::vector<Range>& ranges, std::string* why) override {
-    for (const auto& r : ranges) {
-      auto it = words.find(r.addr);
-      if (it == words.end() || r.len != 8) {
-        *why = "EFAULT";
-        return false;
-      }
-      std::memcpy(r.out, &it->second, 8);
-    }
-    return true;
-  }
+struct FakeMemory : testing::WordMemory {
   // StreamConn at `stream` -> TCPConn at `conn` -> netFD at `netfd` holding `fd` (Go's layout).
   void chain(std::uint64_t stream, std::uint64_t conn, std::uint64_t netfd, std::int64_t fd) {
     words[stream] = conn;
