@@ -101,6 +101,11 @@ TEST(Discovery, BoundedScansOneJudgementPerProcessAndVerdictsPerExecutable) {
   auto third = discovery.scan({a.pid(), b.pid()});
   EXPECT_EQ(pids_of(third), std::vector<int>{e.pid()});
   EXPECT_EQ(discovery.verdicts(), 2u);
+
+  // A batch of execs naming one process twice (`sh -c 'exec dwcp'` execs twice under one pid):
+  // one candidate, or the agent would make the second a replica target of the first.
+  Child f(dwcp);
+  EXPECT_EQ(pids_of(discovery.check({f.pid(), f.pid()}, {})), std::vector<int>{f.pid()});
 }
 
 }  // namespace

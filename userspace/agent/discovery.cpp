@@ -26,7 +26,12 @@ std::vector<ProcessInfo> Discovery::scan(const std::vector<int>& observed) {
 std::vector<ProcessInfo> Discovery::check(const std::vector<int>& pids, const std::vector<int>& observed) {
   std::vector<ProcessInfo> candidates;
   std::size_t inspected = 0;
-  for (int pid : pids)
+  // One batch may hold a pid twice (`sh -c 'exec dwcp'`: two execs, one process): judged once,
+  // or the second would become a replica "-2" of the first.
+  std::vector<int> unique_pids = pids;
+  std::sort(unique_pids.begin(), unique_pids.end());
+  unique_pids.erase(std::unique(unique_pids.begin(), unique_pids.end()), unique_pids.end());
+  for (int pid : unique_pids)
     if (std::find(observed.begin(), observed.end(), pid) == observed.end()) consider(pid, &candidates, &inspected);
   return candidates;
 }
