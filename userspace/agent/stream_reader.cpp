@@ -2,6 +2,7 @@
 
 #include "agent/stream_sockets.h"
 #include "dwcp_observer/text.h"
+#include "model/observer_families.h"
 
 #include <sys/uio.h>
 
@@ -131,51 +132,15 @@ Result<std::vector<StreamFigures>> read_streams(MemoryReader& memory, const prof
 }
 
 SessionMetrics::SessionMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
-  sessions_ = &prometheus::BuildGauge()
-                   .Name("dwcp_observer_amst_sessions")
-                   .Help("AMST sessions (*MultiStreamTCP) the agent tracks in the target, open and seen by a probe")
-                   .Register(*registry_);
-  readable_ = &prometheus::BuildGauge()
-                   .Name("dwcp_observer_amst_stream_counters_readable")
-                   .Help(
-                       "1 when the agent reads DWCP's per-stream byte counters in the target; 0 when the "
-                       "profile declares no session layout or the binary's DWARF contradicts it (then "
-                       "dwcp_amst_bytes_*_total come from chunk probes only, if the profile has any)")
-                   .Register(*registry_);
-  reads_ = &prometheus::BuildCounter()
-                .Name("dwcp_observer_amst_stream_table_reads_total")
-                .Help("Reads of a session's stream table from the target's memory (per-stream byte counters)")
-                .Register(*registry_);
-  unreadable_ = &prometheus::BuildCounter()
-                     .Name("dwcp_observer_amst_sessions_unreadable_total")
-                     .Help(
-                         "Sessions whose per-stream counters could not be read: their bytes are missing "
-                         "from dwcp_amst_bytes_*_total (socket totals still count them)")
-                     .Register(*registry_);
-  truncated_ = &prometheus::BuildCounter()
-                    .Name("dwcp_observer_amst_sessions_truncated_total")
-                    .Help("Sessions holding more streams than the agent reads (" + std::to_string(kMaxReadStreams) +
-                          "): the rest are not counted")
-                    .Register(*registry_);
-  refused_ = &prometheus::BuildCounter()
-                  .Name("dwcp_observer_amst_stream_counters_refused_total")
-                  .Help(
-                      "Sessions whose stream counters were refused as no DWCP stream counts them: reason "
-                      "decrease (a counter went down) or jump (above 2^60, or more than 1 TiB between two reads); "
-                      "the session is read no more, nothing of it is exported as a decrease")
-                  .Register(*registry_);
-  untracked_ = &prometheus::BuildCounter()
-                    .Name("dwcp_observer_amst_streams_untracked_total")
-                    .Help("Streams not counted because the agent tracks " + std::to_string(kMaxTrackedStreams) +
-                          " in the target already")
-                    .Register(*registry_);
-  reconnects_ =
-      &prometheus::BuildCounter()
-           .Name("dwcp_observer_amst_stream_reconnects_total")
-           .Help(
-               "Successful stream reconnects, as DWCP counts them itself (StreamConn.reconnects, "
-               "read from the target); a failed one is dwcp_amst_errors_total{error_type=\"reconnect_failed\"}")
-           .Register(*registry_);
+  using observer_families::Id;
+  sessions_ = &observer_families::build_gauge(Id::kAmstSessions, *registry_);
+  readable_ = &observer_families::build_gauge(Id::kAmstStreamCountersReadable, *registry_);
+  reads_ = &observer_families::build_counter(Id::kAmstStreamTableReads, *registry_);
+  unreadable_ = &observer_families::build_counter(Id::kAmstSessionsUnreadable, *registry_);
+  truncated_ = &observer_families::build_counter(Id::kAmstSessionsTruncated, *registry_);
+  refused_ = &observer_families::build_counter(Id::kAmstStreamCountersRefused, *registry_);
+  untracked_ = &observer_families::build_counter(Id::kAmstStreamsUntracked, *registry_);
+  reconnects_ = &observer_families::build_counter(Id::kAmstStreamReconnects, *registry_);
 }
 
 SessionMetrics::ForTarget SessionMetrics::target(std::uint32_t pid) {

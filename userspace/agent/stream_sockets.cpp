@@ -1,5 +1,6 @@
 #include "agent/stream_sockets.h"
 #include "dwcp_observer/text.h"
+#include "model/observer_families.h"
 
 #include <unistd.h>
 
@@ -315,27 +316,10 @@ ByteDifference ConsistencyLedger::unverified() const {
 }
 
 ConsistencyMetrics::ConsistencyMetrics(prometheus::Registry& registry) {
-  bytes_ = &prometheus::BuildGauge()
-                .Name("dwcp_observer_consistency_bytes")
-                .Help(
-                    "Sum over AMST streams of |bytes the kernel counted on the stream's own sockets - DWCP's "
-                    "per-stream counter (StreamConn.bytesSent/bytesRecv)| over the same time, per direction: 0 "
-                    "within the chunks in flight; a lasting difference means a wrong layout or lost figures")
-                .Register(registry);
-  checked_ = &prometheus::BuildCounter()
-                  .Name("dwcp_observer_consistency_streams_checked_total")
-                  .Help(
-                      "AMST streams whose socket the agent found, so that their counters are checked against the "
-                      "kernel's (dwcp_observer_consistency_bytes)")
-                  .Register(registry);
-  unverified_ = &prometheus::BuildCounter()
-                     .Name("dwcp_observer_consistency_unverified_bytes_total")
-                     .Help(
-                         "Bytes of DWCP's per-stream counters the agent could not compare with the kernel's, per "
-                         "direction: counted before it found the stream's socket (before the attach, or a stream "
-                         "that closed before its first read), or after the stream moved to a connection whose "
-                         "socket closed before the agent could look it up; not part of dwcp_observer_consistency_bytes")
-                     .Register(registry);
+  using observer_families::Id;
+  bytes_ = &observer_families::build_gauge(Id::kConsistencyBytes, registry);
+  checked_ = &observer_families::build_counter(Id::kConsistencyStreamsChecked, registry);
+  unverified_ = &observer_families::build_counter(Id::kConsistencyUnverifiedBytes, registry);
 }
 
 ConsistencyMetrics::ForTarget ConsistencyMetrics::target(std::uint32_t pid) {
