@@ -56,7 +56,8 @@ OBSERVER_FAMILIES="dwcp_observer_build_info dwcp_observer_events_total dwcp_obse
 dwcp_observer_probes_attached dwcp_observer_probe_overhead_seconds_total dwcp_observer_probe_demoted
 dwcp_observer_probe_state dwcp_observer_probe_sample_ratio dwcp_observer_uprobe_trap_seconds
 dwcp_observer_targets_attached dwcp_observer_probe_overhead_ratio dwcp_observer_tcp_bytes_sent_total
-dwcp_observer_tcp_bytes_received_total dwcp_observer_tcp_retransmits_total
+dwcp_observer_tcp_bytes_received_total dwcp_observer_tcp_send_calls_total
+dwcp_observer_tcp_receive_calls_total dwcp_observer_tcp_retransmits_total
 dwcp_observer_tcp_connections_opened_total dwcp_observer_tcp_connections_closed_total
 dwcp_observer_tcp_resets_total dwcp_observer_tcp_srtt_seconds dwcp_observer_events_lost_total
 dwcp_observer_probe_sampling_edge_exits_total dwcp_observer_probe_hits_total
@@ -86,7 +87,7 @@ if [ "$status" = 200 ]; then
   missing=""
   for family in $OBSERVER_FAMILIES; do has_family "$TMP/metrics" "$family" || missing="$missing $family"; done
   if [ -z "$missing" ]; then
-    pass "all 33 dwcp_observer_* families exposed"
+    pass "all 35 dwcp_observer_* families exposed"
   else
     warn "agent families missing (expected with the hook library only):$missing"
   fi

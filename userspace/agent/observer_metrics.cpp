@@ -166,6 +166,8 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
   static const SockFamily kSock[] = {
       {Id::kTcpBytesSent, &dwcp_sock_stats::bytes_sent},
       {Id::kTcpBytesReceived, &dwcp_sock_stats::bytes_received},
+      {Id::kTcpSendCalls, &dwcp_sock_stats::send_calls},
+      {Id::kTcpReceiveCalls, &dwcp_sock_stats::recv_calls},
       {Id::kTcpRetransmits, &dwcp_sock_stats::retransmits},
       {Id::kTcpConnectionsOpened, &dwcp_sock_stats::connections_opened},
       {Id::kTcpConnectionsClosed, &dwcp_sock_stats::connections_closed},

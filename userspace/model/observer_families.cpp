@@ -45,6 +45,12 @@ const std::vector<Family>& families() {
        "Bytes the target's TCP sockets accepted for sending (sock:sock_send_length, or fexit tcp_sendmsg before 6.3)"},
       {"dwcp_observer_tcp_bytes_received_total", T::kCounter, {"pid"}, P::kAlways,
        "Bytes the target read from its TCP sockets (sock:sock_recv_length, or fexit tcp_recvmsg before 6.3)"},
+      {"dwcp_observer_tcp_send_calls_total", T::kCounter, {"pid"}, P::kAlways,
+       "TCP sends of the target, failed ones included (the socket byte programs' runs in it: their cost is "
+       "charged to it by these and its receives and RTT samples)"},
+      {"dwcp_observer_tcp_receive_calls_total", T::kCounter, {"pid"}, P::kAlways,
+       "TCP receives of the target, failed ones included and MSG_PEEK excepted (the socket byte programs' "
+       "runs in it)"},
       {"dwcp_observer_tcp_retransmits_total", T::kCounter, {"pid"}, P::kAlways,
        "TCP segments retransmitted on the target's sockets (tcp:tcp_retransmit_skb)"},
       {"dwcp_observer_tcp_connections_opened_total", T::kCounter, {"pid"}, P::kAlways,

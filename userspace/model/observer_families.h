@@ -35,6 +35,8 @@ enum class Id : std::size_t {
   kProbeOverheadRatio,
   kTcpBytesSent,
   kTcpBytesReceived,
+  kTcpSendCalls,
+  kTcpReceiveCalls,
   kTcpRetransmits,
   kTcpConnectionsOpened,
   kTcpConnectionsClosed,
