@@ -271,9 +271,11 @@ TEST_F(UprobeHandler, AHitWithEveryScratchSlotTakenIsCountedAsScratchFull) {
   bpf().set_nesting(0);
   ASSERT_EQ(bpf().run_nested(kEntry, Regs{}.reg(UT_REG1, 9).g(kG1), &retval), 0);
   EXPECT_EQ(one_event().val[DWCP_SLOT_ID], 9);
-  for (std::uint32_t reason = 0; reason < DWCP_DROP_COUNT; ++reason)
-    if (reason != DWCP_DROP_SCRATCH_FULL)
+  for (std::uint32_t reason = 0; reason < DWCP_DROP_COUNT; ++reason) {
+    if (reason != DWCP_DROP_SCRATCH_FULL) {
       EXPECT_EQ(bpf().drops(kProbe, static_cast<dwcp_drop_reason>(reason)), 0u) << reason;
+    }
+  }
 }
 
 TEST_F(UprobeHandler, ReadFailureAtEntryIsCountedOnceAcrossThePair) {
