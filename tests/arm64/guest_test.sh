@@ -24,29 +24,33 @@ for tool in aarch64-linux-gnu-g++ qemu-system-aarch64; do
   command -v "$tool" >/dev/null || unavailable "$tool missing (scripts/setup-arm64.sh)"
 done
 start=$SECONDS
+# timed NAME LOG COMMAND...: COMMAND's output goes to LOG (shown when it fails), its time here.
 timed() {
-  local name=$1 t=$SECONDS r=0
-  shift
-  "$@" || r=$?
+  local name=$1 log=$2 t=$SECONDS r=0
+  shift 2
+  "$@" > "$log" 2>&1 || r=$?
   echo "arm64: $name took $((SECONDS - t)) s (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  [ $r -eq 0 ] || tail -n 40 "$log"
   return $r
 }
 mkdir -p "$OUT"
-timed "root file system" bash tests/arm64/make_rootfs.sh > /dev/null || unavailable "no arm64 root file system"
+timed "root file system" "$OUT/rootfs.log" bash tests/arm64/make_rootfs.sh || unavailable "no arm64 root file system"
 # The package is what the guest installs and tests; the unit tier comes from the same tree.
-timed "cross build and .deb" env DWCP_PKG_WITH_TESTS=1 PKG_BUILD_DIR="$OUT/build" \
-  bash scripts/package-arm64.sh > "$OUT/build.log" 2>&1 || { tail -n 40 "$OUT/build.log"; exit 1; }
+timed "cross build and .deb" "$OUT/build.log" \
+  env DWCP_PKG_WITH_TESTS=1 PKG_BUILD_DIR="$OUT/build" bash scripts/package-arm64.sh
 fixtures="dwcp-fixture dwcp-fixture-stripped-pie not-dwcp"
 [ "${DWCP_ARM64_FULL:-0}" != 1 ] || fixtures="$fixtures dwcp-fixture-stripped dwcp-fixture-pie"
 dirs=()
 for version in "${GOS[@]}"; do
-  timed "Go $version fixtures" env FIXTURES="$fixtures" bash tests/arm64/build_go_fixtures.sh "$version" \
-    "$OUT/go$version" > "$OUT/go$version.log" 2>&1 || { cat "$OUT/go$version.log"; unavailable "no Go $version"; }
+  timed "Go $version fixtures" "$OUT/go$version.log" \
+    env FIXTURES="$fixtures" bash tests/arm64/build_go_fixtures.sh "$version" "$OUT/go$version" || unavailable "no Go $version"
   dirs+=("$OUT/go$version")
 done
 rc=0
 # Under CTest's timeout (1800 s): the guest is stopped first, its output kept.
 export DWCP_GUEST_TIMEOUT=${DWCP_GUEST_TIMEOUT:-900}
-timed "guest" python3 tests/arm64/arm64_guest.py "$OUT/build" "$OUT/build" "${dirs[@]}" || rc=$?
+t=$SECONDS
+python3 tests/arm64/arm64_guest.py "$OUT/build" "$OUT/build" "${dirs[@]}" || rc=$?
+echo "arm64: guest took $((SECONDS - t)) s (load $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "arm64: all steps $((SECONDS - start)) s, exit $rc"
 exit $rc
