@@ -30,5 +30,5 @@ else
   case ${CI:-} in 1|true|yes) rc=1 ;; esac
 fi
 DWCP_ARM64_DEB=$(ls "$OUT"/build/dwcp-observer_*_arm64.deb) python3 tests/arm64/test_image_arches.py >&2 || rc=1
-echo "arm64: all steps $((SECONDS - start)) s, exit $rc" >&2
+echo "arm64: with the resolver and image checks $((SECONDS - start)) s, exit $rc" >&2
 exit $rc
