@@ -3,10 +3,11 @@
 # package.sh does, with cmake/toolchain-arm64.cmake; Depends from the sysroot's dpkg database
 # (the package owning each library the agent links, at the version the sysroot holds), since
 # dpkg-shlibdeps only knows this machine's packages. Prints the .deb paths.
-# DWCP_PKG_WITH_TESTS=1 builds the BPF unit tier and the arm64 Go fixtures in the same tree too
-# (scripts/test-arm64.sh: one compile serves the package and the guest test, which runs the
-# installed binary). cpack installs what the build above made, without building `all` first (the
-# other test programs, which cannot run here to list their tests).
+# DWCP_PKG_WITH_TESTS=1 builds the BPF unit tier in the same tree too (tests/arm64/guest_test.sh:
+# one compile serves the package and the guest test, which runs the installed binary). cpack
+# installs what the build above made, without building `all` first (the other test programs,
+# which cannot run here to list their tests). Compiled without -g: cpack strips the binaries, and
+# debug info is a third to a half of the cross compile's time (the code is the same).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -14,7 +15,7 @@ PKG_BUILD_DIR=${PKG_BUILD_DIR:-build-pkg-arm64}
 bash scripts/setup-arm64.sh >&2
 sysroot=$(bash tests/arm64/make_rootfs.sh)
 tests=OFF extra=()
-[ "${DWCP_PKG_WITH_TESTS:-0}" = 1 ] && tests=ON extra=(dwcp_bpf_unit_tests dwcp_fixtures)
+[ "${DWCP_PKG_WITH_TESTS:-0}" = 1 ] && tests=ON extra=(dwcp_bpf_unit_tests)
 launcher=()
 if command -v ccache >/dev/null 2>&1; then
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
@@ -22,6 +23,7 @@ if command -v ccache >/dev/null 2>&1; then
 fi
 configure() {
   cmake -S . -B "$PKG_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" \
     -DCMAKE_TOOLCHAIN_FILE="$SRC/cmake/toolchain-arm64.cmake" -DDWCP_ARM64_SYSROOT="$sysroot" \
     -DCMAKE_INSTALL_PREFIX=/usr -DDWCP_BUILD_TESTS=$tests -DDWCP_BUILD_BENCHMARKS=OFF \
     -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON \

@@ -31,7 +31,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-# The arm64 cross build and its emulated guest (scripts/test-arm64.sh): only when asked.
-if [ "${DWCP_ARM64:-0}" = 1 ]; then
-  bash "$(dirname "$0")/setup-arm64.sh"
-fi
+# The arm64 cross compiler and qemu-system-aarch64 (CTest arm64_guest; nothing :arm64).
+bash "$(dirname "$0")/setup-arm64.sh"

@@ -19,7 +19,7 @@ DEV=(libbpf-dev libelf-dev libdw-dev zlib1g-dev libcapstone-dev prometheus-cpp-d
 # packages' maintainer scripts run (adduser for the agent's system user).
 GUEST=(python3 python3-yaml busybox-static iproute2 procps util-linux mount bpftool base-passwd dash bash
        coreutils dpkg tar sed grep findutils diffutils libc-bin gzip adduser passwd)
-KEY=$(printf '%s\n' "${DEV[@]}" "${GUEST[@]}" v2 | sha256sum | cut -c1-12)
+KEY=$(printf '%s\n' "${DEV[@]}" "${GUEST[@]}" v3 | sha256sum | cut -c1-12)
 ROOT=$CACHE/rootfs
 if [ -f "$ROOT/.dwcp-rootfs-$KEY" ]; then
   echo "$ROOT"
@@ -76,6 +76,12 @@ cp "$ROOT.tmp/usr/share/base-passwd/group.master" "$ROOT.tmp/etc/group"
 awk -F: '{print $1 ":*:19000:0:99999:7:::"}' "$ROOT.tmp/etc/passwd" > "$ROOT.tmp/etc/shadow"
 awk -F: '{print $1 ":*::"}' "$ROOT.tmp/etc/group" > "$ROOT.tmp/etc/gshadow"
 chmod 640 "$ROOT.tmp/etc/shadow" "$ROOT.tmp/etc/gshadow"
+# PAM's common-* files (libpam-runtime's pam-auth-update writes them): the packages' adduser runs
+# chfn, whose PAM stack includes them and aborts without them.
+for t in auth account password session session-noninteractive; do
+  kind=${t%-noninteractive}
+  printf '%s required pam_unix.so\n%s required pam_permit.so\n' "$kind" "$kind" > "$ROOT.tmp/etc/pam.d/common-$t"
+done
 echo dwcp-arm64 > "$ROOT.tmp/etc/hostname"
 mkdir -p "$ROOT.tmp"/{proc,sys,dev,run,tmp,root,var/tmp,host} && chmod 1777 "$ROOT.tmp/tmp" "$ROOT.tmp/var/tmp"
 # Absolute symlinks (libz.so -> /lib/aarch64-linux-gnu/...) would point into this machine's root

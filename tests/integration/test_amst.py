@@ -56,8 +56,14 @@ class AmstGroundTruth(AgentTestCase):
         self.assertGreater(chunks, 4 * 12)
         for probe in ("send_chunk", "receive_chunk"):
             self.assertEqual(value(s, "dwcp_observer_probe_hits_total", probe=probe) or 0, 0, probe)
-        # Every other hit is per session, stream or operation (Start, createStream, Send, ...).
-        self.assertEqual(value(s, "dwcp_observer_probe_hits_total", probe="send"), 2 * truth["sends"])
+        # Every other hit is per session, stream or operation (Start, createStream, Send, ...): an
+        # entry and a return per Send, plus at most one entry again where Send's stack check grew
+        # the goroutine's stack (morestack re-runs the function from its first instruction, the
+        # entry probe's site; when, likely depends on GC's stack shrinking: seen once with Go
+        # 1.27 in the arm64 guest, 25 hits for 12 Sends).
+        hits = value(s, "dwcp_observer_probe_hits_total", probe="send")
+        self.assertGreaterEqual(hits, 2 * truth["sends"])
+        self.assertLessEqual(hits, 3 * truth["sends"])
         # The last Close's events may still be in the ring buffer at the first scrape (slow guests).
         finals = wait_for(lambda: value(agent.samples(), "dwcp_observer_events_total", kind="stream_final")
                           == truth["stream_finals"], timeout=10)
