@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "agent/syscall_filter.h"
+
 namespace dwcp::agent {
 namespace {
 
@@ -77,6 +79,10 @@ void drop_all_capabilities() {
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) fail(Reply::kUnreadable, "cannot open", errno);
   drop_all_capabilities();
+  // From here on only what the list allows: a call outside it in the ELF sniff or the copy
+  // kills the helper, and the agent refuses the read (agent/syscall_filter.h).
+  if (const int err = load_read_helper_filter(); err != 0)
+    fail(Reply::kUnreadable, "cannot load the seccomp filter for", err);
   struct stat st {};
   if (fstat(fd, &st) != 0) fail(Reply::kUnreadable, "cannot stat", errno);
   if (!S_ISREG(st.st_mode)) fail(Reply::kUnreadable, "not a regular file:", 0);
@@ -170,6 +176,11 @@ Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper
   Fetched out;
   out.refusal = Refusal::kUnreadable;
   const std::string path = "/proc/" + std::to_string(request.pid) + "/exe";
+  // Compiled here, once: the forked helper only loads it (fork of a threaded process).
+  if (Result<void> filter = prepare_read_helper_filter(); !filter) {
+    out.error = "the read helper's seccomp filter: " + filter.error();
+    return out;
+  }
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     out.error = std::string("socketpair: ") + std::strerror(errno);
