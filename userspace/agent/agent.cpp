@@ -151,9 +151,10 @@ Result<void> Agent::start() {
   // executable or memory is read, the agent's allow-list (agent/syscall_filter.h).
   if (syscall_filters_enabled()) {
     if (Result<void> helper = prepare_read_helper_filter(); !helper) return helper;
-    if (Result<void> filtered = apply_syscall_filter(FilterRole::kAgent); !filtered)
+    Result<int> filtered = apply_syscall_filter(FilterRole::kAgent);
+    if (!filtered)
       return Error{"cannot load the seccomp filter: " + filtered.error() + " (--no-seccomp runs without it)"};
-    log_.info("seccomp: system call filter on (agent: " + std::to_string(allowed_syscalls(FilterRole::kAgent).size()) +
+    log_.info("seccomp: system call filter on (agent: " + std::to_string(*filtered) +
               " calls allowed, others fail with EPERM; HTTP process and read helper: others kill them)");
   } else {
     log_.warn("seccomp: system call filters off (--no-seccomp)");

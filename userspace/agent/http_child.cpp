@@ -374,7 +374,7 @@ int http_child_main(int argc, char** argv) {
   const std::string credentials = describe_credentials();  // capget, getgroups: before the filter
   // Last: from here on the process only serves (agent/syscall_filter.h; a call outside the list
   // kills it, and the agent exits with it).
-  if (Result<void> filtered = apply_syscall_filter(FilterRole::kHttp); !filtered)
+  if (Result<int> filtered = apply_syscall_filter(FilterRole::kHttp); !filtered)
     return fail("the HTTP process cannot load its seccomp filter: " + filtered.error());
   std::string bound;
   for (const std::string& address : server.addresses()) bound += (bound.empty() ? "" : " ") + address;

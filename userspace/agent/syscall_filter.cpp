@@ -71,8 +71,9 @@ const std::vector<const char*> kReadHelper = {"fstat",   "newfstatat",   "statx"
 
 #undef DWCP_RUNTIME_CALLS
 
-// The role's filter, built but not loaded; nullptr with the error.
-scmp_filter_ctx build(FilterRole role, Error* error) {
+// The role's filter, built but not loaded, and the number of calls it allows on this
+// architecture; nullptr with the error.
+scmp_filter_ctx build(FilterRole role, Error* error, int* allowed = nullptr) {
   const std::uint32_t deny = role == FilterRole::kAgent ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_KILL_PROCESS;
   scmp_filter_ctx ctx = seccomp_init(deny);
   if (ctx == nullptr) {
@@ -87,6 +88,7 @@ scmp_filter_ctx build(FilterRole role, Error* error) {
     const int nr = seccomp_syscall_resolve_name(name);
     if (nr < 0) continue;  // not a call of this architecture (e.g. open, stat on arm64)
     rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+    if (allowed != nullptr) ++*allowed;
   }
   if (rc != 0) {
     *error = Error::system("seccomp filter", -rc);
@@ -117,15 +119,16 @@ const std::vector<const char*>& allowed_syscalls(FilterRole role) {
 void disable_syscall_filters() { g_enabled.store(false); }
 bool syscall_filters_enabled() { return g_enabled.load(); }
 
-Result<void> apply_syscall_filter(FilterRole role) {
-  if (!syscall_filters_enabled()) return {};
+Result<int> apply_syscall_filter(FilterRole role) {
+  if (!syscall_filters_enabled()) return 0;
   Error error;
-  scmp_filter_ctx ctx = build(role, &error);
+  int allowed = 0;
+  scmp_filter_ctx ctx = build(role, &error, &allowed);
   if (ctx == nullptr) return error;
   const int rc = seccomp_load(ctx);
   seccomp_release(ctx);
   if (rc != 0) return Error::system("seccomp_load", -rc);
-  return {};
+  return allowed;
 }
 
 Result<void> prepare_read_helper_filter() {

@@ -32,8 +32,9 @@ void disable_syscall_filters();
 bool syscall_filters_enabled();
 
 // Loads the role's filter into this process, every thread of it (SCMP_FLTATR_CTL_TSYNC), with
-// no_new_privs. Not for kReadHelper (see below).
-Result<void> apply_syscall_filter(FilterRole role);
+// no_new_privs. Not for kReadHelper (see below). The number of calls allowed on this architecture
+// (0: filters disabled, nothing loaded).
+Result<int> apply_syscall_filter(FilterRole role);
 
 // The read helper is forked from the threaded agent, where only async-signal-safe calls are
 // safe: its filter is compiled here, in the parent (once; nothing when filters are disabled)...
