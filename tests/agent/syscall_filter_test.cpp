@@ -74,10 +74,15 @@ TEST(SyscallFilter, HttpProcessIsKilledByExecveAndKeepsServingOtherwise) {
   EXPECT_EQ(got, 'x');
   close(pipe_fds[0]);
   close(pipe_fds[1]);
-  // And a new socket (it serves only on the ones it bound before): killed too.
+  // A new socket (it serves only on the ones it bound before), a new process: killed too.
   EXPECT_TRUE(killed_by_sigsys(in_child([] {
     if (!apply_syscall_filter(FilterRole::kHttp)) return 10;
     socket(AF_INET, SOCK_STREAM, 0);
+    return 12;
+  })));
+  EXPECT_TRUE(killed_by_sigsys(in_child([] {
+    if (!apply_syscall_filter(FilterRole::kHttp)) return 10;
+    if (fork() == 0) _exit(0);
     return 12;
   })));
 }

@@ -7,8 +7,8 @@ and the other integration suites run under the filters too."""
 import os
 
 from fuse_server import FuseFile
-from harness import (IN_CI, AgentProcess, AgentTestCase, Fixture, fixture_path, require_bpf, value, wait_for,
-                     wait_for_transfer)
+from harness import (IN_CI, AgentProcess, AgentTestCase, Fixture, bpf_links, fixture_path, require_bpf, value,
+                     wait_for, wait_for_transfer)
 from targets import NOBODY
 
 
@@ -107,6 +107,13 @@ class Seccomp(AgentTestCase):
         self.assertEqual(st["CapEff"], "0000000000000000")
         self.assert_filtered(agent.proc.pid, "agent")
         self.assertEqual(agent.stop(), 0, agent.log())
+        # The helper may outlive the agent, stuck in the held read (a sent FUSE request waits for
+        # its answer whatever the signal); it closed the agent's descriptors at its start, so the
+        # BPF links went with the agent all the same.
+        print("read helper %s after the agent exited" %
+              ("still stuck" if os.path.exists("/proc/%d" % helper) else "gone"))
+        self.assertTrue(wait_for(lambda: not (agent.owned_links & bpf_links()), timeout=10),
+                        "BPF links left behind while the read helper is stuck: %s" % (agent.owned_links & bpf_links()))
 
     def test_no_seccomp_loads_no_filter(self):
         fixture = self.track(Fixture())

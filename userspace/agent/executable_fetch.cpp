@@ -66,6 +66,11 @@ void drop_all_capabilities() {
 // The helper, in the forked child: only plain system calls, then _exit.
 [[noreturn]] void helper_main(int sock, const FetchRequest& request, const char* path) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // None of the agent's descriptors but the socket: a helper stuck in a read that a FUSE server
+  // never answers cannot die (not even of SIGKILL) and would keep the agent's BPF links, and with
+  // them the probes on DWCP, after the agent exited.
+  close_range(3, static_cast<unsigned>(sock) - 1, 0);
+  close_range(static_cast<unsigned>(sock) + 1, ~0u, 0);
   Reply reply;
   auto fail = [&](Reply::Status status, const char* what, int err) {
     reply.status = status;

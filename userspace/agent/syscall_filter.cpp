@@ -16,58 +16,66 @@ namespace {
 
 std::atomic<bool> g_enabled{true};
 
-// What every process of ours calls through glibc and libstdc++: memory, threads (pthread_create
-// registers rseq and the robust list; clone3 first, clone where clone3 is refused), time (the
-// vDSO's fallbacks), signals.
-#define DWCP_RUNTIME_CALLS                                                                                         \
-  "brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "futex", "clone", "clone3", "set_robust_list", "rseq", \
-      "exit", "exit_group", "sched_yield", "sched_getaffinity", "gettid", "getpid", "getppid", "tgkill",           \
-      "restart_syscall", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "clock_gettime",         \
-      "clock_getres", "gettimeofday", "nanosleep", "clock_nanosleep", "getrandom", "getuid", "geteuid", "getgid",  \
-      "getegid", "read", "write", "readv", "writev", "close", "fstat", "newfstatat", "statx", "lseek", "fcntl"
+// What the agent and the HTTP process call through glibc and libstdc++: memory, threads (a new
+// thread registers rseq and its robust list itself, possibly after the filter is in place), time
+// (the vDSO's fallbacks), signals, descriptors.
+#define DWCP_RUNTIME_CALLS                                                                                            \
+  "brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "futex", "set_robust_list", "rseq", "exit", "exit_group", \
+      "sched_yield", "sched_getaffinity", "gettid", "getpid", "getppid", "tgkill", "restart_syscall", "rt_sigaction", \
+      "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "clock_gettime", "clock_getres", "gettimeofday", "nanosleep",  \
+      "clock_nanosleep", "getrandom", "getuid", "geteuid", "getgid", "getegid", "read", "write", "readv", "writev",   \
+      "close", "fstat", "newfstatat", "statx", "lseek", "fcntl"
 
 // The agent once it serves: /proc and the targets' memory, the BPF object's maps and ring
-// buffer, attach and detach (bpf links, classic uprobes through perf_event_open and its
-// ioctls), the read helper's fork and its descriptors, the channel to the HTTP process, the
-// privilege drop after the first attach, shutdown (SIGKILL to the HTTP process, wait).
+// buffer, attach and detach (bpf links; classic uprobes through perf_event_open and its ioctls,
+// libbpf's tracefs checks), the read helper's fork (clone) and its descriptors, new threads
+// (clone3 first, clone where it is refused), the channel to the HTTP process, the privilege drop
+// after the first attach, shutdown (SIGKILL to the HTTP process, wait4).
 // Not here, among others: execve/execveat (the HTTP process is started before the filter),
 // ptrace, socket/connect/bind/listen, mount, unshare/setns, module and key calls.
 const std::vector<const char*> kAgent = {
     DWCP_RUNTIME_CALLS,
     // files and /proc
-    "openat", "open", "pread64", "pwrite64", "stat", "lstat", "fstatfs", "statfs", "readlink", "readlinkat",
-    "getdents64", "access", "faccessat", "faccessat2", "dup", "dup3", "pipe2", "ioctl",
-    // processes and their memory
-    "process_vm_readv", "pidfd_open", "kill", "tkill", "wait4", "waitid", "uname", "sysinfo", "getrusage", "prlimit64",
-    "getrlimit", "getgroups", "getresuid", "getresgid",
+    "openat", "pread64", "pwrite64", "fstatfs", "statfs", "readlink", "readlinkat", "getdents64", "access", "faccessat",
+    "faccessat2", "ioctl",
+    // processes, threads, the targets' memory
+    "clone", "clone3", "process_vm_readv", "kill", "wait4", "uname", "sysinfo", "prlimit64", "getrlimit", "getgroups",
+    "getresuid", "getresgid",
     // BPF, probes, the ring buffer's epoll
     "bpf", "perf_event_open", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "poll", "ppoll",
-    // the HTTP process's socketpair; the read helper's socketpair, copy and filter
-    "socketpair", "sendto", "recvfrom", "sendmsg", "recvmsg", "shutdown", "memfd_create", "ftruncate", "prctl",
-    "seccomp",
+    // the HTTP process's socketpair; the read helper's socketpair, descriptors, copy and filter
+    "socketpair", "sendto", "recvfrom", "sendmsg", "recvmsg", "shutdown", "close_range", "memfd_create", "ftruncate",
+    "prctl", "seccomp",
     // the switch to --user and the capability drop after attach (glibc's setxid reaches every
     // thread with a signal, tgkill above)
     "capget", "capset", "setgroups", "setresuid", "setresgid"};
 
-// The HTTP process once it serves (docs/security.md lists its server's calls): the epoll loop,
-// client sockets (accept4 on the listening ones it bound before), TLS files re-read on SIGHUP or
-// when they change (stat at each accept), the password pool's nice value, SIGHUP via sigwait.
-// Not here: socket/bind/listen/connect (bound before), execve, fork, ptrace, setuid calls.
-const std::vector<const char*> kHttp = {
-    DWCP_RUNTIME_CALLS, "openat",      "open",        "stat",        "lstat",       "pread64",
-    "accept4",          "accept",      "recvfrom",    "recvmsg",     "sendto",      "sendmsg",
-    "shutdown",         "setsockopt",  "getsockopt",  "getsockname", "getpeername", "epoll_create1",
-    "epoll_ctl",        "epoll_wait",  "epoll_pwait", "eventfd2",    "poll",        "ppoll",
-    "rt_sigtimedwait",  "setpriority", "getpriority", "getrlimit",   "prlimit64"};
+// The HTTP process once it serves (its threads, epoll instance and eventfd all exist by then): the
+// epoll loop, client sockets (accept4 on the listening ones it bound before), TLS files re-read on
+// SIGHUP or when they change (stat at each accept), glibc's /proc/sys/vm/overcommit_memory when
+// malloc trims an arena, the password pool's nice value (each pool thread sets its own, maybe
+// after the filter), SIGHUP via sigwait.
+// Not here: clone/clone3 (no new thread, no process), socket/bind/listen/connect (bound before),
+// execve, ptrace, setuid calls.
+const std::vector<const char*> kHttp = {DWCP_RUNTIME_CALLS,
+                                        // the TLS files
+                                        "openat",
+                                        // the epoll loop and its clients
+                                        "accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "shutdown", "setsockopt",
+                                        "getsockopt", "getsockname", "epoll_ctl", "epoll_wait", "epoll_pwait",
+                                        // SIGHUP, the password pool, the connection cap's descriptor limit
+                                        "rt_sigtimedwait", "setpriority", "getrlimit", "prlimit64"};
 
 // The read helper after it opened /proc/PID/exe and dropped every capability: stat the file and
 // its file system, read the ELF header, copy the data into a sealed memfd, send both, exit.
 // malloc (brk/mmap) for strerror's message. rt_sigreturn: the agent's SIGTERM handler, inherited
 // through fork, returns through it.
-const std::vector<const char*> kReadHelper = {"fstat",   "newfstatat",   "statx",           "fstatfs",   "read",
-                                              "pread64", "lseek",        "memfd_create",    "ftruncate", "pwrite64",
-                                              "fcntl",   "sendmsg",      "close",           "brk",       "mmap",
-                                              "munmap",  "rt_sigreturn", "restart_syscall", "exit",      "exit_group"};
+const std::vector<const char*> kReadHelper = {
+    // the opened file and the copy
+    "fstat", "newfstatat", "statx", "fstatfs", "read", "pread64", "lseek", "memfd_create", "ftruncate", "pwrite64",
+    "fcntl", "sendmsg", "close",
+    // malloc, signals, the end
+    "brk", "mmap", "munmap", "rt_sigreturn", "restart_syscall", "exit", "exit_group"};
 
 #undef DWCP_RUNTIME_CALLS
 
