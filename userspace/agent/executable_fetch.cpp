@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 
@@ -71,6 +73,9 @@ void drop_all_capabilities() {
   // them the probes on DWCP, after the agent exited.
   close_range(3, static_cast<unsigned>(sock) - 1, 0);
   close_range(static_cast<unsigned>(sock) + 1, ~0u, 0);
+  // Its seccomp filter has no openat: glibc must not trim a thread arena it forked with (that may
+  // open /proc/sys/vm/overcommit_memory first); the helper lives for one file.
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
   Reply reply;
   auto fail = [&](Reply::Status status, const char* what, int err) {
     reply.status = status;

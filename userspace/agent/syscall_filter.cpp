@@ -68,14 +68,14 @@ const std::vector<const char*> kHttp = {DWCP_RUNTIME_CALLS,
 
 // The read helper after it opened /proc/PID/exe and dropped every capability: stat the file and
 // its file system, read the ELF header, copy the data into a sealed memfd, send both, exit.
-// malloc (brk/mmap) for strerror's message. rt_sigreturn: the agent's SIGTERM handler, inherited
+// malloc for the ELF sniff and strerror's message. rt_sigreturn: the agent's SIGTERM handler, inherited
 // through fork, returns through it.
 const std::vector<const char*> kReadHelper = {
     // the opened file and the copy
     "fstat", "newfstatat", "statx", "fstatfs", "read", "pread64", "lseek", "memfd_create", "ftruncate", "pwrite64",
     "fcntl", "sendmsg", "close",
-    // malloc, signals, the end
-    "brk", "mmap", "munmap", "rt_sigreturn", "restart_syscall", "exit", "exit_group"};
+    // malloc (a thread arena grows with mprotect), signals, the end
+    "brk", "mmap", "munmap", "mprotect", "madvise", "rt_sigreturn", "restart_syscall", "exit", "exit_group"};
 
 #undef DWCP_RUNTIME_CALLS
 
