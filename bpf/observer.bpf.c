@@ -55,22 +55,7 @@ static __always_inline int run_spec(struct pt_regs *ctx, __u32 spec_index, void 
 		bpf_tail_call(ctx, no_private_stack, 0);
 		return 0;
 	}
-	// Take the next scratch slot of this CPU, give it back after. (A preemption between the read
-	// and the write below could still hand one slot to two instances: a window of two
-	// instructions instead of the whole program.)
-	__u32 zero = 0;
-	__u32 *depth = bpf_map_lookup_elem(&nesting, &zero);
-	if (!depth)
-		return 0;
-	__u32 slot = *depth;
-	if (slot >= SCRATCH_SLOTS) {
-		count_drop(DWCP_PROBE_ID_SOCKET, DWCP_DROP_MAP_FULL);
-		return 0;
-	}
-	*depth = slot + 1;
-	handle_uprobe(ctx, spec_index, slot);
-	*depth = slot;
-	return 0;
+	return handle_nested(ctx, spec_index);
 }
 
 SEC("uprobe")

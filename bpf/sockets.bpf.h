@@ -15,7 +15,6 @@
 #define AF_INET_ 2
 #define AF_INET6_ 10
 #define MSG_PEEK_ 2
-#define EAGAIN_ 11
 #define EEXIST_ 17
 
 static __always_inline bool is_tcp(const struct sock *sk)
@@ -93,7 +92,8 @@ static __always_inline void add_socket_bytes(__u64 ino, __u64 sent, __u64 receiv
 }
 
 // Socket bytes, with the semantics of the sock_send_length/sock_recv_length tracepoints (6.3+):
-// TCP only, ret > 0 is bytes, -EAGAIN is not an error, MSG_PEEK reads are not counted.
+// TCP only, ret > 0 is bytes, MSG_PEEK reads are not counted. Every call counts (the runs the
+// socket programs' cost is charged by, and dwcp_observer_tcp_*_calls_total).
 static __always_inline void count_send(struct sock *sk, int ret)
 {
 	struct dwcp_sock_stats *st = stats_of_current();
@@ -104,8 +104,6 @@ static __always_inline void count_send(struct sock *sk, int ret)
 		__sync_fetch_and_add(&st->bytes_sent, ret);
 		add_socket_bytes(socket_inode(sk), ret, 0);
 	}
-	else if (ret < 0 && ret != -EAGAIN_)
-		__sync_fetch_and_add(&st->send_errors, 1);
 	remember_owner(sk);
 }
 
@@ -119,7 +117,5 @@ static __always_inline void count_recv(struct sock *sk, int ret, int flags)
 		__sync_fetch_and_add(&st->bytes_received, ret);
 		add_socket_bytes(socket_inode(sk), 0, ret);
 	}
-	else if (ret < 0 && ret != -EAGAIN_)
-		__sync_fetch_and_add(&st->recv_errors, 1);
 	remember_owner(sk);
 }

@@ -321,3 +321,25 @@ static __always_inline int handle_uprobe(struct pt_regs *ctx, __u32 spec_index, 
 	return 0;
 }
 
+// One uprobe hit on the next scratch slot of this CPU, given back after. (A preemption between the
+// read and the write below could still hand one slot to two instances: a window of two
+// instructions instead of the whole program.) A hit that finds every slot taken is lost and
+// counted as such, on its own probe.
+static __always_inline int handle_nested(struct pt_regs *ctx, __u32 spec_index)
+{
+	__u32 zero = 0;
+	__u32 *depth = bpf_map_lookup_elem(&nesting, &zero);
+	if (!depth)
+		return 0;
+	__u32 slot = *depth;
+	if (slot >= SCRATCH_SLOTS) {
+		const struct dwcp_probe_spec *spec = bpf_map_lookup_elem(&probe_specs, &spec_index);
+		if (spec)
+			count_drop(spec->probe_id, DWCP_DROP_SCRATCH_FULL);
+		return 0;
+	}
+	*depth = slot + 1;
+	handle_uprobe(ctx, spec_index, slot);
+	*depth = slot;
+	return 0;
+}

@@ -50,13 +50,23 @@ dwcp_hde_bytes_original_total dwcp_hde_bytes_compressed_total dwcp_migration_dur
 dwcp_migration_speedup_factor dwcp_federation_sync_duration_seconds
 dwcp_federation_bandwidth_saved_bytes_total dwcp_system_component_health dwcp_system_config_enabled
 dwcp_system_version_info"
-OBSERVER_FAMILIES="dwcp_observer_build_info dwcp_observer_target_up dwcp_observer_probes_attached
-dwcp_observer_events_total dwcp_observer_events_lost_total dwcp_observer_labels_overflow_total
-dwcp_observer_invalid_events_total dwcp_observer_tcp_bytes_sent_total
-dwcp_observer_tcp_bytes_received_total dwcp_observer_tcp_retransmits_total
-dwcp_observer_tcp_resets_total dwcp_observer_tcp_connections_opened_total
-dwcp_observer_tcp_connections_closed_total dwcp_observer_tcp_srtt_seconds
-dwcp_observer_probe_hits_total dwcp_observer_probe_overhead_seconds_total"
+# Every family every agent observing a target exports (Presence::kAlways in
+# userspace/model/observer_families.cpp; tests/agent/observer_families_test.cpp keeps them equal).
+OBSERVER_FAMILIES="dwcp_observer_build_info dwcp_observer_events_total dwcp_observer_target_up
+dwcp_observer_probes_attached dwcp_observer_probe_overhead_seconds_total dwcp_observer_probe_demoted
+dwcp_observer_probe_state dwcp_observer_probe_sample_ratio dwcp_observer_uprobe_trap_seconds
+dwcp_observer_targets_attached dwcp_observer_probe_overhead_ratio dwcp_observer_tcp_bytes_sent_total
+dwcp_observer_tcp_bytes_received_total dwcp_observer_tcp_send_calls_total
+dwcp_observer_tcp_receive_calls_total dwcp_observer_tcp_retransmits_total
+dwcp_observer_tcp_connections_opened_total dwcp_observer_tcp_connections_closed_total
+dwcp_observer_tcp_resets_total dwcp_observer_tcp_srtt_seconds dwcp_observer_events_lost_total
+dwcp_observer_probe_sampling_edge_exits_total dwcp_observer_probe_hits_total
+dwcp_observer_kernel_feature dwcp_observer_discovery_refused_total dwcp_observer_amst_sessions
+dwcp_observer_amst_stream_counters_readable dwcp_observer_amst_stream_table_reads_total
+dwcp_observer_amst_sessions_unreadable_total dwcp_observer_amst_sessions_truncated_total
+dwcp_observer_amst_stream_counters_refused_total dwcp_observer_amst_streams_untracked_total
+dwcp_observer_amst_stream_reconnects_total dwcp_observer_labels_overflow_total
+dwcp_observer_invalid_events_total"
 
 # has_family FILE NAME: a TYPE line, or a sample of the family (histograms: _bucket/_sum/_count)
 has_family() {
@@ -77,7 +87,7 @@ if [ "$status" = 200 ]; then
   missing=""
   for family in $OBSERVER_FAMILIES; do has_family "$TMP/metrics" "$family" || missing="$missing $family"; done
   if [ -z "$missing" ]; then
-    pass "all 16 dwcp_observer_* families exposed"
+    pass "all 35 dwcp_observer_* families exposed"
   else
     warn "agent families missing (expected with the hook library only):$missing"
   fi

@@ -59,6 +59,8 @@ inline constexpr const char* kDropReasonNames[] = {
     "read_failed",     // DWCP_DROP_READ_FAILED
     "unmatched_exit",  // DWCP_DROP_UNMATCHED_EXIT: a RET without its entry; also an entry evicted
                        // from the LRU in-flight map (over 16384 calls in flight)
+    "scratch_full",    // DWCP_DROP_SCRATCH_FULL: more uprobe instances nested on one CPU than it has
+                       // scratch slots (preempted ones), counted on the probe that hit
 };
 
 // Indexed by enum dwcp_slot: the keys a profile's "entry"/"exit" objects use for each value slot.

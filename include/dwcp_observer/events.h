@@ -20,8 +20,9 @@
 
 /* Contract versions: 2 adds adjust_streams and the saved stream table; 3 the process exec/exit
  * events (proc_events); 4: dwcp_loc.reg is an index in the architecture's register assignment
- * order (dwcp_go_reg), up to 16 registers (arm64); it named amd64's registers before. */
-#define DWCP_ABI_VERSION 4
+ * order (dwcp_go_reg), up to 16 registers (arm64); it named amd64's registers before. 5: the
+ * scratch_full drop reason; dwcp_sock_stats without its send/recv error counters (never read). */
+#define DWCP_ABI_VERSION 5
 
 #define DWCP_MAX_PROBES 64                   /* functions of one profile */
 #define DWCP_MAX_SPECS (2 * DWCP_MAX_PROBES) /* spec 2*probe_id: entry, 2*probe_id+1: exit (all RET sites) */
@@ -204,7 +205,8 @@ enum dwcp_drop_reason {
   DWCP_DROP_MAP_FULL = 1,       /* an update failed (the maps are LRU: evictions show as UNMATCHED_EXIT) */
   DWCP_DROP_READ_FAILED = 2,    /* bpf_probe_read_user failed on a field */
   DWCP_DROP_UNMATCHED_EXIT = 3, /* a RET hit without a recorded entry */
-  DWCP_DROP_COUNT = 4,
+  DWCP_DROP_SCRATCH_FULL = 4,   /* a uprobe hit while every scratch slot of its CPU was taken (nesting) */
+  DWCP_DROP_COUNT = 5,
 };
 /* Socket-side losses use this pseudo probe id. */
 #define DWCP_PROBE_ID_SOCKET (DWCP_MAX_PROBES - 1)
@@ -212,12 +214,10 @@ enum dwcp_drop_reason {
 /* Kernel-side socket counters of one target, aggregated in BPF (per-CPU hash keyed by tgid)
  * and read at scrape time: these change on every send and never cross the ring buffer. */
 struct dwcp_sock_stats {
-  __u64 bytes_sent;     /* sock:sock_send_length, TCP, ret > 0 */
-  __u64 bytes_received; /* sock:sock_recv_length, TCP, ret > 0, not MSG_PEEK */
-  __u64 send_calls;
-  __u64 recv_calls;
-  __u64 send_errors; /* ret < 0, other than -EAGAIN */
-  __u64 recv_errors;
+  __u64 bytes_sent;         /* sock:sock_send_length, TCP, ret > 0 */
+  __u64 bytes_received;     /* sock:sock_recv_length, TCP, ret > 0, not MSG_PEEK */
+  __u64 send_calls;         /* every TCP send of the target, also failed ones */
+  __u64 recv_calls;         /* every TCP receive, MSG_PEEK excepted */
   __u64 retransmits;        /* tcp:tcp_retransmit_skb on a socket of the target */
   __u64 resets_sent;        /* tcp:tcp_send_reset */
   __u64 resets_received;    /* tcp:tcp_receive_reset */
@@ -276,7 +276,7 @@ static_assert(sizeof(struct dwcp_field) == 56, "dwcp_field layout");
 static_assert(sizeof(struct dwcp_probe_spec) == 8 + 4 * 56, "dwcp_probe_spec layout");
 static_assert(sizeof(struct dwcp_event) == 40 + 8 * 8 + 2 * 48, "dwcp_event layout");
 static_assert(sizeof(struct dwcp_inflight_key) == 16, "dwcp_inflight_key layout");
-static_assert(sizeof(struct dwcp_sock_stats) == 13 * 8, "dwcp_sock_stats layout");
+static_assert(sizeof(struct dwcp_sock_stats) == 11 * 8, "dwcp_sock_stats layout");
 static_assert(sizeof(struct dwcp_spec_addr_key) == 16, "dwcp_spec_addr_key layout");
 static_assert(sizeof(struct dwcp_listen_key) == 8, "dwcp_listen_key layout");
 static_assert(sizeof(struct dwcp_socket_bytes) == 16, "dwcp_socket_bytes layout");

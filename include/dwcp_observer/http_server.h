@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "dwcp_observer/result.h"
+#include "log/log.h"
 
 namespace dwcp {
 
@@ -82,8 +83,9 @@ struct HttpOptions {
   // http_server_config.headers: added to every answer (names checked by the web config).
   std::map<std::string, std::string> headers;
   std::string title = "dwcp-observer";  // landing page title
-  // Where warnings go (a certificate that failed to reload); default: stderr.
-  std::function<void(const std::string&)> warn;
+  // Where its lines go (a certificate that failed to reload: warn); default: the process's log
+  // on stderr (log/log.h). A host program may hand a Logger with a sink of its own.
+  log::Logger log;
 };
 
 // Where the answers of /metrics and /-/ready come from. The default (LocalContent) renders

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstring>
 #include <map>
 
@@ -38,11 +39,15 @@ struct Harness {
   FakeMemory* memory = nullptr;
   std::unique_ptr<EncoderTracker> tracker;
   std::vector<std::string> logs;
+  std::vector<log::Level> levels;
   Harness() {
     auto fake = std::make_unique<FakeMemory>();
     memory = fake.get();
     tracker = std::make_unique<EncoderTracker>(std::move(fake), layout(),
-                                               [this](const std::string& m) { logs.push_back(m); });
+                                               log::Logger([this](log::Level level, const std::string& m) {
+                                                 logs.push_back(m);
+                                                 levels.push_back(level);
+                                               }));
   }
 };
 
@@ -69,30 +74,31 @@ std::vector<std::int64_t> baselines(const std::vector<Event>& events) {
 TEST(EncoderReader, ReadsTotalsAndTheMapsLength) {
   FakeMemory memory;
   memory.encoder(0x10000, 0x20000, 3, 14, 5, 7);
-  EncoderFigures f;
-  std::string why;
-  ASSERT_TRUE(read_encoder(memory, layout(), 0x10000, &f, &why)) << why;
-  EXPECT_EQ(f.encoded, 14u);
-  EXPECT_EQ(f.decoded, 5u);
-  EXPECT_EQ(f.hits, 7u);
-  EXPECT_EQ(f.baselines, 3);
+  Result<EncoderFigures> f = read_encoder(memory, layout(), 0x10000);
+  ASSERT_TRUE(f) << f.error();
+  EXPECT_EQ(f->encoded, 14u);
+  EXPECT_EQ(f->decoded, 5u);
+  EXPECT_EQ(f->hits, 7u);
+  EXPECT_EQ(f->baselines, 3);
   memory.encoder(0x30000, 0, 0, 0, 0, 0);  // a new encoder: nil map
-  ASSERT_TRUE(read_encoder(memory, layout(), 0x30000, &f, &why)) << why;
-  EXPECT_EQ(f.baselines, 0);
+  f = read_encoder(memory, layout(), 0x30000);
+  ASSERT_TRUE(f) << f.error();
+  EXPECT_EQ(f->baselines, 0);
 }
 
 TEST(EncoderReader, RefusesWhatNoEncoderHolds) {
   FakeMemory memory;
-  EncoderFigures f;
-  std::string why;
-  EXPECT_FALSE(read_encoder(memory, layout(), 0, &f, &why));
-  EXPECT_FALSE(read_encoder(memory, layout(), 0x10001, &f, &why)) << "unaligned";
-  EXPECT_FALSE(read_encoder(memory, layout(), 0x10000, &f, &why)) << "unmapped";
+  EXPECT_FALSE(read_encoder(memory, layout(), 0));
+  EXPECT_FALSE(read_encoder(memory, layout(), 0x10001)) << "unaligned";
+  const Result<EncoderFigures> unmapped = read_encoder(memory, layout(), 0x10000);
+  ASSERT_FALSE(unmapped);
+  EXPECT_EQ(unmapped.failure().code, EFAULT);    // the read's own errno travels with the error
   memory.encoder(0x10000, 0x20003, 3, 9, 0, 2);  // the map is no pointer
-  EXPECT_FALSE(read_encoder(memory, layout(), 0x10000, &f, &why));
+  EXPECT_FALSE(read_encoder(memory, layout(), 0x10000));
   memory.encoder(0x10000, 0x20000, std::uint64_t{1} << 40, 9, 0, 2);  // a length no map has
-  EXPECT_FALSE(read_encoder(memory, layout(), 0x10000, &f, &why));
-  EXPECT_NE(why.find("implausible"), std::string::npos) << why;
+  const Result<EncoderFigures> implausible = read_encoder(memory, layout(), 0x10000);
+  ASSERT_FALSE(implausible);
+  EXPECT_NE(implausible.error().find("implausible"), std::string::npos) << implausible.error();
 }
 
 // DWCP updates totalEncoded and deltaHits under a lock the agent does not take: a read between the

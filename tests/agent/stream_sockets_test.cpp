@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -30,32 +31,42 @@ struct FakeMemory : testing::WordMemory {
 
 constexpr std::uint64_t kStream = 0xc000100000, kConn = 0xc000200000, kNetFD = 0xc000300000;
 
+// The fd, or nullopt with the error's message in *why (cleared when there is none: no socket).
+std::optional<int> fd_of(const Result<std::optional<int>>& fd, std::string* why) {
+  why->clear();
+  if (!fd) {
+    *why = fd.error();
+    return std::nullopt;
+  }
+  return *fd;
+}
+
 TEST(StreamSocketFd, FollowsConnFdAndSysfd) {
   FakeMemory memory;
   memory.chain(kStream, kConn, kNetFD, 7);
   std::string why;
-  EXPECT_EQ(stream_socket_fd(memory, kStream, &why), 7) << why;
+  EXPECT_EQ(fd_of(stream_socket_fd(memory, kStream), &why), 7) << why;
 }
 
 TEST(StreamSocketFd, ClosedStreamHasNoSocketAndIsNoError) {
   FakeMemory memory;
   memory.chain(kStream, 0, kNetFD, 7);  // conn nil: closed, or between a reconnect's connections
   std::string why = "stale";
-  EXPECT_EQ(stream_socket_fd(memory, kStream, &why), std::nullopt);
+  EXPECT_EQ(fd_of(stream_socket_fd(memory, kStream), &why), std::nullopt);
   EXPECT_EQ(why, "");
   memory.chain(kStream, kConn, kNetFD, -1);  // poll.FD closed its fd
-  EXPECT_EQ(stream_socket_fd(memory, kStream, &why), std::nullopt);
+  EXPECT_EQ(fd_of(stream_socket_fd(memory, kStream), &why), std::nullopt);
   EXPECT_EQ(why, "");
 }
 
 TEST(StreamSocketFd, RefusesWhatIsNoPointerOrNoFd) {
   FakeMemory memory;
   std::string why;
-  EXPECT_EQ(stream_socket_fd(memory, 0, &why), std::nullopt);
+  EXPECT_EQ(fd_of(stream_socket_fd(memory, 0), &why), std::nullopt);
   EXPECT_NE(why, "");
-  EXPECT_EQ(stream_socket_fd(memory, kStream + 3, &why), std::nullopt);  // misaligned
+  EXPECT_EQ(fd_of(stream_socket_fd(memory, kStream + 3), &why), std::nullopt);  // misaligned
   EXPECT_NE(why, "");
-  EXPECT_EQ(stream_socket_fd(memory, std::uint64_t{1} << 52, &why), std::nullopt);  // kernel half
+  EXPECT_EQ(fd_of(stream_socket_fd(memory, std::uint64_t{1} << 52), &why), std::nullopt);  // kernel half
   EXPECT_NE(why, "");
 
   const std::pair<std::uint64_t, std::uint64_t> bad_pointers[] = {
@@ -69,18 +80,18 @@ TEST(StreamSocketFd, RefusesWhatIsNoPointerOrNoFd) {
     memory.words[kStream] = conn;
     memory.words[conn] = netfd;
     why.clear();
-    EXPECT_EQ(stream_socket_fd(memory, kStream, &why), std::nullopt) << std::hex << conn << " " << netfd;
+    EXPECT_EQ(fd_of(stream_socket_fd(memory, kStream), &why), std::nullopt) << std::hex << conn << " " << netfd;
     EXPECT_NE(why, "");
   }
   for (std::int64_t fd : {std::int64_t{-2}, std::int64_t{1} << 30, std::int64_t{1} << 40}) {
     memory.chain(kStream, kConn, kNetFD, fd);
     why.clear();
-    EXPECT_EQ(stream_socket_fd(memory, kStream, &why), std::nullopt) << fd;
+    EXPECT_EQ(fd_of(stream_socket_fd(memory, kStream), &why), std::nullopt) << fd;
     EXPECT_NE(why, "") << fd;
   }
   memory.words.clear();  // unreadable: the read's own error
   why.clear();
-  EXPECT_EQ(stream_socket_fd(memory, kStream, &why), std::nullopt);
+  EXPECT_EQ(fd_of(stream_socket_fd(memory, kStream), &why), std::nullopt);
   EXPECT_EQ(why, "EFAULT");
 }
 
@@ -90,7 +101,7 @@ TEST(StreamSocketFd, OffsetsComeFromThePath) {
   memory.words[kConn + 8] = kNetFD;
   memory.words[kNetFD + 24] = 9;
   std::string why;
-  EXPECT_EQ(stream_socket_fd(memory, kStream, &why, SocketPath{32, 8, 24}), 9) << why;
+  EXPECT_EQ(fd_of(stream_socket_fd(memory, kStream, SocketPath{32, 8, 24}), &why), 9) << why;
 }
 
 TEST(SocketLink, ParsesSocketInodesOnly) {
@@ -105,20 +116,22 @@ TEST(SocketLink, ParsesSocketInodesOnly) {
 TEST(SocketLink, FindsTheInodeOfARealSocket) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-  std::string why;
-  auto inode = socket_inode(getpid(), fds[0], &why);
-  ASSERT_TRUE(inode) << why;
+  auto inode = socket_inode(getpid(), fds[0]);
+  ASSERT_TRUE(inode) << inode.error();
   struct stat st {};
   ASSERT_EQ(fstat(fds[0], &st), 0);
   EXPECT_EQ(*inode, st.st_ino);
   close(fds[0]);
   close(fds[1]);
-  EXPECT_EQ(socket_inode(getpid(), fds[0], &why), std::nullopt);  // closed
-  EXPECT_NE(why.find("readlink"), std::string::npos) << why;
+  inode = socket_inode(getpid(), fds[0]);  // closed
+  ASSERT_FALSE(inode);
+  EXPECT_NE(inode.error().find("readlink"), std::string::npos) << inode.error();
+  EXPECT_EQ(inode.failure().code, ENOENT);  // the errno travels with the error
   int pipe_fds[2];
   ASSERT_EQ(pipe(pipe_fds), 0);
-  EXPECT_EQ(socket_inode(getpid(), pipe_fds[0], &why), std::nullopt);
-  EXPECT_NE(why.find("no socket"), std::string::npos) << why;
+  inode = socket_inode(getpid(), pipe_fds[0]);
+  ASSERT_FALSE(inode);
+  EXPECT_NE(inode.error().find("no socket"), std::string::npos) << inode.error();
   close(pipe_fds[0]);
   close(pipe_fds[1]);
 }
@@ -522,7 +535,10 @@ TEST(StreamConsistency, ReadsTheConnectionItselfAndCountsWhatItCannotSee) {
   auto target = metrics.target(1);
   std::vector<std::string> logs;
   StreamConsistency consistency(getpid(), std::move(memory), std::move(kernel), target,
-                                [&](const std::string& m) { logs.push_back(m); });
+                                log::Logger([&](log::Level level, const std::string& m) {
+                                  EXPECT_EQ(level, log::Level::kWarn) << m;
+                                  logs.push_back(m);
+                                }));
   mem.chain(kS1, kC1, kNetFD, fds[0]);
   StreamFigures figures;
   figures.ptr = kS1;

@@ -2,6 +2,7 @@
 // unmapped address (EFAULT), and only whole words are read, as the readers under test read them.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -14,16 +15,13 @@ namespace dwcp::agent::testing {
 
 struct WordMemory : MemoryReader {
   std::map<std::uint64_t, std::uint64_t> words;
-  bool read(const std::vector<Range>& ranges, std::string* why) override {
+  Result<void> read(const std::vector<Range>& ranges) override {
     for (const auto& r : ranges) {
       auto it = words.find(r.addr);
-      if (it == words.end() || r.len != 8) {
-        *why = "EFAULT";
-        return false;
-      }
+      if (it == words.end() || r.len != 8) return Error{"EFAULT", EFAULT};
       std::memcpy(r.out, &it->second, 8);
     }
-    return true;
+    return {};
   }
 };
 

@@ -113,6 +113,29 @@ int TestObject::run(std::uint32_t spec_index, const Regs& regs, std::uint32_t* r
   return err < 0 ? -errno : err;
 }
 
+int TestObject::run_nested(std::uint32_t spec_index, const Regs& regs, std::uint32_t* retval) {
+  Regs ctx = regs;
+  ctx.args[UT_ARG_SPEC] = spec_index;
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctx.args, .ctx_size_in = sizeof(ctx.args));
+  const int err = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.run_uprobe_nested), &opts);
+  *retval = opts.retval;
+  return err < 0 ? -errno : err;
+}
+
+void TestObject::set_nesting(std::uint32_t depth) {
+  // Per-CPU array values are read and written 8 bytes per CPU.
+  std::vector<std::uint64_t> per_cpu(ncpus_, depth);
+  const std::uint32_t zero = 0;
+  bpf_map_update_elem(bpf_map__fd(skel_->maps.nesting), &zero, per_cpu.data(), BPF_ANY);
+}
+
+std::vector<std::uint32_t> TestObject::nesting() const {
+  std::vector<std::uint64_t> per_cpu(ncpus_);
+  const std::uint32_t zero = 0;
+  bpf_map_lookup_elem(bpf_map__fd(skel_->maps.nesting), &zero, per_cpu.data());
+  return std::vector<std::uint32_t>(per_cpu.begin(), per_cpu.end());
+}
+
 void TestObject::set_spec(std::uint32_t index, const dwcp_probe_spec& spec) {
   bpf_map__update_elem(skel_->maps.probe_specs, &index, sizeof(index), &spec, sizeof(spec), BPF_ANY);
 }
@@ -168,6 +191,7 @@ void TestObject::reset() {
   }
   for (std::uint32_t i = 0; i < DWCP_MAX_PROBES * DWCP_DROP_COUNT; ++i) percpu_zero(bpf_map__fd(skel_->maps.drops), i);
   set_stream_layout(dwcp_stream_layout{});
+  set_nesting(0);
   const int fd = bpf_map__fd(skel_->maps.inflight);
   dwcp_inflight_key key{};
   while (bpf_map_get_next_key(fd, nullptr, &key) == 0) bpf_map_delete_elem(fd, &key);

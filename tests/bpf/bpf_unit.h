@@ -59,6 +59,11 @@ class TestObject {
   // One BPF_PROG_TEST_RUN of the handler; returns the syscall's result (0, or -errno) and puts
   // the program's return value in *retval.
   int run(std::uint32_t spec_index, const Regs& regs, std::uint32_t* retval, std::uint32_t slot = 0);
+  // The same through the nesting count, as the uprobe programs run it (handle_nested).
+  int run_nested(std::uint32_t spec_index, const Regs& regs, std::uint32_t* retval);
+  // Every CPU's nesting count: uprobe instances running (preempted) there.
+  void set_nesting(std::uint32_t depth);
+  std::vector<std::uint32_t> nesting() const;
   void set_spec(std::uint32_t index, const dwcp_probe_spec& spec);
   void set_stream_layout(const dwcp_stream_layout& layout);
   // Every event in the ring buffer, oldest first.

@@ -246,6 +246,38 @@ TEST_F(UprobeHandler, ExitWithoutEntryIsCountedAsUnmatched) {
   EXPECT_EQ(bpf().drops(kProbe, DWCP_DROP_UNMATCHED_EXIT), 2u);
 }
 
+// Uprobe programs run preemptibly: each instance running on a CPU takes the next of its scratch
+// slots (bpf/maps.bpf.h SCRATCH_SLOTS, 4). A hit that finds them all taken is lost, and counted
+// as its own reason on its own probe (not as the socket programs' map_full).
+TEST_F(UprobeHandler, AHitWithEveryScratchSlotTakenIsCountedAsScratchFull) {
+  constexpr std::uint32_t kScratchSlots = 4;
+  bpf().set_spec(kEntry, probe_spec(DWCP_EV_SEND_CHUNK, kProbe, DWCP_PHASE_ENTRY_ONLY,
+                                    {int_field(DWCP_SLOT_ID, reg_loc(UT_REG1))}));
+  std::uint32_t retval = 1;
+  // The last free slot: the hit is handled, and gives its slot back.
+  bpf().set_nesting(kScratchSlots - 1);
+  ASSERT_EQ(bpf().run_nested(kEntry, Regs{}.reg(UT_REG1, 7).g(kG1), &retval), 0);
+  EXPECT_EQ(one_event().val[DWCP_SLOT_ID], 7);
+  for (std::uint32_t depth : bpf().nesting()) EXPECT_EQ(depth, kScratchSlots - 1);
+  // None free: lost, counted.
+  bpf().set_nesting(kScratchSlots);
+  ASSERT_EQ(bpf().run_nested(kEntry, Regs{}.reg(UT_REG1, 8).g(kG1), &retval), 0);
+  EXPECT_TRUE(bpf().drain().empty());
+  EXPECT_EQ(bpf().drops(kProbe, DWCP_DROP_SCRATCH_FULL), 1u);
+  EXPECT_EQ(bpf().drops(DWCP_PROBE_ID_SOCKET, DWCP_DROP_MAP_FULL), 0u);
+  EXPECT_EQ(bpf().spec_hits(kEntry), 1u);  // the lost hit ran no further
+  for (std::uint32_t depth : bpf().nesting()) EXPECT_EQ(depth, kScratchSlots);
+  // Not nested: the first slot.
+  bpf().set_nesting(0);
+  ASSERT_EQ(bpf().run_nested(kEntry, Regs{}.reg(UT_REG1, 9).g(kG1), &retval), 0);
+  EXPECT_EQ(one_event().val[DWCP_SLOT_ID], 9);
+  for (std::uint32_t reason = 0; reason < DWCP_DROP_COUNT; ++reason) {
+    if (reason != DWCP_DROP_SCRATCH_FULL) {
+      EXPECT_EQ(bpf().drops(kProbe, static_cast<dwcp_drop_reason>(reason)), 0u) << reason;
+    }
+  }
+}
+
 TEST_F(UprobeHandler, ReadFailureAtEntryIsCountedOnceAcrossThePair) {
   bpf().set_spec(kEntry, probe_spec(DWCP_EV_DECODE, kProbe, DWCP_PHASE_ENTRY,
                                     {int_field(DWCP_SLOT_BYTES, reg_loc(UT_REG0, {0}))}));

@@ -19,13 +19,13 @@ struct {
 	__type(value, struct pt_regs);
 } test_regs SEC(".maps");
 
-SEC("raw_tp")
-int run_uprobe(struct bpf_raw_tracepoint_args *ctx)
+// The registers of a hit, from the test run's arguments (uprobe_test.h).
+static __always_inline struct pt_regs *regs_of(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u32 zero = 0;
 	struct pt_regs *regs = bpf_map_lookup_elem(&test_regs, &zero);
 	if (!regs)
-		return 1;
+		return 0;
 	__builtin_memset(regs, 0, sizeof(*regs));
 #if defined(__TARGET_ARCH_arm64)
 	struct user_pt_regs *r = (struct user_pt_regs *)regs;
@@ -46,6 +46,26 @@ int run_uprobe(struct bpf_raw_tracepoint_args *ctx)
 	regs->sp = ctx->args[UT_ARG_SP];
 	regs->r14 = ctx->args[UT_ARG_G];
 #endif
+	return regs;
+}
+
+// The handler on the scratch slot the test names.
+SEC("raw_tp")
+int run_uprobe(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = regs_of(ctx);
+	if (!regs)
+		return 1;
 	__u64 spec = ctx->args[UT_ARG_SPEC];
 	return handle_uprobe(regs, (__u32)spec, (__u32)(spec >> 32) % SCRATCH_SLOTS);
+}
+
+// The handler as the uprobe programs run it: on this CPU's next scratch slot (nesting).
+SEC("raw_tp")
+int run_uprobe_nested(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = regs_of(ctx);
+	if (!regs)
+		return 1;
+	return handle_nested(regs, (__u32)ctx->args[UT_ARG_SPEC]);
 }

@@ -42,6 +42,10 @@ class AmstGroundTruth(AgentTestCase):
         pid = str(fixture.pid)
         self.assertEqual(value(s, "dwcp_observer_tcp_bytes_sent_total", pid=pid), truth["socket_bytes_written"])
         self.assertEqual(value(s, "dwcp_observer_tcp_bytes_received_total", pid=pid), truth["socket_bytes_read"])
+        # Every chunk DWCP sent took at least one write of its own; reads took some.
+        self.assertGreaterEqual(value(s, "dwcp_observer_tcp_send_calls_total", pid=pid), truth["chunks_sent"])
+        self.assertGreater(truth["chunks_sent"], 0)
+        self.assertGreater(value(s, "dwcp_observer_tcp_receive_calls_total", pid=pid), 0)
         self.assertEqual(value(s, "dwcp_observer_target_up", pid=pid), 1)
         self.assertGreater(value(s, "dwcp_observer_probes_attached", pid=pid), 0)
         self.assertEqual(value(s, "dwcp_observer_events_lost_total"), 0)

@@ -10,7 +10,8 @@ from harness import SOURCE_DIR
 MESSAGE_SOURCES = ["userspace/agent/agent*.cpp", "userspace/agent/site_planner.cpp", "userspace/agent/process.cpp", "userspace/agent/privilege.cpp",
                    "userspace/agent/executable.cpp", "userspace/agent/executable_loader.cpp",
                    "userspace/agent/discovery.cpp", "userspace/agent/follow_policy.cpp",
-                   "userspace/agent/stream_reader.cpp",
+                   "userspace/agent/stream_reader.cpp", "userspace/agent/stream_sockets.cpp",
+                   "userspace/agent/encoder_reader.cpp",
                    "userspace/agent/bpf_session.cpp", "userspace/agent/main.cpp", "userspace/http/*.cpp",
                    "userspace/profile/*.cpp", "userspace/goelf/*.cpp"]
 # Statements that produce text a user sees: error results (Error{...}, Error::system(...)), log lines

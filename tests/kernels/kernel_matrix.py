@@ -109,6 +109,16 @@ def main():
           (suite, rc, fetched - started, done - fetched, mechanism[0].strip() if mechanism else "no mechanism line",
            unit[0].split("]", 1)[-1].strip() if unit else "no result line"),
           flush=True)
+    if rc != 0:
+        # CI shows a part of a long output: the reason comes last, in a few lines.
+        lines = output.splitlines()
+        failed = [l for l in lines if l.startswith(("FAIL:", "ERROR:", "[  FAILED  ]"))]
+        kernel = [l for l in lines if any(k in l for k in ("soft lockup", "BUG:", "Oops", "Call Trace", "segfault",
+                                                           "unexpected return pc", "fatal error:"))]
+        print("kernel matrix %s FAILED (exit %s): %s" % (suite, rc, "; ".join(failed[:8]) or "no test named"),
+              flush=True)
+        for l in kernel[:10]:
+            print("kernel matrix %s: guest said: %s" % (suite, l.strip()), flush=True)
     if rc is None:
         return 1
     return rc

@@ -141,16 +141,18 @@ Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, Load
     log_.info(who + ": per-stream AMST bytes not read: " + layout_conflict);
     layout.reset();
   }
-  target.sessions = std::make_unique<SessionTracker>(std::make_unique<ProcessMemory>(process.pid), layout,
-                                                     session_metrics_->target(static_cast<std::uint32_t>(process.pid)),
-                                                     [this, who](const std::string& m) { log_.info(who + ": " + m); });
+  // The readers' lines name the target, at the level each line says.
+  const log::Logger target_log(
+      [this, who](log::Level level, const std::string& m) { log_.log(level, who + ": " + m); });
+  target.sessions =
+      std::make_unique<SessionTracker>(std::make_unique<ProcessMemory>(process.pid), layout,
+                                       session_metrics_->target(static_cast<std::uint32_t>(process.pid)), target_log);
   // The kernel's check of DWCP's stream counters (agent/stream_sockets.h), when they are read.
   target.consistency.reset();
   if (layout) {
     target.consistency = std::make_unique<StreamConsistency>(
         process.pid, std::make_unique<ProcessMemory>(process.pid), std::make_unique<BpfSocketCounters>(*bpf_),
-        consistency_metrics_->target(static_cast<std::uint32_t>(process.pid)),
-        [this, who](const std::string& m) { log_.info(who + ": " + m); });
+        consistency_metrics_->target(static_cast<std::uint32_t>(process.pid)), target_log);
     target.sessions->set_consistency(target.consistency.get());
   }
   // DWCP's DeltaEncoder totals (agent/encoder_reader.h), unless the binary's DWARF says the
@@ -160,9 +162,8 @@ Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, Load
     const Result<void> agrees =
         loaded.dwarf ? field_offset_conflict(profile_.encoder_layout->field_offsets, *loaded.dwarf) : Result<void>();
     if (agrees) {
-      target.encoders =
-          std::make_unique<EncoderTracker>(std::make_unique<ProcessMemory>(process.pid), *profile_.encoder_layout,
-                                           [this, who](const std::string& m) { log_.info(who + ": " + m); });
+      target.encoders = std::make_unique<EncoderTracker>(std::make_unique<ProcessMemory>(process.pid),
+                                                         *profile_.encoder_layout, target_log);
     } else {
       log_.info(who + ": delta encoder totals not read (Encode events count instead): " + agrees.error());
     }

@@ -18,56 +18,48 @@ bool torn(const EncoderFigures& f) { return f.hits > f.encoded; }
 
 }  // namespace
 
-bool read_encoder(MemoryReader& memory, const profile::EncoderLayout& layout, std::uint64_t encoder,
-                  EncoderFigures* out, std::string* why) {
-  *out = EncoderFigures{};
-  if (!plausible_pointer(encoder)) {
-    *why = "encoder pointer " + hex(encoder) + " is not a user address";
-    return false;
-  }
+Result<EncoderFigures> read_encoder(MemoryReader& memory, const profile::EncoderLayout& layout, std::uint64_t encoder) {
+  if (!plausible_pointer(encoder)) return Error{"encoder pointer " + hex(encoder) + " is not a user address"};
+  EncoderFigures out;
   std::uint64_t map = 0;
-  if (!memory.read({{encoder + layout.baselines_off, &map, 8},
-                    {encoder + layout.encoded_off, &out->encoded, 8},
-                    {encoder + layout.decoded_off, &out->decoded, 8},
-                    {encoder + layout.hits_off, &out->hits, 8}},
-                   why))
-    return false;
+  if (Result<void> read = memory.read({{encoder + layout.baselines_off, &map, 8},
+                                       {encoder + layout.encoded_off, &out.encoded, 8},
+                                       {encoder + layout.decoded_off, &out.decoded, 8},
+                                       {encoder + layout.hits_off, &out.hits, 8}});
+      !read)
+    return read.failure();
   // len(map): the first word of the map header, in Go's old maps (hmap.count) and its Swiss
   // tables (Map.used, Go 1.24+) alike. A nil map holds nothing.
   std::uint64_t length = 0;
   if (map != 0) {
-    if (!plausible_pointer(map)) {
-      *why = "baselineStates " + hex(map) + " is not a map";
-      return false;
-    }
-    if (!memory.read({{map, &length, 8}}, why)) return false;
+    if (!plausible_pointer(map)) return Error{"baselineStates " + hex(map) + " is not a map"};
+    if (Result<void> read = memory.read({{map, &length, 8}}); !read) return read.failure();
   }
-  if (length > kMaxBaselines) {
-    *why = "implausible encoder (" + std::to_string(length) + " baselines): wrong layout, or the encoder was freed";
-    return false;
-  }
-  out->baselines = static_cast<std::int64_t>(length);
-  return true;
+  if (length > kMaxBaselines)
+    return Error{"implausible encoder (" + std::to_string(length) +
+                 " baselines): wrong layout, or the encoder was freed"};
+  out.baselines = static_cast<std::int64_t>(length);
+  return out;
 }
 
-EncoderTracker::EncoderTracker(std::unique_ptr<MemoryReader> memory, profile::EncoderLayout layout,
-                               std::function<void(const std::string&)> log)
+EncoderTracker::EncoderTracker(std::unique_ptr<MemoryReader> memory, profile::EncoderLayout layout, log::Logger log)
     : memory_(std::move(memory)), layout_(std::move(layout)), log_(std::move(log)) {}
 
 void EncoderTracker::seen(std::uint64_t address, std::vector<Event>* out) {
   if (address == 0 || encoders_.count(address) != 0) return;
   if (encoders_.size() >= kMaxEncoders) {
-    if (!logged_) log_("tracking " + std::to_string(kMaxEncoders) + " delta encoders: newer ones are not read");
+    if (!logged_) log_.warn("tracking " + std::to_string(kMaxEncoders) + " delta encoders: newer ones are not read");
     logged_ = true;
     return;
   }
-  EncoderFigures now;
-  std::string why;
-  if (!read_encoder(*memory_, layout_, address, &now, &why)) {
-    if (!logged_) log_("cannot read delta encoder " + hex(address) + " (" + why + "): its totals are not counted");
+  Result<EncoderFigures> read = read_encoder(*memory_, layout_, address);
+  if (!read) {
+    if (!logged_)
+      log_.warn("cannot read delta encoder " + hex(address) + " (" + read.error() + "): its totals are not counted");
     logged_ = true;
     return;
   }
+  EncoderFigures now = *read;
   if (torn(now)) now.encoded = now.hits;  // at most one in flight: counted whole at the next read
   take(address, now, out);
   publish_baselines(out);
@@ -82,14 +74,14 @@ void EncoderTracker::take(std::uint64_t address, const EncoderFigures& now, std:
 
 void EncoderTracker::refresh(std::vector<Event>* out) {
   for (auto it = encoders_.begin(); it != encoders_.end();) {
-    EncoderFigures now;
-    std::string why;
     // One that cannot be read any more was freed: forgotten, with its baselines; what it counted
     // stays counted.
-    if (!read_encoder(*memory_, layout_, it->first, &now, &why)) {
+    const Result<EncoderFigures> read = read_encoder(*memory_, layout_, it->first);
+    if (!read) {
       it = encoders_.erase(it);
       continue;
     }
+    const EncoderFigures& now = *read;
     // DWCP updates its totals under its own lock, which the agent does not take: a read between
     // `totalEncoded++` and `deltaHits++` (or torn the other way) is skipped, the next one is whole.
     if (torn(now)) {

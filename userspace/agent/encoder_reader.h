@@ -7,14 +7,14 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "agent/stream_reader.h"
 #include "dwcp_observer/model.h"
+#include "dwcp_observer/result.h"
+#include "log/log.h"
 #include "profile/profile.h"
 
 namespace dwcp::agent {
@@ -27,15 +27,13 @@ struct EncoderFigures {
 };
 
 // Reads one encoder's totals; every value is checked before it is believed (the target is
-// untrusted and may have freed the encoder). Error text says what was wrong.
-bool read_encoder(MemoryReader& memory, const profile::EncoderLayout& layout, std::uint64_t encoder,
-                  EncoderFigures* out, std::string* why);
+// untrusted and may have freed the encoder). The error says what was wrong.
+Result<EncoderFigures> read_encoder(MemoryReader& memory, const profile::EncoderLayout& layout, std::uint64_t encoder);
 
 // The encoders of one target process. Used from the agent's consumer thread only.
 class EncoderTracker {
  public:
-  EncoderTracker(std::unique_ptr<MemoryReader> memory, profile::EncoderLayout layout,
-                 std::function<void(const std::string&)> log);
+  EncoderTracker(std::unique_ptr<MemoryReader> memory, profile::EncoderLayout layout, log::Logger log);
 
   // A probe carried `encoder` as its receiver: read it at once the first time (its totals so far
   // count: DWCP's figures include what it did before the attach).
@@ -55,7 +53,7 @@ class EncoderTracker {
 
   std::unique_ptr<MemoryReader> memory_;
   profile::EncoderLayout layout_;
-  std::function<void(const std::string&)> log_;
+  log::Logger log_;
   bool logged_ = false;
   std::map<std::uint64_t, Known> encoders_;
   std::int64_t published_baselines_ = -1;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include "model/observer_families.h"
 
 namespace dwcp::agent {
 namespace {
@@ -151,11 +152,7 @@ std::uint64_t RefusalLog::count(Refusal reason) const {
 }
 
 std::vector<prometheus::MetricFamily> RefusalLog::Collect() const {
-  prometheus::MetricFamily family{"dwcp_observer_discovery_refused_total",
-                                  "Candidate processes the follow policy (or a failed read) kept the agent from "
-                                  "following, by reason",
-                                  prometheus::MetricType::Counter,
-                                  {}};
+  prometheus::MetricFamily family = observer_families::metric_family(observer_families::Id::kDiscoveryRefused);
   std::lock_guard<std::mutex> lock(mutex_);
   // Every reason from the first scrape, at zero: rate() works at once.
   for (int r = 1; r < static_cast<int>(Refusal::kCount); ++r) {

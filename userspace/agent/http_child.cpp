@@ -359,7 +359,6 @@ int http_child_main(int argc, char** argv) {
   sigemptyset(&hup);
   sigaddset(&hup, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &hup, nullptr);
-  options.warn = [](const std::string& text) { log::warn(text); };
   auto channel = std::make_shared<ParentChannel>(fd);
   // No request reaches the parent before the start frame (a client may connect at once).
   std::unique_lock<std::mutex> hold(channel->mutex());

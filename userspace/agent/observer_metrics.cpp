@@ -5,6 +5,7 @@
 #include "agent/decoder.h"
 #include "dwcp_observer/contract.h"
 #include "dwcp_observer/version.h"
+#include "model/observer_families.h"
 
 namespace dwcp::agent {
 namespace {
@@ -12,6 +13,8 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
+namespace catalogue = observer_families;
+using Id = observer_families::Id;
 
 ClientMetric metric(std::vector<ClientMetric::Label> labels, double value, MetricType type) {
   ClientMetric m;
@@ -29,71 +32,21 @@ ObserverMetrics::ObserverMetrics(const BpfSession* bpf, std::vector<std::string>
     : bpf_(bpf), probe_names_(std::move(probe_names)), registry_(std::make_shared<prometheus::Registry>()) {
   probe_names_.resize(DWCP_MAX_PROBES);
   probe_names_[DWCP_PROBE_ID_SOCKET] = "socket";
-  prometheus::BuildGauge()
-      .Name("dwcp_observer_build_info")
-      .Help("dwcp-observer build; value 1")
-      .Register(*registry_)
+  catalogue::build_gauge(Id::kBuildInfo, *registry_)
       .Add({{"version", DWCP_OBSERVER_VERSION}, {"revision", DWCP_OBSERVER_REVISION}})
       .Set(1);
-  events_total_ = &prometheus::BuildCounter()
-                       .Name("dwcp_observer_events_total")
-                       .Help("Events decoded from the BPF ring buffer, by kind")
-                       .Register(*registry_);
-  target_up_ = &prometheus::BuildGauge()
-                    .Name("dwcp_observer_target_up")
-                    .Help("1 while the observed DWCP process is alive and probed, else 0")
-                    .Register(*registry_);
-  probes_attached_ = &prometheus::BuildGauge()
-                          .Name("dwcp_observer_probes_attached")
-                          .Help("Uprobes currently attached to the target (entry and RET sites)")
-                          .Register(*registry_);
-  probe_overhead_ = &prometheus::BuildCounter()
-                         .Name("dwcp_observer_probe_overhead_seconds_total")
-                         .Help(
-                             "Estimated time the targets spent in this probe: hits x (uprobe trap cost "
-                             "calibrated at start-up + mean BPF run time per hit from the kernel's BPF stats); "
-                             "probe=\"socket\": the socket and TCP programs' run time, by the targets' share "
-                             "of their runs")
-                         .Register(*registry_);
-  probe_demoted_ = &prometheus::BuildGauge()
-                        .Name("dwcp_observer_probe_demoted")
-                        .Help(
-                            "1 while --probe-budget samples this probe (attached only part of every interval, "
-                            "dwcp_observer_probe_sample_ratio), else 0; never detached for good")
-                        .Register(*registry_);
-  probe_state_ = &prometheus::BuildGauge()
-                      .Name("dwcp_observer_probe_state")
-                      .Help(
-                          "1 for the state each profile probe is in for a target process: attached, sampled "
-                          "(attached part of every interval by --probe-budget), absent (the function is not "
-                          "in this build) or refused (present, address not vouched for)")
-                      .Register(*registry_);
-  sample_ratio_ = &prometheus::BuildGauge()
-                       .Name("dwcp_observer_probe_sample_ratio")
-                       .Help(
-                           "Share of every --probe-budget-interval the probe is attached: 1 unless the budget "
-                           "samples it; counts fed by a sampled probe cover only that share")
-                       .Register(*registry_);
-  trap_cost_ = &prometheus::BuildGauge()
-                    .Name("dwcp_observer_uprobe_trap_seconds")
-                    .Help("Cost of one uprobe hit on this kernel (empty BPF program), calibrated at start-up")
-                    .Register(*registry_)
-                    .Add({});
+  events_total_ = &catalogue::build_counter(Id::kEventsTotal, *registry_);
+  target_up_ = &catalogue::build_gauge(Id::kTargetUp, *registry_);
+  probes_attached_ = &catalogue::build_gauge(Id::kProbesAttached, *registry_);
+  probe_overhead_ = &catalogue::build_counter(Id::kProbeOverheadSeconds, *registry_);
+  probe_demoted_ = &catalogue::build_gauge(Id::kProbeDemoted, *registry_);
+  probe_state_ = &catalogue::build_gauge(Id::kProbeState, *registry_);
+  sample_ratio_ = &catalogue::build_gauge(Id::kProbeSampleRatio, *registry_);
+  trap_cost_ = &catalogue::build_gauge(Id::kUprobeTrapSeconds, *registry_).Add({});
   // Present from the first scrape (0 until a target is attached): readiness means "serving", so
   // this is how "observes nothing" shows (DWCPObserverTargetDown).
-  targets_attached_ = &prometheus::BuildGauge()
-                           .Name("dwcp_observer_targets_attached")
-                           .Help("Targets with an attached DWCP process now (0: serving, observing nothing)")
-                           .Register(*registry_)
-                           .Add({});
-  overhead_share_ = &prometheus::BuildGauge()
-                         .Name("dwcp_observer_probe_overhead_ratio")
-                         .Help(
-                             "Estimated share of the targets' CPU time (utime + stime), or of one core when "
-                             "they used less, spent in the uprobes and the socket programs over the last "
-                             "overhead interval")
-                         .Register(*registry_)
-                         .Add({});
+  targets_attached_ = &catalogue::build_gauge(Id::kTargetsAttached, *registry_).Add({});
+  overhead_share_ = &catalogue::build_gauge(Id::kProbeOverheadRatio, *registry_).Add({});
   for (std::size_t probe = 0; probe < probe_names_.size(); ++probe) {
     if (probe_names_[probe].empty() || probe == DWCP_PROBE_ID_SOCKET) continue;
     probe_overhead_->Add({{"probe", probe_names_[probe]}});
@@ -207,25 +160,17 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
   std::vector<MetricFamily> families = registry_->Collect();
 
   struct SockFamily {
-    const char* name;
-    const char* help;
+    Id id;
     __u64 dwcp_sock_stats::*field;
   };
   static const SockFamily kSock[] = {
-      {"dwcp_observer_tcp_bytes_sent_total",
-       "Bytes the target's TCP sockets accepted for sending (sock:sock_send_length, or fexit tcp_sendmsg before 6.3)",
-       &dwcp_sock_stats::bytes_sent},
-      {"dwcp_observer_tcp_bytes_received_total",
-       "Bytes the target read from its TCP sockets (sock:sock_recv_length, or fexit tcp_recvmsg before 6.3)",
-       &dwcp_sock_stats::bytes_received},
-      {"dwcp_observer_tcp_retransmits_total",
-       "TCP segments retransmitted on the target's sockets (tcp:tcp_retransmit_skb)", &dwcp_sock_stats::retransmits},
-      {"dwcp_observer_tcp_connections_opened_total",
-       "TCP connections the target dialled or accepted that reached ESTABLISHED (inet_sock_set_state; each end charged "
-       "to the socket's owner)",
-       &dwcp_sock_stats::connections_opened},
-      {"dwcp_observer_tcp_connections_closed_total", "TCP connections of the target that reached CLOSE",
-       &dwcp_sock_stats::connections_closed},
+      {Id::kTcpBytesSent, &dwcp_sock_stats::bytes_sent},
+      {Id::kTcpBytesReceived, &dwcp_sock_stats::bytes_received},
+      {Id::kTcpSendCalls, &dwcp_sock_stats::send_calls},
+      {Id::kTcpReceiveCalls, &dwcp_sock_stats::recv_calls},
+      {Id::kTcpRetransmits, &dwcp_sock_stats::retransmits},
+      {Id::kTcpConnectionsOpened, &dwcp_sock_stats::connections_opened},
+      {Id::kTcpConnectionsClosed, &dwcp_sock_stats::connections_closed},
   };
 
   std::map<std::uint32_t, ObservedProcess> processes;
@@ -239,20 +184,14 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
   }
 
   for (const auto& sock : kSock) {
-    MetricFamily family{sock.name, sock.help, MetricType::Counter, {}};
+    MetricFamily family = catalogue::metric_family(sock.id);
     for (const auto& [pid, process] : processes)
       family.metric.push_back(metric({{"pid", std::to_string(pid)}},
                                      static_cast<double>(process.last_stats.*sock.field), MetricType::Counter));
     families.push_back(std::move(family));
   }
-  MetricFamily resets{"dwcp_observer_tcp_resets_total",
-                      "TCP resets on the target's sockets (tcp:tcp_send_reset, tcp:tcp_receive_reset)",
-                      MetricType::Counter,
-                      {}};
-  MetricFamily srtt{"dwcp_observer_tcp_srtt_seconds",
-                    "Mean smoothed RTT of the target's TCP sockets over tcp:tcp_probe samples",
-                    MetricType::Gauge,
-                    {}};
+  MetricFamily resets = catalogue::metric_family(Id::kTcpResets);
+  MetricFamily srtt = catalogue::metric_family(Id::kTcpSrtt);
   for (const auto& [pid, process] : processes) {
     const std::string p = std::to_string(pid);
     resets.metric.push_back(
@@ -268,17 +207,9 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
 
   BpfCounters counters;
   if (bpf_) bpf_->counters(&counters);
-  MetricFamily lost{"dwcp_observer_events_lost_total",
-                    "Events or counts lost in BPF, by probe and reason (counted in the kernel)",
-                    MetricType::Counter,
-                    {}};
-  MetricFamily edge_family{"dwcp_observer_probe_sampling_edge_exits_total",
-                           "RETs of a sampled probe seen without their entry because the call began before the "
-                           "sampling window opened: not a loss (not in dwcp_observer_events_lost_total)",
-                           MetricType::Counter,
-                           {}};
-  MetricFamily hits{
-      "dwcp_observer_probe_hits_total", "Uprobe hits (traps taken in the target), by probe", MetricType::Counter, {}};
+  MetricFamily lost = catalogue::metric_family(Id::kEventsLost);
+  MetricFamily edge_family = catalogue::metric_family(Id::kProbeSamplingEdgeExits);
+  MetricFamily hits = catalogue::metric_family(Id::kProbeHits);
   std::map<std::uint32_t, std::uint64_t> edge_exits;  // unmatched exits that were sampling edges
   {
     std::lock_guard<std::mutex> lock(edges_mutex_);
@@ -310,10 +241,7 @@ std::vector<MetricFamily> ObserverMetrics::Collect() const {
   families.push_back(std::move(edge_family));
   families.push_back(std::move(hits));
   if (bpf_) {
-    MetricFamily kernel{"dwcp_observer_kernel_feature",
-                        "Mechanism this kernel gives each job of the BPF side (docs/kernels.md); value 1",
-                        MetricType::Gauge,
-                        {}};
+    MetricFamily kernel = catalogue::metric_family(Id::kKernelFeature);
     for (const auto& [feature, mechanism] : feature_mechanisms(bpf_->kernel_plan()))
       kernel.metric.push_back(metric({{"feature", feature}, {"mechanism", mechanism}}, 1, MetricType::Gauge));
     families.push_back(std::move(kernel));

@@ -2,6 +2,7 @@
 
 #include "agent/stream_sockets.h"
 #include "dwcp_observer/text.h"
+#include "model/observer_families.h"
 
 #include <sys/uio.h>
 
@@ -25,7 +26,7 @@ bool plausible_pointer(std::uint64_t p) { return p != 0 && p % 8 == 0 && p < kUs
 
 }  // namespace
 
-bool ProcessMemory::read(const std::vector<Range>& ranges, std::string* why) {
+Result<void> ProcessMemory::read(const std::vector<Range>& ranges) {
   // One syscall for up to IOV_MAX ranges; the kernel may stop at the first unreadable one.
   std::vector<iovec> local, remote;
   for (const Range& r : ranges) {
@@ -37,26 +38,18 @@ bool ProcessMemory::read(const std::vector<Range>& ranges, std::string* why) {
     std::size_t want = 0;
     for (std::size_t i = done; i < done + n; ++i) want += ranges[i].len;
     const ssize_t got = process_vm_readv(pid_, &local[done], n, &remote[done], n, 0);
-    if (got < 0) {
-      *why = std::string("process_vm_readv: ") + std::strerror(errno);
-      return false;
-    }
-    if (static_cast<std::size_t>(got) != want) {
-      *why = "process_vm_readv: short read (" + std::to_string(got) + " of " + std::to_string(want) + " bytes)";
-      return false;
-    }
+    if (got < 0) return Error::system("process_vm_readv");
+    if (static_cast<std::size_t>(got) != want)
+      return Error{"process_vm_readv: short read (" + std::to_string(got) + " of " + std::to_string(want) + " bytes)"};
     done += n;
   }
-  return true;
+  return {};
 }
 
-bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t session,
-                       StreamTable* out, std::string* why, std::size_t max_streams) {
-  *out = StreamTable{};
-  if (!plausible_pointer(session)) {
-    *why = "session pointer " + std::to_string(session) + " is not a user address";
-    return false;
-  }
+Result<StreamTable> read_stream_table(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t session,
+                                      std::size_t max_streams) {
+  if (!plausible_pointer(session))
+    return Error{"session pointer " + std::to_string(session) + " is not a user address"};
   std::uint64_t slice[3] = {};
   std::int64_t num_streams = 0;
   std::int32_t active = 0;
@@ -65,34 +58,36 @@ bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layou
                                              {session + layout.num_streams_off, &num_streams, sizeof num_streams}};
   if (layout.active_off >= 0) ranges.push_back({session + layout.active_off, &active, sizeof active});
   if (layout.started_off >= 0) ranges.push_back({session + layout.started_off, &started, sizeof started});
-  if (!memory.read(ranges, why)) return false;
+  if (Result<void> read = memory.read(ranges); !read) return read.failure();
   const std::uint64_t data = slice[0], length = slice[1], capacity = slice[2];
   if (length > capacity || capacity > kMaxTableLength || num_streams < 0 ||
       num_streams > static_cast<std::int64_t>(kMaxTableLength) || (length > 0 && !plausible_pointer(data)) ||
       active < 0 || active > static_cast<std::int32_t>(kMaxTableLength) || started > 1) {
-    *why = "implausible session (len " + std::to_string(length) + ", cap " + std::to_string(capacity) +
-           ", numStreams " + std::to_string(num_streams) + ", activeStreams " + std::to_string(active) +
-           "): wrong layout, or the session was freed";
-    return false;
+    return Error{"implausible session (len " + std::to_string(length) + ", cap " + std::to_string(capacity) +
+                 ", numStreams " + std::to_string(num_streams) + ", activeStreams " + std::to_string(active) +
+                 "): wrong layout, or the session was freed"};
   }
-  out->num_streams = num_streams;
-  out->data = data;
-  out->length = length;
-  if (layout.active_off >= 0) out->active = active;
-  if (layout.started_off >= 0) out->started = started != 0;
-  return read_streams(memory, layout, data, 0, std::min<std::uint64_t>(length, max_streams), &out->streams, why);
+  StreamTable table;
+  table.num_streams = num_streams;
+  table.data = data;
+  table.length = length;
+  if (layout.active_off >= 0) table.active = active;
+  if (layout.started_off >= 0) table.started = started != 0;
+  Result<std::vector<StreamFigures>> streams =
+      read_streams(memory, layout, data, 0, std::min<std::uint64_t>(length, max_streams));
+  if (!streams) return streams.failure();
+  table.streams = std::move(streams).value();
+  return table;
 }
 
-bool read_streams(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t data, std::size_t from,
-                  std::size_t to, std::vector<StreamFigures>* out, std::string* why) {
-  if (to <= from) return true;
-  if (to - from > kMaxTableLength || !plausible_pointer(data)) {
-    *why = "implausible stream table";
-    return false;
-  }
+Result<std::vector<StreamFigures>> read_streams(MemoryReader& memory, const profile::SessionLayout& layout,
+                                                std::uint64_t data, std::size_t from, std::size_t to) {
+  std::vector<StreamFigures> out;
+  if (to <= from) return out;
+  if (to - from > kMaxTableLength || !plausible_pointer(data)) return Error{"implausible stream table"};
   const std::size_t n = to - from;
   std::vector<std::uint64_t> pointers(n);
-  if (!memory.read({{data + 8 * from, pointers.data(), n * 8}}, why)) return false;
+  if (Result<void> read = memory.read({{data + 8 * from, pointers.data(), n * 8}}); !read) return read.failure();
 
   // One span per stream covering its counters (they sit within a few words of each other).
   const bool reconnects = layout.reconnects_off >= 0;
@@ -102,21 +97,16 @@ bool read_streams(MemoryReader& memory, const profile::SessionLayout& layout, st
     lo = std::min(lo, layout.reconnects_off);
     hi = std::max(hi, layout.reconnects_off + 4);
   }
-  if (lo < 0 || hi - lo > 256) {
-    *why = "StreamConn counter offsets too far apart";
-    return false;
-  }
+  if (lo < 0 || hi - lo > 256) return Error{"StreamConn counter offsets too far apart"};
   const std::size_t span = static_cast<std::size_t>(hi - lo);
   std::vector<unsigned char> bytes(n * span);
   std::vector<MemoryReader::Range> ranges;
   for (std::size_t i = 0; i < n; ++i) {
-    if (!plausible_pointer(pointers[i])) {
-      *why = "stream " + std::to_string(from + i) + " of the table is not a pointer";
-      return false;
-    }
+    if (!plausible_pointer(pointers[i]))
+      return Error{"stream " + std::to_string(from + i) + " of the table is not a pointer"};
     ranges.push_back({pointers[i] + lo, &bytes[i * span], span});
   }
-  if (!memory.read(ranges, why)) return false;
+  if (Result<void> read = memory.read(ranges); !read) return read.failure();
   auto word = [&](std::size_t i, std::int32_t off) {
     std::uint64_t v;
     std::memcpy(&v, &bytes[i * span + (off - lo)], 8);
@@ -133,61 +123,24 @@ bool read_streams(MemoryReader& memory, const profile::SessionLayout& layout, st
       std::memcpy(&r, &bytes[i * span + (layout.reconnects_off - lo)], 4);
       f.reconnects = r;
     }
-    if (f.id < 0 || f.id >= kMaxStreamId || f.reconnects.value_or(0) < 0) {
-      *why = "stream " + std::to_string(from + i) + " has id " + std::to_string(f.id) + ": wrong layout, or freed";
-      return false;
-    }
-    out->push_back(f);
+    if (f.id < 0 || f.id >= kMaxStreamId || f.reconnects.value_or(0) < 0)
+      return Error{"stream " + std::to_string(from + i) + " has id " + std::to_string(f.id) +
+                   ": wrong layout, or freed"};
+    out.push_back(f);
   }
-  return true;
+  return out;
 }
 
 SessionMetrics::SessionMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
-  sessions_ = &prometheus::BuildGauge()
-                   .Name("dwcp_observer_amst_sessions")
-                   .Help("AMST sessions (*MultiStreamTCP) the agent tracks in the target, open and seen by a probe")
-                   .Register(*registry_);
-  readable_ = &prometheus::BuildGauge()
-                   .Name("dwcp_observer_amst_stream_counters_readable")
-                   .Help(
-                       "1 when the agent reads DWCP's per-stream byte counters in the target; 0 when the "
-                       "profile declares no session layout or the binary's DWARF contradicts it (then "
-                       "dwcp_amst_bytes_*_total come from chunk probes only, if the profile has any)")
-                   .Register(*registry_);
-  reads_ = &prometheus::BuildCounter()
-                .Name("dwcp_observer_amst_stream_table_reads_total")
-                .Help("Reads of a session's stream table from the target's memory (per-stream byte counters)")
-                .Register(*registry_);
-  unreadable_ = &prometheus::BuildCounter()
-                     .Name("dwcp_observer_amst_sessions_unreadable_total")
-                     .Help(
-                         "Sessions whose per-stream counters could not be read: their bytes are missing "
-                         "from dwcp_amst_bytes_*_total (socket totals still count them)")
-                     .Register(*registry_);
-  truncated_ = &prometheus::BuildCounter()
-                    .Name("dwcp_observer_amst_sessions_truncated_total")
-                    .Help("Sessions holding more streams than the agent reads (" + std::to_string(kMaxReadStreams) +
-                          "): the rest are not counted")
-                    .Register(*registry_);
-  refused_ = &prometheus::BuildCounter()
-                  .Name("dwcp_observer_amst_stream_counters_refused_total")
-                  .Help(
-                      "Sessions whose stream counters were refused as no DWCP stream counts them: reason "
-                      "decrease (a counter went down) or jump (above 2^60, or more than 1 TiB between two reads); "
-                      "the session is read no more, nothing of it is exported as a decrease")
-                  .Register(*registry_);
-  untracked_ = &prometheus::BuildCounter()
-                    .Name("dwcp_observer_amst_streams_untracked_total")
-                    .Help("Streams not counted because the agent tracks " + std::to_string(kMaxTrackedStreams) +
-                          " in the target already")
-                    .Register(*registry_);
-  reconnects_ =
-      &prometheus::BuildCounter()
-           .Name("dwcp_observer_amst_stream_reconnects_total")
-           .Help(
-               "Successful stream reconnects, as DWCP counts them itself (StreamConn.reconnects, "
-               "read from the target); a failed one is dwcp_amst_errors_total{error_type=\"reconnect_failed\"}")
-           .Register(*registry_);
+  using observer_families::Id;
+  sessions_ = &observer_families::build_gauge(Id::kAmstSessions, *registry_);
+  readable_ = &observer_families::build_gauge(Id::kAmstStreamCountersReadable, *registry_);
+  reads_ = &observer_families::build_counter(Id::kAmstStreamTableReads, *registry_);
+  unreadable_ = &observer_families::build_counter(Id::kAmstSessionsUnreadable, *registry_);
+  truncated_ = &observer_families::build_counter(Id::kAmstSessionsTruncated, *registry_);
+  refused_ = &observer_families::build_counter(Id::kAmstStreamCountersRefused, *registry_);
+  untracked_ = &observer_families::build_counter(Id::kAmstStreamsUntracked, *registry_);
+  reconnects_ = &observer_families::build_counter(Id::kAmstStreamReconnects, *registry_);
 }
 
 SessionMetrics::ForTarget SessionMetrics::target(std::uint32_t pid) {
@@ -205,7 +158,7 @@ SessionMetrics::ForTarget SessionMetrics::target(std::uint32_t pid) {
 }
 
 SessionTracker::SessionTracker(std::unique_ptr<MemoryReader> memory, std::optional<profile::SessionLayout> layout,
-                               SessionMetrics::ForTarget metrics, std::function<void(const std::string&)> log)
+                               SessionMetrics::ForTarget metrics, log::Logger log)
     : memory_(std::move(memory)), layout_(std::move(layout)), metrics_(metrics), log_(std::move(log)) {
   metrics_.readable->Set(layout_ ? 1 : 0);
 }
@@ -218,13 +171,13 @@ std::size_t SessionTracker::live_sessions() const {
 
 void SessionTracker::publish_sessions() { metrics_.sessions->Set(static_cast<double>(live_sessions())); }
 
-bool SessionTracker::read(std::uint64_t address, Session& session, StreamTable* table) {
-  std::string why;
-  if (read_stream_table(*memory_, *layout_, address, table, &why)) {
+std::optional<StreamTable> SessionTracker::read(std::uint64_t address, Session& session) {
+  Result<StreamTable> table = read_stream_table(*memory_, *layout_, address);
+  if (table) {
     metrics_.reads_ok->Increment();
     if (table->length > kMaxReadStreams && session.table_length <= kMaxReadStreams) metrics_.truncated->Increment();
     session.table_length = table->length;
-    return true;
+    return std::move(table).value();
   }
   metrics_.reads_failed->Increment();
   if (!session.unreadable) {
@@ -232,11 +185,11 @@ bool SessionTracker::read(std::uint64_t address, Session& session, StreamTable* 
     metrics_.unreadable->Increment();
     // Once per target: the metric counts the rest.
     if (!logged_failure_)
-      log_("cannot read the stream table of AMST session " + hex(address) + " (" + why +
-           "): its per-stream bytes are not counted (dwcp_observer_amst_sessions_unreadable_total)");
+      log_.warn("cannot read the stream table of AMST session " + hex(address) + " (" + table.error() +
+                "): its per-stream bytes are not counted (dwcp_observer_amst_sessions_unreadable_total)");
     logged_failure_ = true;
   }
-  return false;
+  return std::nullopt;
 }
 
 void SessionTracker::refuse(std::uint64_t address, Session& session, prometheus::Counter* reason,
@@ -248,8 +201,8 @@ void SessionTracker::refuse(std::uint64_t address, Session& session, prometheus:
   }
   erase_streams(session);
   if (!logged_refusal_)
-    log_("AMST session " + hex(address) + " holds stream figures no DWCP stream counts (" + why +
-         "): it is read no more (dwcp_observer_amst_stream_counters_refused_total)");
+    log_.warn("AMST session " + hex(address) + " holds stream figures no DWCP stream counts (" + why +
+              "): it is read no more (dwcp_observer_amst_stream_counters_refused_total)");
   logged_refusal_ = true;
 }
 
@@ -283,9 +236,9 @@ SessionTracker::Stream* SessionTracker::charge(std::uint64_t address, Session& s
     if (tracked_streams_ >= kMaxTrackedStreams) {
       metrics_.untracked->Increment();
       if (!logged_untracked_)
-        log_("tracking " + std::to_string(kMaxTrackedStreams) +
-             " AMST streams in this target: newer ones are not "
-             "counted (dwcp_observer_amst_streams_untracked_total)");
+        log_.warn("tracking " + std::to_string(kMaxTrackedStreams) +
+                  " AMST streams in this target: newer ones are not "
+                  "counted (dwcp_observer_amst_streams_untracked_total)");
       logged_untracked_ = true;
       return nullptr;
     }
@@ -360,7 +313,7 @@ void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool r
   const auto open = std::count_if(sessions_.begin(), sessions_.end(), [](const auto& s) { return !s.second.closed; });
   if (static_cast<std::size_t>(open) >= kMaxTrackedSessions) {
     if (!logged_full_)
-      log_("tracking " + std::to_string(kMaxTrackedSessions) + " AMST sessions: newer ones are not adopted");
+      log_.warn("tracking " + std::to_string(kMaxTrackedSessions) + " AMST sessions: newer ones are not adopted");
     logged_full_ = true;
     return;
   }
@@ -371,8 +324,9 @@ void SessionTracker::seen(std::uint64_t address, std::vector<Event>* out, bool r
   session.started = reopen && !by_start && !(layout_ && layout_->started_off >= 0);
   publish_sessions();
   if (!layout_) return;
-  StreamTable table;
-  if (!read(address, session, &table)) return;
+  const std::optional<StreamTable> read_now = read(address, session);
+  if (!read_now) return;
+  const StreamTable& table = *read_now;
   // The streams the session opened itself (createStream 0..numStreams-1) are its active ones;
   // a fixture receiver (numStreams 0) holds accepted streams that no createStream opened.
   StreamsAdopted adopted{address, {}};
@@ -401,7 +355,8 @@ void SessionTracker::final_figures(std::uint64_t address, const StreamFigures& f
     if (!session.unreadable) {
       session.unreadable = true;
       metrics_.unreadable->Increment();
-      if (!logged_failure_) log_("cannot read an AMST session's final per-stream figures at Close (BPF read failed)");
+      if (!logged_failure_)
+        log_.warn("cannot read an AMST session's final per-stream figures at Close (BPF read failed)");
       logged_failure_ = true;
     }
     return;
@@ -414,11 +369,11 @@ void SessionTracker::read_rest_of_saved(std::uint64_t address, Session& session,
   // through the array saved at the call's entry, while the call has only just returned.
   const std::uint64_t length = std::min<std::uint64_t>(session.saved_length, kMaxReadStreams);
   if (layout_ && !session.unreadable && length > DWCP_MAX_SESSION_STREAMS) {
-    std::vector<StreamFigures> rest;
-    std::string why;
-    if (read_streams(*memory_, *layout_, session.saved_table, DWCP_MAX_SESSION_STREAMS, length, &rest, &why)) {
+    const Result<std::vector<StreamFigures>> rest =
+        read_streams(*memory_, *layout_, session.saved_table, DWCP_MAX_SESSION_STREAMS, length);
+    if (rest) {
       metrics_.reads_ok->Increment();
-      for (const auto& figures : rest) charge(address, session, figures, out, session.reads == 0);
+      for (const auto& figures : *rest) charge(address, session, figures, out, session.reads == 0);
     } else {
       metrics_.reads_failed->Increment();
     }
@@ -443,8 +398,8 @@ void SessionTracker::reread(std::uint64_t address, std::vector<Event>* out) {
   auto it = sessions_.find(address);
   if (it == sessions_.end() || it->second.closed) return;
   read_rest_of_saved(address, it->second, out);
-  StreamTable table;
-  if (layout_ && !it->second.unreadable && read(address, it->second, &table)) take(address, it->second, table, out);
+  if (!layout_ || it->second.unreadable) return;
+  if (const std::optional<StreamTable> table = read(address, it->second)) take(address, it->second, *table, out);
 }
 
 void SessionTracker::forget_old_closed() {
@@ -462,8 +417,9 @@ void SessionTracker::refresh(std::vector<Event>* out) {
   if (!layout_) return;
   for (auto& [address, session] : sessions_) {
     if (session.closed || session.unreadable) continue;
-    StreamTable table;
-    if (!read(address, session, &table)) continue;
+    const std::optional<StreamTable> read_now = read(address, session);
+    if (!read_now) continue;
+    const StreamTable& table = *read_now;
     // A live stream's counters only grow: a known stream whose id changed or whose counters went
     // down means the session was freed without Close and its memory reused (or the target wrote
     // its own counters). Stop reading it; a decrease is never exported, and counted.

@@ -16,7 +16,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +25,8 @@
 #include "agent/decoder.h"  // StreamFigures
 #include "dwcp_observer/events.h"
 #include "dwcp_observer/model.h"
+#include "dwcp_observer/result.h"
+#include "log/log.h"
 #include "profile/profile.h"
 
 namespace dwcp::agent {
@@ -41,15 +42,15 @@ class MemoryReader {
     void* out;
     std::size_t len;
   };
-  // Reads every range completely, or returns false (errno-style reason in *why).
-  virtual bool read(const std::vector<Range>& ranges, std::string* why) = 0;
+  // Reads every range completely, or fails (with the errno of the read, where there was one).
+  virtual Result<void> read(const std::vector<Range>& ranges) = 0;
 };
 
 // process_vm_readv on one pid.
 class ProcessMemory : public MemoryReader {
  public:
   explicit ProcessMemory(int pid) : pid_(pid) {}
-  bool read(const std::vector<Range>& ranges, std::string* why) override;
+  Result<void> read(const std::vector<Range>& ranges) override;
 
  private:
   int pid_;
@@ -69,13 +70,13 @@ struct StreamTable {
 constexpr std::size_t kMaxReadStreams = 1024;
 
 // Reads one session's stream table; every length and pointer is checked before it is followed
-// (the target is untrusted and may free the session meanwhile). Error text says what was wrong.
-bool read_stream_table(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t session,
-                       StreamTable* out, std::string* why, std::size_t max_streams = kMaxReadStreams);
-// Reads streams [from, to) of a table's array (a slice saved before DWCP dropped it), appending
-// to *out; the same checks as read_stream_table.
-bool read_streams(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t data, std::size_t from,
-                  std::size_t to, std::vector<StreamFigures>* out, std::string* why);
+// (the target is untrusted and may free the session meanwhile). The error says what was wrong.
+Result<StreamTable> read_stream_table(MemoryReader& memory, const profile::SessionLayout& layout, std::uint64_t session,
+                                      std::size_t max_streams = kMaxReadStreams);
+// Reads streams [from, to) of a table's array (a slice saved before DWCP dropped it); the same
+// checks as read_stream_table.
+Result<std::vector<StreamFigures>> read_streams(MemoryReader& memory, const profile::SessionLayout& layout,
+                                                std::uint64_t data, std::size_t from, std::size_t to);
 
 // dwcp_observer_amst_* families: what the reading costs and where it fell short, per target pid.
 class SessionMetrics {
@@ -125,7 +126,7 @@ class SessionTracker {
   // layout: null when the profile declares none or the binary's DWARF contradicts it; then the
   // tracker still keys streams by session but reads nothing (per-chunk probes, if any, count).
   SessionTracker(std::unique_ptr<MemoryReader> memory, std::optional<profile::SessionLayout> layout,
-                 SessionMetrics::ForTarget metrics, std::function<void(const std::string&)> log);
+                 SessionMetrics::ForTarget metrics, log::Logger log);
   ~SessionTracker() { metrics_.sessions->Set(0); }  // the process is gone: it holds no session
   SessionTracker(const SessionTracker&) = delete;
   SessionTracker& operator=(const SessionTracker&) = delete;
@@ -193,7 +194,8 @@ class SessionTracker {
   // The session's figures cannot be DWCP's: it is read no more, and that is counted.
   void refuse(std::uint64_t address, Session& session, prometheus::Counter* reason, const std::string& why);
   void erase_streams(Session& session);
-  bool read(std::uint64_t address, Session& session, StreamTable* table);
+  // The session's table; nullopt when it cannot be read (counted, and said once).
+  std::optional<StreamTable> read(std::uint64_t address, Session& session);
   // A table just read: charge its streams, take the session's own figures, forget streams long gone.
   void take(std::uint64_t address, Session& session, const StreamTable& table, std::vector<Event>* out);
   // Streams past what BPF sent as finals, read through the saved table.
@@ -204,7 +206,7 @@ class SessionTracker {
   std::unique_ptr<MemoryReader> memory_;
   std::optional<profile::SessionLayout> layout_;
   SessionMetrics::ForTarget metrics_;
-  std::function<void(const std::string&)> log_;
+  log::Logger log_;
   bool logged_failure_ = false;
   bool logged_full_ = false;
   std::map<std::uint64_t, Session> sessions_;

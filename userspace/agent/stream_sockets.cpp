@@ -1,5 +1,6 @@
 #include "agent/stream_sockets.h"
 #include "dwcp_observer/text.h"
+#include "model/observer_families.h"
 
 #include <unistd.h>
 
@@ -18,9 +19,11 @@ constexpr std::int64_t kMaxFd = std::int64_t{1} << 30;
 
 bool plausible_pointer(std::uint64_t p) { return p != 0 && p % 8 == 0 && p < kUserTop; }
 
-// One pointer-sized word at `address`; false with *why on a failed read.
-bool read_word(MemoryReader& memory, std::uint64_t address, std::uint64_t* out, std::string* why) {
-  return memory.read({{address, out, sizeof *out}}, why);
+// One pointer-sized word at `address`.
+Result<std::uint64_t> read_word(MemoryReader& memory, std::uint64_t address) {
+  std::uint64_t word = 0;
+  if (Result<void> read = memory.read({{address, &word, sizeof word}}); !read) return read.failure();
+  return word;
 }
 
 // Non-negative growth from `base` to `now` as a signed figure.
@@ -30,39 +33,28 @@ std::int64_t growth(std::uint64_t base, std::uint64_t now) {
 
 }  // namespace
 
-std::optional<int> stream_socket_fd(MemoryReader& memory, std::uint64_t stream, std::string* why,
-                                    const SocketPath& path) {
-  why->clear();
-  if (!plausible_pointer(stream)) {
-    *why = "stream pointer " + hex(stream) + " is not a user address";
-    return std::nullopt;
-  }
-  std::uint64_t conn = 0;
-  if (!read_word(memory, stream + path.stream_conn, &conn, why)) return std::nullopt;
-  return conn_socket_fd(memory, conn, why, path);
+Result<std::optional<int>> stream_socket_fd(MemoryReader& memory, std::uint64_t stream, const SocketPath& path) {
+  if (!plausible_pointer(stream)) return Error{"stream pointer " + hex(stream) + " is not a user address"};
+  const Result<std::uint64_t> conn = read_word(memory, stream + path.stream_conn);
+  if (!conn) return conn.failure();
+  return conn_socket_fd(memory, *conn, path);
 }
 
-std::optional<int> conn_socket_fd(MemoryReader& memory, std::uint64_t conn, std::string* why, const SocketPath& path) {
-  why->clear();
-  if (conn == 0) return std::nullopt;  // closed, or between a reconnect's two connections: no socket, no error
-  if (!plausible_pointer(conn)) {
-    *why = "StreamConn.conn " + hex(conn) + " is not a pointer: wrong layout, or the stream was freed";
-    return std::nullopt;
-  }
-  std::uint64_t netfd = 0, sysfd = 0;
-  if (!read_word(memory, conn + path.conn_fd, &netfd, why)) return std::nullopt;
-  if (!plausible_pointer(netfd)) {
-    *why = "net.TCPConn.fd " + hex(netfd) + " is not a pointer: not a *net.TCPConn, or freed";
-    return std::nullopt;
-  }
-  if (!read_word(memory, netfd + path.netfd_sysfd, &sysfd, why)) return std::nullopt;
-  const auto fd = static_cast<std::int64_t>(sysfd);
-  if (fd == -1) return std::nullopt;  // poll.FD closed it
-  if (fd < 0 || fd >= kMaxFd) {
-    *why = "poll.FD.Sysfd " + std::to_string(fd) + " is no fd: not a *net.TCPConn, or freed";
-    return std::nullopt;
-  }
-  return static_cast<int>(fd);
+Result<std::optional<int>> conn_socket_fd(MemoryReader& memory, std::uint64_t conn, const SocketPath& path) {
+  if (conn == 0) return {std::nullopt};  // closed, or between a reconnect's two connections: no socket, no error
+  if (!plausible_pointer(conn))
+    return Error{"StreamConn.conn " + hex(conn) + " is not a pointer: wrong layout, or the stream was freed"};
+  const Result<std::uint64_t> netfd = read_word(memory, conn + path.conn_fd);
+  if (!netfd) return netfd.failure();
+  if (!plausible_pointer(*netfd))
+    return Error{"net.TCPConn.fd " + hex(*netfd) + " is not a pointer: not a *net.TCPConn, or freed"};
+  const Result<std::uint64_t> sysfd = read_word(memory, *netfd + path.netfd_sysfd);
+  if (!sysfd) return sysfd.failure();
+  const auto fd = static_cast<std::int64_t>(*sysfd);
+  if (fd == -1) return {std::nullopt};  // poll.FD closed it
+  if (fd < 0 || fd >= kMaxFd)
+    return Error{"poll.FD.Sysfd " + std::to_string(fd) + " is no fd: not a *net.TCPConn, or freed"};
+  return {static_cast<int>(fd)};
 }
 
 std::optional<std::uint64_t> parse_socket_link(std::string_view link) {
@@ -76,21 +68,15 @@ std::optional<std::uint64_t> parse_socket_link(std::string_view link) {
   return inode;
 }
 
-std::optional<std::uint64_t> socket_inode(int pid, int fd, std::string* why) {
+Result<std::uint64_t> socket_inode(int pid, int fd) {
   const std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
   char link[64];
   const ssize_t n = readlink(path.c_str(), link, sizeof link);
-  if (n < 0) {
-    *why = "readlink " + path + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
-  if (static_cast<std::size_t>(n) == sizeof link) {
-    *why = path + " is no socket (a long link)";
-    return std::nullopt;
-  }
-  auto inode = parse_socket_link(std::string_view(link, static_cast<std::size_t>(n)));
-  if (!inode) *why = path + " is no socket (" + std::string(link, static_cast<std::size_t>(n)) + ")";
-  return inode;
+  if (n < 0) return Error::system("readlink " + path);
+  if (static_cast<std::size_t>(n) == sizeof link) return Error{path + " is no socket (a long link)"};
+  const std::string_view target(link, static_cast<std::size_t>(n));
+  if (auto inode = parse_socket_link(target)) return *inode;
+  return Error{path + " is no socket (" + std::string(target) + ")"};
 }
 
 bool BpfSocketCounters::bytes(std::uint64_t inode, dwcp_socket_bytes* out) { return bpf_.socket_bytes(inode, out); }
@@ -330,27 +316,10 @@ ByteDifference ConsistencyLedger::unverified() const {
 }
 
 ConsistencyMetrics::ConsistencyMetrics(prometheus::Registry& registry) {
-  bytes_ = &prometheus::BuildGauge()
-                .Name("dwcp_observer_consistency_bytes")
-                .Help(
-                    "Sum over AMST streams of |bytes the kernel counted on the stream's own sockets - DWCP's "
-                    "per-stream counter (StreamConn.bytesSent/bytesRecv)| over the same time, per direction: 0 "
-                    "within the chunks in flight; a lasting difference means a wrong layout or lost figures")
-                .Register(registry);
-  checked_ = &prometheus::BuildCounter()
-                  .Name("dwcp_observer_consistency_streams_checked_total")
-                  .Help(
-                      "AMST streams whose socket the agent found, so that their counters are checked against the "
-                      "kernel's (dwcp_observer_consistency_bytes)")
-                  .Register(registry);
-  unverified_ = &prometheus::BuildCounter()
-                     .Name("dwcp_observer_consistency_unverified_bytes_total")
-                     .Help(
-                         "Bytes of DWCP's per-stream counters the agent could not compare with the kernel's, per "
-                         "direction: counted before it found the stream's socket (before the attach, or a stream "
-                         "that closed before its first read), or after the stream moved to a connection whose "
-                         "socket closed before the agent could look it up; not part of dwcp_observer_consistency_bytes")
-                     .Register(registry);
+  using observer_families::Id;
+  bytes_ = &observer_families::build_gauge(Id::kConsistencyBytes, registry);
+  checked_ = &observer_families::build_counter(Id::kConsistencyStreamsChecked, registry);
+  unverified_ = &observer_families::build_counter(Id::kConsistencyUnverifiedBytes, registry);
 }
 
 ConsistencyMetrics::ForTarget ConsistencyMetrics::target(std::uint32_t pid) {
@@ -362,7 +331,7 @@ ConsistencyMetrics::ForTarget ConsistencyMetrics::target(std::uint32_t pid) {
 
 StreamConsistency::StreamConsistency(int pid, std::unique_ptr<MemoryReader> memory,
                                      std::unique_ptr<SocketCounters> kernel, ConsistencyMetrics::ForTarget metrics,
-                                     std::function<void(const std::string&)> log)
+                                     log::Logger log)
     : pid_(pid),
       memory_(std::move(memory)),
       kernel_(std::move(kernel)),
@@ -379,26 +348,36 @@ void StreamConsistency::stream_read(std::uint64_t session, const StreamFigures& 
   read.received = figures.received;
   read.reconnects = figures.reconnects;
   read.born_watched = born_watched;
-  std::string why;
+  std::string why;  // empty: nothing went wrong (a closed stream has no socket, and that is no error)
   if (ledger_.wants_conn(read)) {
     // Read after the figures: a connection replaced in between is one the figures may predate,
     // which at worst ends the stream's window (bytes unverified), never a false difference.
-    std::uint64_t conn = 0;
-    if (plausible_pointer(read.stream) && read_word(*memory_, read.stream + SocketPath{}.stream_conn, &conn, &why))
-      read.conn = conn;
-  }
-  if (why.empty() && ledger_.wants_socket(read)) {
-    auto fd = conn_socket_fd(*memory_, *read.conn, &why);
-    if (fd) {
-      auto inode = socket_inode(pid_, *fd, &why);
-      // The fd still the connection's after the lookup: not closed and its number reused meanwhile.
-      std::string again;
-      if (inode && conn_socket_fd(*memory_, *read.conn, &again) == fd) read.inode = *inode;
+    if (plausible_pointer(read.stream)) {
+      const Result<std::uint64_t> conn = read_word(*memory_, read.stream + SocketPath{}.stream_conn);
+      if (conn)
+        read.conn = *conn;
+      else
+        why = conn.error();
     }
   }
-  // A closed stream has no socket; anything else is worth saying once per target.
+  if (why.empty() && ledger_.wants_socket(read)) {
+    const Result<std::optional<int>> fd = conn_socket_fd(*memory_, *read.conn);
+    if (!fd) {
+      why = fd.error();
+    } else if (*fd) {
+      const Result<std::uint64_t> inode = socket_inode(pid_, **fd);
+      // The fd still the connection's after the lookup: not closed and its number reused meanwhile.
+      if (!inode) {
+        why = inode.error();
+      } else if (const Result<std::optional<int>> again = conn_socket_fd(*memory_, *read.conn);
+                 again && *again == *fd) {
+        read.inode = *inode;
+      }
+    }
+  }
+  // Anything else than a closed stream is worth saying once per target.
   if (!why.empty() && !logged_) {
-    log_("cannot find the socket of an AMST stream (" + why + "): its bytes are not checked against the kernel");
+    log_.warn("cannot find the socket of an AMST stream (" + why + "): its bytes are not checked against the kernel");
     logged_ = true;
   }
   ledger_.observe(read);

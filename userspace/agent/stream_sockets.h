@@ -20,7 +20,6 @@
 #include <prometheus/registry.h>
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -29,6 +28,8 @@
 
 #include "agent/stream_reader.h"
 #include "dwcp_observer/events.h"
+#include "dwcp_observer/result.h"
+#include "log/log.h"
 
 namespace dwcp::agent {
 
@@ -44,21 +45,19 @@ struct SocketPath {
   std::int32_t netfd_sysfd = 16;  // netFD.pfd (poll.FD) .Sysfd: int (-1 once closed)
 };
 
-// The fd a stream's connection holds. nullopt with *why when there is none (a nil conn: closed,
-// or being replaced) or what was read is implausible (every pointer and the fd range are checked
-// before use: the target is untrusted).
-std::optional<int> stream_socket_fd(MemoryReader& memory, std::uint64_t stream, std::string* why,
-                                    const SocketPath& path = {});
+// The fd a stream's connection holds; nullopt when there is none (a nil conn: closed, or being
+// replaced). An error when what was read is implausible (every pointer and the fd range are
+// checked before use: the target is untrusted) or cannot be read.
+Result<std::optional<int>> stream_socket_fd(MemoryReader& memory, std::uint64_t stream, const SocketPath& path = {});
 
 // The same from a *net.TCPConn already read (StreamConn.conn).
-std::optional<int> conn_socket_fd(MemoryReader& memory, std::uint64_t conn, std::string* why,
-                                  const SocketPath& path = {});
+Result<std::optional<int>> conn_socket_fd(MemoryReader& memory, std::uint64_t conn, const SocketPath& path = {});
 
 // "socket:[12345]" -> 12345; nullopt for anything else (a pipe, a file, garbage).
 std::optional<std::uint64_t> parse_socket_link(std::string_view link);
 
-// The inode of the socket behind /proc/PID/fd/FD; nullopt with *why when that fd is gone or is no socket.
-std::optional<std::uint64_t> socket_inode(int pid, int fd, std::string* why);
+// The inode of the socket behind /proc/PID/fd/FD; an error when that fd is gone or is no socket.
+Result<std::uint64_t> socket_inode(int pid, int fd);
 
 // The kernel's bytes per socket: the BPF map in the agent, a fake in tests.
 class SocketCounters {
@@ -209,7 +208,7 @@ class ConsistencyMetrics {
 class StreamConsistency {
  public:
   StreamConsistency(int pid, std::unique_ptr<MemoryReader> memory, std::unique_ptr<SocketCounters> kernel,
-                    ConsistencyMetrics::ForTarget metrics, std::function<void(const std::string&)> log);
+                    ConsistencyMetrics::ForTarget metrics, log::Logger log);
   // A stream's figures as the tracker read them (each read, and the final figures at Close);
   // born_watched: the stream was created while the agent watched (its session's Start was seen,
   // or it joined a table the agent had read before).
@@ -225,7 +224,7 @@ class StreamConsistency {
   std::unique_ptr<SocketCounters> kernel_;
   ConsistencyLedger ledger_;
   ConsistencyMetrics::ForTarget metrics_;
-  std::function<void(const std::string&)> log_;
+  log::Logger log_;
   bool logged_ = false;
   std::uint64_t published_checked_ = 0;
   ByteDifference published_unverified_;

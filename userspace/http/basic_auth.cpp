@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <optional>
+#include "model/observer_families.h"
 
 namespace dwcp::http {
 namespace {
@@ -160,17 +161,14 @@ bool BasicAuth::check(const std::string& authorization, const std::string& clien
 }
 
 std::string BasicAuth::failure_metrics() const {
-  std::string text =
-      "# HELP dwcp_observer_http_auth_failures_total Requests to /metrics refused for authentication, by reason "
-      "(missing or wrong credentials, refused unchecked because the client failed too often, or because too many "
-      "password checks were already waiting).\n# TYPE dwcp_observer_http_auth_failures_total counter\n";
+  const char* name = observer_families::family(observer_families::Id::kHttpAuthFailures).name;
+  std::string text = observer_families::text_header(observer_families::Id::kHttpAuthFailures);
   const std::pair<const char*, std::uint64_t> rows[] = {{"missing", missing_.load()},
                                                         {"wrong", wrong_.load()},
                                                         {"rate_limited", rate_limited_.load()},
                                                         {"busy", busy_.load()}};
   for (const auto& [reason, count] : rows)
-    text += std::string("dwcp_observer_http_auth_failures_total{reason=\"") + reason + "\"} " + std::to_string(count) +
-            "\n";
+    text += std::string(name) + "{reason=\"" + reason + "\"} " + std::to_string(count) + "\n";
   return text;
 }
 

@@ -22,7 +22,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <iostream>
 #include <thread>
 #include <unordered_map>
 
@@ -678,10 +677,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start_with(const HttpOptions& op
   }
   if (impl->options.telemetry_path.empty() || impl->options.telemetry_path[0] != '/')
     impl->options.telemetry_path = "/metrics";
-  if (!impl->options.warn) impl->options.warn = [](const std::string& text) { std::cerr << text << std::endl; };
   impl->source = std::move(source);
   if (!options.tls.cert_file.empty()) {
-    impl->tls = std::make_unique<http::TlsContext>(options.tls, impl->options.warn);
+    impl->tls = std::make_unique<http::TlsContext>(options.tls, impl->options.log);
     if (Result<void> loaded = impl->tls->load(); !loaded)
       return Error{"cannot serve TLS: " + loaded.error() +
                    " (check tls_server_config: cert_file, key_file, client_ca_file must be readable PEM files and the "

@@ -207,7 +207,7 @@ SSL_CTX* TlsContext::current(bool force) {
     // A renewal half-written (certificate and key not yet matching) fails here and is tried
     // again when the files change once more; until then the old certificate is served.
     if (!(now == failed_) || force)
-      warn_("TLS files changed but cannot be loaded, still serving the previous certificate: " + fresh.error());
+      log_.warn("TLS files changed but cannot be loaded, still serving the previous certificate: " + fresh.error());
     failed_ = now;
     return ctx_;
   }

@@ -25,8 +25,7 @@ Result<SSL_CTX*> make_tls_context(const TlsOptions& tls);
 
 class TlsContext {
  public:
-  TlsContext(TlsOptions tls, std::function<void(const std::string&)> warn)
-      : tls_(std::move(tls)), warn_(std::move(warn)) {}
+  TlsContext(TlsOptions tls, log::Logger log) : tls_(std::move(tls)), log_(std::move(log)) {}
   ~TlsContext();
   Result<void> load();  // the first build: any error is the caller's
   // Rebuilds when a file changed since the last build (or `force`); then the current context.
@@ -46,7 +45,7 @@ class TlsContext {
   Stamps stamps() const;
 
   TlsOptions tls_;
-  std::function<void(const std::string&)> warn_;
+  log::Logger log_;
   SSL_CTX* ctx_ = nullptr;
   Stamps built_{};   // the files the current context was made from
   Stamps failed_{};  // the files a rebuild last failed on (said once)

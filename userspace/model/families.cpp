@@ -3,6 +3,7 @@
 #include <array>
 
 #include "dwcp_observer/model.h"
+#include "model/observer_families.h"
 
 namespace dwcp {
 namespace model_detail {
@@ -26,6 +27,8 @@ std::vector<double> extended(std::vector<double> seed, std::initializer_list<dou
 
 const std::vector<Spec>& specs() {
   // One family per entry, wrapped by hand.
+  const observer_families::Family& labels_overflow = observer_families::family(observer_families::Id::kLabelsOverflow);
+  const observer_families::Family& invalid_events = observer_families::family(observer_families::Id::kInvalidEvents);
   // clang-format off
   static const Spec table[] = {
       {"dwcp_amst_streams_active", Kind::gauge, {"cluster", "node"}, {}, {},
@@ -73,11 +76,9 @@ const std::vector<Spec>& specs() {
        "DWCP configuration enabled status (0=disabled, 1=enabled)"},
       {"dwcp_system_version_info", Kind::gauge, {"cluster"},
        {"version", "git_commit", "build_date"}, {}, "DWCP version information"},
-      {"dwcp_observer_labels_overflow_total", Kind::counter, {}, {"label"}, {},
-       "Updates whose label value was folded into \"other\" because the label reached its "
-       "cap of distinct values"},
-      {"dwcp_observer_invalid_events_total", Kind::counter, {}, {"reason"}, {},
-       "Invalid inputs (empty ids, negative sizes, unmatched ends) clamped or ignored"},
+      // The agent's own families, written in its catalogue (model/observer_families.h).
+      {labels_overflow.name, Kind::counter, {}, labels_overflow.labels, {}, labels_overflow.help},
+      {invalid_events.name, Kind::counter, {}, invalid_events.labels, {}, invalid_events.help},
   };
   // clang-format on
   static_assert(sizeof(table) / sizeof(table[0]) == kFamilyCount, "one spec per FamilyId, in FamilyId order");

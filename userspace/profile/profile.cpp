@@ -237,7 +237,8 @@ Result<std::optional<SessionLayout>> session_layout(const TypeTable& types, cons
     const GoField* field = need.type->field(need.field);
     if (!field && need.optional) continue;
     if (!field) return std::optional<SessionLayout>{};
-    if (field->type->kind != need.kind || (need.kind != GoType::Kind::Slice && field->type->size != need.size)) {
+    if (field->type->kind != need.kind ||
+        (need.kind != GoType::Kind::Slice && field->type->size != static_cast<std::int64_t>(need.size))) {
       const std::string want = need.kind == GoType::Kind::Slice  ? "a slice"
                                : need.kind == GoType::Kind::Bool ? "a bool"
                                                                  : "a " + std::to_string(need.size) + "-byte integer";

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <map>
 
@@ -30,20 +31,17 @@ profile::SessionLayout layout() {
 struct FakeMemory : MemoryReader {
   std::map<std::uint64_t, std::uint64_t> words;
   int reads = 0;
-  bool read(const std::vector<Range>& ranges, std::string* why) override {
+  Result<void> read(const std::vector<Range>& ranges) override {
     ++reads;
     for (const auto& r : ranges) {
       auto* out = static_cast<unsigned char*>(r.out);
       for (std::size_t off = 0; off < r.len; off += 8) {
         auto it = words.find(r.addr + off);
-        if (it == words.end()) {
-          *why = "EFAULT";
-          return false;
-        }
+        if (it == words.end()) return Error{"EFAULT", EFAULT};
         std::memcpy(out + off, &it->second, std::min<std::size_t>(8, r.len - off));
       }
     }
-    return true;
+    return {};
   }
   // A session at `session` whose table at `data` holds streams at `streams` (id = index).
   void session(std::uint64_t session, std::uint64_t data, const std::vector<std::uint64_t>& streams,
@@ -71,11 +69,15 @@ struct Harness {
   // Sessions tracked and their counters read: what the agent configures with a layout.
   EventDecoder decoder{DecoderConfig{0, true, true, false}};
   std::vector<std::string> logs;
+  std::vector<log::Level> levels;
   Harness() {
     auto fake = std::make_unique<FakeMemory>();
     memory = fake.get();
     tracker = std::make_unique<SessionTracker>(std::move(fake), layout(), metrics.target(1),
-                                               [this](const std::string& m) { logs.push_back(m); });
+                                               log::Logger([this](log::Level level, const std::string& m) {
+                                                 logs.push_back(m);
+                                                 levels.push_back(level);
+                                               }));
   }
   std::vector<Event> decode(std::uint16_t kind, std::uint64_t session, std::map<int, std::int64_t> vals = {},
                             std::uint32_t flags = DWCP_EVF_PAIRED) {
@@ -107,25 +109,27 @@ TEST(StreamTable, ReadsAndBoundsUntrustedTables) {
   FakeMemory memory;
   memory.session(0x10000, 0x20000, {0x30000, 0x30100}, 2);
   memory.set(0x30100, 1, 500, 7);
-  StreamTable table;
-  std::string why;
-  ASSERT_TRUE(read_stream_table(memory, layout(), 0x10000, &table, &why)) << why;
-  ASSERT_EQ(table.streams.size(), 2u);
-  EXPECT_EQ(table.streams[1].id, 1);
-  EXPECT_EQ(table.streams[1].sent, 500u);
-  EXPECT_EQ(table.streams[1].received, 7u);
+  Result<StreamTable> table = read_stream_table(memory, layout(), 0x10000);
+  ASSERT_TRUE(table) << table.error();
+  ASSERT_EQ(table->streams.size(), 2u);
+  EXPECT_EQ(table->streams[1].id, 1);
+  EXPECT_EQ(table->streams[1].sent, 500u);
+  EXPECT_EQ(table->streams[1].received, 7u);
 
   memory.words[0x10000 + 24] = 3;  // len > cap
-  EXPECT_FALSE(read_stream_table(memory, layout(), 0x10000, &table, &why));
-  EXPECT_NE(why.find("implausible"), std::string::npos) << why;
+  table = read_stream_table(memory, layout(), 0x10000);
+  ASSERT_FALSE(table);
+  EXPECT_NE(table.error().find("implausible"), std::string::npos) << table.error();
   memory.words[0x10000 + 24] = 2;
   memory.words[0x20000 + 8] = 0x30101;  // misaligned stream pointer
-  EXPECT_FALSE(read_stream_table(memory, layout(), 0x10000, &table, &why));
+  EXPECT_FALSE(read_stream_table(memory, layout(), 0x10000));
   memory.words[0x20000 + 8] = 0x30100;
   memory.words[0x30100 + 8] = static_cast<std::uint64_t>(-1);  // negative id: freed or wrong layout
-  EXPECT_FALSE(read_stream_table(memory, layout(), 0x10000, &table, &why));
-  EXPECT_FALSE(read_stream_table(memory, layout(), 0, &table, &why));
-  EXPECT_FALSE(read_stream_table(memory, layout(), 0x90000, &table, &why));  // unmapped
+  EXPECT_FALSE(read_stream_table(memory, layout(), 0x10000));
+  EXPECT_FALSE(read_stream_table(memory, layout(), 0));
+  table = read_stream_table(memory, layout(), 0x90000);  // unmapped: the read's errno travels
+  ASSERT_FALSE(table);
+  EXPECT_EQ(table.failure().code, EFAULT);
 }
 
 TEST(StreamTable, ReadsAtMostTheBound) {
@@ -133,13 +137,13 @@ TEST(StreamTable, ReadsAtMostTheBound) {
   std::vector<std::uint64_t> streams;
   for (int i = 0; i < 100; ++i) streams.push_back(0x40000 + 0x100 * i);
   memory.session(0x10000, 0x20000, streams, 100);
-  StreamTable table;
-  std::string why;
-  ASSERT_TRUE(read_stream_table(memory, layout(), 0x10000, &table, &why, 64)) << why;
-  EXPECT_EQ(table.length, 100u);
-  EXPECT_EQ(table.streams.size(), 64u);
-  ASSERT_TRUE(read_stream_table(memory, layout(), 0x10000, &table, &why)) << why;
-  EXPECT_EQ(table.streams.size(), 100u);
+  Result<StreamTable> table = read_stream_table(memory, layout(), 0x10000, 64);
+  ASSERT_TRUE(table) << table.error();
+  EXPECT_EQ(table->length, 100u);
+  EXPECT_EQ(table->streams.size(), 64u);
+  table = read_stream_table(memory, layout(), 0x10000);
+  ASSERT_TRUE(table) << table.error();
+  EXPECT_EQ(table->streams.size(), 100u);
 }
 
 TEST(StreamTable, ProcessVmReadvReadsThisProcess) {
@@ -153,13 +157,17 @@ TEST(StreamTable, ProcessVmReadvReadsThisProcess) {
     std::int64_t num;
   } session{{0, 0}, reinterpret_cast<std::uint64_t>(table), 1, 1, 1};
   ProcessMemory memory(getpid());
-  StreamTable out;
-  std::string why;
-  ASSERT_TRUE(read_stream_table(memory, layout(), reinterpret_cast<std::uint64_t>(&session), &out, &why)) << why;
-  ASSERT_EQ(out.streams.size(), 1u);
-  EXPECT_EQ(out.streams[0].id, 3);
-  EXPECT_EQ(out.streams[0].sent, 1234u);
-  EXPECT_EQ(out.streams[0].received, 99u);
+  const Result<StreamTable> out = read_stream_table(memory, layout(), reinterpret_cast<std::uint64_t>(&session));
+  ASSERT_TRUE(out) << out.error();
+  ASSERT_EQ(out->streams.size(), 1u);
+  EXPECT_EQ(out->streams[0].id, 3);
+  EXPECT_EQ(out->streams[0].sent, 1234u);
+  EXPECT_EQ(out->streams[0].received, 99u);
+  // An address this process has not mapped: the kernel's errno, in the message and the error.
+  const Result<StreamTable> unmapped = read_stream_table(memory, layout(), 0x1000);
+  ASSERT_FALSE(unmapped);
+  EXPECT_EQ(unmapped.failure().code, EFAULT) << unmapped.error();
+  EXPECT_NE(unmapped.error().find("process_vm_readv"), std::string::npos) << unmapped.error();
 }
 
 TEST(SessionTracker, CountersAreChargedAsDeltasPerStreamIdAcrossSessions) {
@@ -258,7 +266,9 @@ TEST(SessionTracker, UnreadableSessionsAndFreedMemoryFallBackVisibly) {
   Harness h;
   const std::uint64_t lost = 0x10000, freed = 0x50000;
   h.decode(DWCP_EV_SEND, lost);  // nothing mapped there
-  EXPECT_EQ(h.logs.size(), 1u);
+  ASSERT_EQ(h.logs.size(), 1u);
+  EXPECT_EQ(h.levels[0], log::Level::kWarn);  // bytes go uncounted: the operator is warned
+  EXPECT_NE(h.logs[0].find("(EFAULT)"), std::string::npos) << h.logs[0];
   h.memory->session(freed, 0x60000, {0x70000}, 1);
   h.memory->set(0x70000, 0, 500, 0);
   h.decode(DWCP_EV_SEND, freed);
@@ -274,7 +284,8 @@ TEST(SessionTracker, UnreadableSessionsAndFreedMemoryFallBackVisibly) {
 
 TEST(SessionTracker, WithoutALayoutChunkProbesCountTheBytes) {
   SessionMetrics metrics;
-  SessionTracker tracker(std::make_unique<FakeMemory>(), std::nullopt, metrics.target(2), [](const std::string&) {});
+  SessionTracker tracker(std::make_unique<FakeMemory>(), std::nullopt, metrics.target(2),
+                         log::Logger([](log::Level, const std::string&) {}));
   EventDecoder decoder{DecoderConfig{0, true, tracker.reads_counters(), false}};
   dwcp_event e{};
   e.kind = DWCP_EV_SEND_CHUNK;
@@ -312,7 +323,10 @@ struct FullHarness : Harness {
     auto fake = std::make_unique<FakeMemory>();
     memory = fake.get();
     tracker = std::make_unique<SessionTracker>(std::move(fake), full_layout(), metrics.target(2),
-                                               [this](const std::string& m) { logs.push_back(m); });
+                                               log::Logger([this](log::Level level, const std::string& m) {
+                                                 logs.push_back(m);
+                                                 levels.push_back(level);
+                                               }));
   }
   void session(std::uint64_t at, std::uint64_t data, const std::vector<std::uint64_t>& streams, std::int64_t active,
                bool started) {
