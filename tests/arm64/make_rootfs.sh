@@ -13,7 +13,7 @@ CACHE=${DWCP_ARM64_CACHE:-/var/cache/dwcp-observer/arm64}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 # Cross build: what CMakeLists.txt finds (-dev packages of the agent, the BPF unit tier's gtest).
-DEV=(libbpf-dev libelf-dev libdw-dev zlib1g-dev libcapstone-dev prometheus-cpp-dev libcivetweb-dev libssl-dev
+DEV=(libbpf-dev libseccomp-dev libelf-dev libdw-dev zlib1g-dev libcapstone-dev prometheus-cpp-dev libcivetweb-dev libssl-dev
      libcrypt-dev libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libstdc++-12-dev)
 # Guest: the tests' interpreter and tools, busybox for the initramfs, what `dpkg -i` and the
 # packages' maintainer scripts run (adduser for the agent's system user).

@@ -37,12 +37,16 @@ class FuseFile:
         if not os.path.exists("/dev/fuse"):
             os.system("modprobe fuse >/dev/null 2>&1")
         self.content, self.name, self.subtype = content, name, subtype
+        self.born = int(time.time())
         self.mountpoint = tempfile.mkdtemp(prefix="dwcp-fuse-")
         os.chmod(self.mountpoint, 0o755)
         self.path = os.path.join(self.mountpoint, name)
         self.fs_type = "fuse." + subtype
         log_fd, self.log_path = tempfile.mkstemp(prefix="dwcp-fuse-requests-")
         os.close(log_fd)
+        stall_fd, self.stall_path = tempfile.mkstemp(prefix="dwcp-fuse-stall-")  # stall()'s opcodes
+        os.close(stall_fd)
+        os.chmod(self.stall_path, 0o644)
         os.chown(self.log_path, owner_uid, -1)
         fd = os.open("/dev/fuse", os.O_RDWR)
         data = "fd=%d,rootmode=40000,user_id=%d,group_id=%d,allow_other" % (fd, owner_uid, owner_uid)
@@ -62,8 +66,11 @@ class FuseFile:
                 os._exit(0)
         os.close(fd)
 
-    def stall(self):
-        """From now on every request is read and never answered."""
+    def stall(self, ops=None):
+        """From now on every request (or those of `ops`, opcode names such as "READ") is read and
+        never answered."""
+        with open(self.stall_path, "w") as f:
+            f.write(" ".join(ops or ()))
         os.kill(self.pid, signal.SIGUSR1)
 
     def requests(self):
@@ -77,6 +84,7 @@ class FuseFile:
         os.waitpid(self.pid, 0)
         os.rmdir(self.mountpoint)
         os.unlink(self.log_path)
+        os.unlink(self.stall_path)
 
     def __enter__(self):
         return self
@@ -87,7 +95,7 @@ class FuseFile:
     # ---- the server process ----------------------------------------------------------------
 
     def _attr(self, node, claim_uid, claim_mode):
-        now = int(time.time())
+        now = self.born  # fixed: a file whose times moved each second would look changed to the agent
         if node == 1:
             return ATTR.pack(1, 0, 0, now, now, now, 0, 0, 0, 0o040755, 2, claim_uid, 0, 0, 4096, 0)
         size = len(self.content)
@@ -96,7 +104,11 @@ class FuseFile:
 
     def _serve(self, fd, claim_uid, claim_mode):
         stalled = []
-        signal.signal(signal.SIGUSR1, lambda *_: stalled.append(True))
+
+        def on_stall(*_):
+            with open(self.stall_path) as f:
+                stalled.append(set(f.read().split()))  # empty: every request
+        signal.signal(signal.SIGUSR1, on_stall)
         log = open(self.log_path, "a", buffering=1)
         while True:
             try:
@@ -107,7 +119,7 @@ class FuseFile:
             body = buf[IN_HEADER.size:size]
             if opcode in NO_REPLY:
                 continue
-            if stalled and opcode != INIT:
+            if stalled and opcode != INIT and (not stalled[-1] or NAMES.get(opcode) in stalled[-1]):
                 log.write("%s %d held\n" % (NAMES.get(opcode, str(opcode)), pid))
                 continue  # never answered
             error, out = 0, b""

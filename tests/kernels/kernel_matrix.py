@@ -50,10 +50,12 @@ ONLY_ON = {"forky": ["test_go_functions.PerChunkProbesRefused"]}
 
 # 5.10 only: the privilege switch after attach (test_privsep.py) where map reads need CAP_BPF and BPF
 # memory is charged to RLIMIT_MEMLOCK of the user that created it: both processes' credentials, and a
-# re-attach to a restarted target by the agent after it left uid 0, with exact counts.
+# re-attach to a restarted target by the agent after it left uid 0, with exact counts. And the seccomp
+# filters on the oldest kernel, with its classic uprobes (perf_event_open) and fexit socket bytes.
 ALSO_ON = {"bullseye": [
     "test_privsep.PrivilegeSeparation.test_http_process_is_unprivileged_and_agent_keeps_exactly_what_it_needs",
     "test_privsep.PrivilegeSeparation.test_reattach_after_a_restart_as_the_unprivileged_user",
+    "test_seccomp.Seccomp.test_agent_and_http_process_run_filtered_while_counting_exactly",
 ]}
 
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "agent/privilege.h"
+#include "agent/syscall_filter.h"
 #include "agent/trap_calibration.h"
 #include "dwcp_observer/contract.h"
 #include "dwcp_observer/http_server.h"
@@ -144,6 +145,20 @@ Result<void> Agent::start() {
   observer_ = std::make_shared<ObserverMetrics>(bpf_.get(), std::move(probe_names));
   observer_->set_trap_cost(trap_ns_ * 1e-9);
   http_->add_collectable(observer_);
+
+  // The start-up work that needs calls never made again is done (the HTTP process spawned, the BPF
+  // object loaded, the calibration's uprobe on this binary): from here on, before any target's
+  // executable or memory is read, the agent's allow-list (agent/syscall_filter.h).
+  if (syscall_filters_enabled()) {
+    if (Result<void> helper = prepare_read_helper_filter(); !helper) return helper;
+    Result<int> filtered = apply_syscall_filter(FilterRole::kAgent);
+    if (!filtered)
+      return Error{"cannot load the seccomp filter: " + filtered.error() + " (--no-seccomp runs without it)"};
+    log_.info("seccomp: system call filter on (agent: " + std::to_string(*filtered) +
+              " calls allowed, others fail with EPERM; HTTP process and read helper: others kill them)");
+  } else {
+    log_.warn("seccomp: system call filters off (--no-seccomp)");
+  }
 
   const bool labelled = options_.targets.size() > 1;
   bool may_reattach = options_.follow || options_.discover;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -14,8 +15,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
+
+#include "agent/syscall_filter.h"
 
 namespace dwcp::agent {
 namespace {
@@ -64,6 +68,14 @@ void drop_all_capabilities() {
 // The helper, in the forked child: only plain system calls, then _exit.
 [[noreturn]] void helper_main(int sock, const FetchRequest& request, const char* path) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // None of the agent's descriptors but the socket: a helper stuck in a read that a FUSE server
+  // never answers cannot die (not even of SIGKILL) and would keep the agent's BPF links, and with
+  // them the probes on DWCP, after the agent exited.
+  close_range(3, static_cast<unsigned>(sock) - 1, 0);
+  close_range(static_cast<unsigned>(sock) + 1, ~0u, 0);
+  // Its seccomp filter has no openat: glibc must not trim a thread arena it forked with (that may
+  // open /proc/sys/vm/overcommit_memory first); the helper lives for one file.
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
   Reply reply;
   auto fail = [&](Reply::Status status, const char* what, int err) {
     reply.status = status;
@@ -77,6 +89,10 @@ void drop_all_capabilities() {
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) fail(Reply::kUnreadable, "cannot open", errno);
   drop_all_capabilities();
+  // From here on only what the list allows: a call outside it in the ELF sniff or the copy
+  // kills the helper, and the agent refuses the read (agent/syscall_filter.h).
+  if (const int err = load_read_helper_filter(); err != 0)
+    fail(Reply::kUnreadable, "cannot load the seccomp filter for", err);
   struct stat st {};
   if (fstat(fd, &st) != 0) fail(Reply::kUnreadable, "cannot stat", errno);
   if (!S_ISREG(st.st_mode)) fail(Reply::kUnreadable, "not a regular file:", 0);
@@ -170,6 +186,11 @@ Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper
   Fetched out;
   out.refusal = Refusal::kUnreadable;
   const std::string path = "/proc/" + std::to_string(request.pid) + "/exe";
+  // Compiled here, once: the forked helper only loads it (fork of a threaded process).
+  if (Result<void> filter = prepare_read_helper_filter(); !filter) {
+    out.error = "the read helper's seccomp filter: " + filter.error();
+    return out;
+  }
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     out.error = std::string("socketpair: ") + std::strerror(errno);

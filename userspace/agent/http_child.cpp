@@ -16,6 +16,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "agent/syscall_filter.h"
 #include "log/log.h"
 
 extern char** environ;
@@ -132,6 +133,7 @@ std::string encode_options(const HttpOptions& options, const RunAs& run_as) {
   e.put(options.title);
   e.put(std::int64_t{log::current_format() == log::Format::kJson});
   e.put(std::int64_t{run_as.uid}).put(std::int64_t{run_as.gid}).put(run_as.name);
+  e.put(std::int64_t{syscall_filters_enabled()});
   e.put(std::int64_t{::getpid()});
   return e.out;
 }
@@ -162,7 +164,7 @@ bool decode_options(const std::string& frame, HttpOptions* options, RunAs* run_a
     }
     return true;
   };
-  std::int64_t inherited = 0, json = 0;
+  std::int64_t inherited = 0, json = 0, seccomp = 1;
   TlsOptions& tls = options->tls;
   if (!d.get(&options->listen_address) || !list(&options->extra_listen_addresses) || !d.get(&inherited) ||
       inherited < 0 || inherited > 64 || !d.get(&options->telemetry_path) || !number(&options->max_connections) ||
@@ -172,8 +174,9 @@ bool decode_options(const std::string& frame, HttpOptions* options, RunAs* run_a
       !d.get(&tls.min_version) || !d.get(&tls.max_version) || !list(&tls.cipher_suites) ||
       !list(&tls.curve_preferences) || !number(&tls.prefer_server_cipher_suites) || !map(&options->headers) ||
       !d.get(&options->title) || !d.get(&json) || !number(&run_as->uid) || !number(&run_as->gid) ||
-      !d.get(&run_as->name) || !number(parent))
+      !d.get(&run_as->name) || !d.get(&seccomp) || !number(parent))
     return false;
+  if (seccomp == 0) disable_syscall_filters();  // --no-seccomp
   // The listening sockets the parent handed over sit right after the channel.
   for (std::int64_t i = 0; i < inherited; ++i)
     options->inherited_listeners.push_back(kChildFd + 1 + static_cast<int>(i));
@@ -367,9 +370,19 @@ int http_child_main(int argc, char** argv) {
   // Set after the uid change (which clears it); the parent may have died just before.
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (::getppid() != parent) return kExitRuntime;
+  const std::string credentials = describe_credentials();  // capget, getgroups: before the filter
+  // Last: from here on the process only serves (agent/syscall_filter.h; a call outside the list
+  // kills it, and the agent exits with it).
+  if (Result<int> filtered = apply_syscall_filter(FilterRole::kHttp); !filtered)
+    return fail("the HTTP process cannot load its seccomp filter: " + filtered.error());
   std::string bound;
   for (const std::string& address : server.addresses()) bound += (bound.empty() ? "" : " ") + address;
-  if (!send_frame(fd, Encoder().put("ok").put(bound).put(describe_credentials()).out)) return kExitRuntime;
+  if (!send_frame(fd, Encoder()
+                          .put("ok")
+                          .put(bound)
+                          .put(credentials + (syscall_filters_enabled() ? " seccomp=filter" : " seccomp=off"))
+                          .out))
+    return kExitRuntime;
   hold.unlock();
   for (;;) {
     int sig = 0;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/syscall_filter.h"
 #include "dwcp_observer/version.h"
 #include "http/web_config.h"
 #include "log/log.h"
@@ -275,6 +276,10 @@ int main(int argc, char** argv) {
   app.add_option("--group", run_as_group,
                  "group they run as after attach (default: the user's primary group; "
                  "nogroup for nobody)");
+  bool no_seccomp = false;
+  app.add_flag("--no-seccomp", no_seccomp,
+               "load no seccomp system call filter in the agent, its HTTP process and its read helper "
+               "(debugging only: docs/security.md)");
   app.add_flag("--verbose", options.verbose, "libbpf's log (same as --log.level=debug)");
   try {
     app.parse(argc, argv);
@@ -297,6 +302,7 @@ int main(int argc, char** argv) {
   log::parse_format(log_format, &format);
   log::configure(options.verbose ? log::Level::kDebug : level, format);
 
+  if (no_seccomp) disable_syscall_filters();
   options.listen = listen_addresses.front();
   options.extra_listen.assign(listen_addresses.begin() + 1, listen_addresses.end());
   if (systemd_socket) {

@@ -1,0 +1,143 @@
+// The seccomp allow-lists (agent/syscall_filter.h): every name is a system call of amd64 or arm64
+// (a typo would silently allow nothing), and a forked child under each role's filter is refused a
+// call outside its list: killed (SIGSYS) as the HTTP process or the read helper, EPERM as the
+// agent, in every thread of it; an allowed call still works.
+#include "agent/syscall_filter.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+
+namespace dwcp::agent {
+namespace {
+
+// Runs `body` in a forked child; its wait status. The child's exit code is body's result.
+int in_child(const std::function<int()>& body) {
+  const pid_t pid = fork();
+  if (pid == 0) _exit(body());
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+bool killed_by_sigsys(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS; }
+bool exited_zero(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+std::string seccomp_mode(const std::string& status_path) {
+  std::ifstream in(status_path);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Seccomp:", 0) == 0) return line.substr(line.find_first_not_of(" \t", 8));
+  return "";
+}
+
+TEST(SyscallFilter, EveryNameIsACallOfAmd64OrArm64) {
+  for (FilterRole role : {FilterRole::kAgent, FilterRole::kHttp, FilterRole::kReadHelper}) {
+    ASSERT_FALSE(allowed_syscalls(role).empty());
+    for (const char* name : allowed_syscalls(role))
+      EXPECT_TRUE(seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, name) >= 0 ||
+                  seccomp_syscall_resolve_name_arch(SCMP_ARCH_AARCH64, name) >= 0)
+          << name;
+  }
+}
+
+TEST(SyscallFilter, NoRoleMayExecOrPtrace) {
+  for (FilterRole role : {FilterRole::kAgent, FilterRole::kHttp, FilterRole::kReadHelper})
+    for (const std::string name : allowed_syscalls(role))
+      EXPECT_TRUE(name != "execve" && name != "execveat" && name != "ptrace" && name != "socket") << name;
+}
+
+TEST(SyscallFilter, HttpProcessIsKilledByExecveAndKeepsServingOtherwise) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const int status = in_child([&] {
+    if (!apply_syscall_filter(FilterRole::kHttp)) return 10;
+    if (write(pipe_fds[1], "x", 1) != 1) return 11;  // an allowed call
+    char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
+    execve("/bin/true", argv, environ);
+    return 12;  // execve returned: not refused
+  });
+  EXPECT_TRUE(killed_by_sigsys(status)) << "wait status " << status;
+  char got = 0;
+  EXPECT_EQ(read(pipe_fds[0], &got, 1), 1);
+  EXPECT_EQ(got, 'x');
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+  // A new socket (it serves only on the ones it bound before), a new process: killed too.
+  EXPECT_TRUE(killed_by_sigsys(in_child([] {
+    if (!apply_syscall_filter(FilterRole::kHttp)) return 10;
+    socket(AF_INET, SOCK_STREAM, 0);
+    return 12;
+  })));
+  EXPECT_TRUE(killed_by_sigsys(in_child([] {
+    if (!apply_syscall_filter(FilterRole::kHttp)) return 10;
+    if (fork() == 0) _exit(0);
+    return 12;
+  })));
+}
+
+TEST(SyscallFilter, ReadHelperIsKilledByACallOutsideItsCopy) {
+  ASSERT_TRUE(prepare_read_helper_filter());
+  const int status = in_child([] {
+    if (load_read_helper_filter() != 0) return 10;
+    // What the helper does: lseek, pread, memfd_create; then what it never does: open a file.
+    if (lseek(0, 0, SEEK_CUR) < 0 && errno != ESPIPE) return 11;
+    open("/etc/hostname", O_RDONLY);
+    return 12;
+  });
+  EXPECT_TRUE(killed_by_sigsys(status)) << "wait status " << status;
+}
+
+TEST(SyscallFilter, AgentGetsEpermInEveryThreadAndStaysAlive) {
+  const int status = in_child([] {
+    // A thread that exists before the filter is loaded gets it too (TSYNC).
+    int ready[2], go[2];
+    if (pipe(ready) != 0 || pipe(go) != 0) return 9;
+    int thread_result = -1;
+    std::thread other([&] {
+      char c;
+      if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1) return;
+      errno = 0;
+      thread_result = ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) == -1 && errno == EPERM ? 0 : 1;
+    });
+    char c;
+    if (read(ready[0], &c, 1) != 1) return 10;
+    if (!apply_syscall_filter(FilterRole::kAgent)) return 11;
+    if (write(go[1], "g", 1) != 1) return 12;
+    other.join();
+    if (thread_result != 0) return 13;
+    errno = 0;
+    char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
+    if (execve("/bin/true", argv, environ) != -1 || errno != EPERM) return 14;
+    if (socket(AF_INET, SOCK_STREAM, 0) != -1 || errno != EPERM) return 15;
+    // /proc reads are the agent's daily work: still allowed, and they show the filter.
+    if (seccomp_mode("/proc/self/status") != "2") return 16;
+    return 0;
+  });
+  EXPECT_TRUE(exited_zero(status)) << "wait status " << status
+                                   << (WIFEXITED(status) ? " exit " + std::to_string(WEXITSTATUS(status)) : "");
+}
+
+TEST(SyscallFilter, DisabledLoadsNothing) {
+  const int status = in_child([] {
+    disable_syscall_filters();
+    if (!apply_syscall_filter(FilterRole::kHttp)) return 10;
+    if (!prepare_read_helper_filter() || load_read_helper_filter() != 0) return 11;
+    return seccomp_mode("/proc/self/status") == "0" ? 0 : 12;
+  });
+  EXPECT_TRUE(exited_zero(status)) << "wait status " << status;
+}
+
+}  // namespace
+}  // namespace dwcp::agent
