@@ -366,6 +366,16 @@ class AgentTestCase(unittest.TestCase):
         self._cleanups_procs.append(proc)
         return proc
 
+    def assert_transfer_exact(self, samples, truth, pid):
+        """A fixture run as DWCP counted it: socket bytes of `pid` both ways and bytes per stream."""
+        pid = str(pid)
+        self.assertEqual(value(samples, "dwcp_observer_tcp_bytes_sent_total", pid=pid), truth["socket_bytes_written"])
+        self.assertEqual(value(samples, "dwcp_observer_tcp_bytes_received_total", pid=pid), truth["socket_bytes_read"])
+        for stream_id, sent in truth["bytes_sent_per_stream"].items():
+            self.assertEqual(value(samples, "dwcp_amst_bytes_sent_total", stream_id=stream_id), sent, stream_id)
+        for stream_id, received in truth["bytes_received_per_stream"].items():
+            self.assertEqual(value(samples, "dwcp_amst_bytes_received_total", stream_id=stream_id), received, stream_id)
+
     def tearDown(self):
         for proc in reversed(self._cleanups_procs):
             proc.stop()

@@ -171,13 +171,7 @@ class PrivilegeSeparation(AgentTestCase):
         fixture.go()
         truth = fixture.wait_done()
         samples = wait_for_transfer(agent.samples, truth, fixture.pid)
-        pid = str(fixture.pid)
-        self.assertEqual(value(samples, "dwcp_observer_tcp_bytes_sent_total", pid=pid), truth["socket_bytes_written"])
-        self.assertEqual(value(samples, "dwcp_observer_tcp_bytes_received_total", pid=pid), truth["socket_bytes_read"])
-        for stream_id, sent in truth["bytes_sent_per_stream"].items():
-            self.assertEqual(value(samples, "dwcp_amst_bytes_sent_total", stream_id=stream_id), sent, stream_id)
-        for stream_id, received in truth["bytes_received_per_stream"].items():
-            self.assertEqual(value(samples, "dwcp_amst_bytes_received_total", stream_id=stream_id), received, stream_id)
+        self.assert_transfer_exact(samples, truth, fixture.pid)
 
     def test_http_process_credentials_cannot_write_shadow_nor_ptrace(self):
         fixture = self.track(Fixture())

@@ -7,7 +7,7 @@ and the other integration suites run under the filters too."""
 import os
 
 from fuse_server import FuseFile
-from harness import (IN_CI, AgentProcess, AgentTestCase, Fixture, bpf_links, fixture_path, require_bpf, value,
+from harness import (IN_CI, AgentProcess, AgentTestCase, Fixture, bpf_links, fixture_path, require_bpf,
                      wait_for, wait_for_transfer)
 from targets import NOBODY
 
@@ -53,13 +53,7 @@ class Seccomp(AgentTestCase):
         fixture.go()
         truth = fixture.wait_done()
         samples = wait_for_transfer(agent.samples, truth, fixture.pid)
-        pid = str(fixture.pid)
-        self.assertEqual(value(samples, "dwcp_observer_tcp_bytes_sent_total", pid=pid), truth["socket_bytes_written"])
-        self.assertEqual(value(samples, "dwcp_observer_tcp_bytes_received_total", pid=pid), truth["socket_bytes_read"])
-        for stream_id, sent in truth["bytes_sent_per_stream"].items():
-            self.assertEqual(value(samples, "dwcp_amst_bytes_sent_total", stream_id=stream_id), sent, stream_id)
-        for stream_id, received in truth["bytes_received_per_stream"].items():
-            self.assertEqual(value(samples, "dwcp_amst_bytes_received_total", stream_id=stream_id), received, stream_id)
+        self.assert_transfer_exact(samples, truth, fixture.pid)
         # After the run, with every thread started (consumer, readers, the HTTP process's pools).
         self.assertGreaterEqual(len(tasks(child)), 4)
         self.assert_filtered(agent.proc.pid, "agent")
