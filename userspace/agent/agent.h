@@ -188,7 +188,8 @@ class Agent {
   // The observer metrics of a live target: its uprobe count and each probe's state (a sampled
   // probe's state is "sampled").
   void publish_sites(const Target& target);
-  void detach(Target& target);
+  // `exited`: the kernel reported the process's end (its links may go without waiting).
+  void detach(Target& target, bool exited);
   void check_lifecycle();  // check_targets, then update_readiness
   void check_targets();
   void sample_bandwidth();

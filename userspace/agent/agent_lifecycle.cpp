@@ -19,7 +19,7 @@ void Agent::check_targets() {
   for (auto& target : targets_) {
     if (!target->process || (same_process_alive(*target->process) && !exited.count(target->process->pid))) continue;
     const ProcessInfo before = *target->process;
-    detach(*target);
+    detach(*target, exited.count(before.pid) != 0);
     if (!follows(*target)) continue;
     // execve() in place: the same process (PID and start time) now runs another program, which
     // may not match --comm/--exe any more. It is its own successor: resolve it again.
