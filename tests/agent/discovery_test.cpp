@@ -106,6 +106,12 @@ TEST(Discovery, BoundedScansOneJudgementPerProcessAndVerdictsPerExecutable) {
   // one candidate, or the agent would make the second a replica target of the first.
   Child f(dwcp);
   EXPECT_EQ(pids_of(discovery.check({f.pid(), f.pid()}, {})), std::vector<int>{f.pid()});
+
+  // An exec event is a new program, whatever the PID ran when it was judged (a PID reused by a
+  // restart of the same binary): judged again, where a scan passes a judged process over.
+  discovery.settle(discovery.check({f.pid()}, {}).at(0), true);
+  EXPECT_TRUE(discovery.scan({a.pid(), b.pid(), e.pid()}).empty());
+  EXPECT_EQ(pids_of(discovery.check({f.pid()}, {})), std::vector<int>{f.pid()});
 }
 
 }  // namespace

@@ -254,8 +254,13 @@ void Agent::run(const std::atomic<bool>& stop) {
     }
   };
   while (!stop.load()) {
-    // Records arrive without wake-ups below the threshold: a short poll is the drain timer.
-    if (Result<int> n = bpf_->poll(50, handler); !n && n.failure().code != EINTR)
+    // Records arrive without wake-ups below the threshold: a short poll is the drain timer. With
+    // no process attached there is nothing to drain, sample or read, and each exec wakes the
+    // loop by itself (exec events): discovery waiting alone wakes once a second, not 20 times.
+    bool waiting = discovery_ && bpf_->kernel_plan().exec_events;
+    for (const auto& target : targets_) waiting = waiting && !target->process && !follows(*target);
+    const int timeout_ms = bpf_->proc_events_pending() ? 0 : waiting ? 1000 : 50;
+    if (Result<int> n = bpf_->poll(timeout_ms, handler); !n && n.failure().code != EINTR)
       log_.info("ring buffer poll failed: " + std::to_string(-n.failure().code));
     handle_proc_events();
     end_sampling_windows();  // within one poll (50 ms) of each window's end

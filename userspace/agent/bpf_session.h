@@ -132,6 +132,9 @@ class BpfSession {
   // Process execs and observed processes' exits read by the last poll() (kernel_plan().exec_events;
   // empty otherwise), oldest first; taking them empties the list.
   std::vector<dwcp_proc_event> take_proc_events();
+  // Some were read and not taken yet (a poll(0) while detaching reads them too): the next poll
+  // must not wait.
+  bool proc_events_pending() const { return !proc_events_.empty(); }
   // Process events the kernel could not queue (proc_events full): the next /proc resync finds them.
   std::uint64_t proc_events_lost() const;
   // Drains the ring buffer, waiting at most timeout_ms for data. Returns the events handled; the

@@ -31,8 +31,14 @@ std::vector<ProcessInfo> Discovery::check(const std::vector<int>& pids, const st
   std::vector<int> unique_pids = pids;
   std::sort(unique_pids.begin(), unique_pids.end());
   unique_pids.erase(std::unique(unique_pids.begin(), unique_pids.end()), unique_pids.end());
-  for (int pid : unique_pids)
-    if (std::find(observed.begin(), observed.end(), pid) == observed.end()) consider(pid, &candidates, &inspected);
+  for (int pid : unique_pids) {
+    if (std::find(observed.begin(), observed.end(), pid) != observed.end()) continue;
+    // An exec is a new program even when the file is the one this PID ran when it was judged (a
+    // PID reused by a restart of the same binary, 32,768 PIDs wrap within minutes on a busy node;
+    // a program that execs itself): judged afresh, not passed over until the next resync.
+    seen_.erase(pid);
+    consider(pid, &candidates, &inspected);
+  }
   return candidates;
 }
 

@@ -114,7 +114,7 @@ void drop_all_capabilities() {
       _exit(0);
     }
   }
-  if (request.skip_non_go && !elf_looks_like_go(fd, got.size)) {
+  if (request.open_only || (request.skip_non_go && !elf_looks_like_go(fd, got.size))) {
     reply.status = Reply::kNotGo;
     send_reply(sock, reply, &fd, 1);
     _exit(0);
