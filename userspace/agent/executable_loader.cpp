@@ -94,6 +94,11 @@ void ParsedCache::insert(const FileIdentity& file, std::shared_ptr<const Parsed>
   entries_[file] = std::move(parsed);
 }
 
+std::size_t ParsedCache::size() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return entries_.size();
+}
+
 bool holds_package(const goelf::GoBinary& binary, const std::string& package) {
   return goelf::holds_package(binary.function_names(), package);
 }

@@ -66,6 +66,7 @@ class ParsedCache {
   static constexpr std::size_t kMaxEntries = 8;  // a few MiB each (the copy stays mapped)
   std::shared_ptr<const Parsed> find(const FileIdentity& file);
   void insert(const FileIdentity& file, std::shared_ptr<const Parsed> parsed);
+  std::size_t size();
 
  private:
   std::mutex mutex_;
@@ -89,6 +90,8 @@ class ExecutableLoader {
   std::vector<std::string> stuck();
   // PIDs whose given-up read is still running.
   std::vector<int> stuck_pids();
+  // Executables whose parse is kept (ParsedCache).
+  std::size_t cached() const { return cache_->size(); }
 
  private:
   struct Job;
