@@ -19,7 +19,10 @@ void Agent::check_targets() {
   for (auto& target : targets_) {
     if (!target->process || (same_process_alive(*target->process) && !exited.count(target->process->pid))) continue;
     const ProcessInfo before = *target->process;
-    detach(*target, exited.count(before.pid) != 0);
+    // Ended (the kernel said so, or /proc shows it gone or a zombie, its exit event not read yet)
+    // or execve()d in place (same PID and start time): only the latter may run the file again.
+    auto running = inspect_process(before.pid);
+    detach(*target, exited.count(before.pid) != 0 || !running || running->start_time != before.start_time);
     if (!follows(*target)) continue;
     // execve() in place: the same process (PID and start time) now runs another program, which
     // may not match --comm/--exe any more. It is its own successor: resolve it again.

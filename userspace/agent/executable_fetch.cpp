@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 namespace dwcp::agent {
 namespace {
@@ -215,9 +216,15 @@ Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper
         ::close(fd);
     }
   }
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
+  // The helper holds a copy of every descriptor of the agent, BPF links included: a link the
+  // agent detached meanwhile (BpfSession::retire) is released as the helper exits, which then
+  // waits out the uprobes' RCU grace periods (0.5-7 s seen under load). Past recvmsg the helper
+  // has answered or died: it is reaped off this thread.
   helper->store(0);
+  std::thread([pid] {
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }).detach();
 
   const bool complete = got == static_cast<ssize_t>(sizeof reply) && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
   const int want_fds = !complete ? -1 : reply.status == Reply::kOk ? 2 : reply.status == Reply::kNotGo ? 1 : 0;
