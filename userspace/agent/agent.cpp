@@ -285,7 +285,11 @@ void Agent::run(const std::atomic<bool>& stop) {
       const auto every = resync ? std::chrono::duration_cast<std::chrono::milliseconds>(options_.discovery_resync)
                                 : options_.discovery_interval;
       if (clock::now() >= last_scan + every) {
-        discover();
+        // A resync looks again at processes judged already only when the kernel lost exec events
+        // since the last scan (proc_events full): otherwise each of their execve()s was reported.
+        const std::uint64_t lost = bpf_->proc_events_lost();
+        discover(nullptr, !resync || lost != proc_events_lost_);
+        proc_events_lost_ = lost;
         last_scan = clock::now();
       }
     }

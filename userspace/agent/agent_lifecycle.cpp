@@ -90,7 +90,7 @@ void Agent::handle_proc_events() {
   if (discovery_ && !execs.empty()) discover(&execs);
 }
 
-void Agent::discover(const std::vector<int>* execs) {
+void Agent::discover(const std::vector<int>* execs, bool judged_too) {
   // A process whose read was stuck is judged again once that read has ended: in this pass,
   // whether it is a scan or the check of a few execs (which would otherwise drop it).
   std::vector<int> pids = execs ? *execs : std::vector<int>{};
@@ -107,7 +107,7 @@ void Agent::discover(const std::vector<int>* execs) {
   std::vector<int> observed;
   for (const auto& target : targets_)
     if (target->process) observed.push_back(target->process->pid);
-  for (ProcessInfo& process : execs ? discovery_->check(pids, observed) : discovery_->scan(observed)) {
+  for (ProcessInfo& process : execs ? discovery_->check(pids, observed) : discovery_->scan(observed, judged_too)) {
     const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
     LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, true}, options_.stop);
     if (!outcome.loaded) {

@@ -5,7 +5,7 @@
 
 namespace dwcp::agent {
 
-std::vector<ProcessInfo> Discovery::scan(const std::vector<int>& observed) {
+std::vector<ProcessInfo> Discovery::scan(const std::vector<int>& observed, bool judged_too) {
   std::vector<ProcessInfo> candidates;
   const std::vector<int> pids = list_pids();
   const std::set<int> present(pids.begin(), pids.end());
@@ -17,6 +17,7 @@ std::vector<ProcessInfo> Discovery::scan(const std::vector<int>& observed) {
     if (candidates.size() >= limits_.max_candidates_per_scan || inspected >= limits_.max_inspections_per_scan)
       return candidates;
     if (std::find(observed.begin(), observed.end(), pid) != observed.end()) continue;
+    if (!judged_too && seen_.count(pid)) continue;  // no statx: 5,000 of them cost ~50 ms a resync
     consider(pid, &candidates, &inspected);
   }
   complete_ = true;
