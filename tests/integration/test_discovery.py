@@ -122,9 +122,9 @@ class Discovery(AgentTestCase):
         sends its first byte. Kernel socket bytes, streams opened and Sends count only what the
         probes and tracepoints saw, so any byte before the attach would show as a difference.
         The executable was seen once before (a restart, or a replica): the agent keeps what it
-        parsed of it and opens and checks the file again, with no copy and no parse (a few ms; a
-        first sighting reads and parses 3.4 MB, 20-30 ms on this machine idle and more under
-        load: docs/performance.md)."""
+        parsed of it and opens and checks the file again, with no copy and no parse. A first
+        sighting copies and parses this 3.4 MB build with DWARF (~60 ms here: it misses 40 ms;
+        docs/performance.md)."""
         name = unique("dw-fast")
         path = private_copy(self.dir, "dwcp-fixture", name)
         agent = self.track(AgentProcess(["--allow-path", self.dir, "--cluster", "test"]))
