@@ -106,6 +106,28 @@ TEST(Discovery, BoundedScansOneJudgementPerProcessAndVerdictsPerExecutable) {
   // one candidate, or the agent would make the second a replica target of the first.
   Child f(dwcp);
   EXPECT_EQ(pids_of(discovery.check({f.pid(), f.pid()}, {})), std::vector<int>{f.pid()});
+
+  // An exec event is a new program, whatever the PID ran when it was judged (a PID reused by a
+  // restart of the same binary): judged again, where a scan passes a judged process over.
+  discovery.settle(discovery.check({f.pid()}, {}).at(0), true);
+  EXPECT_TRUE(discovery.scan({a.pid(), b.pid(), e.pid()}).empty());
+  EXPECT_EQ(pids_of(discovery.check({f.pid()}, {})), std::vector<int>{f.pid()});
+
+  // A resync while the kernel lost no exec event looks only at processes never judged (no statx
+  // of the others). A judged process whose execve() went unreported (here: judged as running
+  // another file) is found by a full scan only.
+  discovery.settle(discovery.check({f.pid()}, {}).at(0), true);
+  Child g(dwcp), h(dwcp);
+  auto judged = inspect_process(h.pid());
+  ASSERT_TRUE(judged) << judged.error();
+  ProcessInfo as_judged = *judged;
+  as_judged.exe.ino += 1;
+  discovery.settle(as_judged, std::nullopt);
+  const std::vector<int> observed = {a.pid(), b.pid(), e.pid()};
+  EXPECT_EQ(pids_of(discovery.scan(observed, false)), std::vector<int>{g.pid()});
+  std::vector<int> both = {g.pid(), h.pid()};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(pids_of(discovery.scan(observed)), both);
 }
 
 }  // namespace

@@ -89,6 +89,40 @@ TEST(ExecutableLoader, RefusesAFileOtherThanTheOneJudged) {
   EXPECT_NE(outcome.error.find("another file"), std::string::npos) << outcome.error;
 }
 
+TEST(ExecutableLoader, AKnownExecutableIsNotParsedAgainButStillOpenedAndChecked) {
+  ExecutableLoader loader(std::chrono::seconds(30));
+  Child first(fixture("dwcp-fixture"));
+  auto judged = inspect_process(first.pid());
+  ASSERT_TRUE(judged) << judged.error();
+  LoadOutcome read = loader.load({first.pid(), judged->exe, kPackage, true});
+  ASSERT_TRUE(read.loaded) << read.error;
+  EXPECT_EQ(loader.cached(), 1u);
+
+  // A restart of the same file: the parse is the one kept, the file its own descriptor.
+  Child restart(fixture("dwcp-fixture"));
+  LoadOutcome again = loader.load({restart.pid(), judged->exe, kPackage, true});
+  ASSERT_TRUE(again.loaded) << again.error;
+  EXPECT_TRUE(again.loaded->has_package);
+  ASSERT_TRUE(again.loaded->binary);
+  EXPECT_EQ(again.loaded->binary->function_names(), read.loaded->binary->function_names());
+  EXPECT_NE(again.loaded->file.get(), read.loaded->file.get());
+  EXPECT_EQ(loader.cached(), 1u);
+
+  // A process judged by the known file's identity that runs another file by the time it is
+  // opened (it execve()d a copy): the kept parse does not stand in for what it runs.
+  char dir_template[] = "/tmp/dwcp-loader-unit-XXXXXX";
+  const std::string dir = mkdtemp(dir_template);
+  const std::string copy = dir + "/dw";
+  ASSERT_EQ(std::system(("cp " + fixture("dwcp-fixture") + " " + copy).c_str()), 0);
+  {
+    Child other(copy);
+    LoadOutcome swapped = loader.load({other.pid(), judged->exe, kPackage, true});
+    EXPECT_FALSE(swapped.loaded);
+    EXPECT_NE(swapped.error.find("another file"), std::string::npos) << swapped.error;
+  }
+  std::system(("rm -rf " + dir).c_str());
+}
+
 TEST(ExecutableLoader, StopEndsTheWait) {
   Child child(fixture("dwcp-fixture"));
   auto process = inspect_process(child.pid());

@@ -269,8 +269,13 @@ void Agent::run(const std::atomic<bool>& stop) {
     }
   };
   while (!stop.load()) {
-    // Records arrive without wake-ups below the threshold: a short poll is the drain timer.
-    if (Result<int> n = bpf_->poll(50, handler); !n && n.failure().code != EINTR)
+    // Records arrive without wake-ups below the threshold: a short poll is the drain timer. With
+    // no process attached there is nothing to drain, sample or read, and each exec wakes the
+    // loop by itself (exec events): discovery waiting alone wakes once a second, not 20 times.
+    bool waiting = discovery_ && bpf_->kernel_plan().exec_events;
+    for (const auto& target : targets_) waiting = waiting && !target->process && !follows(*target);
+    const int timeout_ms = bpf_->proc_events_pending() ? 0 : waiting ? 1000 : 50;
+    if (Result<int> n = bpf_->poll(timeout_ms, handler); !n && n.failure().code != EINTR)
       log_.info("ring buffer poll failed: " + std::to_string(-n.failure().code));
     handle_proc_events();
     end_sampling_windows();  // within one poll (50 ms) of each window's end
@@ -295,7 +300,11 @@ void Agent::run(const std::atomic<bool>& stop) {
       const auto every = resync ? std::chrono::duration_cast<std::chrono::milliseconds>(options_.discovery_resync)
                                 : options_.discovery_interval;
       if (clock::now() >= last_scan + every) {
-        discover();
+        // A resync looks again at processes judged already only when the kernel lost exec events
+        // since the last scan (proc_events full): otherwise each of their execve()s was reported.
+        const std::uint64_t lost = bpf_->proc_events_lost();
+        discover(nullptr, !resync || lost != proc_events_lost_);
+        proc_events_lost_ = lost;
         last_scan = clock::now();
       }
     }

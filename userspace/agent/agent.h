@@ -188,7 +188,8 @@ class Agent {
   // The observer metrics of a live target: its uprobe count and each probe's state (a sampled
   // probe's state is "sampled").
   void publish_sites(const Target& target);
-  void detach(Target& target);
+  // `exited`: the kernel reported the process's end (its links may go without waiting).
+  void detach(Target& target, bool exited);
   void check_lifecycle();  // check_targets, then update_readiness
   void check_targets();
   void sample_bandwidth();
@@ -202,7 +203,7 @@ class Agent {
                                           const std::vector<int>& exclude);
   // One discovery pass: attach to new DWCP processes (agent/discovery.h); `execs`: only these
   // processes, which the kernel says just execve()d; null: a /proc scan.
-  void discover(const std::vector<int>* execs = nullptr);
+  void discover(const std::vector<int>* execs = nullptr, bool judged_too = true);
   // The process events of the last poll: execs go to discovery, an observed process's exit (or
   // exec in place) and an exec while a --comm/--exe target waits are checked at once (the
   // lifecycle check runs before discovery).
@@ -235,6 +236,7 @@ class Agent {
   std::shared_ptr<RefusalLog> refusals_;
   std::unique_ptr<Discovery> discovery_;                       // only without target flags
   std::set<std::pair<int, std::uint64_t>> refused_followers_;  // (pid, start time) counted once
+  std::uint64_t proc_events_lost_ = 0;                         // the kernel's count at the last discovery scan
   std::set<int> stuck_candidates_;  // discovery: PIDs whose read was given up, retried once it ends
   std::set<int> exited_;            // observed PIDs whose exit the kernel reported, for check_targets
 

@@ -217,13 +217,24 @@ void Agent::publish_sites(const Target& target) {
   observer_->set_probe_states(observed.pid, states);
 }
 
-void Agent::detach(Target& target) {
+void Agent::detach(Target& target, bool exited) {
   if (!target.process) return;
   const auto pid = static_cast<std::uint32_t>(target.process->pid);
   // Events already in the ring buffer belong to this process: count them before letting go.
   (void)bpf_->poll(0, [this](const dwcp_event& e) { handle_event(e); });  // a failure loses only these events
-  detach_links(&target.links);
-  target.per_operation.clear();  // their links detach with them
+  std::vector<Link> links = std::move(target.links);
+  target.links.clear();
+  for (auto& [probe_id, group] : target.per_operation)
+    for (auto& link : group.links) links.push_back(std::move(link));
+  target.per_operation.clear();
+  // A process that ended runs nothing any more: its links go off the loop (BpfSession::retire),
+  // and the next exec is judged without waiting for their grace periods. One that execve()d
+  // may run the same file again, and its successor is attached right after this: two sets of
+  // probes on one process would count each call twice, so its links are gone before.
+  if (exited)
+    bpf_->retire(std::move(links));
+  else
+    detach_links(&links);
   target.sites = 0;
   // The process is gone: figures its live sessions counted since the last read are lost (at
   // most one read interval); closed sessions' figures came final from BPF.

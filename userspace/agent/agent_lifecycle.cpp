@@ -19,7 +19,10 @@ void Agent::check_targets() {
   for (auto& target : targets_) {
     if (!target->process || (same_process_alive(*target->process) && !exited.count(target->process->pid))) continue;
     const ProcessInfo before = *target->process;
-    detach(*target);
+    // Ended (the kernel said so, or /proc shows it gone or a zombie, its exit event not read yet)
+    // or execve()d in place (same PID and start time): only the latter may run the file again.
+    auto running = inspect_process(before.pid);
+    detach(*target, exited.count(before.pid) != 0 || !running || running->start_time != before.start_time);
     if (!follows(*target)) continue;
     // execve() in place: the same process (PID and start time) now runs another program, which
     // may not match --comm/--exe any more. It is its own successor: resolve it again.
@@ -87,7 +90,7 @@ void Agent::handle_proc_events() {
   if (discovery_ && !execs.empty()) discover(&execs);
 }
 
-void Agent::discover(const std::vector<int>* execs) {
+void Agent::discover(const std::vector<int>* execs, bool judged_too) {
   // A process whose read was stuck is judged again once that read has ended: in this pass,
   // whether it is a scan or the check of a few execs (which would otherwise drop it).
   std::vector<int> pids = execs ? *execs : std::vector<int>{};
@@ -104,7 +107,7 @@ void Agent::discover(const std::vector<int>* execs) {
   std::vector<int> observed;
   for (const auto& target : targets_)
     if (target->process) observed.push_back(target->process->pid);
-  for (ProcessInfo& process : execs ? discovery_->check(pids, observed) : discovery_->scan(observed)) {
+  for (ProcessInfo& process : execs ? discovery_->check(pids, observed) : discovery_->scan(observed, judged_too)) {
     const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
     LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, true}, options_.stop);
     if (!outcome.loaded) {

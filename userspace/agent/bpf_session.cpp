@@ -202,9 +202,41 @@ Result<std::unique_ptr<BpfSession>> BpfSession::open(const BpfOptions& options) 
 }
 
 BpfSession::~BpfSession() {
+  if (retirer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(retire_mutex_);
+      retire_stop_ = true;
+    }
+    retire_cv_.notify_one();
+    retirer_.join();
+  }
   detach_links(&tracepoint_links_);
   if (ring_) ring_buffer__free(ring_);
   if (skel_) observer::destroy(skel_);
+}
+
+void BpfSession::retire(std::vector<Link> links) {
+  if (std::any_of(links.begin(), links.end(), [](const Link& l) { return l.has_spec_entry(); })) {
+    detach_links(&links);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(retire_mutex_);
+  for (auto& link : links) retiring_.push_back(std::move(link));
+  if (!retirer_.joinable()) {
+    retirer_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(retire_mutex_);
+      for (;;) {
+        retire_cv_.wait(lock, [this] { return retire_stop_ || !retiring_.empty(); });
+        if (retiring_.empty()) return;  // stopping, nothing left
+        std::vector<Link> batch = std::move(retiring_);
+        retiring_.clear();
+        lock.unlock();
+        detach_links(&batch);  // concurrently: their grace periods overlap
+        lock.lock();
+      }
+    });
+  }
+  retire_cv_.notify_one();
 }
 
 Result<void> BpfSession::attach_socket_tracepoints() {

@@ -2,11 +2,14 @@
 // libbpf's NULL+errno / -errno conventions are turned into Errors (dwcp_observer/result.h) here, once.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/bpf_stats.h"
@@ -51,6 +54,7 @@ class Link {
   ~Link() { reset(); }
   void reset();
   explicit operator bool() const { return link_ != nullptr || fd_ >= 0; }
+  bool has_spec_entry() const { return spec_map_fd_ >= 0; }
 
  private:
   bpf_link* link_ = nullptr;
@@ -117,10 +121,20 @@ class BpfSession {
   // each site's spec. One uprobe_multi link where the kernel supports it, else one link per site.
   // All or nothing: on failure nothing stays attached and the error says which site failed.
   Result<std::vector<Link>> attach_uprobes(int pid, const std::string& binary, const std::vector<UprobeSite>& sites);
+  // Detaches the links of a process that is gone (or runs another program) without waiting:
+  // each uprobe link waits for RCU grace periods as it goes (~50-150 ms), which the agent's loop
+  // would otherwise spend before it looks at the next exec. A thread of the session detaches
+  // them; the session's destructor waits for it. Links with a {tgid, address} spec entry
+  // (kernels without cookies) are detached here and now: a late delete could remove the entry
+  // of the same PID's next program.
+  void retire(std::vector<Link> links);
 
   // Process execs and observed processes' exits read by the last poll() (kernel_plan().exec_events;
   // empty otherwise), oldest first; taking them empties the list.
   std::vector<dwcp_proc_event> take_proc_events();
+  // Some were read and not taken yet (a poll(0) while detaching reads them too): the next poll
+  // must not wait.
+  bool proc_events_pending() const { return !proc_events_.empty(); }
   // Process events the kernel could not queue (proc_events full): the next /proc resync finds them.
   std::uint64_t proc_events_lost() const;
   // Drains the ring buffer, waiting at most timeout_ms for data. Returns the events handled; the
@@ -169,6 +183,11 @@ class BpfSession {
   bool multi_uprobes_ = false;  // kernel takes BPF_TRACE_UPROBE_MULTI links
   KernelPlan plan_;
   std::string release_;
+  std::mutex retire_mutex_;
+  std::condition_variable retire_cv_;
+  std::vector<Link> retiring_;
+  bool retire_stop_ = false;
+  std::thread retirer_;  // started by the first retire()
 };
 
 }  // namespace dwcp::agent

@@ -5,7 +5,7 @@
 
 namespace dwcp::agent {
 
-std::vector<ProcessInfo> Discovery::scan(const std::vector<int>& observed) {
+std::vector<ProcessInfo> Discovery::scan(const std::vector<int>& observed, bool judged_too) {
   std::vector<ProcessInfo> candidates;
   const std::vector<int> pids = list_pids();
   const std::set<int> present(pids.begin(), pids.end());
@@ -17,6 +17,7 @@ std::vector<ProcessInfo> Discovery::scan(const std::vector<int>& observed) {
     if (candidates.size() >= limits_.max_candidates_per_scan || inspected >= limits_.max_inspections_per_scan)
       return candidates;
     if (std::find(observed.begin(), observed.end(), pid) != observed.end()) continue;
+    if (!judged_too && seen_.count(pid)) continue;  // no statx: 5,000 of them cost ~50 ms a resync
     consider(pid, &candidates, &inspected);
   }
   complete_ = true;
@@ -31,8 +32,14 @@ std::vector<ProcessInfo> Discovery::check(const std::vector<int>& pids, const st
   std::vector<int> unique_pids = pids;
   std::sort(unique_pids.begin(), unique_pids.end());
   unique_pids.erase(std::unique(unique_pids.begin(), unique_pids.end()), unique_pids.end());
-  for (int pid : unique_pids)
-    if (std::find(observed.begin(), observed.end(), pid) == observed.end()) consider(pid, &candidates, &inspected);
+  for (int pid : unique_pids) {
+    if (std::find(observed.begin(), observed.end(), pid) != observed.end()) continue;
+    // An exec is a new program even when the file is the one this PID ran when it was judged (a
+    // PID reused by a restart of the same binary, 32,768 PIDs wrap within minutes on a busy node;
+    // a program that execs itself): judged afresh, not passed over until the next resync.
+    seen_.erase(pid);
+    consider(pid, &candidates, &inspected);
+  }
   return candidates;
 }
 

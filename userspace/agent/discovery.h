@@ -33,7 +33,9 @@ class Discovery {
   // One bounded pass over /proc. Returns the new (or re-executed) processes that pass the
   // policy and whose executable is not known to lack the package; `observed` are the PIDs the
   // agent attached already. Refused processes are counted and logged (once) here.
-  std::vector<ProcessInfo> scan(const std::vector<int>& observed);
+  // `judged_too` false: only processes never judged are looked at (a resync while the kernel
+  // lost no exec event: every execve() of the others was reported and judged).
+  std::vector<ProcessInfo> scan(const std::vector<int>& observed, bool judged_too = true);
   // Whether the last scan looked at every process (false: it stopped at a limit; scan again soon).
   bool complete() const { return complete_; }
   // The same judgement for the processes that just execve()d (no limit: one per exec event).

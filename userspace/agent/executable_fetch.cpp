@@ -18,6 +18,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "agent/syscall_filter.h"
 
@@ -130,7 +131,7 @@ void drop_all_capabilities() {
       _exit(0);
     }
   }
-  if (request.skip_non_go && !elf_looks_like_go(fd, got.size)) {
+  if (request.open_only || (request.skip_non_go && !elf_looks_like_go(fd, got.size))) {
     reply.status = Reply::kNotGo;
     send_reply(sock, reply, &fd, 1);
     _exit(0);
@@ -236,9 +237,15 @@ Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper
         ::close(fd);
     }
   }
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
+  // The helper holds a copy of every descriptor of the agent, BPF links included: a link the
+  // agent detached meanwhile (BpfSession::retire) is released as the helper exits, which then
+  // waits out the uprobes' RCU grace periods (0.5-7 s seen under load). Past recvmsg the helper
+  // has answered or died: it is reaped off this thread.
   helper->store(0);
+  std::thread([pid] {
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }).detach();
 
   const bool complete = got == static_cast<ssize_t>(sizeof reply) && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
   const int want_fds = !complete ? -1 : reply.status == Reply::kOk ? 2 : reply.status == Reply::kNotGo ? 1 : 0;

@@ -31,6 +31,9 @@ struct FetchRequest {
   // mount's type with --allow-fs).
   bool check_magic = true;
   bool skip_non_go = false;  // a file whose section headers name no Go section is not copied
+  // The caller parsed this very file before (ExecutableLoader's cache): opened and checked as
+  // always, not copied (copy_fd -1).
+  bool open_only = false;
 };
 
 struct Fetched {

@@ -22,7 +22,7 @@ struct ExecutableLoader::Job {
 
 namespace {
 
-LoadOutcome read_executable(const LoadRequest& request, const std::vector<std::string>& allow_fs,
+LoadOutcome read_executable(const LoadRequest& request, const std::vector<std::string>& allow_fs, ParsedCache* cache,
                             std::atomic<pid_t>* helper) {
   LoadOutcome out;
   // Before anything is opened: the mount table says which file system the executable is on. A
@@ -40,6 +40,8 @@ LoadOutcome read_executable(const LoadRequest& request, const std::vector<std::s
     }
     fetch.check_magic = !allowed;
   }
+  const std::shared_ptr<const ParsedCache::Parsed> cached = cache->find(request.expected);
+  fetch.open_only = cached != nullptr;
   Fetched fetched = fetch_executable(fetch, helper);
   if (!fetched.file) {
     out.refusal = fetched.refusal;
@@ -48,7 +50,13 @@ LoadOutcome read_executable(const LoadRequest& request, const std::vector<std::s
   }
   LoadedExecutable loaded;
   loaded.file = fetched.file;
-  if (fetched.copy_fd < 0) {
+  if (cached) {
+    // The helper opened the file parsed before: it checked the descriptor's identity against
+    // request.expected, the cache's key.
+    loaded.binary = cached->binary;
+    loaded.dwarf = cached->dwarf;
+    loaded.has_package = true;
+  } else if (fetched.copy_fd < 0) {
     loaded.binary = Error{"not a Go binary"};
   } else {
     // The parsers read the helper's copy (sealed memory, which cannot stall); they map it, and
@@ -64,12 +72,32 @@ LoadOutcome read_executable(const LoadRequest& request, const std::vector<std::s
     loaded.has_package = loaded.binary && holds_package(*loaded.binary, request.package);
     if (loaded.has_package) loaded.dwarf = goelf::DwarfTypes::open(copy);
     ::close(fetched.copy_fd);
+    if (loaded.has_package)
+      cache->insert(fetched.file->identity(),
+                    std::make_shared<const ParsedCache::Parsed>(ParsedCache::Parsed{loaded.binary, loaded.dwarf}));
   }
   out.loaded = std::move(loaded);
   return out;
 }
 
 }  // namespace
+
+std::shared_ptr<const ParsedCache::Parsed> ParsedCache::find(const FileIdentity& file) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(file);
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+void ParsedCache::insert(const FileIdentity& file, std::shared_ptr<const Parsed> parsed) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (entries_.size() >= kMaxEntries) entries_.clear();  // re-reading beats growing
+  entries_[file] = std::move(parsed);
+}
+
+std::size_t ParsedCache::size() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return entries_.size();
+}
 
 bool holds_package(const goelf::GoBinary& binary, const std::string& package) {
   return goelf::holds_package(binary.function_names(), package);
@@ -88,8 +116,8 @@ LoadOutcome ExecutableLoader::load(const LoadRequest& request, const std::atomic
   job->pid = request.pid;
   job->started = std::chrono::steady_clock::now();
   // Detached from the start: a worker blocked in the kernel must never be joined.
-  std::thread([job, request, allow_fs = allow_fs_] {
-    LoadOutcome outcome = read_executable(request, allow_fs, &job->helper);
+  std::thread([job, request, allow_fs = allow_fs_, cache = cache_] {
+    LoadOutcome outcome = read_executable(request, allow_fs, cache.get(), &job->helper);
     std::lock_guard<std::mutex> lock(job->mutex);
     job->outcome = std::move(outcome);
     job->done = true;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,6 +51,28 @@ struct LoadOutcome {
   bool stopped = false;  // *stop became true while waiting
 };
 
+// What was parsed of an executable that holds the profile's package, by file identity (dev,
+// inode, size, mtime, ctime): a restart or a replica of a DWCP binary is not copied and parsed
+// again. The read helper still opens the file each time and checks that the descriptor it got is
+// that identity (and owner, mode): a file changed or swapped since is a miss, read afresh; the
+// follow policy has judged the process before either. Shared with the workers (a given-up one
+// may finish after its loader is gone).
+class ParsedCache {
+ public:
+  struct Parsed {
+    Result<goelf::GoBinary> binary = Error{"not read"};
+    Result<goelf::DwarfTypes> dwarf = Error{"not read"};
+  };
+  static constexpr std::size_t kMaxEntries = 8;  // a few MiB each (the copy stays mapped)
+  std::shared_ptr<const Parsed> find(const FileIdentity& file);
+  void insert(const FileIdentity& file, std::shared_ptr<const Parsed> parsed);
+  std::size_t size();
+
+ private:
+  std::mutex mutex_;
+  std::map<FileIdentity, std::shared_ptr<const Parsed>> entries_;
+};
+
 // True when a name of `binary` is in `package` or one of its sub-packages.
 bool holds_package(const goelf::GoBinary& binary, const std::string& package);
 
@@ -67,6 +90,8 @@ class ExecutableLoader {
   std::vector<std::string> stuck();
   // PIDs whose given-up read is still running.
   std::vector<int> stuck_pids();
+  // Executables whose parse is kept (ParsedCache).
+  std::size_t cached() const { return cache_->size(); }
 
  private:
   struct Job;
@@ -74,6 +99,7 @@ class ExecutableLoader {
   std::chrono::milliseconds deadline_;
   std::vector<std::string> allow_fs_;
   std::vector<std::shared_ptr<Job>> abandoned_;
+  std::shared_ptr<ParsedCache> cache_ = std::make_shared<ParsedCache>();
 };
 
 }  // namespace dwcp::agent
