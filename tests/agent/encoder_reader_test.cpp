@@ -99,6 +99,25 @@ TEST(EncoderReader, RefusesWhatNoEncoderHolds) {
   const Result<EncoderFigures> implausible = read_encoder(memory, layout(), 0x10000);
   ASSERT_FALSE(implausible);
   EXPECT_NE(implausible.error().find("implausible"), std::string::npos) << implausible.error();
+  memory.encoder(0x10000, 0x20000, 3, std::uint64_t{1} << 50, 0, 2);  // totals no encoder reaches
+  EXPECT_FALSE(read_encoder(memory, layout(), 0x10000));
+}
+
+// Freed memory reused by something else once read a pointer as totalEncoded (4.8e13 encodes in one
+// 200 ms read): forgotten like a freed encoder, never charged; what it counted before stays.
+TEST(EncoderTracker, AnImplausibleJumpIsForgottenNeverCharged) {
+  Harness h;
+  h.memory->encoder(0x10000, 0x20000, 3, 14, 2, 7);
+  std::vector<Event> out;
+  h.tracker->seen(0x10000, &out);
+  h.memory->words[0x10000 + 152] = 47950902020231;
+  h.memory->words[0x10000 + 168] = 0;
+  h.tracker->refresh(&out);
+  EXPECT_EQ(totals(out), std::make_pair(std::uint64_t{14}, std::uint64_t{7}));
+  EXPECT_EQ(baselines(out), (std::vector<std::int64_t>{3, 0}));
+  EXPECT_EQ(h.tracker->tracked(), 0u);
+  ASSERT_EQ(h.logs.size(), 1u);
+  EXPECT_NE(h.logs[0].find("freed memory"), std::string::npos) << h.logs[0];
 }
 
 // DWCP updates totalEncoded and deltaHits under a lock the agent does not take: a read between the

@@ -10,6 +10,11 @@ constexpr std::uint64_t kUserTop = std::uint64_t{1} << 47;
 // Bounds of what a sane encoder holds; beyond them the words read are not an encoder's.
 constexpr std::uint64_t kMaxBaselines = std::uint64_t{1} << 30;
 constexpr std::size_t kMaxEncoders = 256;
+// Totals no encoder reaches (2^48 encodes: nine years at a million a second) and growth no read
+// interval holds (2^32 encodes in one): the words are no longer an encoder's (freed and reused
+// memory read a pointer as totalEncoded once: 47,950,902,020,231 encodes in 200 ms).
+constexpr std::uint64_t kMaxTotal = std::uint64_t{1} << 48;
+constexpr std::uint64_t kMaxEncodesPerRead = std::uint64_t{1} << 32;
 
 bool plausible_pointer(std::uint64_t p) { return p != 0 && p % 8 == 0 && p < kUserTop; }
 
@@ -35,9 +40,9 @@ Result<EncoderFigures> read_encoder(MemoryReader& memory, const profile::Encoder
     if (!plausible_pointer(map)) return Error{"baselineStates " + hex(map) + " is not a map"};
     if (Result<void> read = memory.read({{map, &length, 8}}); !read) return read.failure();
   }
-  if (length > kMaxBaselines)
-    return Error{"implausible encoder (" + std::to_string(length) +
-                 " baselines): wrong layout, or the encoder was freed"};
+  if (length > kMaxBaselines || out.encoded > kMaxTotal || out.decoded > kMaxTotal || out.hits > kMaxTotal)
+    return Error{"implausible encoder (" + std::to_string(length) + " baselines, " + std::to_string(out.encoded) +
+                 " encoded): wrong layout, or the encoder was freed"};
   out.baselines = static_cast<std::int64_t>(length);
   return out;
 }
@@ -91,6 +96,17 @@ void EncoderTracker::refresh(std::vector<Event>* out) {
     // Totals only grow: lower ones are a new encoder at a freed one's address, counted from zero.
     const EncoderFigures& last = it->second.last;
     if (now.encoded < last.encoded || now.hits < last.hits) it->second.last = EncoderFigures{};
+    // Growth no encoder makes in one interval: freed memory reused by something else. Forgotten
+    // like a freed encoder (what it counted stays counted), never charged.
+    if (now.encoded - it->second.last.encoded > kMaxEncodesPerRead ||
+        now.hits - it->second.last.hits > kMaxEncodesPerRead) {
+      if (!logged_)
+        log_.warn("delta encoder " + hex(it->first) + " grew by " + std::to_string(now.encoded - last.encoded) +
+                  " encodes in one read: taken for freed memory, no longer read");
+      logged_ = true;
+      it = encoders_.erase(it);
+      continue;
+    }
     take(it->first, now, out);
     ++it;
   }
