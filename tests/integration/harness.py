@@ -105,6 +105,17 @@ def link_ids_of(pid):
     return ids
 
 
+def status_of(pid, task=None):
+    """/proc/PID/status (or a thread's) as a dict of field -> text."""
+    path = "/proc/%d/task/%d/status" % (pid, task) if task else "/proc/%d/status" % pid
+    fields = {}
+    with open(path) as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            fields[key] = rest.strip()
+    return fields
+
+
 def parse_exposition(text):
     """{(name, frozenset(labels.items())): value} for every sample line."""
     samples = {}

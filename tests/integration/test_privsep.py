@@ -20,7 +20,7 @@ import textwrap
 import unittest
 
 from harness import (AGENT, AgentProcess, AgentTestCase, Fixture, fixture_path, link_ids_of, require_bpf, value,
-                     wait_for, wait_for_transfer)
+                     status_of, wait_for, wait_for_transfer)
 
 CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF = 2, 19, 21, 38, 39
 
@@ -46,16 +46,6 @@ def map_reads_need_cap_bpf():
 def perf_event_paranoid():
     with open("/proc/sys/kernel/perf_event_paranoid") as f:
         return int(f.read().strip())
-
-
-def status_of(pid, task=None):
-    path = "/proc/%d/task/%d/status" % (pid, task) if task else "/proc/%d/status" % pid
-    fields = {}
-    with open(path) as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            fields[key] = rest.strip()
-    return fields
 
 
 def ids(status, key):

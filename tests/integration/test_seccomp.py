@@ -8,17 +8,8 @@ import os
 
 from fuse_server import FuseFile
 from harness import (IN_CI, AgentProcess, AgentTestCase, Fixture, bpf_links, fixture_path, require_bpf,
-                     wait_for, wait_for_transfer)
+                     status_of, wait_for, wait_for_transfer)
 from targets import NOBODY
-
-
-def status_of(path):
-    fields = {}
-    with open(path) as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            fields[key] = rest.strip()
-    return fields
 
 
 def tasks(pid):
@@ -41,7 +32,7 @@ class Seccomp(AgentTestCase):
     def assert_filtered(self, pid, what, mode="2"):
         """Every thread of pid in seccomp mode `mode` (2: filter)."""
         for task in tasks(pid):
-            st = status_of("/proc/%d/task/%d/status" % (pid, task))
+            st = status_of(pid, task)
             self.assertEqual(st["Seccomp"], mode, "%s, thread %d" % (what, task))
 
     def test_agent_and_http_process_run_filtered_while_counting_exactly(self):
@@ -94,7 +85,7 @@ class Seccomp(AgentTestCase):
         self.assertTrue(wait_for(held, timeout=20), agent.log() + str(fs.requests()))
         helper = held()[0][1]
         self.assertIn(helper, children_of(agent.proc.pid))
-        st = status_of("/proc/%d/status" % helper)
+        st = status_of(helper)
         self.assertEqual(st["Seccomp"], "2")
         if "Seccomp_filters" in st:  # 5.9+: the agent's filter, inherited, and the helper's own
             self.assertEqual(st["Seccomp_filters"], "2")
