@@ -69,7 +69,7 @@ TEST(ExecutableLoader, ReadsThePackageOfDwcpOnly) {
     ASSERT_TRUE(process) << process.error();
     LoadOutcome outcome = loader.load({child.pid(), process->exe, kPackage, true});
     ASSERT_TRUE(outcome.loaded) << name << ": " << outcome.error;
-    EXPECT_TRUE(outcome.loaded->binary) << name;
+    EXPECT_TRUE(outcome.loaded->binary()) << name;
     EXPECT_EQ(outcome.loaded->has_package, std::string(name) != "not-dwcp") << name;
     EXPECT_EQ(outcome.loaded->file->identity().ino, process->exe.ino);
   }
@@ -103,10 +103,14 @@ TEST(ExecutableLoader, AKnownExecutableIsNotParsedAgainButStillOpenedAndChecked)
   LoadOutcome again = loader.load({restart.pid(), judged->exe, kPackage, true});
   ASSERT_TRUE(again.loaded) << again.error;
   EXPECT_TRUE(again.loaded->has_package);
-  ASSERT_TRUE(again.loaded->binary);
-  EXPECT_EQ(again.loaded->binary->function_names(), read.loaded->binary->function_names());
+  ASSERT_TRUE(again.loaded->binary());
+  EXPECT_EQ(again.loaded->binary()->function_names(), read.loaded->binary()->function_names());
   EXPECT_NE(again.loaded->file.get(), read.loaded->file.get());
+  EXPECT_EQ(again.loaded->parsed.get(), read.loaded->parsed.get());  // shared, not copied
   EXPECT_EQ(loader.cached(), 1u);
+  // The DWARF is read when first asked for, once, from the copy the first read kept.
+  ASSERT_TRUE(read.loaded->dwarf()) << read.loaded->dwarf().error();
+  EXPECT_EQ(&again.loaded->dwarf(), &read.loaded->dwarf());
 
   // A process judged by the known file's identity that runs another file by the time it is
   // opened (it execve()d a copy): the kept parse does not stand in for what it runs.
