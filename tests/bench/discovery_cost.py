@@ -4,8 +4,8 @@ extra idle processes (sleep), against the same agent attached by --pid; and the 
 process's exec (just before Popen) to its probes being attached (target_up == 1 on /metrics,
 polled every 5 ms), p50/p99 over --starts starts of one executable, each stopped before the next
 (the first start reads and parses the binary; the others are restarts); then --fresh first
-sightings: each a new copy of the executable (a new build, as after an upgrade), read and parsed
-from scratch. Run as root:
+sightings: each start of a new file renamed over the executable (an upgrade), read and parsed from
+scratch. Run as root:
 
   sudo DWCP_OBSERVER_BIN=build/userspace/agent/dwcp-observer DWCP_FIXTURE_DIR=build/tests/fixtures \\
        python3 tests/bench/discovery_cost.py [--seconds 30] [--starts 100] [--processes 0,1000,5000] \\
@@ -62,10 +62,20 @@ def exec_to_attached(agent, path):
     began = time.monotonic()
     fx = Fixture(path)
     while value(agent.samples(), "dwcp_observer_target_up", pid=str(fx.pid)) != 1:
+        if time.monotonic() - began > 10:
+            fx.stop()
+            raise RuntimeError("process %d not attached after 10 s: %s" % (fx.pid, agent.log()[-2000:]))
         time.sleep(0.005)
     took = time.monotonic() - began
     fx.stop()
     return took
+
+
+def upgraded(directory, variant, path):
+    """`path` replaced by a new file (a new inode, as a package upgrade renames one into place):
+    the same service and target, an executable the agent has never seen."""
+    os.rename(private_copy(directory, variant, unique("dw-new")), path)
+    return path
 
 
 def spread(latencies):
@@ -80,7 +90,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--starts", type=int, default=100)
     parser.add_argument("--processes", default="0", help="extra idle processes per run, comma-separated")
-    parser.add_argument("--fresh", type=int, default=0, help="first sightings: starts of never-seen copies")
+    parser.add_argument("--fresh", type=int, default=0, help="first sightings: starts of an executable replaced by a new file")
     parser.add_argument("--variant", default="dwcp-fixture-stripped-pie", help="fixture build to start")
     args = parser.parse_args()
     for extra in [int(n) for n in args.processes.split(",")]:
@@ -108,8 +118,7 @@ def run(args):
         agent = AgentProcess(["--allow-path", directory])
         discovery_share = idle_cpu(agent, args.seconds, processes)
         latencies = [exec_to_attached(agent, path) for _ in range(args.starts)]
-        fresh = [exec_to_attached(agent, private_copy(directory, args.variant, unique("dw-new")))
-                 for _ in range(args.fresh)]
+        fresh = [exec_to_attached(agent, upgraded(directory, args.variant, path)) for _ in range(args.fresh)]
         rss = rss_kib(agent.proc.pid)
         load = os.getloadavg()
         agent.stop()
@@ -119,7 +128,7 @@ def run(args):
         print("first start (the binary read and parsed): %.0f ms" % (1000 * latencies[0]))
         print("exec to attached (%s, %d starts): %s" % (args.variant, len(latencies), spread(latencies)), flush=True)
         if fresh:
-            print("exec to attached, first sightings (%s, %d new copies): %s" % (args.variant, len(fresh), spread(fresh)),
+            print("exec to attached, first sightings (%s, %d new files): %s" % (args.variant, len(fresh), spread(fresh)),
                   flush=True)
         print("agent RSS after the starts: %d KiB" % rss)
     finally:
