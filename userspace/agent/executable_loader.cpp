@@ -69,14 +69,10 @@ LoadOutcome read_executable(const LoadRequest& request, const std::vector<std::s
                      goelf::arch_name(goelf::native_arch()) + ": its probes cannot run there"};
     }
     loaded.has_package = binary && holds_package(*binary, request.package);
-    if (loaded.has_package) {
-      // Read meanwhile on a core of its own when there is one; the loop waits for it (call_once)
-      // only after the probes that do not depend on it are in.
-      parsed->dwarf = std::make_shared<DwarfOnDemand>(fetched.copy_fd);
-      std::thread([dwarf = parsed->dwarf] { dwarf->get(); }).detach();
-    } else {
+    if (loaded.has_package)
+      parsed->dwarf = std::make_shared<DwarfOnDemand>(fetched.copy_fd);  // read when first asked for
+    else
       ::close(fetched.copy_fd);
-    }
     loaded.parsed = parsed;
     if (loaded.has_package) cache->insert(fetched.file->identity(), parsed);
   }

@@ -26,10 +26,11 @@
 namespace dwcp::agent {
 
 // The DWARF of a parsed binary, read from the helper's sealed copy (memory: the read cannot
-// stall) once, on a thread of its own (get() waits for it). Agent::attach_loaded asks for it only
-// after the probes that do not depend on it are in: 15-90 ms of a first sighting of a 3.4 MB
-// build (mostly libdw inflating every debug section), which a process that starts working at
-// once after exec would otherwise spend uncounted.
+// stall) the first time it is asked for. Agent::attach_loaded asks for it only after the probes
+// that do not depend on it are in: 15-90 ms of a first sighting of a 3.4 MB build (mostly libdw
+// inflating every debug section), which a process that starts working at once after exec would
+// otherwise spend uncounted. (Read on a thread of its own meanwhile, it took CPU from the loop's
+// attach under load.)
 class DwarfOnDemand {
  public:
   explicit DwarfOnDemand(int copy_fd) : fd_(copy_fd) {}  // takes the descriptor
