@@ -15,6 +15,7 @@ API over libdwcp_hooks.
 
 Without the toolchain (no archive reachable) a test fails under CI=true and is skipped otherwise,
 like the Go matrix; the live test needs root and BPF (harness.require_bpf)."""
+import json
 import math
 import os
 import re
@@ -78,16 +79,31 @@ def build_replay(directory, version="1.19", tags=()):
 
 
 def build_hooked_fixture(directory, version="1.19"):
-    """The DWCP fixture built with -tags dwcp_hooks against the build tree's hook library: its
-    module file plus the package (go.hooks.mod, copied: `go build` may rewrite it)."""
+    """The DWCP fixture switched over to the package: built with -tags dwcp_hooks against the
+    build tree's hook library, DWCP's integration points (dwcp_hooks.patch) applied to copies of
+    the sources they touch and swapped in with -overlay (the checkout stays the plain fixture),
+    its module file plus the package (go.hooks.mod, copied: `go build` may rewrite it)."""
     go_bin, env = go_env(version)
+    patch = os.path.join(FIXTURE_SRC, "dwcp_hooks.patch")
+    with open(patch) as f:
+        touched = [line[len("+++ b/"):].strip() for line in f if line.startswith("+++ b/")]
+    patched = os.path.join(directory, "patched")
+    for path in touched:
+        os.makedirs(os.path.dirname(os.path.join(patched, path)), exist_ok=True)
+        shutil.copyfile(os.path.join(FIXTURE_SRC, path), os.path.join(patched, path))
+    apply = subprocess.run(["git", "apply", patch], cwd=patched, capture_output=True, text=True)
+    if apply.returncode != 0:
+        raise AssertionError("dwcp_hooks.patch no longer applies to the fixture (regenerate it):\n" + apply.stderr)
+    overlay = os.path.join(directory, "overlay.json")
+    with open(overlay, "w") as f:
+        json.dump({"Replace": {os.path.join(FIXTURE_SRC, p): os.path.join(patched, p) for p in touched}}, f)
     modfile = os.path.join(directory, "go.hooks.mod")
     with open(os.path.join(FIXTURE_SRC, "go.hooks.mod")) as src, open(modfile, "w") as dst:
         dst.write(src.read().replace("=> ../../../bindings/go/dwcpmetrics", "=> " + PACKAGE_DIR))
     path = os.path.join(directory, "dwcp-fixture-hooked")
-    build = subprocess.run([go_bin, "build", "-buildvcs=false", "-modfile=" + modfile, "-tags", "dwcp_hooks",
-                            "-o", path, "./cmd/dwcp-fixture"], cwd=FIXTURE_SRC, env=env, capture_output=True,
-                           text=True)
+    build = subprocess.run([go_bin, "build", "-buildvcs=false", "-modfile=" + modfile, "-overlay=" + overlay,
+                            "-tags", "dwcp_hooks", "-o", path, "./cmd/dwcp-fixture"], cwd=FIXTURE_SRC, env=env,
+                           capture_output=True, text=True)
     if build.returncode != 0:
         raise AssertionError("go build -tags dwcp_hooks failed:\n" + build.stderr)
     return path, env
@@ -293,9 +309,9 @@ class LiveFamilies(AgentTestCase):
         return out
 
     def test_the_agent_and_the_switched_over_process_serve_the_same_families(self):
-        require_bpf(self)
         with tempfile.TemporaryDirectory() as tmp:
-            binary, env = build_hooked_fixture(tmp)
+            binary, env = build_hooked_fixture(tmp)  # before require_bpf: a stale patch fails everywhere
+            require_bpf(self)
             port_file = os.path.join(tmp, "metrics-port")
             environment = ["env", "DWCP_CLUSTER=live", "DWCP_NODE=n1", "DWCP_METRICS_HOST=127.0.0.1",
                            "DWCP_METRICS_PORT_FILE=" + port_file, "DWCP_LINK_CAPACITY_MBPS=" + self.LINK_MBPS,
