@@ -17,29 +17,44 @@
 #include <ctime>
 #include <fstream>
 
-// The calibration target: a leaf function whose first instruction is an ordinary one the kernel
-// single-steps out of line (as it does the first instruction of a Go function, `cmp rsp,
-// 16(r14)`), then a RET (which the kernel emulates, as at the RET sites the agent probes).
-// Written in assembly so that no compiler flag (CET's endbr64, a nop the kernel would emulate)
-// changes what is measured. Offsets: entry +0, ret +4.
+// The calibration target, probed where the agent probes a Go function: on the conditional branch
+// that ends a stack check (the kernel emulates a probed branch: goelf/ret_finder.h,
+// stack_check_branch_offset) and on the RET (which x86-64 single-steps out of line, a second
+// exception; arm64 emulates it). One call is then one entry hit and one RET hit, as a call of a
+// probed DWCP function is, and the cost per hit is their mean. Written in assembly so that no
+// compiler flag (CET's endbr64, a different prologue) changes what is measured.
 #if defined(__x86_64__)
-extern "C" std::uint64_t dwcp_overhead_calibration_target(std::uint64_t x);
 asm(R"(
   .text
   .globl dwcp_overhead_calibration_target
   .type dwcp_overhead_calibration_target, @function
 dwcp_overhead_calibration_target:
+  cmp $0, %rdi
+  jl 1f
+1:
   lea 1(%rdi), %rax
   ret
   .size dwcp_overhead_calibration_target, .-dwcp_overhead_calibration_target
 )");
-constexpr std::uint64_t kCalibrationRetOffset = 4;
+constexpr std::uint64_t kCalibrationBranchOffset = 4, kCalibrationRetOffset = 10;
+#elif defined(__aarch64__)
+asm(R"(
+  .text
+  .globl dwcp_overhead_calibration_target
+  .type dwcp_overhead_calibration_target, %function
+dwcp_overhead_calibration_target:
+  cmp x0, #0
+  b.lt 1f
+1:
+  add x0, x0, #1
+  ret
+  .size dwcp_overhead_calibration_target, .-dwcp_overhead_calibration_target
+)");
+constexpr std::uint64_t kCalibrationBranchOffset = 4, kCalibrationRetOffset = 12;
 #else
-extern "C" __attribute__((noinline, used)) std::uint64_t dwcp_overhead_calibration_target(std::uint64_t x) {
-  asm volatile("" : "+r"(x));
-  return x + 1;
-}
+#error "trap calibration: no calibration target for this architecture"
 #endif
+extern "C" std::uint64_t dwcp_overhead_calibration_target(std::uint64_t x);
 
 namespace dwcp::agent {
 namespace {
@@ -180,6 +195,7 @@ Result<FileOffset> own_file_offset(const void* address) {
 }
 
 Result<TrapCalibration> calibrate_trap_cost(std::uint64_t calls, int rounds) {
+  constexpr std::uint64_t kHitsPerCall = 2;  // the branch and the RET
   if (calls == 0 || rounds <= 0) return Error{"calibration needs at least one call and one round"};
   auto entry = own_file_offset(reinterpret_cast<const void*>(&dwcp_overhead_calibration_target));
   if (!entry) return entry.failure();
@@ -192,7 +208,8 @@ Result<TrapCalibration> calibrate_trap_cost(std::uint64_t calls, int rounds) {
 
   // Stats on only for the probed rounds: they let us check that every call was really trapped.
   auto stats = BpfStatsSession::enable();
-  auto probes = EmptyUprobes::attach(static_cast<int>(getpid()), entry->path, {entry->offset});
+  auto probes = EmptyUprobes::attach(static_cast<int>(getpid()), entry->path,
+                                     {entry->offset + kCalibrationBranchOffset, entry->offset + kCalibrationRetOffset});
   if (!probes) return probes.failure();
   result.multi = (*probes)->multi();
   auto before = read_program_run_stats((*probes)->program_fd());
@@ -200,12 +217,12 @@ Result<TrapCalibration> calibrate_trap_cost(std::uint64_t calls, int rounds) {
   auto after = read_program_run_stats((*probes)->program_fd());
   if (stats && before && after) {
     const std::uint64_t ran = after->run_count - before->run_count;
-    if (ran < calls * static_cast<std::uint64_t>(rounds))
-      return Error{"calibration uprobe ran " + std::to_string(ran) + " times for " + std::to_string(calls * rounds) +
-                   " calls: the probe is not where the calls go"};
+    if (ran < kHitsPerCall * calls * static_cast<std::uint64_t>(rounds))
+      return Error{"calibration uprobes ran " + std::to_string(ran) + " times for " + std::to_string(calls * rounds) +
+                   " calls: the probes are not where the calls go"};
     result.verified = true;
   }
-  result.ns_per_hit = std::max(0.0, (probed_ns - plain_ns) / static_cast<double>(calls));
+  result.ns_per_hit = std::max(0.0, (probed_ns - plain_ns) / static_cast<double>(kHitsPerCall * calls));
   return result;
 }
 

@@ -1,6 +1,7 @@
 // What one uprobe hit costs the target on this kernel, measured rather than assumed: the trap
-// itself (int3, kernel entry, uprobe dispatch, single-step of the displaced instruction, return),
-// calibrated once at start-up by probing a function of our own binary with an empty BPF program
+// itself (int3, kernel entry, uprobe dispatch, the displaced instruction emulated or single-stepped
+// out of line, return), calibrated once at start-up by probing a function of our own binary where
+// the agent probes a Go function (its stack check's branch and its RET) with an empty BPF program
 // and timing calls with and without it. The BPF program's own run time comes apart, from the
 // kernel's BPF stats (agent/bpf_stats.h); the budget (agent/probe_budget.h) adds the two.
 #pragma once
@@ -42,21 +43,21 @@ class EmptyUprobes {
 // ---- trap cost calibration -------------------------------------------------------------------
 
 struct TrapCalibration {
-  double ns_per_hit = 0;         // probed call minus plain call: the price of one uprobe hit
+  double ns_per_hit = 0;         // (probed call minus plain call) / 2 hits: the mean price of one uprobe hit
   double ns_per_plain_call = 0;  // the same call without a probe (a few ns)
   std::uint64_t calls = 0;       // calls per timed round
   bool multi = false;            // measured through a uprobe_multi link (as the agent attaches)
   bool verified = false;         // the kernel's BPF stats confirmed every probed call ran the program
 };
 
-// Probes a function of this very binary with an empty program and times `calls` calls with and
-// without the probe, `rounds` times each, in this thread's CPU time; the fastest round of each
+// Probes a function of this very binary at a branch and at its RET with an empty program and times
+// `calls` calls with and without the probes, `rounds` times each, in this thread's CPU time; the fastest round of each
 // counts. Robust on a loaded machine: waiting for a CPU is not CPU time, and a round disturbed
 // otherwise (an interrupt, a cache flushed by a neighbour) is slower, never faster; with many
 // short rounds (about 2 ms probed) some run undisturbed. The former wall-clock timing of 3 rounds
 // of 10,000 calls read 2.5-3x high at a load average of 8 on 2 cores (docs/performance.md).
 // Needs CAP_BPF + CAP_PERFMON (root). Takes about 2 x rounds x calls x (trap cost) of CPU at the
-// most: 50 x 200 x 10 us = 0.1 s probed.
+// most: 50 x 200 x 2 x 10 us = 0.2 s probed.
 Result<TrapCalibration> calibrate_trap_cost(std::uint64_t calls = 200, int rounds = 50);
 
 // File offset of the code at `address` in this process's own mappings, and the mapped file
