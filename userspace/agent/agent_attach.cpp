@@ -15,12 +15,12 @@ namespace dwcp::agent {
 using profile::join;
 
 Result<void> Agent::attach(Target& target, const ProcessInfo& process) {
-  LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, false}, options_.stop);
-  if (!outcome.loaded)
+  Result<LoadedExecutable> loaded = loader_->load({process.pid, process.exe, profile_.package, false}, options_.stop);
+  if (!loaded)
     return Error{"cannot read the binary of process " + std::to_string(process.pid) + " (" + process.exe_link +
-                     "): " + outcome.error,
+                     "): " + loaded.error(),
                  0, ErrorKind::kTarget};
-  return attach_loaded(target, process, *outcome.loaded);
+  return attach_loaded(target, process, *loaded);
 }
 
 Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecutable& loaded) {

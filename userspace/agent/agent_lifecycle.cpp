@@ -111,15 +111,16 @@ void Agent::discover(const std::vector<int>* execs, bool judged_too) {
     if (target->attached()) observed.push_back(target->process()->pid);
   for (ProcessInfo& process : execs ? discovery_->check(pids, observed) : discovery_->scan(observed, judged_too)) {
     const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
-    LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, true}, options_.stop);
-    if (!outcome.loaded) {
-      if (outcome.stopped) return;
-      refusals_->refuse(outcome.refusal, process.exe, who + ": " + outcome.error);
+    Result<LoadedExecutable> read = loader_->load({process.pid, process.exe, profile_.package, true}, options_.stop);
+    if (!read) {
+      if (read.failure().kind == ErrorKind::kStopped) return;
+      const Refusal refusal = load_refusal(read.failure());
+      refusals_->refuse(refusal, process.exe, who + ": " + read.error());
       discovery_->settle(process, std::nullopt);
-      if (outcome.refusal == Refusal::kStuck) stuck_candidates_.insert(process.pid);
+      if (refusal == Refusal::kStuck) stuck_candidates_.insert(process.pid);
       continue;
     }
-    LoadedExecutable& loaded = *outcome.loaded;
+    LoadedExecutable& loaded = *read;
     discovery_->settle(process, loaded.has_package);
     if (!loaded.has_package) continue;
     // A restart of a service seen before comes back to its target: same labels, its counters

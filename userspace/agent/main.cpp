@@ -101,6 +101,9 @@ int exit_code(dwcp::ErrorKind kind) {
     case ErrorKind::kUsage:
       return kExitUsage;
     case ErrorKind::kTarget:
+    case ErrorKind::kStuck:  // reading a target's executable: attach says kTarget, these never come here
+    case ErrorKind::kUntrustedFileSystem:
+    case ErrorKind::kStopped:
       return kExitTarget;
     case ErrorKind::kSymbols:
       return kExitSymbols;
