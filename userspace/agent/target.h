@@ -48,8 +48,8 @@ struct Attachment {
   std::map<std::uint32_t, SampledLinks> per_operation;  // by probe id
   std::size_t sites = 0;  // uprobe sites planned (entries + RETs), a sampled probe's included
   std::vector<std::pair<std::string, const char*>> probe_states;  // as planned
-  // The readers of the process's memory. The consistency check is called by the session tracker
-  // (which must be given); the encoder tracker is null where its totals are not read.
+  // The readers of the process's memory: the session tracker, which calls the consistency check
+  // (null without a session layout), and the encoder tracker (null where its totals are not read).
   std::unique_ptr<StreamConsistency> consistency;
   std::unique_ptr<SessionTracker> sessions;
   std::unique_ptr<EncoderTracker> encoders;
