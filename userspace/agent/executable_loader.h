@@ -44,12 +44,10 @@ struct LoadRequest {
   bool skip_non_go = false;
 };
 
-struct LoadOutcome {
-  std::optional<LoadedExecutable> loaded;
-  Refusal refusal = Refusal::kNone;  // kUnreadable or kStuck when `loaded` is empty
-  std::string error;
-  bool stopped = false;  // *stop became true while waiting
-};
+// The refusal a failed load counts as (ExecutableLoader::load's error kinds): kStuck for a read
+// given up (past its deadline, too many stuck, or stopped), kFileSystem for a file system the
+// kernel cannot vouch for, kUnreadable for the rest.
+Refusal load_refusal(const Error& error);
 
 // What was parsed of an executable that holds the profile's package, by file identity (dev,
 // inode, size, mtime, ctime): a restart or a replica of a DWCP binary is not copied and parsed
@@ -85,7 +83,9 @@ class ExecutableLoader {
   ~ExecutableLoader();
 
   // Blocks until the worker is done, the deadline passes, or *stop (when given) becomes true.
-  LoadOutcome load(const LoadRequest& request, const std::atomic<bool>* stop = nullptr);
+  // Fails with ErrorKind::kStuck (deadline passed, or kMaxStuck reads stuck already),
+  // kUntrustedFileSystem, kStopped (*stop became true), or kTarget (unreadable).
+  Result<LoadedExecutable> load(const LoadRequest& request, const std::atomic<bool>* stop = nullptr);
   // "process PID (stuck for N s)" for every given-up read still running; forgets finished ones.
   std::vector<std::string> stuck();
   // PIDs whose given-up read is still running.
