@@ -1,5 +1,5 @@
-// The web config parser (exporter-toolkit format), the logger's line format and levels, and the
-// one error type (dwcp_observer/result.h), without root.
+// The web config parser (exporter-toolkit format), the logger's line format and levels, without
+// root. (The one error type's tests: tests/include/result_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -122,34 +122,6 @@ TEST(Log, LevelsAndFormatsParse) {
   EXPECT_TRUE(log::parse_format("json", &format));
   EXPECT_EQ(format, log::Format::kJson);
   EXPECT_FALSE(log::parse_format("text", &format));
-}
-
-TEST(Result, SystemErrorSaysWhatFailedAndKeepsErrno) {
-  const Error error = Error::system("cannot open /nowhere", ENOENT, ErrorKind::kTarget);
-  EXPECT_EQ(error.message, std::string("cannot open /nowhere: ") + std::strerror(ENOENT));
-  EXPECT_EQ(error.code, ENOENT);
-  EXPECT_EQ(error.kind, ErrorKind::kTarget);
-  // libbpf's -errno is the same errno.
-  EXPECT_EQ(Error::system("bpf", -EPERM).code, EPERM);
-  EXPECT_EQ(Error{"plain"}.code, 0);
-  EXPECT_EQ(Error{"plain"}.kind, ErrorKind::kRuntime);
-  EXPECT_EQ(Error{"x"}.with_kind(ErrorKind::kBpf).kind, ErrorKind::kBpf);
-}
-
-TEST(Result, ValueOrErrorAndVoid) {
-  Result<int> good = 7;
-  ASSERT_TRUE(good);
-  EXPECT_EQ(*good, 7);
-  Result<int> bad = Error::system("read", EIO, ErrorKind::kListen);
-  ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.failure().code, EIO);
-  EXPECT_EQ(bad.failure().kind, ErrorKind::kListen);
-  EXPECT_EQ(bad.error(), bad.failure().message);
-  Result<void> done;
-  EXPECT_TRUE(done);
-  Result<void> failed = Error{"no"};
-  ASSERT_FALSE(failed);
-  EXPECT_EQ(failed.error(), "no");
 }
 
 TEST(Logger, EveryLineCarriesTheLevelItsCallerSaid) {
