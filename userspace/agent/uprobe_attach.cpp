@@ -149,13 +149,15 @@ Result<std::vector<Link>> attach_uprobes_by_address(int program, int spec_map_fd
     return Error{"cannot attach " + std::to_string(sites.size()) + " uprobes to " + binary + ": at most " +
                      std::to_string(DWCP_MAX_SITES_PER_TARGET) + " per process on kernels without attach cookies",
                  0, ErrorKind::kBpf};
+  auto unmapped = [&](std::uint64_t offset) {
+    return Error{"cannot find " + binary + "+" + hex(offset) + " in the memory map of process " + std::to_string(pid) +
+                     " (" + proc + "/maps)",
+                 0, ErrorKind::kBpf};
+  };
   std::vector<Link> links;
   for (const auto& site : sites) {
     const auto vaddr = file_offset_to_vaddr(maps, exe_path, inode, site.offset);
-    if (!vaddr)
-      return Error{"cannot find " + binary + "+" + hex(site.offset) + " in the memory map of process " +
-                       std::to_string(pid) + " (" + proc + "/maps)",
-                   0, ErrorKind::kBpf};
+    if (!vaddr) return unmapped(site.offset);
     dwcp_spec_addr_key key{};
     key.tgid = static_cast<__u32>(pid);
     key.addr = *vaddr;
