@@ -65,20 +65,6 @@ TEST(Fd, MoveTransfersOwnershipAndLeavesTheSourceEmpty) {
   EXPECT_FALSE(pipe.writer_open());
 }
 
-TEST(Fd, MoveAssignmentClosesWhatItHeld) {
-  Pipe first, second;
-  ASSERT_GE(first.write_end, 0);
-  ASSERT_GE(second.write_end, 0);
-  Fd a(first.write_end);
-  a = Fd(second.write_end);
-  EXPECT_FALSE(first.writer_open()) << "the descriptor held before the assignment leaked";
-  EXPECT_TRUE(second.writer_open());
-  Fd& self = a;
-  a = std::move(self);  // a self-move keeps it
-  EXPECT_TRUE(second.writer_open());
-  EXPECT_EQ(a.get(), second.write_end);
-}
-
 TEST(Fd, ReleaseGivesItUpWithoutClosing) {
   Pipe pipe;
   ASSERT_GE(pipe.write_end, 0);
@@ -96,15 +82,35 @@ TEST(Fd, ReleaseGivesItUpWithoutClosing) {
   EXPECT_FALSE(pipe.writer_open());
 }
 
-TEST(Fd, ResetClosesTheOldAndHoldsTheNew) {
+// Two pipes: an Fd holding the first one's write end is given the second one's.
+class FdTakingAnother : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_GE(first.write_end, 0);
+    ASSERT_GE(second.write_end, 0);
+  }
+  // The first write end was closed, the second is open and held by `fd`.
+  void expect_swapped(const Fd& fd) const {
+    EXPECT_FALSE(first.writer_open()) << "the descriptor held before leaked";
+    EXPECT_TRUE(second.writer_open());
+    EXPECT_EQ(fd.get(), second.write_end);
+  }
   Pipe first, second;
-  ASSERT_GE(first.write_end, 0);
-  ASSERT_GE(second.write_end, 0);
+};
+
+TEST_F(FdTakingAnother, MoveAssignmentClosesWhatItHeld) {
+  Fd fd(first.write_end);
+  fd = Fd(second.write_end);
+  expect_swapped(fd);
+  Fd& self = fd;
+  fd = std::move(self);  // a self-move keeps it
+  expect_swapped(fd);
+}
+
+TEST_F(FdTakingAnother, ResetClosesTheOldAndHoldsTheNew) {
   Fd fd(first.write_end);
   fd.reset(second.write_end);
-  EXPECT_FALSE(first.writer_open());
-  EXPECT_TRUE(second.writer_open());
-  EXPECT_EQ(fd.get(), second.write_end);
+  expect_swapped(fd);
 }
 
 TEST(Fd, AFailedOpenIsEmpty) {
