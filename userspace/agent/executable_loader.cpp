@@ -51,12 +51,12 @@ Result<LoadedExecutable> read_executable(const LoadRequest& request, const std::
     loaded.binary = cached->binary;
     loaded.dwarf = cached->dwarf;
     loaded.has_package = true;
-  } else if (fetched.copy_fd < 0) {
+  } else if (!fetched.copy) {
     loaded.binary = Error{"not a Go binary"};
   } else {
     // The parsers read the helper's copy (sealed memory, which cannot stall); they map it, and
     // the mappings keep it alive after this descriptor is closed.
-    const std::string copy = "/proc/self/fd/" + std::to_string(fetched.copy_fd);
+    const std::string copy = "/proc/self/fd/" + std::to_string(fetched.copy.get());
     loaded.binary = goelf::GoBinary::open(copy);
     // Uprobes run the target's own code: one of another machine (under an emulator) cannot be probed.
     if (loaded.binary && loaded.binary->arch() != goelf::native_arch()) {
@@ -66,7 +66,7 @@ Result<LoadedExecutable> read_executable(const LoadRequest& request, const std::
     }
     loaded.has_package = loaded.binary && holds_package(*loaded.binary, request.package);
     if (loaded.has_package) loaded.dwarf = goelf::DwarfTypes::open(copy);
-    ::close(fetched.copy_fd);
+    fetched.copy.reset();
     if (loaded.has_package)
       cache->insert(fetched.file->identity(),
                     std::make_shared<const ParsedCache::Parsed>(ParsedCache::Parsed{loaded.binary, loaded.dwarf}));

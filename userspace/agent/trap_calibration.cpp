@@ -1,13 +1,11 @@
 #include "agent/trap_calibration.h"
 
 #include "agent/bpf_stats.h"
+#include "agent/uprobe_attach.h"
 #include "agent/uprobe_multi.h"
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
-#include <linux/perf_event.h>
-#include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <utility>
 
 // The calibration target, probed where the agent probes a Go function: on the conditional branch
 // that ends a stack check (the kernel emulates a probed branch: goelf/ret_finder.h,
@@ -77,34 +76,6 @@ Result<int> load_empty_program(bool for_multi) {
   return fd;
 }
 
-Result<int> uprobe_pmu_type() {
-  std::ifstream in("/sys/bus/event_source/devices/uprobe/type");
-  int type = -1;
-  if (!(in >> type))
-    return Error{"cannot read /sys/bus/event_source/devices/uprobe/type: kernel without uprobe PMU", 0,
-                 ErrorKind::kBpf};
-  return type;
-}
-
-// One perf-event uprobe at `offset` of `binary`, running `prog_fd`. The kernel filters it by the
-// target's mm, so every thread of `pid` hits it.
-Result<int> attach_perf_uprobe(int pmu_type, int prog_fd, int pid, const std::string& binary, std::uint64_t offset) {
-  perf_event_attr attr{};
-  attr.size = sizeof(attr);
-  attr.type = static_cast<__u32>(pmu_type);
-  attr.config1 = reinterpret_cast<__u64>(binary.c_str());  // uprobe_path
-  attr.config2 = offset;                                   // probe_offset
-  int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC));
-  if (fd < 0)
-    return Error::system("cannot create a uprobe at " + binary + "+" + std::to_string(offset), errno, ErrorKind::kBpf);
-  if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog_fd) != 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
-    Error error = Error::system("cannot attach the empty program to the uprobe at " + binary, errno, ErrorKind::kBpf);
-    close(fd);
-    return error;
-  }
-  return fd;
-}
-
 // CPU time of this thread, user and system: the trap is handled in the calling thread and billed
 // to it (as the target's traps are billed to the target), while time spent waiting for a CPU on a
 // loaded machine is not, as it was with a wall clock.
@@ -138,38 +109,20 @@ Result<std::unique_ptr<EmptyUprobes>> EmptyUprobes::attach(int pid, const std::s
                                                            const std::vector<std::uint64_t>& offsets) {
   if (offsets.empty()) return Error{"no uprobe offsets given"};
   std::unique_ptr<EmptyUprobes> probes(new EmptyUprobes());
-  // uprobe_multi first: it is how the agent attaches, so the floor is measured the same way.
-  if (auto multi_program = load_empty_program(true)) {
-    probes->prog_fd_ = *multi_program;
-    int fd = create_uprobe_multi_link(probes->prog_fd_, pid, binary, offsets, {});
-    if (fd >= 0) {
-      probes->multi_ = true;
-      probes->fds_.push_back(fd);
-      return probes;
-    }
-    if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
-      return Error::system("cannot attach " + std::to_string(offsets.size()) + " uprobes to " + binary, errno,
-                           ErrorKind::kBpf);
-    close(probes->prog_fd_);
-    probes->prog_fd_ = -1;
-  }
-  // Older kernels: one perf-event uprobe per offset.
-  auto program = load_empty_program(false);
-  if (!program) return program.failure();
-  probes->prog_fd_ = *program;
-  auto pmu = uprobe_pmu_type();
-  if (!pmu) return pmu.failure();
-  for (auto offset : offsets) {
-    auto fd = attach_perf_uprobe(*pmu, probes->prog_fd_, pid, binary, offset);
-    if (!fd) return fd.failure();  // the destructor closes those already made
-    probes->fds_.push_back(*fd);
-  }
+  // uprobe_multi first, as the agent attaches (agent/uprobe_attach.h), so the floor is measured
+  // the same way; a kernel that cannot load a uprobe_multi program gets classic uprobes.
+  if (auto multi = load_empty_program(true)) probes->multi_program_.reset(*multi);
+  auto classic = load_empty_program(false);
+  if (!classic) return classic.failure();
+  probes->classic_program_.reset(*classic);
+  std::vector<UprobeSite> sites;
+  for (auto offset : offsets) sites.push_back({offset, 0});
+  auto attached =
+      attach_uprobes({probes->multi_program_.get(), probes->classic_program_.get(), false}, pid, binary, sites);
+  if (!attached) return attached.failure();
+  probes->multi_ = attached->multi;
+  probes->links_ = std::move(attached->links);
   return probes;
-}
-
-EmptyUprobes::~EmptyUprobes() {
-  for (int fd : fds_) close(fd);
-  if (prog_fd_ >= 0) close(prog_fd_);
 }
 
 // ---- calibration -----------------------------------------------------------------------------

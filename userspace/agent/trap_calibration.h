@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/uprobe_attach.h"
+#include "dwcp_observer/fd.h"
 #include "dwcp_observer/result.h"
 
 namespace dwcp::agent {
@@ -21,23 +23,25 @@ namespace dwcp::agent {
 // Uprobes on `offsets` of `binary` (file offsets), in process `pid` only, each running a BPF
 // program that does nothing (`r0 = 0; exit`). What remains of their cost is the trap: the floor
 // any uprobe-based observer pays. Uses one uprobe_multi link where the kernel has them (6.6+,
-// as the agent does), else one perf-event uprobe per offset. Detached when destroyed.
+// as the agent does), else one perf-event uprobe per offset (agent/uprobe_attach.h). Detached
+// when destroyed.
 class EmptyUprobes {
  public:
   static Result<std::unique_ptr<EmptyUprobes>> attach(int pid, const std::string& binary,
                                                       const std::vector<std::uint64_t>& offsets);
-  ~EmptyUprobes();
   EmptyUprobes(const EmptyUprobes&) = delete;
   EmptyUprobes& operator=(const EmptyUprobes&) = delete;
 
-  int program_fd() const { return prog_fd_; }
+  // The program the probes run (for its run-time stats).
+  int program_fd() const { return multi_ ? multi_program_.get() : classic_program_.get(); }
   bool multi() const { return multi_; }  // one uprobe_multi link, else perf-event uprobes
 
  private:
   EmptyUprobes() = default;
-  int prog_fd_ = -1;
+  Fd multi_program_;    // loaded for uprobe_multi links; empty where the kernel refuses the type
+  Fd classic_program_;  // for perf-event uprobes
   bool multi_ = false;
-  std::vector<int> fds_;  // the link fd, or one perf event fd per offset
+  std::vector<Link> links_;  // declared last: detached before the programs are closed
 };
 
 // ---- trap cost calibration -------------------------------------------------------------------
