@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "agent/bpf_load.h"
 #include "agent/privilege.h"
 #include "agent/syscall_filter.h"
 #include "agent/trap_calibration.h"
@@ -103,7 +104,9 @@ Result<void> Agent::start() {
   bpf_options.ringbuf_bytes = options_.ringbuf_bytes;
   bpf_options.wakeup_bytes = options_.wakeup_bytes;
   bpf_options.verbose = options_.verbose;
-  auto bpf = BpfSession::open(bpf_options);
+  // The environment's overrides (DWCP_OBSERVER_DISABLE_FEATURES, ..._PER_CHUNK_PROBES) are read
+  // here, once, with the rest of the configuration: nothing below reads the environment.
+  auto bpf = BpfSession::open(with_environment(bpf_options));
   if (!bpf) return bpf.failure().with_kind(ErrorKind::kBpf);
   bpf_ = std::move(bpf).value();
   log_.info(describe_plan(bpf_->kernel_release(), bpf_->kernel_plan()));

@@ -12,8 +12,7 @@
 
 namespace dwcp::agent {
 
-Result<std::unique_ptr<BpfSession>> BpfSession::open(const BpfOptions& given) {
-  const BpfOptions options = with_environment(given);
+Result<std::unique_ptr<BpfSession>> BpfSession::open(const BpfOptions& options) {
   route_libbpf_log(options.verbose);
   auto planned = plan_this_kernel(options);
   if (!planned) return planned.failure();

@@ -35,8 +35,9 @@ class BpfSession {
   using EventHandler = std::function<void(const dwcp_event&)>;
 
   // Probes the kernel, switches off the programs it cannot take, and loads the BPF object once.
-  // Error text says what is missing or what to do (privilege, kernel, memlock). The environment's
-  // overrides (with_environment, agent/bpf_load.h) are applied here, at the session's one entry.
+  // Error text says what is missing or what to do (privilege, kernel, memlock). `options` is the
+  // whole configuration: the caller applies the environment's overrides (with_environment,
+  // agent/bpf_load.h); nothing in the session reads the environment.
   static Result<std::unique_ptr<BpfSession>> open(const BpfOptions& options);
   // What this kernel got per job (socket bytes, probe specs, uprobe links).
   const KernelPlan& kernel_plan() const { return plan_; }
