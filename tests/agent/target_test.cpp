@@ -38,16 +38,6 @@ dwcp_event send_chunk(std::uint32_t tgid, std::int64_t stream, std::int64_t byte
   return e;
 }
 
-profile::SessionLayout session_layout() {
-  profile::SessionLayout l;
-  l.streams_off = 16;
-  l.num_streams_off = 40;
-  l.stream_id_off = 8;
-  l.sent_off = 16;
-  l.recv_off = 24;
-  return l;
-}
-
 log::Logger quiet() {
   return log::Logger([](log::Level, const std::string&) {});
 }
@@ -88,7 +78,7 @@ TEST(Target, ItsProcessesEventsFeedItsModelAndOthersDoNot) {
 
 TEST(Target, WhereDwcpsCountersAreReadChunkProbesCountNoBytes) {
   Fixture f;
-  f.attach(session_layout());
+  f.attach(testing::small_session_layout());
   f.target.handle(send_chunk(kPid, 3, 72));
   // Counted twice otherwise: once from the probe, once from DWCP's own counter.
   const std::string sent = series(f.registry, "dwcp_amst_bytes_sent_total", "stream_id=\"3\"");
