@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 // The maps of the kernel side and the loss counter over them. Userspace finds every map by the
-// name given here (agent/bpf_session.cpp, skeleton `observer`); key and value types come from the
+// name given here (agent/bpf_load.cpp, skeleton `observer`); key and value types come from the
 // contract (dwcp_observer/events.h). Included by observer.bpf.c and by the BPF unit tier's test
 // object (tests/bpf/), which thereby runs on the same maps.
 #pragma once

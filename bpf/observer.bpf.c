@@ -3,7 +3,7 @@
 // dwcp-observer's kernel side, its programs: one generic uprobe program whose behaviour per attach
 // point comes from a spec table (BPF cookie -> struct dwcp_probe_spec), and BTF-typed tracepoints
 // that count a target's TCP bytes, connections, retransmits and resets in per-CPU maps read at
-// scrape time. The agent switches programs on or off by these names (agent/bpf_session.cpp).
+// scrape time. The agent switches programs on or off by these names (agent/bpf_load.cpp).
 //  - maps.bpf.h: every map and the loss counter;
 //  - uprobe_handler.bpf.h: what one uprobe hit does (also run by the BPF unit tier, tests/bpf/);
 //  - sockets.bpf.h, connections.bpf.h: the socket and TCP counters.

@@ -29,6 +29,23 @@ AGENT = 'job=~"$job", instance=~"$instance"'  # dwcp_observer_* (the agent's own
 # dwcp_amst_streams_active (present from its first scrape), matched on instance and job.
 ON_NODE = ('and on (instance, job) group by (instance, job) '
            '(dwcp_amst_streams_active{cluster=~"$cluster", node=~"$node", job=~"$job", instance=~"$instance"})')
+# Recording rules keep cluster and node (or cluster) only: a node's ratio or quantile cannot be
+# split by agent or target afterwards. Their panels follow $job/$instance/$target to the nodes
+# (clusters) the selected agents and targets report from, through dwcp_amst_streams_active
+# (present from an agent's first scrape, forwarded by federation.yml), and show those nodes'
+# (clusters') figures.
+ON_RULE_NODE = "and on (cluster, node) group by (cluster, node) (dwcp_amst_streams_active{%s})" % NODE
+ON_RULE_CLUSTER = "and on (cluster) group by (cluster) (dwcp_amst_streams_active{%s})" % NODE
+
+
+def rule_node(name):
+    return "(%s{%s} %s)" % (name, RULE_NODE, ON_RULE_NODE)
+
+
+def rule_cluster(name):
+    return "(%s{%s} %s)" % (name, RULE_CLUSTER, ON_RULE_CLUSTER)
+
+
 # Series with a `target` label (one agent watches up to 16 processes).
 AGENT_TARGET = AGENT + ', target=~"$target"'
 # The overhead figure, the very expression of DWCPObserverProbeOverhead (and what `top` shows).
@@ -57,9 +74,9 @@ ROWS = [
          [t(f"sum by (le) (rate(dwcp_hde_compression_ratio_bucket{{{NODE}}}[{RI}]))", "{{le}}", format="heatmap")],
          {}),
         ("AMST Throughput (Mbps)", "timeseries", "Mbits",
-         "Payload bytes AMST sends and receives, in megabits per second over 5m (recording rules over dwcp_amst_bytes_sent_total / _received_total, whose per-stream series stay in the cluster's Prometheus; cluster-level: $job/$instance/$target do not apply).",
-         [t(f"cluster_node:dwcp_amst_throughput_megabits:rate5m{{{RULE_NODE}}}", "sent {{cluster}}/{{node}}"),
-          t(f"cluster_node:dwcp_amst_received_megabits:rate5m{{{RULE_NODE}}}", "received {{cluster}}/{{node}}")], {}),
+         "Payload bytes AMST sends and receives, in megabits per second over 5m (recording rules over dwcp_amst_bytes_sent_total / _received_total, whose per-stream series stay in the cluster's Prometheus; per node: $job/$instance/$target select the nodes they report from).",
+         [t(f"{rule_node('cluster_node:dwcp_amst_throughput_megabits:rate5m')}", "sent {{cluster}}/{{node}}"),
+          t(f"{rule_node('cluster_node:dwcp_amst_received_megabits:rate5m')}", "received {{cluster}}/{{node}}")], {}),
         ("HDE Compression Efficiency", "timeseries", "percent",
          "Share of bytes HDE removed: 100 x (1 - compressed/original), from dwcp_hde_bytes_original_total and dwcp_hde_bytes_compressed_total.",
          [t(f"100 * (1 - sum by (cluster, node) (rate(dwcp_hde_bytes_compressed_total{{{NODE}}}[{RI}])) / sum by (cluster, node) (rate(dwcp_hde_bytes_original_total{{{NODE}}}[{RI}])))",
@@ -71,22 +88,22 @@ ROWS = [
     ("Performance", [
         ("Migration Performance Comparison", "timeseries", "s",
          "Migration time with DWCP (dwcp_enabled=true) against without, median and p95 over 1h (recording rules on dwcp_migration_duration_seconds).",
-         [t(f"cluster_dwcp_enabled:dwcp_migration_duration_seconds:p50_1h{{{RULE_CLUSTER}}}", "p50 {{cluster}} dwcp_enabled={{dwcp_enabled}}"),
-          t(f"cluster_dwcp_enabled:dwcp_migration_duration_seconds:p95_1h{{{RULE_CLUSTER}}}", "p95 {{cluster}} dwcp_enabled={{dwcp_enabled}}")], {}),
+         [t(f"{rule_cluster('cluster_dwcp_enabled:dwcp_migration_duration_seconds:p50_1h')}", "p50 {{cluster}} dwcp_enabled={{dwcp_enabled}}"),
+          t(f"{rule_cluster('cluster_dwcp_enabled:dwcp_migration_duration_seconds:p95_1h')}", "p95 {{cluster}} dwcp_enabled={{dwcp_enabled}}")], {}),
         ("Error Rate (5m)", "timeseries", "percentunit",
          "AMST errors per AMST operation (stream opens, sends, receives) over 5m (cluster_node:dwcp_amst_errors_per_operation:ratio_rate5m). Warning above 5%, critical above 20%.",
-         [t(f"cluster_node:dwcp_amst_errors_per_operation:ratio_rate5m{{{RULE_NODE}}}", "{{cluster}}/{{node}}")],
+         [t(f"{rule_node('cluster_node:dwcp_amst_errors_per_operation:ratio_rate5m')}", "{{cluster}}/{{node}}")],
          {"thresholds": [(None, "green"), (0.05, "orange"), (0.2, "red")]}),
         ("AMST Stream Latency (P95/P99)", "timeseries", "s",
          "95th and 99th percentile of AMST stream_duration over 10m (dwcp_amst_latency_seconds{operation=\"stream_duration\"}). Warning when p95 > 1s.",
-         [t(f"cluster_node:dwcp_amst_stream_duration_seconds:p95_10m{{{RULE_NODE}}}", "p95 {{cluster}}/{{node}}"),
-          t(f"cluster_node:dwcp_amst_stream_duration_seconds:p99_10m{{{RULE_NODE}}}", "p99 {{cluster}}/{{node}}")], {}),
+         [t(f"{rule_node('cluster_node:dwcp_amst_stream_duration_seconds:p95_10m')}", "p95 {{cluster}}/{{node}}"),
+          t(f"{rule_node('cluster_node:dwcp_amst_stream_duration_seconds:p99_10m')}", "p99 {{cluster}}/{{node}}")], {}),
         ("AMST Errors by Type", "timeseries", "ops",
          "AMST errors per second by error_type (dwcp_amst_errors_total), to see which failure drives the error rate.",
          [t(f"sum by (cluster, node, error_type) (rate(dwcp_amst_errors_total{{{NODE}}}[{RI}]))", "{{error_type}} {{cluster}}/{{node}}")], {}),
         ("HDE Operations and Success Rate", "timeseries", "percentunit",
          "Share of HDE operations that succeeded over 5m (cluster_node:dwcp_hde_operations_success:ratio_rate5m). Warning below 95%.",
-         [t(f"cluster_node:dwcp_hde_operations_success:ratio_rate5m{{{RULE_NODE}}}", "{{cluster}}/{{node}}")],
+         [t(f"{rule_node('cluster_node:dwcp_hde_operations_success:ratio_rate5m')}", "{{cluster}}/{{node}}")],
          {"thresholds": [(None, "red"), (0.95, "green")], "min": 0, "max": 1}),
         ("Kernel TCP Throughput (observer)", "timeseries", "Bps",
          "Bytes on the target's TCP sockets as the kernel counts them (tracepoints, headers excluded), per pid. Compare with AMST Throughput: a gap means probes miss calls.",
@@ -106,20 +123,20 @@ ROWS = [
     ("Business", [
         ("Bandwidth Savings Calculator", "stat", "Mbits",
          "WAN bandwidth HDE compression saves right now, in megabits per second (original minus compressed bytes over 5m).",
-         [t(f"sum(cluster_node:dwcp_hde_bandwidth_saved_megabits:rate5m{{{RULE_NODE}}})", "saved")], {}),
+         [t(f"sum({rule_node('cluster_node:dwcp_hde_bandwidth_saved_megabits:rate5m')})", "saved")], {}),
         ("Daily Bandwidth Savings (TB)", "stat", "dectbytes",
          "Terabytes not sent over the last 24h: by HDE compression, and by federation baseline reuse (dwcp_federation_bandwidth_saved_bytes_total).",
-         [t(f"sum(cluster:dwcp_hde_bandwidth_saved_terabytes:increase24h{{{RULE_CLUSTER}}})", "HDE"),
-          t(f"sum(cluster:dwcp_federation_bandwidth_saved_terabytes:increase24h{{{RULE_CLUSTER}}})", "federation")], {}),
+         [t(f"sum({rule_cluster('cluster:dwcp_hde_bandwidth_saved_terabytes:increase24h')})", "HDE"),
+          t(f"sum({rule_cluster('cluster:dwcp_federation_bandwidth_saved_terabytes:increase24h')})", "federation")], {}),
         ("Estimated Daily Cost Savings (USD)", "stat", "currencyUSD",
          "Saved gigabytes over 24h times 0.02 USD/GB, the original's assumed egress price (cluster:dwcp_hde_cost_savings_usd:increase24h).",
-         [t(f"sum(cluster:dwcp_hde_cost_savings_usd:increase24h{{{RULE_CLUSTER}}})", "USD")], {}),
+         [t(f"sum({rule_cluster('cluster:dwcp_hde_cost_savings_usd:increase24h')})", "USD")], {}),
         ("Overall Compression (1h)", "stat", "none",
          "Original bytes / compressed bytes over 1h per cluster (cluster:dwcp_hde_compression_ratio:bytes_rate1h).",
-         [t(f"cluster:dwcp_hde_compression_ratio:bytes_rate1h{{{RULE_CLUSTER}}}", "ratio {{cluster}}")], {}),
+         [t(f"{rule_cluster('cluster:dwcp_hde_compression_ratio:bytes_rate1h')}", "ratio {{cluster}}")], {}),
         ("Federation Bandwidth Saved", "timeseries", "Gbits",
          "Bandwidth federation syncs save by sending deltas against shared baselines, in Gbit/s over 1h (dwcp_federation_bandwidth_saved_bytes_total).",
-         [t(f"cluster:dwcp_federation_bandwidth_saved_gigabits:rate1h{{{RULE_CLUSTER}}}", "{{cluster}}")], {}),
+         [t(f"{rule_cluster('cluster:dwcp_federation_bandwidth_saved_gigabits:rate1h')}", "{{cluster}}")], {}),
     ]),
     ("Health", [
         ("Component Health Matrix", "state-timeline", "none",
@@ -129,14 +146,14 @@ ROWS = [
         ("Migration Speedup Factor", "timeseries", "suffix:x",
          "How many times faster migrations run with DWCP, by VM type: the current gauge and its 1h average.",
          [t(f"max by (cluster, vm_type) (dwcp_migration_speedup_factor{{{CLUSTER_RAW}}})", "now {{cluster}} {{vm_type}}"),
-          t(f"cluster_vm_type:dwcp_migration_speedup_factor:avg1h{{{RULE_CLUSTER}}}", "1h avg {{cluster}} {{vm_type}}")], {}),
+          t(f"{rule_cluster('cluster_vm_type:dwcp_migration_speedup_factor:avg1h')}", "1h avg {{cluster}} {{vm_type}}")], {}),
         ("Federation Sync Performance", "timeseries", "s",
          "95th percentile of federation sync time per remote cluster over 10m (dwcp_federation_sync_duration_seconds). Warning above 2s.",
-         [t(f"cluster_remote_cluster:dwcp_federation_sync_duration_seconds:p95_10m{{{RULE_CLUSTER}}}", "{{cluster}} -> {{remote_cluster}}")], {}),
+         [t(f"{rule_cluster('cluster_remote_cluster:dwcp_federation_sync_duration_seconds:p95_10m')}", "{{cluster}} -> {{remote_cluster}}")], {}),
         ("Components Down / Degraded", "stat", "short",
          "How many components are down or degraded per node now (recording rules over dwcp_system_component_health).",
-         [t(f"sum(cluster_node:dwcp_system_components_down:count{{{RULE_NODE}}})", "down"),
-          t(f"sum(cluster_node:dwcp_system_components_degraded:count{{{RULE_NODE}}})", "degraded")],
+         [t(f"sum({rule_node('cluster_node:dwcp_system_components_down:count')})", "down"),
+          t(f"sum({rule_node('cluster_node:dwcp_system_components_degraded:count')})", "degraded")],
          {"thresholds": [(None, "green"), (1, "red")]}),
         ("Observer Target Up", "state-timeline", "none",
          "1 while the agent sees its DWCP process (dwcp_observer_target_up), 0 once it is gone. Alert DWCPObserverTargetDown.",
@@ -170,22 +187,22 @@ ROWS = [
     ("SLA", [
         ("System Availability (SLA 99.9%)", "stat", "percentunit",
          "Share of component-time up (degraded counts as up) over 14 days (fits a 15-day retention), per cluster (cluster:dwcp_system_component_availability:avg14d). SLA 99.9%.",
-         [t(f"cluster:dwcp_system_component_availability:avg14d{{{RULE_CLUSTER}}}", "{{cluster}}")],
+         [t(f"{rule_cluster('cluster:dwcp_system_component_availability:avg14d')}", "{{cluster}}")],
          {"thresholds": [(None, "red"), (0.999, "green")], "decimals": 3}),
         ("Average Migration Time (SLA < 5 min)", "stat", "s",
          "Mean migration time over 24h per cluster (cluster:dwcp_migration_duration_seconds:avg24h). SLA: below 300s.",
-         [t(f"cluster:dwcp_migration_duration_seconds:avg24h{{{RULE_CLUSTER}}}", "{{cluster}}")],
+         [t(f"{rule_cluster('cluster:dwcp_migration_duration_seconds:avg24h')}", "{{cluster}}")],
          {"thresholds": [(None, "green"), (300, "red")]}),
         ("Overall Error Rate (SLA < 1%)", "stat", "percentunit",
          "AMST errors per AMST operation (stream opens, sends, receives) over 24h per cluster (cluster:dwcp_amst_errors_per_operation:ratio_rate24h). SLA: below 1%.",
-         [t(f"cluster:dwcp_amst_errors_per_operation:ratio_rate24h{{{RULE_CLUSTER}}}", "{{cluster}}")],
+         [t(f"{rule_cluster('cluster:dwcp_amst_errors_per_operation:ratio_rate24h')}", "{{cluster}}")],
          {"thresholds": [(None, "green"), (0.01, "red")], "decimals": 2}),
         ("Mean Compression Ratio (24h)", "stat", "none",
          "Mean HDE compression ratio over 24h per cluster (cluster:dwcp_hde_compression_ratio:avg24h).",
-         [t(f"cluster:dwcp_hde_compression_ratio:avg24h{{{RULE_CLUSTER}}}", "{{cluster}}")], {"decimals": 2}),
+         [t(f"{rule_cluster('cluster:dwcp_hde_compression_ratio:avg24h')}", "{{cluster}}")], {"decimals": 2}),
         ("Availability (5m)", "timeseries", "percentunit",
          "Share of component-time up over the last 5m per node (cluster_node:dwcp_system_component_availability:avg5m): the short-term view of the 30-day SLA.",
-         [t(f"cluster_node:dwcp_system_component_availability:avg5m{{{RULE_NODE}}}", "{{cluster}}/{{node}}")],
+         [t(f"{rule_node('cluster_node:dwcp_system_component_availability:avg5m')}", "{{cluster}}/{{node}}")],
          {"thresholds": [(None, "red"), (0.999, "green")], "min": 0, "max": 1}),
     ]),
 ]

@@ -26,6 +26,10 @@ enum class ErrorKind {
   kPrivilege,  // missing capabilities
   kListen,     // cannot listen on the address
   kBpf,        // BPF load or attach failed
+  // Reading a target's executable (agent/executable_loader.h): each is its own refusal there.
+  kStuck,                // did not finish before its deadline (a stalled file system?)
+  kUntrustedFileSystem,  // on a file system whose owners the kernel cannot vouch for (FUSE, NFS, ...)
+  kStopped,              // the agent was told to stop while waiting: nothing failed
 };
 
 struct Error {

@@ -1,4 +1,4 @@
-// Link (agent/bpf_session.h) owns a kernel link and, on kernels without attach cookies, the site's
+// Link (agent/uprobe_attach.h) owns a kernel link and, on kernels without attach cookies, the site's
 // entry in the {tgid, address} -> spec map: the entry must go with the link, also through a move
 // assignment (it once stayed behind, and the moved-from object's destructor deleted the entry of a
 // live uprobe). Needs CAP_BPF for the map; skipped (77) without it, failed under CI=true.
@@ -7,7 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "agent/bpf_session.h"
+#include "agent/uprobe_attach.h"
 
 namespace dwcp::agent {
 namespace {

@@ -67,11 +67,11 @@ TEST(ExecutableLoader, ReadsThePackageOfDwcpOnly) {
     Child child(fixture(name));
     auto process = inspect_process(child.pid());
     ASSERT_TRUE(process) << process.error();
-    LoadOutcome outcome = loader.load({child.pid(), process->exe, kPackage, true});
-    ASSERT_TRUE(outcome.loaded) << name << ": " << outcome.error;
-    EXPECT_TRUE(outcome.loaded->binary()) << name;
-    EXPECT_EQ(outcome.loaded->has_package, std::string(name) != "not-dwcp") << name;
-    EXPECT_EQ(outcome.loaded->file->identity().ino, process->exe.ino);
+    Result<LoadedExecutable> loaded = loader.load({child.pid(), process->exe, kPackage, true});
+    ASSERT_TRUE(loaded) << name << ": " << loaded.error();
+    EXPECT_TRUE(loaded->binary()) << name;
+    EXPECT_EQ(loaded->has_package, std::string(name) != "not-dwcp") << name;
+    EXPECT_EQ(loaded->file->identity().ino, process->exe.ino);
   }
   EXPECT_TRUE(loader.stuck().empty());
 }
@@ -83,10 +83,10 @@ TEST(ExecutableLoader, RefusesAFileOtherThanTheOneJudged) {
   FileIdentity judged = process->exe;
   judged.ino += 1;  // as if the process had execve()d another file since
   ExecutableLoader loader(std::chrono::seconds(30));
-  LoadOutcome outcome = loader.load({child.pid(), judged, kPackage, false});
-  EXPECT_FALSE(outcome.loaded);
-  EXPECT_EQ(outcome.refusal, Refusal::kUnreadable);
-  EXPECT_NE(outcome.error.find("another file"), std::string::npos) << outcome.error;
+  Result<LoadedExecutable> loaded = loader.load({child.pid(), judged, kPackage, false});
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(load_refusal(loaded.failure()), Refusal::kUnreadable);
+  EXPECT_NE(loaded.error().find("another file"), std::string::npos) << loaded.error();
 }
 
 TEST(ExecutableLoader, AKnownExecutableIsNotParsedAgainButStillOpenedAndChecked) {
@@ -94,23 +94,23 @@ TEST(ExecutableLoader, AKnownExecutableIsNotParsedAgainButStillOpenedAndChecked)
   Child first(fixture("dwcp-fixture"));
   auto judged = inspect_process(first.pid());
   ASSERT_TRUE(judged) << judged.error();
-  LoadOutcome read = loader.load({first.pid(), judged->exe, kPackage, true});
-  ASSERT_TRUE(read.loaded) << read.error;
+  Result<LoadedExecutable> read = loader.load({first.pid(), judged->exe, kPackage, true});
+  ASSERT_TRUE(read) << read.error();
   EXPECT_EQ(loader.cached(), 1u);
 
   // A restart of the same file: the parse is the one kept, the file its own descriptor.
   Child restart(fixture("dwcp-fixture"));
-  LoadOutcome again = loader.load({restart.pid(), judged->exe, kPackage, true});
-  ASSERT_TRUE(again.loaded) << again.error;
-  EXPECT_TRUE(again.loaded->has_package);
-  ASSERT_TRUE(again.loaded->binary());
-  EXPECT_EQ(again.loaded->binary()->function_names(), read.loaded->binary()->function_names());
-  EXPECT_NE(again.loaded->file.get(), read.loaded->file.get());
-  EXPECT_EQ(again.loaded->parsed.get(), read.loaded->parsed.get());  // shared, not copied
+  Result<LoadedExecutable> again = loader.load({restart.pid(), judged->exe, kPackage, true});
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_TRUE(again->has_package);
+  ASSERT_TRUE(again->binary());
+  EXPECT_EQ(again->binary()->function_names(), read->binary()->function_names());
+  EXPECT_NE(again->file.get(), read->file.get());
+  EXPECT_EQ(again->parsed.get(), read->parsed.get());  // shared, not copied
   EXPECT_EQ(loader.cached(), 1u);
   // The DWARF is read when first asked for, once, from the copy the first read kept.
-  ASSERT_TRUE(read.loaded->dwarf()) << read.loaded->dwarf().error();
-  EXPECT_EQ(&again.loaded->dwarf(), &read.loaded->dwarf());
+  ASSERT_TRUE(read->dwarf()) << read->dwarf().error();
+  EXPECT_EQ(&again->dwarf(), &read->dwarf());
 
   // A process judged by the known file's identity that runs another file by the time it is
   // opened (it execve()d a copy): the kept parse does not stand in for what it runs.
@@ -120,11 +120,19 @@ TEST(ExecutableLoader, AKnownExecutableIsNotParsedAgainButStillOpenedAndChecked)
   ASSERT_EQ(std::system(("cp " + fixture("dwcp-fixture") + " " + copy).c_str()), 0);
   {
     Child other(copy);
-    LoadOutcome swapped = loader.load({other.pid(), judged->exe, kPackage, true});
-    EXPECT_FALSE(swapped.loaded);
-    EXPECT_NE(swapped.error.find("another file"), std::string::npos) << swapped.error;
+    Result<LoadedExecutable> swapped = loader.load({other.pid(), judged->exe, kPackage, true});
+    ASSERT_FALSE(swapped);
+    EXPECT_NE(swapped.error().find("another file"), std::string::npos) << swapped.error();
   }
   std::system(("rm -rf " + dir).c_str());
+}
+
+// Discovery counts a failed read under the refusal its kind names (dwcp_observer_discovery_refused_total).
+TEST(ExecutableLoader, EachFailureKindCountsAsItsRefusal) {
+  EXPECT_EQ(load_refusal(Error{"past the deadline", 0, ErrorKind::kStuck}), Refusal::kStuck);
+  EXPECT_EQ(load_refusal(Error{"stopped", 0, ErrorKind::kStopped}), Refusal::kStuck);
+  EXPECT_EQ(load_refusal(Error{"fuse", 0, ErrorKind::kUntrustedFileSystem}), Refusal::kFileSystem);
+  EXPECT_EQ(load_refusal(Error{"gone", 0, ErrorKind::kTarget}), Refusal::kUnreadable);
 }
 
 TEST(ExecutableLoader, StopEndsTheWait) {
@@ -133,10 +141,11 @@ TEST(ExecutableLoader, StopEndsTheWait) {
   ASSERT_TRUE(process) << process.error();
   std::atomic<bool> stop{true};
   ExecutableLoader loader(std::chrono::seconds(30));
-  LoadOutcome outcome = loader.load({child.pid(), process->exe, kPackage, false}, &stop);
+  Result<LoadedExecutable> loaded = loader.load({child.pid(), process->exe, kPackage, false}, &stop);
   // Either the read beat the first look at the flag, or the wait ended on it.
-  if (!outcome.loaded) {
-    EXPECT_TRUE(outcome.stopped);
+  if (!loaded) {
+    EXPECT_EQ(loaded.failure().kind, ErrorKind::kStopped);
+    EXPECT_EQ(load_refusal(loaded.failure()), Refusal::kStuck);
   }
 }
 

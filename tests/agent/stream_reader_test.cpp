@@ -13,19 +13,10 @@
 #include "agent/decoder.h"
 #include "agent/stream_reader.h"
 #include "agent/target_reads.h"
+#include "word_memory.h"
 
 namespace dwcp::agent {
 namespace {
-
-profile::SessionLayout layout() {
-  profile::SessionLayout l;
-  l.streams_off = 16;
-  l.num_streams_off = 40;
-  l.stream_id_off = 8;
-  l.sent_off = 16;
-  l.recv_off = 24;
-  return l;
-}
 
 // Sparse fake memory: 8-byte words by address.
 struct FakeMemory : MemoryReader {
@@ -73,7 +64,7 @@ struct Harness {
   Harness() {
     auto fake = std::make_unique<FakeMemory>();
     memory = fake.get();
-    tracker = std::make_unique<SessionTracker>(std::move(fake), layout(), metrics.target(1),
+    tracker = std::make_unique<SessionTracker>(std::move(fake), testing::small_session_layout(), metrics.target(1),
                                                log::Logger([this](log::Level level, const std::string& m) {
                                                  logs.push_back(m);
                                                  levels.push_back(level);
@@ -109,7 +100,7 @@ TEST(StreamTable, ReadsAndBoundsUntrustedTables) {
   FakeMemory memory;
   memory.session(0x10000, 0x20000, {0x30000, 0x30100}, 2);
   memory.set(0x30100, 1, 500, 7);
-  Result<StreamTable> table = read_stream_table(memory, layout(), 0x10000);
+  Result<StreamTable> table = read_stream_table(memory, testing::small_session_layout(), 0x10000);
   ASSERT_TRUE(table) << table.error();
   ASSERT_EQ(table->streams.size(), 2u);
   EXPECT_EQ(table->streams[1].id, 1);
@@ -117,17 +108,17 @@ TEST(StreamTable, ReadsAndBoundsUntrustedTables) {
   EXPECT_EQ(table->streams[1].received, 7u);
 
   memory.words[0x10000 + 24] = 3;  // len > cap
-  table = read_stream_table(memory, layout(), 0x10000);
+  table = read_stream_table(memory, testing::small_session_layout(), 0x10000);
   ASSERT_FALSE(table);
   EXPECT_NE(table.error().find("implausible"), std::string::npos) << table.error();
   memory.words[0x10000 + 24] = 2;
   memory.words[0x20000 + 8] = 0x30101;  // misaligned stream pointer
-  EXPECT_FALSE(read_stream_table(memory, layout(), 0x10000));
+  EXPECT_FALSE(read_stream_table(memory, testing::small_session_layout(), 0x10000));
   memory.words[0x20000 + 8] = 0x30100;
   memory.words[0x30100 + 8] = static_cast<std::uint64_t>(-1);  // negative id: freed or wrong layout
-  EXPECT_FALSE(read_stream_table(memory, layout(), 0x10000));
-  EXPECT_FALSE(read_stream_table(memory, layout(), 0));
-  table = read_stream_table(memory, layout(), 0x90000);  // unmapped: the read's errno travels
+  EXPECT_FALSE(read_stream_table(memory, testing::small_session_layout(), 0x10000));
+  EXPECT_FALSE(read_stream_table(memory, testing::small_session_layout(), 0));
+  table = read_stream_table(memory, testing::small_session_layout(), 0x90000);  // unmapped: the read's errno travels
   ASSERT_FALSE(table);
   EXPECT_EQ(table.failure().code, EFAULT);
 }
@@ -137,11 +128,11 @@ TEST(StreamTable, ReadsAtMostTheBound) {
   std::vector<std::uint64_t> streams;
   for (int i = 0; i < 100; ++i) streams.push_back(0x40000 + 0x100 * i);
   memory.session(0x10000, 0x20000, streams, 100);
-  Result<StreamTable> table = read_stream_table(memory, layout(), 0x10000, 64);
+  Result<StreamTable> table = read_stream_table(memory, testing::small_session_layout(), 0x10000, 64);
   ASSERT_TRUE(table) << table.error();
   EXPECT_EQ(table->length, 100u);
   EXPECT_EQ(table->streams.size(), 64u);
-  table = read_stream_table(memory, layout(), 0x10000);
+  table = read_stream_table(memory, testing::small_session_layout(), 0x10000);
   ASSERT_TRUE(table) << table.error();
   EXPECT_EQ(table->streams.size(), 100u);
 }
@@ -157,14 +148,15 @@ TEST(StreamTable, ProcessVmReadvReadsThisProcess) {
     std::int64_t num;
   } session{{0, 0}, reinterpret_cast<std::uint64_t>(table), 1, 1, 1};
   ProcessMemory memory(getpid());
-  const Result<StreamTable> out = read_stream_table(memory, layout(), reinterpret_cast<std::uint64_t>(&session));
+  const Result<StreamTable> out =
+      read_stream_table(memory, testing::small_session_layout(), reinterpret_cast<std::uint64_t>(&session));
   ASSERT_TRUE(out) << out.error();
   ASSERT_EQ(out->streams.size(), 1u);
   EXPECT_EQ(out->streams[0].id, 3);
   EXPECT_EQ(out->streams[0].sent, 1234u);
   EXPECT_EQ(out->streams[0].received, 99u);
   // An address this process has not mapped: the kernel's errno, in the message and the error.
-  const Result<StreamTable> unmapped = read_stream_table(memory, layout(), 0x1000);
+  const Result<StreamTable> unmapped = read_stream_table(memory, testing::small_session_layout(), 0x1000);
   ASSERT_FALSE(unmapped);
   EXPECT_EQ(unmapped.failure().code, EFAULT) << unmapped.error();
   EXPECT_NE(unmapped.error().find("process_vm_readv"), std::string::npos) << unmapped.error();
@@ -311,7 +303,7 @@ namespace {
 // The shipped layout's optional fields at their DWCP offsets: activeStreams @96, started @240,
 // StreamConn.reconnects @72 (4-byte fields, stored in their own words here).
 profile::SessionLayout full_layout() {
-  profile::SessionLayout l = layout();
+  profile::SessionLayout l = testing::small_session_layout();
   l.active_off = 96;
   l.started_off = 240;
   l.reconnects_off = 72;

@@ -10,7 +10,8 @@ Neither Grafana nor its dashboard linter can be installed here, so this applies 
 - every panel: datasource ${datasource} (panel and targets), a unit, a description, targets;
 - every range selector is [$__rate_interval]; a counter (`_total`) appears only inside rate(),
   irate() or increase(); every selector filters by a template variable;
-- every metric name is one of the 21 DWCP families, the agent's own families, or a recording rule.
+- every metric name is one of the 21 DWCP families, the agent's own families (both read from the
+  catalogue's sources, userspace/model/families.cpp and observer_families.cpp), or a recording rule.
 
 Expressions are parsed roughly with regexes (strings and label matchers removed first).
 Usage: check_dashboard.py [REPO_ROOT]
@@ -26,30 +27,11 @@ ROOT = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__
 DASHBOARD = ROOT / "dashboards/dwcp-observer.json"
 RECORDING_RULES = ROOT / "configs/prometheus/dwcp-recording-rules.yml"
 
-FAMILIES_21 = {
-    "dwcp_amst_streams_active": "gauge", "dwcp_amst_streams_total": "counter",
-    "dwcp_amst_bytes_sent_total": "counter", "dwcp_amst_bytes_received_total": "counter",
-    "dwcp_amst_errors_total": "counter", "dwcp_amst_latency_seconds": "histogram",
-    "dwcp_amst_bandwidth_utilization_percent": "gauge", "dwcp_hde_compression_ratio": "histogram",
-    "dwcp_hde_operations_total": "counter", "dwcp_hde_delta_hit_rate_percent": "gauge",
-    "dwcp_hde_baseline_count": "gauge", "dwcp_hde_dictionary_efficiency_percent": "gauge",
-    "dwcp_hde_bytes_original_total": "counter", "dwcp_hde_bytes_compressed_total": "counter",
-    "dwcp_migration_duration_seconds": "histogram", "dwcp_migration_speedup_factor": "gauge",
-    "dwcp_federation_sync_duration_seconds": "histogram",
-    "dwcp_federation_bandwidth_saved_bytes_total": "counter", "dwcp_system_component_health": "gauge",
-    "dwcp_system_config_enabled": "gauge", "dwcp_system_version_info": "gauge",
-}
-OBSERVER_FAMILIES = {
-    "dwcp_observer_build_info", "dwcp_observer_target_up", "dwcp_observer_probes_attached",
-    "dwcp_observer_events_total", "dwcp_observer_events_lost_total", "dwcp_observer_labels_overflow_total",
-    "dwcp_observer_invalid_events_total", "dwcp_observer_tcp_bytes_sent_total",
-    "dwcp_observer_tcp_bytes_received_total", "dwcp_observer_tcp_retransmits_total",
-    "dwcp_observer_tcp_resets_total", "dwcp_observer_tcp_connections_opened_total",
-    "dwcp_observer_tcp_connections_closed_total", "dwcp_observer_tcp_srtt_seconds",
-    "dwcp_observer_probe_hits_total", "dwcp_observer_probe_overhead_seconds_total",
-    "dwcp_observer_probe_overhead_ratio", "dwcp_observer_probe_state", "dwcp_observer_probe_sample_ratio",
-    "dwcp_observer_targets_attached",
-}
+# The one catalogue of families: the model's table (userspace/model/families.cpp: the 21 dwcp_*
+# families) and the agent's own (userspace/model/observer_families.cpp: dwcp_observer_*), read
+# from their sources so that a family added there is known here without a second list.
+CATALOGUE = ROOT / "userspace/model/families.cpp"
+OBSERVER_CATALOGUE = ROOT / "userspace/model/observer_families.cpp"
 ROWS = ["Real-time", "Performance", "Business", "Health", "SLA"]
 ORIGINAL_PANELS = {
     "Real-time": ["AMST Active Streams", "AMST Bandwidth Utilization", "HDE Compression Ratio Distribution",
@@ -73,9 +55,23 @@ def fail(message):
     errors.append(message)
 
 
+def catalogue():
+    """{family: type} from the catalogue's two tables: rows `{"name", Kind::gauge, ...` and
+    `{"name", T::kGauge, ...`. Fails if a table yields fewer rows than it holds (its format
+    changed), rather than checking against a short list."""
+    dwcp = dict(re.findall(r'\{"(dwcp_[a-z0-9_]+)",\s*Kind::(\w+)', CATALOGUE.read_text()))
+    observer = {name: kind.lower() for name, kind in
+                re.findall(r'\{"(dwcp_observer_[a-z0-9_]+)",\s*T::k(\w+)', OBSERVER_CATALOGUE.read_text())}
+    if len([f for f in dwcp if not f.startswith("dwcp_observer_")]) != 21:
+        fail(f"{CATALOGUE.name}: found {len(dwcp)} dwcp_* rows, want the 21 DWCP families (table format changed?)")
+    if len(observer) < 30:
+        fail(f"{OBSERVER_CATALOGUE.name}: found only {len(observer)} dwcp_observer_* rows (table format changed?)")
+    return {**dwcp, **observer}
+
+
 def known_metrics():
-    names = set(OBSERVER_FAMILIES)
-    for family, kind in FAMILIES_21.items():
+    names = set()
+    for family, kind in catalogue().items():
         names.add(family)
         if kind == "histogram":
             names.update(family + suffix for suffix in ("_bucket", "_sum", "_count"))

@@ -65,6 +65,9 @@ def main():
         (root / "dashboards").mkdir()
         (root / "configs/prometheus").mkdir(parents=True)
         shutil.copy(ROOT / "configs/prometheus/dwcp-recording-rules.yml", root / "configs/prometheus/")
+        (root / "userspace/model").mkdir(parents=True)
+        for source in ("families.cpp", "observer_families.cpp"):
+            shutil.copy(ROOT / "userspace/model" / source, root / "userspace/model/")
         original = json.loads((ROOT / "dashboards/dwcp-observer.json").read_text())
         for name, (apply, expected) in MUTATIONS.items():
             dashboard = json.loads(json.dumps(original))
@@ -76,7 +79,18 @@ def main():
                 failures += 1
             else:
                 print(f"ok: mutation {name!r} caught")
-    print(f"{len(MUTATIONS) + 1 - failures} passed, {failures} failed")
+        # The family list comes from the catalogue's sources: a table the checker can no longer
+        # read fails, rather than leaving it a short list.
+        (root / "dashboards/dwcp-observer.json").write_text(json.dumps(original))
+        catalogue = root / "userspace/model/observer_families.cpp"
+        catalogue.write_text(catalogue.read_text().replace("T::k", "Type::k"))
+        result = run(root)
+        if result.returncode == 0 or "table format changed" not in result.stdout:
+            print(f"FAIL: mutation 'catalogue unreadable' not caught:\n{result.stdout}{result.stderr}")
+            failures += 1
+        else:
+            print("ok: mutation 'catalogue unreadable' caught")
+    print(f"{len(MUTATIONS) + 2 - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 

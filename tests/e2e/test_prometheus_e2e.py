@@ -45,10 +45,13 @@ CLUSTER, NODE = "e2e", "n1"
 FIXTURE_ARGS = ["--workload", "all", "--fail-every", "7", "--transfers", "0", "--duration", "90s",
                 "--rate", "5", "--streams", "4"]
 
-# Series that cannot exist with this workload, each with its reason. Empty on purpose: the
-# workload exercises every subsystem the dashboard and the rules look at.
-PANELS_ALLOWED_EMPTY = []
-RECORDING_RULES_ALLOWED_EMPTY = []
+# Series that cannot exist with this workload, each with its reason. The workload exercises every
+# subsystem the dashboard and the rules look at, but it runs one AMST session for the whole run:
+# a stream's lifetime (stream_duration, observed at its session's Close) ends only after the
+# queries, so the stream-lifetime quantiles have no sample (before, histogram_quantile of an
+# empty window gave NaN, which these scripts took for data).
+PANELS_ALLOWED_EMPTY = [r"AMST Stream Latency \(P95/P99\)"]
+RECORDING_RULES_ALLOWED_EMPTY = [r"^cluster_node:dwcp_amst_stream_duration_seconds:p9[59]_10m$"]
 
 # panel_queries.py puts 1m for $__rate_interval (what Grafana computes for the shipped 15 s scrape:
 # max(4 x scrape, scrape + interval)). rate() over 1m needs two samples of each series: 2 s at a 1 s

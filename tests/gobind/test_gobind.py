@@ -8,11 +8,18 @@ API over libdwcp_hooks.
   exposition (tests/parity proves those C++ calls equal to the decoded BPF events).
 - LiveAgent: the agent attached to a DWCP fixture run, and the Go API told that run's ground truth
   as a transport integration reports it, serve equal AMST families, series for series.
+- LiveFamilies: the fixture built with -tags dwcp_hooks is DWCP switched over to the package (the
+  original API called at DWCP's integration points, /metrics served by the process itself); the
+  agent attached to that very process serves the same 21 families, family by family
+  (LiveFamilies.RULES says how each is compared, docs/go-fallback.md why).
 
 Without the toolchain (no archive reachable) a test fails under CI=true and is skipped otherwise,
 like the Go matrix; the live test needs root and BPF (harness.require_bpf)."""
+import json
+import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,7 +28,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from harness import (IN_CI, SOURCE_DIR, AgentProcess, AgentTestCase, Fixture, parse_exposition,  # noqa: E402
-                     require_bpf, terminate, wait_for, wait_for_transfer)
+                     require_bpf, terminate, value, wait_for, wait_for_transfer)
 
 GO_VERSION = os.environ.get("DWCP_GO_VERSION", "1.19")
 GO_CACHE = os.environ.get("DWCP_GO_CACHE", "/var/cache/dwcp-observer/go")
@@ -29,6 +36,7 @@ BUILD_DIR = os.environ.get("DWCP_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
 REPLAY_CPP = os.environ.get("DWCP_REPLAY_CALLS_BIN", "")
 PACKAGE_DIR = os.path.join(SOURCE_DIR, "bindings", "go", "dwcpmetrics")
 SCRIPT = os.path.join(PACKAGE_DIR, "testdata", "parity_calls.txt")
+FIXTURE_SRC = os.path.join(SOURCE_DIR, "tests", "fixtures", "dwcp")
 HOOKS_LIB_DIR = os.path.join(BUILD_DIR, "userspace", "hooks")
 # The families a fixture run's ground truth defines for a transport integration (replayTruth).
 AMST_FAMILIES = ("dwcp_amst_bytes_sent_total", "dwcp_amst_bytes_received_total", "dwcp_amst_streams_total",
@@ -67,6 +75,37 @@ def build_replay(directory, version="1.19", tags=()):
                ["-o", path, "./cmd/dwcp-metrics-replay"], env, go_bin)
     if build.returncode != 0:
         raise AssertionError("go build failed:\n" + build.stderr)
+    return path, env
+
+
+def build_hooked_fixture(directory, version="1.19"):
+    """The DWCP fixture switched over to the package: built with -tags dwcp_hooks against the
+    build tree's hook library, DWCP's integration points (dwcp_hooks.patch) applied to copies of
+    the sources they touch and swapped in with -overlay (the checkout stays the plain fixture),
+    its module file plus the package (go.hooks.mod, copied: `go build` may rewrite it)."""
+    go_bin, env = go_env(version)
+    patch = os.path.join(FIXTURE_SRC, "dwcp_hooks.patch")
+    with open(patch) as f:
+        touched = [line[len("+++ b/"):].strip() for line in f if line.startswith("+++ b/")]
+    patched = os.path.join(directory, "patched")
+    for path in touched:
+        os.makedirs(os.path.dirname(os.path.join(patched, path)), exist_ok=True)
+        shutil.copyfile(os.path.join(FIXTURE_SRC, path), os.path.join(patched, path))
+    apply = subprocess.run(["git", "apply", patch], cwd=patched, capture_output=True, text=True)
+    if apply.returncode != 0:
+        raise AssertionError("dwcp_hooks.patch no longer applies to the fixture (regenerate it):\n" + apply.stderr)
+    overlay = os.path.join(directory, "overlay.json")
+    with open(overlay, "w") as f:
+        json.dump({"Replace": {os.path.join(FIXTURE_SRC, p): os.path.join(patched, p) for p in touched}}, f)
+    modfile = os.path.join(directory, "go.hooks.mod")
+    with open(os.path.join(FIXTURE_SRC, "go.hooks.mod")) as src, open(modfile, "w") as dst:
+        dst.write(src.read().replace("=> ../../../bindings/go/dwcpmetrics", "=> " + PACKAGE_DIR))
+    path = os.path.join(directory, "dwcp-fixture-hooked")
+    build = subprocess.run([go_bin, "build", "-buildvcs=false", "-modfile=" + modfile, "-overlay=" + overlay,
+                            "-tags", "dwcp_hooks", "-o", path, "./cmd/dwcp-fixture"], cwd=FIXTURE_SRC, env=env,
+                           capture_output=True, text=True)
+    if build.returncode != 0:
+        raise AssertionError("go build -tags dwcp_hooks failed:\n" + build.stderr)
     return path, env
 
 
@@ -170,6 +209,143 @@ class LiveAgent(AgentTestCase):
         for family in AMST_FAMILIES:
             self.assertEqual({k: v for k, v in agent_series.items() if k[0] == family},
                              {k: v for k, v in go_series.items() if k[0] == family}, family + ": agent vs Go")
+
+
+def declared_families(text):
+    """{family: type} of the dwcp_* families an exposition declares (# TYPE), the agent's own
+    dwcp_observer_* left out: the list is derived, never written here."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if line.startswith("# TYPE dwcp_") and not parts[2].startswith("dwcp_observer_"):
+            out[parts[2]] = parts[3]
+    return out
+
+
+def series(samples, name):
+    return {labels: v for (n, labels), v in samples.items() if n == name}
+
+
+class LiveFamilies(AgentTestCase):
+    """The agent on the hooked fixture against the fixture's own /metrics, every dwcp_* family.
+
+    Both sides observe one run of one process. Counters and gauges must be equal series for
+    series, histograms by their `_count` (durations: the agent times entry to RET, the process
+    its own calls: two clocks) and, for the ratio histogram, buckets and `_sum` too. rules() names
+    the families where the original API and the agent count differently, and what is compared
+    there instead (docs/go-fallback.md, "How parity is proven")."""
+
+    LINK_MBPS = "1000"
+    WORKLOAD = ["--workload", "all", "--transfers", "2", "--goroutines", "2", "--streams", "3",
+                "--transfer-size", str(3 * 65536 + 1234), "--send-fail", "--reconnect"]
+
+    def compare_hde_operations(self, agent, hooked):
+        # The original API counts every compression as "encode" and every decompression as
+        # "decode", and has no call for a compression that failed.
+        def op(samples, operation, result):
+            return value(samples, "dwcp_hde_operations_total", operation=operation, result=result) or 0
+        yield "encode/success", op(agent, "encode", "success") + op(agent, "compress", "success"), \
+            op(hooked, "encode", "success")
+        for result in ("success", "failure"):
+            yield "decode/" + result, op(agent, "decode", result) + op(agent, "decompress", result), \
+                op(hooked, "decode", result)
+        yield "hooked compress/decompress/encode failures", 0, \
+            sum(op(hooked, o, r) for o, r in (("compress", "success"), ("compress", "failure"), ("decompress", "success"),
+                                              ("decompress", "failure"), ("encode", "failure")))
+
+    def compare_hit_rate(self, agent, hooked):
+        # Agent: hits over the Encodes DWCP counts; original API: over every compression
+        # reported. The delta hits behind the two rates are the same.
+        def hits(samples, encodes):
+            rate = value(samples, "dwcp_hde_delta_hit_rate_percent")
+            return None if rate is None else round(rate * encodes / 100)
+        agent_encodes = value(agent, "dwcp_hde_operations_total", operation="encode", result="success")
+        yield "delta hits", hits(agent, agent_encodes), \
+            hits(hooked, value(hooked, "dwcp_hde_operations_total", operation="encode", result="success"))
+
+    def compare_labels_only(self, name):
+        # A figure each side measures itself (a rate over its own interval, a duration on its
+        # own clock): the series must exist on both sides, the values are not comparable.
+        def compare(agent, hooked):
+            yield "series", set(series(agent, name)), set(series(hooked, name))
+        return compare
+
+    def compare_no_source(self, name):
+        # The workload gives neither side a value: no series on either.
+        def compare(agent, hooked):
+            yield "series", set(series(agent, name)), set(series(hooked, name))
+            yield "no series", 0, len(series(hooked, name))
+        return compare
+
+    def rules(self):
+        return {
+            "dwcp_hde_operations_total": self.compare_hde_operations,
+            "dwcp_hde_delta_hit_rate_percent": self.compare_hit_rate,
+            "dwcp_amst_bandwidth_utilization_percent": self.compare_labels_only("dwcp_amst_bandwidth_utilization_percent"),
+            "dwcp_migration_speedup_factor": self.compare_labels_only("dwcp_migration_speedup_factor"),
+            # A float the agent cannot read (BPF), and the fixture's HDE has no dictionary.
+            "dwcp_hde_dictionary_efficiency_percent": self.compare_no_source("dwcp_hde_dictionary_efficiency_percent"),
+        }
+
+    def differences(self, families, agent, hooked):
+        """[(family, what, agent's, hooked's)] for every comparison that fails."""
+        rules = self.rules()
+        out = []
+        for family, kind in sorted(families.items()):
+            if family in rules:
+                checks = list(rules[family](agent, hooked))
+            elif kind in ("counter", "gauge"):
+                checks = [("series", series(agent, family), series(hooked, family))]
+            elif family.endswith("_seconds"):
+                checks = [("_count", series(agent, family + "_count"), series(hooked, family + "_count"))]
+            else:
+                checks = [(part, series(agent, family + part), series(hooked, family + part))
+                          for part in ("_bucket", "_count")]
+                a, h = series(agent, family + "_sum"), series(hooked, family + "_sum")
+                # Equal up to the order of the float additions (concurrent calls).
+                if set(a) != set(h) or any(not math.isclose(a[k], h[k], rel_tol=1e-9) for k in a):
+                    checks.append(("_sum", a, h))
+            out += [(family, what, a, h) for what, a, h in checks if a != h]
+        return out
+
+    def test_the_agent_and_the_switched_over_process_serve_the_same_families(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            binary, env = build_hooked_fixture(tmp)  # before require_bpf: a stale patch fails everywhere
+            require_bpf(self)
+            port_file = os.path.join(tmp, "metrics-port")
+            environment = ["env", "DWCP_CLUSTER=live", "DWCP_NODE=n1", "DWCP_METRICS_HOST=127.0.0.1",
+                           "DWCP_METRICS_PORT_FILE=" + port_file, "DWCP_LINK_CAPACITY_MBPS=" + self.LINK_MBPS,
+                           "LD_LIBRARY_PATH=" + HOOKS_LIB_DIR]
+            # `env` execs the fixture: the PID stays the fixture's.
+            fixture = self.track(Fixture(binary, self.WORKLOAD, prefix=environment))
+            with open(port_file) as f:
+                url = "http://127.0.0.1:%d/metrics" % int(f.read())
+            agent = self.track(AgentProcess(["--pid", str(fixture.pid), "--cluster", "live", "--node", "n1",
+                                             "--link-capacity-mbps", self.LINK_MBPS]))
+            agent.wait_ready()
+            fixture.go()
+            truth = fixture.wait_done()
+            wait_for_transfer(agent.samples, truth, fixture.pid)
+
+            def scrape_hooked():
+                with urllib.request.urlopen(url, timeout=10) as r:
+                    return r.read().decode()
+            hooked_text = scrape_hooked()
+            hooked = parse_exposition(hooked_text)
+            families = declared_families(hooked_text)
+            self.assertEqual(declared_families(agent.metrics()), families, "families declared: agent vs hooked")
+            self.assertEqual(len(families), 21, sorted(families))
+            # Every family but the one no source fills has series on the hooked side.
+            for family in families:
+                if family != "dwcp_hde_dictionary_efficiency_percent":
+                    self.assertTrue(any(n.startswith(family) for n, _ in hooked), family + ": no series (hooked)")
+            # The agent's last figures (memory reads every 200 ms, Close's finals) may still be
+            # arriving: wait until nothing differs, then report what still does.
+            wait_for(lambda: not self.differences(families, agent.samples(), hooked), timeout=15)
+            diffs = self.differences(families, agent.samples(), hooked)
+            self.assertEqual(diffs, [], "\n".join("%s %s: agent %s, hooked %s" % d for d in diffs))
+            # The process's figures did not move meanwhile (it was idle after DONE).
+            self.assertEqual(parse_exposition(scrape_hooked()), hooked)
 
 
 if __name__ == "__main__":

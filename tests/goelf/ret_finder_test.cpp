@@ -3,6 +3,9 @@
 
 #include "goelf/ret_finder.h"
 
+#include <cstring>
+#include <vector>
+
 using dwcp::goelf::ByteView;
 using dwcp::goelf::find_ret_offsets;
 
@@ -117,4 +120,51 @@ TEST(RetFinder, Arm64RetsAreFoundWordByWord) {
   EXPECT_FALSE(*dwcp::goelf::starts_instruction(Arch::Arm64, view, 0x10000, 0x10006));
   EXPECT_FALSE(
       dwcp::goelf::find_ret_offsets(Arch::Arm64, dwcp::goelf::ByteView(code.data() + 16, 4), 0x10010));  // no RET
+}
+
+// The entry probe's place: the branch ending Go's stack check, in the two forms Go emits; 0 (the
+// entry) for anything else, including the form for very large frames and code that merely
+// resembles the check.
+TEST(StackCheckBranch, Amd64FormsGoEmits) {
+  using dwcp::goelf::Arch;
+  using dwcp::goelf::stack_check_branch_offset;
+  auto at = [](std::vector<uint8_t> code) {
+    return stack_check_branch_offset(Arch::Amd64, dwcp::goelf::ByteView(code.data(), code.size()));
+  };
+  // cmp 0x10(%r14),%rsp; jbe rel8 (Receive)
+  EXPECT_EQ(at({0x49, 0x3b, 0x66, 0x10, 0x76, 0x72, 0x48, 0x83, 0xec, 0x18}), 4u);
+  // cmp 0x10(%r14),%rsp; jbe rel32 (Close)
+  EXPECT_EQ(at({0x49, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0x12, 0x02, 0x00, 0x00}), 4u);
+  // lea -0x80(%rsp),%r12; cmp 0x10(%r14),%r12; jbe rel32 (Send)
+  EXPECT_EQ(at({0x4c, 0x8d, 0x64, 0x24, 0x80, 0x4d, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0x41, 0x08, 0x00, 0x00}), 9u);
+  // lea -0x140(%rsp),%r12 (disp32); cmp 0x10(%r14),%r12; jbe rel32 (MigrateVMDisk)
+  EXPECT_EQ(at({0x4c, 0x8d, 0xa4, 0x24, 0xc0, 0xfe, 0xff, 0xff, 0x4d, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0x85, 0x06, 0, 0}),
+            12u);
+  // Not the branch: the compare without a Jcc after it, a cut-off Jcc, the R12 compare without
+  // the LEAQ (R12 set some other way), a leaf function, nothing.
+  EXPECT_EQ(at({0x49, 0x3b, 0x66, 0x10, 0x48, 0x83, 0xec, 0x18}), 0u);
+  EXPECT_EQ(at({0x49, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0x12}), 0u);
+  EXPECT_EQ(at({0x4d, 0x3b, 0x66, 0x10, 0x76, 0x72}), 0u);
+  EXPECT_EQ(at({0x4c, 0x8d, 0x64, 0x24, 0x80, 0x49, 0x3b, 0x66, 0x10, 0x76, 0x72}), 0u);  // LEAQ then CMPQ SP
+  EXPECT_EQ(at({0x48, 0x89, 0x44, 0x24, 0x08, 0x31, 0xc9, 0xc3}), 0u);
+  EXPECT_EQ(at({}), 0u);
+}
+
+TEST(StackCheckBranch, Arm64FormsGoEmits) {
+  using dwcp::goelf::Arch;
+  auto at = [](std::vector<uint32_t> words) {
+    std::vector<uint8_t> code(words.size() * 4);
+    std::memcpy(code.data(), words.data(), code.size());  // little-endian host, as the target
+    return dwcp::goelf::stack_check_branch_offset(Arch::Arm64, dwcp::goelf::ByteView(code.data(), code.size()));
+  };
+  // ldr x16, [x28,#16]; cmp sp, x16; b.ls (Close, Go 1.19 and 1.27)
+  EXPECT_EQ(at({0xf9400b90, 0xeb3063ff, 0x54001569, 0xf81c0ffe}), 8u);
+  // ldr x16, [x28,#16]; sub x17, sp, #0x90; cmp x17, x16; b.ls (Send)
+  EXPECT_EQ(at({0xf9400b90, 0xd10243f1, 0xeb10023f, 0x54004189}), 12u);
+  // Not the branch: a store where the b.cond should be, sub into another register, a load into
+  // x17, the check cut off.
+  EXPECT_EQ(at({0xf9400b90, 0xeb3063ff, 0xf81c0ffe}), 0u);
+  EXPECT_EQ(at({0xf9400b90, 0xd10243f4, 0xeb10023f, 0x54004189}), 0u);
+  EXPECT_EQ(at({0xf9400b91, 0xeb3063ff, 0x54001569}), 0u);
+  EXPECT_EQ(at({0xf9400b90, 0xeb3063ff}), 0u);
 }

@@ -307,7 +307,7 @@ class MoreBadInput(AgentTestCase):
                            listen=False)
 
     def test_listen_malformed_ipv6(self):
-        # IPv6 is served (tests/model/http_server_test.cpp); a malformed address is refused.
+        # IPv6 is served (tests/http/http_server_test.cpp); a malformed address is refused.
         self.assertRefused(["--pid", "1", "--listen", "[::1"], EXIT_LISTEN, "[IPV6]:PORT", listen=False)
         self.assertRefused(["--pid", "1", "--listen", "[fe80::zz]:0"], EXIT_LISTEN, "not an IPv6 address",
                            listen=False)

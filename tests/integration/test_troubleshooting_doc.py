@@ -12,7 +12,8 @@ MESSAGE_SOURCES = ["userspace/agent/agent*.cpp", "userspace/agent/site_planner.c
                    "userspace/agent/discovery.cpp", "userspace/agent/follow_policy.cpp",
                    "userspace/agent/stream_reader.cpp", "userspace/agent/stream_sockets.cpp",
                    "userspace/agent/encoder_reader.cpp",
-                   "userspace/agent/bpf_session.cpp", "userspace/agent/main.cpp", "userspace/http/*.cpp",
+                   "userspace/agent/bpf_session.cpp", "userspace/agent/bpf_load.cpp", "userspace/agent/bpf_targets.cpp",
+                   "userspace/agent/uprobe_attach.cpp", "userspace/agent/main.cpp", "userspace/http/*.cpp",
                    "userspace/profile/*.cpp", "userspace/goelf/*.cpp"]
 # Statements that produce text a user sees: error results (Error{...}, Error::system(...)), log lines
 # (a leveled logger's log_.info(...) and the like), messages to stderr.

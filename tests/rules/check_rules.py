@@ -7,6 +7,12 @@
 - the 17 alerts of the original are all there, with their original severities;
 - every alert has, in the promtool test files, at least one case where it fires (exp_alerts not
   empty) and one where it stays quiet (exp_alerts empty);
+- every alert that divides (its expression or a recording rule it reads has a `/` by something
+  else than a number, a histogram_quantile, or a gauge the exporter computes as a quotient: a
+  name ending in _ratio or _percent) stays quiet in a case whose name starts with
+  "[zero denominator]";
+- every alert that reads a family a probe the budget may sample feeds (SAMPLED_FAMILIES) stays
+  quiet in a case whose name starts with "[probe sampled]";
 - every recording rule: a `level:metric:operations` name starting with "cluster" (the federation
   match), at least 25 of them, each evaluated by a promql_expr_test;
 - docs/deployment.md maps each of the original's 25 recording rule names to a rule that exists;
@@ -52,6 +58,20 @@ ORIGINAL_RECORDS = [
     "dwcp:efficiency:cost_savings_usd:24h", "dwcp:sla:availability:30d", "dwcp:sla:migration_time:24h",
     "dwcp:sla:compression_ratio:24h", "dwcp:sla:error_rate:24h",
 ]
+# Case-name tags (tests/rules/*.test.yml) the zero-denominator and sampled-probe checks read.
+ZERO_TAG = "[zero denominator]"
+SAMPLED_TAG = "[probe sampled]"
+# Families fed, in part, by a per-operation probe, the only kind the probe budget samples
+# (contract::kEventKinds: send, receive, encode, decode, compress_memory, compress_disk,
+# decompress; docs/metrics.md "Sampled probes"), and the agent's figures that sampling moves or
+# must not move (probes attached, lost events, the overhead it lowers). DWCP's own figures read
+# from memory (bytes per stream, streams active, hit rate, baselines) are never sampled.
+SAMPLED_FAMILIES = {
+    "dwcp_amst_latency_seconds", "dwcp_amst_errors_total", "dwcp_hde_operations_total",
+    "dwcp_hde_compression_ratio", "dwcp_hde_bytes_original_total", "dwcp_hde_bytes_compressed_total",
+    "dwcp_observer_probes_attached", "dwcp_observer_events_lost_total",
+    "dwcp_observer_probe_overhead_ratio",
+}
 RETENTION_SECONDS = 15 * 86400  # Debian's prometheus: --storage.tsdb.retention.time=15d
 UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 RECORD_NAME = re.compile(r"^cluster[a-z_]*:dwcp_[a-z0-9_]+:[a-z0-9_]+$")
@@ -73,6 +93,42 @@ def github_anchor(heading):
     text = heading.strip().lower()
     text = re.sub(r"[^\w\- ]", "", text)
     return text.replace(" ", "-")
+
+
+def strip_expr(expr):
+    """The expression without strings and label matchers (a regex may hold a '/')."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    return re.sub(r"\{[^}]*\}", " ", expr)
+
+
+def names_in(expr):
+    return set(re.findall(r"(?<![\w:])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:])", strip_expr(expr)))
+
+
+def expanded(expr, records, seen=None):
+    """The expression and those of the recording rules it reads, recursively."""
+    seen = set() if seen is None else seen
+    parts = [expr]
+    for name in names_in(expr) & records.keys() - seen:
+        seen.add(name)
+        parts += expanded(records[name]["expr"], records, seen)
+    return parts
+
+
+def divides(exprs):
+    for expr in map(strip_expr, exprs):
+        if re.search(r"/(?!\s*[0-9.]+(?:e[0-9]+)?(?![\w.]))", expr) or "histogram_quantile" in expr:
+            return True
+        if any(re.fullmatch(r"dwcp_[a-z0-9_]+_(ratio|percent)", name) for name in names_in(expr)):
+            return True
+    return False
+
+
+def reads_sampled(exprs):
+    families = set()
+    for expr in exprs:
+        families |= {re.sub(r"_(bucket|sum|count)$", "", n) for n in names_in(expr)} | names_in(expr)
+    return bool(families & SAMPLED_FAMILIES)
 
 
 def main():
@@ -117,19 +173,39 @@ def main():
     for name in OBSERVER_ALERTS - alerts.keys():
         fail(f"observer alert {name} is missing")
 
-    fires, quiet, tested_exprs = set(), set(), []
+    fires, quiet, quiet_zero, quiet_sampled, tested_exprs = set(), set(), set(), set(), []
     for path in TESTS:
         for case in load(path).get("tests", []):
+            case_name = case.get("name", "")
+            for tag in (ZERO_TAG, SAMPLED_TAG):
+                if tag in case_name and not case_name.startswith(tag):
+                    fail(f"{path.name}: case {case_name!r}: {tag} goes at the start of the name")
             for check in case.get("alert_rule_test", []):
                 (fires if check.get("exp_alerts") else quiet).add(check["alertname"])
+                if not check.get("exp_alerts"):
+                    if case_name.startswith(ZERO_TAG):
+                        quiet_zero.add(check["alertname"])
+                    if case_name.startswith(SAMPLED_TAG):
+                        quiet_sampled.add(check["alertname"])
                 if check["alertname"] not in alerts:
                     fail(f"{path.name}: tests unknown alert {check['alertname']}")
             tested_exprs += [check["expr"] for check in case.get("promql_expr_test", [])]
-    for name in alerts:
+    dividing, sampled = [], []
+    for name, rule in alerts.items():
         if name not in fires:
             fail(f"{name}: no test case where it fires")
         if name not in quiet:
             fail(f"{name}: no test case where it stays quiet")
+        exprs = expanded(rule["expr"], records)
+        if divides(exprs):
+            dividing.append(name)
+            if name not in quiet_zero:
+                fail(f"{name}: divides, but no \"{ZERO_TAG} ...\" case where it stays quiet")
+        if reads_sampled(exprs):
+            sampled.append(name)
+            if name not in quiet_sampled:
+                fail(f"{name}: reads a family a sampled probe feeds, but no \"{SAMPLED_TAG} ...\" case "
+                     "where it stays quiet")
 
     if len(records) < 25:
         fail(f"only {len(records)} recording rules, the original has 25")
@@ -161,7 +237,9 @@ def main():
             print("FAIL:", message)
         print(f"{len(errors)} problem(s)")
         return 1
-    print(f"OK: {len(alerts)} alerts (each fires and stays quiet in tests), "
+    print(f"OK: {len(alerts)} alerts (each fires and stays quiet in tests; {len(dividing)} divide, "
+          f"each quiet with a zero denominator; {len(sampled)} read sampled probes' families, each quiet "
+          f"while sampled), "
           f"{len(records)} recording rules (each evaluated in tests), "
           f"{len(ORIGINAL_RECORDS)} original names mapped, {len(TESTS)} test files")
     return 0

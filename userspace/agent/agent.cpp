@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "agent/bpf_load.h"
 #include "agent/privilege.h"
 #include "agent/syscall_filter.h"
 #include "agent/trap_calibration.h"
@@ -20,7 +21,10 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
 
 Agent::~Agent() {
   // Links first (detach the probes), then the BPF object, then stop serving.
-  for (auto& target : targets_) detach_links(&target->links);
+  for (auto& target : targets_) {
+    std::vector<Link> links = target->detach();
+    detach_links(&links);
+  }
   http_.reset();
   bpf_.reset();
 }
@@ -48,22 +52,20 @@ Result<void> Agent::start() {
   if (options_.discover) discovery_ = std::make_unique<Discovery>(options_.policy, refusals_.get());
 
   // Resolve every target before touching the kernel: a typo in a PID must not leave probes.
-  std::vector<std::pair<std::unique_ptr<Target>, std::optional<ProcessInfo>>> resolved;
+  std::vector<std::pair<TargetSpec, std::optional<ProcessInfo>>> resolved;
   std::vector<int> taken;
-  for (const auto& spec : options_.targets) {
-    auto target = std::make_unique<Target>();
-    target->spec = spec;
+  for (TargetSpec spec : options_.targets) {
     std::optional<ProcessInfo> process;
     if (spec.pid != 0) {
       auto inspected = inspect_process(spec.pid);
       if (!inspected) return inspected.failure().with_kind(ErrorKind::kTarget);
       process = std::move(inspected).value();
-      if (target->spec.comm.empty() && options_.follow) target->spec.comm = process->comm;
+      if (spec.comm.empty() && options_.follow) spec.comm = process->comm;
     } else {
       process = find_allowed(spec.comm, spec.exe, taken);
     }
     if (process) taken.push_back(process->pid);
-    resolved.emplace_back(std::move(target), std::move(process));
+    resolved.emplace_back(std::move(spec), std::move(process));
   }
 
   // Privilege separation (agent/http_child.h, docs/security.md): the HTTP server runs in a
@@ -102,7 +104,9 @@ Result<void> Agent::start() {
   bpf_options.ringbuf_bytes = options_.ringbuf_bytes;
   bpf_options.wakeup_bytes = options_.wakeup_bytes;
   bpf_options.verbose = options_.verbose;
-  auto bpf = BpfSession::open(bpf_options);
+  // The environment's overrides (DWCP_OBSERVER_DISABLE_FEATURES, ..._PER_CHUNK_PROBES) are read
+  // here, once, with the rest of the configuration: nothing below reads the environment.
+  auto bpf = BpfSession::open(with_environment(bpf_options));
   if (!bpf) return bpf.failure().with_kind(ErrorKind::kBpf);
   bpf_ = std::move(bpf).value();
   log_.info(describe_plan(bpf_->kernel_release(), bpf_->kernel_plan()));
@@ -162,9 +166,9 @@ Result<void> Agent::start() {
 
   const bool labelled = options_.targets.size() > 1;
   bool may_reattach = options_.follow || options_.discover;
-  for (auto& [target, process] : resolved) {
-    target->model = make_model(labelled ? target->spec.label : "");
-    may_reattach |= !target->spec.comm.empty() || !target->spec.exe.empty();
+  for (auto& [spec, process] : resolved) {
+    auto target = std::make_unique<Target>(spec, make_model(labelled ? spec.label : ""));
+    may_reattach |= !spec.comm.empty() || !spec.exe.empty();
     if (process) {
       Result<void> attached = attach(*target, *process);
       if (!attached &&
@@ -173,10 +177,10 @@ Result<void> Agent::start() {
       // A follower whose executable read is stuck: readiness says so, the next process is awaited.
       if (!attached) {
         log_.info(attached.error());
-        target->rejected = std::make_pair(process->pid, process->start_time);
+        target->reject(*process);
       }
     } else {
-      log_.info("waiting for a process matching " + target->spec.label + " to start");
+      log_.info("waiting for a process matching " + spec.label + " to start");
     }
     targets_.push_back(std::move(target));
   }
@@ -234,16 +238,17 @@ void Agent::update_readiness() {
   std::string why = discovery_ && targets_.empty() ? "no DWCP process discovered yet" : "";
   for (const auto& target : targets_) {
     std::string state;
-    if (target->process) {
+    if (target->attached()) {
       any = true;
       ++attached;
-      state = "ready (pid " + std::to_string(target->process->pid) + ", " + std::to_string(target->sites) + " uprobes)";
-    } else if (target->build_id.empty()) {
-      state = "not attached yet (waiting for a process matching " + target->spec.label + ")";
+      state =
+          "ready (pid " + std::to_string(target->process()->pid) + ", " + std::to_string(target->sites()) + " uprobes)";
+    } else if (target->build_id().empty()) {
+      state = "not attached yet (waiting for a process matching " + target->label() + ")";
     } else {
       state = follows(*target) ? "target exited; waiting for a successor" : "target exited (not following it)";
     }
-    why += (why.empty() ? "" : "; ") + target->spec.label + ": " + state;
+    why += (why.empty() ? "" : "; ") + target->label() + ": " + state;
   }
   if (observer_) observer_->set_targets_attached(attached);
   http_->set_ready(any, any ? "" : "no target attached: " + why);
@@ -273,7 +278,7 @@ void Agent::run(const std::atomic<bool>& stop) {
     // no process attached there is nothing to drain, sample or read, and each exec wakes the
     // loop by itself (exec events): discovery waiting alone wakes once a second, not 20 times.
     bool waiting = discovery_ && bpf_->kernel_plan().exec_events;
-    for (const auto& target : targets_) waiting = waiting && !target->process && !follows(*target);
+    for (const auto& target : targets_) waiting = waiting && !target->attached() && !follows(*target);
     const int timeout_ms = bpf_->proc_events_pending() ? 0 : waiting ? 1000 : 50;
     if (Result<int> n = bpf_->poll(timeout_ms, handler); !n && n.failure().code != EINTR)
       log_.info("ring buffer poll failed: " + std::to_string(-n.failure().code));

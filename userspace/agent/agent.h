@@ -26,6 +26,7 @@
 #include "agent/process.h"
 #include "agent/stream_reader.h"
 #include "agent/stream_sockets.h"
+#include "agent/target.h"
 #include "dwcp_observer/http_server.h"
 #include "dwcp_observer/model.h"
 #include "dwcp_observer/result.h"
@@ -53,13 +54,6 @@ enum ExitCode : int {
   kExitPrivilege = 5,  // missing capabilities
   kExitListen = 6,     // cannot listen on the address
   kExitBpf = 7,        // BPF load or attach failed
-};
-
-struct TargetSpec {
-  int pid = 0;        // --pid
-  std::string comm;   // --comm
-  std::string exe;    // --exe
-  std::string label;  // value of the `target` label
 };
 
 struct AgentOptions {
@@ -126,39 +120,6 @@ class Agent {
   std::vector<std::string> listen_addresses() const;  // every one
 
  private:
-  struct Target {
-    TargetSpec spec;
-    std::unique_ptr<MetricsModel> model;
-    EventDecoder decoder;
-    // Checks the streams' counters against the kernel; the tracker below calls it (declared first:
-    // destroyed after the tracker).
-    std::unique_ptr<StreamConsistency> consistency;
-    std::unique_ptr<SessionTracker> sessions;  // AMST sessions of the attached process
-    std::unique_ptr<EncoderTracker> encoders;  // its DeltaEncoders, where the profile has their layout
-    std::optional<ProcessInfo> process;
-    std::vector<Link> links;  // the probes that are never sampled, in one link where the kernel allows
-    // Every probe the budget may sample has links of its own: attaching or detaching it for a
-    // sampling window never touches the others (agent/agent_budget.cpp).
-    struct SampledLinks {
-      std::vector<UprobeSite> sites;
-      std::vector<Link> links;  // empty while detached
-    };
-    std::map<std::uint32_t, SampledLinks> per_operation;  // by probe id
-    std::size_t sites = 0;  // uprobe sites planned (entries + RETs), a sampled probe's included
-    std::vector<std::pair<std::string, const char*>> probe_states;  // as planned at attach
-    std::string build_id;  // of the binary last attached to ("" before the first attach)
-    // (pid, start time) of a process that matched but could not be attached: not retried
-    // every check, which would repeat the same message five times a second.
-    std::optional<std::pair<int, std::uint64_t>> rejected;
-    // Kernel-side bytes sent at the last bandwidth sample, for the utilization gauge.
-    std::uint64_t bandwidth_bytes = 0;
-    std::chrono::steady_clock::time_point bandwidth_at{};
-    // Found by discovery: its identity (agent/identity.h: cgroup scope and executable). A
-    // restart of the same service comes back to this target (same labels; its counters
-    // continue); discovery, not follows(), finds it.
-    std::string identity;
-  };
-
   // Reads the process's executable (on a worker, with --attach-timeout) and attaches.
   Result<void> attach(Target& target, const ProcessInfo& process);
   // Attaches what `loaded` read, through its file descriptor, and checks afterwards that the
@@ -167,9 +128,6 @@ class Agent {
   // Every overhead interval: each probe's estimated in-target time, the share of the targets'
   // CPU, the budget's sampling ratios, and the start of the next sampling windows.
   void account_overhead();
-  // Attaches (detaches) a per-operation probe's own links in one target.
-  Result<void> attach_sampled(Target& target, std::uint32_t probe_id);
-  void detach_sampled(Target& target, std::uint32_t probe_id);
   // Ends the sampling windows that are due: their probes are detached until the next interval.
   void end_sampling_windows();
   // Between two ticks (a few times a second): cuts the per-operation probes attached all the time
@@ -228,10 +186,8 @@ class Agent {
   std::shared_ptr<ConsistencyMetrics> consistency_metrics_;
   std::unique_ptr<HttpChild> http_;                           // the unprivileged HTTP process (agent/http_child.h)
   std::shared_ptr<prometheus::Collectable> process_metrics_;  // process_* (served weakly)
-  std::vector<std::unique_ptr<Target>> targets_;
-  std::vector<Event> scratch_events_;
-  std::vector<Decoded> scratch_decoded_;  // one raw event decoded, before its reads
-  bool warned_no_sampling_ = false;       // the budget said once that this kernel cannot sample
+  std::vector<std::unique_ptr<Target>> targets_;              // agent/target.h: each owns what is kept for it
+  bool warned_no_sampling_ = false;                           // the budget said once that this kernel cannot sample
   std::unique_ptr<ExecutableLoader> loader_;
   std::shared_ptr<RefusalLog> refusals_;
   std::unique_ptr<Discovery> discovery_;                       // only without target flags

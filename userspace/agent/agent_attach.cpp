@@ -15,12 +15,12 @@ namespace dwcp::agent {
 using profile::join;
 
 Result<void> Agent::attach(Target& target, const ProcessInfo& process) {
-  LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, false}, options_.stop);
-  if (!outcome.loaded)
+  Result<LoadedExecutable> loaded = loader_->load({process.pid, process.exe, profile_.package, false}, options_.stop);
+  if (!loaded)
     return Error{"cannot read the binary of process " + std::to_string(process.pid) + " (" + process.exe_link +
-                     "): " + outcome.error,
+                     "): " + loaded.error(),
                  0, ErrorKind::kTarget};
-  return attach_loaded(target, process, *outcome.loaded);
+  return attach_loaded(target, process, *loaded);
 }
 
 Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, LoadedExecutable& loaded) {
@@ -80,7 +80,7 @@ Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, Load
   // The probes the budget may sample get links of their own (one per probe), the others share
   // one: a sampling window then never detaches Close and the other count-critical probes.
   std::vector<Link> links;
-  std::map<std::uint32_t, Target::SampledLinks> per_operation;
+  std::map<std::uint32_t, SampledLinks> per_operation;
   auto attach_sites = [&](const std::vector<UprobeSite>& group_sites) -> Result<void> {
     std::vector<UprobeSite> kept_sites;
     std::set<std::uint32_t> sampled;
@@ -153,11 +153,13 @@ Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, Load
     log_.info(who + ": probes absent, functions not in this build of " + profile_.package + ": " + join(absent, ", "));
   if (!refused.empty()) log_.info(who + ": probes refused: " + join(refused, "; "));
 
-  target.links = std::move(links);
-  target.per_operation = std::move(per_operation);
-  target.sites = sites.size();
-  target.probe_states = scan.states;
-  target.process = process;
+  Attachment attachment;
+  attachment.process = process;
+  attachment.links = std::move(links);
+  attachment.per_operation = std::move(per_operation);
+  attachment.sites = sites.size();
+  attachment.probe_states = scan.states;
+  attachment.link_capacity_bps = options_.link_capacity_bps;
   if (!layout_conflict.empty()) {
     log_.info(who + ": per-stream AMST bytes not read: " + layout_conflict);
     layout.reset();
@@ -165,38 +167,29 @@ Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, Load
   // The readers' lines name the target, at the level each line says.
   const log::Logger target_log(
       [this, who](log::Level level, const std::string& m) { log_.log(level, who + ": " + m); });
-  target.sessions =
+  attachment.sessions =
       std::make_unique<SessionTracker>(std::make_unique<ProcessMemory>(process.pid), layout,
                                        session_metrics_->target(static_cast<std::uint32_t>(process.pid)), target_log);
   // The kernel's check of DWCP's stream counters (agent/stream_sockets.h), when they are read.
-  target.consistency.reset();
   if (layout) {
-    target.consistency = std::make_unique<StreamConsistency>(
+    attachment.consistency = std::make_unique<StreamConsistency>(
         process.pid, std::make_unique<ProcessMemory>(process.pid), std::make_unique<BpfSocketCounters>(*bpf_),
         consistency_metrics_->target(static_cast<std::uint32_t>(process.pid)), target_log);
-    target.sessions->set_consistency(target.consistency.get());
+    attachment.sessions->set_consistency(attachment.consistency.get());
   }
   // DWCP's DeltaEncoder totals (agent/encoder_reader.h), unless the binary's DWARF says the
   // profile's offsets are another build's.
-  target.encoders.reset();
   if (profile_.encoder_layout) {
     const Result<void> agrees =
         dwarf ? field_offset_conflict(profile_.encoder_layout->field_offsets, *dwarf) : Result<void>();
     if (agrees) {
-      target.encoders = std::make_unique<EncoderTracker>(std::make_unique<ProcessMemory>(process.pid),
-                                                         *profile_.encoder_layout, target_log);
+      attachment.encoders = std::make_unique<EncoderTracker>(std::make_unique<ProcessMemory>(process.pid),
+                                                             *profile_.encoder_layout, target_log);
     } else {
       log_.info(who + ": delta encoder totals not read (Encode events count instead): " + agrees.error());
     }
   }
-  // What the readers give decides what the decoder counts from events (agent/decoder.h).
-  DecoderConfig decoding;
-  decoding.link_capacity_bps = options_.link_capacity_bps;
-  decoding.sessions = true;
-  decoding.stream_counters = target.sessions->reads_counters();
-  decoding.encoder_totals = target.encoders != nullptr;
-  target.decoder = EventDecoder(decoding);
-  target.bandwidth_at = {};
+  target.attach(std::move(attachment));
 
   publish_sites(target);
 
@@ -209,45 +202,40 @@ Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, Load
     const auto& info = binary->build_info();
     version = {goelf::module_version_of(info, profile_.package), info.vcs_revision, info.vcs_time};
   }
-  for (const auto& e : attached_state_events(profile_features, live_features, version)) target.model->apply(e);
+  for (const auto& e : attached_state_events(profile_features, live_features, version)) target.model().apply(e);
   std::string build_id = binary ? binary->build_id() : "";
   if (build_id.empty()) build_id = "unknown";
   // A new build (same path or not) was resolved from scratch above; say so, it explains why
   // probe counts or refusals may differ from the previous run.
-  if (!target.build_id.empty() && target.build_id != build_id)
-    log_.info(who + " runs another build than its predecessor (build id " + target.build_id + " -> " + build_id +
+  if (!target.build_id().empty() && target.build_id() != build_id)
+    log_.info(who + " runs another build than its predecessor (build id " + target.build_id() + " -> " + build_id +
               "): symbols resolved afresh");
-  target.build_id = build_id;
-  log_.info("attached " + std::to_string(target.sites) + " uprobes to " + who + ", build id " + build_id);
+  target.set_build_id(build_id);
+  log_.info("attached " + std::to_string(target.sites()) + " uprobes to " + who + ", build id " + build_id);
   early_tick_ = std::chrono::steady_clock::now();  // its CPU baseline now, its first decision 1 s later
   return {};
 }
 
 void Agent::publish_sites(const Target& target) {
-  auto states = target.probe_states;
-  for (auto& [probe, state] : states)
-    for (const auto& probe_id : sampled_or_cut())
-      if (std::string_view(state) == "attached" && probe_id < profile_.probes.size() &&
-          profile_.probes[probe_id].event == probe)
-        state = "sampled";
+  std::set<std::string> sampled;
+  for (const auto& probe_id : sampled_or_cut())
+    if (probe_id < profile_.probes.size()) sampled.insert(profile_.probes[probe_id].event);
   ObservedProcess observed;
-  observed.pid = static_cast<std::uint32_t>(target.process->pid);
-  observed.target = target.spec.label;
+  observed.pid = static_cast<std::uint32_t>(target.process()->pid);
+  observed.target = target.label();
   observed.alive = true;
-  observer_->set_target(observed, static_cast<int>(target.sites));
-  observer_->set_probe_states(observed.pid, states);
+  observer_->set_target(observed, static_cast<int>(target.sites()));
+  observer_->set_probe_states(observed.pid, target.probe_states(sampled));
 }
 
 void Agent::detach(Target& target, bool exited) {
-  if (!target.process) return;
-  const auto pid = static_cast<std::uint32_t>(target.process->pid);
+  if (!target.attached()) return;
+  const auto pid = static_cast<std::uint32_t>(target.process()->pid);
   // Events already in the ring buffer belong to this process: count them before letting go.
   (void)bpf_->poll(0, [this](const dwcp_event& e) { handle_event(e); });  // a failure loses only these events
-  std::vector<Link> links = std::move(target.links);
-  target.links.clear();
-  for (auto& [probe_id, group] : target.per_operation)
-    for (auto& link : group.links) links.push_back(std::move(link));
-  target.per_operation.clear();
+  // The process is gone: figures its live sessions counted since the last read are lost (at
+  // most one read interval); closed sessions' figures came final from BPF.
+  std::vector<Link> links = target.detach();
   // A process that ended runs nothing any more: its links go off the loop (BpfSession::retire),
   // and the next exec is judged without waiting for their grace periods. One that execve()d
   // may run the same file again, and its successor is attached right after this: two sets of
@@ -256,12 +244,6 @@ void Agent::detach(Target& target, bool exited) {
     bpf_->retire(std::move(links));
   else
     detach_links(&links);
-  target.sites = 0;
-  // The process is gone: figures its live sessions counted since the last read are lost (at
-  // most one read interval); closed sessions' figures came final from BPF.
-  target.sessions.reset();
-  target.encoders.reset();
-  target.consistency.reset();
   dwcp_sock_stats last{};
   bpf_->sock_stats(pid, &last);
   observer_->mark_target_gone(pid, last);
@@ -271,22 +253,20 @@ void Agent::detach(Target& target, bool exited) {
     last_socket_runs_.erase(it);
   }
   bpf_->remove_target(pid);
-  for (const auto& e : detached_state_events()) target.model->apply(e);
+  for (const auto& e : detached_state_events()) target.model().apply(e);
   log_.info("process " + std::to_string(pid) + " is gone (exited, or execve'd another program); probes detached");
-  target.process.reset();
 }
 
 bool Agent::follows(const Target& target) const {
-  return options_.follow || !target.spec.comm.empty() || !target.spec.exe.empty();
+  return options_.follow || !target.spec().comm.empty() || !target.spec().exe.empty();
 }
 
 void Agent::attach_successor(Target& target, const ProcessInfo& process) {
-  const auto identity = std::make_pair(process.pid, process.start_time);
-  if (target.rejected == identity) return;  // said once already; wait for the next process
+  if (target.rejected(process)) return;  // said once already; wait for the next process
   if (Result<void> attached = attach(target, process); !attached) {
     log_.info("cannot attach to process " + std::to_string(process.pid) + ": " + attached.error() +
               " (not retried for this process; waiting for the next one)");
-    target.rejected = identity;
+    target.reject(process);
   }
 }
 

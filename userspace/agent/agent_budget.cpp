@@ -20,20 +20,6 @@ namespace dwcp::agent {
 
 using profile::join;
 
-Result<void> Agent::attach_sampled(Target& target, std::uint32_t probe_id) {
-  auto it = target.per_operation.find(probe_id);
-  if (it == target.per_operation.end() || !it->second.links.empty() || !target.process) return {};
-  auto links = bpf_->attach_uprobes(target.process->pid, target.process->binary_path, it->second.sites);
-  if (!links) return links.failure();
-  it->second.links = std::move(links).value();
-  return {};
-}
-
-void Agent::detach_sampled(Target& target, std::uint32_t probe_id) {
-  auto it = target.per_operation.find(probe_id);
-  if (it != target.per_operation.end()) detach_links(&it->second.links);
-}
-
 void Agent::end_sampling_windows() {
   if (window_end_.empty()) return;
   const auto now = std::chrono::steady_clock::now();
@@ -42,7 +28,7 @@ void Agent::end_sampling_windows() {
       ++it;
       continue;
     }
-    for (auto& target : targets_) detach_sampled(*target, it->first);
+    for (auto& target : targets_) target->detach_sampled(it->first);
     bpf_->forget_inflight(it->first);
     it = window_end_.erase(it);
   }
@@ -101,8 +87,8 @@ void Agent::account_overhead() {
   std::map<int, double> seen;
   std::map<int, std::uint64_t> seen_socket_runs;
   for (const auto& target : targets_) {
-    if (!target->process) continue;
-    const int pid = target->process->pid;
+    if (!target->attached()) continue;
+    const int pid = target->process()->pid;
     // Socket runs first: a process that just exited (no CPU figure any more) keeps them until its
     // detach reads its last ones (Agent::detach).
     dwcp_sock_stats st{};
@@ -191,7 +177,7 @@ void Agent::account_overhead() {
       sample_ratio_ = std::move(ratios);
       observer_->set_sampling(sample_ratio_, edges);
       for (auto& target : targets_)
-        if (target->process) publish_sites(*target);
+        if (target->attached()) publish_sites(*target);
     } else {
       observer_->set_sampling(sample_ratio_, edges);
     }
@@ -209,11 +195,11 @@ void Agent::account_overhead() {
                                 std::chrono::duration<double>(r * options_.overhead_interval.count()));
   interval_ratio_ = sample_ratio_;
   for (auto& target : targets_) {
-    if (!target->process) continue;
-    for (const auto& [id, group] : target->per_operation) {
-      if (Result<void> attached = attach_sampled(*target, id); !attached)
+    if (!target->attached()) continue;
+    for (const std::uint32_t id : target->sampled_probe_ids()) {
+      if (Result<void> attached = target->attach_sampled(*bpf_, id); !attached)
         log_.warn("probe budget: cannot re-attach probe " + profile_.probes[id].event + " to process " +
-                  std::to_string(target->process->pid) + " for its sampling window: " + attached.error() +
+                  std::to_string(target->process()->pid) + " for its sampling window: " + attached.error() +
                   " (tried again next interval)");
     }
   }
@@ -248,9 +234,9 @@ void Agent::check_interval_budget() {
   if (budget.cut_short(so_far, trap_ns_, bpf_ns_per_run_, 0, elapsed, planned_interval_s_).empty()) return;
   double cpu = 0;  // the targets' CPU so far (those with a baseline)
   for (const auto& target : targets_) {
-    if (!target->process) continue;
-    auto it = last_cpu_seconds_.find(target->process->pid);
-    auto seconds = it == last_cpu_seconds_.end() ? std::nullopt : process_cpu_seconds(target->process->pid);
+    if (!target->attached()) continue;
+    auto it = last_cpu_seconds_.find(target->process()->pid);
+    auto seconds = it == last_cpu_seconds_.end() ? std::nullopt : process_cpu_seconds(target->process()->pid);
     if (seconds) cpu += *seconds - it->second;
   }
   const auto cut = budget.cut_short(so_far, trap_ns_, bpf_ns_per_run_, cpu, elapsed, planned_interval_s_);
@@ -270,11 +256,11 @@ void Agent::check_interval_budget() {
   observer_->set_sampling(shown, tick_edges_);
   for (const auto& probe : profile_.probes) {
     if (std::find(cut.begin(), cut.end(), probe.event) == cut.end()) continue;
-    for (auto& target : targets_) detach_sampled(*target, probe.probe_id);
+    for (auto& target : targets_) target->detach_sampled(probe.probe_id);
     bpf_->forget_inflight(probe.probe_id);
   }
   for (auto& target : targets_)
-    if (target->process) publish_sites(*target);
+    if (target->attached()) publish_sites(*target);
   char spent[96];
   std::snprintf(spent, sizeof spent, "%.1f s of a %.0f s interval", elapsed, planned_interval_s_);
   log_.warn("probe budget: the uprobes already cost more in the first " + std::string(spent) +

@@ -17,8 +17,9 @@ void Agent::check_targets() {
   const std::set<int> exited = std::move(exited_);
   exited_.clear();
   for (auto& target : targets_) {
-    if (!target->process || (same_process_alive(*target->process) && !exited.count(target->process->pid))) continue;
-    const ProcessInfo before = *target->process;
+    if (!target->attached() || (same_process_alive(*target->process()) && !exited.count(target->process()->pid)))
+      continue;
+    const ProcessInfo before = *target->process();
     // Ended (the kernel said so, or /proc shows it gone or a zombie, its exit event not read yet)
     // or execve()d in place (same PID and start time): only the latter may run the file again.
     auto running = inspect_process(before.pid);
@@ -37,13 +38,14 @@ void Agent::check_targets() {
   }
 
   for (auto& target : targets_) {
-    if (target->process || !follows(*target)) continue;
+    if (target->attached() || !follows(*target)) continue;
     // A process another target already observes is not a candidate: two targets following the
     // same command name must not end up on one process.
     std::vector<int> taken;
     for (const auto& other : targets_)
-      if (other->process) taken.push_back(other->process->pid);
-    if (auto process = find_allowed(target->spec.comm, target->spec.exe, taken)) attach_successor(*target, *process);
+      if (other->attached()) taken.push_back(other->process()->pid);
+    if (auto process = find_allowed(target->spec().comm, target->spec().exe, taken))
+      attach_successor(*target, *process);
   }
 }
 
@@ -74,7 +76,7 @@ void Agent::handle_proc_events() {
   for (const auto& event : events) {
     const int pid = static_cast<int>(event.tgid);
     bool observed = false;
-    for (const auto& target : targets_) observed = observed || (target->process && target->process->pid == pid);
+    for (const auto& target : targets_) observed = observed || target->attached_to(event.tgid);
     // An observed process that ended or execve()d in place: detach and follow at once. Its last
     // thread is exiting but /proc still shows it running: the kernel's word is taken.
     check = check || observed;
@@ -83,7 +85,7 @@ void Agent::handle_proc_events() {
   }
   // A --comm/--exe target waiting for its process: the new one may be it.
   for (const auto& target : targets_)
-    check = check || (!execs.empty() && !target->process && follows(*target) && !discovery_);
+    check = check || (!execs.empty() && !target->attached() && follows(*target) && !discovery_);
   // Before discovery: a restarted service's old process must be gone for the new one to take
   // its target (and labels) back.
   if (check) check_lifecycle();
@@ -106,18 +108,19 @@ void Agent::discover(const std::vector<int>* execs, bool judged_too) {
   }
   std::vector<int> observed;
   for (const auto& target : targets_)
-    if (target->process) observed.push_back(target->process->pid);
+    if (target->attached()) observed.push_back(target->process()->pid);
   for (ProcessInfo& process : execs ? discovery_->check(pids, observed) : discovery_->scan(observed, judged_too)) {
     const std::string who = "process " + std::to_string(process.pid) + " (" + process.exe_link + ")";
-    LoadOutcome outcome = loader_->load({process.pid, process.exe, profile_.package, true}, options_.stop);
-    if (!outcome.loaded) {
-      if (outcome.stopped) return;
-      refusals_->refuse(outcome.refusal, process.exe, who + ": " + outcome.error);
+    Result<LoadedExecutable> read = loader_->load({process.pid, process.exe, profile_.package, true}, options_.stop);
+    if (!read) {
+      if (read.failure().kind == ErrorKind::kStopped) return;
+      const Refusal refusal = load_refusal(read.failure());
+      refusals_->refuse(refusal, process.exe, who + ": " + read.error());
       discovery_->settle(process, std::nullopt);
-      if (outcome.refusal == Refusal::kStuck) stuck_candidates_.insert(process.pid);
+      if (refusal == Refusal::kStuck) stuck_candidates_.insert(process.pid);
       continue;
     }
-    LoadedExecutable& loaded = *outcome.loaded;
+    LoadedExecutable& loaded = *read;
     discovery_->settle(process, loaded.has_package);
     if (!loaded.has_package) continue;
     // A restart of a service seen before comes back to its target: same labels, its counters
@@ -125,7 +128,7 @@ void Agent::discover(const std::vector<int>* execs, bool judged_too) {
     const Identity identity = identify_process(process.pid, process.exe_path, options_.pods_dir);
     Target* target = nullptr;
     for (auto& known : targets_)
-      if (!target && !known->process && known->identity == identity.target) target = known.get();
+      if (!target && !known->attached() && known->identity() == identity.target) target = known.get();
     if (!target) {
       if (targets_.size() >= DWCP_MAX_TARGETS) {
         refusals_->refuse(Refusal::kMaxTargets, process.exe, who);
@@ -135,15 +138,13 @@ void Agent::discover(const std::vector<int>* execs, bool judged_too) {
       std::string label = identity.target;
       for (int n = 2;; ++n) {
         bool taken = false;
-        for (const auto& known : targets_) taken = taken || known->spec.label == label;
+        for (const auto& known : targets_) taken = taken || known->label() == label;
         if (!taken) break;
         label = identity.target + "-" + std::to_string(n);
       }
-      auto fresh = std::make_unique<Target>();
-      fresh->spec.label = label;
-      fresh->identity = identity.target;
-      fresh->model = make_model(label, identity.labels);
-      targets_.push_back(std::move(fresh));
+      TargetSpec spec;
+      spec.label = label;
+      targets_.push_back(std::make_unique<Target>(spec, make_model(label, identity.labels), identity.target));
       target = targets_.back().get();
       log_.info("discovery: " + who + " holds " + profile_.package + ": observing it as target \"" + label + "\"");
     }

@@ -1,5 +1,9 @@
-// RAII owner of the kernel side: the loaded BPF object (skeleton), every link, the ring buffer.
-// libbpf's NULL+errno / -errno conventions are turned into Errors (dwcp_observer/result.h) here, once.
+// The agent's one handle on the kernel side, as libpman's API is Falco's: it owns the loaded BPF
+// object, the tracepoint links, the ring buffers and the thread that detaches retired links, and
+// hands each job to the file that does it: opening, planning and loading (agent/bpf_load.h),
+// attaching uprobes (agent/uprobe_attach.h), registering targets (agent/bpf_targets.h), reading
+// maps (agent/bpf_map_readers.h), libbpf's log (agent/bpf_log.h). libbpf's NULL+errno / -errno
+// conventions become Errors (dwcp_observer/result.h) in those files, once.
 #pragma once
 
 #include <condition_variable>
@@ -12,93 +16,28 @@
 #include <thread>
 #include <vector>
 
+#include "agent/bpf_load.h"
+#include "agent/bpf_map_readers.h"
+#include "agent/bpf_maps.h"
 #include "agent/bpf_stats.h"
 #include "agent/kernel_features.h"
+#include "agent/uprobe_attach.h"
 #include "dwcp_observer/contract.h"
 #include "dwcp_observer/events.h"
 #include "dwcp_observer/result.h"
 
-struct observer;
-struct bpf_link;
 struct ring_buffer;
 
 namespace dwcp::agent {
-
-// One attachment: a libbpf link (tracepoint, classic uprobe) or a raw link fd (uprobe_multi,
-// which libbpf 1.1 cannot create). Detached when destroyed; move-only.
-class Link {
- public:
-  Link() = default;
-  explicit Link(bpf_link* link) : link_(link) {}
-  static Link from_fd(int fd) {
-    Link l;
-    l.fd_ = fd;
-    return l;
-  }
-  // Also removes the site's entry from the {tgid, address} -> spec map when detached (kernels
-  // without attach cookies).
-  Link with_spec_entry(int map_fd, const dwcp_spec_addr_key& key) && {
-    spec_map_fd_ = map_fd;
-    spec_key_ = key;
-    return std::move(*this);
-  }
-  Link(Link&& other) noexcept
-      : link_(other.link_), fd_(other.fd_), spec_map_fd_(other.spec_map_fd_), spec_key_(other.spec_key_) {
-    other.link_ = nullptr;
-    other.fd_ = -1;
-    other.spec_map_fd_ = -1;
-  }
-  Link& operator=(Link&& other) noexcept;
-  Link(const Link&) = delete;
-  Link& operator=(const Link&) = delete;
-  ~Link() { reset(); }
-  void reset();
-  explicit operator bool() const { return link_ != nullptr || fd_ >= 0; }
-  bool has_spec_entry() const { return spec_map_fd_ >= 0; }
-
- private:
-  bpf_link* link_ = nullptr;
-  int fd_ = -1;
-  int spec_map_fd_ = -1;  // not owned: the session's map outlives every link
-  dwcp_spec_addr_key spec_key_{};
-};
-
-// Detaches every link and empties the vector. Links are detached concurrently: detaching a classic
-// uprobe waits for an RCU grace period, one per site in turn otherwise (106 sites took 12.8 s on a
-// 6.1 guest under emulation; a uprobe_multi link waits once).
-void detach_links(std::vector<Link>* links);
-
-// One uprobe site of a target: file offset in the binary and the spec it runs.
-struct UprobeSite {
-  std::uint64_t offset;
-  std::uint32_t spec_index;
-};
-
-struct BpfOptions {
-  std::uint32_t ringbuf_bytes = 1u << 22;  // power of two, >= page size
-  std::uint64_t wakeup_bytes = 256 * 1024;
-  bool verbose = false;  // libbpf's info and debug lines (the verifier log) into our log; its warnings always
-  // Features to treat as absent (kernel_features.h, disable_features); defaults to the
-  // environment variable DWCP_OBSERVER_DISABLE_FEATURES.
-  std::string disable_features;
-};
-
-// Per-probe loss and hit counts summed over CPUs.
-struct BpfCounters {
-  std::uint64_t drops[DWCP_MAX_PROBES][DWCP_DROP_COUNT] = {};
-  std::uint64_t spec_hits[DWCP_MAX_SPECS] = {};
-  // Uprobe hits of one probe: its entry site and every RET site.
-  std::uint64_t probe_hits(std::uint32_t probe_id) const {
-    return spec_hits[contract::entry_spec_index(probe_id)] + spec_hits[contract::exit_spec_index(probe_id)];
-  }
-};
 
 class BpfSession {
  public:
   using EventHandler = std::function<void(const dwcp_event&)>;
 
   // Probes the kernel, switches off the programs it cannot take, and loads the BPF object once.
-  // Error text says what is missing or what to do (privilege, kernel, memlock).
+  // Error text says what is missing or what to do (privilege, kernel, memlock). `options` is the
+  // whole configuration: the caller applies the environment's overrides (with_environment,
+  // agent/bpf_load.h); nothing in the session reads the environment.
   static Result<std::unique_ptr<BpfSession>> open(const BpfOptions& options);
   // What this kernel got per job (socket bytes, probe specs, uprobe links).
   const KernelPlan& kernel_plan() const { return plan_; }
@@ -170,16 +109,13 @@ class BpfSession {
   BpfSession() = default;
   static int on_ring_record(void* ctx, void* data, std::size_t size);
   static int on_proc_record(void* ctx, void* data, std::size_t size);
-  void seed_listeners(std::uint32_t tgid);
-  Result<std::vector<Link>> attach_uprobes_by_address(int pid, const std::string& binary,
-                                                      const std::vector<UprobeSite>& sites);
 
-  observer* skel_ = nullptr;
+  ObserverObject skel_;
+  ObserverMaps maps_;
   ring_buffer* ring_ = nullptr;
   std::vector<Link> tracepoint_links_;
   const EventHandler* current_handler_ = nullptr;
   std::vector<dwcp_proc_event> proc_events_;
-  int ncpus_ = 1;
   bool multi_uprobes_ = false;  // kernel takes BPF_TRACE_UPROBE_MULTI links
   KernelPlan plan_;
   std::string release_;

@@ -18,11 +18,7 @@ Result<std::unique_ptr<BpfStatsSession>> BpfStatsSession::enable() {
     if (error.code == EPERM) error.message += " — needs CAP_SYS_ADMIN; or set `sysctl kernel.bpf_stats_enabled=1`";
     return error;
   }
-  return std::unique_ptr<BpfStatsSession>(new BpfStatsSession(fd));
-}
-
-BpfStatsSession::~BpfStatsSession() {
-  if (fd_ >= 0) close(fd_);
+  return std::unique_ptr<BpfStatsSession>(new BpfStatsSession(Fd(fd)));
 }
 
 Result<ProgramRunStats> read_program_run_stats(int prog_fd) {

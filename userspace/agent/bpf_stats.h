@@ -8,7 +8,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
+#include "dwcp_observer/fd.h"
 #include "dwcp_observer/result.h"
 
 namespace dwcp::agent {
@@ -19,13 +21,10 @@ namespace dwcp::agent {
 class BpfStatsSession {
  public:
   static Result<std::unique_ptr<BpfStatsSession>> enable();
-  ~BpfStatsSession();
-  BpfStatsSession(const BpfStatsSession&) = delete;
-  BpfStatsSession& operator=(const BpfStatsSession&) = delete;
 
  private:
-  explicit BpfStatsSession(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit BpfStatsSession(Fd fd) : fd_(std::move(fd)) {}
+  Fd fd_;  // stats count while it is open
 };
 
 struct ProgramRunStats {

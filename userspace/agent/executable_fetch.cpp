@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "agent/syscall_filter.h"
 
@@ -197,19 +198,18 @@ Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper
     out.error = std::string("socketpair: ") + std::strerror(errno);
     return out;
   }
+  Fd ours(sv[0]), helpers(sv[1]);
   const pid_t pid = fork();
   if (pid < 0) {
     out.error = std::string("cannot start the read helper: ") + std::strerror(errno);
-    ::close(sv[0]);
-    ::close(sv[1]);
     return out;
   }
   if (pid == 0) {
-    ::close(sv[0]);
-    helper_main(sv[1], request, path.c_str());
+    ours.reset();
+    helper_main(helpers.get(), request, path.c_str());
   }
   helper->store(pid);
-  ::close(sv[1]);
+  helpers.reset();  // the helper's only: its death must end the recvmsg below
 
   Reply reply;
   alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
@@ -220,10 +220,10 @@ Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
   ssize_t got;
-  while ((got = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  while ((got = recvmsg(ours.get(), &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
   }
-  ::close(sv[0]);
-  int fds[2] = {-1, -1};
+  ours.reset();
+  Fd fds[2];  // the file, and its copy; any more is closed as it is read
   int nfds = 0;
   for (cmsghdr* c = got > 0 ? CMSG_FIRSTHDR(&msg) : nullptr; c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -231,10 +231,8 @@ Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper
     for (int i = 0; i < n; ++i) {
       int fd;
       std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (nfds < 2)
-        fds[nfds++] = fd;
-      else
-        ::close(fd);
+      Fd received(fd);
+      if (nfds < 2) fds[nfds++] = std::move(received);
     }
   }
   // The helper holds a copy of every descriptor of the agent, BPF links included: a link the
@@ -250,7 +248,6 @@ Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper
   const bool complete = got == static_cast<ssize_t>(sizeof reply) && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
   const int want_fds = !complete ? -1 : reply.status == Reply::kOk ? 2 : reply.status == Reply::kNotGo ? 1 : 0;
   if (!complete || nfds != want_fds) {
-    for (int i = 0; i < nfds; ++i) ::close(fds[i]);
     out.error = complete ? "the read helper sent a malformed answer" : "the read helper ended without an answer";
     return out;
   }
@@ -269,8 +266,8 @@ Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper
   identity.owner = reply.owner;
   identity.mode = reply.mode;
   out.refusal = Refusal::kNone;
-  out.file = ExecutableFile::adopt(fds[0], identity);
-  out.copy_fd = reply.status == Reply::kOk ? fds[1] : -1;
+  out.file = ExecutableFile::adopt(fds[0].release(), identity);
+  if (reply.status == Reply::kOk) out.copy = std::move(fds[1]);
   return out;
 }
 

@@ -16,6 +16,7 @@
 
 #include "agent/executable.h"
 #include "agent/follow_policy.h"
+#include "dwcp_observer/fd.h"
 
 namespace dwcp::agent {
 
@@ -32,7 +33,7 @@ struct FetchRequest {
   bool check_magic = true;
   bool skip_non_go = false;  // a file whose section headers name no Go section is not copied
   // The caller parsed this very file before (ExecutableLoader's cache): opened and checked as
-  // always, not copied (copy_fd -1).
+  // always, not copied (no copy).
   bool open_only = false;
 };
 
@@ -40,7 +41,7 @@ struct Fetched {
   Refusal refusal = Refusal::kNone;  // kUnreadable or kFileSystem when nothing was fetched
   std::string error;
   std::shared_ptr<const ExecutableFile> file;  // the target's executable, pinned
-  int copy_fd = -1;                            // sealed memfd with its bytes; -1: not copied (not Go)
+  Fd copy;                                     // sealed memfd with its bytes; empty: not copied (not Go)
 };
 
 // Blocks the calling thread until the helper answers or dies. *helper is the helper's pid while

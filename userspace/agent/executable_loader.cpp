@@ -14,7 +14,7 @@ struct ExecutableLoader::Job {
   std::mutex mutex;
   std::condition_variable done_cv;
   bool done = false;
-  LoadOutcome outcome;
+  Result<LoadedExecutable> outcome = Error{"not read"};
   int pid = 0;
   std::chrono::steady_clock::time_point started;
   std::atomic<pid_t> helper{0};  // the read helper while it runs: killed when the read is given up
@@ -22,32 +22,27 @@ struct ExecutableLoader::Job {
 
 namespace {
 
-LoadOutcome read_executable(const LoadRequest& request, const std::vector<std::string>& allow_fs, ParsedCache* cache,
-                            std::atomic<pid_t>* helper) {
-  LoadOutcome out;
+Result<LoadedExecutable> read_executable(const LoadRequest& request, const std::vector<std::string>& allow_fs,
+                                         ParsedCache* cache, std::atomic<pid_t>* helper) {
   // Before anything is opened: the mount table says which file system the executable is on. A
   // FUSE server would answer the open and every read itself (and claim any owner it likes).
   FetchRequest fetch{request.pid, request.expected, true, request.skip_non_go};
   if (request.expected.mnt_id != 0) {
     const std::string type = mount_type(request.pid, request.expected.mnt_id);
     const bool allowed = !type.empty() && std::find(allow_fs.begin(), allow_fs.end(), type) != allow_fs.end();
-    if (!allowed && !trusted_fs_type(type)) {
-      out.refusal = Refusal::kFileSystem;
-      out.error = "its executable is on a file system of type " + (type.empty() ? "unknown" : "\"" + type + "\"") +
-                  ", whose owners the kernel cannot vouch for: nothing read (--allow-fs " +
-                  (type.empty() ? "TYPE" : type) + " allows it)";
-      return out;
-    }
+    if (!allowed && !trusted_fs_type(type))
+      return Error{"its executable is on a file system of type " + (type.empty() ? "unknown" : "\"" + type + "\"") +
+                       ", whose owners the kernel cannot vouch for: nothing read (--allow-fs " +
+                       (type.empty() ? "TYPE" : type) + " allows it)",
+                   0, ErrorKind::kUntrustedFileSystem};
     fetch.check_magic = !allowed;
   }
   const std::shared_ptr<const ParsedCache::Parsed> cached = cache->find(request.expected);
   fetch.open_only = cached != nullptr;
   Fetched fetched = fetch_executable(fetch, helper);
-  if (!fetched.file) {
-    out.refusal = fetched.refusal;
-    out.error = fetched.error;
-    return out;
-  }
+  if (!fetched.file)
+    return Error{fetched.error, 0,
+                 fetched.refusal == Refusal::kFileSystem ? ErrorKind::kUntrustedFileSystem : ErrorKind::kTarget};
   LoadedExecutable loaded;
   loaded.file = fetched.file;
   if (cached) {
@@ -55,13 +50,13 @@ LoadOutcome read_executable(const LoadRequest& request, const std::vector<std::s
     // request.expected, the cache's key.
     loaded.parsed = cached;
     loaded.has_package = true;
-  } else if (fetched.copy_fd < 0) {
+  } else if (!fetched.copy) {
     loaded.parsed = std::make_shared<const ParsedBinary>(ParsedBinary{Error{"not a Go binary"}, nullptr});
   } else {
     // The parsers read the helper's copy (sealed memory, which cannot stall); they map it, and
     // the mappings keep it alive after this descriptor is closed.
     auto parsed = std::make_shared<ParsedBinary>();
-    parsed->binary = goelf::GoBinary::open("/proc/self/fd/" + std::to_string(fetched.copy_fd));
+    parsed->binary = goelf::GoBinary::open("/proc/self/fd/" + std::to_string(fetched.copy.get()));
     Result<goelf::GoBinary>& binary = parsed->binary;
     // Uprobes run the target's own code: one of another machine (under an emulator) cannot be probed.
     if (binary && binary->arch() != goelf::native_arch()) {
@@ -70,24 +65,18 @@ LoadOutcome read_executable(const LoadRequest& request, const std::vector<std::s
     }
     loaded.has_package = binary && holds_package(*binary, request.package);
     if (loaded.has_package)
-      parsed->dwarf = std::make_shared<DwarfOnDemand>(fetched.copy_fd);  // read when first asked for
-    else
-      ::close(fetched.copy_fd);
+      parsed->dwarf = std::make_shared<DwarfOnDemand>(std::move(fetched.copy));  // read when first asked for
+    fetched.copy.reset();
     loaded.parsed = parsed;
     if (loaded.has_package) cache->insert(fetched.file->identity(), parsed);
   }
-  out.loaded = std::move(loaded);
-  return out;
+  return loaded;
 }
 
 }  // namespace
 
-DwarfOnDemand::~DwarfOnDemand() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 const Result<goelf::DwarfTypes>& DwarfOnDemand::get() {
-  std::call_once(once_, [this] { dwarf_ = goelf::DwarfTypes::open("/proc/self/fd/" + std::to_string(fd_)); });
+  std::call_once(once_, [this] { dwarf_ = goelf::DwarfTypes::open("/proc/self/fd/" + std::to_string(copy_.get())); });
   return dwarf_;
 }
 
@@ -118,23 +107,32 @@ std::size_t ParsedCache::size() {
   return entries_.size();
 }
 
+Refusal load_refusal(const Error& error) {
+  switch (error.kind) {
+    case ErrorKind::kStuck:
+    case ErrorKind::kStopped:
+      return Refusal::kStuck;
+    case ErrorKind::kUntrustedFileSystem:
+      return Refusal::kFileSystem;
+    default:
+      return Refusal::kUnreadable;
+  }
+}
+
 bool holds_package(const goelf::GoBinary& binary, const std::string& package) { return binary.holds_package(package); }
 
 ExecutableLoader::~ExecutableLoader() = default;  // abandoned workers keep their own Job alive
 
-LoadOutcome ExecutableLoader::load(const LoadRequest& request, const std::atomic<bool>* stop) {
-  if (stuck().size() >= kMaxStuck) {
-    LoadOutcome out;
-    out.refusal = Refusal::kStuck;
-    out.error = std::to_string(kMaxStuck) + " reads of executables are stuck already: not starting another";
-    return out;
-  }
+Result<LoadedExecutable> ExecutableLoader::load(const LoadRequest& request, const std::atomic<bool>* stop) {
+  if (stuck().size() >= kMaxStuck)
+    return Error{std::to_string(kMaxStuck) + " reads of executables are stuck already: not starting another", 0,
+                 ErrorKind::kStuck};
   auto job = std::make_shared<Job>();
   job->pid = request.pid;
   job->started = std::chrono::steady_clock::now();
   // Detached from the start: a worker blocked in the kernel must never be joined.
   std::thread([job, request, allow_fs = allow_fs_, cache = cache_] {
-    LoadOutcome outcome = read_executable(request, allow_fs, cache.get(), &job->helper);
+    Result<LoadedExecutable> outcome = read_executable(request, allow_fs, cache.get(), &job->helper);
     std::lock_guard<std::mutex> lock(job->mutex);
     job->outcome = std::move(outcome);
     job->done = true;
@@ -145,22 +143,17 @@ LoadOutcome ExecutableLoader::load(const LoadRequest& request, const std::atomic
   std::unique_lock<std::mutex> lock(job->mutex);
   while (!job->done) {
     if (stop && stop->load()) {
-      LoadOutcome out;
-      out.stopped = true;
-      out.refusal = Refusal::kStuck;
-      out.error = "stopped while reading the executable of process " + std::to_string(request.pid);
       give_up(job, true);
-      return out;
+      return Error{"stopped while reading the executable of process " + std::to_string(request.pid), 0,
+                   ErrorKind::kStopped};
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) {
-      LoadOutcome out;
-      out.refusal = Refusal::kStuck;
-      out.error = "reading the executable of process " + std::to_string(request.pid) + " did not finish within " +
-                  std::to_string(deadline_.count()) +
-                  " ms (a stalled file system?): given up, not attached; readiness reports it until the read ends";
       give_up(job, false);
-      return out;
+      return Error{"reading the executable of process " + std::to_string(request.pid) + " did not finish within " +
+                       std::to_string(deadline_.count()) +
+                       " ms (a stalled file system?): given up, not attached; readiness reports it until the read ends",
+                   0, ErrorKind::kStuck};
     }
     job->done_cv.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(50)));
   }

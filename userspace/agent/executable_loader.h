@@ -20,6 +20,7 @@
 
 #include "agent/executable.h"
 #include "agent/follow_policy.h"
+#include "dwcp_observer/fd.h"
 #include "goelf/dwarf_types.h"
 #include "goelf/go_binary.h"
 
@@ -33,15 +34,12 @@ namespace dwcp::agent {
 // attach under load.)
 class DwarfOnDemand {
  public:
-  explicit DwarfOnDemand(int copy_fd) : fd_(copy_fd) {}  // takes the descriptor
-  ~DwarfOnDemand();
-  DwarfOnDemand(const DwarfOnDemand&) = delete;
-  DwarfOnDemand& operator=(const DwarfOnDemand&) = delete;
+  explicit DwarfOnDemand(Fd copy) : copy_(std::move(copy)) {}
   const Result<goelf::DwarfTypes>& get();
 
  private:
   std::once_flag once_;
-  int fd_ = -1;
+  Fd copy_;
   Result<goelf::DwarfTypes> dwarf_ = Error{"not read"};
 };
 
@@ -73,12 +71,10 @@ struct LoadRequest {
   bool skip_non_go = false;
 };
 
-struct LoadOutcome {
-  std::optional<LoadedExecutable> loaded;
-  Refusal refusal = Refusal::kNone;  // kUnreadable or kStuck when `loaded` is empty
-  std::string error;
-  bool stopped = false;  // *stop became true while waiting
-};
+// The refusal a failed load counts as (ExecutableLoader::load's error kinds): kStuck for a read
+// given up (past its deadline, too many stuck, or stopped), kFileSystem for a file system the
+// kernel cannot vouch for, kUnreadable for the rest.
+Refusal load_refusal(const Error& error);
 
 // What was parsed of an executable that holds the profile's package, by file identity (dev,
 // inode, size, mtime, ctime): a restart or a replica of a DWCP binary is not copied and parsed
@@ -111,7 +107,9 @@ class ExecutableLoader {
   ~ExecutableLoader();
 
   // Blocks until the worker is done, the deadline passes, or *stop (when given) becomes true.
-  LoadOutcome load(const LoadRequest& request, const std::atomic<bool>* stop = nullptr);
+  // Fails with ErrorKind::kStuck (deadline passed, or kMaxStuck reads stuck already),
+  // kUntrustedFileSystem, kStopped (*stop became true), or kTarget (unreadable).
+  Result<LoadedExecutable> load(const LoadRequest& request, const std::atomic<bool>* stop = nullptr);
   // "process PID (stuck for N s)" for every given-up read still running; forgets finished ones.
   std::vector<std::string> stuck();
   // PIDs whose given-up read is still running.

@@ -230,14 +230,15 @@ Result<std::unique_ptr<HttpChild>> HttpChild::start(const HttpOptions& options, 
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return Error::system("socketpair");
   std::unique_ptr<HttpChild> child(new HttpChild());
-  child->fd_ = fds[0];
+  child->fd_.reset(fds[0]);
+  Fd child_end(fds[1]);  // dup2()ed into the HTTP process
   child->content_ = std::make_shared<LocalContent>(std::move(collectables));
 
   // posix_spawn (vfork + exec): safe in a process with threads. The child gets the socket as
   // fd 3 and no other descriptor of ours (BPF objects, target executables).
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], kChildFd);
+  posix_spawn_file_actions_adddup2(&actions, child_end.get(), kChildFd);
   // Listening sockets of socket activation follow as fds 4, 5, ... (main() moved them above 64,
   // so these dup2s cannot overwrite one another).
   const int inherited = static_cast<int>(options.inherited_listeners.size());
@@ -251,18 +252,15 @@ Result<std::unique_ptr<HttpChild>> HttpChild::start(const HttpOptions& options, 
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    return Error::system("cannot start the HTTP process", rc);
-  }
+  child_end.reset();  // the HTTP process's only: its exit must show here as EOF
+  if (rc != 0) return Error::system("cannot start the HTTP process", rc);
   child->pid_ = pid;
   g_http_pid.store(pid);
 
   std::optional<std::string> startup;
-  pollfd waiting{child->fd_, POLLIN, 0};
-  const bool sent = send_frame(child->fd_, encode_options(options, run_as));
-  if (!sent || ::poll(&waiting, 1, kStartTimeoutMs) != 1 || !(startup = read_frame(child->fd_, kMaxStartup)))
+  pollfd waiting{child->fd_.get(), POLLIN, 0};
+  const bool sent = send_frame(child->fd_.get(), encode_options(options, run_as));
+  if (!sent || ::poll(&waiting, 1, kStartTimeoutMs) != 1 || !(startup = read_frame(child->fd_.get(), kMaxStartup)))
     return Error{"the HTTP process did not start (pid " + std::to_string(pid) + ")"};  // ~HttpChild reaps it
   Decoder d{*startup};
   std::string state, text;
@@ -284,14 +282,13 @@ void forward_reload_signal() {
 HttpChild::~HttpChild() {
   stopping_ = true;
   g_http_pid.store(-1);
-  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);  // wakes answer()
+  if (fd_) ::shutdown(fd_.get(), SHUT_RDWR);  // wakes answer()
   if (thread_.joinable()) thread_.join();
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
-  if (fd_ >= 0) ::close(fd_);
 }
 
 void HttpChild::serve() {
@@ -302,7 +299,7 @@ void HttpChild::answer() {
   std::string why = "closed its end";
   for (;;) {
     char request = 0;
-    ssize_t n = ::read(fd_, &request, 1);
+    ssize_t n = ::read(fd_.get(), &request, 1);
     if (n < 0 && errno == EINTR) continue;
     if (n != 1) break;
     std::string reply(1, '\1');
@@ -318,7 +315,7 @@ void HttpChild::answer() {
       why = "sent an unknown request";
       break;
     }
-    if (!send_frame(fd_, reply)) break;
+    if (!send_frame(fd_.get(), reply)) break;
   }
   if (stopping_) return;
   // Nothing serves /metrics any more, and this process can no longer start a server of its own

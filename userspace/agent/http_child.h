@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "agent/privilege.h"
+#include "dwcp_observer/fd.h"
 #include "dwcp_observer/http_server.h"
 
 namespace dwcp::agent {
@@ -66,7 +67,7 @@ class HttpChild {
   void answer();  // the thread: one request, one reply, until the socket closes
 
   pid_t pid_ = -1;
-  int fd_ = -1;
+  Fd fd_;  // our end of the socketpair
   std::vector<std::string> addresses_;
   std::string credentials_;
   std::shared_ptr<LocalContent> content_;

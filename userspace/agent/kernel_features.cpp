@@ -12,6 +12,7 @@
 
 #include "agent/uprobe_multi.h"
 #include "dwcp_observer/contract.h"
+#include "dwcp_observer/fd.h"
 
 namespace dwcp::agent {
 
@@ -194,26 +195,19 @@ int load_trivial(bpf_prog_type type, const bpf_prog_load_opts* opts) {
 bool fexit_works(int function_btf_id) {
   LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
               .attach_btf_id = static_cast<__u32>(function_btf_id));
-  int prog = load_trivial(BPF_PROG_TYPE_TRACING, &opts);
-  if (prog < 0) return false;
-  int link = bpf_raw_tracepoint_open(nullptr, prog);
-  const bool ok = link >= 0;
-  if (link >= 0) close(link);
-  close(prog);
-  return ok;
+  const Fd prog(load_trivial(BPF_PROG_TYPE_TRACING, &opts));
+  if (!prog) return false;
+  return static_cast<bool>(Fd(bpf_raw_tracepoint_open(nullptr, prog.get())));
 }
 
 // As libbpf's own probe (1.3+): a uprobe_multi link on "/" fails with EBADF where the kernel
 // knows the link type, with EINVAL where it does not.
 bool uprobe_multi_works() {
   LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = static_cast<bpf_attach_type>(kBpfTraceUprobeMulti));
-  int prog = load_trivial(BPF_PROG_TYPE_KPROBE, &opts);
-  if (prog < 0) return false;
-  int link = create_uprobe_multi_link(prog, 0, "/", {0}, {});
-  const int err = errno;
-  if (link >= 0) close(link);
-  close(prog);
-  return link < 0 && err == EBADF;
+  const Fd prog(load_trivial(BPF_PROG_TYPE_KPROBE, &opts));
+  if (!prog) return false;
+  const Fd link(create_uprobe_multi_link(prog.get(), 0, "/", {0}, {}));
+  return !link && errno == EBADF;
 }
 
 }  // namespace

@@ -95,7 +95,7 @@ SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& bina
              std::to_string(kMaxSitesPerProcess) + " per process");
       continue;
     }
-    scan.sites.push_back({fn->file_offset, contract::entry_spec_index(probe.probe_id)});
+    scan.sites.push_back({binary.entry_probe_offset(*fn), contract::entry_spec_index(probe.probe_id)});
     for (auto ret : rets) scan.sites.push_back({ret, contract::exit_spec_index(probe.probe_id)});
     scan.live_features.insert(probe.feature);
     scan.states.emplace_back(probe.event, "attached");

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <mutex>
 
+#include "dwcp_observer/fd.h"
+
 namespace dwcp::agent {
 namespace {
 
@@ -145,17 +147,16 @@ Result<void> prepare_read_helper_filter() {
     scmp_filter_ctx ctx = build(FilterRole::kReadHelper, &g_helper_error);
     if (ctx == nullptr) return;
     // libseccomp writes the compiled program to a descriptor; read it back into memory.
-    const int fd = memfd_create("dwcp-observer-seccomp", MFD_CLOEXEC);
-    int rc = fd < 0 ? -errno : seccomp_export_bpf(ctx, fd);
+    const Fd fd(memfd_create("dwcp-observer-seccomp", MFD_CLOEXEC));
+    int rc = !fd ? -errno : seccomp_export_bpf(ctx, fd.get());
     seccomp_release(ctx);
-    const off_t size = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
+    const off_t size = rc == 0 ? lseek(fd.get(), 0, SEEK_END) : -1;
     std::vector<sock_filter> program(size > 0 ? static_cast<std::size_t>(size) / sizeof(sock_filter) : 0);
-    if (size > 0 && pread(fd, program.data(), program.size() * sizeof(sock_filter), 0) ==
+    if (size > 0 && pread(fd.get(), program.data(), program.size() * sizeof(sock_filter), 0) ==
                         static_cast<ssize_t>(program.size() * sizeof(sock_filter)))
       g_helper_program = std::move(program);
     else
       g_helper_error = rc != 0 ? Error::system("seccomp_export_bpf", -rc) : Error{"seccomp_export_bpf: no program"};
-    if (fd >= 0) close(fd);
   });
   if (g_helper_program.empty()) return g_helper_error;
   return {};

@@ -1,13 +1,11 @@
 #include "agent/trap_calibration.h"
 
 #include "agent/bpf_stats.h"
+#include "agent/uprobe_attach.h"
 #include "agent/uprobe_multi.h"
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
-#include <linux/perf_event.h>
-#include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,30 +14,46 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <utility>
 
-// The calibration target: a leaf function whose first instruction is an ordinary one the kernel
-// single-steps out of line (as it does the first instruction of a Go function, `cmp rsp,
-// 16(r14)`), then a RET (which the kernel emulates, as at the RET sites the agent probes).
-// Written in assembly so that no compiler flag (CET's endbr64, a nop the kernel would emulate)
-// changes what is measured. Offsets: entry +0, ret +4.
+// The calibration target, probed where the agent probes a Go function: on the conditional branch
+// that ends a stack check (the kernel emulates a probed branch: goelf/ret_finder.h,
+// stack_check_branch_offset) and on the RET (which x86-64 single-steps out of line, a second
+// exception; arm64 emulates it). One call is then one entry hit and one RET hit, as a call of a
+// probed DWCP function is, and the cost per hit is their mean. Written in assembly so that no
+// compiler flag (CET's endbr64, a different prologue) changes what is measured.
 #if defined(__x86_64__)
-extern "C" std::uint64_t dwcp_overhead_calibration_target(std::uint64_t x);
 asm(R"(
   .text
   .globl dwcp_overhead_calibration_target
   .type dwcp_overhead_calibration_target, @function
 dwcp_overhead_calibration_target:
+  cmp $0, %rdi
+  jl 1f
+1:
   lea 1(%rdi), %rax
   ret
   .size dwcp_overhead_calibration_target, .-dwcp_overhead_calibration_target
 )");
-constexpr std::uint64_t kCalibrationRetOffset = 4;
+constexpr std::uint64_t kCalibrationBranchOffset = 4, kCalibrationRetOffset = 10;
+#elif defined(__aarch64__)
+asm(R"(
+  .text
+  .globl dwcp_overhead_calibration_target
+  .type dwcp_overhead_calibration_target, %function
+dwcp_overhead_calibration_target:
+  cmp x0, #0
+  b.lt 1f
+1:
+  add x0, x0, #1
+  ret
+  .size dwcp_overhead_calibration_target, .-dwcp_overhead_calibration_target
+)");
+constexpr std::uint64_t kCalibrationBranchOffset = 4, kCalibrationRetOffset = 12;
 #else
-extern "C" __attribute__((noinline, used)) std::uint64_t dwcp_overhead_calibration_target(std::uint64_t x) {
-  asm volatile("" : "+r"(x));
-  return x + 1;
-}
+#error "trap calibration: no calibration target for this architecture"
 #endif
+extern "C" std::uint64_t dwcp_overhead_calibration_target(std::uint64_t x);
 
 namespace dwcp::agent {
 namespace {
@@ -57,34 +71,6 @@ Result<int> load_empty_program(bool for_multi) {
   if (fd < 0) {
     Error error = Error::system("cannot load the empty BPF program", errno, ErrorKind::kBpf);
     if (error.code == EPERM || error.code == EACCES) error.message += " — run as root (or with CAP_BPF + CAP_PERFMON)";
-    return error;
-  }
-  return fd;
-}
-
-Result<int> uprobe_pmu_type() {
-  std::ifstream in("/sys/bus/event_source/devices/uprobe/type");
-  int type = -1;
-  if (!(in >> type))
-    return Error{"cannot read /sys/bus/event_source/devices/uprobe/type: kernel without uprobe PMU", 0,
-                 ErrorKind::kBpf};
-  return type;
-}
-
-// One perf-event uprobe at `offset` of `binary`, running `prog_fd`. The kernel filters it by the
-// target's mm, so every thread of `pid` hits it.
-Result<int> attach_perf_uprobe(int pmu_type, int prog_fd, int pid, const std::string& binary, std::uint64_t offset) {
-  perf_event_attr attr{};
-  attr.size = sizeof(attr);
-  attr.type = static_cast<__u32>(pmu_type);
-  attr.config1 = reinterpret_cast<__u64>(binary.c_str());  // uprobe_path
-  attr.config2 = offset;                                   // probe_offset
-  int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC));
-  if (fd < 0)
-    return Error::system("cannot create a uprobe at " + binary + "+" + std::to_string(offset), errno, ErrorKind::kBpf);
-  if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog_fd) != 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
-    Error error = Error::system("cannot attach the empty program to the uprobe at " + binary, errno, ErrorKind::kBpf);
-    close(fd);
     return error;
   }
   return fd;
@@ -123,38 +109,20 @@ Result<std::unique_ptr<EmptyUprobes>> EmptyUprobes::attach(int pid, const std::s
                                                            const std::vector<std::uint64_t>& offsets) {
   if (offsets.empty()) return Error{"no uprobe offsets given"};
   std::unique_ptr<EmptyUprobes> probes(new EmptyUprobes());
-  // uprobe_multi first: it is how the agent attaches, so the floor is measured the same way.
-  if (auto multi_program = load_empty_program(true)) {
-    probes->prog_fd_ = *multi_program;
-    int fd = create_uprobe_multi_link(probes->prog_fd_, pid, binary, offsets, {});
-    if (fd >= 0) {
-      probes->multi_ = true;
-      probes->fds_.push_back(fd);
-      return probes;
-    }
-    if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
-      return Error::system("cannot attach " + std::to_string(offsets.size()) + " uprobes to " + binary, errno,
-                           ErrorKind::kBpf);
-    close(probes->prog_fd_);
-    probes->prog_fd_ = -1;
-  }
-  // Older kernels: one perf-event uprobe per offset.
-  auto program = load_empty_program(false);
-  if (!program) return program.failure();
-  probes->prog_fd_ = *program;
-  auto pmu = uprobe_pmu_type();
-  if (!pmu) return pmu.failure();
-  for (auto offset : offsets) {
-    auto fd = attach_perf_uprobe(*pmu, probes->prog_fd_, pid, binary, offset);
-    if (!fd) return fd.failure();  // the destructor closes those already made
-    probes->fds_.push_back(*fd);
-  }
+  // uprobe_multi first, as the agent attaches (agent/uprobe_attach.h), so the floor is measured
+  // the same way; a kernel that cannot load a uprobe_multi program gets classic uprobes.
+  if (auto multi = load_empty_program(true)) probes->multi_program_.reset(*multi);
+  auto classic = load_empty_program(false);
+  if (!classic) return classic.failure();
+  probes->classic_program_.reset(*classic);
+  std::vector<UprobeSite> sites;
+  for (auto offset : offsets) sites.push_back({offset, 0});
+  auto attached =
+      attach_uprobes({probes->multi_program_.get(), probes->classic_program_.get(), false}, pid, binary, sites);
+  if (!attached) return attached.failure();
+  probes->multi_ = attached->multi;
+  probes->links_ = std::move(attached->links);
   return probes;
-}
-
-EmptyUprobes::~EmptyUprobes() {
-  for (int fd : fds_) close(fd);
-  if (prog_fd_ >= 0) close(prog_fd_);
 }
 
 // ---- calibration -----------------------------------------------------------------------------
@@ -180,6 +148,7 @@ Result<FileOffset> own_file_offset(const void* address) {
 }
 
 Result<TrapCalibration> calibrate_trap_cost(std::uint64_t calls, int rounds) {
+  constexpr std::uint64_t kHitsPerCall = 2;  // the branch and the RET
   if (calls == 0 || rounds <= 0) return Error{"calibration needs at least one call and one round"};
   auto entry = own_file_offset(reinterpret_cast<const void*>(&dwcp_overhead_calibration_target));
   if (!entry) return entry.failure();
@@ -192,7 +161,8 @@ Result<TrapCalibration> calibrate_trap_cost(std::uint64_t calls, int rounds) {
 
   // Stats on only for the probed rounds: they let us check that every call was really trapped.
   auto stats = BpfStatsSession::enable();
-  auto probes = EmptyUprobes::attach(static_cast<int>(getpid()), entry->path, {entry->offset});
+  auto probes = EmptyUprobes::attach(static_cast<int>(getpid()), entry->path,
+                                     {entry->offset + kCalibrationBranchOffset, entry->offset + kCalibrationRetOffset});
   if (!probes) return probes.failure();
   result.multi = (*probes)->multi();
   auto before = read_program_run_stats((*probes)->program_fd());
@@ -200,12 +170,12 @@ Result<TrapCalibration> calibrate_trap_cost(std::uint64_t calls, int rounds) {
   auto after = read_program_run_stats((*probes)->program_fd());
   if (stats && before && after) {
     const std::uint64_t ran = after->run_count - before->run_count;
-    if (ran < calls * static_cast<std::uint64_t>(rounds))
-      return Error{"calibration uprobe ran " + std::to_string(ran) + " times for " + std::to_string(calls * rounds) +
-                   " calls: the probe is not where the calls go"};
+    if (ran < kHitsPerCall * calls * static_cast<std::uint64_t>(rounds))
+      return Error{"calibration uprobes ran " + std::to_string(ran) + " times for " + std::to_string(calls * rounds) +
+                   " calls: the probes are not where the calls go"};
     result.verified = true;
   }
-  result.ns_per_hit = std::max(0.0, (probed_ns - plain_ns) / static_cast<double>(calls));
+  result.ns_per_hit = std::max(0.0, (probed_ns - plain_ns) / static_cast<double>(kHitsPerCall * calls));
   return result;
 }
 

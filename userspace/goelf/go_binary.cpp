@@ -511,6 +511,15 @@ Result<std::vector<uint64_t>> GoBinary::ret_offsets(const Function& fn) const {
   return rets;
 }
 
+uint64_t GoBinary::entry_probe_offset(const Function& fn) const {
+  // The longest form is 20 bytes (x86-64: LEAQ disp32 8, CMPQ 4, Jcc rel32 6; arm64: 4 words).
+  constexpr uint64_t kHead = 20;
+  const uint64_t size = std::min<uint64_t>(fn.size, kHead);
+  auto code = elf_.is_executable_range(fn.vaddr, size) ? elf_.bytes_at_vaddr(fn.vaddr, size) : std::nullopt;
+  if (!code) return fn.file_offset;
+  return fn.file_offset + stack_check_branch_offset(elf_.arch(), *code);
+}
+
 std::vector<std::string> GoBinary::function_names() const {
   std::set<std::string> names;
   for (const ElfSymbol& symbol : elf_.function_symbols()) names.insert(symbol.name);

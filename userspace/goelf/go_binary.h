@@ -72,6 +72,9 @@ class GoBinary {
   Result<Function> find_function(std::string_view name) const;
   // File offsets of every RET in fn (see ret_finder.h).
   Result<std::vector<uint64_t>> ret_offsets(const Function& fn) const;
+  // File offset of fn's entry probe: its stack check's conditional branch, which the kernel
+  // emulates (ret_finder.h: stack_check_branch_offset), else fn.file_offset.
+  uint64_t entry_probe_offset(const Function& fn) const;
   // Every function name known from .symtab and the pclntab, sorted, without duplicates.
   std::vector<std::string> function_names() const;
   // holds_package(function_names(), package) and whether `name` is one of function_names(),

@@ -3,8 +3,10 @@
 
 #include <capstone/capstone.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -153,6 +155,43 @@ bool starts_with_go_stack_check(Arch arch, ByteView code, uint64_t code_address)
     if (std::memcmp(insn->bytes, kCmpSp, 4) == 0 || std::memcmp(insn->bytes, kCmpR12, 4) == 0) return true;
   }
   return false;
+}
+
+uint64_t stack_check_branch_offset(Arch arch, ByteView code) {
+  auto has = [&](uint64_t at, std::initializer_list<uint8_t> bytes) {
+    return at + bytes.size() <= code.size() && std::equal(bytes.begin(), bytes.end(), code.data() + at);
+  };
+  if (arch == Arch::Arm64) {
+    auto word = [&](uint64_t at) {
+      uint32_t w = 0;
+      if (at + kArm64InsnSize <= code.size()) std::memcpy(&w, code.data() + at, sizeof w);  // little-endian
+      return w;
+    };
+    constexpr uint32_t kLdrX16G16 = 0xf9400b90;                                   // ldr x16, [x28, #16]
+    constexpr uint32_t kCmpSpX16 = 0xeb3063ff;                                    // cmp sp, x16
+    constexpr uint32_t kCmpX17X16 = 0xeb10023f;                                   // cmp x17, x16
+    auto sub_x17_sp = [](uint32_t w) { return (w & 0xff8003ff) == 0xd10003f1; };  // sub x17, sp, #imm12{, lsl #12}
+    auto b_cond = [](uint32_t w) { return (w & 0xff000010) == 0x54000000; };
+    if (word(0) != kLdrX16G16) return 0;
+    if (word(4) == kCmpSpX16 && b_cond(word(8))) return 8;
+    if (sub_x17_sp(word(4)) && word(8) == kCmpX17X16 && b_cond(word(12))) return 12;
+    return 0;
+  }
+  uint64_t at = 0;
+  bool r12 = false;
+  if (has(0, {0x4c, 0x8d, 0x64, 0x24})) {  // LEAQ disp8(SP), R12
+    at = 5;
+    r12 = true;
+  } else if (has(0, {0x4c, 0x8d, 0xa4, 0x24})) {  // LEAQ disp32(SP), R12
+    at = 8;
+    r12 = true;
+  }
+  if (!has(at, {static_cast<uint8_t>(r12 ? 0x4d : 0x49), 0x3b, 0x66, 0x10})) return 0;  // CMPQ SP|R12, 16(R14)
+  at += 4;
+  const uint8_t* op = code.data() + at;
+  if (at + 2 <= code.size() && op[0] >= 0x70 && op[0] <= 0x7f) return at;                   // Jcc rel8
+  if (at + 6 <= code.size() && op[0] == 0x0f && op[1] >= 0x80 && op[1] <= 0x8f) return at;  // Jcc rel32
+  return 0;
 }
 
 }  // namespace dwcp::goelf

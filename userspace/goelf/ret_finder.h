@@ -41,4 +41,17 @@ Result<bool> starts_instruction(Arch arch, ByteView code, uint64_t code_address,
 // arm64 (g in R28): MOVD 16(g), Rt (LDR Xt, [X28, #16]) within the first four instructions.
 bool starts_with_go_stack_check(Arch arch, ByteView code, uint64_t code_address);
 
+// Where a function's entry probe goes: the offset, in code (the function's first bytes), of the
+// conditional branch that ends Go's stack-bound check, or 0 (the entry) when the function does
+// not begin with one of the two forms Go emits for frames up to a few KiB:
+//   x86-64: [LEAQ -N(SP), R12;] CMPQ SP|R12, 16(R14); Jcc          (JLS, rel8 or rel32)
+//   arm64:  LDR X16, [X28, #16]; [SUB X17, SP, #N; CMP X17, X16 | CMP SP, X16]; B.cond
+// Why: the kernel emulates a probed conditional branch in the trap, while it single-steps most
+// other instructions out of line (a second exception per hit): 0.4 against 3.5 us per hit on the
+// VMs measured (docs/performance.md). Up to the branch only scratch registers are written (R12;
+// X16, X17: no argument register of Go's ABI), SP and the return address are untouched, so a
+// probe there reads arguments and goroutine exactly as at the entry. The branch runs once per call
+// as the entry does (twice when the stack grows: morestack re-runs the function from its start).
+uint64_t stack_check_branch_offset(Arch arch, ByteView code);
+
 }  // namespace dwcp::goelf

@@ -17,6 +17,8 @@
 #include <memory>
 #include <optional>
 
+#include "dwcp_observer/fd.h"
+
 #ifdef DWCP_TOP_HAVE_OPENSSL
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -42,16 +44,6 @@ std::string percent_decode(const std::string& s) {
   }
   return out;
 }
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
 
 using Clock = std::chrono::steady_clock;
 
@@ -104,8 +96,7 @@ Result<int> connect_to(const Url& url, Clock::time_point deadline) {
         continue;
       }
     }
-    guard.fd = -1;
-    return fd;
+    return guard.release();
   }
   return Error{"cannot connect to " + url.host + ":" + url.port + ": " + last_error +
                " (is the agent running and listening there?)"};
@@ -155,16 +146,16 @@ class Stream {
 class PlainStream : public Stream {
  public:
   PlainStream(int fd, Clock::time_point deadline) : fd_(fd), deadline_(deadline) {}
-  int fd() const { return fd_.fd; }
+  int fd() const { return fd_.get(); }
   Clock::time_point deadline() const { return deadline_; }
 
   Result<std::size_t> write(const char* data, std::size_t size) override {
     for (;;) {
-      ssize_t n = send(fd_.fd, data, size, MSG_NOSIGNAL);
+      ssize_t n = send(fd_.get(), data, size, MSG_NOSIGNAL);
       if (n > 0) return static_cast<std::size_t>(n);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) {
-        if (!wait_for(fd_.fd, POLLOUT, deadline_)) return Error{"timed out"};
+        if (!wait_for(fd_.get(), POLLOUT, deadline_)) return Error{"timed out"};
         continue;
       }
       return Error{std::strerror(errno)};
@@ -173,11 +164,11 @@ class PlainStream : public Stream {
 
   Result<std::size_t> read(char* data, std::size_t size) override {
     for (;;) {
-      ssize_t n = recv(fd_.fd, data, size, 0);
+      ssize_t n = recv(fd_.get(), data, size, 0);
       if (n >= 0) return static_cast<std::size_t>(n);
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
-        if (!wait_for(fd_.fd, POLLIN, deadline_)) return Error{"timed out"};
+        if (!wait_for(fd_.get(), POLLIN, deadline_)) return Error{"timed out"};
         continue;
       }
       return Error{std::strerror(errno)};

@@ -4,8 +4,9 @@
 //
 // usage: calibrate_trap [CALLS ROUNDS]   (default: the agent's)
 // build, from the source tree (one line):
-//   g++ -std=c++17 -O2 -Iuserspace -o calibrate_trap tests/bench/perf/calibrate_trap.cpp
-//       userspace/agent/trap_calibration.cpp userspace/agent/bpf_stats.cpp $(pkg-config --cflags --libs libbpf)
+//   g++ -std=c++17 -O2 -Iuserspace -Iinclude -o calibrate_trap tests/bench/perf/calibrate_trap.cpp
+//       userspace/agent/trap_calibration.cpp userspace/agent/bpf_stats.cpp userspace/agent/uprobe_attach.cpp
+//       userspace/agent/load_base.cpp $(pkg-config --cflags --libs libbpf)
 #include <cstdio>
 #include <cstdlib>
 #include <string>

@@ -27,8 +27,9 @@ results="$build/perf-results"
 mkdir -p "$tools" "$results"
 (cd "$here/callloop" && GOFLAGS=-mod=mod GOPROXY=off CGO_ENABLED=0 GOCACHE="$tools/gocache" \
   /usr/lib/go-1.19/bin/go build -buildvcs=false -o "$tools/callloop" .)
-g++ -std=c++17 -O2 -Wall -Wextra -I"$src/userspace" -o "$tools/empty_uprobes" \
-  "$here/empty_uprobes.cpp" "$src/userspace/agent/trap_calibration.cpp" "$src/userspace/agent/bpf_stats.cpp" $(pkg-config --cflags --libs libbpf)
+g++ -std=c++17 -O2 -Wall -Wextra -I"$src/userspace" -I"$src/include" -o "$tools/empty_uprobes" \
+  "$here/empty_uprobes.cpp" "$src/userspace/agent/trap_calibration.cpp" "$src/userspace/agent/bpf_stats.cpp" \
+  "$src/userspace/agent/uprobe_attach.cpp" "$src/userspace/agent/load_base.cpp" $(pkg-config --cflags --libs libbpf)
 
 export DWCP_OBSERVER_BIN="$build/userspace/agent/dwcp-observer"
 export DWCP_FIXTURE_DIR="$build/tests/fixtures"

@@ -1,16 +1,12 @@
-// The web config parser (exporter-toolkit format), the logger's line format and levels, and the
-// one error type (dwcp_observer/result.h), without root.
+// The web config parser (http/web_config.h, exporter-toolkit format): node_exporter's keys, relative
+// paths, and the refusals of what would silently weaken the server. No root.
+#include "http/web_config.h"
+
 #include <gtest/gtest.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
-
-#include "dwcp_observer/result.h"
-#include "http/web_config.h"
-#include "log/log.h"
 
 namespace dwcp {
 namespace {
@@ -89,95 +85,6 @@ TEST(WebConfig, RefusesWhatWouldSilentlyWeakenIt) {
     ASSERT_FALSE(config) << text;
     EXPECT_NE(config.error().find(reason), std::string::npos) << text << " -> " << config.error();
   }
-}
-
-TEST(Log, LogfmtQuotesAndEscapesSoOneCallIsOneLine) {
-  const std::string line =
-      log::format_line(log::Level::kWarn, "attached to /tmp/evil\nts=x level=error msg=forged",
-                       {{"exe", "a b\"c"}, {"pid", "12"}}, log::Format::kLogfmt, "2026-01-02T03:04:05.006Z");
-  EXPECT_EQ(line,
-            "ts=2026-01-02T03:04:05.006Z level=warn msg=\"attached to /tmp/evil\\nts=x level=error msg=forged\" "
-            "exe=\"a b\\\"c\" pid=12\n");
-}
-
-TEST(Log, JsonEscapesControlCharacters) {
-  const std::string line =
-      log::format_line(log::Level::kError, std::string("bad\x01\"\\", 6), {{"k", "v\tw"}}, log::Format::kJson, "T");
-  EXPECT_EQ(line, "{\"ts\":\"T\",\"level\":\"error\",\"msg\":\"bad\\u0001\\\"\\\\\",\"k\":\"v\\tw\"}\n");
-}
-
-TEST(Log, NumbersAreBareInJson) {
-  EXPECT_EQ(log::format_line(log::Level::kError, "bad flag", {{"exit_code", 2}}, log::Format::kJson, "T"),
-            "{\"ts\":\"T\",\"level\":\"error\",\"msg\":\"bad flag\",\"exit_code\":2}\n");
-  EXPECT_EQ(log::format_line(log::Level::kError, "bad flag", {{"exit_code", 2}}, log::Format::kLogfmt, "T"),
-            "ts=T level=error msg=\"bad flag\" exit_code=2\n");
-}
-
-TEST(Log, LevelsAndFormatsParse) {
-  log::Level level;
-  log::Format format;
-  EXPECT_TRUE(log::parse_level("warn", &level));
-  EXPECT_EQ(level, log::Level::kWarn);
-  EXPECT_FALSE(log::parse_level("verbose", &level));
-  EXPECT_TRUE(log::parse_format("json", &format));
-  EXPECT_EQ(format, log::Format::kJson);
-  EXPECT_FALSE(log::parse_format("text", &format));
-}
-
-TEST(Result, SystemErrorSaysWhatFailedAndKeepsErrno) {
-  const Error error = Error::system("cannot open /nowhere", ENOENT, ErrorKind::kTarget);
-  EXPECT_EQ(error.message, std::string("cannot open /nowhere: ") + std::strerror(ENOENT));
-  EXPECT_EQ(error.code, ENOENT);
-  EXPECT_EQ(error.kind, ErrorKind::kTarget);
-  // libbpf's -errno is the same errno.
-  EXPECT_EQ(Error::system("bpf", -EPERM).code, EPERM);
-  EXPECT_EQ(Error{"plain"}.code, 0);
-  EXPECT_EQ(Error{"plain"}.kind, ErrorKind::kRuntime);
-  EXPECT_EQ(Error{"x"}.with_kind(ErrorKind::kBpf).kind, ErrorKind::kBpf);
-}
-
-TEST(Result, ValueOrErrorAndVoid) {
-  Result<int> good = 7;
-  ASSERT_TRUE(good);
-  EXPECT_EQ(*good, 7);
-  Result<int> bad = Error::system("read", EIO, ErrorKind::kListen);
-  ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.failure().code, EIO);
-  EXPECT_EQ(bad.failure().kind, ErrorKind::kListen);
-  EXPECT_EQ(bad.error(), bad.failure().message);
-  Result<void> done;
-  EXPECT_TRUE(done);
-  Result<void> failed = Error{"no"};
-  ASSERT_FALSE(failed);
-  EXPECT_EQ(failed.error(), "no");
-}
-
-TEST(Logger, EveryLineCarriesTheLevelItsCallerSaid) {
-  std::vector<std::pair<log::Level, std::string>> lines;
-  const log::Logger logger([&](log::Level level, const std::string& line) { lines.emplace_back(level, line); });
-  logger.info("attached");
-  logger.warn("probe budget: sampling");
-  ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(lines[0], std::make_pair(log::Level::kInfo, std::string("attached")));
-  // The text is kept as given: no prefix decides the level any more.
-  EXPECT_EQ(lines[1], std::make_pair(log::Level::kWarn, std::string("probe budget: sampling")));
-}
-
-TEST(Logger, WithoutASinkWritesTheProcessLog) {
-  std::FILE* out = std::tmpfile();
-  ASSERT_NE(out, nullptr);
-  log::configure(log::Level::kInfo, log::Format::kLogfmt, out);
-  log::Logger().warn("could not drop capabilities after attach: capset: x");
-  log::Logger().debug("not shown at info");
-  log::configure(log::Level::kInfo, log::Format::kLogfmt, stderr);
-  std::rewind(out);
-  char text[512] = {};
-  const std::size_t n = std::fread(text, 1, sizeof text - 1, out);
-  std::fclose(out);
-  const std::string written(text, n);
-  EXPECT_NE(written.find("level=warn msg=\"could not drop capabilities after attach: capset: x\""), std::string::npos)
-      << written;
-  EXPECT_EQ(written.find("not shown"), std::string::npos) << written;
 }
 
 }  // namespace

@@ -1,0 +1,3 @@
+module trapsites
+
+go 1.19
