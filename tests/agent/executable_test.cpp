@@ -69,7 +69,7 @@ TEST(ExecutableLoader, ReadsThePackageOfDwcpOnly) {
     ASSERT_TRUE(process) << process.error();
     Result<LoadedExecutable> loaded = loader.load({child.pid(), process->exe, kPackage, true});
     ASSERT_TRUE(loaded) << name << ": " << loaded.error();
-    EXPECT_TRUE(loaded->binary) << name;
+    EXPECT_TRUE(loaded->binary()) << name;
     EXPECT_EQ(loaded->has_package, std::string(name) != "not-dwcp") << name;
     EXPECT_EQ(loaded->file->identity().ino, process->exe.ino);
   }
@@ -103,10 +103,14 @@ TEST(ExecutableLoader, AKnownExecutableIsNotParsedAgainButStillOpenedAndChecked)
   Result<LoadedExecutable> again = loader.load({restart.pid(), judged->exe, kPackage, true});
   ASSERT_TRUE(again) << again.error();
   EXPECT_TRUE(again->has_package);
-  ASSERT_TRUE(again->binary);
-  EXPECT_EQ(again->binary->function_names(), read->binary->function_names());
+  ASSERT_TRUE(again->binary());
+  EXPECT_EQ(again->binary()->function_names(), read->binary()->function_names());
   EXPECT_NE(again->file.get(), read->file.get());
+  EXPECT_EQ(again->parsed.get(), read->parsed.get());  // shared, not copied
   EXPECT_EQ(loader.cached(), 1u);
+  // The DWARF is read when first asked for, once, from the copy the first read kept.
+  ASSERT_TRUE(read->dwarf()) << read->dwarf().error();
+  EXPECT_EQ(&again->dwarf(), &read->dwarf());
 
   // A process judged by the known file's identity that runs another file by the time it is
   // opened (it execve()d a copy): the kept parse does not stand in for what it runs.

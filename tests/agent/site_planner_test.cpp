@@ -117,6 +117,35 @@ TEST_F(SitePlanner, AFieldOffsetTheDwarfContradictsRefusesThatProbeOnly) {
   EXPECT_STREQ(state_of(trusting, event), "attached");
 }
 
+// Attaching before the DWARF is read (Agent::attach_loaded): the probes that read no struct
+// field go in first; the DWARF check afterwards refuses what plan_sites with the DWARF refuses.
+TEST_F(SitePlanner, TheDwarfCheckAfterwardsRefusesWhatItRefusesUpFront) {
+  auto with_offsets = std::find_if(profile.probes.begin(), profile.probes.end(),
+                                   [](const profile::CompiledProbe& p) { return !p.field_offsets.empty(); });
+  ASSERT_NE(with_offsets, profile.probes.end());
+  with_offsets->field_offsets.front().offset += 8;
+  SitePlan later = plan_sites(profile, *binary, nullptr, {});
+  const SitesByDwarf split = split_field_readers(profile, later.sites);
+  EXPECT_EQ(split.independent.size() + split.field_readers.size(), later.sites.size());
+  for (const auto& site : split.independent) EXPECT_TRUE(profile.probes[site.spec_index / 2].field_offsets.empty());
+  for (const auto& site : split.field_readers) EXPECT_FALSE(profile.probes[site.spec_index / 2].field_offsets.empty());
+  // What counts a transfer from its first byte reads no field: it is never held back.
+  for (const char* amst : {"session_start", "stream_open", "send", "receive"})
+    EXPECT_TRUE(probe(amst).field_offsets.empty()) << amst;
+
+  refuse_dwarf_conflicts(&later, profile, *dwarf);
+  SitePlan up_front = plan_sites(profile, *binary, &*dwarf, {});
+  EXPECT_EQ(later.states, up_front.states);
+  EXPECT_EQ(later.refused, up_front.refused);
+  EXPECT_EQ(later.live_features, up_front.live_features);
+  ASSERT_EQ(later.sites.size(), up_front.sites.size());
+  for (std::size_t i = 0; i < later.sites.size(); ++i) {
+    EXPECT_EQ(later.sites[i].offset, up_front.sites[i].offset);
+    EXPECT_EQ(later.sites[i].spec_index, up_front.sites[i].spec_index);
+  }
+  EXPECT_STREQ(state_of(later, with_offsets->event.c_str()), "refused");
+}
+
 TEST_F(SitePlanner, ABinaryWithoutThePackageHoldsNothing) {
   auto other = goelf::GoBinary::open(fixture("not-dwcp"));
   ASSERT_TRUE(other) << other.error();

@@ -3,10 +3,13 @@
 extra idle processes (sleep), against the same agent attached by --pid; and the time from a DWCP
 process's exec (just before Popen) to its probes being attached (target_up == 1 on /metrics,
 polled every 5 ms), p50/p99 over --starts starts of one executable, each stopped before the next
-(the first start reads and parses the binary; the others are restarts). Run as root:
+(the first start reads and parses the binary; the others are restarts); then --fresh first
+sightings: each start of a new file renamed over the executable (an upgrade), read and parsed from
+scratch. Run as root:
 
   sudo DWCP_OBSERVER_BIN=build/userspace/agent/dwcp-observer DWCP_FIXTURE_DIR=build/tests/fixtures \\
-       python3 tests/bench/discovery_cost.py [--seconds 30] [--starts 100] [--processes 0,1000,5000]
+       python3 tests/bench/discovery_cost.py [--seconds 30] [--starts 100] [--processes 0,1000,5000] \\
+       [--fresh 20] [--variant dwcp-fixture]
 
 Discovery is limited with --allow-path to the benchmark's own directory (so that it attaches to
 nothing else on the machine); every exec on the node is still judged, and /proc is scanned at
@@ -55,11 +58,40 @@ def idle_cpu(agent, seconds, processes):
     return (cpu_seconds(agent.proc.pid) - before) / seconds
 
 
+def exec_to_attached(agent, path):
+    began = time.monotonic()
+    fx = Fixture(path)
+    while value(agent.samples(), "dwcp_observer_target_up", pid=str(fx.pid)) != 1:
+        if time.monotonic() - began > 10:
+            fx.stop()
+            raise RuntimeError("process %d not attached after 10 s: %s" % (fx.pid, agent.log()[-2000:]))
+        time.sleep(0.005)
+    took = time.monotonic() - began
+    fx.stop()
+    return took
+
+
+def upgraded(directory, variant, path):
+    """`path` replaced by a new file (a new inode, as a package upgrade renames one into place):
+    the same service and target, an executable the agent has never seen."""
+    os.rename(private_copy(directory, variant, unique("dw-new")), path)
+    return path
+
+
+def spread(latencies):
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return "min %.0f / p50 %.0f / p99 %.0f / max %.0f ms" % (
+        1000 * ordered[0], 1000 * statistics.median(ordered), 1000 * p99, 1000 * ordered[-1])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--starts", type=int, default=100)
     parser.add_argument("--processes", default="0", help="extra idle processes per run, comma-separated")
+    parser.add_argument("--fresh", type=int, default=0, help="first sightings: starts of an executable replaced by a new file")
+    parser.add_argument("--variant", default="dwcp-fixture-stripped-pie", help="fixture build to start")
     args = parser.parse_args()
     for extra in [int(n) for n in args.processes.split(",")]:
         sleepers = [subprocess.Popen(["sleep", "3600"]) for _ in range(extra)]
@@ -74,7 +106,7 @@ def main():
 def run(args):
     directory = private_dir()
     try:
-        path = private_copy(directory, "dwcp-fixture-stripped-pie", unique("dw-bench"))
+        path = private_copy(directory, args.variant, unique("dw-bench"))
         processes = sum(1 for e in os.listdir("/proc") if e.isdigit())
 
         fixture = Fixture(path)
@@ -85,14 +117,8 @@ def run(args):
 
         agent = AgentProcess(["--allow-path", directory])
         discovery_share = idle_cpu(agent, args.seconds, processes)
-        latencies = []
-        for _ in range(args.starts):
-            began = time.monotonic()
-            fx = Fixture(path)
-            while value(agent.samples(), "dwcp_observer_target_up", pid=str(fx.pid)) != 1:
-                time.sleep(0.005)
-            latencies.append(time.monotonic() - began)
-            fx.stop()
+        latencies = [exec_to_attached(agent, path) for _ in range(args.starts)]
+        fresh = [exec_to_attached(agent, upgraded(directory, args.variant, path)) for _ in range(args.fresh)]
         rss = rss_kib(agent.proc.pid)
         load = os.getloadavg()
         agent.stop()
@@ -100,11 +126,10 @@ def run(args):
         print("agent CPU while idle, --pid: %.2f %% of one core" % (100 * pid_share))
         print("agent CPU while idle, discovery: %.2f %% of one core" % (100 * discovery_share))
         print("first start (the binary read and parsed): %.0f ms" % (1000 * latencies[0]))
-        latencies.sort()
-        p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
-        print("exec to attached (stripped PIE, %d starts): min %.0f / p50 %.0f / p99 %.0f / max %.0f ms"
-              % (len(latencies), 1000 * min(latencies), 1000 * statistics.median(latencies), 1000 * p99,
-                 1000 * max(latencies)), flush=True)
+        print("exec to attached (%s, %d starts): %s" % (args.variant, len(latencies), spread(latencies)), flush=True)
+        if fresh:
+            print("exec to attached, first sightings (%s, %d new files): %s" % (args.variant, len(fresh), spread(fresh)),
+                  flush=True)
         print("agent RSS after the starts: %d KiB" % rss)
     finally:
         shutil.rmtree(directory, True)

@@ -267,6 +267,21 @@ TEST(GoBinary, HoldsPackageMatchesThePackageAndItsSubpackagesOnly) {
   EXPECT_TRUE(dwcp::goelf::holds_package(open_or_die("stripped").function_names(), "example.com/goelftest"));
 }
 
+// The member forms (no sorted list of every name built) say what the list-based ones say.
+TEST(GoBinary, HoldsPackageAndNamesAgreeWithFunctionNames) {
+  for (const char* variant : {"plain", "stripped"}) {
+    SCOPED_TRACE(variant);
+    const GoBinary binary = open_or_die(variant);
+    const std::vector<std::string> names = binary.function_names();
+    for (const char* package : {"example.com/goelftest", "example.com/goelftest/transport", "example.com/goelftes",
+                                "example.com/other", "runtime", ""})
+      EXPECT_EQ(binary.holds_package(package), dwcp::goelf::holds_package(names, package)) << package;
+    for (const std::string& name : {names.front(), names.back(), std::string(kSendChunk)})
+      EXPECT_TRUE(binary.names(name));
+    EXPECT_FALSE(binary.names("example.com/goelftest/transport.(*MultiStreamTCP).NoSuchMethod"));
+  }
+}
+
 TEST(GoBinary, CorruptPclntabInAStrippedBinaryIsRefused) {
   Patched patched = load_for_patching("stripped");
   // Swap functions 10 and 11 in the functab (1.18 layout: (entryoff, funcoff) uint32 pairs):

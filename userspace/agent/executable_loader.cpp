@@ -48,33 +48,47 @@ Result<LoadedExecutable> read_executable(const LoadRequest& request, const std::
   if (cached) {
     // The helper opened the file parsed before: it checked the descriptor's identity against
     // request.expected, the cache's key.
-    loaded.binary = cached->binary;
-    loaded.dwarf = cached->dwarf;
+    loaded.parsed = cached;
     loaded.has_package = true;
   } else if (!fetched.copy) {
-    loaded.binary = Error{"not a Go binary"};
+    loaded.parsed = std::make_shared<const ParsedBinary>(ParsedBinary{Error{"not a Go binary"}, nullptr});
   } else {
     // The parsers read the helper's copy (sealed memory, which cannot stall); they map it, and
     // the mappings keep it alive after this descriptor is closed.
-    const std::string copy = "/proc/self/fd/" + std::to_string(fetched.copy.get());
-    loaded.binary = goelf::GoBinary::open(copy);
+    auto parsed = std::make_shared<ParsedBinary>();
+    parsed->binary = goelf::GoBinary::open("/proc/self/fd/" + std::to_string(fetched.copy.get()));
+    Result<goelf::GoBinary>& binary = parsed->binary;
     // Uprobes run the target's own code: one of another machine (under an emulator) cannot be probed.
-    if (loaded.binary && loaded.binary->arch() != goelf::native_arch()) {
-      loaded.binary =
-          Error{std::string("an ") + goelf::arch_name(loaded.binary->arch()) + " binary, and this agent is " +
-                goelf::arch_name(goelf::native_arch()) + ": its probes cannot run there"};
+    if (binary && binary->arch() != goelf::native_arch()) {
+      binary = Error{std::string("an ") + goelf::arch_name(binary->arch()) + " binary, and this agent is " +
+                     goelf::arch_name(goelf::native_arch()) + ": its probes cannot run there"};
     }
-    loaded.has_package = loaded.binary && holds_package(*loaded.binary, request.package);
-    if (loaded.has_package) loaded.dwarf = goelf::DwarfTypes::open(copy);
-    fetched.copy.reset();
+    loaded.has_package = binary && holds_package(*binary, request.package);
     if (loaded.has_package)
-      cache->insert(fetched.file->identity(),
-                    std::make_shared<const ParsedCache::Parsed>(ParsedCache::Parsed{loaded.binary, loaded.dwarf}));
+      parsed->dwarf = std::make_shared<DwarfOnDemand>(std::move(fetched.copy));  // read when first asked for
+    fetched.copy.reset();
+    loaded.parsed = parsed;
+    if (loaded.has_package) cache->insert(fetched.file->identity(), parsed);
   }
   return loaded;
 }
 
 }  // namespace
+
+const Result<goelf::DwarfTypes>& DwarfOnDemand::get() {
+  std::call_once(once_, [this] { dwarf_ = goelf::DwarfTypes::open("/proc/self/fd/" + std::to_string(copy_.get())); });
+  return dwarf_;
+}
+
+const Result<goelf::GoBinary>& LoadedExecutable::binary() const {
+  static const Result<goelf::GoBinary> not_read = Error{"not read"};
+  return parsed ? parsed->binary : not_read;
+}
+
+const Result<goelf::DwarfTypes>& LoadedExecutable::dwarf() const {
+  static const Result<goelf::DwarfTypes> not_read = Error{"not read"};
+  return parsed && parsed->dwarf ? parsed->dwarf->get() : not_read;
+}
 
 std::shared_ptr<const ParsedCache::Parsed> ParsedCache::find(const FileIdentity& file) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -105,9 +119,7 @@ Refusal load_refusal(const Error& error) {
   }
 }
 
-bool holds_package(const goelf::GoBinary& binary, const std::string& package) {
-  return goelf::holds_package(binary.function_names(), package);
-}
+bool holds_package(const goelf::GoBinary& binary, const std::string& package) { return binary.holds_package(package); }
 
 ExecutableLoader::~ExecutableLoader() = default;  // abandoned workers keep their own Job alive
 

@@ -53,8 +53,7 @@ std::vector<std::string> drop_fields_dwarf_lacks(profile::SessionLayout* layout,
 SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf,
                     const std::set<std::uint32_t>& demoted, bool refuse_per_chunk) {
   SitePlan scan;
-  const std::vector<std::string> names = binary.function_names();  // sorted
-  scan.holds_package = goelf::holds_package(names, profile.package);
+  scan.holds_package = binary.holds_package(profile.package);
   for (const auto& probe : profile.probes) {
     if (demoted.count(probe.probe_id)) continue;  // detached by --probe-budget, for good
     auto refuse = [&](const std::string& why) {
@@ -73,19 +72,13 @@ SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& bina
       // shared by several functions, ...): refuse this probe with the resolver's reason and keep
       // the others. Absent altogether: a build whose program never calls it (Go's linker drops
       // unreachable functions), a state of the probe, not an error.
-      if (std::binary_search(names.begin(), names.end(), probe.symbol)) {
+      if (binary.names(probe.symbol)) {
         refuse(fn.error());
       } else {
         scan.absent.push_back(probe.function);
         scan.states.emplace_back(probe.event, "absent");
       }
       continue;
-    }
-    if (dwarf) {
-      if (auto agrees = field_offset_conflict(probe.field_offsets, *dwarf); !agrees) {
-        refuse(agrees.error());
-        continue;
-      }
     }
     std::vector<std::uint64_t> rets;
     if (probe.has_exit) {
@@ -107,7 +100,43 @@ SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& bina
     scan.live_features.insert(probe.feature);
     scan.states.emplace_back(probe.event, "attached");
   }
+  if (dwarf) refuse_dwarf_conflicts(&scan, profile, *dwarf);
   return scan;
+}
+
+void refuse_dwarf_conflicts(SitePlan* plan, const profile::Profile& profile, const goelf::DwarfTypes& dwarf) {
+  std::set<std::uint32_t> refused;
+  for (const auto& probe : profile.probes) {
+    if (probe.field_offsets.empty()) continue;
+    if (auto agrees = field_offset_conflict(probe.field_offsets, dwarf); !agrees) {
+      const bool planned = std::any_of(plan->sites.begin(), plan->sites.end(), [&](const UprobeSite& site) {
+        return site.spec_index / 2 == probe.probe_id;  // contract::entry/exit_spec_index
+      });
+      if (!planned) continue;  // absent, refused already, or demoted
+      refused.insert(probe.probe_id);
+      plan->refused.push_back(probe.function + " (" + agrees.error() + ")");
+      for (auto& [event, state] : plan->states)
+        if (event == probe.event) state = "refused";
+    }
+  }
+  if (refused.empty()) return;
+  plan->sites.erase(std::remove_if(plan->sites.begin(), plan->sites.end(),
+                                   [&](const UprobeSite& site) { return refused.count(site.spec_index / 2) != 0; }),
+                    plan->sites.end());
+  plan->live_features.clear();
+  for (const auto& site : plan->sites)
+    if (site.spec_index / 2 < profile.probes.size())
+      plan->live_features.insert(profile.probes[site.spec_index / 2].feature);
+}
+
+SitesByDwarf split_field_readers(const profile::Profile& profile, const std::vector<UprobeSite>& sites) {
+  SitesByDwarf split;
+  for (const auto& site : sites) {
+    const std::uint32_t probe_id = site.spec_index / 2;
+    const bool reads_fields = probe_id < profile.probes.size() && !profile.probes[probe_id].field_offsets.empty();
+    (reads_fields ? split.field_readers : split.independent).push_back(site);
+  }
+  return split;
 }
 
 }  // namespace dwcp::agent

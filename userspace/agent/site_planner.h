@@ -40,6 +40,18 @@ struct SitePlan {
 SitePlan plan_sites(const profile::Profile& profile, const goelf::GoBinary& binary, const goelf::DwarfTypes* dwarf,
                     const std::set<std::uint32_t>& demoted, bool refuse_per_chunk = false);
 
+// plan_sites's DWARF check on a plan made without it: the probes whose field offsets `dwarf`
+// contradicts are refused and their sites leave the plan.
+void refuse_dwarf_conflicts(SitePlan* plan, const profile::Profile& profile, const goelf::DwarfTypes& dwarf);
+
+// The sites of probes that read a struct field at an offset the profile gives (the ones the
+// DWARF check may refuse) and of the others, which can be attached before the DWARF is read.
+struct SitesByDwarf {
+  std::vector<UprobeSite> independent;
+  std::vector<UprobeSite> field_readers;
+};
+SitesByDwarf split_field_readers(const profile::Profile& profile, const std::vector<UprobeSite>& sites);
+
 // Ok when every field offset the probe relies on agrees with the binary's DWARF (or the DWARF
 // does not describe it: then the profile stands), else why the probe would read the wrong bytes.
 Result<void> field_offset_conflict(const std::vector<profile::FieldOffsetUse>& uses, const goelf::DwarfTypes& dwarf);

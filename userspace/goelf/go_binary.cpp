@@ -529,6 +529,25 @@ std::vector<std::string> GoBinary::function_names() const {
   return {names.begin(), names.end()};
 }
 
+bool GoBinary::holds_package(std::string_view package) const {
+  if (package.empty()) return false;
+  auto in_package = [&](const std::string& name) {
+    return name.size() > package.size() && name.compare(0, package.size(), package) == 0 &&
+           (name[package.size()] == '.' || name[package.size()] == '/');
+  };
+  for (const ElfSymbol& symbol : elf_.function_symbols())
+    if (in_package(symbol.name)) return true;
+  if (pclntab_)
+    for (const PclntabFunction& function : pclntab_->functions)
+      if (in_package(function.name)) return true;
+  return false;
+}
+
+bool GoBinary::names(std::string_view name) const {
+  const std::string key(name);
+  return symtab_index_.count(key) != 0 || pclntab_index_.count(key) != 0;
+}
+
 std::string GoBinary::did_you_mean(std::string_view name) const {
   // Suggest functions with the same last component (method or function name): the usual slip
   // is the package path or the receiver, e.g. "(*T).f" written "T.f".

@@ -77,6 +77,10 @@ class GoBinary {
   uint64_t entry_probe_offset(const Function& fn) const;
   // Every function name known from .symtab and the pclntab, sorted, without duplicates.
   std::vector<std::string> function_names() const;
+  // holds_package(function_names(), package) and whether `name` is one of function_names(),
+  // without building that sorted list (thousands of names: milliseconds of a first attach).
+  bool holds_package(std::string_view package) const;
+  bool names(std::string_view name) const;
 
  private:
   static Result<GoBinary> from_elf(Result<ElfImage> elf, std::string display_name);
