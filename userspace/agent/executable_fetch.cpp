@@ -184,26 +184,17 @@ void drop_all_capabilities() {
 
 }  // namespace
 
-Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper) {
-  Fetched out;
-  out.refusal = Refusal::kUnreadable;
+Result<Fetched> fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper) {
   const std::string path = "/proc/" + std::to_string(request.pid) + "/exe";
   // Compiled here, once: the forked helper only loads it (fork of a threaded process).
-  if (Result<void> filter = prepare_read_helper_filter(); !filter) {
-    out.error = "the read helper's seccomp filter: " + filter.error();
-    return out;
-  }
+  if (Result<void> filter = prepare_read_helper_filter(); !filter)
+    return Error{"the read helper's seccomp filter: " + filter.error(), filter.failure().code, ErrorKind::kTarget};
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-    out.error = std::string("socketpair: ") + std::strerror(errno);
-    return out;
-  }
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return Error::system("socketpair", errno, ErrorKind::kTarget);
   Fd ours(sv[0]), helpers(sv[1]);
   const pid_t pid = fork();
-  if (pid < 0) {
-    out.error = std::string("cannot start the read helper: ") + std::strerror(errno);
-    return out;
-  }
+  if (pid < 0) return Error::system("cannot start the read helper", errno, ErrorKind::kTarget);
   if (pid == 0) {
     ours.reset();
     helper_main(helpers.get(), request, path.c_str());
@@ -247,16 +238,13 @@ Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper
 
   const bool complete = got == static_cast<ssize_t>(sizeof reply) && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
   const int want_fds = !complete ? -1 : reply.status == Reply::kOk ? 2 : reply.status == Reply::kNotGo ? 1 : 0;
-  if (!complete || nfds != want_fds) {
-    out.error = complete ? "the read helper sent a malformed answer" : "the read helper ended without an answer";
-    return out;
-  }
+  if (!complete || nfds != want_fds)
+    return Error{complete ? "the read helper sent a malformed answer" : "the read helper ended without an answer", 0,
+                 ErrorKind::kTarget};
   reply.error[sizeof reply.error - 1] = '\0';
-  if (reply.status == Reply::kUnreadable || reply.status == Reply::kFileSystem) {
-    out.refusal = reply.status == Reply::kFileSystem ? Refusal::kFileSystem : Refusal::kUnreadable;
-    out.error = reply.error;
-    return out;
-  }
+  if (reply.status == Reply::kUnreadable || reply.status == Reply::kFileSystem)
+    return Error{reply.error, 0,
+                 reply.status == Reply::kFileSystem ? ErrorKind::kUntrustedFileSystem : ErrorKind::kTarget};
   FileIdentity identity = request.expected;
   identity.dev = reply.dev;
   identity.ino = reply.ino;
@@ -265,7 +253,7 @@ Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper
   identity.ctime_ns = reply.ctime_ns;
   identity.owner = reply.owner;
   identity.mode = reply.mode;
-  out.refusal = Refusal::kNone;
+  Fetched out;
   out.file = ExecutableFile::adopt(fds[0].release(), identity);
   if (reply.status == Reply::kOk) out.copy = std::move(fds[1]);
   return out;

@@ -17,6 +17,7 @@
 #include "agent/executable.h"
 #include "agent/follow_policy.h"
 #include "dwcp_observer/fd.h"
+#include "dwcp_observer/result.h"
 
 namespace dwcp::agent {
 
@@ -37,15 +38,15 @@ struct FetchRequest {
   bool open_only = false;
 };
 
+// What the helper handed back. A failure is kUntrustedFileSystem when the file's file system is not
+// one the kernel keeps owners on (the follow policy's refusal "file_system"), kTarget otherwise.
 struct Fetched {
-  Refusal refusal = Refusal::kNone;  // kUnreadable or kFileSystem when nothing was fetched
-  std::string error;
   std::shared_ptr<const ExecutableFile> file;  // the target's executable, pinned
   Fd copy;                                     // sealed memfd with its bytes; empty: not copied (not Go)
 };
 
 // Blocks the calling thread until the helper answers or dies. *helper is the helper's pid while
 // it runs (0 before and after): the caller may SIGKILL it to give up, which ends this call.
-Fetched fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper);
+Result<Fetched> fetch_executable(const FetchRequest& request, std::atomic<pid_t>* helper);
 
 }  // namespace dwcp::agent

@@ -39,10 +39,9 @@ Result<LoadedExecutable> read_executable(const LoadRequest& request, const std::
   }
   const std::shared_ptr<const ParsedCache::Parsed> cached = cache->find(request.expected);
   fetch.open_only = cached != nullptr;
-  Fetched fetched = fetch_executable(fetch, helper);
-  if (!fetched.file)
-    return Error{fetched.error, 0,
-                 fetched.refusal == Refusal::kFileSystem ? ErrorKind::kUntrustedFileSystem : ErrorKind::kTarget};
+  Result<Fetched> got = fetch_executable(fetch, helper);
+  if (!got) return got.failure();
+  Fetched& fetched = *got;
   LoadedExecutable loaded;
   loaded.file = fetched.file;
   if (cached) {
