@@ -92,6 +92,7 @@ static_assert(DWCP_SLOT_SESSION < DWCP_SLOT_ERR, "the session is an entry value"
 // site of the function) 2*probe_id+1. The same index is the uprobe's BPF cookie.
 constexpr std::uint32_t entry_spec_index(std::uint32_t probe_id) { return 2 * probe_id; }
 constexpr std::uint32_t exit_spec_index(std::uint32_t probe_id) { return 2 * probe_id + 1; }
+constexpr std::uint32_t probe_of_spec(std::uint32_t spec_index) { return spec_index / 2; }  // either of the two
 static_assert(exit_spec_index(DWCP_MAX_PROBES - 1) < DWCP_MAX_SPECS, "every probe's specs fit the map");
 
 // "" for DWCP_EV_NONE and out-of-range kinds.

@@ -7,6 +7,7 @@
 
 #include "agent/site_planner.h"
 #include "agent/system_state.h"
+#include "dwcp_observer/contract.h"
 #include "goelf/dwarf_types.h"
 #include "goelf/go_binary.h"
 
@@ -85,7 +86,7 @@ Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, Load
     std::vector<UprobeSite> kept_sites;
     std::set<std::uint32_t> sampled;
     for (const auto& site : group_sites) {
-      const std::uint32_t probe_id = site.spec_index / 2;  // contract::entry/exit_spec_index
+      const std::uint32_t probe_id = contract::probe_of_spec(site.spec_index);
       // probe_id is the index in the profile's "probes" (profile/profile.h).
       if (probe_id < profile_.probes.size() && budget_may_demote(profile_.probes[probe_id].kind)) {
         per_operation[probe_id].sites.push_back(site);

@@ -62,7 +62,7 @@ Result<LoadedExecutable> read_executable(const LoadRequest& request, const std::
       binary = Error{std::string("an ") + goelf::arch_name(binary->arch()) + " binary, and this agent is " +
                      goelf::arch_name(goelf::native_arch()) + ": its probes cannot run there"};
     }
-    loaded.has_package = binary && holds_package(*binary, request.package);
+    loaded.has_package = binary && binary->holds_package(request.package);
     if (loaded.has_package)
       parsed->dwarf = std::make_shared<DwarfOnDemand>(std::move(fetched.copy));  // read when first asked for
     fetched.copy.reset();
@@ -117,8 +117,6 @@ Refusal load_refusal(const Error& error) {
       return Refusal::kUnreadable;
   }
 }
-
-bool holds_package(const goelf::GoBinary& binary, const std::string& package) { return binary.holds_package(package); }
 
 ExecutableLoader::~ExecutableLoader() = default;  // abandoned workers keep their own Job alive
 

@@ -95,9 +95,6 @@ class ParsedCache {
   std::map<FileIdentity, std::shared_ptr<const Parsed>> entries_;
 };
 
-// True when a name of `binary` is in `package` or one of its sub-packages.
-bool holds_package(const goelf::GoBinary& binary, const std::string& package);
-
 class ExecutableLoader {
  public:
   static constexpr std::size_t kMaxStuck = 4;  // abandoned reads before new ones are refused

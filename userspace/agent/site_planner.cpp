@@ -110,7 +110,7 @@ void refuse_dwarf_conflicts(SitePlan* plan, const profile::Profile& profile, con
     if (probe.field_offsets.empty()) continue;
     if (auto agrees = field_offset_conflict(probe.field_offsets, dwarf); !agrees) {
       const bool planned = std::any_of(plan->sites.begin(), plan->sites.end(), [&](const UprobeSite& site) {
-        return site.spec_index / 2 == probe.probe_id;  // contract::entry/exit_spec_index
+        return contract::probe_of_spec(site.spec_index) == probe.probe_id;
       });
       if (!planned) continue;  // absent, refused already, or demoted
       refused.insert(probe.probe_id);
@@ -121,18 +121,20 @@ void refuse_dwarf_conflicts(SitePlan* plan, const profile::Profile& profile, con
   }
   if (refused.empty()) return;
   plan->sites.erase(std::remove_if(plan->sites.begin(), plan->sites.end(),
-                                   [&](const UprobeSite& site) { return refused.count(site.spec_index / 2) != 0; }),
+                                   [&](const UprobeSite& site) {
+                                     return refused.count(contract::probe_of_spec(site.spec_index)) != 0;
+                                   }),
                     plan->sites.end());
   plan->live_features.clear();
   for (const auto& site : plan->sites)
-    if (site.spec_index / 2 < profile.probes.size())
-      plan->live_features.insert(profile.probes[site.spec_index / 2].feature);
+    if (contract::probe_of_spec(site.spec_index) < profile.probes.size())
+      plan->live_features.insert(profile.probes[contract::probe_of_spec(site.spec_index)].feature);
 }
 
 SitesByDwarf split_field_readers(const profile::Profile& profile, const std::vector<UprobeSite>& sites) {
   SitesByDwarf split;
   for (const auto& site : sites) {
-    const std::uint32_t probe_id = site.spec_index / 2;
+    const std::uint32_t probe_id = contract::probe_of_spec(site.spec_index);
     const bool reads_fields = probe_id < profile.probes.size() && !profile.probes[probe_id].field_offsets.empty();
     (reads_fields ? split.field_readers : split.independent).push_back(site);
   }

@@ -67,11 +67,16 @@ std::optional<ByteView> find_note(ByteView notes, std::string_view owner, uint32
 
 }  // namespace
 
+bool in_package(std::string_view name, std::string_view package) {
+  return !package.empty() && name.size() > package.size() && name.compare(0, package.size(), package) == 0 &&
+         (name[package.size()] == '.' || name[package.size()] == '/');
+}
+
 bool holds_package(const std::vector<std::string>& sorted_names, std::string_view package) {
   if (package.empty()) return false;
   for (auto it = std::lower_bound(sorted_names.begin(), sorted_names.end(), package);
        it != sorted_names.end() && it->compare(0, package.size(), package) == 0; ++it) {
-    if (it->size() > package.size() && ((*it)[package.size()] == '.' || (*it)[package.size()] == '/')) return true;
+    if (in_package(*it, package)) return true;
   }
   return false;
 }
@@ -530,16 +535,11 @@ std::vector<std::string> GoBinary::function_names() const {
 }
 
 bool GoBinary::holds_package(std::string_view package) const {
-  if (package.empty()) return false;
-  auto in_package = [&](const std::string& name) {
-    return name.size() > package.size() && name.compare(0, package.size(), package) == 0 &&
-           (name[package.size()] == '.' || name[package.size()] == '/');
-  };
   for (const ElfSymbol& symbol : elf_.function_symbols())
-    if (in_package(symbol.name)) return true;
+    if (in_package(symbol.name, package)) return true;
   if (pclntab_)
     for (const PclntabFunction& function : pclntab_->functions)
-      if (in_package(function.name)) return true;
+      if (in_package(function.name, package)) return true;
   return false;
 }
 

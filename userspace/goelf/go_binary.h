@@ -32,8 +32,10 @@ struct Function {
   SymbolSource source = SymbolSource::symtab;
 };
 
-// Whether any of `sorted_names` (GoBinary::function_names()) is a function of `package` or of a
-// package below it ("<package>.F", "<package>.(*T).M", "<package>/sub.F"): the binary was built
+// Whether the function `name` is of `package` or of a package below it ("<package>.F",
+// "<package>.(*T).M", "<package>/sub.F").
+bool in_package(std::string_view name, std::string_view package);
+// Whether any of `sorted_names` (GoBinary::function_names()) is in_package: the binary was built
 // with that code, whichever of its functions the linker kept.
 bool holds_package(const std::vector<std::string>& sorted_names, std::string_view package);
 
