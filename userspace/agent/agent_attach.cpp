@@ -141,6 +141,7 @@ Result<void> Agent::attach_loaded(Target& target, const ProcessInfo& found, Load
   }
   // A DWARF bomb refused by goelf's cap says so here (stripped builds say they have none).
   if (binary && !dwarf && loaded.has_package) log_.info("profile offsets not checked against DWARF: " + dwarf.error());
+  // Split again: `sites` is the plan as the DWARF check left it (its refused probes are gone).
   Result<void> checked = attach_sites(split_field_readers(profile_, sites).field_readers);
   if (checked && !options_.sockets_only && sites.empty())
     checked = Error{who + " has none of the symbols of profile '" + profile_.name +
