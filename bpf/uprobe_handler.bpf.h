@@ -210,8 +210,10 @@ static __always_inline void emit_stream_table(__u64 session, __u64 table_ptr, __
 			flags = DWCP_EVF_READ_FAILED;
 		struct dwcp_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 		if (!ev) {
+			// Each stream's event is counted lost on its own: the agent may drain the ring
+			// between two reservations, and the next stream's figure may still fit.
 			count_drop(probe_id, DWCP_DROP_RINGBUF_FULL);
-			return;
+			continue;
 		}
 		__builtin_memset(ev, 0, sizeof(*ev));
 		ev->ts_ns = bpf_ktime_get_ns();

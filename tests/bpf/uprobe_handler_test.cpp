@@ -360,24 +360,21 @@ TEST_F(UprobeHandler, FullRingBufferCountsEachLostEvent) {
   EXPECT_EQ(bpf().drops(kProbe, DWCP_DROP_UNMATCHED_EXIT), 1u);
 }
 
-// The AMST session's stream table, saved at Close's entry and read at its RET: one STREAM_FINAL
-// per stream, then the session_close event. Between the two, as DWCP's Close does, the session's
-// slice is emptied (m.streams = nil) and a chunk still in flight is counted.
-TEST_F(UprobeHandler, SessionCloseEmitsEachStreamsFinalCounters) {
-  struct StreamConn {
-    std::uint64_t pad;
-    std::int64_t stream_id;
-    std::uint64_t sent;
-    std::uint64_t recv;
-  };
-  struct Session {
-    std::uint64_t pad[3];
-    StreamConn** streams;  // a Go slice: data, len, cap
-    std::uint64_t len, cap;
-  };
-  StreamConn s0{0, 10, 900, 10}, s2{0, 12, 3000, 30};
-  StreamConn* table[3] = {&s0, nullptr, &s2};
-  Session session{{}, table, 3, 3};
+// DWCP's AMST session as Close sees it: the session's stream table (a Go slice of *StreamConn),
+// with the layout the agent writes for it and Close's entry and RET specs.
+struct StreamConn {
+  std::uint64_t pad;
+  std::int64_t stream_id;
+  std::uint64_t sent;
+  std::uint64_t recv;
+};
+struct Session {
+  std::uint64_t pad[3];
+  StreamConn** streams;  // a Go slice: data, len, cap
+  std::uint64_t len, cap;
+};
+
+void prepare_close(TestObject& bpf) {
   dwcp_stream_layout layout{};
   layout.enabled = 1;
   layout.max_streams = DWCP_MAX_SESSION_STREAMS;
@@ -385,11 +382,21 @@ TEST_F(UprobeHandler, SessionCloseEmitsEachStreamsFinalCounters) {
   layout.stream_id_off = offsetof(StreamConn, stream_id);
   layout.sent_off = offsetof(StreamConn, sent);
   layout.recv_off = offsetof(StreamConn, recv);
-  bpf().set_stream_layout(layout);
-  bpf().set_spec(kEntry, probe_spec(DWCP_EV_SESSION_CLOSE, kProbe, DWCP_PHASE_ENTRY,
-                                    {int_field(DWCP_SLOT_SESSION, reg_loc(UT_REG0))}));
-  bpf().set_spec(kExit, probe_spec(DWCP_EV_SESSION_CLOSE, kProbe, DWCP_PHASE_EXIT,
-                                   {nonnil_field(DWCP_SLOT_ERR, reg_loc(UT_REG0))}));
+  bpf.set_stream_layout(layout);
+  bpf.set_spec(kEntry, probe_spec(DWCP_EV_SESSION_CLOSE, kProbe, DWCP_PHASE_ENTRY,
+                                  {int_field(DWCP_SLOT_SESSION, reg_loc(UT_REG0))}));
+  bpf.set_spec(kExit, probe_spec(DWCP_EV_SESSION_CLOSE, kProbe, DWCP_PHASE_EXIT,
+                                 {nonnil_field(DWCP_SLOT_ERR, reg_loc(UT_REG0))}));
+}
+
+// The AMST session's stream table, saved at Close's entry and read at its RET: one STREAM_FINAL
+// per stream, then the session_close event. Between the two, as DWCP's Close does, the session's
+// slice is emptied (m.streams = nil) and a chunk still in flight is counted.
+TEST_F(UprobeHandler, SessionCloseEmitsEachStreamsFinalCounters) {
+  StreamConn s0{0, 10, 900, 10}, s2{0, 12, 3000, 30};
+  StreamConn* table[3] = {&s0, nullptr, &s2};
+  Session session{{}, table, 3, 3};
+  prepare_close(bpf());
   run(kEntry, Regs{}.reg(UT_REG0, &session).g(kG1));
   s0.sent = 1000;
   session.streams = nullptr;
@@ -422,6 +429,22 @@ TEST_F(UprobeHandler, SessionCloseEmitsEachStreamsFinalCounters) {
   EXPECT_EQ(events[3].flags, static_cast<std::uint32_t>(DWCP_EVF_PAIRED));
   EXPECT_EQ(events[3].val[DWCP_SLOT_SESSION], session_ptr);
   EXPECT_EQ(bpf().drops(kProbe, DWCP_DROP_READ_FAILED), 1u);
+}
+
+// A Close whose stream table finds the ring buffer full: each stream's final figures and the
+// Close event itself are counted lost, one by one (a table cut short at the first full reservation
+// left the rest of it uncounted: "made 10, counted 5, lost 2").
+TEST_F(UprobeHandler, SessionCloseOnAFullRingBufferCountsEveryEventLost) {
+  StreamConn s0{0, 10, 900, 10}, s1{0, 11, 2000, 20}, s2{0, 12, 3000, 30};
+  StreamConn* table[3] = {&s0, &s1, &s2};
+  Session session{{}, table, 3, 3};
+  prepare_close(bpf());
+  bpf().set_spec(2 * 7, probe_spec(DWCP_EV_SEND_CHUNK, 7, DWCP_PHASE_ENTRY_ONLY));
+  while (bpf().drops(7, DWCP_DROP_RINGBUF_FULL) == 0) run(2 * 7, Regs{}.g(kG2));  // another probe fills it
+  run(kEntry, Regs{}.reg(UT_REG0, &session).g(kG1));
+  run(kExit, Regs{}.g(kG1));
+  EXPECT_EQ(bpf().drops(kProbe, DWCP_DROP_RINGBUF_FULL), 4u) << "3 streams and the Close";
+  for (const dwcp_event& ev : bpf().drain()) EXPECT_EQ(ev.probe_id, 7u);
 }
 
 // The in-flight map is LRU and does not fill; a plain hash of one entry shows that a failed

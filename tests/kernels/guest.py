@@ -16,6 +16,7 @@ import hashlib
 import lzma
 import os
 import re
+import select
 import shlex
 import shutil
 import subprocess
@@ -178,7 +179,9 @@ def run(suite, command, timeout=900, env=None, cwd=None, cpu="max", shared=()):
             for k, v in (env or {}).items():
                 f.write("export %s=%s\n" % (k, shlex.quote(v)))
             f.write(command + "\n")
-        append = ("panic=-1 quiet loglevel=1 damon_stat.enabled=N damon_reclaim.enabled=N "
+        # loglevel=5: warnings reach the console, with the register dump and stack a soft lockup
+        # or a WARN prints at the default level (4); the boot's info messages do not.
+        append = ("panic=-1 quiet loglevel=5 damon_stat.enabled=N damon_reclaim.enabled=N "
                   "damon_lru_sort.enabled=N dwcp_cmd=%s" % script)
         if is_arm64(suite):
             # The script lives on this machine: share its directory too.
@@ -199,15 +202,27 @@ def run(suite, command, timeout=900, env=None, cwd=None, cpu="max", shared=()):
         started = time.time()
         deadline = started + timeout
         try:
-            for raw in iter(proc.stdout.readline, b""):
-                line = raw.decode(errors="replace").rstrip("\r\n")
-                lines.append(line)
-                print("[%4.0fs] %s" % (time.time() - started, line), flush=True)
-                if line.startswith(RC_MARKER):
-                    rc = int(line[len(RC_MARKER):].strip() or 1)
-                if time.time() > deadline:
+            # A guest that hangs silently must still end at the deadline: wait with select, never
+            # in a blocking readline.
+            pending, fd = b"", proc.stdout.fileno()
+            while True:
+                left = deadline - time.time()
+                if left <= 0:
                     print("guest: timeout after %d s" % timeout, flush=True)
                     break
+                if not select.select([fd], [], [], min(left, 5))[0]:
+                    continue
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for raw in complete:
+                    line = raw.decode(errors="replace").rstrip("\r")
+                    lines.append(line)
+                    print("[%4.0fs] %s" % (time.time() - started, line), flush=True)
+                    if line.startswith(RC_MARKER):
+                        rc = int(line[len(RC_MARKER):].strip() or 1)
         finally:
             if proc.poll() is None:
                 try:

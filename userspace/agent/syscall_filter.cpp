@@ -18,6 +18,9 @@ namespace {
 
 std::atomic<bool> g_enabled{true};
 
+// The lists and the helper's program below are never destroyed: a reader thread left waiting on a
+// stalled file system (executable_loader.cpp) may still build or load a filter while the process exits.
+
 // What the agent and the HTTP process call through glibc and libstdc++: memory, threads (a new
 // thread registers rseq and its robust list itself, possibly after the filter is in place), time
 // (the vDSO's fallbacks), signals, descriptors.
@@ -35,7 +38,7 @@ std::atomic<bool> g_enabled{true};
 // after the first attach, shutdown (SIGKILL to the HTTP process, wait4).
 // Not here, among others: execve/execveat (the HTTP process is started before the filter),
 // ptrace, socket/connect/bind/listen, mount, unshare/setns, module and key calls.
-const std::vector<const char*> kAgent = {
+const std::vector<const char*>& kAgent = *new std::vector<const char*>{
     DWCP_RUNTIME_CALLS,
     // files and /proc
     "openat", "pread64", "pwrite64", "fstatfs", "statfs", "readlink", "readlinkat", "getdents64", "access", "faccessat",
@@ -59,20 +62,21 @@ const std::vector<const char*> kAgent = {
 // after the filter), SIGHUP via sigwait.
 // Not here: clone/clone3 (no new thread, no process), socket/bind/listen/connect (bound before),
 // execve, ptrace, setuid calls.
-const std::vector<const char*> kHttp = {DWCP_RUNTIME_CALLS,
-                                        // the TLS files
-                                        "openat",
-                                        // the epoll loop and its clients
-                                        "accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "shutdown", "setsockopt",
-                                        "getsockopt", "getsockname", "epoll_ctl", "epoll_wait", "epoll_pwait",
-                                        // SIGHUP, the password pool, the connection cap's descriptor limit
-                                        "rt_sigtimedwait", "setpriority", "getrlimit", "prlimit64"};
+const std::vector<const char*>& kHttp =
+    *new std::vector<const char*>{DWCP_RUNTIME_CALLS,
+                                  // the TLS files
+                                  "openat",
+                                  // the epoll loop and its clients
+                                  "accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "shutdown", "setsockopt",
+                                  "getsockopt", "getsockname", "epoll_ctl", "epoll_wait", "epoll_pwait",
+                                  // SIGHUP, the password pool, the connection cap's descriptor limit
+                                  "rt_sigtimedwait", "setpriority", "getrlimit", "prlimit64"};
 
 // The read helper after it opened /proc/PID/exe and dropped every capability: stat the file and
 // its file system, read the ELF header, copy the data into a sealed memfd, send both, exit.
 // malloc for the ELF sniff and strerror's message. rt_sigreturn: the agent's SIGTERM handler, inherited
 // through fork, returns through it.
-const std::vector<const char*> kReadHelper = {
+const std::vector<const char*>& kReadHelper = *new std::vector<const char*>{
     // the opened file and the copy
     "fstat", "newfstatat", "statx", "fstatfs", "read", "pread64", "lseek", "memfd_create", "ftruncate", "pwrite64",
     "fcntl", "sendmsg", "close",
@@ -109,8 +113,8 @@ scmp_filter_ctx build(FilterRole role, Error* error, int* allowed = nullptr) {
 }
 
 std::once_flag g_helper_once;
-std::vector<sock_filter> g_helper_program;
-Error g_helper_error;
+std::vector<sock_filter>& g_helper_program = *new std::vector<sock_filter>;
+Error& g_helper_error = *new Error;
 
 }  // namespace
 
