@@ -163,11 +163,16 @@ def initramfs(suite):
 STARTED_MARKER = "dwcp-guest: command starting"
 
 
-def run(suite, command, timeout=900, env=None, cwd=None, cpu="max", shared=()):
+def echo_line(line):
+    print(line, flush=True)
+
+
+def run(suite, command, timeout=900, env=None, cwd=None, cpu="max", shared=(), echo=None):
     """Boots the suite's kernel, runs `command` (a shell string) as root in the guest and returns
     (exit code or None on timeout/crash, console output). The console is echoed live. `cpu` is
     qemu's -cpu (experiments: "max,la57=off" for 4-level paging). `shared`: host directories
-    mounted at the same path in an arm64 guest (the amd64 guest sees the whole host already)."""
+    mounted at the same path in an arm64 guest (the amd64 guest sees the whole host already).
+    `echo`: called with each console line, stamped with the guest's time (default: printed)."""
     d = kernel_dir(suite)
     ramfs = initramfs(suite)
     with tempfile.TemporaryDirectory(prefix="dwcp-guest-") as work:
@@ -219,10 +224,10 @@ def run(suite, command, timeout=900, env=None, cwd=None, cpu="max", shared=()):
                 *complete, pending = pending.split(b"\n")
                 for raw in complete:
                     line = raw.decode(errors="replace").rstrip("\r")
-                    lines.append(line)
-                    print("[%4.0fs] %s" % (time.time() - started, line), flush=True)
                     if line.startswith(RC_MARKER):
                         rc = int(line[len(RC_MARKER):].strip() or 1)
+                    lines.append(line)
+                    (echo or echo_line)("[%4.0fs] %s" % (time.time() - started, line))
         finally:
             if proc.poll() is None:
                 try:

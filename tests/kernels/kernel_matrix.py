@@ -94,12 +94,15 @@ def main():
                % " ".join(tests))
     cwd = os.path.join(os.environ["DWCP_SOURCE_DIR"], "tests", "integration")
     timeout = int(os.environ.get("DWCP_GUEST_TIMEOUT", "840"))
-    rc, output = guest.run(suite, command, timeout=timeout, env=env, cwd=cwd)
+    # The console is printed after the verdict: CI shows a part of a long output, and the reason
+    # must come first.
+    console = []
+    rc, output = guest.run(suite, command, timeout=timeout, env=env, cwd=cwd, echo=console.append)
     if rc is None and guest.STARTED_MARKER not in output:
         # The guest kernel died while booting, before any of our code ran (seen once with Debian's
         # 7.2 under TCG): boot it once more. A crash after the command started is never retried.
-        print("kernel matrix %s: the guest died before the command started; booting it again" % suite, flush=True)
-        rc, output = guest.run(suite, command, timeout=timeout, env=env, cwd=cwd)
+        console.append("kernel matrix %s: the guest died before the command started; booting it again" % suite)
+        rc, output = guest.run(suite, command, timeout=timeout, env=env, cwd=cwd, echo=console.append)
     done = time.time()
     mechanism = [l for l in output.splitlines() if "kernel mechanisms:" in l]
     # gtest's last word: "N FAILED TEST(S)" when any failed, else "[  PASSED  ] N tests."
@@ -110,7 +113,7 @@ def main():
            unit[0].split("]", 1)[-1].strip() if unit else "no result line"),
           flush=True)
     if rc != 0:
-        # CI shows a part of a long output: the reason comes last, in a few lines.
+        # The reason in a few lines, then the console's end.
         lines = output.splitlines()
         failed = [l for l in lines if l.startswith(("FAIL:", "ERROR:", "[  FAILED  ]"))]
         kernel = [l for l in lines if any(k in l for k in ("soft lockup", "BUG:", "Oops", "Call Trace", "segfault",
@@ -119,6 +122,8 @@ def main():
               flush=True)
         for l in kernel[:10]:
             print("kernel matrix %s: guest said: %s" % (suite, l.strip()), flush=True)
+        print("kernel matrix %s: the console's last lines:\n%s" % (suite, "\n".join(console[-40:])), flush=True)
+    print("kernel matrix %s: the whole console:\n%s" % (suite, "\n".join(console)), flush=True)
     if rc is None:
         return 1
     return rc
