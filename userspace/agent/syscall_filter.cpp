@@ -85,15 +85,12 @@ const std::vector<const char*>& kReadHelper = *new std::vector<const char*>{
 
 #undef DWCP_RUNTIME_CALLS
 
-// The role's filter, built but not loaded, and the number of calls it allows on this
-// architecture; nullptr with the error.
-scmp_filter_ctx build(FilterRole role, Error* error, int* allowed = nullptr) {
+// The role's filter, built but not loaded (the caller releases it), and the number of calls it
+// allows on this architecture.
+Result<scmp_filter_ctx> build(FilterRole role, int* allowed = nullptr) {
   const std::uint32_t deny = role == FilterRole::kAgent ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_KILL_PROCESS;
   scmp_filter_ctx ctx = seccomp_init(deny);
-  if (ctx == nullptr) {
-    *error = Error{"seccomp_init failed"};
-    return nullptr;
-  }
+  if (ctx == nullptr) return Error{"seccomp_init failed"};
   int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
   // The agent and the HTTP process have threads: one filter for all of them, or none.
   if (rc == 0 && role != FilterRole::kReadHelper) rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
@@ -105,9 +102,8 @@ scmp_filter_ctx build(FilterRole role, Error* error, int* allowed = nullptr) {
     if (allowed != nullptr) ++*allowed;
   }
   if (rc != 0) {
-    *error = Error::system("seccomp filter", -rc);
     seccomp_release(ctx);
-    return nullptr;
+    return Error::system("seccomp filter", -rc);
   }
   return ctx;
 }
@@ -135,12 +131,11 @@ bool syscall_filters_enabled() { return g_enabled.load(); }
 
 Result<int> apply_syscall_filter(FilterRole role) {
   if (!syscall_filters_enabled()) return 0;
-  Error error;
   int allowed = 0;
-  scmp_filter_ctx ctx = build(role, &error, &allowed);
-  if (ctx == nullptr) return error;
-  const int rc = seccomp_load(ctx);
-  seccomp_release(ctx);
+  Result<scmp_filter_ctx> ctx = build(role, &allowed);
+  if (!ctx) return ctx.failure();
+  const int rc = seccomp_load(*ctx);
+  seccomp_release(*ctx);
   if (rc != 0) return Error::system("seccomp_load", -rc);
   return allowed;
 }
@@ -148,12 +143,15 @@ Result<int> apply_syscall_filter(FilterRole role) {
 Result<void> prepare_read_helper_filter() {
   if (!syscall_filters_enabled()) return {};
   std::call_once(g_helper_once, [] {
-    scmp_filter_ctx ctx = build(FilterRole::kReadHelper, &g_helper_error);
-    if (ctx == nullptr) return;
+    Result<scmp_filter_ctx> ctx = build(FilterRole::kReadHelper);
+    if (!ctx) {
+      g_helper_error = ctx.failure();
+      return;
+    }
     // libseccomp writes the compiled program to a descriptor; read it back into memory.
     const Fd fd(memfd_create("dwcp-observer-seccomp", MFD_CLOEXEC));
-    int rc = !fd ? -errno : seccomp_export_bpf(ctx, fd.get());
-    seccomp_release(ctx);
+    int rc = !fd ? -errno : seccomp_export_bpf(*ctx, fd.get());
+    seccomp_release(*ctx);
     const off_t size = rc == 0 ? lseek(fd.get(), 0, SEEK_END) : -1;
     std::vector<sock_filter> program(size > 0 ? static_cast<std::size_t>(size) / sizeof(sock_filter) : 0);
     if (size > 0 && pread(fd.get(), program.data(), program.size() * sizeof(sock_filter), 0) ==
