@@ -48,6 +48,9 @@ TESTS = [
 NOT_ON = {"forky": {"test_go_functions.GroundTruthOnFourBuilds"}}
 ONLY_ON = {"forky": ["test_go_functions.PerChunkProbesRefused"]}
 
+# 6.1: ten stops in a row, where a stop's detach livelocked the guest (docs/kernels.md, "5.10 and
+# 6.1: soft lockups"). The former agent hung at the second of 40 stops in a stress run there and passed
+# this test in another: a chance to catch it, ~70 s under TCG (5.10 never hung in that stress).
 # 5.10 only: the privilege switch after attach (test_privsep.py) where map reads need CAP_BPF and BPF
 # memory is charged to RLIMIT_MEMLOCK of the user that created it: both processes' credentials, and a
 # re-attach to a restarted target by the agent after it left uid 0, with exact counts. And the seccomp
@@ -56,7 +59,7 @@ ALSO_ON = {"bullseye": [
     "test_privsep.PrivilegeSeparation.test_http_process_is_unprivileged_and_agent_keeps_exactly_what_it_needs",
     "test_privsep.PrivilegeSeparation.test_reattach_after_a_restart_as_the_unprivileged_user",
     "test_seccomp.Seccomp.test_agent_and_http_process_run_filtered_while_counting_exactly",
-]}
+], "bookworm": ["test_lifecycle.Lifecycle.test_ten_stops_in_a_row_each_exit_zero_and_release_every_link"]}
 
 
 def unavailable(why):
