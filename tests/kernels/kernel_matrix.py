@@ -49,8 +49,9 @@ NOT_ON = {"forky": {"test_go_functions.GroundTruthOnFourBuilds"}}
 ONLY_ON = {"forky": ["test_go_functions.PerChunkProbesRefused"]}
 
 # 6.1: ten stops in a row, where a stop's detach livelocked the guest (docs/kernels.md, "5.10 and
-# 6.1: soft lockups"). The former agent hung at the second of 40 stops in a stress run there and passed
-# this test in another: a chance to catch it, ~70 s under TCG (5.10 never hung in that stress).
+# 6.1: soft lockups"). The former agent hung at the 2nd and the 10th stop in two runs of
+# stop_stress.py there and passed this test once: a chance to catch it, ~70 s under TCG (5.10 never
+# hung in that stress).
 # 5.10 only: the privilege switch after attach (test_privsep.py) where map reads need CAP_BPF and BPF
 # memory is charged to RLIMIT_MEMLOCK of the user that created it: both processes' credentials, and a
 # re-attach to a restarted target by the agent after it left uid 0, with exact counts. And the seccomp
